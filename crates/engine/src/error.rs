@@ -1,0 +1,15 @@
+use ledger::LedgerError;
+
+/// Why a command was not carried out. `Rejected` and `Conflict` are the caller's to fix;
+/// the others are ours, and nothing was committed.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Rejected(#[from] LedgerError),
+    #[error("the ledger writer is overloaded; retry with the same id")]
+    Overloaded,
+    #[error("the ledger writer stopped")]
+    WriterGone,
+    #[error("storage failed: {0:#}")]
+    Storage(String),
+}

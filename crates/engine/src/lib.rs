@@ -1,0 +1,185 @@
+//! Use cases over the ledger: one writer task owns the in-memory [`ledger::Book`], groups
+//! concurrent commands into one durable transaction (group commit), and answers each command
+//! only after that transaction has committed. Reads go to storage, which holds only
+//! committed state.
+
+mod error;
+mod verify;
+mod writer;
+
+pub use error::EngineError;
+pub use verify::{verify, VerifyReport};
+pub use writer::{Command, Outcome, Replayed};
+
+use ledger::{
+    leaf_data, merkle, Account, AccountId, EntryId, EntryRecord, Hash, HoldId, HoldRecord,
+    MerkleTree, SignedTreeHead, TreeHeadSigner,
+};
+use std::sync::{Arc, Mutex};
+use store::Store;
+use tokio::sync::{mpsc, oneshot};
+
+/// How the writer groups commands.
+#[derive(Clone, Copy, Debug)]
+pub struct EngineConfig {
+    /// Most operations committed in one transaction.
+    pub group_ops_max: usize,
+    /// Commands waiting for the writer before new ones are refused with 503.
+    pub queue_depth_max: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            group_ops_max: 16_384,
+            queue_depth_max: 65_536,
+        }
+    }
+}
+
+/// The committed view of the Merkle tree, shared with readers. Leaves past `committed_size`
+/// may belong to a group still being written and are never shown.
+pub(crate) struct TreeView {
+    pub tree: MerkleTree,
+    pub committed_size: u64,
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    store: Store,
+    tx: mpsc::Sender<writer::Envelope>,
+    tree: Arc<Mutex<TreeView>>,
+    signer: Arc<TreeHeadSigner>,
+}
+
+/// An inclusion proof with everything an outside verifier needs.
+pub struct EntryProof {
+    pub entry: EntryRecord,
+    pub leaf_data: Vec<u8>,
+    pub leaf_index: u64,
+    pub audit_path: Vec<Hash>,
+    pub tree_head: SignedTreeHead,
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Engine {
+    /// Migrates the store, rebuilds the book from it and starts the writer.
+    pub async fn start(store: Store, config: EngineConfig) -> anyhow::Result<Engine> {
+        store.migrate().await?;
+        let state = store.load_book_state().await?;
+        let mut tree = MerkleTree::new();
+        for h in &state.leaf_hashes {
+            tree.push(*h);
+        }
+        let committed_size = tree.len();
+        let secret = store
+            .meta_init("tree_head_signing_key", rand::random::<[u8; 32]>().to_vec())
+            .await?;
+        let secret: [u8; 32] = secret
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("stored signing key is not 32 bytes"))?;
+        let view = Arc::new(Mutex::new(TreeView {
+            tree,
+            committed_size,
+        }));
+        let book = ledger::Book::new(
+            state.accounts,
+            state.pending_holds,
+            state.chain_heads,
+            committed_size,
+        );
+        let tx = writer::spawn(store.clone(), book, view.clone(), config);
+        Ok(Engine {
+            store,
+            tx,
+            tree: view,
+            signer: Arc::new(TreeHeadSigner::from_secret(secret)),
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Submits linked commands (all-or-nothing) and waits until they are durable.
+    pub async fn submit(&self, commands: Vec<Command>) -> Result<Vec<Outcome>, EngineError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .try_send(writer::Envelope { commands, reply })
+            .map_err(|_| EngineError::Overloaded)?;
+        rx.await.map_err(|_| EngineError::WriterGone)?
+    }
+
+    pub async fn submit_one(&self, command: Command) -> Result<Outcome, EngineError> {
+        let mut out = self.submit(vec![command]).await?;
+        Ok(out.pop().expect("one outcome per command"))
+    }
+
+    pub async fn account(&self, id: AccountId) -> anyhow::Result<Option<Account>> {
+        self.store.account(id).await
+    }
+
+    pub async fn entry(&self, id: EntryId) -> anyhow::Result<Option<EntryRecord>> {
+        self.store.entry(id).await
+    }
+
+    pub async fn hold(&self, id: HoldId) -> anyhow::Result<Option<HoldRecord>> {
+        self.store.hold(id).await
+    }
+
+    /// A freshly signed head of the committed tree.
+    pub fn tree_head(&self) -> SignedTreeHead {
+        let view = self.tree.lock().unwrap_or_else(|p| p.into_inner());
+        let size = view.committed_size;
+        let root = view.tree.root(size).expect("committed size within tree");
+        self.signer.sign(size, now_ms() as u64, root)
+    }
+
+    pub fn public_key(&self) -> [u8; 32] {
+        self.signer.public_key()
+    }
+
+    /// Inclusion proof of entry `id` in the current committed tree.
+    pub async fn proof(&self, id: EntryId) -> anyhow::Result<Option<EntryProof>> {
+        let Some(entry) = self.store.entry(id).await? else {
+            return Ok(None);
+        };
+        let view = self.tree.lock().unwrap_or_else(|p| p.into_inner());
+        let size = view.committed_size;
+        let path = view
+            .tree
+            .inclusion_proof(entry.seq, size)
+            .ok_or_else(|| anyhow::anyhow!("entry {id} is stored but not in the committed tree"))?;
+        let root = view.tree.root(size).expect("committed size within tree");
+        drop(view);
+        let head = self.signer.sign(size, now_ms() as u64, root);
+        debug_assert!(merkle::verify_inclusion(
+            entry.seq,
+            size,
+            &entry.hash,
+            &path,
+            &root
+        ));
+        Ok(Some(EntryProof {
+            leaf_data: leaf_data(&entry),
+            leaf_index: entry.seq,
+            audit_path: path,
+            tree_head: head,
+            entry,
+        }))
+    }
+
+    /// Consistency proof between two committed tree sizes.
+    pub fn consistency(&self, old_size: u64, new_size: u64) -> Option<Vec<Hash>> {
+        let view = self.tree.lock().unwrap_or_else(|p| p.into_inner());
+        if new_size > view.committed_size {
+            return None;
+        }
+        view.tree.consistency_proof(old_size, new_size)
+    }
+}

@@ -1,0 +1,494 @@
+//! The single ledger writer and its group commit.
+//!
+//! Commands arrive on a bounded channel. The writer takes what is waiting (up to a limit),
+//! answers idempotent retries from storage, applies the rest to the in-memory book — each
+//! envelope all-or-nothing — writes every change of the group in one transaction, and only
+//! then replies. If the transaction fails, the book is rolled back and every envelope of the
+//! group is told so: nothing was acknowledged, nothing is half-applied.
+
+use crate::{now_ms, EngineConfig, EngineError, TreeView};
+use ledger::{
+    body_hash, Account, Balances, Body, Book, Constraint, EntryId, EntryKind, EntryRecord,
+    EntryRequest, HoldId, HoldRecord, HoldRequest, HoldStatus, LedgerError, Op, OpOutcome, Posting,
+    Side,
+};
+use money::Currency;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use store::{Existing, Store};
+use tokio::sync::{mpsc, oneshot};
+
+#[derive(Clone, Debug)]
+pub enum Command {
+    CreateAccount {
+        tenant: String,
+        owner: String,
+        purpose: String,
+        currency: Currency,
+        normal_side: Side,
+        constraint: Option<Constraint>,
+    },
+    Entry(EntryRequest),
+    Hold(HoldRequest),
+    PostHold {
+        hold_id: HoldId,
+        entry_id: EntryId,
+        amount_minor: Option<i64>,
+        memo: String,
+    },
+    VoidHold {
+        hold_id: HoldId,
+    },
+    Reverse {
+        original: EntryId,
+        reversal_id: EntryId,
+        memo: String,
+    },
+    ExpireHold {
+        hold_id: HoldId,
+    },
+}
+
+/// Whether an answer is the original result of an earlier request with the same id.
+pub type Replayed = bool;
+
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    Account(Account),
+    Entry(EntryRecord, Replayed),
+    Hold(HoldRecord, Replayed),
+}
+
+pub(crate) struct Envelope {
+    pub commands: Vec<Command>,
+    pub reply: oneshot::Sender<Result<Vec<Outcome>, EngineError>>,
+}
+
+pub(crate) fn spawn(
+    store: Store,
+    book: Book,
+    view: Arc<Mutex<TreeView>>,
+    config: EngineConfig,
+) -> mpsc::Sender<Envelope> {
+    let (tx, rx) = mpsc::channel(config.queue_depth_max);
+    tokio::spawn(run(rx, store, book, view, config));
+    tx
+}
+
+async fn run(
+    mut rx: mpsc::Receiver<Envelope>,
+    store: Store,
+    mut book: Book,
+    view: Arc<Mutex<TreeView>>,
+    config: EngineConfig,
+) {
+    let mut expiry = tokio::time::interval(std::time::Duration::from_millis(500));
+    loop {
+        let first = tokio::select! {
+            env = rx.recv() => match env {
+                Some(e) => e,
+                None => break,
+            },
+            _ = expiry.tick() => match expiry_envelope(&book) {
+                Some(e) => e,
+                None => continue,
+            },
+        };
+        let mut ops = first.commands.len();
+        let mut group = vec![first];
+        while ops < config.group_ops_max {
+            match rx.try_recv() {
+                Ok(e) => {
+                    ops += e.commands.len();
+                    group.push(e);
+                }
+                Err(_) => break,
+            }
+        }
+        process_group(&store, &mut book, &view, group).await;
+    }
+}
+
+fn expiry_envelope(book: &Book) -> Option<Envelope> {
+    let ids = book.expired_holds(now_ms(), 1024);
+    if ids.is_empty() {
+        return None;
+    }
+    let (reply, _) = oneshot::channel();
+    // Each expiry stands alone: one hold failing to expire must not keep the others.
+    Some(Envelope {
+        commands: ids
+            .into_iter()
+            .map(|hold_id| Command::ExpireHold { hold_id })
+            .collect(),
+        reply,
+    })
+}
+
+/// Ids a group refers to, to look up in storage once for the whole group.
+fn referenced_ids(group: &[Envelope]) -> (Vec<EntryId>, Vec<HoldId>, Vec<EntryId>) {
+    let (mut entries, mut holds, mut reversed) = (Vec::new(), Vec::new(), Vec::new());
+    for c in group.iter().flat_map(|e| &e.commands) {
+        match c {
+            Command::Entry(r) => entries.push(r.id),
+            Command::Hold(h) => holds.push(h.id),
+            Command::PostHold {
+                hold_id, entry_id, ..
+            } => {
+                entries.push(*entry_id);
+                holds.push(*hold_id);
+            }
+            Command::VoidHold { hold_id } => holds.push(*hold_id),
+            Command::Reverse {
+                original,
+                reversal_id,
+                ..
+            } => {
+                entries.push(*original);
+                entries.push(*reversal_id);
+                reversed.push(*original);
+            }
+            Command::CreateAccount { .. } | Command::ExpireHold { .. } => {}
+        }
+    }
+    (entries, holds, reversed)
+}
+
+/// What this group has already done, so a retry inside the same group is answered too.
+#[derive(Default)]
+struct Seen {
+    entries: HashMap<EntryId, EntryRecord>,
+    holds: HashMap<HoldId, HoldRecord>,
+    reversed: HashSet<EntryId>,
+}
+
+struct Ctx<'a> {
+    existing: &'a Existing,
+    seen: &'a Seen,
+    book: &'a Book,
+    now_ms: i64,
+}
+
+impl Ctx<'_> {
+    fn entry(&self, id: EntryId) -> Option<&EntryRecord> {
+        self.seen
+            .entries
+            .get(&id)
+            .or_else(|| self.existing.entries.get(&id))
+    }
+
+    fn hold(&self, id: HoldId) -> Option<HoldRecord> {
+        self.book
+            .pending_hold(id)
+            .cloned()
+            .or_else(|| self.seen.holds.get(&id).cloned())
+            .or_else(|| self.existing.holds.get(&id).cloned())
+    }
+}
+
+enum Step {
+    Replay(Outcome),
+    Apply(Op),
+}
+
+fn replay_entry(
+    ctx: &Ctx<'_>,
+    id: EntryId,
+    kind: EntryKind,
+    body: [u8; 32],
+) -> Result<Option<Step>, LedgerError> {
+    match ctx.entry(id) {
+        None => Ok(None),
+        Some(rec) if rec.body_hash == body && rec.kind == kind => {
+            Ok(Some(Step::Replay(Outcome::Entry(rec.clone(), true))))
+        }
+        Some(_) => Err(LedgerError::IdConflict { id: id.to_string() }),
+    }
+}
+
+fn resolve(ctx: &Ctx<'_>, cmd: &Command) -> Result<Step, LedgerError> {
+    match cmd {
+        Command::CreateAccount {
+            tenant,
+            owner,
+            purpose,
+            currency,
+            normal_side,
+            constraint,
+        } => Ok(Step::Apply(Op::CreateAccount(Account {
+            id: ledger::AccountId(uuid::Uuid::now_v7()),
+            tenant: tenant.clone(),
+            owner: owner.clone(),
+            purpose: purpose.clone(),
+            currency: *currency,
+            normal_side: *normal_side,
+            constraint: *constraint,
+            balances: Balances::default(),
+            created_at_ms: ctx.now_ms,
+        }))),
+        Command::Entry(r) => {
+            let body = body_hash(Body::Entry(r));
+            if let Some(step) = replay_entry(ctx, r.id, EntryKind::Plain, body)? {
+                return Ok(step);
+            }
+            Ok(Step::Apply(Op::Entry {
+                request: r.clone(),
+                kind: EntryKind::Plain,
+                body_hash: body,
+            }))
+        }
+        Command::Hold(h) => {
+            let body = body_hash(Body::Hold(h));
+            match ctx.hold(h.id) {
+                Some(rec) if rec.body_hash == body => Ok(Step::Replay(Outcome::Hold(rec, true))),
+                Some(_) => Err(LedgerError::IdConflict {
+                    id: h.id.to_string(),
+                }),
+                None => Ok(Step::Apply(Op::Hold {
+                    request: h.clone(),
+                    body_hash: body,
+                })),
+            }
+        }
+        Command::PostHold {
+            hold_id,
+            entry_id,
+            amount_minor,
+            memo,
+        } => resolve_post_hold(ctx, *hold_id, *entry_id, *amount_minor, memo),
+        Command::VoidHold { hold_id } => match ctx.hold(*hold_id) {
+            Some(h) if h.status == HoldStatus::Pending => {
+                Ok(Step::Apply(Op::VoidHold { hold_id: *hold_id }))
+            }
+            Some(h) if h.status == HoldStatus::Voided => Ok(Step::Replay(Outcome::Hold(h, true))),
+            Some(h) => Err(LedgerError::HoldNotPending {
+                id: *hold_id,
+                status: h.status.as_str(),
+            }),
+            None => Err(LedgerError::UnknownHold { id: *hold_id }),
+        },
+        Command::Reverse {
+            original,
+            reversal_id,
+            memo,
+        } => resolve_reversal(ctx, *original, *reversal_id, memo),
+        Command::ExpireHold { hold_id } => Ok(Step::Apply(Op::ExpireHold { hold_id: *hold_id })),
+    }
+}
+
+fn resolve_post_hold(
+    ctx: &Ctx<'_>,
+    hold_id: HoldId,
+    entry_id: EntryId,
+    amount_minor: Option<i64>,
+    memo: &str,
+) -> Result<Step, LedgerError> {
+    let body = body_hash(Body::HoldPost {
+        hold_id,
+        amount_minor,
+        memo,
+    });
+    if let Some(step) = replay_entry(ctx, entry_id, EntryKind::HoldPost(hold_id), body)? {
+        return Ok(step);
+    }
+    match ctx.hold(hold_id) {
+        Some(h) if h.status == HoldStatus::Pending => Ok(Step::Apply(Op::PostHold {
+            hold_id,
+            entry_id,
+            amount_minor,
+            memo: memo.to_string(),
+            body_hash: body,
+        })),
+        Some(h) => Err(LedgerError::HoldNotPending {
+            id: hold_id,
+            status: h.status.as_str(),
+        }),
+        None => Err(LedgerError::UnknownHold { id: hold_id }),
+    }
+}
+
+fn resolve_reversal(
+    ctx: &Ctx<'_>,
+    original: EntryId,
+    reversal_id: EntryId,
+    memo: &str,
+) -> Result<Step, LedgerError> {
+    let body = body_hash(Body::Reversal { original, memo });
+    if let Some(step) = replay_entry(ctx, reversal_id, EntryKind::Reversal(original), body)? {
+        return Ok(step);
+    }
+    let orig = ctx
+        .entry(original)
+        .ok_or(LedgerError::UnknownEntry { id: original })?;
+    if ctx.existing.reversals.contains_key(&original) || ctx.seen.reversed.contains(&original) {
+        return Err(LedgerError::AlreadyReversed { id: original });
+    }
+    let postings = orig
+        .postings
+        .iter()
+        .map(|p| Posting {
+            direction: match p.direction {
+                Side::Debit => Side::Credit,
+                Side::Credit => Side::Debit,
+            },
+            ..*p
+        })
+        .collect();
+    Ok(Step::Apply(Op::Entry {
+        request: EntryRequest {
+            id: reversal_id,
+            currency: orig.currency,
+            postings,
+            memo: memo.to_string(),
+        },
+        kind: EntryKind::Reversal(original),
+        body_hash: body,
+    }))
+}
+
+fn wrap(index: usize, len: usize, e: LedgerError) -> LedgerError {
+    if len == 1 {
+        e
+    } else {
+        LedgerError::InBatch {
+            index,
+            source: Box::new(e),
+        }
+    }
+}
+
+/// Resolves and applies one envelope's commands; all of them or none reach the book.
+fn apply_envelope(
+    book: &mut Book,
+    existing: &Existing,
+    seen: &mut Seen,
+    commands: &[Command],
+    now: i64,
+) -> Result<Vec<Outcome>, LedgerError> {
+    let mut plan = Vec::with_capacity(commands.len());
+    let mut ops = Vec::new();
+    {
+        let ctx = Ctx {
+            existing,
+            seen,
+            book,
+            now_ms: now,
+        };
+        let mut ids = HashSet::new();
+        for (i, c) in commands.iter().enumerate() {
+            if let Some(id) = own_id(c) {
+                if !ids.insert(id) {
+                    return Err(LedgerError::DuplicateInBatch { id: id.to_string() });
+                }
+            }
+            match resolve(&ctx, c).map_err(|e| wrap(i, commands.len(), e))? {
+                Step::Replay(o) => plan.push(Err(o)),
+                Step::Apply(op) => {
+                    plan.push(Ok(ops.len()));
+                    ops.push(op);
+                }
+            }
+        }
+    }
+    let applied = if ops.is_empty() {
+        Vec::new()
+    } else {
+        book.apply_linked(&ops, now)?
+    };
+    let mut applied: Vec<Option<OpOutcome>> = applied.into_iter().map(Some).collect();
+    let mut out = Vec::with_capacity(plan.len());
+    for (step, cmd) in plan.into_iter().zip(commands) {
+        out.push(match step {
+            Err(replayed) => replayed,
+            Ok(i) => record(seen, cmd, applied[i].take().expect("one outcome per op")),
+        });
+    }
+    Ok(out)
+}
+
+fn own_id(c: &Command) -> Option<uuid::Uuid> {
+    match c {
+        Command::Entry(r) => Some(r.id.0),
+        Command::Hold(h) => Some(h.id.0),
+        Command::PostHold { entry_id, .. } => Some(entry_id.0),
+        Command::Reverse { reversal_id, .. } => Some(reversal_id.0),
+        _ => None,
+    }
+}
+
+fn record(seen: &mut Seen, cmd: &Command, o: OpOutcome) -> Outcome {
+    match o {
+        OpOutcome::Account(a) => Outcome::Account(a),
+        OpOutcome::Entry(e) => {
+            if let Command::Reverse { original, .. } = cmd {
+                seen.reversed.insert(*original);
+            }
+            seen.entries.insert(e.id, e.clone());
+            Outcome::Entry(e, false)
+        }
+        OpOutcome::Hold(h) => {
+            seen.holds.insert(h.request.id, h.clone());
+            Outcome::Hold(h, false)
+        }
+    }
+}
+
+async fn process_group(
+    store: &Store,
+    book: &mut Book,
+    view: &Arc<Mutex<TreeView>>,
+    group: Vec<Envelope>,
+) {
+    let (entry_ids, hold_ids, reversed) = referenced_ids(&group);
+    let existing = match store.existing(entry_ids, hold_ids, reversed).await {
+        Ok(e) => e,
+        Err(e) => return fail_all(group, &e),
+    };
+    let now = now_ms();
+    let mut seen = Seen::default();
+    let mut results = Vec::with_capacity(group.len());
+    for env in group {
+        let r = apply_envelope(book, &existing, &mut seen, &env.commands, now);
+        results.push((env.reply, r));
+    }
+    let effect = Arc::new(book.take_effect());
+    let started = std::time::Instant::now();
+    if let Err(e) = store.commit(effect.clone()).await {
+        book.rollback_group();
+        tracing::error!(error = %format!("{e:#}"), "commit ledger group");
+        for (reply, _) in results {
+            let _ = reply.send(Err(EngineError::Storage(format!("{e:#}"))));
+        }
+        return;
+    }
+    book.finish_group();
+    publish(view, &effect);
+    metrics::histogram!("puhui_ledger_commit_seconds").record(started.elapsed().as_secs_f64());
+    metrics::histogram!("puhui_ledger_group_envelopes").record(results.len() as f64);
+    metrics::counter!("puhui_ledger_entries_committed_total")
+        .increment(effect.entries.len() as u64);
+    for (reply, r) in results {
+        let _ = reply.send(r.map_err(EngineError::from));
+    }
+}
+
+/// Makes the group's entries visible to proofs, in sequence order.
+fn publish(view: &Arc<Mutex<TreeView>>, effect: &ledger::Effect) {
+    let mut v = view.lock().unwrap_or_else(|p| p.into_inner());
+    for e in &effect.entries {
+        assert_eq!(
+            e.seq,
+            v.tree.len(),
+            "entries are committed in sequence order"
+        );
+        v.tree.push(e.hash);
+    }
+    v.committed_size = v.tree.len();
+}
+
+fn fail_all(group: Vec<Envelope>, e: &anyhow::Error) {
+    tracing::error!(error = %format!("{e:#}"), "look up existing ids");
+    for env in group {
+        let _ = env.reply.send(Err(EngineError::Storage(format!("{e:#}"))));
+    }
+}

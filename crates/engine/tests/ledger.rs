@@ -1,0 +1,477 @@
+//! The ledger use cases, run on SQLite and PostgreSQL alike.
+
+use engine::{Command, Engine, EngineConfig, EngineError, Outcome};
+use ledger::{
+    AccountId, Constraint, EntryId, EntryRequest, HoldId, HoldRequest, HoldStatus, LedgerError,
+    Posting, Side,
+};
+use money::Currency;
+use uuid::Uuid;
+
+async fn engines() -> Vec<(testkit::TestStore, Engine)> {
+    let mut out = Vec::new();
+    for ts in testkit::all_stores().await {
+        let e = Engine::start(ts.store.clone(), EngineConfig::default())
+            .await
+            .expect("start engine");
+        out.push((ts, e));
+    }
+    out
+}
+
+async fn account(e: &Engine, constraint: Option<Constraint>, currency: Currency) -> AccountId {
+    match e
+        .submit_one(Command::CreateAccount {
+            tenant: "t1".into(),
+            owner: "owner".into(),
+            purpose: "test".into(),
+            currency,
+            normal_side: Side::Debit,
+            constraint,
+        })
+        .await
+        .expect("create account")
+    {
+        Outcome::Account(a) => a.id,
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+fn transfer(id: Uuid, from: AccountId, to: AccountId, amount_minor: i64) -> EntryRequest {
+    EntryRequest {
+        id: EntryId(id),
+        currency: Currency::Cny,
+        postings: vec![
+            Posting {
+                account_id: from,
+                direction: Side::Debit,
+                amount_minor,
+            },
+            Posting {
+                account_id: to,
+                direction: Side::Credit,
+                amount_minor,
+            },
+        ],
+        memo: String::new(),
+    }
+}
+
+async fn balances(e: &Engine, id: AccountId) -> ledger::Balances {
+    e.account(id)
+        .await
+        .unwrap()
+        .expect("account exists")
+        .balances
+}
+
+fn rejected(r: Result<Outcome, EngineError>) -> LedgerError {
+    match r {
+        Err(EngineError::Rejected(e)) => e.root().clone(),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn entries_post_replay_and_conflict() {
+    for (ts, e) in engines().await {
+        let (a, b) = (
+            account(&e, None, Currency::Cny).await,
+            account(&e, None, Currency::Cny).await,
+        );
+        let id = Uuid::new_v4();
+        let first = e
+            .submit_one(Command::Entry(transfer(id, a, b, 500)))
+            .await
+            .unwrap();
+        let Outcome::Entry(rec, false) = first else {
+            panic!("{}: first post is new", ts.name)
+        };
+        let again = e
+            .submit_one(Command::Entry(transfer(id, a, b, 500)))
+            .await
+            .unwrap();
+        let Outcome::Entry(rec2, true) = again else {
+            panic!("{}: retry is a replay", ts.name)
+        };
+        assert_eq!(rec, rec2, "{}: replay returns the original", ts.name);
+        let err = rejected(e.submit_one(Command::Entry(transfer(id, a, b, 501))).await);
+        assert!(
+            matches!(err, LedgerError::IdConflict { .. }),
+            "{}: {err}",
+            ts.name
+        );
+        assert_eq!(
+            balances(&e, a).await.debits_posted_minor,
+            500,
+            "{}",
+            ts.name
+        );
+        assert_eq!(
+            balances(&e, b).await.credits_posted_minor,
+            500,
+            "{}",
+            ts.name
+        );
+        let stored = e.entry(EntryId(id)).await.unwrap().unwrap();
+        assert_eq!(stored, rec, "{}: stored entry round-trips", ts.name);
+    }
+}
+
+#[tokio::test]
+async fn bad_entries_are_refused_and_change_nothing() {
+    for (ts, e) in engines().await {
+        let (a, b) = (
+            account(&e, None, Currency::Cny).await,
+            account(&e, None, Currency::Cny).await,
+        );
+        let usd = account(&e, None, Currency::Usd).await;
+        let unknown = AccountId(Uuid::new_v4());
+        let mut unbalanced = transfer(Uuid::new_v4(), a, b, 10);
+        unbalanced.postings[1].amount_minor = 9;
+        let mut zero = transfer(Uuid::new_v4(), a, b, 10);
+        zero.postings[0].amount_minor = 0;
+        zero.postings[1].amount_minor = 0;
+        let cases = [
+            (unbalanced, "unbalanced"),
+            (zero, "zero"),
+            (transfer(Uuid::new_v4(), a, unknown, 10), "unknown account"),
+            (transfer(Uuid::new_v4(), a, usd, 10), "mixed currency"),
+        ];
+        for (req, what) in cases {
+            let err = rejected(e.submit_one(Command::Entry(req.clone())).await);
+            assert!(
+                !matches!(err, LedgerError::IdConflict { .. }),
+                "{}: {what}: {err}",
+                ts.name
+            );
+            assert!(
+                e.entry(req.id).await.unwrap().is_none(),
+                "{}: {what} left an entry",
+                ts.name
+            );
+        }
+        // Overflow: i64::MAX twice on the same account.
+        e.submit_one(Command::Entry(transfer(Uuid::new_v4(), a, b, i64::MAX)))
+            .await
+            .unwrap();
+        let err = rejected(
+            e.submit_one(Command::Entry(transfer(Uuid::new_v4(), a, b, 1)))
+                .await,
+        );
+        assert!(
+            matches!(err, LedgerError::Overflow { .. }),
+            "{}: {err}",
+            ts.name
+        );
+        assert_eq!(
+            balances(&e, a).await.debits_posted_minor,
+            i64::MAX,
+            "{}",
+            ts.name
+        );
+        let report = engine::verify(&ts.store, |_| {}).await.unwrap();
+        assert!(report.ok(), "{}: {report:?}", ts.name);
+    }
+}
+
+#[tokio::test]
+async fn linked_batches_commit_all_or_nothing() {
+    for (ts, e) in engines().await {
+        let (a, b) = (
+            account(&e, None, Currency::Cny).await,
+            account(&e, None, Currency::Cny).await,
+        );
+        let good = transfer(Uuid::new_v4(), a, b, 100);
+        let mut bad = transfer(Uuid::new_v4(), a, b, 100);
+        bad.postings[0].amount_minor = 99;
+        let r = e
+            .submit(vec![Command::Entry(good.clone()), Command::Entry(bad)])
+            .await;
+        match r {
+            Err(EngineError::Rejected(LedgerError::InBatch { index: 1, .. })) => {}
+            other => panic!("{}: expected batch failure at 1, got {other:?}", ts.name),
+        }
+        assert!(
+            e.entry(good.id).await.unwrap().is_none(),
+            "{}: first of a failed batch stored",
+            ts.name
+        );
+        assert_eq!(
+            balances(&e, a).await,
+            ledger::Balances::default(),
+            "{}",
+            ts.name
+        );
+        let ok = e
+            .submit(vec![
+                Command::Entry(good.clone()),
+                Command::Entry(transfer(Uuid::new_v4(), b, a, 40)),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(ok.len(), 2);
+        assert_eq!(
+            balances(&e, a).await.debits_posted_minor,
+            100,
+            "{}",
+            ts.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn constraints_count_pending_holds() {
+    for (ts, e) in engines().await {
+        // A funding account that may not pay out more than was paid in.
+        let funded = account(
+            &e,
+            Some(Constraint::DebitsMustNotExceedCredits),
+            Currency::Cny,
+        )
+        .await;
+        let (src, dst) = (
+            account(&e, None, Currency::Cny).await,
+            account(&e, None, Currency::Cny).await,
+        );
+        e.submit_one(Command::Entry(transfer(Uuid::new_v4(), src, funded, 1_000)))
+            .await
+            .unwrap();
+        let hold = |amount_minor| {
+            Command::Hold(HoldRequest {
+                id: HoldId(Uuid::new_v4()),
+                currency: Currency::Cny,
+                debit_account_id: funded,
+                credit_account_id: dst,
+                amount_minor,
+                expires_at_ms: None,
+                memo: String::new(),
+            })
+        };
+        e.submit_one(hold(700)).await.unwrap();
+        let err = rejected(e.submit_one(hold(400)).await);
+        assert!(
+            matches!(err, LedgerError::ConstraintViolated { .. }),
+            "{}: {err}",
+            ts.name
+        );
+        let err = rejected(
+            e.submit_one(Command::Entry(transfer(Uuid::new_v4(), funded, dst, 301)))
+                .await,
+        );
+        assert!(
+            matches!(err, LedgerError::ConstraintViolated { .. }),
+            "{}: {err}",
+            ts.name
+        );
+        e.submit_one(Command::Entry(transfer(Uuid::new_v4(), funded, dst, 300)))
+            .await
+            .unwrap();
+        assert_eq!(
+            balances(&e, funded).await.debits_pending_minor,
+            700,
+            "{}",
+            ts.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn holds_post_partially_void_and_expire() {
+    for (ts, e) in engines().await {
+        let (a, b) = (
+            account(&e, None, Currency::Cny).await,
+            account(&e, None, Currency::Cny).await,
+        );
+        let mk = |amount_minor, expires_at_ms| HoldRequest {
+            id: HoldId(Uuid::new_v4()),
+            currency: Currency::Cny,
+            debit_account_id: a,
+            credit_account_id: b,
+            amount_minor,
+            expires_at_ms,
+            memo: "auth".into(),
+        };
+        let h1 = mk(1_000, None);
+        e.submit_one(Command::Hold(h1.clone())).await.unwrap();
+        assert_eq!(balances(&e, a).await.debits_pending_minor, 1_000);
+        let post = Command::PostHold {
+            hold_id: h1.id,
+            entry_id: EntryId(Uuid::new_v4()),
+            amount_minor: Some(600),
+            memo: String::new(),
+        };
+        let Outcome::Entry(rec, false) = e.submit_one(post.clone()).await.unwrap() else {
+            panic!()
+        };
+        assert_eq!(rec.postings[0].amount_minor, 600);
+        let Outcome::Entry(_, true) = e.submit_one(post).await.unwrap() else {
+            panic!("{}: retried post replays", ts.name)
+        };
+        let b_a = balances(&e, a).await;
+        assert_eq!(
+            (b_a.debits_pending_minor, b_a.debits_posted_minor),
+            (0, 600),
+            "{}",
+            ts.name
+        );
+        let twice = Command::PostHold {
+            hold_id: h1.id,
+            entry_id: EntryId(Uuid::new_v4()),
+            amount_minor: None,
+            memo: String::new(),
+        };
+        let err = rejected(e.submit_one(twice).await);
+        assert!(
+            matches!(
+                err,
+                LedgerError::HoldNotPending {
+                    status: "posted",
+                    ..
+                }
+            ),
+            "{}: {err}",
+            ts.name
+        );
+        assert_eq!(
+            e.hold(h1.id).await.unwrap().unwrap().status,
+            HoldStatus::Posted
+        );
+
+        let h2 = mk(50, None);
+        e.submit_one(Command::Hold(h2.clone())).await.unwrap();
+        let too_much = Command::PostHold {
+            hold_id: h2.id,
+            entry_id: EntryId(Uuid::new_v4()),
+            amount_minor: Some(51),
+            memo: String::new(),
+        };
+        assert!(matches!(
+            rejected(e.submit_one(too_much).await),
+            LedgerError::HoldAmountExceeded { .. }
+        ));
+        e.submit_one(Command::VoidHold { hold_id: h2.id })
+            .await
+            .unwrap();
+        let Outcome::Hold(h, true) = e
+            .submit_one(Command::VoidHold { hold_id: h2.id })
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(h.status, HoldStatus::Voided);
+
+        let h3 = mk(70, Some(engine::now_ms() + 300));
+        e.submit_one(Command::Hold(h3.clone())).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+        let late = Command::PostHold {
+            hold_id: h3.id,
+            entry_id: EntryId(Uuid::new_v4()),
+            amount_minor: None,
+            memo: String::new(),
+        };
+        let err = rejected(e.submit_one(late).await);
+        assert!(
+            matches!(
+                err,
+                LedgerError::HoldExpired { .. }
+                    | LedgerError::HoldNotPending {
+                        status: "expired",
+                        ..
+                    }
+            ),
+            "{}: {err}",
+            ts.name
+        );
+        assert_eq!(
+            e.hold(h3.id).await.unwrap().unwrap().status,
+            HoldStatus::Expired,
+            "{}: sweeper expired it",
+            ts.name
+        );
+        assert_eq!(balances(&e, a).await.debits_pending_minor, 0, "{}", ts.name);
+        let report = engine::verify(&ts.store, |_| {}).await.unwrap();
+        assert!(report.ok(), "{}: {report:?}", ts.name);
+    }
+}
+
+#[tokio::test]
+async fn reversals_undo_once() {
+    for (ts, e) in engines().await {
+        let (a, b) = (
+            account(&e, None, Currency::Cny).await,
+            account(&e, None, Currency::Cny).await,
+        );
+        let orig = transfer(Uuid::new_v4(), a, b, 250);
+        e.submit_one(Command::Entry(orig.clone())).await.unwrap();
+        let rev = Command::Reverse {
+            original: orig.id,
+            reversal_id: EntryId(Uuid::new_v4()),
+            memo: "error".into(),
+        };
+        e.submit_one(rev.clone()).await.unwrap();
+        let Outcome::Entry(_, true) = e.submit_one(rev).await.unwrap() else {
+            panic!("{}: replay", ts.name)
+        };
+        let again = Command::Reverse {
+            original: orig.id,
+            reversal_id: EntryId(Uuid::new_v4()),
+            memo: String::new(),
+        };
+        assert!(matches!(
+            rejected(e.submit_one(again).await),
+            LedgerError::AlreadyReversed { .. }
+        ));
+        let bal = balances(&e, a).await;
+        assert_eq!(
+            bal.debits_posted_minor, bal.credits_posted_minor,
+            "{}: net zero",
+            ts.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn restart_rebuilds_the_same_tree() {
+    for (ts, e) in engines().await {
+        let (a, b) = (
+            account(&e, None, Currency::Cny).await,
+            account(&e, None, Currency::Cny).await,
+        );
+        for i in 1..=25 {
+            e.submit_one(Command::Entry(transfer(Uuid::new_v4(), a, b, i)))
+                .await
+                .unwrap();
+        }
+        let head = e.tree_head();
+        drop(e);
+        let e2 = Engine::start(ts.store.clone(), EngineConfig::default())
+            .await
+            .unwrap();
+        let head2 = e2.tree_head();
+        assert_eq!(
+            (head.tree_size, head.root_hash),
+            (head2.tree_size, head2.root_hash),
+            "{}",
+            ts.name
+        );
+        assert_eq!(
+            head.public_key, head2.public_key,
+            "{}: signing key persists",
+            ts.name
+        );
+        e2.submit_one(Command::Entry(transfer(Uuid::new_v4(), a, b, 1)))
+            .await
+            .unwrap();
+        let proof = e2.consistency(25, 26).unwrap();
+        let new_head = e2.tree_head();
+        assert!(ledger::merkle::verify_consistency(
+            25,
+            26,
+            &head.root_hash,
+            &new_head.root_hash,
+            &proof
+        ));
+    }
+}

@@ -1,0 +1,205 @@
+//! Persistence. The only crate that speaks SQL.
+//!
+//! Two first-class backends behind one concrete enum: SQLite (the embedded default, one file
+//! in a data directory, WAL, `synchronous=FULL`) through rusqlite, and PostgreSQL through
+//! sqlx with `synchronous_commit=on`. A group of ledger changes is written in one
+//! transaction; nothing is acknowledged before that transaction is durable.
+
+mod codec;
+mod postgres;
+mod sqlite;
+
+pub use codec::StoredEntry;
+use ledger::{
+    Account, AccountId, BodyHash, Effect, EntryId, EntryRecord, HoldId, HoldRecord, PARTITIONS,
+};
+use std::collections::HashMap;
+use std::path::Path;
+
+pub type Hash = [u8; 32];
+
+/// What the writer needs at start-up to rebuild its in-memory book.
+pub struct BookState {
+    pub accounts: Vec<Account>,
+    pub pending_holds: Vec<HoldRecord>,
+    pub chain_heads: [Hash; PARTITIONS as usize],
+    /// Leaf hashes in sequence order.
+    pub leaf_hashes: Vec<Hash>,
+}
+
+/// An API key as stored: only the SHA-256 of the secret is kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiKeyRow {
+    pub key_hash: Hash,
+    pub role: String,
+    pub tenant: String,
+    pub label: String,
+}
+
+/// Entries and holds already stored under ids a group is about to use.
+#[derive(Default)]
+pub struct Existing {
+    pub entries: HashMap<EntryId, EntryRecord>,
+    pub holds: HashMap<HoldId, HoldRecord>,
+    /// Original entry id → the entry that reversed it.
+    pub reversals: HashMap<EntryId, EntryId>,
+}
+
+#[derive(Clone)]
+pub enum Store {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
+}
+
+impl Store {
+    /// Opens (creating if needed) the SQLite database `puhui.db` in `data_dir`.
+    pub fn open_sqlite(data_dir: &Path) -> anyhow::Result<Store> {
+        Ok(Store::Sqlite(sqlite::SqliteStore::open(data_dir)?))
+    }
+
+    pub async fn connect_postgres(url: &str) -> anyhow::Result<Store> {
+        Ok(Store::Postgres(postgres::PgStore::connect(url).await?))
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Creates or upgrades the schema; safe to run on every start.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self {
+            Store::Sqlite(s) => s.migrate().await,
+            Store::Postgres(s) => s.migrate().await,
+        }
+    }
+
+    pub async fn load_book_state(&self) -> anyhow::Result<BookState> {
+        match self {
+            Store::Sqlite(s) => s.load_book_state().await,
+            Store::Postgres(s) => s.load_book_state().await,
+        }
+    }
+
+    pub async fn existing(
+        &self,
+        entry_ids: Vec<EntryId>,
+        hold_ids: Vec<HoldId>,
+        reversed: Vec<EntryId>,
+    ) -> anyhow::Result<Existing> {
+        match self {
+            Store::Sqlite(s) => s.existing(entry_ids, hold_ids, reversed).await,
+            Store::Postgres(s) => s.existing(entry_ids, hold_ids, reversed).await,
+        }
+    }
+
+    /// Writes a group's effects in one durable transaction.
+    pub async fn commit(&self, effect: std::sync::Arc<Effect>) -> anyhow::Result<()> {
+        match self {
+            Store::Sqlite(s) => s.commit(effect).await,
+            Store::Postgres(s) => s.commit(effect).await,
+        }
+    }
+
+    pub async fn entry(&self, id: EntryId) -> anyhow::Result<Option<EntryRecord>> {
+        match self {
+            Store::Sqlite(s) => s.entry(id).await,
+            Store::Postgres(s) => s.entry(id).await,
+        }
+    }
+
+    pub async fn hold(&self, id: HoldId) -> anyhow::Result<Option<HoldRecord>> {
+        match self {
+            Store::Sqlite(s) => s.hold(id).await,
+            Store::Postgres(s) => s.hold(id).await,
+        }
+    }
+
+    /// Entries touching `account`, oldest first, with sequence greater than `after_seq`.
+    pub async fn entries_by_account(
+        &self,
+        account: AccountId,
+        after_seq: Option<u64>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<EntryRecord>> {
+        match self {
+            Store::Sqlite(s) => s.entries_by_account(account, after_seq, limit).await,
+            Store::Postgres(s) => s.entries_by_account(account, after_seq, limit).await,
+        }
+    }
+
+    /// Entries with sequence in `[from_seq, from_seq + limit)`, as stored (for verification).
+    pub async fn entries_range(
+        &self,
+        from_seq: u64,
+        limit: u32,
+    ) -> anyhow::Result<Vec<StoredEntry>> {
+        match self {
+            Store::Sqlite(s) => s.entries_range(from_seq, limit).await,
+            Store::Postgres(s) => s.entries_range(from_seq, limit).await,
+        }
+    }
+
+    pub async fn account(&self, id: AccountId) -> anyhow::Result<Option<Account>> {
+        match self {
+            Store::Sqlite(s) => s.account(id).await,
+            Store::Postgres(s) => s.account(id).await,
+        }
+    }
+
+    pub async fn accounts(&self) -> anyhow::Result<Vec<Account>> {
+        Ok(self.load_book_state().await?.accounts)
+    }
+
+    pub async fn meta(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        match self {
+            Store::Sqlite(s) => s.meta(key).await,
+            Store::Postgres(s) => s.meta(key).await,
+        }
+    }
+
+    /// Sets `key` only if absent; returns the value now stored (first writer wins).
+    pub async fn meta_init(&self, key: &str, value: Vec<u8>) -> anyhow::Result<Vec<u8>> {
+        match self {
+            Store::Sqlite(s) => s.meta_init(key, value).await,
+            Store::Postgres(s) => s.meta_init(key, value).await,
+        }
+    }
+
+    pub async fn insert_api_key(&self, key: ApiKeyRow) -> anyhow::Result<()> {
+        match self {
+            Store::Sqlite(s) => s.insert_api_key(key).await,
+            Store::Postgres(s) => s.insert_api_key(key).await,
+        }
+    }
+
+    pub async fn api_key(&self, key_hash: Hash) -> anyhow::Result<Option<ApiKeyRow>> {
+        match self {
+            Store::Sqlite(s) => s.api_key(key_hash).await,
+            Store::Postgres(s) => s.api_key(key_hash).await,
+        }
+    }
+
+    pub async fn api_key_count(&self) -> anyhow::Result<u64> {
+        match self {
+            Store::Sqlite(s) => s.api_key_count().await,
+            Store::Postgres(s) => s.api_key_count().await,
+        }
+    }
+
+    /// Runs one SQL statement as is. For operators' repair scripts and for tests that tamper
+    /// with stored rows on purpose.
+    pub async fn execute_raw(&self, sql: &str) -> anyhow::Result<u64> {
+        match self {
+            Store::Sqlite(s) => s.execute_raw(sql.to_string()).await,
+            Store::Postgres(s) => s.execute_raw(sql).await,
+        }
+    }
+}
+
+/// Body hashes are stored so a retried id can be compared with the original request.
+pub fn same_body(a: &BodyHash, b: &BodyHash) -> bool {
+    a == b
+}

@@ -1,0 +1,70 @@
+-- Ledger schema, PostgreSQL flavour. Amounts are BIGINT minor units; ids are 16-byte UUIDs.
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value BYTEA NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS accounts (
+    id BYTEA PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    normal_side TEXT NOT NULL,
+    constraint_kind TEXT,
+    debits_posted BIGINT NOT NULL,
+    credits_posted BIGINT NOT NULL,
+    debits_pending BIGINT NOT NULL,
+    credits_pending BIGINT NOT NULL,
+    created_at_ms BIGINT NOT NULL
+);
+
+-- seq is the entry's leaf index in the Merkle tree.
+CREATE TABLE IF NOT EXISTS entries (
+    seq BIGINT PRIMARY KEY,
+    id BYTEA NOT NULL UNIQUE,
+    partition BIGINT NOT NULL,
+    prev_hash BYTEA NOT NULL,
+    hash BYTEA NOT NULL,
+    currency TEXT NOT NULL,
+    kind BIGINT NOT NULL,
+    ref BYTEA,
+    memo TEXT NOT NULL,
+    created_at_ms BIGINT NOT NULL,
+    body_hash BYTEA NOT NULL
+);
+-- An entry can be reversed once.
+CREATE UNIQUE INDEX IF NOT EXISTS entries_reversal ON entries (ref) WHERE kind = 2;
+
+CREATE TABLE IF NOT EXISTS postings (
+    seq BIGINT NOT NULL,
+    idx BIGINT NOT NULL,
+    account_id BYTEA NOT NULL,
+    direction BIGINT NOT NULL,
+    amount_minor BIGINT NOT NULL,
+    PRIMARY KEY (seq, idx)
+);
+CREATE INDEX IF NOT EXISTS postings_by_account ON postings (account_id, seq);
+
+CREATE TABLE IF NOT EXISTS holds (
+    id BYTEA PRIMARY KEY,
+    currency TEXT NOT NULL,
+    debit_account_id BYTEA NOT NULL,
+    credit_account_id BYTEA NOT NULL,
+    amount_minor BIGINT NOT NULL,
+    expires_at_ms BIGINT,
+    memo TEXT NOT NULL,
+    status TEXT NOT NULL,
+    posted_entry_id BYTEA,
+    posted_amount_minor BIGINT NOT NULL,
+    body_hash BYTEA NOT NULL,
+    created_at_ms BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS holds_pending ON holds (status) WHERE status = 'pending';
+
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_hash BYTEA PRIMARY KEY,
+    role TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    label TEXT NOT NULL
+);

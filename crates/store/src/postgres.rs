@@ -1,0 +1,490 @@
+use crate::codec::{self, assemble, EntryRow, HoldRow, PostingRow, StoredEntry};
+use crate::{ApiKeyRow, BookState, Existing, Hash};
+use anyhow::Context;
+use futures_util::TryStreamExt;
+use ledger::{
+    Account, AccountId, Balances, Effect, EntryId, EntryRecord, HoldId, HoldRecord, PARTITIONS,
+};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Row};
+use std::str::FromStr;
+use std::sync::Arc;
+
+const SCHEMA: &str = include_str!("pg_schema.sql");
+
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        // synchronous_commit=on: a commit returns after the WAL is flushed, whatever the
+        // server's default says.
+        let opts = PgConnectOptions::from_str(url)
+            .context("parse PostgreSQL URL")?
+            .options([("synchronous_commit", "on")]);
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with(opts)
+            .await
+            .context("connect to PostgreSQL")?;
+        Ok(PgStore { pool })
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        sqlx::raw_sql(SCHEMA)
+            .execute(&self.pool)
+            .await
+            .context("apply PostgreSQL schema")?;
+        Ok(())
+    }
+
+    pub async fn load_book_state(&self) -> anyhow::Result<BookState> {
+        let accounts = sqlx::query(ACCOUNT_SELECT)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(account_from_row)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let pending_holds = sqlx::query(&format!("{HOLD_SELECT} WHERE status = 'pending'"))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| hold_from_row(r).and_then(HoldRow::into_record))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut leaf_hashes = Vec::new();
+        let mut chain_heads = [[0u8; 32]; PARTITIONS as usize];
+        let mut rows =
+            sqlx::query("SELECT seq, partition, hash FROM entries ORDER BY seq").fetch(&self.pool);
+        while let Some(r) = rows.try_next().await? {
+            let seq: i64 = r.try_get(0)?;
+            anyhow::ensure!(
+                seq as usize == leaf_hashes.len(),
+                "entry sequence has a gap at {seq}"
+            );
+            let p: i64 = r.try_get(1)?;
+            let h = codec::hash_from(&r.try_get::<Vec<u8>, _>(2)?, "hash")?;
+            chain_heads[usize::try_from(p)? % PARTITIONS as usize] = h;
+            leaf_hashes.push(h);
+        }
+        Ok(BookState {
+            accounts,
+            pending_holds,
+            chain_heads,
+            leaf_hashes,
+        })
+    }
+
+    pub async fn existing(
+        &self,
+        entry_ids: Vec<EntryId>,
+        hold_ids: Vec<HoldId>,
+        reversed: Vec<EntryId>,
+    ) -> anyhow::Result<Existing> {
+        let mut out = Existing::default();
+        if !entry_ids.is_empty() {
+            let ids: Vec<Vec<u8>> = entry_ids.iter().map(|i| i.0.as_bytes().to_vec()).collect();
+            let seqs: Vec<i64> = sqlx::query_scalar("SELECT seq FROM entries WHERE id = ANY($1)")
+                .bind(&ids)
+                .fetch_all(&self.pool)
+                .await?;
+            for e in self.load_by_seqs(&seqs).await? {
+                out.entries.insert(e.id, e);
+            }
+        }
+        if !hold_ids.is_empty() {
+            let ids: Vec<Vec<u8>> = hold_ids.iter().map(|i| i.0.as_bytes().to_vec()).collect();
+            for r in sqlx::query(&format!("{HOLD_SELECT} WHERE id = ANY($1)"))
+                .bind(&ids)
+                .fetch_all(&self.pool)
+                .await?
+            {
+                let h = hold_from_row(&r)?.into_record()?;
+                out.holds.insert(h.request.id, h);
+            }
+        }
+        if !reversed.is_empty() {
+            let ids: Vec<Vec<u8>> = reversed.iter().map(|i| i.0.as_bytes().to_vec()).collect();
+            for r in sqlx::query("SELECT ref, id FROM entries WHERE kind = 2 AND ref = ANY($1)")
+                .bind(&ids)
+                .fetch_all(&self.pool)
+                .await?
+            {
+                let orig = codec::uuid_from(&r.try_get::<Vec<u8>, _>(0)?, "reversed")?;
+                let by = codec::uuid_from(&r.try_get::<Vec<u8>, _>(1)?, "reversal")?;
+                out.reversals.insert(EntryId(orig), EntryId(by));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn load_by_seqs(&self, seqs: &[i64]) -> anyhow::Result<Vec<EntryRecord>> {
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let entries = sqlx::query(&format!("{ENTRY_SELECT} WHERE seq = ANY($1) ORDER BY seq"))
+            .bind(seqs)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(entry_from_row)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let postings = sqlx::query("SELECT seq, account_id, direction, amount_minor FROM postings WHERE seq = ANY($1) ORDER BY seq, idx")
+            .bind(seqs)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(posting_from_row)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        assemble(entries, postings)
+    }
+
+    pub async fn commit(&self, e: Arc<Effect>) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        insert_accounts(&mut tx, &e.accounts_created).await?;
+        insert_entries(&mut tx, &e.entries).await?;
+        upsert_holds(&mut tx, &e.holds).await?;
+        update_balances(&mut tx, &e.balances).await?;
+        tx.commit().await.context("commit ledger group")?;
+        Ok(())
+    }
+
+    pub async fn entry(&self, id: EntryId) -> anyhow::Result<Option<EntryRecord>> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT seq FROM entries WHERE id = $1")
+            .bind(id.0.as_bytes().to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(self
+            .load_by_seqs(&seq.into_iter().collect::<Vec<_>>())
+            .await?
+            .pop())
+    }
+
+    pub async fn hold(&self, id: HoldId) -> anyhow::Result<Option<HoldRecord>> {
+        sqlx::query(&format!("{HOLD_SELECT} WHERE id = $1"))
+            .bind(id.0.as_bytes().to_vec())
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| hold_from_row(&r).and_then(HoldRow::into_record))
+            .transpose()
+    }
+
+    pub async fn entries_by_account(
+        &self,
+        account: AccountId,
+        after_seq: Option<u64>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<EntryRecord>> {
+        let seqs: Vec<i64> = sqlx::query_scalar("SELECT DISTINCT seq FROM postings WHERE account_id = $1 AND seq > $2 ORDER BY seq LIMIT $3")
+            .bind(account.0.as_bytes().to_vec())
+            .bind(after_seq.map_or(-1, |s| s as i64))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        self.load_by_seqs(&seqs).await
+    }
+
+    pub async fn entries_range(
+        &self,
+        from_seq: u64,
+        limit: u32,
+    ) -> anyhow::Result<Vec<StoredEntry>> {
+        let from = from_seq as i64;
+        let to = from + i64::from(limit);
+        let entries = sqlx::query(&format!(
+            "{ENTRY_SELECT} WHERE seq >= $1 AND seq < $2 ORDER BY seq"
+        ))
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(entry_from_row)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+        let postings = sqlx::query("SELECT seq, account_id, direction, amount_minor FROM postings WHERE seq >= $1 AND seq < $2 ORDER BY seq, idx")
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(posting_from_row)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(assemble(entries, postings)?
+            .into_iter()
+            .map(|record| StoredEntry { record })
+            .collect())
+    }
+
+    pub async fn account(&self, id: AccountId) -> anyhow::Result<Option<Account>> {
+        sqlx::query(&format!("{ACCOUNT_SELECT} WHERE id = $1"))
+            .bind(id.0.as_bytes().to_vec())
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| account_from_row(&r))
+            .transpose()
+    }
+
+    pub async fn meta(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub async fn meta_init(&self, key: &str, value: Vec<u8>) -> anyhow::Result<Vec<u8>> {
+        sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+            .bind(key)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    pub async fn insert_api_key(&self, k: ApiKeyRow) -> anyhow::Result<()> {
+        sqlx::query("INSERT INTO api_keys (key_hash, role, tenant, label) VALUES ($1, $2, $3, $4)")
+            .bind(k.key_hash.to_vec())
+            .bind(k.role)
+            .bind(k.tenant)
+            .bind(k.label)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn api_key(&self, key_hash: Hash) -> anyhow::Result<Option<ApiKeyRow>> {
+        let row = sqlx::query("SELECT role, tenant, label FROM api_keys WHERE key_hash = $1")
+            .bind(key_hash.to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(ApiKeyRow {
+                key_hash,
+                role: r.try_get(0)?,
+                tenant: r.try_get(1)?,
+                label: r.try_get(2)?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn api_key_count(&self) -> anyhow::Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_keys")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n as u64)
+    }
+
+    pub async fn execute_raw(&self, sql: &str) -> anyhow::Result<u64> {
+        Ok(sqlx::raw_sql(sql)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+}
+
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
+
+async fn insert_accounts(tx: &mut Tx<'_>, accounts: &[Account]) -> anyhow::Result<()> {
+    if accounts.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Vec<u8>> = accounts
+        .iter()
+        .map(|a| a.id.0.as_bytes().to_vec())
+        .collect();
+    let tenants: Vec<&str> = accounts.iter().map(|a| a.tenant.as_str()).collect();
+    let owners: Vec<&str> = accounts.iter().map(|a| a.owner.as_str()).collect();
+    let purposes: Vec<&str> = accounts.iter().map(|a| a.purpose.as_str()).collect();
+    let currencies: Vec<&str> = accounts.iter().map(|a| a.currency.code()).collect();
+    let sides: Vec<&str> = accounts.iter().map(|a| a.normal_side.as_str()).collect();
+    let constraints: Vec<Option<&str>> = accounts
+        .iter()
+        .map(|a| a.constraint.map(|c| c.as_str()))
+        .collect();
+    let created: Vec<i64> = accounts.iter().map(|a| a.created_at_ms).collect();
+    sqlx::query("INSERT INTO accounts (id, tenant, owner, purpose, currency, normal_side, constraint_kind, debits_posted, credits_posted, debits_pending, credits_pending, created_at_ms) SELECT id, t, o, p, c, s, k, 0, 0, 0, 0, m FROM UNNEST($1::bytea[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[]) AS u(id, t, o, p, c, s, k, m)")
+        .bind(ids).bind(tenants).bind(owners).bind(purposes).bind(currencies).bind(sides).bind(constraints).bind(created)
+        .execute(&mut **tx)
+        .await
+        .context("insert accounts")?;
+    Ok(())
+}
+
+async fn insert_entries(tx: &mut Tx<'_>, entries: &[EntryRecord]) -> anyhow::Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let mut seq = Vec::with_capacity(entries.len());
+    let mut id = Vec::with_capacity(entries.len());
+    let mut part = Vec::with_capacity(entries.len());
+    let mut prev = Vec::with_capacity(entries.len());
+    let mut hash = Vec::with_capacity(entries.len());
+    let mut cur = Vec::with_capacity(entries.len());
+    let mut kind = Vec::with_capacity(entries.len());
+    let mut refs: Vec<Option<Vec<u8>>> = Vec::with_capacity(entries.len());
+    let mut memo = Vec::with_capacity(entries.len());
+    let mut created = Vec::with_capacity(entries.len());
+    let mut body = Vec::with_capacity(entries.len());
+    let (mut p_seq, mut p_idx, mut p_acc, mut p_dir, mut p_amt) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for r in entries {
+        let s = i64::try_from(r.seq)?;
+        seq.push(s);
+        id.push(r.id.0.as_bytes().to_vec());
+        part.push(i64::from(r.partition));
+        prev.push(r.prev_hash.to_vec());
+        hash.push(r.hash.to_vec());
+        cur.push(r.currency.code());
+        kind.push(i64::from(r.kind.code()));
+        refs.push(r.kind.reference().map(|u| u.as_bytes().to_vec()));
+        memo.push(r.memo.as_str());
+        created.push(r.created_at_ms);
+        body.push(r.body_hash.to_vec());
+        for (i, p) in r.postings.iter().enumerate() {
+            p_seq.push(s);
+            p_idx.push(i as i64);
+            p_acc.push(p.account_id.0.as_bytes().to_vec());
+            p_dir.push(i64::from(codec::side_code(p.direction)));
+            p_amt.push(p.amount_minor);
+        }
+    }
+    sqlx::query("INSERT INTO entries (seq, id, partition, prev_hash, hash, currency, kind, ref, memo, created_at_ms, body_hash) SELECT * FROM UNNEST($1::bigint[], $2::bytea[], $3::bigint[], $4::bytea[], $5::bytea[], $6::text[], $7::bigint[], $8::bytea[], $9::text[], $10::bigint[], $11::bytea[])")
+        .bind(seq).bind(id).bind(part).bind(prev).bind(hash).bind(cur).bind(kind).bind(refs).bind(memo).bind(created).bind(body)
+        .execute(&mut **tx)
+        .await
+        .context("insert entries")?;
+    sqlx::query("INSERT INTO postings (seq, idx, account_id, direction, amount_minor) SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bytea[], $4::bigint[], $5::bigint[])")
+        .bind(p_seq).bind(p_idx).bind(p_acc).bind(p_dir).bind(p_amt)
+        .execute(&mut **tx)
+        .await
+        .context("insert postings")?;
+    Ok(())
+}
+
+async fn upsert_holds(tx: &mut Tx<'_>, holds: &[HoldRecord]) -> anyhow::Result<()> {
+    // A group may touch one hold twice (created, then posted); apply them in order.
+    for h in holds {
+        let r = &h.request;
+        sqlx::query("INSERT INTO holds (id, currency, debit_account_id, credit_account_id, amount_minor, expires_at_ms, memo, status, posted_entry_id, posted_amount_minor, body_hash, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO UPDATE SET status = excluded.status, posted_entry_id = excluded.posted_entry_id, posted_amount_minor = excluded.posted_amount_minor")
+            .bind(r.id.0.as_bytes().to_vec()).bind(r.currency.code()).bind(r.debit_account_id.0.as_bytes().to_vec()).bind(r.credit_account_id.0.as_bytes().to_vec())
+            .bind(r.amount_minor).bind(r.expires_at_ms).bind(&r.memo).bind(h.status.as_str()).bind(h.posted_entry_id.map(|e| e.0.as_bytes().to_vec()))
+            .bind(h.posted_amount_minor).bind(h.body_hash.to_vec()).bind(h.created_at_ms)
+            .execute(&mut **tx)
+            .await
+            .context("upsert hold")?;
+    }
+    Ok(())
+}
+
+async fn update_balances(
+    tx: &mut Tx<'_>,
+    balances: &[(AccountId, Balances)],
+) -> anyhow::Result<()> {
+    if balances.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Vec<u8>> = balances
+        .iter()
+        .map(|(id, _)| id.0.as_bytes().to_vec())
+        .collect();
+    let dp: Vec<i64> = balances
+        .iter()
+        .map(|(_, b)| b.debits_posted_minor)
+        .collect();
+    let cp: Vec<i64> = balances
+        .iter()
+        .map(|(_, b)| b.credits_posted_minor)
+        .collect();
+    let dq: Vec<i64> = balances
+        .iter()
+        .map(|(_, b)| b.debits_pending_minor)
+        .collect();
+    let cq: Vec<i64> = balances
+        .iter()
+        .map(|(_, b)| b.credits_pending_minor)
+        .collect();
+    let n = sqlx::query("UPDATE accounts a SET debits_posted = u.dp, credits_posted = u.cp, debits_pending = u.dq, credits_pending = u.cq FROM UNNEST($1::bytea[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(id, dp, cp, dq, cq) WHERE a.id = u.id")
+        .bind(ids).bind(dp).bind(cp).bind(dq).bind(cq)
+        .execute(&mut **tx)
+        .await
+        .context("update balances")?
+        .rows_affected();
+    anyhow::ensure!(
+        n as usize == balances.len(),
+        "balance update touched {n} of {} accounts",
+        balances.len()
+    );
+    Ok(())
+}
+
+const ACCOUNT_SELECT: &str = "SELECT id, tenant, owner, purpose, currency, normal_side, constraint_kind, debits_posted, credits_posted, debits_pending, credits_pending, created_at_ms FROM accounts";
+const ENTRY_SELECT: &str = "SELECT seq, id, partition, prev_hash, hash, currency, kind, ref, memo, created_at_ms, body_hash FROM entries";
+const HOLD_SELECT: &str = "SELECT id, currency, debit_account_id, credit_account_id, amount_minor, expires_at_ms, memo, status, posted_entry_id, posted_amount_minor, body_hash, created_at_ms FROM holds";
+
+fn entry_from_row(r: &sqlx::postgres::PgRow) -> anyhow::Result<EntryRow> {
+    Ok(EntryRow {
+        seq: r.try_get(0)?,
+        id: r.try_get(1)?,
+        partition: r.try_get(2)?,
+        prev_hash: r.try_get(3)?,
+        hash: r.try_get(4)?,
+        currency: r.try_get(5)?,
+        kind: r.try_get(6)?,
+        reference: r.try_get(7)?,
+        memo: r.try_get(8)?,
+        created_at_ms: r.try_get(9)?,
+        body_hash: r.try_get(10)?,
+    })
+}
+
+fn posting_from_row(r: &sqlx::postgres::PgRow) -> anyhow::Result<PostingRow> {
+    Ok(PostingRow {
+        seq: r.try_get(0)?,
+        account_id: r.try_get(1)?,
+        direction: r.try_get(2)?,
+        amount_minor: r.try_get(3)?,
+    })
+}
+
+fn hold_from_row(r: &sqlx::postgres::PgRow) -> anyhow::Result<HoldRow> {
+    Ok(HoldRow {
+        id: r.try_get(0)?,
+        currency: r.try_get(1)?,
+        debit_account_id: r.try_get(2)?,
+        credit_account_id: r.try_get(3)?,
+        amount_minor: r.try_get(4)?,
+        expires_at_ms: r.try_get(5)?,
+        memo: r.try_get(6)?,
+        status: r.try_get(7)?,
+        posted_entry_id: r.try_get(8)?,
+        posted_amount_minor: r.try_get(9)?,
+        body_hash: r.try_get(10)?,
+        created_at_ms: r.try_get(11)?,
+    })
+}
+
+fn account_from_row(r: &sqlx::postgres::PgRow) -> anyhow::Result<Account> {
+    let id: Vec<u8> = r.try_get(0)?;
+    let currency: String = r.try_get(4)?;
+    let normal: String = r.try_get(5)?;
+    Ok(Account {
+        id: AccountId(codec::uuid_from(&id, "account")?),
+        tenant: r.try_get(1)?,
+        owner: r.try_get(2)?,
+        purpose: r.try_get(3)?,
+        currency: codec::currency_from(&currency)?,
+        normal_side: codec::normal_side_from(&normal)?,
+        constraint: codec::constraint_from(r.try_get(6)?)?,
+        balances: Balances {
+            debits_posted_minor: r.try_get(7)?,
+            credits_posted_minor: r.try_get(8)?,
+            debits_pending_minor: r.try_get(9)?,
+            credits_pending_minor: r.try_get(10)?,
+        },
+        created_at_ms: r.try_get(11)?,
+    })
+}

@@ -1,0 +1,471 @@
+use crate::codec::{self, assemble, EntryRow, HoldRow, PostingRow, StoredEntry};
+use crate::{ApiKeyRow, BookState, Existing, Hash};
+use anyhow::Context;
+use ledger::{
+    Account, AccountId, Balances, Effect, EntryId, EntryRecord, HoldId, HoldRecord, PARTITIONS,
+};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+const SCHEMA: &str = include_str!("sqlite_schema.sql");
+const READERS: usize = 4;
+
+/// One writer connection (the ledger has a single writer) and a few readers; WAL lets readers
+/// proceed while the writer commits.
+#[derive(Clone)]
+pub struct SqliteStore {
+    writer: Arc<Mutex<Connection>>,
+    readers: Arc<Vec<Mutex<Connection>>>,
+}
+
+fn open_conn(path: &Path) -> anyhow::Result<Connection> {
+    let conn = Connection::open(path).with_context(|| format!("open {}", path.display()))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // FULL: a commit returns only after the WAL is fsync'd, so an acknowledged entry survives
+    // power loss, not just a process crash.
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;
+         PRAGMA cache_size=-262144; PRAGMA temp_store=MEMORY;",
+    )?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    pub fn open(data_dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("create data directory {}", data_dir.display()))?;
+        let path = data_dir.join("puhui.db");
+        let writer = open_conn(&path)?;
+        let readers = (0..READERS)
+            .map(|_| open_conn(&path).map(Mutex::new))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(SqliteStore {
+            writer: Arc::new(Mutex::new(writer)),
+            readers: Arc::new(readers),
+        })
+    }
+
+    async fn with_writer<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let w = self.writer.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = w.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut conn)
+        })
+        .await
+        .context("join sqlite writer task")?
+    }
+
+    async fn with_reader<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            for r in readers.iter() {
+                if let Ok(conn) = r.try_lock() {
+                    return f(&conn);
+                }
+            }
+            let conn = readers[0].lock().unwrap_or_else(|p| p.into_inner());
+            f(&conn)
+        })
+        .await
+        .context("join sqlite reader task")?
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        self.with_writer(|c| c.execute_batch(SCHEMA).context("apply sqlite schema"))
+            .await
+    }
+
+    pub async fn load_book_state(&self) -> anyhow::Result<BookState> {
+        self.with_reader(|c| {
+            let accounts = c
+                .prepare(ACCOUNT_SELECT)?
+                .query_map([], account_row)?
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let pending_holds = c
+                .prepare(&format!("{HOLD_SELECT} WHERE status = 'pending'"))?
+                .query_map([], hold_row)?
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .map(HoldRow::into_record)
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let mut leaf_hashes = Vec::new();
+            let mut chain_heads = [[0u8; 32]; PARTITIONS as usize];
+            let mut stmt = c.prepare("SELECT seq, partition, hash FROM entries ORDER BY seq")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let seq: i64 = r.get(0)?;
+                anyhow::ensure!(
+                    seq as usize == leaf_hashes.len(),
+                    "entry sequence has a gap at {seq}"
+                );
+                let p: i64 = r.get(1)?;
+                let h = codec::hash_from(&r.get::<_, Vec<u8>>(2)?, "hash")?;
+                chain_heads[usize::try_from(p)? % PARTITIONS as usize] = h;
+                leaf_hashes.push(h);
+            }
+            Ok(BookState {
+                accounts,
+                pending_holds,
+                chain_heads,
+                leaf_hashes,
+            })
+        })
+        .await
+    }
+
+    pub async fn existing(
+        &self,
+        entry_ids: Vec<EntryId>,
+        hold_ids: Vec<HoldId>,
+        reversed: Vec<EntryId>,
+    ) -> anyhow::Result<Existing> {
+        self.with_writer(move |c| {
+            let mut out = Existing::default();
+            let mut seqs = Vec::new();
+            {
+                let mut stmt = c.prepare_cached("SELECT seq FROM entries WHERE id = ?1")?;
+                for id in &entry_ids {
+                    if let Some(seq) = stmt
+                        .query_row([id.0.as_bytes()], |r| r.get::<_, i64>(0))
+                        .optional()?
+                    {
+                        seqs.push(seq);
+                    }
+                }
+            }
+            for e in load_by_seqs(c, &seqs)? {
+                out.entries.insert(e.id, e);
+            }
+            let mut stmt = c.prepare_cached(&format!("{HOLD_SELECT} WHERE id = ?1"))?;
+            for id in &hold_ids {
+                if let Some(h) = stmt.query_row([id.0.as_bytes()], hold_row).optional()? {
+                    out.holds.insert(*id, h.into_record()?);
+                }
+            }
+            let mut stmt =
+                c.prepare_cached("SELECT id FROM entries WHERE kind = 2 AND ref = ?1")?;
+            for id in &reversed {
+                if let Some(r) = stmt
+                    .query_row([id.0.as_bytes()], |r| r.get::<_, Vec<u8>>(0))
+                    .optional()?
+                {
+                    out.reversals
+                        .insert(*id, EntryId(codec::uuid_from(&r, "reversal")?));
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    pub async fn commit(&self, effect: Arc<Effect>) -> anyhow::Result<()> {
+        self.with_writer(move |c| write_effect(c, &effect)).await
+    }
+
+    pub async fn entry(&self, id: EntryId) -> anyhow::Result<Option<EntryRecord>> {
+        self.with_reader(move |c| {
+            let seq: Option<i64> = c
+                .prepare_cached("SELECT seq FROM entries WHERE id = ?1")?
+                .query_row([id.0.as_bytes()], |r| r.get(0))
+                .optional()?;
+            Ok(load_by_seqs(c, &seq.into_iter().collect::<Vec<_>>())?.pop())
+        })
+        .await
+    }
+
+    pub async fn hold(&self, id: HoldId) -> anyhow::Result<Option<HoldRecord>> {
+        self.with_reader(move |c| {
+            c.prepare_cached(&format!("{HOLD_SELECT} WHERE id = ?1"))?
+                .query_row([id.0.as_bytes()], hold_row)
+                .optional()?
+                .map(HoldRow::into_record)
+                .transpose()
+        })
+        .await
+    }
+
+    pub async fn entries_by_account(
+        &self,
+        account: AccountId,
+        after_seq: Option<u64>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<EntryRecord>> {
+        self.with_reader(move |c| {
+            let after = after_seq.map_or(-1, |s| s as i64);
+            let seqs = c
+                .prepare_cached("SELECT DISTINCT seq FROM postings WHERE account_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")?
+                .query_map(params![account.0.as_bytes(), after, limit], |r| r.get::<_, i64>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            load_by_seqs(c, &seqs)
+        })
+        .await
+    }
+
+    pub async fn entries_range(
+        &self,
+        from_seq: u64,
+        limit: u32,
+    ) -> anyhow::Result<Vec<StoredEntry>> {
+        self.with_reader(move |c| {
+            let from = from_seq as i64;
+            let to = from + i64::from(limit);
+            let entries = c
+                .prepare_cached(&format!("{ENTRY_SELECT} WHERE seq >= ?1 AND seq < ?2 ORDER BY seq"))?
+                .query_map([from, to], entry_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            let postings = c
+                .prepare_cached("SELECT seq, account_id, direction, amount_minor FROM postings WHERE seq >= ?1 AND seq < ?2 ORDER BY seq, idx")?
+                .query_map([from, to], posting_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(assemble(entries, postings)?.into_iter().map(|record| StoredEntry { record }).collect())
+        })
+        .await
+    }
+
+    pub async fn account(&self, id: AccountId) -> anyhow::Result<Option<Account>> {
+        self.with_reader(move |c| {
+            c.prepare_cached(&format!("{ACCOUNT_SELECT} WHERE id = ?1"))?
+                .query_row([id.0.as_bytes()], account_row)
+                .optional()?
+                .transpose()
+        })
+        .await
+    }
+
+    pub async fn meta(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        let key = key.to_string();
+        self.with_reader(move |c| {
+            Ok(c.prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+                .query_row([key], |r| r.get(0))
+                .optional()?)
+        })
+        .await
+    }
+
+    pub async fn meta_init(&self, key: &str, value: Vec<u8>) -> anyhow::Result<Vec<u8>> {
+        let key = key.to_string();
+        self.with_writer(move |c| {
+            c.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)",
+                params![key, value],
+            )?;
+            Ok(c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))?)
+        })
+        .await
+    }
+
+    pub async fn insert_api_key(&self, k: ApiKeyRow) -> anyhow::Result<()> {
+        self.with_writer(move |c| {
+            c.execute(
+                "INSERT INTO api_keys (key_hash, role, tenant, label) VALUES (?1, ?2, ?3, ?4)",
+                params![k.key_hash.to_vec(), k.role, k.tenant, k.label],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn api_key(&self, key_hash: Hash) -> anyhow::Result<Option<ApiKeyRow>> {
+        self.with_reader(move |c| {
+            Ok(
+                c.prepare_cached("SELECT role, tenant, label FROM api_keys WHERE key_hash = ?1")?
+                    .query_row([key_hash.to_vec()], |r| {
+                        Ok(ApiKeyRow {
+                            key_hash,
+                            role: r.get(0)?,
+                            tenant: r.get(1)?,
+                            label: r.get(2)?,
+                        })
+                    })
+                    .optional()?,
+            )
+        })
+        .await
+    }
+
+    pub async fn api_key_count(&self) -> anyhow::Result<u64> {
+        self.with_reader(|c| {
+            Ok(c.query_row("SELECT COUNT(*) FROM api_keys", [], |r| r.get::<_, i64>(0))? as u64)
+        })
+        .await
+    }
+
+    pub async fn execute_raw(&self, sql: String) -> anyhow::Result<u64> {
+        self.with_writer(move |c| Ok(c.execute(&sql, [])? as u64))
+            .await
+    }
+}
+
+const ACCOUNT_SELECT: &str = "SELECT id, tenant, owner, purpose, currency, normal_side, constraint_kind, debits_posted, credits_posted, debits_pending, credits_pending, created_at_ms FROM accounts";
+const ENTRY_SELECT: &str = "SELECT seq, id, partition, prev_hash, hash, currency, kind, ref, memo, created_at_ms, body_hash FROM entries";
+const HOLD_SELECT: &str = "SELECT id, currency, debit_account_id, credit_account_id, amount_minor, expires_at_ms, memo, status, posted_entry_id, posted_amount_minor, body_hash, created_at_ms FROM holds";
+
+fn entry_row(r: &Row<'_>) -> rusqlite::Result<EntryRow> {
+    Ok(EntryRow {
+        seq: r.get(0)?,
+        id: r.get(1)?,
+        partition: r.get(2)?,
+        prev_hash: r.get(3)?,
+        hash: r.get(4)?,
+        currency: r.get(5)?,
+        kind: r.get(6)?,
+        reference: r.get(7)?,
+        memo: r.get(8)?,
+        created_at_ms: r.get(9)?,
+        body_hash: r.get(10)?,
+    })
+}
+
+fn posting_row(r: &Row<'_>) -> rusqlite::Result<PostingRow> {
+    Ok(PostingRow {
+        seq: r.get(0)?,
+        account_id: r.get(1)?,
+        direction: r.get(2)?,
+        amount_minor: r.get(3)?,
+    })
+}
+
+fn hold_row(r: &Row<'_>) -> rusqlite::Result<HoldRow> {
+    Ok(HoldRow {
+        id: r.get(0)?,
+        currency: r.get(1)?,
+        debit_account_id: r.get(2)?,
+        credit_account_id: r.get(3)?,
+        amount_minor: r.get(4)?,
+        expires_at_ms: r.get(5)?,
+        memo: r.get(6)?,
+        status: r.get(7)?,
+        posted_entry_id: r.get(8)?,
+        posted_amount_minor: r.get(9)?,
+        body_hash: r.get(10)?,
+        created_at_ms: r.get(11)?,
+    })
+}
+
+fn account_row(r: &Row<'_>) -> rusqlite::Result<anyhow::Result<Account>> {
+    let id: Vec<u8> = r.get(0)?;
+    let currency: String = r.get(4)?;
+    let normal: String = r.get(5)?;
+    let constraint: Option<String> = r.get(6)?;
+    let balances = Balances {
+        debits_posted_minor: r.get(7)?,
+        credits_posted_minor: r.get(8)?,
+        debits_pending_minor: r.get(9)?,
+        credits_pending_minor: r.get(10)?,
+    };
+    let (tenant, owner, purpose, created_at_ms) = (r.get(1)?, r.get(2)?, r.get(3)?, r.get(11)?);
+    Ok((|| {
+        Ok(Account {
+            id: AccountId(codec::uuid_from(&id, "account")?),
+            tenant,
+            owner,
+            purpose,
+            currency: codec::currency_from(&currency)?,
+            normal_side: codec::normal_side_from(&normal)?,
+            constraint: codec::constraint_from(constraint)?,
+            balances,
+            created_at_ms,
+        })
+    })())
+}
+
+fn load_by_seqs(c: &Connection, seqs: &[i64]) -> anyhow::Result<Vec<EntryRecord>> {
+    let mut entries = Vec::with_capacity(seqs.len());
+    let mut postings = Vec::new();
+    let mut es = c.prepare_cached(&format!("{ENTRY_SELECT} WHERE seq = ?1"))?;
+    let mut ps = c.prepare_cached(
+        "SELECT seq, account_id, direction, amount_minor FROM postings WHERE seq = ?1 ORDER BY idx",
+    )?;
+    for s in seqs {
+        entries.push(es.query_row([s], entry_row)?);
+        for p in ps.query_map([s], posting_row)? {
+            postings.push(p?);
+        }
+    }
+    assemble(entries, postings)
+}
+
+fn write_effect(c: &mut Connection, e: &Effect) -> anyhow::Result<()> {
+    let tx = c.transaction()?;
+    {
+        let mut acc = tx.prepare_cached("INSERT INTO accounts (id, tenant, owner, purpose, currency, normal_side, constraint_kind, debits_posted, credits_posted, debits_pending, credits_pending, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 0, 0, 0, ?8)")?;
+        for a in &e.accounts_created {
+            acc.execute(params![
+                a.id.0.as_bytes(),
+                a.tenant,
+                a.owner,
+                a.purpose,
+                a.currency.code(),
+                a.normal_side.as_str(),
+                a.constraint.map(|c| c.as_str()),
+                a.created_at_ms
+            ])?;
+        }
+        let mut ent = tx.prepare_cached("INSERT INTO entries (seq, id, partition, prev_hash, hash, currency, kind, ref, memo, created_at_ms, body_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")?;
+        let mut pst = tx.prepare_cached("INSERT INTO postings (seq, idx, account_id, direction, amount_minor) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+        for r in &e.entries {
+            let seq = i64::try_from(r.seq)?;
+            ent.execute(params![
+                seq,
+                r.id.0.as_bytes(),
+                r.partition,
+                &r.prev_hash[..],
+                &r.hash[..],
+                r.currency.code(),
+                r.kind.code(),
+                r.kind.reference().map(|u| u.as_bytes().to_vec()),
+                r.memo,
+                r.created_at_ms,
+                &r.body_hash[..]
+            ])?;
+            for (idx, p) in r.postings.iter().enumerate() {
+                pst.execute(params![
+                    seq,
+                    idx as i64,
+                    p.account_id.0.as_bytes(),
+                    codec::side_code(p.direction),
+                    p.amount_minor
+                ])?;
+            }
+        }
+        let mut hold = tx.prepare_cached("INSERT INTO holds (id, currency, debit_account_id, credit_account_id, amount_minor, expires_at_ms, memo, status, posted_entry_id, posted_amount_minor, body_hash, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT (id) DO UPDATE SET status = excluded.status, posted_entry_id = excluded.posted_entry_id, posted_amount_minor = excluded.posted_amount_minor")?;
+        for h in &e.holds {
+            let r = &h.request;
+            hold.execute(params![
+                r.id.0.as_bytes(),
+                r.currency.code(),
+                r.debit_account_id.0.as_bytes(),
+                r.credit_account_id.0.as_bytes(),
+                r.amount_minor,
+                r.expires_at_ms,
+                r.memo,
+                h.status.as_str(),
+                h.posted_entry_id.map(|e| e.0.as_bytes().to_vec()),
+                h.posted_amount_minor,
+                &h.body_hash[..],
+                h.created_at_ms
+            ])?;
+        }
+        let mut bal = tx.prepare_cached("UPDATE accounts SET debits_posted = ?2, credits_posted = ?3, debits_pending = ?4, credits_pending = ?5 WHERE id = ?1")?;
+        for (id, b) in &e.balances {
+            let n = bal.execute(params![
+                id.0.as_bytes(),
+                b.debits_posted_minor,
+                b.credits_posted_minor,
+                b.debits_pending_minor,
+                b.credits_pending_minor
+            ])?;
+            anyhow::ensure!(n == 1, "account {id} missing while updating balances");
+        }
+    }
+    tx.commit().context("commit ledger group")
+}

@@ -1,0 +1,70 @@
+-- Ledger schema, SQLite flavour. Amounts are INTEGER minor units; ids are 16-byte UUIDs.
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS accounts (
+    id BLOB PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    normal_side TEXT NOT NULL,
+    constraint_kind TEXT,
+    debits_posted INTEGER NOT NULL,
+    credits_posted INTEGER NOT NULL,
+    debits_pending INTEGER NOT NULL,
+    credits_pending INTEGER NOT NULL,
+    created_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- seq is the entry's leaf index in the Merkle tree.
+CREATE TABLE IF NOT EXISTS entries (
+    seq INTEGER PRIMARY KEY,
+    id BLOB NOT NULL UNIQUE,
+    partition INTEGER NOT NULL,
+    prev_hash BLOB NOT NULL,
+    hash BLOB NOT NULL,
+    currency TEXT NOT NULL,
+    kind INTEGER NOT NULL,
+    ref BLOB,
+    memo TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    body_hash BLOB NOT NULL
+);
+-- An entry can be reversed once.
+CREATE UNIQUE INDEX IF NOT EXISTS entries_reversal ON entries (ref) WHERE kind = 2;
+
+CREATE TABLE IF NOT EXISTS postings (
+    seq INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    account_id BLOB NOT NULL,
+    direction INTEGER NOT NULL,
+    amount_minor INTEGER NOT NULL,
+    PRIMARY KEY (seq, idx)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS postings_by_account ON postings (account_id, seq);
+
+CREATE TABLE IF NOT EXISTS holds (
+    id BLOB PRIMARY KEY,
+    currency TEXT NOT NULL,
+    debit_account_id BLOB NOT NULL,
+    credit_account_id BLOB NOT NULL,
+    amount_minor INTEGER NOT NULL,
+    expires_at_ms INTEGER,
+    memo TEXT NOT NULL,
+    status TEXT NOT NULL,
+    posted_entry_id BLOB,
+    posted_amount_minor INTEGER NOT NULL,
+    body_hash BLOB NOT NULL,
+    created_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS holds_pending ON holds (status) WHERE status = 'pending';
+
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_hash BLOB PRIMARY KEY,
+    role TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    label TEXT NOT NULL
+) WITHOUT ROWID;

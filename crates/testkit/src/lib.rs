@@ -1,0 +1,77 @@
+//! Fresh stores for tests. Every engine and store test runs on both backends; the PostgreSQL
+//! run is skipped only when `PUHUI_TEST_SKIP_POSTGRES=1` is set, and then loudly.
+
+use sqlx::Connection;
+use store::Store;
+
+/// Where the PostgreSQL test server is; each test makes its own database there.
+pub fn postgres_admin_url() -> String {
+    std::env::var("PUHUI_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+/// A store that lives as long as this value (the SQLite directory is deleted on drop).
+pub struct TestStore {
+    pub store: Store,
+    pub name: &'static str,
+    /// For SQLite, the data directory; for PostgreSQL, the database URL.
+    pub location: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub fn sqlite() -> TestStore {
+    let dir = tempfile::tempdir().expect("create temporary directory");
+    let store = Store::open_sqlite(dir.path()).expect("open sqlite store");
+    TestStore {
+        store,
+        name: "sqlite",
+        location: dir.path().display().to_string(),
+        _dir: Some(dir),
+    }
+}
+
+/// Creates a new, empty PostgreSQL database and returns its URL.
+pub async fn fresh_postgres_url() -> String {
+    let admin = postgres_admin_url();
+    let name = format!("puhui_t_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("connect to test PostgreSQL at {admin}: {e} (set PUHUI_TEST_SKIP_POSTGRES=1 to skip)"));
+    sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
+        .await
+        .expect("create test database");
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    format!("{base}/{name}")
+}
+
+pub async fn postgres() -> TestStore {
+    let url = fresh_postgres_url().await;
+    let store = Store::connect_postgres(&url)
+        .await
+        .expect("connect test database");
+    TestStore {
+        store,
+        name: "postgres",
+        location: url,
+        _dir: None,
+    }
+}
+
+pub fn skip_postgres() -> bool {
+    let skip = std::env::var("PUHUI_TEST_SKIP_POSTGRES").is_ok_and(|v| v == "1");
+    if skip {
+        eprintln!(
+            "WARNING: PUHUI_TEST_SKIP_POSTGRES=1: the PostgreSQL half of this test did not run"
+        );
+    }
+    skip
+}
+
+/// One fresh store per backend.
+pub async fn all_stores() -> Vec<TestStore> {
+    let mut out = vec![sqlite()];
+    if !skip_postgres() {
+        out.push(postgres().await);
+    }
+    out
+}
