@@ -1,1 +1,9 @@
+//! Wire types: the JSON shapes of the HTTP API with their OpenAPI schemas, and conversions
+//! to domain types. Amounts are integer minor units next to a currency code; hashes are hex;
+//! exact signed bytes are base64. Unknown fields are refused so a typo cannot pass silently.
 
+mod ledger_wire;
+mod problem;
+
+pub use ledger_wire::*;
+pub use problem::{FieldError, Problem};

@@ -61,6 +61,12 @@ impl Store {
         Ok(Store::Postgres(postgres::PgStore::connect(url).await?))
     }
 
+    /// Creates a new empty database on the PostgreSQL server of `admin_url` and returns
+    /// its URL (for tests and benchmarks that must not share state).
+    pub async fn create_postgres_database(admin_url: &str, prefix: &str) -> anyhow::Result<String> {
+        postgres::create_database(admin_url, prefix).await
+    }
+
     pub fn backend_name(&self) -> &'static str {
         match self {
             Store::Sqlite(_) => "sqlite",

@@ -286,6 +286,28 @@ impl PgStore {
     }
 }
 
+pub async fn create_database(admin_url: &str, prefix: &str) -> anyhow::Result<String> {
+    use sqlx::Connection;
+    anyhow::ensure!(
+        prefix.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+        "database prefix must be lowercase letters and _"
+    );
+    let name = format!("{prefix}{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(admin_url)
+        .await
+        .with_context(|| format!("connect to PostgreSQL at {admin_url}"))?;
+    sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .context("create database")?;
+    let (base, query) = match admin_url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (admin_url, String::new()),
+    };
+    let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
+    Ok(format!("{base}/{name}{query}"))
+}
+
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
 
 async fn insert_accounts(tx: &mut Tx<'_>, accounts: &[Account]) -> anyhow::Result<()> {

@@ -1,7 +1,6 @@
 //! Fresh stores for tests. Every engine and store test runs on both backends; the PostgreSQL
 //! run is skipped only when `PUHUI_TEST_SKIP_POSTGRES=1` is set, and then loudly.
 
-use sqlx::Connection;
 use store::Store;
 
 /// Where the PostgreSQL test server is; each test makes its own database there.
@@ -33,15 +32,9 @@ pub fn sqlite() -> TestStore {
 /// Creates a new, empty PostgreSQL database and returns its URL.
 pub async fn fresh_postgres_url() -> String {
     let admin = postgres_admin_url();
-    let name = format!("puhui_t_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin)
+    Store::create_postgres_database(&admin, "puhui_t_")
         .await
-        .unwrap_or_else(|e| panic!("connect to test PostgreSQL at {admin}: {e} (set PUHUI_TEST_SKIP_POSTGRES=1 to skip)"));
-    sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
-        .await
-        .expect("create test database");
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-    format!("{base}/{name}")
+        .unwrap_or_else(|e| panic!("{e:#} (set PUHUI_TEST_SKIP_POSTGRES=1 to skip)"))
 }
 
 pub async fn postgres() -> TestStore {

@@ -1,0 +1,112 @@
+//! The HTTP application: state, router, start-up and shutdown.
+
+use crate::auth::{self, Principal};
+use crate::routes;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use engine::{Engine, EngineConfig};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use store::{ApiKeyRow, Store};
+use tokio::net::TcpListener;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Engine,
+    pub key_cache: Arc<Mutex<HashMap<[u8; 32], Principal>>>,
+    pub metrics: PrometheusHandle,
+}
+
+/// Installs the Prometheus recorder once per process.
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .install_recorder()
+                .expect("install Prometheus recorder")
+        })
+        .clone()
+}
+
+/// Creates the bootstrap operator key on a store that has no keys yet.
+pub async fn bootstrap_key(store: &Store, key: Option<&str>) -> anyhow::Result<()> {
+    let Some(key) = key.filter(|k| !k.is_empty()) else {
+        return Ok(());
+    };
+    anyhow::ensure!(
+        key.len() >= 16,
+        "PUHUI_BOOTSTRAP_API_KEY must be at least 16 characters"
+    );
+    if store.api_key_count().await? == 0 {
+        store
+            .insert_api_key(ApiKeyRow {
+                key_hash: auth::hash_key(key),
+                role: "operator".into(),
+                tenant: "*".into(),
+                label: "bootstrap".into(),
+            })
+            .await?;
+        tracing::info!("created the bootstrap operator API key");
+    }
+    Ok(())
+}
+
+pub async fn build_state(store: Store) -> anyhow::Result<AppState> {
+    let engine = Engine::start(store, EngineConfig::default()).await?;
+    Ok(AppState {
+        engine,
+        key_cache: Arc::new(Mutex::new(HashMap::new())),
+        metrics: metrics_handle(),
+    })
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(crate::openapi::serve))
+        .merge(routes::ledger::routes())
+        .merge(routes::keys::routes())
+        .route_layer(middleware::from_fn(track))
+        .fallback(|| async { crate::problem::not_found("this route") })
+        .layer(DefaultBodyLimit::max(8 * 1024 * 1024))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn metrics(_p: Principal, State(s): State<AppState>) -> impl IntoResponse {
+    s.metrics.render()
+}
+
+/// Request count and latency per route, for Prometheus.
+async fn track(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+    let method = req.method().to_string();
+    let start = std::time::Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    metrics::counter!("puhui_http_requests_total", "route" => route.clone(), "method" => method.clone(), "status" => status).increment(1);
+    metrics::histogram!("puhui_http_request_seconds", "route" => route, "method" => method)
+        .record(start.elapsed().as_secs_f64());
+    resp
+}
+
+/// Serves until `shutdown` resolves; returns the bound address through `bound`.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,217 @@
+//! `puhui bench …`: throughput and latency measured in-process against a fresh store.
+
+use clap::{Subcommand, ValueEnum};
+use engine::{Command, Engine, EngineConfig, Outcome};
+use ledger::{AccountId, EntryId, EntryRequest, Posting, Side};
+use money::Currency;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use store::Store;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Subcommand)]
+pub enum BenchCmd {
+    /// Post balanced two-posting entries, durably, from concurrent clients.
+    Ledger {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        store: Backend,
+        #[arg(long, default_value_t = 200_000)]
+        entries: u64,
+        /// Concurrent clients, each waiting for its previous request.
+        #[arg(long, default_value_t = 1024)]
+        concurrency: u64,
+        /// Entries per request (a linked batch); 1 posts entries one by one.
+        #[arg(long, default_value_t = 1)]
+        batch: u64,
+        #[arg(long, default_value_t = 1000)]
+        accounts: u64,
+        /// Where the SQLite benchmark database goes (a fresh directory inside it).
+        #[arg(long, default_value = "target/bench-data")]
+        data_dir: std::path::PathBuf,
+        /// PostgreSQL server to create a fresh benchmark database on.
+        #[arg(
+            long,
+            env = "PUHUI_TEST_POSTGRES_URL",
+            default_value = "postgres://postgres@127.0.0.1:5432/test"
+        )]
+        postgres_url: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        BenchCmd::Ledger {
+            store,
+            entries,
+            concurrency,
+            batch,
+            accounts,
+            data_dir,
+            postgres_url,
+            json,
+        } => {
+            anyhow::ensure!(
+                entries > 0 && concurrency > 0 && batch > 0 && accounts >= 2,
+                "entries, concurrency, batch must be positive and accounts ≥ 2"
+            );
+            let (s, _dir) = match store {
+                Backend::Sqlite => {
+                    std::fs::create_dir_all(&data_dir)?;
+                    let dir = tempfile::tempdir_in(&data_dir)?;
+                    (Store::open_sqlite(dir.path())?, Some(dir))
+                }
+                Backend::Postgres => {
+                    let url =
+                        Store::create_postgres_database(&postgres_url, "puhui_bench_").await?;
+                    (Store::connect_postgres(&url).await?, None)
+                }
+            };
+            let r = bench_ledger(s, entries, concurrency, batch, accounts, json).await?;
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                println!(
+                    "{} entries in {:.2}s on {:?}: {:.0} entries/s; request latency p50 {} µs, p99 {} µs, max {} µs (concurrency {}, batch {})",
+                    r.entries, r.seconds, store, r.entries_per_s, r.p50_us, r.p99_us, r.max_us, concurrency, batch
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+pub struct LedgerBench {
+    pub store: String,
+    pub entries: u64,
+    pub seconds: f64,
+    pub entries_per_s: f64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
+    pub concurrency: u64,
+    pub batch: u64,
+}
+
+async fn make_accounts(engine: &Engine, n: u64) -> anyhow::Result<Vec<AccountId>> {
+    let mut ids = Vec::with_capacity(n as usize);
+    let cmds: Vec<Command> = (0..n)
+        .map(|i| Command::CreateAccount {
+            tenant: "bench".into(),
+            owner: format!("owner-{i}"),
+            purpose: "bench".into(),
+            currency: Currency::Cny,
+            normal_side: Side::Debit,
+            constraint: None,
+        })
+        .collect();
+    for chunk in cmds.chunks(4096) {
+        for o in engine.submit(chunk.to_vec()).await? {
+            if let Outcome::Account(a) = o {
+                ids.push(a.id);
+            }
+        }
+    }
+    Ok(ids)
+}
+
+fn entry(accounts: &[AccountId], n: u64) -> Command {
+    let a = accounts[(n % accounts.len() as u64) as usize];
+    let b = accounts[((n / accounts.len() as u64 + n + 1) % accounts.len() as u64) as usize];
+    let b = if a == b {
+        accounts[((n + 1) % accounts.len() as u64) as usize]
+    } else {
+        b
+    };
+    Command::Entry(EntryRequest {
+        id: EntryId(uuid::Uuid::now_v7()),
+        currency: Currency::Cny,
+        postings: vec![
+            Posting {
+                account_id: a,
+                direction: Side::Debit,
+                amount_minor: 1 + (n % 10_000) as i64,
+            },
+            Posting {
+                account_id: b,
+                direction: Side::Credit,
+                amount_minor: 1 + (n % 10_000) as i64,
+            },
+        ],
+        memo: String::new(),
+    })
+}
+
+pub async fn bench_ledger(
+    store: Store,
+    entries: u64,
+    concurrency: u64,
+    batch: u64,
+    accounts: u64,
+    quiet: bool,
+) -> anyhow::Result<LedgerBench> {
+    let name = store.backend_name().to_string();
+    let engine = Engine::start(store, EngineConfig::default()).await?;
+    let accounts = Arc::new(make_accounts(&engine, accounts).await?);
+    let next = Arc::new(AtomicU64::new(0));
+    let bar = indicatif::ProgressBar::new(entries);
+    if quiet {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (engine, accounts, next, bar) =
+            (engine.clone(), accounts.clone(), next.clone(), bar.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            loop {
+                let first = next.fetch_add(batch, Ordering::Relaxed);
+                if first >= entries {
+                    break;
+                }
+                let cmds: Vec<Command> = (first..(first + batch).min(entries))
+                    .map(|n| entry(&accounts, n))
+                    .collect();
+                let count = cmds.len() as u64;
+                let t = Instant::now();
+                engine.submit(cmds).await?;
+                lat.push(t.elapsed().as_micros() as u64);
+                bar.inc(count);
+            }
+            anyhow::Ok(lat)
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await??);
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    lat.sort_unstable();
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
+    Ok(LedgerBench {
+        store: name,
+        entries,
+        seconds,
+        entries_per_s: entries as f64 / seconds,
+        p50_us: pct(0.50),
+        p99_us: pct(0.99),
+        max_us: lat.last().copied().unwrap_or(0),
+        concurrency,
+        batch,
+    })
+}

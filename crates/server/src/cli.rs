@@ -1,0 +1,233 @@
+//! The command line: `puhui serve | migrate | ledger verify | bench … | api-key create`.
+
+use crate::app;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use store::Store;
+
+#[derive(Parser)]
+#[command(name = "puhui", version, about = "Puhui lending core")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+/// Where the data lives: a SQLite data directory (the default) or a PostgreSQL URL.
+#[derive(Args, Clone, Debug)]
+pub struct StoreArgs {
+    /// Data directory for the embedded SQLite store.
+    #[arg(long, env = "PUHUI_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// PostgreSQL URL; when given, it is used instead of the data directory.
+    #[arg(long, env = "PUHUI_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl StoreArgs {
+    pub async fn open(&self) -> anyhow::Result<Store> {
+        match &self.database_url {
+            Some(url) if !url.is_empty() => Store::connect_postgres(url).await,
+            _ => Store::open_sqlite(&self.data_dir),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// Serve the HTTP API.
+    Serve {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long, env = "PUHUI_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// Create or upgrade the database schema.
+    Migrate {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Ledger maintenance.
+    Ledger {
+        #[command(subcommand)]
+        cmd: LedgerCmd,
+    },
+    /// API key administration.
+    ApiKey {
+        #[command(subcommand)]
+        cmd: KeyCmd,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        cmd: crate::bench::BenchCmd,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum LedgerCmd {
+    /// Recompute hash chains, the Merkle root and every cached balance; exit 1 naming the
+    /// first bad entry.
+    Verify {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum KeyCmd {
+    /// Create an API key and print it (only its hash is stored).
+    Create {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("PUHUI_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("PUHUI_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("start tokio runtime");
+    match rt.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Cmd::Serve { store, listen } => serve(store, &listen).await,
+        Cmd::Migrate { store } => {
+            store.open().await?.migrate().await?;
+            println!("schema is current");
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Ledger {
+            cmd: LedgerCmd::Verify { store, json },
+        } => verify(store, json).await,
+        Cmd::ApiKey {
+            cmd:
+                KeyCmd::Create {
+                    store,
+                    role,
+                    tenant,
+                    label,
+                },
+        } => {
+            let s = store.open().await?;
+            s.migrate().await?;
+            let role: crate::auth::Role = role.parse().map_err(anyhow::Error::msg)?;
+            let key = crate::auth::generate_key();
+            s.insert_api_key(store::ApiKeyRow {
+                key_hash: crate::auth::hash_key(&key),
+                role: role.as_str().into(),
+                tenant,
+                label,
+            })
+            .await?;
+            println!("{key}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Bench { cmd } => crate::bench::run(cmd).await,
+    }
+}
+
+async fn serve(store_args: StoreArgs, listen: &str) -> anyhow::Result<ExitCode> {
+    let store = store_args.open().await?;
+    let state = app::build_state(store.clone()).await?;
+    app::bootstrap_key(
+        &store,
+        std::env::var("PUHUI_BOOTSTRAP_API_KEY").ok().as_deref(),
+    )
+    .await?;
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, backend = store.backend_name(), "puhui listening");
+    // Scripts and tests read this line to learn the port when listening on :0.
+    println!("listening on http://{addr}");
+    app::serve(state, listener, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn verify(store_args: StoreArgs, json: bool) -> anyhow::Result<ExitCode> {
+    let store = store_args.open().await?;
+    store.migrate().await?;
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} verified {pos} entries ({per_sec})")
+            .expect("valid template"),
+    );
+    if json {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let report = engine::verify(&store, |n| bar.set_position(n)).await?;
+    bar.finish_and_clear();
+    if json {
+        let v = serde_json::json!({
+            "ok": report.ok(),
+            "entries_checked": report.entries_checked,
+            "accounts_checked": report.accounts_checked,
+            "tree_size": report.tree_size,
+            "root_hash": hex::encode(report.root_hash),
+            "first_bad_entry": report.first_bad_entry.as_ref().map(|b| serde_json::json!({"seq": b.seq, "id": b.id, "reason": b.reason})),
+            "bad_accounts": report.bad_accounts,
+        });
+        println!("{v}");
+    } else {
+        println!(
+            "entries checked: {}, accounts checked: {}, root {}",
+            report.entries_checked,
+            report.accounts_checked,
+            hex::encode(report.root_hash)
+        );
+        if let Some(b) = &report.first_bad_entry {
+            println!("BAD ENTRY seq {} id {}: {}", b.seq, b.id, b.reason);
+        }
+        for a in &report.bad_accounts {
+            println!("BAD {a}");
+        }
+        println!(
+            "{}",
+            if report.ok() {
+                "ledger verified"
+            } else {
+                "ledger verification FAILED"
+            }
+        );
+    }
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

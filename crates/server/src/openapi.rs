@@ -1,0 +1,41 @@
+//! The OpenAPI 3.1 document, generated from the handlers and wire types.
+
+use crate::auth::Principal;
+use crate::routes::{keys, ledger};
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+struct ApiKeyScheme;
+
+impl Modify for ApiKeyScheme {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Puhui", description = "Inclusive-finance lending core: ledger, loans, credit lines, decisioning."),
+    paths(
+        ledger::create_account, ledger::get_account, ledger::list_entries,
+        ledger::post_entry, ledger::post_batch, ledger::get_entry, ledger::reverse_entry,
+        ledger::entry_proof, ledger::tree_head, ledger::consistency,
+        ledger::create_hold, ledger::get_hold, ledger::post_hold, ledger::void_hold,
+        keys::create_key,
+    ),
+    modifiers(&ApiKeyScheme)
+)]
+pub struct ApiDoc;
+
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+pub async fn serve(_p: Principal) -> Json<utoipa::openapi::OpenApi> {
+    Json(document())
+}

@@ -1,0 +1,238 @@
+//! Errors as RFC 9457 problem+json, and a JSON extractor whose errors name the field.
+
+use api::{FieldError, Problem};
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use engine::EngineError;
+use ledger::LedgerError;
+use serde::de::DeserializeOwned;
+
+#[derive(Debug)]
+pub struct ApiError(pub Problem);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self.0).expect("problem serializes");
+        let mut resp = (
+            status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body,
+        )
+            .into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        }
+        resp
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(e: FieldError) -> Self {
+        ApiError(e.into_problem())
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        internal(&format!("{e:#}"))
+    }
+}
+
+pub fn internal(detail: &str) -> ApiError {
+    let incident = uuid::Uuid::now_v7().to_string();
+    tracing::error!(incident_id = %incident, error = %detail, "internal error");
+    let mut p = Problem::new(
+        500,
+        "internal",
+        "Internal error",
+        "the request failed on our side and changed nothing; quote the incident id",
+    );
+    p.incident_id = Some(incident);
+    ApiError(p)
+}
+
+pub fn problem(status: u16, code: &str, title: &str, detail: impl Into<String>) -> ApiError {
+    ApiError(Problem::new(status, code, title, detail))
+}
+
+pub fn not_found(what: &str) -> ApiError {
+    problem(
+        404,
+        "not_found",
+        "Not found",
+        format!("{what} does not exist"),
+    )
+}
+
+/// Maps a ledger refusal to a problem; `prefix` is the JSON path of the entry in a batch.
+pub fn ledger_problem(e: &LedgerError, prefix: &str, hold: bool) -> Problem {
+    use LedgerError as L;
+    let detail = e.to_string();
+    let (status, code, field): (u16, &str, Option<String>) = match e {
+        L::PostingCount { .. } => (422, "posting_count", Some(format!("{prefix}postings"))),
+        L::NonPositiveAmount { index, .. } if hold => (
+            422,
+            "non_positive_amount",
+            Some(format!(
+                "{prefix}amount_minor{}",
+                if *index > 0 { "" } else { "" }
+            )),
+        ),
+        L::NonPositiveAmount { index, .. } => (
+            422,
+            "non_positive_amount",
+            Some(format!("{prefix}postings[{index}].amount_minor")),
+        ),
+        L::UnknownAccount { index, .. } | L::CurrencyMismatch { index, .. } if hold => (
+            422,
+            code_of(e),
+            Some(if *index == 0 {
+                "debit_account_id".into()
+            } else {
+                "credit_account_id".into()
+            }),
+        ),
+        L::UnknownAccount { index, .. } | L::CurrencyMismatch { index, .. } => (
+            422,
+            code_of(e),
+            Some(format!("{prefix}postings[{index}].account_id")),
+        ),
+        L::Unbalanced { .. } => (422, "unbalanced", Some(format!("{prefix}postings"))),
+        L::Overflow { .. } => (422, "overflow", Some(format!("{prefix}postings"))),
+        L::ConstraintViolated { .. } => (422, "constraint_violated", None),
+        L::IdConflict { .. } => (409, "id_conflict", Some(format!("{prefix}id"))),
+        L::MemoTooLong { .. } => (422, "memo_too_long", Some(format!("{prefix}memo"))),
+        L::UnknownHold { .. } => (404, "unknown_hold", None),
+        L::HoldNotPending { .. } => (409, "hold_not_pending", None),
+        L::HoldExpired { .. } => (409, "hold_expired", None),
+        L::HoldAmountExceeded { .. } => (422, "hold_amount_exceeded", Some("amount_minor".into())),
+        L::SameAccount => (422, "same_account", Some("credit_account_id".into())),
+        L::UnknownEntry { .. } => (404, "unknown_entry", None),
+        L::AlreadyReversed { .. } => (409, "already_reversed", None),
+        L::BatchSize { .. } => (422, "batch_size", Some("entries".into())),
+        L::DuplicateInBatch { .. } => (422, "duplicate_in_batch", Some("entries".into())),
+        L::InBatch { index, source } => {
+            let mut p = ledger_problem(source, &format!("entries[{index}]."), hold);
+            p.detail = detail;
+            return p;
+        }
+    };
+    let mut p = Problem::new(
+        status,
+        code,
+        "Ledger refused the request; nothing changed",
+        detail,
+    );
+    p.field = field;
+    p
+}
+
+fn code_of(e: &LedgerError) -> &'static str {
+    match e {
+        LedgerError::UnknownAccount { .. } => "unknown_account",
+        _ => "currency_mismatch",
+    }
+}
+
+pub fn engine_error(e: EngineError, prefix: &str, hold: bool) -> ApiError {
+    match e {
+        EngineError::Rejected(l) => ApiError(ledger_problem(&l, prefix, hold)),
+        EngineError::Overloaded => problem(
+            503,
+            "overloaded",
+            "Overloaded",
+            "the ledger queue is full; retry with the same id",
+        ),
+        other => internal(&other.to_string()),
+    }
+}
+
+/// JSON body extractor: 415 for a wrong content type, 400 with the JSON path for anything
+/// that does not deserialize (unknown fields, wrong types, integers outside i64).
+pub struct WireJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for WireJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !is_json {
+            return Err(problem(
+                415,
+                "unsupported_media_type",
+                "Unsupported media type",
+                "send Content-Type: application/json",
+            ));
+        }
+        let bytes = bytes::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| problem(413, "body_too_large", "Body rejected", e.body_text()))?;
+        let de = &mut serde_json::Deserializer::from_slice(&bytes);
+        serde_path_to_error::deserialize(de)
+            .map(WireJson)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let mut p = Problem::new(
+                    400,
+                    "malformed_json",
+                    "Malformed request body",
+                    e.inner().to_string(),
+                );
+                if path != "." {
+                    p.field = Some(path);
+                }
+                ApiError(p)
+            })
+    }
+}
+
+/// Reads the `Idempotency-Key` header every money-moving POST must carry; when the request
+/// names the id it creates, the key must be that id.
+pub fn idempotency_key(
+    headers: &HeaderMap,
+    must_equal: Option<uuid::Uuid>,
+) -> Result<uuid::Uuid, ApiError> {
+    let raw = headers
+        .get("idempotency-key")
+        .ok_or_else(|| {
+            problem(
+                400,
+                "idempotency_key_missing",
+                "Idempotency-Key required",
+                "this request moves money: send an Idempotency-Key header (a UUID)",
+            )
+            .0
+        })
+        .map_err(ApiError)?;
+    let key = raw
+        .to_str()
+        .ok()
+        .and_then(|s| uuid::Uuid::parse_str(s.trim()).ok())
+        .ok_or_else(|| {
+            problem(
+                400,
+                "idempotency_key_invalid",
+                "Invalid Idempotency-Key",
+                "Idempotency-Key must be a UUID",
+            )
+        })?;
+    if let Some(id) = must_equal {
+        if id != key {
+            return Err(problem(
+                400,
+                "idempotency_key_mismatch",
+                "Idempotency-Key mismatch",
+                format!("Idempotency-Key {key} must equal the id being created, {id}"),
+            ));
+        }
+    }
+    Ok(key)
+}
