@@ -2,6 +2,7 @@
 //! `apply(state, command, as_of) -> (state, postings)`. No I/O, no clock: the business date
 //! is an argument.
 
+pub mod loan;
 pub mod product;
 pub mod schedule;
 

@@ -1,7 +1,8 @@
 //! What a lender offers: bounds, pricing and the rules that later drive the schedule and the
 //! loan state machine. Plain data plus `validate()`; nothing here computes a loan.
 
-use money::{Currency, DayCount, Decimal, RateAnnual, RateDaily, RateMonthly, RoundingMode};
+use crate::schedule::RepaymentTerms;
+use money::{Currency, DayCount, Decimal, Money, RateAnnual, RateDaily, RateMonthly, RoundingMode};
 
 /// How principal and interest are spread over the term.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -181,6 +182,66 @@ pub const TERM_MONTHS_MAX: u32 = 360;
 const GRACE_DAYS_MAX: u32 = 30;
 
 impl LoanProduct {
+    /// The repayment terms for one loan of `term_months`, after the product's bounds.
+    pub fn repayment_terms(&self, term_months: u32) -> Result<RepaymentTerms, FieldError> {
+        if !(self.term_months_min..=self.term_months_max).contains(&term_months) {
+            return Err(FieldError {
+                field: "term_months",
+                reason: format!(
+                    "{term_months} is outside {}..={}",
+                    self.term_months_min, self.term_months_max
+                ),
+            });
+        }
+        Ok(RepaymentTerms {
+            term_months,
+            method: self.repayment_method,
+            rate: self.contract_rate,
+            day_count: self.day_count,
+            rounding: self.interest_rounding,
+            repayment_day: self.repayment_day,
+            origination_fee: self.origination_fee,
+        })
+    }
+
+    /// Checks a requested amount against the product's currency and bounds.
+    pub fn check_amount(&self, amount: Money) -> Result<(), FieldError> {
+        let ok = amount.currency() == self.currency
+            && (self.amount_minor_min..=self.amount_minor_max).contains(&amount.amount_minor());
+        if ok {
+            return Ok(());
+        }
+        Err(FieldError {
+            field: "amount",
+            reason: format!(
+                "{amount} is outside {}..={} minor units of {}",
+                self.amount_minor_min, self.amount_minor_max, self.currency
+            ),
+        })
+    }
+
+    /// The contract rate per day, for accruals that run daily (penalty interest).
+    pub fn contract_rate_daily(&self) -> Result<RateDaily, money::RateError> {
+        Ok(self
+            .contract_rate
+            .annual(self.day_count)?
+            .to_daily(self.day_count))
+    }
+
+    /// The penalty rate per day: given directly, or as a multiple of the contract rate.
+    pub fn penalty_rate_daily(&self) -> Result<RateDaily, money::RateError> {
+        match self.penalty.rate {
+            PenaltyRate::Daily(rate) => Ok(rate),
+            PenaltyRate::MultipleOfContract(multiple) => {
+                let daily = self.contract_rate_daily()?.fraction();
+                let product = daily
+                    .checked_mul(multiple)
+                    .ok_or(money::RateError::Overflow)?;
+                RateDaily::from_fraction(product)
+            }
+        }
+    }
+
     /// Every problem at once, each naming its field, so a product editor can show them all.
     pub fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
@@ -392,6 +453,31 @@ pub(crate) mod tests {
                 "grace_days",
                 "allocation_order.components"
             ]
+        );
+    }
+
+    #[test]
+    fn loan_terms_respect_the_product_bounds() {
+        let p = cny_daily_product();
+        assert_eq!(p.repayment_terms(12).unwrap().term_months, 12);
+        assert_eq!(p.repayment_terms(13).unwrap_err().field, "term_months");
+        assert!(p
+            .check_amount(Money::from_minor(10_000, Currency::Cny))
+            .is_ok());
+        assert!(p
+            .check_amount(Money::from_minor(9_999, Currency::Cny))
+            .is_err());
+        assert!(p
+            .check_amount(Money::from_minor(10_000, Currency::Usd))
+            .is_err());
+        // 0.05% a day × 1.5 = 0.075% a day.
+        assert_eq!(p.penalty_rate_daily().unwrap().fraction(), dec!(0.00075));
+        let mut monthly = p.clone();
+        monthly.contract_rate = ContractRate::Monthly("1.5%".parse().unwrap());
+        monthly.penalty.rate = PenaltyRate::MultipleOfContract(dec!(1));
+        assert_eq!(
+            monthly.penalty_rate_daily().unwrap().fraction(),
+            dec!(0.0005)
         );
     }
 
