@@ -198,8 +198,8 @@ pub fn apr_percent_unrounded(
     payments: &[(BusinessDate, Money)],
     unit: UnitPeriod,
 ) -> Result<Decimal, AprError> {
-    let flows = dated_flows(advances, payments, unit)?;
-    let periodic_rate = solve_periodic_rate(&flows)?;
+    let mut flows = dated_flows(advances, payments, unit)?;
+    let periodic_rate = solve_periodic_rate(&mut flows)?;
     Ok(periodic_rate * unit.periods_per_year()? * Decimal::ONE_HUNDRED)
 }
 
@@ -240,7 +240,7 @@ pub fn apr_from_periodic_cash_flows_unrounded(
             amount_minor: payment.amount_minor(),
         });
     }
-    let periodic_rate = solve_periodic_rate(&flows)?;
+    let periodic_rate = solve_periodic_rate(&mut flows)?;
     Ok(periodic_rate * Decimal::from(periods_per_year) * Decimal::ONE_HUNDRED)
 }
 
@@ -334,29 +334,43 @@ fn dated_flows(
     Ok(flows)
 }
 
-/// Present value at rate `i` of all flows (payments positive, advances negative).
-fn net_present_value(flows: &[Flow], rate: Decimal) -> Decimal {
+/// Present value at rate `i` of all flows (payments positive, advances negative) and its
+/// derivative in `i`. Flows must be sorted by whole periods.
+fn npv_and_slope(flows: &[Flow], rate: Decimal) -> (Decimal, Decimal) {
     // Discount with v = 1/(1+i) < 1 so powers shrink toward zero and never overflow.
     let discount = Decimal::ONE / (Decimal::ONE + rate);
-    flows
-        .iter()
-        .map(|flow| {
-            let whole = discount.powi(i64::from(flow.at.whole_periods));
-            let simple = Decimal::ONE + flow.at.fraction * rate;
-            Decimal::from(flow.amount_minor) * whole / simple
-        })
-        .sum()
+    let mut power = Decimal::ONE;
+    let mut power_periods = 0u32;
+    let mut value = Decimal::ZERO;
+    let mut slope = Decimal::ZERO;
+    for flow in flows {
+        let periods = flow.at.whole_periods;
+        debug_assert!(periods >= power_periods, "flows are sorted");
+        // Sorted flows only ever need the power raised a little further, usually one period.
+        power *= discount.powi(i64::from(periods - power_periods));
+        power_periods = periods;
+        let simple = Decimal::ONE + flow.at.fraction * rate;
+        let term = Decimal::from(flow.amount_minor) * power / simple;
+        value += term;
+        // d/di [v^t / (1 + f·i)] = −v^t/(1 + f·i) · (t·v + f/(1 + f·i)).
+        slope -= term * (Decimal::from(periods) * discount + flow.at.fraction / simple);
+    }
+    (value, slope)
 }
 
 /// Rates per unit-period searched: up to 1000% a period covers any lawful or usurious loan.
 const RATE_PER_PERIOD_MAX: i64 = 10;
-/// Bisection stops once the bracket is narrower than this (a 1e-18 periodic rate).
-const RATE_TOLERANCE: Decimal = Decimal::from_parts(1, 0, 0, false, 18);
-const BISECTION_STEPS_MAX: u32 = 200;
+/// Iteration stops once a step moves the periodic rate by less than this (1e-20).
+const RATE_TOLERANCE: Decimal = Decimal::from_parts(1, 0, 0, false, 20);
+const SOLVER_STEPS_MAX: u32 = 300;
 
-/// Finds the non-negative periodic rate where the flows' net present value is zero.
-fn solve_periodic_rate(flows: &[Flow]) -> Result<Decimal, AprError> {
-    let undiscounted = net_present_value(flows, Decimal::ZERO);
+/// Finds the non-negative periodic rate where the flows' net present value is zero:
+/// Newton's method kept inside a bracket that shrinks every step, falling back to bisection
+/// whenever a Newton step would leave it, so it always converges and never divides by zero.
+fn solve_periodic_rate(flows: &mut [Flow]) -> Result<Decimal, AprError> {
+    flows.sort_by_key(|flow| flow.at.whole_periods);
+    let npv = |rate| npv_and_slope(flows, rate).0;
+    let undiscounted = npv(Decimal::ZERO);
     if undiscounted.is_zero() {
         return Ok(Decimal::ZERO);
     }
@@ -366,25 +380,37 @@ fn solve_periodic_rate(flows: &[Flow]) -> Result<Decimal, AprError> {
     }
     let mut low = Decimal::ZERO;
     let mut high = Decimal::ONE;
-    while net_present_value(flows, high) >= Decimal::ZERO {
+    while npv(high) >= Decimal::ZERO {
         if high >= Decimal::from(RATE_PER_PERIOD_MAX) {
             return Err(AprError::NoSolution);
         }
         low = high;
         high *= Decimal::TWO;
     }
-    for _ in 0..BISECTION_STEPS_MAX {
-        if high - low < RATE_TOLERANCE {
-            break;
+    let mut rate = (low + high) / Decimal::TWO;
+    for _ in 0..SOLVER_STEPS_MAX {
+        let (value, slope) = npv_and_slope(flows, rate);
+        if value.is_zero() {
+            return Ok(rate);
         }
-        let middle = (low + high) / Decimal::TWO;
-        if net_present_value(flows, middle) >= Decimal::ZERO {
-            low = middle;
+        if value.is_sign_positive() {
+            low = rate;
         } else {
-            high = middle;
+            high = rate;
         }
+        let newton = value
+            .checked_div(slope)
+            .and_then(|step| rate.checked_sub(step));
+        let next = match newton {
+            Some(next) if next > low && next < high => next,
+            _ => (low + high) / Decimal::TWO,
+        };
+        if (next - rate).abs() < RATE_TOLERANCE || high - low < RATE_TOLERANCE {
+            return Ok(next);
+        }
+        rate = next;
     }
-    Ok((low + high) / Decimal::TWO)
+    Ok(rate)
 }
 
 #[cfg(test)]
