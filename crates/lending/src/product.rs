@@ -47,6 +47,16 @@ impl ContractRate {
     }
 }
 
+/// The day count a rate in `currency` is quoted on unless the contract says otherwise:
+/// ACT/360 for CNY (日利率 = 年利率 / 360), USD and EUR money markets; ACT/365F elsewhere
+/// (GBP, HKD, SGD and the rest follow the 365-day convention).
+pub fn default_day_count(currency: Currency) -> DayCount {
+    match currency {
+        Currency::Cny | Currency::Usd | Currency::Eur => DayCount::Act360,
+        _ => DayCount::Act365F,
+    }
+}
+
 /// Which day of the month installments fall due.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RepaymentDayRule {
@@ -303,15 +313,6 @@ impl LoanProduct {
             "contract_rate",
             "must be below 10 (1000%) with at most 12 decimal places".into(),
         );
-        if self.currency == Currency::Cny {
-            if let ContractRate::Daily(_) = self.contract_rate {
-                check(
-                    self.day_count == DayCount::Act360,
-                    "day_count",
-                    "CNY daily rates are quoted ACT/360".into(),
-                );
-            }
-        }
         if let Some(fee) = self.origination_fee {
             check(
                 fee.rate_fraction >= Decimal::ZERO && fee.rate_fraction < Decimal::ONE,
@@ -395,7 +396,7 @@ pub(crate) mod tests {
             term_months_max: 12,
             repayment_method: RepaymentMethod::Annuity,
             contract_rate: ContractRate::Daily("0.05%".parse().unwrap()),
-            day_count: DayCount::Act360,
+            day_count: default_day_count(Currency::Cny),
             rate_cap: "24%".parse().unwrap(),
             interest_rounding: RoundingMode::HalfUp,
             repayment_day: RepaymentDayRule::DisbursementDay,
@@ -436,7 +437,6 @@ pub(crate) mod tests {
         p.amount_minor_min = 0;
         p.term_months_max = 2;
         p.contract_rate = ContractRate::Daily("0.1%".parse().unwrap()); // 36% > 24% cap
-        p.day_count = DayCount::Act365F;
         p.repayment_day = RepaymentDayRule::FixedDay(32);
         p.grace_days = 31;
         p.allocation_order.components[0] = Component::Fee;
@@ -447,13 +447,27 @@ pub(crate) mod tests {
                 "amount_minor_min",
                 "term_months_max",
                 "contract_rate",
-                "day_count",
                 "penalty.rate",
                 "repayment_day",
                 "grace_days",
                 "allocation_order.components"
             ]
         );
+    }
+
+    #[test]
+    fn cny_daily_rates_default_to_act_360() {
+        assert_eq!(default_day_count(Currency::Cny), DayCount::Act360);
+        assert_eq!(default_day_count(Currency::Gbp), DayCount::Act365F);
+        assert_eq!(
+            cny_daily_product().day_count,
+            default_day_count(Currency::Cny)
+        );
+        // Quoting the same 0.05% a day on 365 days is a different (higher) annual rate.
+        let mut p = cny_daily_product();
+        p.day_count = DayCount::Act365F;
+        let annual = p.contract_rate.annual(p.day_count).unwrap();
+        assert_eq!(annual.fraction(), dec!(0.1825));
     }
 
     #[test]

@@ -293,8 +293,10 @@ pub fn annuity_factor(monthly_rate: Decimal, term_months: u32) -> Decimal {
     let exact = if monthly_rate.is_zero() {
         Decimal::ONE / Decimal::from(term_months)
     } else {
-        let discount = (Decimal::ONE + monthly_rate).powi(-i64::from(term_months));
-        monthly_rate / (Decimal::ONE - discount)
+        // r·g / (g − 1) with g = (1+r)^n: the same value as r / (1 − (1+r)^−n) with one
+        // division instead of two, which is most of what building a plan costs.
+        let growth = (Decimal::ONE + monthly_rate).powi(i64::from(term_months));
+        monthly_rate * growth / (growth - Decimal::ONE)
     };
     exact.round_dp_with_strategy(ANNUITY_FACTOR_SCALE, RoundingStrategy::MidpointNearestEven)
 }
