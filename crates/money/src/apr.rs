@@ -89,11 +89,26 @@ pub struct Location {
 }
 
 /// Counts back from the later date (Appendix J (b)(5)): whole unit-periods first, and the
-/// days left between the first advance and that point are odd days.
+/// days left between the first advance and that point are odd days. A date on the last day
+/// of its month is read as part of a month-end series; see [`locate_in_series`] when the
+/// series falls on another day.
 pub fn locate(
     first_advance: BusinessDate,
     date: BusinessDate,
     unit: UnitPeriod,
+) -> Result<Location, AprError> {
+    locate_in_series(first_advance, date, unit, 31)
+}
+
+/// As [`locate`], for a flow in a series scheduled on `series_day` of each month: (b)(3)
+/// measures months from a date to the same date in another month, and a series on the
+/// 29th–31st uses the month's last day where the month is shorter. So a payment on Feb 28
+/// in a series on the 30th counts back to Jan 30, and one in a series on the 28th to Jan 28.
+pub fn locate_in_series(
+    first_advance: BusinessDate,
+    date: BusinessDate,
+    unit: UnitPeriod,
+    series_day: u32,
 ) -> Result<Location, AprError> {
     if date < first_advance {
         return Err(AprError::BeforeFirstAdvance {
@@ -101,19 +116,26 @@ pub fn locate(
             first_advance,
         });
     }
+    // Only a month-end date can stand for a later nominal day; any other date is its own.
+    let anchor_day = if date.is_last_day_of_month() {
+        series_day.clamp(date.day(), 31)
+    } else {
+        date.day()
+    };
+    let months_back = |step_months| months_back(first_advance, date, anchor_day, step_months);
     Ok(match unit {
         UnitPeriod::Month => {
-            let (months, odd_days) = months_back(first_advance, date, 1);
+            let (months, odd_days) = months_back(1);
             // (b)(5)(iv): odd days in a monthly unit-period are days / 30.
             location(months, odd_days, 30)
         }
         UnitPeriod::Year => {
-            let (years, odd_days) = months_back(first_advance, date, 12);
+            let (years, odd_days) = months_back(12);
             location(years, odd_days, 365)
         }
         UnitPeriod::SemiMonth => {
             // Full months count 30 days each, so two semi-months of 15 days.
-            let (months, odd_days) = months_back(first_advance, date, 1);
+            let (months, odd_days) = months_back(1);
             let days = i64::from(months) * 30 + odd_days;
             location(to_u32(days / 15), days % 15, 15)
         }
@@ -149,11 +171,16 @@ fn days_location(start: BusinessDate, date: BusinessDate, days_per_unit: i64) ->
 
 /// Largest count of `step_months` steps back from `date` that stays on or after `start`,
 /// and the days from `start` to that point.
-fn months_back(start: BusinessDate, date: BusinessDate, step_months: u32) -> (u32, i64) {
+fn months_back(
+    start: BusinessDate,
+    date: BusinessDate,
+    anchor_day: u32,
+    step_months: u32,
+) -> (u32, i64) {
     let month_gap = (date.year() - start.year()) * 12 + date.month() as i32 - start.month() as i32;
     let mut steps = to_u32(i64::from(month_gap.max(0)) / i64::from(step_months));
     loop {
-        let point = subtract_months(date, steps * step_months);
+        let point = subtract_months(date, steps * step_months, anchor_day);
         if point >= start {
             return (steps, start.days_until(point));
         }
@@ -165,17 +192,14 @@ fn months_back(start: BusinessDate, date: BusinessDate, step_months: u32) -> (u3
     }
 }
 
-/// Month arithmetic of (b)(3): same day number, clamped to the month's end; a date on the
-/// last day of its month is read as part of a month-end series and maps to month ends.
-fn subtract_months(date: BusinessDate, months: u32) -> BusinessDate {
+/// Month arithmetic of (b)(3): the anchor day in the earlier month, clamped to its end.
+fn subtract_months(date: BusinessDate, months: u32, anchor_day: u32) -> BusinessDate {
+    if months == 0 {
+        return date;
+    }
     let index = date.year() * 12 + date.month() as i32 - 1 - months as i32;
     let (year, month) = (index.div_euclid(12), index.rem_euclid(12) as u32 + 1);
-    let last_day = last_day_of_month(year, month);
-    let day = if date.is_last_day_of_month() {
-        last_day
-    } else {
-        date.day().min(last_day)
-    };
+    let day = anchor_day.min(last_day_of_month(year, month));
     BusinessDate::from_ymd(year, month, day).expect("day clamped into the month")
 }
 
@@ -316,16 +340,19 @@ fn dated_flows(
     )?;
     // (b)(2): the term begins on the date of the first advance.
     let first_advance = advances.iter().map(|&(d, _)| d).min().expect("non-empty");
+    let series_day = |flows: &[(BusinessDate, Money)]| flows.iter().map(|(d, _)| d.day()).max();
+    let advance_day = series_day(advances).expect("non-empty");
+    let payment_day = series_day(payments).expect("non-empty");
     let mut flows = Vec::with_capacity(advances.len() + payments.len());
     for &(date, amount) in advances {
-        let at = locate(first_advance, date, unit)?;
+        let at = locate_in_series(first_advance, date, unit, advance_day)?;
         flows.push(Flow {
             at,
             amount_minor: -amount.amount_minor(),
         });
     }
     for &(date, amount) in payments {
-        let at = locate(first_advance, date, unit)?;
+        let at = locate_in_series(first_advance, date, unit, payment_day)?;
         flows.push(Flow {
             at,
             amount_minor: amount.amount_minor(),
@@ -466,6 +493,41 @@ mod tests {
         // The 15th is not a month end: Mar 15 back one month is Feb 15, before Feb 20.
         let at = locate(d("1978-02-20"), d("1978-03-15"), m).unwrap();
         assert_eq!((at.whole_periods, at.fraction), (0, dec!(23) / dec!(30)));
+    }
+
+    #[test]
+    fn a_series_on_the_28th_to_30th_counts_back_to_its_own_day() {
+        let m = UnitPeriod::Month;
+        let start = d("2026-01-10");
+        // Series on the 30th: Feb 28 and Apr 30 both count back to Jan 30 (20 odd days).
+        for (date, months) in [("2026-02-28", 1), ("2026-03-30", 2), ("2026-04-30", 3)] {
+            let at = locate_in_series(start, d(date), m, 30).unwrap();
+            assert_eq!(at, loc(months, dec!(20) / dec!(30)), "{date}");
+        }
+        // Series on the 28th: Feb 28 is the 28th, not a month end (18 odd days).
+        let at = locate_in_series(start, d("2026-02-28"), m, 28).unwrap();
+        assert_eq!(at, loc(1, dec!(18) / dec!(30)));
+        // Read alone, Feb 28 is a month end and counts back to Jan 31.
+        assert_eq!(
+            locate(start, d("2026-02-28"), m).unwrap(),
+            loc(1, dec!(21) / dec!(30))
+        );
+        // apr_percent infers the series day from the payments (the 30th here), so all three
+        // payments share the same 20 odd days.
+        let advances = [(start, usd("1000.00"))];
+        let on_30th: Vec<_> = ["2026-02-28", "2026-03-30", "2026-04-30"]
+            .iter()
+            .map(|s| (d(s), usd("340.00")))
+            .collect();
+        // The same shape with no month ends at all: advance on the 5th, pay on the 25th.
+        let on_25th: Vec<_> = ["2026-02-25", "2026-03-25", "2026-04-25"]
+            .iter()
+            .map(|s| (d(s), usd("340.00")))
+            .collect();
+        assert_eq!(
+            apr_percent_unrounded(&advances, &on_30th, m),
+            apr_percent_unrounded(&[(d("2026-01-05"), usd("1000.00"))], &on_25th, m)
+        );
     }
 
     #[test]
