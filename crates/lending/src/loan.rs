@@ -1209,6 +1209,72 @@ mod tests {
         map
     }
 
+    fn any_config() -> impl Strategy<Value = LoanConfig> {
+        let method = prop_oneof![
+            Just(crate::product::RepaymentMethod::Annuity),
+            Just(crate::product::RepaymentMethod::EqualPrincipal),
+            Just(crate::product::RepaymentMethod::InterestOnly),
+            Just(crate::product::RepaymentMethod::Bullet),
+        ];
+        let rate = prop_oneof![
+            Just(crate::product::ContractRate::Daily(
+                "0.05%".parse().unwrap()
+            )),
+            Just(crate::product::ContractRate::Monthly(
+                "1.5%".parse().unwrap()
+            )),
+            Just(crate::product::ContractRate::Annual("18%".parse().unwrap())),
+        ];
+        let fee = prop_oneof![
+            Just(None),
+            Just(Some(OriginationFee {
+                rate_fraction: dec!(0.02),
+                collection: FeeCollection::Spread
+            })),
+            Just(Some(OriginationFee {
+                rate_fraction: dec!(0.01),
+                collection: FeeCollection::Upfront
+            })),
+        ];
+        let scope = prop_oneof![
+            Just(AllocationScope::OldestInstallmentFirst),
+            Just(AllocationScope::ComponentFirst)
+        ];
+        let day_rule = prop_oneof![
+            Just(crate::product::RepaymentDayRule::DisbursementDay),
+            (1u8..=31).prop_map(crate::product::RepaymentDayRule::FixedDay),
+        ];
+        (
+            (method, rate, fee, scope, day_rule),
+            (
+                3u32..=12,
+                10_000i64..=5_000_000,
+                any::<bool>(),
+                0u32..=5,
+                30u32..=120,
+                any::<bool>(),
+            ),
+        )
+            .prop_map(
+                |(
+                    (method, rate, fee, scope, day_rule),
+                    (term, principal, compounds, grace, write_off, late_fee),
+                )| {
+                    let mut product = cny_daily_product();
+                    product.repayment_method = method;
+                    product.contract_rate = rate;
+                    product.origination_fee = fee;
+                    product.allocation_order.scope = scope;
+                    product.repayment_day = day_rule;
+                    product.penalty.compound_on_overdue_interest = compounds;
+                    product.grace_days = grace;
+                    product.late_fee_minor = if late_fee { 1_000 } else { 0 };
+                    product.validate().unwrap();
+                    LoanConfig::from_product(&product, cny(principal), term, write_off).unwrap()
+                },
+            )
+    }
+
     proptest! {
         /// Random days and repayments: the receivables the postings imply always equal what
         /// the state says is owed, and every posting is positive.
@@ -1240,6 +1306,56 @@ mod tests {
                 prop_assert_eq!(get(PenaltyReceivable), if on_books { loan.outstanding_minor(Component::Penalty) } else { 0 });
                 prop_assert_eq!(get(FeeReceivable), if on_books { loan.outstanding_minor(Component::Fee) } else { 0 });
                 prop_assert_eq!(b.values().sum::<i64>(), 0);
+            }
+        }
+
+        /// Random products and borrowers: whatever happens, the journal balances, receivables
+        /// match the state, a paid-off loan owes nothing and every principal unit is either
+        /// repaid or written off.
+        #[test]
+        fn any_product_keeps_the_books_in_step(
+            c in any_config(),
+            actions in prop::collection::vec((0u8..100, 1i64..600_000), 60..420),
+            pay_percent in 0u8..40,
+            prepay_percent in 0u8..3,
+        ) {
+            let principal_minor = c.principal.amount_minor();
+            let signed = Loan::signed(c, d("2026-01-31"));
+            let (mut loan, mut journal) = apply(&signed, &Command::Disburse { payee: None }, d("2026-01-31")).unwrap();
+            for &(kind, amount_minor) in &actions {
+                // Borrowers differ: some pay often, some never, a few pay off early.
+                let command = if kind < prepay_percent {
+                    match payoff_minor(&loan) {
+                        Ok(required) => Command::PrepayFull { amount: cny(required + amount_minor % 3) },
+                        Err(_) => Command::AdvanceDay,
+                    }
+                } else if kind < prepay_percent + pay_percent {
+                    Command::Repay { amount: cny(amount_minor) }
+                } else {
+                    Command::AdvanceDay
+                };
+                let as_of = match command {
+                    Command::AdvanceDay => loan.business_date.succ(),
+                    _ => loan.business_date,
+                };
+                let (state, postings) = apply(&loan, &command, as_of).unwrap();
+                loan = state;
+                journal.extend(postings);
+            }
+            prop_assert!(journal.iter().all(|p| p.amount_minor > 0));
+            let b = balances(&journal);
+            let get = |purpose| b.get(&purpose).copied().unwrap_or(0);
+            prop_assert_eq!(b.values().sum::<i64>(), 0);
+            let on_books = loan.status == LoanStatus::Active;
+            prop_assert_eq!(get(PrincipalReceivable), if on_books { loan.principal_outstanding_minor() } else { 0 });
+            prop_assert_eq!(get(InterestReceivable), if on_books { loan.interest_receivable_minor() } else { 0 });
+            prop_assert_eq!(get(FeeReceivable), if on_books { loan.outstanding_minor(Component::Fee) } else { 0 });
+            prop_assert_eq!(get(PenaltyReceivable), if on_books { loan.outstanding_minor(Component::Penalty) } else { 0 });
+            let repaid = sum_of(&journal, BorrowerCash, PrincipalReceivable);
+            let written_off = sum_of(&journal, WriteOffExpense, PrincipalReceivable);
+            prop_assert_eq!(repaid + written_off + get(PrincipalReceivable), principal_minor);
+            if loan.status == LoanStatus::PaidOff {
+                prop_assert!(loan.installments.iter().all(|i| i.billed && i.outstanding_total() == 0));
             }
         }
     }
