@@ -7,17 +7,19 @@
 //! - An annual rate with monthly installments charges `balance × r_annual / 12` per period.
 //! - A daily rate charges actual days under the day count: `balance × r_daily × days`, days
 //!   running from the previous due date (or disbursement) to this due date.
-//! - Annuity installments are `round(P·r / (1 − (1+r)^−n))` with r the monthly rate (for a
-//!   daily rate, `r_daily × days_per_year / 12`); each installment's principal is the
-//!   installment minus its interest, kept within the outstanding balance, and the last
-//!   installment takes whatever balance remains, so principal always sums to the amount.
+//! - Annuity installments are `round(P × F)` with the annuity factor
+//!   `F = r / (1 − (1+r)^−n)` kept to [`ANNUITY_FACTOR_SCALE`] decimals and r the monthly
+//!   rate (for a daily rate, `r_daily × days_per_year / 12`). Each installment's principal
+//!   is the installment minus its interest, kept within the outstanding balance, and the
+//!   last installment takes whatever balance remains, so principal always sums to the amount.
 //! - Equal-principal parts are `amount / n` truncated; the residue (< n minor units) goes
 //!   on the last installment so no part is ever negative.
 //!
-//! Two implementations of the per-period interest exist: exact rational arithmetic in
-//! `i128` (the fast path) and `Decimal` (the reference). Within the bounds checked by
-//! [`ScheduleTerms::validate`] both are exact, so they agree to the bit; a property test
-//! holds them to it.
+//! Interest and `P × F` have two implementations: exact rational arithmetic in `i128` (the
+//! fast path) and `Decimal` (the reference). Within the bounds that
+//! [`RepaymentTerms::validate`] and the principal limit enforce, both are exact, so they
+//! agree to the bit; a property test holds them to it. The factor itself is computed once
+//! per [`SchedulePlan`], in `Decimal`, and shared by both.
 
 use crate::product::{
     ContractRate, FeeCollection, OriginationFee, RepaymentDayRule, RepaymentMethod,

@@ -1,4 +1,5 @@
 use crate::Money;
+use rust_decimal::Decimal;
 
 /// Why a split was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -9,6 +10,10 @@ pub enum AllocError {
     ZeroWeights,
     #[error("too many weights ({0}); the limit is {ALLOCATE_WEIGHTS_MAX}")]
     TooManyWeights(usize),
+    #[error("weight {index} is negative")]
+    NegativeWeight { index: usize },
+    #[error("weights need more digits than a 64-bit integer holds at their common scale")]
+    WeightTooPrecise,
 }
 
 /// A bound on one split, so a caller cannot make us allocate unbounded memory.
@@ -55,6 +60,36 @@ pub fn allocate(total: Money, weights: &[u64]) -> Result<Vec<Money>, AllocError>
         i128::from(total.amount_minor())
     );
     Ok(result)
+}
+
+/// Splits `total` by decimal weights (co-lending shares such as 0.3 / 0.7) with the same
+/// guarantees as [`allocate`]: the weights are scaled to integers at their common scale,
+/// which is exact, so 0.3 / 0.7 splits exactly like 3 / 7.
+pub fn allocate_by_ratio(total: Money, weights: &[Decimal]) -> Result<Vec<Money>, AllocError> {
+    if let Some(index) = weights
+        .iter()
+        .position(|w| w.is_sign_negative() && !w.is_zero())
+    {
+        return Err(AllocError::NegativeWeight { index });
+    }
+    let scale = weights
+        .iter()
+        .map(|w| w.normalize().scale())
+        .max()
+        .unwrap_or(0);
+    let integer_weights = weights
+        .iter()
+        .map(|&weight| {
+            let mut scaled = weight.normalize();
+            scaled.rescale(scale);
+            // rescale keeps the value only when the mantissa still fits in 96 bits.
+            if scaled != weight {
+                return Err(AllocError::WeightTooPrecise);
+            }
+            u64::try_from(scaled.mantissa()).map_err(|_| AllocError::WeightTooPrecise)
+        })
+        .collect::<Result<Vec<u64>, AllocError>>()?;
+    allocate(total, &integer_weights)
 }
 
 /// Non-negative core: floors, then hands the leftover units to the largest remainders.
@@ -146,7 +181,42 @@ mod tests {
         );
     }
 
+    #[test]
+    fn decimal_weights_split_like_their_integer_ratio() {
+        use rust_decimal_macros::dec;
+        let shares = allocate_by_ratio(cny(100), &[dec!(0.3), dec!(0.7)]).unwrap();
+        assert_eq!(minors(&shares), [30, 70]);
+        let shares = allocate_by_ratio(cny(1_000), &[dec!(1), dec!(0.5), dec!(0.25)]).unwrap();
+        // 1000 × 4/7, 2/7, 1/7 = 571.43, 285.71, 142.86: floors leave 2 units, which go to
+        // the two largest remainders (.86 and .71).
+        assert_eq!(minors(&shares), [571, 286, 143]);
+        assert_eq!(
+            allocate_by_ratio(cny(1), &[dec!(1), dec!(-0.5)]),
+            Err(AllocError::NegativeWeight { index: 1 })
+        );
+        let third = Decimal::ONE / Decimal::from(3);
+        assert_eq!(
+            allocate_by_ratio(cny(1), &[third, Decimal::from(1_000_000)]),
+            Err(AllocError::WeightTooPrecise)
+        );
+        assert_eq!(allocate_by_ratio(cny(1), &[]), Err(AllocError::NoWeights));
+        assert_eq!(
+            allocate_by_ratio(cny(1), &[dec!(0.0)]),
+            Err(AllocError::ZeroWeights)
+        );
+    }
+
     proptest! {
+        #[test]
+        fn ratio_weights_agree_with_integer_weights(
+            total_minor in any::<i64>(),
+            weights in prop::collection::vec(0u64..1_000_000, 1..20),
+        ) {
+            prop_assume!(weights.iter().any(|&w| w > 0));
+            let ratios: Vec<Decimal> = weights.iter().map(|&w| Decimal::new(w as i64, 4)).collect();
+            prop_assert_eq!(allocate_by_ratio(cny(total_minor), &ratios), allocate(cny(total_minor), &weights));
+        }
+
         #[test]
         fn shares_conserve_and_stay_within_one_unit(
             total_minor in any::<i64>(),

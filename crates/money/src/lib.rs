@@ -17,7 +17,7 @@ mod money;
 mod rate;
 mod rounding;
 
-pub use allocate::{allocate, AllocError, ALLOCATE_WEIGHTS_MAX};
+pub use allocate::{allocate, allocate_by_ratio, AllocError, ALLOCATE_WEIGHTS_MAX};
 pub use apr::{AprError, UnitPeriod};
 pub use currency::{Currency, CurrencyError};
 pub use date::{BusinessDate, DateError};
