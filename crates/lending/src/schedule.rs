@@ -349,7 +349,13 @@ pub struct SchedulePlan {
 impl SchedulePlan {
     pub fn new(terms: RepaymentTerms) -> Result<SchedulePlan, ScheduleError> {
         terms.validate()?;
-        let factor = annuity_factor(annuity_monthly_rate(&terms), terms.term_months);
+        // Only an annuity uses the factor, and it is most of what a plan costs to build.
+        let factor = match terms.method {
+            RepaymentMethod::Annuity => {
+                annuity_factor(annuity_monthly_rate(&terms), terms.term_months)
+            }
+            _ => Decimal::ZERO,
+        };
         Ok(SchedulePlan {
             terms,
             rate: ExactRate::new(terms.rate),
@@ -362,6 +368,7 @@ impl SchedulePlan {
         &self.terms
     }
 
+    /// The annuity factor (zero for methods other than annuity).
     pub fn annuity_factor(&self) -> Decimal {
         self.annuity_factor
     }
