@@ -160,6 +160,10 @@ impl LoanConfig {
         write_off_dpd: u32,
     ) -> Result<LoanConfig, LoanError> {
         let product_error = |e: &dyn std::fmt::Display| LoanError::Product(e.to_string());
+        if let Err(errors) = product.validate() {
+            let reasons: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            return Err(LoanError::Product(reasons.join("; ")));
+        }
         product
             .check_amount(principal)
             .map_err(|e| product_error(&e))?;
@@ -840,6 +844,21 @@ mod tests {
             .filter(|p| p.debit == debit && p.credit == credit)
             .map(|p| p.amount_minor)
             .sum()
+    }
+
+    #[test]
+    fn an_invalid_product_cannot_sign_a_loan() {
+        let mut product = cny_daily_product();
+        product.grace_days = 99;
+        let refused = LoanConfig::from_product(&product, cny(1_000_000), 3, 90);
+        assert!(
+            matches!(refused, Err(LoanError::Product(reason)) if reason.starts_with("grace_days"))
+        );
+        let product = cny_daily_product();
+        let too_long = LoanConfig::from_product(&product, cny(1_000_000), 24, 90);
+        assert!(
+            matches!(too_long, Err(LoanError::Product(reason)) if reason.starts_with("term_months"))
+        );
     }
 
     #[test]
