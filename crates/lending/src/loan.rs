@@ -5,8 +5,11 @@
 //! day at a time through [`Command::AdvanceDay`], so replaying the same commands always
 //! gives the same state and the same postings.
 
-use crate::product::{AllocationOrder, AllocationScope, Component, LoanProduct, PrepaymentPolicy};
-use crate::schedule::{Installment, RepaymentTerms, ScheduleError, SchedulePlan};
+use crate::product::{
+    AllocationOrder, AllocationScope, Component, LoanProduct, PartialPrepaymentEffect,
+    PrepaymentPolicy, RepaymentMethod,
+};
+use crate::schedule::{Installment, RepaymentTerms, Reshape, ScheduleError, SchedulePlan};
 use money::{BusinessDate, Decimal, Money, RateDaily};
 
 /// What a ledger account is for; the ledger maps a purpose to the loan's concrete account.
@@ -56,6 +59,12 @@ pub enum Command {
     PrepayFull {
         amount: Money,
     },
+    /// Pays what is billed and the interest accrued so far, then prepays principal with
+    /// the rest (less the prepayment fee) and reshapes the remaining schedule as the product
+    /// says: a shorter term or a lower installment.
+    PrepayPartial {
+        amount: Money,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -78,8 +87,12 @@ pub enum LoanError {
     Amount(Money),
     #[error("paying off needs {required_minor} minor units")]
     InsufficientForPayoff { required_minor: i64 },
-    #[error("the product does not allow full prepayment")]
+    #[error("the product does not allow this prepayment")]
     PrepaymentNotAllowed,
+    #[error("a partial prepayment must prepay at least {minimum_minor} minor units of principal")]
+    PartialBelowMinimum { minimum_minor: i64 },
+    #[error("a partial prepayment must leave principal outstanding; use a full prepayment")]
+    PartialCoversAll,
     #[error("product: {0}")]
     Product(String),
     #[error("schedule: {0}")]
@@ -423,6 +436,7 @@ pub fn apply(
         Command::AdvanceDay => advance_day(&mut loan, as_of, &mut out)?,
         Command::Repay { amount } => repay(&mut loan, *amount, as_of, &mut out)?,
         Command::PrepayFull { amount } => prepay_full(&mut loan, *amount, as_of, &mut out)?,
+        Command::PrepayPartial { amount } => prepay_partial(&mut loan, *amount, as_of, &mut out)?,
     }
     Ok((loan, out.0))
 }
@@ -757,6 +771,149 @@ fn prepay_full(
     settle_status(loan, as_of);
     assert_eq!(loan.status, LoanStatus::PaidOff);
     Ok(())
+}
+
+/// Principal and fee out of `available`: the most principal whose fee still fits.
+fn split_principal_and_fee(loan: &Loan, available_minor: i64) -> Result<(i64, i64), LoanError> {
+    let rate = loan.config.prepayment.fee_rate_fraction;
+    let rounding = loan.config.repayment.rounding;
+    let fee_of = |principal_minor: i64| {
+        rounding
+            .round_minor(Decimal::from(principal_minor) * rate)
+            .map_err(|_| LoanError::Schedule(ScheduleError::Overflow))
+    };
+    let estimate = Decimal::from(available_minor) / (Decimal::ONE + rate);
+    let mut principal_minor = i64::try_from(estimate.floor()).expect("below the amount paid");
+    // Rounding the fee up can push the sum one unit over; step back until it fits.
+    while principal_minor > 0 && principal_minor + fee_of(principal_minor)? > available_minor {
+        principal_minor -= 1;
+    }
+    Ok((principal_minor, fee_of(principal_minor)?))
+}
+
+fn prepay_partial(
+    loan: &mut Loan,
+    amount: Money,
+    as_of: BusinessDate,
+    out: &mut Postings,
+) -> Result<(), LoanError> {
+    let amount_minor = loan.check_amount(amount)?;
+    loan.require(LoanStatus::Active)?;
+    if !loan.config.prepayment.partial_allowed {
+        return Err(LoanError::PrepaymentNotAllowed);
+    }
+    if as_of != loan.business_date {
+        return Err(LoanError::Date {
+            expected: loan.business_date,
+            got: as_of,
+        });
+    }
+    let [billed, unbilled_principal, accrued, _] = payoff_parts(loan)?;
+    let available_minor = amount_minor - billed - accrued;
+    let (principal_minor, fee_minor) = split_principal_and_fee(loan, available_minor.max(0))?;
+    let minimum_minor = loan.config.prepayment.partial_minimum_minor.max(1);
+    if principal_minor < minimum_minor {
+        return Err(LoanError::PartialBelowMinimum { minimum_minor });
+    }
+    if principal_minor >= unbilled_principal {
+        return Err(LoanError::PartialCoversAll);
+    }
+    let first = loan
+        .installments
+        .iter()
+        .position(|i| !i.billed)
+        .expect("unbilled principal means an unbilled installment");
+    let reshaped =
+        reshape_after_prepayment(loan, first, unbilled_principal - principal_minor, as_of)?;
+    let left_minor = allocate_repayment(loan, amount_minor, out);
+    assert_eq!(
+        left_minor,
+        amount_minor - billed,
+        "billed amounts are paid first"
+    );
+    settle_prepaid_period(loan, first, as_of, principal_minor, fee_minor, reshaped);
+    out.push(
+        AccountPurpose::FeeReceivable,
+        AccountPurpose::FeeIncome,
+        fee_minor,
+    );
+    let left_minor = allocate_repayment(loan, left_minor, out);
+    out.push(
+        AccountPurpose::BorrowerCash,
+        AccountPurpose::Overpayment,
+        left_minor,
+    );
+    settle_status(loan, as_of);
+    Ok(())
+}
+
+/// The schedule for what is left after the prepayment, on the remaining due dates.
+fn reshape_after_prepayment(
+    loan: &Loan,
+    first: usize,
+    balance_minor: i64,
+    as_of: BusinessDate,
+) -> Result<Vec<Installment>, LoanError> {
+    let plan = SchedulePlan::new(loan.config.repayment)?;
+    let original_minor = loan.config.principal.amount_minor();
+    let reshape = match (
+        loan.config.prepayment.partial_effect,
+        loan.config.repayment.method,
+    ) {
+        (PartialPrepaymentEffect::LowerInstallment, _) => Reshape::SpreadOverDates,
+        (PartialPrepaymentEffect::ShortenTerm, RepaymentMethod::Annuity) => {
+            Reshape::KeepInstallment(plan.level_installment_minor(original_minor))
+        }
+        (PartialPrepaymentEffect::ShortenTerm, RepaymentMethod::EqualPrincipal) => {
+            let term_months = i64::from(loan.config.repayment.term_months);
+            Reshape::KeepPrincipalPart(original_minor / term_months)
+        }
+        // Interest-only and bullet loans have no principal to bring forward.
+        (PartialPrepaymentEffect::ShortenTerm, _) => Reshape::SpreadOverDates,
+    };
+    let due_dates: Vec<BusinessDate> = loan.installments[first..]
+        .iter()
+        .map(|i| i.scheduled.due_date)
+        .collect();
+    Ok(plan.reamortize(balance_minor, as_of, &due_dates, reshape)?)
+}
+
+/// Closes the current period today as a settled-to-be installment of the prepaid principal,
+/// the interest accrued so far and the fee, followed by the reshaped installments. Each
+/// kept due date keeps its spread fee; fees of dropped dates are waived.
+fn settle_prepaid_period(
+    loan: &mut Loan,
+    first: usize,
+    as_of: BusinessDate,
+    principal_minor: i64,
+    fee_minor: i64,
+    reshaped: Vec<Installment>,
+) {
+    let fees: Vec<i64> = loan.installments[first..]
+        .iter()
+        .map(|i| i.scheduled.fee_minor)
+        .collect();
+    let current = &mut loan.installments[first];
+    let interest_minor = current.interest_accrued_minor;
+    current.scheduled = Installment {
+        number: current.scheduled.number,
+        due_date: as_of,
+        principal_minor,
+        interest_minor,
+        fee_minor,
+        total_minor: principal_minor + interest_minor + fee_minor,
+    };
+    current.billed = true;
+    loan.installments.truncate(first + 1);
+    for (mut installment, fee) in reshaped.into_iter().zip(fees) {
+        installment.fee_minor = fee;
+        installment.total_minor += fee;
+        loan.installments.push(InstallmentState::new(installment));
+    }
+    for (index, installment) in loan.installments.iter_mut().enumerate() {
+        installment.scheduled.number = u32::try_from(index + 1).expect("bounded term");
+    }
+    loan.interest_carry = Decimal::ZERO;
 }
 
 /// Turns the unbilled installments into one installment due today: all their principal, the
@@ -1218,6 +1375,133 @@ mod tests {
         assert_eq!(closed.installments.len(), 2);
     }
 
+    /// Paid installment 1 on Feb 15, then advanced to Feb 25: 3,360 of interest accrued.
+    fn loan_on_feb_25(c: LoanConfig) -> Loan {
+        let mut loan = disbursed(c);
+        let mut journal = Vec::new();
+        advance_to(&mut loan, "2026-02-15", &mut journal);
+        loan = apply(
+            &loan,
+            &Command::Repay {
+                amount: cny(343_383),
+            },
+            d("2026-02-15"),
+        )
+        .unwrap()
+        .0;
+        advance_to(&mut loan, "2026-02-25", &mut journal);
+        loan
+    }
+
+    fn prepay(loan: &Loan, amount_minor: i64) -> Result<(Loan, Vec<PostingIntent>), LoanError> {
+        apply(
+            loan,
+            &Command::PrepayPartial {
+                amount: cny(amount_minor),
+            },
+            d("2026-02-25"),
+        )
+    }
+
+    fn shape(loan: &Loan) -> Vec<(u32, BusinessDate, i64, i64)> {
+        loan.installments
+            .iter()
+            .map(|i| {
+                (
+                    i.scheduled.number,
+                    i.scheduled.due_date,
+                    i.scheduled.principal_minor,
+                    i.scheduled.interest_minor,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn partial_prepayment_shortening_the_term() {
+        let loan = loan_on_feb_25(config());
+        let (after, postings) = prepay(&loan, 403_360).unwrap();
+        assert_eq!(
+            postings,
+            [
+                post(BorrowerCash, InterestReceivable, 3_360),
+                post(BorrowerCash, PrincipalReceivable, 400_000)
+            ]
+        );
+        // 272,117 left; the kept installment of 343,383 clears it on Mar 15 (18 days of
+        // interest: 2,449), so Apr 15 is gone.
+        assert_eq!(
+            shape(&after),
+            [
+                (1, d("2026-02-15"), 327_883, 15_500),
+                (2, d("2026-02-25"), 400_000, 3_360),
+                (3, d("2026-03-15"), 272_117, 2_449),
+            ]
+        );
+        let mut loan = after;
+        let mut journal = Vec::new();
+        advance_to(&mut loan, "2026-03-15", &mut journal);
+        assert_eq!(sum_of(&journal, InterestReceivable, InterestIncome), 2_449);
+        let (closed, _) = apply(
+            &loan,
+            &Command::Repay {
+                amount: cny(274_566),
+            },
+            d("2026-03-15"),
+        )
+        .unwrap();
+        assert_eq!(closed.status, LoanStatus::PaidOff);
+    }
+
+    #[test]
+    fn partial_prepayment_lowering_the_installment_with_a_fee() {
+        let mut c = config();
+        c.prepayment.partial_effect = PartialPrepaymentEffect::LowerInstallment;
+        c.prepayment.fee_rate_fraction = dec!(0.01);
+        let loan = loan_on_feb_25(c);
+        // 400,000 after interest: 396,039 principal + 3,960 fee (1%, half-up) = 399,999,
+        // the most principal whose fee still fits; the last unit is an overpayment.
+        let (after, postings) = prepay(&loan, 403_360).unwrap();
+        assert_eq!(
+            postings,
+            [
+                post(FeeReceivable, FeeIncome, 3_960),
+                post(BorrowerCash, FeeReceivable, 3_960),
+                post(BorrowerCash, InterestReceivable, 3_360),
+                post(BorrowerCash, PrincipalReceivable, 396_039),
+                post(BorrowerCash, Overpayment, 1),
+            ]
+        );
+        let remaining: Vec<BusinessDate> = after.installments[2..]
+            .iter()
+            .map(|i| i.scheduled.due_date)
+            .collect();
+        assert_eq!(remaining, [d("2026-03-15"), d("2026-04-15")]);
+        assert_eq!(after.principal_outstanding_minor(), 672_117 - 396_039);
+        assert!(after.installments[2].scheduled.total_minor < 343_383);
+    }
+
+    #[test]
+    fn partial_prepayment_limits() {
+        let loan = loan_on_feb_25(config());
+        assert_eq!(
+            prepay(&loan, 3_360 + 9_999),
+            Err(LoanError::PartialBelowMinimum {
+                minimum_minor: 10_000
+            })
+        );
+        assert_eq!(
+            prepay(&loan, 3_360 + 672_117),
+            Err(LoanError::PartialCoversAll)
+        );
+        let mut c = config();
+        c.prepayment.partial_allowed = false;
+        assert_eq!(
+            prepay(&loan_on_feb_25(c), 403_360),
+            Err(LoanError::PrepaymentNotAllowed)
+        );
+    }
+
     /// Balances per purpose (debit positive) from a journal.
     fn balances(journal: &[PostingIntent]) -> BTreeMap<AccountPurpose, i64> {
         let mut map = BTreeMap::new();
@@ -1263,8 +1547,12 @@ mod tests {
             Just(crate::product::RepaymentDayRule::DisbursementDay),
             (1u8..=31).prop_map(crate::product::RepaymentDayRule::FixedDay),
         ];
+        let effect = prop_oneof![
+            Just(PartialPrepaymentEffect::ShortenTerm),
+            Just(PartialPrepaymentEffect::LowerInstallment)
+        ];
         (
-            (method, rate, fee, scope, day_rule),
+            (method, rate, fee, scope, day_rule, effect, 0i64..=200),
             (
                 3u32..=12,
                 10_000i64..=5_000_000,
@@ -1276,7 +1564,7 @@ mod tests {
         )
             .prop_map(
                 |(
-                    (method, rate, fee, scope, day_rule),
+                    (method, rate, fee, scope, day_rule, effect, fee_bp),
                     (term, principal, compounds, grace, write_off, late_fee),
                 )| {
                     let mut product = cny_daily_product();
@@ -1288,6 +1576,8 @@ mod tests {
                     product.penalty.compound_on_overdue_interest = compounds;
                     product.grace_days = grace;
                     product.late_fee_minor = if late_fee { 1_000 } else { 0 };
+                    product.prepayment.partial_effect = effect;
+                    product.prepayment.fee_rate_fraction = Decimal::new(fee_bp, 4);
                     product.validate().unwrap();
                     LoanConfig::from_product(&product, cny(principal), term, write_off).unwrap()
                 },
@@ -1348,6 +1638,8 @@ mod tests {
                         Ok(required) => Command::PrepayFull { amount: cny(required + amount_minor % 3) },
                         Err(_) => Command::AdvanceDay,
                     }
+                } else if kind < prepay_percent + 2 {
+                    Command::PrepayPartial { amount: cny(amount_minor) }
                 } else if kind < prepay_percent + pay_percent {
                     Command::Repay { amount: cny(amount_minor) }
                 } else {
@@ -1357,9 +1649,18 @@ mod tests {
                     Command::AdvanceDay => loan.business_date.succ(),
                     _ => loan.business_date,
                 };
-                let (state, postings) = apply(&loan, &command, as_of).unwrap();
-                loan = state;
-                journal.extend(postings);
+                match apply(&loan, &command, as_of) {
+                    Ok((state, postings)) => {
+                        loan = state;
+                        journal.extend(postings);
+                    }
+                    // A partial prepayment may be refused (too small, too large); nothing
+                    // else may fail here.
+                    Err(error) => prop_assert!(
+                        matches!(command, Command::PrepayPartial { .. }),
+                        "{}", error
+                    ),
+                }
             }
             prop_assert!(journal.iter().all(|p| p.amount_minor > 0));
             let b = balances(&journal);

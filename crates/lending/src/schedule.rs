@@ -206,6 +206,23 @@ impl ExactRate {
             per_day: matches!(rate, ContractRate::Daily(_)),
         }
     }
+
+    /// The same rate charged by days, for a period cut short by a prepayment: a monthly
+    /// rate r becomes r × 12 / days_per_year a day, an annual rate a / days_per_year.
+    fn by_days(self, day_count: DayCount) -> ExactRate {
+        if self.per_day {
+            return self;
+        }
+        let days_per_year = day_count.days_per_year();
+        let months = if self.divisor == 12 { 1 } else { 12 };
+        ExactRate {
+            fraction: self.fraction * Decimal::from(months),
+            mantissa: self.mantissa * i128::from(months),
+            denominator: self.denominator / i128::from(self.divisor) * i128::from(days_per_year),
+            divisor: days_per_year,
+            per_day: true,
+        }
+    }
 }
 
 /// The two places the fast path and the reference differ: interest for a period and the
@@ -528,6 +545,109 @@ impl SchedulePlan {
     }
 }
 
+/// How a partial prepayment reshapes the rest of a schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reshape {
+    /// Keep asking this principal + interest each time (annuity) and finish earlier.
+    KeepInstallment(i64),
+    /// Keep this principal part (equal principal) and finish earlier.
+    KeepPrincipalPart(i64),
+    /// Keep every remaining due date and ask less at each.
+    SpreadOverDates,
+}
+
+impl SchedulePlan {
+    /// Re-amortizes `balance_minor` from `start` over at most `due_dates`, after a partial
+    /// prepayment on `start`. The first period runs from `start` to the first due date and
+    /// is charged by days at the rate's daily equivalent (it is cut short); later periods
+    /// follow the usual conventions. When reshaping keeps the installment or principal part,
+    /// the balance may clear before the last date and the remaining dates are dropped.
+    /// Installments are numbered from 1; fees are left to the caller.
+    pub fn reamortize(
+        &self,
+        balance_minor: i64,
+        start: BusinessDate,
+        due_dates: &[BusinessDate],
+        reshape: Reshape,
+    ) -> Result<Vec<Installment>, ScheduleError> {
+        if !(1..=LOAN_AMOUNT_MINOR_MAX).contains(&balance_minor) {
+            return Err(ScheduleError::Principal);
+        }
+        let dates_ok = due_dates.len() <= TERM_MONTHS_MAX as usize
+            && due_dates.first().is_some_and(|&first| first > start)
+            && due_dates.windows(2).all(|pair| pair[0] < pair[1]);
+        if !dates_ok {
+            return Err(ScheduleError::Date);
+        }
+        let arithmetic = FixedPoint(self.terms.rounding);
+        let level_minor = self.reshaped_level(balance_minor, due_dates.len(), reshape);
+        let day_count = self.terms.day_count;
+        let broken_rate = self.rate.by_days(day_count);
+        let mut installments = Vec::with_capacity(due_dates.len());
+        let mut balance = balance_minor;
+        let mut period_start = start;
+        for (index, &due_date) in due_dates.iter().enumerate() {
+            let (rate, units) = match (index, self.rate.per_day) {
+                (0, _) | (_, true) => {
+                    (&broken_rate, day_count.days_between(period_start, due_date))
+                }
+                _ => (&self.rate, 1),
+            };
+            let interest_minor = arithmetic.interest_minor(rate, balance, units);
+            let principal_part = if index + 1 == due_dates.len() {
+                balance
+            } else {
+                match self.terms.method {
+                    RepaymentMethod::Annuity => (level_minor - interest_minor).clamp(0, balance),
+                    RepaymentMethod::EqualPrincipal => level_minor.min(balance),
+                    _ => 0,
+                }
+            };
+            balance -= principal_part;
+            let number = u32::try_from(index + 1).expect("bounded by TERM_MONTHS_MAX");
+            installments.push(installment(
+                number,
+                due_date,
+                principal_part,
+                interest_minor,
+            ));
+            period_start = due_date;
+            if balance == 0 {
+                break;
+            }
+        }
+        assert_eq!(balance, 0, "the last date clears the balance");
+        Ok(installments)
+    }
+
+    /// The installment (annuity) or principal part (equal principal) that reshaping keeps.
+    fn reshaped_level(&self, balance_minor: i64, dates: usize, reshape: Reshape) -> i64 {
+        let count = u32::try_from(dates).expect("bounded by TERM_MONTHS_MAX");
+        match (self.terms.method, reshape) {
+            (RepaymentMethod::Annuity, Reshape::KeepInstallment(level)) => level,
+            (RepaymentMethod::Annuity, _) => {
+                let factor = annuity_factor(annuity_monthly_rate(&self.terms), count);
+                let factor = rescaled(factor, ANNUITY_FACTOR_SCALE);
+                let numerator = i128::from(balance_minor) * factor.mantissa();
+                let rounded = round_ratio(
+                    numerator,
+                    10i128.pow(ANNUITY_FACTOR_SCALE),
+                    self.terms.rounding,
+                );
+                i64::try_from(rounded).expect("installment bounded by the balance")
+            }
+            (RepaymentMethod::EqualPrincipal, Reshape::KeepPrincipalPart(part)) => part,
+            (RepaymentMethod::EqualPrincipal, _) => balance_minor / i64::from(count),
+            _ => 0,
+        }
+    }
+
+    /// The level installment of the original schedule for `principal_minor` (annuity).
+    pub fn level_installment_minor(&self, principal_minor: i64) -> i64 {
+        FixedPoint(self.terms.rounding).installment_minor(self, principal_minor)
+    }
+}
+
 fn rescaled(value: Decimal, scale: u32) -> Decimal {
     let mut value = value;
     value.rescale(scale);
@@ -827,6 +947,95 @@ mod tests {
         t = ok;
         t.repayment.repayment_day = RepaymentDayRule::FixedDay(0);
         assert_eq!(generate(&t), Err(ScheduleError::RepaymentDay));
+    }
+
+    fn plan(method: RepaymentMethod, rate: ContractRate, term_months: u32) -> SchedulePlan {
+        SchedulePlan::new(terms(1_000_000, term_months, method, rate).repayment).unwrap()
+    }
+
+    #[test]
+    fn reamortizing_charges_the_cut_period_by_days() {
+        let dates = [d("2026-03-15"), d("2026-04-15")];
+        // Monthly 1.5% is 18% a year: 18 days of ACT/360 on 1,000,000 is exactly 9,000.
+        let monthly_plan = plan(RepaymentMethod::Annuity, monthly("1.5%"), 3);
+        let spread = monthly_plan
+            .reamortize(1_000_000, d("2026-02-25"), &dates, Reshape::SpreadOverDates)
+            .unwrap();
+        assert_eq!(spread[0].interest_minor, 9_000);
+        assert_eq!(
+            spread.iter().map(|i| i.principal_minor).sum::<i64>(),
+            1_000_000
+        );
+        // Then a full month at 1.5% on what is left.
+        let left = spread[1].principal_minor;
+        let expected = RoundingMode::HalfUp
+            .round_minor(Decimal::from(left) * dec!(0.015))
+            .unwrap();
+        assert_eq!(spread[1].interest_minor, expected);
+        // Annual 12% with 10 days cut: 1,000,000 × 0.12 × 10 / 360 = 3,333.33 → 3,333.
+        let annual = ContractRate::Annual("12%".parse().unwrap());
+        let io = plan(RepaymentMethod::InterestOnly, annual, 3)
+            .reamortize(1_000_000, d("2026-03-05"), &dates, Reshape::SpreadOverDates)
+            .unwrap();
+        let io_parts: Vec<(i64, i64)> = io
+            .iter()
+            .map(|i| (i.principal_minor, i.interest_minor))
+            .collect();
+        assert_eq!(io_parts, [(0, 3_333), (1_000_000, 10_000)]);
+    }
+
+    #[test]
+    fn keeping_the_installment_finishes_earlier() {
+        let annuity = plan(RepaymentMethod::Annuity, daily("0.05%"), 3);
+        let dates = [d("2026-03-15"), d("2026-04-15")];
+        // 272,117 left on Feb 25: 18 days cost 2,449.053 → 2,449, and the kept installment of
+        // 343,383 clears the rest on Mar 15, so Apr 15 is dropped.
+        let kept = annuity
+            .reamortize(
+                272_117,
+                d("2026-02-25"),
+                &dates,
+                Reshape::KeepInstallment(343_383),
+            )
+            .unwrap();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(
+            (kept[0].principal_minor, kept[0].interest_minor),
+            (272_117, 2_449)
+        );
+        // Lowering the installment instead keeps both dates at about half the amount.
+        let lowered = annuity
+            .reamortize(272_117, d("2026-02-25"), &dates, Reshape::SpreadOverDates)
+            .unwrap();
+        assert_eq!(lowered.len(), 2);
+        assert_eq!(lowered[0].interest_minor, 2_449);
+        assert!(lowered[0].total_minor < 343_383 / 2 + 2_449);
+        assert_eq!(
+            lowered.iter().map(|i| i.principal_minor).sum::<i64>(),
+            272_117
+        );
+        let equal = plan(RepaymentMethod::EqualPrincipal, monthly("1%"), 3);
+        let kept = equal
+            .reamortize(
+                400_000,
+                d("2026-02-25"),
+                &dates,
+                Reshape::KeepPrincipalPart(333_333),
+            )
+            .unwrap();
+        assert_eq!(
+            kept.iter().map(|i| i.principal_minor).collect::<Vec<_>>(),
+            [333_333, 66_667]
+        );
+        let bad_dates = [d("2026-04-15"), d("2026-03-15")];
+        assert_eq!(
+            annuity.reamortize(1, d("2026-02-25"), &bad_dates, Reshape::SpreadOverDates),
+            Err(ScheduleError::Date)
+        );
+        assert_eq!(
+            annuity.reamortize(1, d("2026-03-15"), &dates, Reshape::SpreadOverDates),
+            Err(ScheduleError::Date)
+        );
     }
 
     #[test]
