@@ -1,12 +1,17 @@
-//! Schedules per second for a 12-installment annuity on one core.
+//! Schedules per second for a 12-installment annuity on one core, and loan-days per second
+//! for the daily close of business of such a loan.
 //!
 //! Run with `cargo bench -p lending`. Prints the fast path and the `Decimal` reference, with
 //! the plan (validated terms + annuity factor) reused as a product would, and rebuilt per
 //! schedule, so a regression in any of them shows up as a number.
 
-use lending::product::{ContractRate, RepaymentDayRule, RepaymentMethod};
+use lending::loan::{apply, Command, Loan, LoanConfig};
+use lending::product::{
+    AllocationOrder, ContractRate, PartialPrepaymentEffect, PrepaymentPolicy, RepaymentDayRule,
+    RepaymentMethod,
+};
 use lending::{RepaymentTerms, Schedule, ScheduleError, SchedulePlan};
-use money::{BusinessDate, Currency, DayCount, Money, RoundingMode};
+use money::{BusinessDate, Currency, DayCount, Decimal, Money, RoundingMode};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -71,6 +76,61 @@ fn measure(name: &str, rate: ContractRate, plan_per_schedule: bool, generate: Ge
     );
 }
 
+/// A 10,000.00 loan at 0.05% a day that is never repaid: every day accrues interest, and
+/// after the first due date also penalty interest, so the day is not trivially empty.
+fn unpaid_loan() -> Loan {
+    let rate = ContractRate::Daily("0.05%".parse().expect("rate"));
+    let config = LoanConfig {
+        principal: Money::from_minor(1_000_000, Currency::Cny),
+        repayment: repayment(rate),
+        penalty_rate_daily: "0.075%".parse().expect("rate"),
+        penalty_compounds: false,
+        late_fee_minor: 1_000,
+        grace_days: 3,
+        allocation_order: AllocationOrder::STANDARD,
+        prepayment: PrepaymentPolicy {
+            full_allowed: true,
+            partial_allowed: true,
+            partial_effect: PartialPrepaymentEffect::ShortenTerm,
+            fee_rate_fraction: Decimal::ZERO,
+            partial_minimum_minor: 0,
+        },
+        entrusted_payment_threshold_minor: i64::MAX,
+        write_off_dpd: 100_000,
+    };
+    let signed_on = BusinessDate::from_ymd(2026, 1, 15).expect("valid date");
+    let signed = Loan::signed(config, signed_on);
+    let disburse = Command::Disburse { payee: None };
+    apply(&signed, &disburse, signed_on).expect("disburses").0
+}
+
+/// Loan-days per second: one loan advanced through 400 days, again and again.
+fn measure_days() {
+    let start_state = unpaid_loan();
+    let mut rounds: Vec<f64> = (0..ROUNDS)
+        .map(|_| {
+            let mut days: u64 = 0;
+            let start = Instant::now();
+            while start.elapsed() < ROUND_TIME {
+                let mut loan = start_state.clone();
+                for _ in 0..400 {
+                    let next = loan.business_date.succ();
+                    let (state, postings) =
+                        apply(black_box(&loan), &Command::AdvanceDay, next).expect("advances");
+                    black_box(postings);
+                    loan = state;
+                }
+                days += 400;
+            }
+            days as f64 / start.elapsed().as_secs_f64()
+        })
+        .collect();
+    rounds.sort_by(|a, b| a.total_cmp(b));
+    let (best, median) = (rounds[ROUNDS - 1], rounds[ROUNDS / 2]);
+    let name = "loan AdvanceDay, 12 installments, unpaid";
+    println!("{name:<46} best {best:>10.0}  median {median:>10.0} loan-days/s");
+}
+
 fn main() {
     let monthly = ContractRate::Monthly("1.5%".parse().expect("rate"));
     let daily = ContractRate::Daily("0.05%".parse().expect("rate"));
@@ -92,4 +152,5 @@ fn main() {
     );
     measure("monthly rate, plan per schedule, i128", monthly, true, fast);
     measure("daily rate,   plan per schedule, i128", daily, true, fast);
+    measure_days();
 }
