@@ -18,7 +18,7 @@ mod rate;
 mod rounding;
 
 pub use allocate::{allocate, allocate_by_ratio, AllocError, ALLOCATE_WEIGHTS_MAX};
-pub use apr::{AprError, UnitPeriod};
+pub use apr::{apr_from_periodic_cash_flows, apr_percent, AprError, UnitPeriod};
 pub use currency::{Currency, CurrencyError};
 pub use date::{BusinessDate, DateError};
 pub use daycount::DayCount;
