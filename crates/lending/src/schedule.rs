@@ -20,6 +20,29 @@
 //! [`RepaymentTerms::validate`] and the principal limit enforce, both are exact, so they
 //! agree to the bit; a property test holds them to it. The factor itself is computed once
 //! per [`SchedulePlan`], in `Decimal`, and shared by both.
+//!
+//! ```
+//! use lending::product::{ContractRate, RepaymentDayRule, RepaymentMethod};
+//! use lending::{RepaymentTerms, SchedulePlan};
+//! use money::{BusinessDate, Currency, DayCount, Money, RoundingMode};
+//!
+//! // 10,000.00 CNY over 12 months at 1.5% a month, interest rounded half-up.
+//! let plan = SchedulePlan::new(RepaymentTerms {
+//!     term_months: 12,
+//!     method: RepaymentMethod::Annuity,
+//!     rate: ContractRate::Monthly("1.5%".parse().unwrap()),
+//!     day_count: DayCount::Act360,
+//!     rounding: RoundingMode::HalfUp,
+//!     repayment_day: RepaymentDayRule::DisbursementDay,
+//!     origination_fee: None,
+//! })
+//! .unwrap();
+//! let disbursed_on: BusinessDate = "2026-01-15".parse().unwrap();
+//! let schedule = plan.generate(Money::from_minor(1_000_000, Currency::Cny), disbursed_on).unwrap();
+//! assert_eq!(schedule.installments[0].total_minor, 91_680);
+//! assert_eq!(schedule.installments[11].total_minor, 91_681);
+//! assert_eq!(schedule.total_interest_minor, 100_161);
+//! ```
 
 use crate::product::{
     ContractRate, FeeCollection, OriginationFee, RepaymentDayRule, RepaymentMethod,

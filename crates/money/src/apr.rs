@@ -6,7 +6,22 @@
 //! plus a fraction `f` of a unit-period, and the periodic rate `i` solves the general
 //! equation (b)(8):  Σ A / ((1 + f·i)(1 + i)^t)  =  Σ P / ((1 + f·i)(1 + i)^t).
 //! APR = i × unit-periods per year. All arithmetic is `Decimal`; the root is bracketed and
-//! bisected, so a bad input is an error and never a panic or a silent NaN.
+//! found by Newton steps that fall back to bisection, so a bad input is an error and never a
+//! panic or a silent NaN.
+//!
+//! ```
+//! use money::{apr_percent, BusinessDate, Currency, Decimal, Money, UnitPeriod};
+//!
+//! let date = |s: &str| s.parse::<BusinessDate>().unwrap();
+//! let usd = |s: &str| Money::parse_major(s, Currency::Usd).unwrap();
+//! // Appendix J: 5,000.00 advanced on 1978-01-10, 24 monthly payments of 230.00.
+//! let advances = [(date("1978-01-10"), usd("5000.00"))];
+//! let payments: Vec<_> = (0..24)
+//!     .map(|k| (date("1978-02-10").add_months(k).unwrap(), usd("230.00")))
+//!     .collect();
+//! let apr = apr_percent(&advances, &payments, UnitPeriod::Month).unwrap();
+//! assert_eq!(apr, Decimal::new(969, 2)); // 9.69%
+//! ```
 
 use crate::{BusinessDate, Currency, Money};
 use rust_decimal::{Decimal, MathematicalOps, RoundingStrategy};
