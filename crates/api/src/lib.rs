@@ -7,3 +7,5 @@ mod problem;
 
 pub use ledger_wire::*;
 pub use problem::{FieldError, Problem};
+mod apr_wire;
+pub use apr_wire::*;

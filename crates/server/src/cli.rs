@@ -57,11 +57,89 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: KeyCmd,
     },
+    /// APR of cash flows by the Regulation Z Appendix J actuarial method.
+    Apr(AprArgs),
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
         cmd: crate::bench::BenchCmd,
     },
+}
+
+#[derive(Args)]
+pub struct AprArgs {
+    /// DATE:AMOUNT in major units, e.g. 1978-01-10:5000.00; repeat for several.
+    #[arg(long = "advance", required = true)]
+    pub advances: Vec<String>,
+    /// DATE:AMOUNT, or DATE:AMOUNTxN for N monthly payments starting on DATE.
+    #[arg(long = "payment", required = true)]
+    pub payments: Vec<String>,
+    /// month, semi_month, week, day, year or days:N; default month (the term itself for a
+    /// single advance repaid by a single payment).
+    #[arg(long)]
+    pub unit_period: Option<String>,
+    #[arg(long, default_value = "CNY")]
+    pub currency: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Expands `DATE:AMOUNT[xN]` into dated amounts (N monthly, same day of month, clamped).
+fn parse_flows(
+    args: &[String],
+    currency: money::Currency,
+) -> anyhow::Result<Vec<(money::BusinessDate, money::Money)>> {
+    let mut out = Vec::new();
+    for a in args {
+        let (date, rest) = a
+            .split_once(':')
+            .ok_or_else(|| anyhow::anyhow!("{a:?}: expected DATE:AMOUNT"))?;
+        let (amount, count) = match rest.split_once('x') {
+            Some((amt, n)) => (
+                amt,
+                n.parse::<u32>()
+                    .map_err(|_| anyhow::anyhow!("{a:?}: bad repeat count"))?,
+            ),
+            None => (rest, 1),
+        };
+        anyhow::ensure!(
+            (1..=1200).contains(&count),
+            "{a:?}: repeat count must be 1 to 1200"
+        );
+        let start: money::BusinessDate = date.parse()?;
+        let money = money::Money::parse_major(amount, currency)?;
+        for k in 0..count {
+            out.push((
+                start
+                    .add_months(k)
+                    .ok_or_else(|| anyhow::anyhow!("date out of range"))?,
+                money,
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn apr(a: AprArgs) -> anyhow::Result<ExitCode> {
+    let currency: money::Currency = a.currency.parse()?;
+    let adv = parse_flows(&a.advances, currency)?;
+    let pay = parse_flows(&a.payments, currency)?;
+    let unit = a
+        .unit_period
+        .as_deref()
+        .map(|u| api::parse_unit_period("--unit-period", u))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("{}: {}", e.field, e.message))?;
+    let r = api::compute_apr(&adv, &pay, unit).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    if a.json {
+        println!("{}", serde_json::to_string(&r)?);
+    } else {
+        println!(
+            "APR {}% (unit period {}, {})",
+            r.apr_percent, r.unit_period, r.method
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Subcommand)]
@@ -155,6 +233,7 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             println!("{key}");
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Apr(a) => apr(a),
         Cmd::Bench { cmd } => crate::bench::run(cmd).await,
     }
 }

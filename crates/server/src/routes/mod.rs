@@ -1,2 +1,3 @@
+pub mod apr;
 pub mod keys;
 pub mod ledger;

@@ -1,0 +1,115 @@
+//! A real server on port 0 per test, over each store.
+#![allow(dead_code)]
+
+use serde_json::{json, Value};
+use server::app;
+use store::Store;
+
+pub const KEY: &str = "test-operator-key-0123456789";
+
+pub struct TestServer {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub name: &'static str,
+    pub store: Store,
+    _ts: testkit::TestStore,
+}
+
+pub async fn servers() -> Vec<TestServer> {
+    let mut out = Vec::new();
+    for ts in testkit::all_stores().await {
+        let state = app::build_state(ts.store.clone())
+            .await
+            .expect("build state");
+        app::bootstrap_key(&ts.store, Some(KEY))
+            .await
+            .expect("bootstrap key");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(app::serve(state, listener, std::future::pending()));
+        out.push(TestServer {
+            base: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            name: ts.name,
+            store: ts.store.clone(),
+            _ts: ts,
+        });
+    }
+    out
+}
+
+impl TestServer {
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.get_as(path, KEY).await
+    }
+
+    pub async fn get_as(&self, path: &str, key: &str) -> (u16, Value) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// POSTs JSON with an Idempotency-Key taken from `key_id` (or a fresh one).
+    pub async fn post(&self, path: &str, body: &Value, idem: Option<&str>) -> (u16, Value) {
+        self.post_raw(path, body.to_string(), idem, KEY).await
+    }
+
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: String,
+        idem: Option<&str>,
+        key: &str,
+    ) -> (u16, Value) {
+        let mut req = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(key)
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(k) = idem {
+            req = req.header("idempotency-key", k);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        if status >= 400 {
+            assert_eq!(
+                r.headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok()),
+                Some("application/problem+json"),
+                "{}: errors are problem+json",
+                self.name
+            );
+        }
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn account(&self, currency: &str) -> String {
+        let (s, v) = self
+            .post(
+                "/v1/accounts",
+                &json!({"owner": "o", "purpose": "p", "currency": currency}),
+                None,
+            )
+            .await;
+        assert_eq!(s, 201, "{}: {v}", self.name);
+        v["id"].as_str().unwrap().to_string()
+    }
+}
+
+pub fn entry(id: &str, from: &str, to: &str, amount: i64) -> Value {
+    json!({"id": id, "currency": "CNY", "postings": [
+        {"account_id": from, "direction": "debit", "amount_minor": amount},
+        {"account_id": to, "direction": "credit", "amount_minor": amount}]})
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
