@@ -439,6 +439,7 @@ async fn process_group(
     view: &Arc<Mutex<TreeView>>,
     group: Vec<Envelope>,
 ) {
+    let t0 = std::time::Instant::now();
     let (entry_ids, hold_ids, reversed) = referenced_ids(&group);
     let existing = match store.existing(entry_ids, hold_ids, reversed).await {
         Ok(e) => e,
@@ -453,6 +454,7 @@ async fn process_group(
     }
     let effect = Arc::new(book.take_effect());
     let started = std::time::Instant::now();
+    let t_apply = t0.elapsed();
     if let Err(e) = store.commit(effect.clone()).await {
         book.rollback_group();
         tracing::error!(error = %format!("{e:#}"), "commit ledger group");
@@ -463,6 +465,14 @@ async fn process_group(
     }
     book.finish_group();
     publish(view, &effect);
+    if std::env::var("PUHUI_DEBUG_GROUPS").is_ok() {
+        eprintln!(
+            "group {} entries: lookup+apply {:?} commit {:?}",
+            effect.entries.len(),
+            t_apply,
+            started.elapsed()
+        );
+    }
     metrics::histogram!("puhui_ledger_commit_seconds").record(started.elapsed().as_secs_f64());
     metrics::histogram!("puhui_ledger_group_envelopes").record(results.len() as f64);
     metrics::counter!("puhui_ledger_entries_committed_total")

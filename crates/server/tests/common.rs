@@ -12,7 +12,7 @@ pub struct TestServer {
     pub client: reqwest::Client,
     pub name: &'static str,
     pub store: Store,
-    _ts: testkit::TestStore,
+    ts: testkit::TestStore,
 }
 
 pub async fn servers() -> Vec<TestServer> {
@@ -32,13 +32,18 @@ pub async fn servers() -> Vec<TestServer> {
             client: reqwest::Client::new(),
             name: ts.name,
             store: ts.store.clone(),
-            _ts: ts,
+            ts,
         });
     }
     out
 }
 
 impl TestServer {
+    /// The SQLite data directory or the PostgreSQL URL.
+    pub fn location(&self) -> String {
+        self.ts.location.clone()
+    }
+
     pub async fn get(&self, path: &str) -> (u16, Value) {
         self.get_as(path, KEY).await
     }

@@ -17,18 +17,49 @@ const READERS: usize = 4;
 pub struct SqliteStore {
     writer: Arc<Mutex<Connection>>,
     readers: Arc<Vec<Mutex<Connection>>>,
+    _checkpointer: Arc<Checkpointer>,
 }
 
 fn open_conn(path: &Path) -> anyhow::Result<Connection> {
     let conn = Connection::open(path).with_context(|| format!("open {}", path.display()))?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.set_prepared_statement_cache_capacity(256);
     // FULL: a commit returns only after the WAL is fsync'd, so an acknowledged entry survives
     // power loss, not just a process crash.
     conn.execute_batch(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;
-         PRAGMA cache_size=-262144; PRAGMA temp_store=MEMORY;",
+         PRAGMA cache_size=-262144; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=0;",
     )?;
     Ok(conn)
+}
+
+/// Copies the WAL back into the database from its own thread, so that commits never pay
+/// for checkpoints (SQLite's automatic checkpoint runs inside the committing writer).
+/// PASSIVE never blocks the writer. The thread stops when the last store handle is dropped.
+struct Checkpointer {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+fn spawn_checkpointer(conn: Connection) -> anyhow::Result<Checkpointer> {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(250));
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "sqlite checkpoint");
+                }
+            }
+        })?;
+    Ok(Checkpointer { stop })
 }
 
 impl SqliteStore {
@@ -40,7 +71,9 @@ impl SqliteStore {
         let readers = (0..READERS)
             .map(|_| open_conn(&path).map(Mutex::new))
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let checkpointer = Arc::new(spawn_checkpointer(open_conn(&path)?)?);
         Ok(SqliteStore {
+            _checkpointer: checkpointer,
             writer: Arc::new(Mutex::new(writer)),
             readers: Arc::new(readers),
         })
@@ -394,6 +427,62 @@ fn load_by_seqs(c: &Connection, seqs: &[i64]) -> anyhow::Result<Vec<EntryRecord>
     assemble(entries, postings)
 }
 
+/// Rows per multi-row INSERT: one statement per chunk instead of per row.
+const CHUNK_ROWS: usize = 64;
+
+fn values_sql(head: &str, columns: usize, rows: usize) -> String {
+    let one = format!("({})", vec!["?"; columns].join(","));
+    format!("{head} VALUES {}", vec![one; rows].join(","))
+}
+
+fn insert_entries(tx: &rusqlite::Transaction<'_>, entries: &[EntryRecord]) -> anyhow::Result<()> {
+    const ENTRY_HEAD: &str = "INSERT INTO entries (seq, id, partition, prev_hash, hash, currency, kind, ref, memo, created_at_ms, body_hash)";
+    const POSTING_HEAD: &str =
+        "INSERT INTO postings (seq, idx, account_id, direction, amount_minor)";
+    for chunk in entries.chunks(CHUNK_ROWS) {
+        let mut st = tx.prepare_cached(&values_sql(ENTRY_HEAD, 11, chunk.len()))?;
+        let mut i = 1;
+        for r in chunk {
+            st.raw_bind_parameter(i, i64::try_from(r.seq)?)?;
+            st.raw_bind_parameter(i + 1, &r.id.0.as_bytes()[..])?;
+            st.raw_bind_parameter(i + 2, r.partition)?;
+            st.raw_bind_parameter(i + 3, &r.prev_hash[..])?;
+            st.raw_bind_parameter(i + 4, &r.hash[..])?;
+            st.raw_bind_parameter(i + 5, r.currency.code())?;
+            st.raw_bind_parameter(i + 6, r.kind.code())?;
+            st.raw_bind_parameter(i + 7, r.kind.reference().map(|u| u.as_bytes().to_vec()))?;
+            st.raw_bind_parameter(i + 8, r.memo.as_str())?;
+            st.raw_bind_parameter(i + 9, r.created_at_ms)?;
+            st.raw_bind_parameter(i + 10, &r.body_hash[..])?;
+            i += 11;
+        }
+        st.raw_execute()?;
+    }
+    let postings: Vec<(i64, usize, &ledger::Posting)> = entries
+        .iter()
+        .flat_map(|r| {
+            r.postings
+                .iter()
+                .enumerate()
+                .map(move |(idx, p)| (r.seq as i64, idx, p))
+        })
+        .collect();
+    for chunk in postings.chunks(CHUNK_ROWS) {
+        let mut st = tx.prepare_cached(&values_sql(POSTING_HEAD, 5, chunk.len()))?;
+        let mut i = 1;
+        for (seq, idx, p) in chunk {
+            st.raw_bind_parameter(i, *seq)?;
+            st.raw_bind_parameter(i + 1, *idx as i64)?;
+            st.raw_bind_parameter(i + 2, &p.account_id.0.as_bytes()[..])?;
+            st.raw_bind_parameter(i + 3, codec::side_code(p.direction))?;
+            st.raw_bind_parameter(i + 4, p.amount_minor)?;
+            i += 5;
+        }
+        st.raw_execute()?;
+    }
+    Ok(())
+}
+
 fn write_effect(c: &mut Connection, e: &Effect) -> anyhow::Result<()> {
     let tx = c.transaction()?;
     {
@@ -410,33 +499,7 @@ fn write_effect(c: &mut Connection, e: &Effect) -> anyhow::Result<()> {
                 a.created_at_ms
             ])?;
         }
-        let mut ent = tx.prepare_cached("INSERT INTO entries (seq, id, partition, prev_hash, hash, currency, kind, ref, memo, created_at_ms, body_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")?;
-        let mut pst = tx.prepare_cached("INSERT INTO postings (seq, idx, account_id, direction, amount_minor) VALUES (?1, ?2, ?3, ?4, ?5)")?;
-        for r in &e.entries {
-            let seq = i64::try_from(r.seq)?;
-            ent.execute(params![
-                seq,
-                r.id.0.as_bytes(),
-                r.partition,
-                &r.prev_hash[..],
-                &r.hash[..],
-                r.currency.code(),
-                r.kind.code(),
-                r.kind.reference().map(|u| u.as_bytes().to_vec()),
-                r.memo,
-                r.created_at_ms,
-                &r.body_hash[..]
-            ])?;
-            for (idx, p) in r.postings.iter().enumerate() {
-                pst.execute(params![
-                    seq,
-                    idx as i64,
-                    p.account_id.0.as_bytes(),
-                    codec::side_code(p.direction),
-                    p.amount_minor
-                ])?;
-            }
-        }
+        insert_entries(&tx, &e.entries)?;
         let mut hold = tx.prepare_cached("INSERT INTO holds (id, currency, debit_account_id, credit_account_id, amount_minor, expires_at_ms, memo, status, posted_entry_id, posted_amount_minor, body_hash, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT (id) DO UPDATE SET status = excluded.status, posted_entry_id = excluded.posted_entry_id, posted_amount_minor = excluded.posted_amount_minor")?;
         for h in &e.holds {
             let r = &h.request;
