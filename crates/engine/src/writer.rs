@@ -125,13 +125,19 @@ fn expiry_envelope(book: &Book) -> Option<Envelope> {
     })
 }
 
-/// Ids a group refers to, to look up in storage once for the whole group.
-fn referenced_ids(group: &[Envelope]) -> (Vec<EntryId>, Vec<HoldId>, Vec<EntryId>) {
+/// Ids a group refers to, to look up in storage once for the whole group. Optimistically,
+/// new entries and holds are not looked up: a retry of a committed one makes the commit fail
+/// on its unique id, and the group is then run again with every id looked up.
+fn referenced_ids(
+    group: &[Envelope],
+    optimistic: bool,
+) -> (Vec<EntryId>, Vec<HoldId>, Vec<EntryId>) {
     let (mut entries, mut holds, mut reversed) = (Vec::new(), Vec::new(), Vec::new());
     for c in group.iter().flat_map(|e| &e.commands) {
         match c {
-            Command::Entry(r) => entries.push(r.id),
-            Command::Hold(h) => holds.push(h.id),
+            Command::Entry(r) if !optimistic => entries.push(r.id),
+            Command::Hold(h) if !optimistic => holds.push(h.id),
+            Command::Entry(_) | Command::Hold(_) => {}
             Command::PostHold {
                 hold_id, entry_id, ..
             } => {
@@ -439,47 +445,81 @@ async fn process_group(
     view: &Arc<Mutex<TreeView>>,
     group: Vec<Envelope>,
 ) {
-    let t0 = std::time::Instant::now();
-    let (entry_ids, hold_ids, reversed) = referenced_ids(&group);
-    let existing = match store.existing(entry_ids, hold_ids, reversed).await {
-        Ok(e) => e,
-        Err(e) => return fail_all(group, &e),
+    let results = match try_group(store, book, view, &group, true).await {
+        Err(GroupError::Duplicate) => try_group(store, book, view, &group, false).await,
+        other => other,
+    };
+    match results {
+        Ok(results) => {
+            for (env, r) in group.into_iter().zip(results) {
+                let _ = env.reply.send(r.map_err(EngineError::from));
+            }
+        }
+        Err(e) => {
+            let msg = match e {
+                GroupError::Duplicate => "a retried id collided twice".to_string(),
+                GroupError::Storage(e) => format!("{e:#}"),
+            };
+            tracing::error!(error = %msg, "commit ledger group");
+            for env in group {
+                let _ = env.reply.send(Err(EngineError::Storage(msg.clone())));
+            }
+        }
+    }
+}
+
+enum GroupError {
+    /// The optimistic commit hit an id that is already stored.
+    Duplicate,
+    Storage(anyhow::Error),
+}
+
+type EnvelopeResult = Result<Vec<Outcome>, LedgerError>;
+
+/// Applies and commits one group; on any failure the book is as before.
+async fn try_group(
+    store: &Store,
+    book: &mut Book,
+    view: &Arc<Mutex<TreeView>>,
+    group: &[Envelope],
+    optimistic: bool,
+) -> Result<Vec<EnvelopeResult>, GroupError> {
+    let (entry_ids, hold_ids, reversed) = referenced_ids(group, optimistic);
+    let existing = if entry_ids.is_empty() && hold_ids.is_empty() && reversed.is_empty() {
+        Existing::default()
+    } else {
+        store
+            .existing(entry_ids, hold_ids, reversed)
+            .await
+            .map_err(GroupError::Storage)?
     };
     let now = now_ms();
     let mut seen = Seen::default();
-    let mut results = Vec::with_capacity(group.len());
-    for env in group {
-        let r = apply_envelope(book, &existing, &mut seen, &env.commands, now);
-        results.push((env.reply, r));
-    }
+    let results: Vec<EnvelopeResult> = group
+        .iter()
+        .map(|env| apply_envelope(book, &existing, &mut seen, &env.commands, now))
+        .collect();
     let effect = Arc::new(book.take_effect());
+    if effect.entries.is_empty() && effect.holds.is_empty() && effect.accounts_created.is_empty() {
+        book.finish_group();
+        return Ok(results);
+    }
     let started = std::time::Instant::now();
-    let t_apply = t0.elapsed();
     if let Err(e) = store.commit(effect.clone()).await {
         book.rollback_group();
-        tracing::error!(error = %format!("{e:#}"), "commit ledger group");
-        for (reply, _) in results {
-            let _ = reply.send(Err(EngineError::Storage(format!("{e:#}"))));
-        }
-        return;
+        return Err(if optimistic && store::is_unique_violation(&e) {
+            GroupError::Duplicate
+        } else {
+            GroupError::Storage(e)
+        });
     }
     book.finish_group();
     publish(view, &effect);
-    if std::env::var("PUHUI_DEBUG_GROUPS").is_ok() {
-        eprintln!(
-            "group {} entries: lookup+apply {:?} commit {:?}",
-            effect.entries.len(),
-            t_apply,
-            started.elapsed()
-        );
-    }
     metrics::histogram!("puhui_ledger_commit_seconds").record(started.elapsed().as_secs_f64());
-    metrics::histogram!("puhui_ledger_group_envelopes").record(results.len() as f64);
+    metrics::histogram!("puhui_ledger_group_requests").record(group.len() as f64);
     metrics::counter!("puhui_ledger_entries_committed_total")
         .increment(effect.entries.len() as u64);
-    for (reply, r) in results {
-        let _ = reply.send(r.map_err(EngineError::from));
-    }
+    Ok(results)
 }
 
 /// Makes the group's entries visible to proofs, in sequence order.
@@ -494,11 +534,4 @@ fn publish(view: &Arc<Mutex<TreeView>>, effect: &ledger::Effect) {
         v.tree.push(e.hash);
     }
     v.committed_size = v.tree.len();
-}
-
-fn fail_all(group: Vec<Envelope>, e: &anyhow::Error) {
-    tracing::error!(error = %format!("{e:#}"), "look up existing ids");
-    for env in group {
-        let _ = env.reply.send(Err(EngineError::Storage(format!("{e:#}"))));
-    }
 }

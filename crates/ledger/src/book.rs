@@ -86,8 +86,10 @@ pub enum OpOutcome {
 pub struct Effect {
     pub accounts_created: Vec<Account>,
     pub entries: Vec<EntryRecord>,
-    /// Holds created or changed (latest state of each, in order of first touch).
+    /// Holds created or changed, one record per change, in order.
     pub holds: Vec<HoldRecord>,
+    /// Holds created by this group: their first record is an insert, later ones updates.
+    pub new_hold_ids: Vec<HoldId>,
     /// Final balances of every account the group touched.
     pub balances: Vec<(AccountId, Balances)>,
 }
@@ -101,6 +103,7 @@ enum Undo {
     Effects {
         entries: usize,
         holds: usize,
+        new_holds: usize,
         created: usize,
     },
 }
@@ -234,6 +237,7 @@ impl Book {
         self.undo.push(Undo::Effects {
             entries: self.effect.entries.len(),
             holds: self.effect.holds.len(),
+            new_holds: self.effect.new_hold_ids.len(),
             created: self.effect.accounts_created.len(),
         });
         self.undo.len() - 1
@@ -262,10 +266,12 @@ impl Book {
                 Undo::Effects {
                     entries,
                     holds,
+                    new_holds,
                     created,
                 } => {
                     self.effect.entries.truncate(entries);
                     self.effect.holds.truncate(holds);
+                    self.effect.new_hold_ids.truncate(new_holds);
                     self.effect.accounts_created.truncate(created);
                 }
             }
@@ -511,6 +517,7 @@ impl Book {
             body_hash,
             created_at_ms: now_ms,
         };
+        self.effect.new_hold_ids.push(r.id);
         self.set_hold(hold.clone());
         Ok(hold)
     }

@@ -9,13 +9,19 @@ use ledger::LedgerError;
 use serde::de::DeserializeOwned;
 
 #[derive(Debug)]
-pub struct ApiError(pub Problem);
+pub struct ApiError(pub Box<Problem>);
+
+impl From<Problem> for ApiError {
+    fn from(p: Problem) -> Self {
+        ApiError(Box::new(p))
+    }
+}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status =
             StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = serde_json::to_vec(&self.0).expect("problem serializes");
+        let body = serde_json::to_vec(&*self.0).expect("problem serializes");
         let mut resp = (
             status,
             [(header::CONTENT_TYPE, "application/problem+json")],
@@ -32,7 +38,7 @@ impl IntoResponse for ApiError {
 
 impl From<FieldError> for ApiError {
     fn from(e: FieldError) -> Self {
-        ApiError(e.into_problem())
+        e.into_problem().into()
     }
 }
 
@@ -52,11 +58,11 @@ pub fn internal(detail: &str) -> ApiError {
         "the request failed on our side and changed nothing; quote the incident id",
     );
     p.incident_id = Some(incident);
-    ApiError(p)
+    p.into()
 }
 
 pub fn problem(status: u16, code: &str, title: &str, detail: impl Into<String>) -> ApiError {
-    ApiError(Problem::new(status, code, title, detail))
+    Problem::new(status, code, title, detail).into()
 }
 
 pub fn not_found(what: &str) -> ApiError {
@@ -74,13 +80,10 @@ pub fn ledger_problem(e: &LedgerError, prefix: &str, hold: bool) -> Problem {
     let detail = e.to_string();
     let (status, code, field): (u16, &str, Option<String>) = match e {
         L::PostingCount { .. } => (422, "posting_count", Some(format!("{prefix}postings"))),
-        L::NonPositiveAmount { index, .. } if hold => (
+        L::NonPositiveAmount { .. } if hold => (
             422,
             "non_positive_amount",
-            Some(format!(
-                "{prefix}amount_minor{}",
-                if *index > 0 { "" } else { "" }
-            )),
+            Some(format!("{prefix}amount_minor")),
         ),
         L::NonPositiveAmount { index, .. } => (
             422,
@@ -140,7 +143,7 @@ fn code_of(e: &LedgerError) -> &'static str {
 
 pub fn engine_error(e: EngineError, prefix: &str, hold: bool) -> ApiError {
     match e {
-        EngineError::Rejected(l) => ApiError(ledger_problem(&l, prefix, hold)),
+        EngineError::Rejected(l) => ledger_problem(&l, prefix, hold).into(),
         EngineError::Overloaded => problem(
             503,
             "overloaded",
@@ -189,7 +192,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for WireJson<T> {
                 if path != "." {
                     p.field = Some(path);
                 }
-                ApiError(p)
+                ApiError::from(p)
             })
     }
 }

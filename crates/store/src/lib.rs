@@ -205,6 +205,20 @@ impl Store {
     }
 }
 
+/// Whether a failed commit hit a unique key (an id that is already stored).
+pub fn is_unique_violation(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        if let Some(rusqlite::Error::SqliteFailure(f, _)) = cause.downcast_ref::<rusqlite::Error>()
+        {
+            return f.code == rusqlite::ErrorCode::ConstraintViolation;
+        }
+        if let Some(sqlx::Error::Database(db)) = cause.downcast_ref::<sqlx::Error>() {
+            return db.code().as_deref() == Some("23505");
+        }
+        false
+    })
+}
+
 /// Body hashes are stored so a retried id can be compared with the original request.
 pub fn same_body(a: &BodyHash, b: &BodyHash) -> bool {
     a == b

@@ -144,7 +144,7 @@ impl PgStore {
         let mut tx = self.pool.begin().await?;
         insert_accounts(&mut tx, &e.accounts_created).await?;
         insert_entries(&mut tx, &e.entries).await?;
-        upsert_holds(&mut tx, &e.holds).await?;
+        upsert_holds(&mut tx, &e.holds, &e.new_hold_ids).await?;
         update_balances(&mut tx, &e.balances).await?;
         tx.commit().await.context("commit ledger group")?;
         Ok(())
@@ -387,17 +387,33 @@ async fn insert_entries(tx: &mut Tx<'_>, entries: &[EntryRecord]) -> anyhow::Res
     Ok(())
 }
 
-async fn upsert_holds(tx: &mut Tx<'_>, holds: &[HoldRecord]) -> anyhow::Result<()> {
-    // A group may touch one hold twice (created, then posted); apply them in order.
+async fn upsert_holds(
+    tx: &mut Tx<'_>,
+    holds: &[HoldRecord],
+    new_ids: &[ledger::HoldId],
+) -> anyhow::Result<()> {
+    // A group may touch one hold twice (created, then posted): the first record of a new hold
+    // is an insert, every other an update of a still-pending hold.
+    let mut to_insert: std::collections::HashSet<_> = new_ids.iter().collect();
     for h in holds {
         let r = &h.request;
-        sqlx::query("INSERT INTO holds (id, currency, debit_account_id, credit_account_id, amount_minor, expires_at_ms, memo, status, posted_entry_id, posted_amount_minor, body_hash, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO UPDATE SET status = excluded.status, posted_entry_id = excluded.posted_entry_id, posted_amount_minor = excluded.posted_amount_minor")
-            .bind(r.id.0.as_bytes().to_vec()).bind(r.currency.code()).bind(r.debit_account_id.0.as_bytes().to_vec()).bind(r.credit_account_id.0.as_bytes().to_vec())
-            .bind(r.amount_minor).bind(r.expires_at_ms).bind(&r.memo).bind(h.status.as_str()).bind(h.posted_entry_id.map(|e| e.0.as_bytes().to_vec()))
-            .bind(h.posted_amount_minor).bind(h.body_hash.to_vec()).bind(h.created_at_ms)
-            .execute(&mut **tx)
-            .await
-            .context("upsert hold")?;
+        if to_insert.remove(&r.id) {
+            sqlx::query("INSERT INTO holds (id, currency, debit_account_id, credit_account_id, amount_minor, expires_at_ms, memo, status, posted_entry_id, posted_amount_minor, body_hash, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
+                .bind(r.id.0.as_bytes().to_vec()).bind(r.currency.code()).bind(r.debit_account_id.0.as_bytes().to_vec()).bind(r.credit_account_id.0.as_bytes().to_vec())
+                .bind(r.amount_minor).bind(r.expires_at_ms).bind(&r.memo).bind(h.status.as_str()).bind(h.posted_entry_id.map(|e| e.0.as_bytes().to_vec()))
+                .bind(h.posted_amount_minor).bind(h.body_hash.to_vec()).bind(h.created_at_ms)
+                .execute(&mut **tx)
+                .await
+                .context("insert hold")?;
+        } else {
+            let n = sqlx::query("UPDATE holds SET status = $2, posted_entry_id = $3, posted_amount_minor = $4 WHERE id = $1 AND status = 'pending'")
+                .bind(r.id.0.as_bytes().to_vec()).bind(h.status.as_str()).bind(h.posted_entry_id.map(|e| e.0.as_bytes().to_vec())).bind(h.posted_amount_minor)
+                .execute(&mut **tx)
+                .await
+                .context("update hold")?
+                .rows_affected();
+            anyhow::ensure!(n == 1, "hold {} is no longer pending in storage", r.id);
+        }
     }
     Ok(())
 }

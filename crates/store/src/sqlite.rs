@@ -483,6 +483,33 @@ fn insert_entries(tx: &rusqlite::Transaction<'_>, entries: &[EntryRecord]) -> an
     Ok(())
 }
 
+fn update_balances(
+    tx: &rusqlite::Transaction<'_>,
+    balances: &[(AccountId, Balances)],
+) -> anyhow::Result<()> {
+    for chunk in balances.chunks(CHUNK_ROWS) {
+        let values = vec!["(?,?,?,?,?)"; chunk.len()].join(",");
+        let sql = format!("UPDATE accounts SET debits_posted = v.column2, credits_posted = v.column3, debits_pending = v.column4, credits_pending = v.column5 FROM (VALUES {values}) AS v WHERE accounts.id = v.column1");
+        let mut st = tx.prepare_cached(&sql)?;
+        let mut i = 1;
+        for (id, b) in chunk {
+            st.raw_bind_parameter(i, &id.0.as_bytes()[..])?;
+            st.raw_bind_parameter(i + 1, b.debits_posted_minor)?;
+            st.raw_bind_parameter(i + 2, b.credits_posted_minor)?;
+            st.raw_bind_parameter(i + 3, b.debits_pending_minor)?;
+            st.raw_bind_parameter(i + 4, b.credits_pending_minor)?;
+            i += 5;
+        }
+        let n = st.raw_execute()?;
+        anyhow::ensure!(
+            n == chunk.len(),
+            "balance update touched {n} of {} accounts",
+            chunk.len()
+        );
+    }
+    Ok(())
+}
+
 fn write_effect(c: &mut Connection, e: &Effect) -> anyhow::Result<()> {
     let tx = c.transaction()?;
     {
@@ -500,35 +527,37 @@ fn write_effect(c: &mut Connection, e: &Effect) -> anyhow::Result<()> {
             ])?;
         }
         insert_entries(&tx, &e.entries)?;
-        let mut hold = tx.prepare_cached("INSERT INTO holds (id, currency, debit_account_id, credit_account_id, amount_minor, expires_at_ms, memo, status, posted_entry_id, posted_amount_minor, body_hash, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT (id) DO UPDATE SET status = excluded.status, posted_entry_id = excluded.posted_entry_id, posted_amount_minor = excluded.posted_amount_minor")?;
+        let mut insert = tx.prepare_cached("INSERT INTO holds (id, currency, debit_account_id, credit_account_id, amount_minor, expires_at_ms, memo, status, posted_entry_id, posted_amount_minor, body_hash, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")?;
+        let mut update = tx.prepare_cached("UPDATE holds SET status = ?2, posted_entry_id = ?3, posted_amount_minor = ?4 WHERE id = ?1 AND status = 'pending'")?;
+        let mut to_insert: std::collections::HashSet<_> = e.new_hold_ids.iter().collect();
         for h in &e.holds {
             let r = &h.request;
-            hold.execute(params![
-                r.id.0.as_bytes(),
-                r.currency.code(),
-                r.debit_account_id.0.as_bytes(),
-                r.credit_account_id.0.as_bytes(),
-                r.amount_minor,
-                r.expires_at_ms,
-                r.memo,
-                h.status.as_str(),
-                h.posted_entry_id.map(|e| e.0.as_bytes().to_vec()),
-                h.posted_amount_minor,
-                &h.body_hash[..],
-                h.created_at_ms
-            ])?;
-        }
-        let mut bal = tx.prepare_cached("UPDATE accounts SET debits_posted = ?2, credits_posted = ?3, debits_pending = ?4, credits_pending = ?5 WHERE id = ?1")?;
-        for (id, b) in &e.balances {
-            let n = bal.execute(params![
-                id.0.as_bytes(),
-                b.debits_posted_minor,
-                b.credits_posted_minor,
-                b.debits_pending_minor,
-                b.credits_pending_minor
-            ])?;
-            anyhow::ensure!(n == 1, "account {id} missing while updating balances");
+            if to_insert.remove(&r.id) {
+                insert.execute(params![
+                    r.id.0.as_bytes(),
+                    r.currency.code(),
+                    r.debit_account_id.0.as_bytes(),
+                    r.credit_account_id.0.as_bytes(),
+                    r.amount_minor,
+                    r.expires_at_ms,
+                    r.memo,
+                    h.status.as_str(),
+                    h.posted_entry_id.map(|e| e.0.as_bytes().to_vec()),
+                    h.posted_amount_minor,
+                    &h.body_hash[..],
+                    h.created_at_ms
+                ])?;
+            } else {
+                let n = update.execute(params![
+                    r.id.0.as_bytes(),
+                    h.status.as_str(),
+                    h.posted_entry_id.map(|e| e.0.as_bytes().to_vec()),
+                    h.posted_amount_minor
+                ])?;
+                anyhow::ensure!(n == 1, "hold {} is no longer pending in storage", r.id);
+            }
         }
     }
+    update_balances(&tx, &e.balances)?;
     tx.commit().context("commit ledger group")
 }
