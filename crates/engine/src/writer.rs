@@ -83,29 +83,155 @@ async fn run(
     config: EngineConfig,
 ) {
     let mut expiry = tokio::time::interval(std::time::Duration::from_millis(500));
+    let mut inflight: Option<InFlight> = None;
     loop {
-        let first = tokio::select! {
-            env = rx.recv() => match env {
-                Some(e) => e,
-                None => break,
-            },
-            _ = expiry.tick() => match expiry_envelope(&book) {
-                Some(e) => e,
-                None => continue,
-            },
+        let group = if inflight.is_some() {
+            gather(&mut rx, Vec::new(), config)
+        } else {
+            let first = tokio::select! {
+                env = rx.recv() => match env {
+                    Some(e) => e,
+                    None => break,
+                },
+                _ = expiry.tick() => match expiry_envelope(&book) {
+                    Some(e) => e,
+                    None => continue,
+                },
+            };
+            gather(&mut rx, vec![first], config)
         };
-        let mut ops = first.commands.len();
-        let mut group = vec![first];
-        while ops < config.group_ops_max {
-            match rx.try_recv() {
-                Ok(e) => {
-                    ops += e.commands.len();
-                    group.push(e);
+        // Apply the next group on top of the one being committed, so the CPU work of one
+        // overlaps the disk work of the other.
+        let prev = inflight.as_ref().map(|f| &f.staged.seen);
+        let next = stage_or_fail(&store, &mut book, group, prev).await;
+        if let Some(f) = inflight.take() {
+            let next_mark = next.as_ref().map_or_else(|| book.group_mark(), |n| n.mark);
+            if let Err(e) = f
+                .handle
+                .await
+                .unwrap_or_else(|j| Err(anyhow::anyhow!("commit task: {j}")))
+            {
+                // Both groups leave memory; each is run again on its own.
+                book.rollback_to(0);
+                retry_failed(&store, &mut book, &view, f.staged.group, e).await;
+                if let Some(n) = next {
+                    process_group(&store, &mut book, &view, n.group).await;
                 }
-                Err(_) => break,
+                continue;
+            }
+            book.forget_undo_before(next_mark);
+            publish(&view, &f.staged.effect);
+            record_metrics(&f.staged);
+            reply(f.staged.group, f.staged.results);
+        }
+        if let Some(n) = next {
+            if n.effect.is_empty() {
+                book.finish_group();
+                reply(n.group, n.results);
+            } else {
+                let (s, effect) = (store.clone(), n.effect.clone());
+                let handle = tokio::spawn(async move { s.commit(effect).await });
+                inflight = Some(InFlight { staged: n, handle });
             }
         }
-        process_group(&store, &mut book, &view, group).await;
+    }
+}
+
+/// Takes what is waiting on the channel, up to the group limit, without waiting.
+fn gather(
+    rx: &mut mpsc::Receiver<Envelope>,
+    mut group: Vec<Envelope>,
+    config: EngineConfig,
+) -> Vec<Envelope> {
+    let mut ops: usize = group.iter().map(|e| e.commands.len()).sum();
+    while ops < config.group_ops_max {
+        match rx.try_recv() {
+            Ok(e) => {
+                ops += e.commands.len();
+                group.push(e);
+            }
+            Err(_) => break,
+        }
+    }
+    group
+}
+
+struct InFlight {
+    staged: Staged,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// A group applied to the book and waiting to be made durable.
+struct Staged {
+    group: Vec<Envelope>,
+    results: Vec<EnvelopeResult>,
+    effect: Arc<ledger::Effect>,
+    seen: Seen,
+    /// The book's undo log position where this group starts.
+    mark: usize,
+}
+
+fn reply(group: Vec<Envelope>, results: Vec<EnvelopeResult>) {
+    for (env, r) in group.into_iter().zip(results) {
+        let _ = env.reply.send(r.map_err(EngineError::from));
+    }
+}
+
+fn reply_error(group: Vec<Envelope>, msg: &str) {
+    tracing::error!(error = %msg, "ledger group failed");
+    for env in group {
+        let _ = env.reply.send(Err(EngineError::Storage(msg.to_string())));
+    }
+}
+
+fn record_metrics(s: &Staged) {
+    metrics::histogram!("puhui_ledger_group_requests").record(s.group.len() as f64);
+    metrics::counter!("puhui_ledger_entries_committed_total")
+        .increment(s.effect.entries.len() as u64);
+}
+
+async fn stage_or_fail(
+    store: &Store,
+    book: &mut Book,
+    group: Vec<Envelope>,
+    prev: Option<&Seen>,
+) -> Option<Staged> {
+    if group.is_empty() {
+        return None;
+    }
+    let mark = book.group_mark();
+    match stage(store, book, &group, prev, true).await {
+        Ok((results, effect, seen)) => Some(Staged {
+            group,
+            results,
+            effect: Arc::new(effect),
+            seen,
+            mark,
+        }),
+        Err(e) => {
+            book.rollback_to(mark);
+            reply_error(group, &format!("{e:#}"));
+            None
+        }
+    }
+}
+
+/// A group whose commit failed: an id already stored means some request was a retry, so the
+/// group runs again with every id looked up; any other failure is reported to every request.
+async fn retry_failed(
+    store: &Store,
+    book: &mut Book,
+    view: &Arc<Mutex<TreeView>>,
+    group: Vec<Envelope>,
+    e: anyhow::Error,
+) {
+    if store::is_unique_violation(&e) {
+        match try_group(store, book, view, &group, false).await {
+            Ok(results) => reply(group, results),
+            Err(e) => reply_error(group, &format!("{e:#}")),
+        }
+    } else {
+        reply_error(group, &format!("{e:#}"));
     }
 }
 
@@ -171,6 +297,8 @@ struct Seen {
 struct Ctx<'a> {
     existing: &'a Existing,
     seen: &'a Seen,
+    /// What the group still being committed did; storage does not show it yet.
+    prev: Option<&'a Seen>,
     book: &'a Book,
     now_ms: i64,
 }
@@ -180,6 +308,7 @@ impl Ctx<'_> {
         self.seen
             .entries
             .get(&id)
+            .or_else(|| self.prev.and_then(|p| p.entries.get(&id)))
             .or_else(|| self.existing.entries.get(&id))
     }
 
@@ -188,7 +317,14 @@ impl Ctx<'_> {
             .pending_hold(id)
             .cloned()
             .or_else(|| self.seen.holds.get(&id).cloned())
+            .or_else(|| self.prev.and_then(|p| p.holds.get(&id)).cloned())
             .or_else(|| self.existing.holds.get(&id).cloned())
+    }
+
+    fn reversed(&self, id: EntryId) -> bool {
+        self.existing.reversals.contains_key(&id)
+            || self.seen.reversed.contains(&id)
+            || self.prev.is_some_and(|p| p.reversed.contains(&id))
     }
 }
 
@@ -326,7 +462,7 @@ fn resolve_reversal(
     let orig = ctx
         .entry(original)
         .ok_or(LedgerError::UnknownEntry { id: original })?;
-    if ctx.existing.reversals.contains_key(&original) || ctx.seen.reversed.contains(&original) {
+    if ctx.reversed(original) {
         return Err(LedgerError::AlreadyReversed { id: original });
     }
     let postings = orig
@@ -367,7 +503,7 @@ fn wrap(index: usize, len: usize, e: LedgerError) -> LedgerError {
 fn apply_envelope(
     book: &mut Book,
     existing: &Existing,
-    seen: &mut Seen,
+    (seen, prev): (&mut Seen, Option<&Seen>),
     commands: &[Command],
     now: i64,
 ) -> Result<Vec<Outcome>, LedgerError> {
@@ -377,6 +513,7 @@ fn apply_envelope(
         let ctx = Ctx {
             existing,
             seen,
+            prev,
             book,
             now_ms: now,
         };
@@ -439,86 +576,70 @@ fn record(seen: &mut Seen, cmd: &Command, o: OpOutcome) -> Outcome {
     }
 }
 
+/// Runs one group on its own: stage, commit, and on a stored id, again with lookups.
 async fn process_group(
     store: &Store,
     book: &mut Book,
     view: &Arc<Mutex<TreeView>>,
     group: Vec<Envelope>,
 ) {
-    let results = match try_group(store, book, view, &group, true).await {
-        Err(GroupError::Duplicate) => try_group(store, book, view, &group, false).await,
-        other => other,
-    };
-    match results {
-        Ok(results) => {
-            for (env, r) in group.into_iter().zip(results) {
-                let _ = env.reply.send(r.map_err(EngineError::from));
-            }
-        }
-        Err(e) => {
-            let msg = match e {
-                GroupError::Duplicate => "a retried id collided twice".to_string(),
-                GroupError::Storage(e) => format!("{e:#}"),
-            };
-            tracing::error!(error = %msg, "commit ledger group");
-            for env in group {
-                let _ = env.reply.send(Err(EngineError::Storage(msg.clone())));
-            }
-        }
+    match try_group(store, book, view, &group, true).await {
+        Ok(results) => reply(group, results),
+        Err(e) => retry_failed(store, book, view, group, e).await,
     }
-}
-
-enum GroupError {
-    /// The optimistic commit hit an id that is already stored.
-    Duplicate,
-    Storage(anyhow::Error),
 }
 
 type EnvelopeResult = Result<Vec<Outcome>, LedgerError>;
 
-/// Applies and commits one group; on any failure the book is as before.
+/// Looks up what the group needs and applies it to the book (not yet durable).
+async fn stage(
+    store: &Store,
+    book: &mut Book,
+    group: &[Envelope],
+    prev: Option<&Seen>,
+    optimistic: bool,
+) -> anyhow::Result<(Vec<EnvelopeResult>, ledger::Effect, Seen)> {
+    let (entry_ids, hold_ids, reversed) = referenced_ids(group, optimistic);
+    let existing = if entry_ids.is_empty() && hold_ids.is_empty() && reversed.is_empty() {
+        Existing::default()
+    } else {
+        store.existing(entry_ids, hold_ids, reversed).await?
+    };
+    let now = now_ms();
+    let mut seen = Seen::default();
+    let results = group
+        .iter()
+        .map(|env| apply_envelope(book, &existing, (&mut seen, prev), &env.commands, now))
+        .collect();
+    Ok((results, book.take_effect(), seen))
+}
+
+/// Stages and commits one group with nothing else in flight; on failure the book is as before.
 async fn try_group(
     store: &Store,
     book: &mut Book,
     view: &Arc<Mutex<TreeView>>,
     group: &[Envelope],
     optimistic: bool,
-) -> Result<Vec<EnvelopeResult>, GroupError> {
-    let (entry_ids, hold_ids, reversed) = referenced_ids(group, optimistic);
-    let existing = if entry_ids.is_empty() && hold_ids.is_empty() && reversed.is_empty() {
-        Existing::default()
-    } else {
-        store
-            .existing(entry_ids, hold_ids, reversed)
-            .await
-            .map_err(GroupError::Storage)?
+) -> anyhow::Result<Vec<EnvelopeResult>> {
+    let (results, effect, _) = match stage(store, book, group, None, optimistic).await {
+        Ok(s) => s,
+        Err(e) => {
+            book.rollback_group();
+            return Err(e);
+        }
     };
-    let now = now_ms();
-    let mut seen = Seen::default();
-    let results: Vec<EnvelopeResult> = group
-        .iter()
-        .map(|env| apply_envelope(book, &existing, &mut seen, &env.commands, now))
-        .collect();
-    let effect = Arc::new(book.take_effect());
-    if effect.entries.is_empty() && effect.holds.is_empty() && effect.accounts_created.is_empty() {
-        book.finish_group();
-        return Ok(results);
-    }
-    let started = std::time::Instant::now();
-    if let Err(e) = store.commit(effect.clone()).await {
-        book.rollback_group();
-        return Err(if optimistic && store::is_unique_violation(&e) {
-            GroupError::Duplicate
-        } else {
-            GroupError::Storage(e)
-        });
+    if !effect.is_empty() {
+        let effect = Arc::new(effect);
+        if let Err(e) = store.commit(effect.clone()).await {
+            book.rollback_group();
+            return Err(e);
+        }
+        publish(view, &effect);
+        metrics::counter!("puhui_ledger_entries_committed_total")
+            .increment(effect.entries.len() as u64);
     }
     book.finish_group();
-    publish(view, &effect);
-    metrics::histogram!("puhui_ledger_commit_seconds").record(started.elapsed().as_secs_f64());
-    metrics::histogram!("puhui_ledger_group_requests").record(group.len() as f64);
-    metrics::counter!("puhui_ledger_entries_committed_total")
-        .increment(effect.entries.len() as u64);
     Ok(results)
 }
 

@@ -94,6 +94,12 @@ pub struct Effect {
     pub balances: Vec<(AccountId, Balances)>,
 }
 
+impl Effect {
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty() && self.holds.is_empty() && self.accounts_created.is_empty()
+    }
+}
+
 enum Undo {
     Balances(AccountId, Balances),
     Hold(HoldId, Option<HoldRecord>),
@@ -216,7 +222,29 @@ impl Book {
             .iter()
             .map(|id| (*id, self.accounts[id].balances))
             .collect();
+        self.touched.clear();
+        self.touched_set.clear();
         effect
+    }
+
+    /// Where the next group's changes start in the undo log. Groups stack: a group may be
+    /// applied while the one before it is still being made durable.
+    pub fn group_mark(&self) -> usize {
+        self.undo.len()
+    }
+
+    /// The groups below `mark` are durable: forget how to undo them.
+    pub fn forget_undo_before(&mut self, mark: usize) {
+        assert!(mark <= self.undo.len(), "mark within the undo log");
+        self.undo.drain(..mark);
+    }
+
+    /// Undoes everything from `mark` on, including the group being applied.
+    pub fn rollback_to(&mut self, mark: usize) {
+        self.undo_to(mark);
+        self.touched.clear();
+        self.touched_set.clear();
+        self.effect = Effect::default();
     }
 
     /// The group was made durable: forget how to undo it.
