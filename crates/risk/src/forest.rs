@@ -1,0 +1,230 @@
+//! Flattened tree ensembles: one node array for every tree, one bitset pool for categorical
+//! splits. Native, LightGBM and XGBoost models all compile to this form, so there is a single
+//! inference loop and it allocates nothing per row.
+
+use serde::{Deserialize, Serialize};
+
+/// Marks a leaf in `Node::feature`.
+pub const LEAF: u32 = u32::MAX;
+
+/// How a split compares a present numeric value with its threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compare {
+    /// `x <= threshold` goes left (native and LightGBM).
+    LessEq,
+    /// `x < threshold` goes left, compared in `f32` (XGBoost).
+    LessF32,
+}
+
+/// Which values a split routes by `default_left` instead of by the threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Missing {
+    /// NaN takes the default direction.
+    Nan,
+    /// NaN is read as 0 and compared normally (LightGBM `missing_type = None`).
+    NanAsZero,
+    /// NaN and zero take the default direction (LightGBM `missing_type = Zero`).
+    Zero,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    /// Feature index, or [`LEAF`].
+    pub feature: u32,
+    pub left: u32,
+    pub right: u32,
+    /// Threshold for numeric splits; the leaf value for leaves.
+    pub value: f64,
+    pub default_left: bool,
+    pub compare: Compare,
+    pub missing: Missing,
+    /// Categorical split: codes whose bit is set in `cat_words[cat_begin..cat_begin+cat_len]` go
+    /// left; anything else (including NaN, negatives and codes past the set) goes right.
+    pub categorical: bool,
+    pub cat_begin: u32,
+    pub cat_len: u32,
+}
+
+impl Node {
+    pub fn leaf(value: f64) -> Node {
+        Node {
+            feature: LEAF,
+            left: 0,
+            right: 0,
+            value,
+            default_left: false,
+            compare: Compare::LessEq,
+            missing: Missing::Nan,
+            categorical: false,
+            cat_begin: 0,
+            cat_len: 0,
+        }
+    }
+}
+
+/// How the raw sum of leaves becomes a probability of bad.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Link {
+    /// `p = 1 / (1 + exp(-scale * raw))`.
+    Sigmoid { scale: f64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Forest {
+    pub nodes: Vec<Node>,
+    pub roots: Vec<u32>,
+    pub cat_words: Vec<u32>,
+    /// Added to the sum of leaves before the link (the prior log-odds).
+    pub base_margin: f64,
+    pub link: Link,
+}
+
+impl Forest {
+    pub fn new(base_margin: f64) -> Forest {
+        Forest {
+            nodes: Vec::new(),
+            roots: Vec::new(),
+            cat_words: Vec::new(),
+            base_margin,
+            link: Link::Sigmoid { scale: 1.0 },
+        }
+    }
+
+    /// Appends a tree whose child indices are relative to its first node.
+    pub fn push_tree(&mut self, mut nodes: Vec<Node>) {
+        assert!(!nodes.is_empty(), "a tree has at least a leaf");
+        let offset = self.nodes.len() as u32;
+        for n in nodes.iter_mut().filter(|n| n.feature != LEAF) {
+            n.left += offset;
+            n.right += offset;
+        }
+        self.roots.push(offset);
+        self.nodes.extend(nodes);
+    }
+
+    /// Stores a category set as a bitset and returns `(begin, len)` for the node.
+    pub fn push_categories(&mut self, codes: &[u32]) -> (u32, u32) {
+        let words = codes.iter().map(|&c| c / 32 + 1).max().unwrap_or(0) as usize;
+        let begin = self.cat_words.len();
+        self.cat_words.resize(begin + words, 0);
+        for &c in codes {
+            self.cat_words[begin + (c / 32) as usize] |= 1 << (c % 32);
+        }
+        (begin as u32, words as u32)
+    }
+
+    /// Sum of one tree's leaf for a row.
+    #[inline]
+    pub fn tree_value(&self, root: u32, row: &[f64]) -> f64 {
+        let mut i = root as usize;
+        loop {
+            let n = &self.nodes[i];
+            if n.feature == LEAF {
+                return n.value;
+            }
+            i = if self.goes_left(n, row[n.feature as usize]) {
+                n.left
+            } else {
+                n.right
+            } as usize;
+        }
+    }
+
+    #[inline]
+    fn goes_left(&self, n: &Node, x: f64) -> bool {
+        if n.categorical {
+            return self.category_left(n, x);
+        }
+        let x = match n.missing {
+            Missing::NanAsZero if x.is_nan() => 0.0,
+            Missing::Nan if x.is_nan() => return n.default_left,
+            Missing::Zero if x.is_nan() || x.abs() <= 1e-35 => return n.default_left,
+            _ => x,
+        };
+        match n.compare {
+            Compare::LessEq => x <= n.value,
+            Compare::LessF32 => (x as f32) < (n.value as f32),
+        }
+    }
+
+    #[inline]
+    fn category_left(&self, n: &Node, x: f64) -> bool {
+        // LightGBM reads NaN as category 0 unless NaN is its own missing type.
+        let x = if x.is_nan() && n.missing != Missing::Nan {
+            0.0
+        } else {
+            x
+        };
+        if x.is_nan() || x < 0.0 {
+            return n.default_left;
+        }
+        let code = x as u64;
+        let word = (code / 32) as usize;
+        if word >= n.cat_len as usize {
+            return false;
+        }
+        self.cat_words[n.cat_begin as usize + word] >> (code % 32) & 1 == 1
+    }
+
+    /// Raw margin (log-odds of bad) for a row.
+    #[inline]
+    pub fn margin(&self, row: &[f64]) -> f64 {
+        self.base_margin
+            + self
+                .roots
+                .iter()
+                .map(|&r| self.tree_value(r, row))
+                .sum::<f64>()
+    }
+
+    #[inline]
+    pub fn predict(&self, row: &[f64]) -> f64 {
+        let Link::Sigmoid { scale } = self.link;
+        sigmoid(scale * self.margin(row))
+    }
+
+    pub fn n_trees(&self) -> usize {
+        self.roots.len()
+    }
+}
+
+#[inline]
+pub fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(feature: u32, value: f64, left: u32, right: u32) -> Node {
+        Node {
+            feature,
+            left,
+            right,
+            value,
+            ..Node::leaf(0.0)
+        }
+    }
+
+    #[test]
+    fn routes_numeric_missing_and_categorical() {
+        let mut f = Forest::new(0.0);
+        f.push_tree(vec![split(0, 1.5, 1, 2), Node::leaf(-1.0), Node::leaf(1.0)]);
+        let (cat_begin, cat_len) = f.push_categories(&[2, 40]);
+        let cat = Node {
+            categorical: true,
+            cat_begin,
+            cat_len,
+            ..split(1, 0.0, 1, 2)
+        };
+        f.push_tree(vec![cat, Node::leaf(10.0), Node::leaf(20.0)]);
+        assert_eq!(f.margin(&[1.0, 2.0]), 9.0);
+        assert_eq!(f.margin(&[2.0, 40.0]), 11.0);
+        assert_eq!(f.margin(&[2.0, 3.0]), 21.0);
+        assert_eq!(f.margin(&[f64::NAN, 1000.0]), 21.0);
+    }
+}

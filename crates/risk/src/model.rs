@@ -1,0 +1,109 @@
+//! The model file: one serialisable value that carries its input schema and scores rows.
+
+use crate::data::{Dataset, Schema};
+use crate::forest::Forest;
+use crate::gbm::{self, GbmModel, GbmParams};
+use crate::scorecard::{self, Scorecard, ScorecardParams};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelKind {
+    Scorecard,
+    Gbm,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TrainOptions {
+    pub scorecard: ScorecardParams,
+    pub gbm: GbmParams,
+}
+
+/// A trained or imported model with the schema it reads its inputs by.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Model {
+    Scorecard {
+        schema: Schema,
+        target: String,
+        card: Scorecard,
+    },
+    Gbm {
+        schema: Schema,
+        target: String,
+        gbm: GbmModel,
+    },
+    /// An imported LightGBM or XGBoost model; `source` names the library.
+    Imported {
+        schema: Schema,
+        source: String,
+        forest: Forest,
+    },
+}
+
+impl Model {
+    pub fn train(
+        kind: ModelKind,
+        data: &Dataset,
+        target: &str,
+        y: &[u8],
+        rows: &[usize],
+        options: &TrainOptions,
+        progress: gbm::Progress,
+    ) -> Model {
+        let schema = data.schema.clone();
+        let target = target.to_string();
+        match kind {
+            ModelKind::Scorecard => Model::Scorecard {
+                schema,
+                target,
+                card: scorecard::train(data, y, rows, &options.scorecard),
+            },
+            ModelKind::Gbm => Model::Gbm {
+                schema,
+                target,
+                gbm: gbm::train(data, y, rows, &options.gbm, progress),
+            },
+        }
+    }
+
+    pub fn schema(&self) -> &Schema {
+        match self {
+            Model::Scorecard { schema, .. }
+            | Model::Gbm { schema, .. }
+            | Model::Imported { schema, .. } => schema,
+        }
+    }
+
+    /// The training target column, when the model was trained here.
+    pub fn target(&self) -> Option<&str> {
+        match self {
+            Model::Scorecard { target, .. } | Model::Gbm { target, .. } => Some(target),
+            Model::Imported { .. } => None,
+        }
+    }
+
+    /// Probability of bad and, for scorecards, the score. `row` is in schema order.
+    #[inline]
+    pub fn predict(&self, row: &[f64]) -> (f64, Option<f64>) {
+        match self {
+            Model::Scorecard { card, .. } => {
+                let (p, s) = card.predict(row);
+                (p, Some(s))
+            }
+            Model::Gbm { gbm, .. } => (gbm.forest.predict(row), None),
+            Model::Imported { forest, .. } => (forest.predict(row), None),
+        }
+    }
+
+    /// Scores every row of a dataset encoded with this model's schema.
+    pub fn predict_all(&self, data: &Dataset) -> Vec<(f64, Option<f64>)> {
+        assert_eq!(
+            data.schema,
+            *self.schema(),
+            "data encoded with another schema"
+        );
+        (0..data.n_rows)
+            .map(|i| self.predict(data.row(i)))
+            .collect()
+    }
+}

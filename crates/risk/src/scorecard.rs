@@ -1,0 +1,717 @@
+//! WoE scorecards: optimal binning, IV and stepwise selection, L2 logistic regression on WoE,
+//! and points scaling.
+//!
+//! Binning starts from about 20 equal-frequency fine bins (categories are fine bins ordered by
+//! bad rate) and merges neighbours by dynamic programming to maximise information value under
+//! a minimum bin share, a maximum bin count and a monotonic bad rate. Missing values always
+//! have their own bin; unseen categories at scoring time fall into it, and when training saw
+//! no missing values that bin has WoE 0 (the training-average risk).
+
+use crate::data::{Dataset, FeatureKind};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScorecardParams {
+    pub fine_bins: usize,
+    pub min_bin_share: f64,
+    pub max_bins: usize,
+    pub min_iv: f64,
+    pub max_correlation: f64,
+    pub l2: f64,
+    pub pdo: f64,
+    pub base_points: f64,
+    /// Good:bad odds that score `base_points`.
+    pub base_odds: f64,
+}
+
+impl Default for ScorecardParams {
+    fn default() -> Self {
+        ScorecardParams {
+            fine_bins: 20,
+            min_bin_share: 0.05,
+            max_bins: 10,
+            min_iv: 0.02,
+            max_correlation: 0.8,
+            l2: 1.0,
+            pdo: 20.0,
+            base_points: 600.0,
+            base_odds: 50.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Bin {
+    pub label: String,
+    pub count: usize,
+    pub bads: usize,
+    pub woe: f64,
+    pub points: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum BinRule {
+    /// Bin `i` holds `x <= upper[i]` above the previous bound; the last bound is +inf.
+    Numeric { upper: Vec<f64> },
+    /// Level code to bin; codes past the end are unseen and go to the missing bin.
+    Categorical { bin_of_code: Vec<u16> },
+}
+
+/// One feature's bins; the last bin is always the missing bin.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FeatureBinning {
+    pub feature: usize,
+    pub name: String,
+    pub rule: BinRule,
+    pub bins: Vec<Bin>,
+    pub iv: f64,
+}
+
+impl FeatureBinning {
+    pub fn missing_bin(&self) -> usize {
+        self.bins.len() - 1
+    }
+
+    #[inline]
+    pub fn bin_of(&self, x: f64) -> usize {
+        if x.is_nan() {
+            return self.missing_bin();
+        }
+        match &self.rule {
+            BinRule::Numeric { upper } => upper.partition_point(|&u| u < x),
+            BinRule::Categorical { bin_of_code } => bin_of_code
+                .get(x as usize)
+                .map_or(self.missing_bin(), |&b| b as usize),
+        }
+    }
+}
+
+/// Counts per fine bin: (rows, bads).
+type Counts = Vec<(usize, usize)>;
+
+fn woe(bads: usize, goods: usize, total_bads: usize, total_goods: usize) -> f64 {
+    // +0.5 smoothing keeps empty cells finite.
+    let db = (bads as f64 + 0.5) / (total_bads as f64 + 0.5);
+    let dg = (goods as f64 + 0.5) / (total_goods as f64 + 0.5);
+    (db / dg).ln()
+}
+
+fn iv_term(bads: usize, goods: usize, tb: usize, tg: usize) -> f64 {
+    let db = bads as f64 / tb as f64;
+    let dg = goods as f64 / tg as f64;
+    (db - dg) * woe(bads, goods, tb, tg)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Trend {
+    Ascending,
+    Descending,
+}
+
+/// Merges contiguous fine bins into groups maximising IV: each group holds at least
+/// `min_rows`, at most `max_groups` groups, bad rates strictly monotone in `trend`.
+/// Returns group boundaries as the last fine-bin index of each group and the IV.
+fn optimal_groups(
+    fine: &Counts,
+    tb: usize,
+    tg: usize,
+    min_rows: usize,
+    max_groups: usize,
+    trend: Trend,
+) -> Option<(Vec<usize>, f64)> {
+    let m = fine.len();
+    let mut pre = vec![(0usize, 0usize); m + 1];
+    for i in 0..m {
+        pre[i + 1] = (pre[i].0 + fine[i].0, pre[i].1 + fine[i].1);
+    }
+    let group = |i: usize, j: usize| (pre[j + 1].0 - pre[i].0, pre[j + 1].1 - pre[i].1);
+    let rate = |i: usize, j: usize| {
+        let (n, b) = group(i, j);
+        b as f64 / n as f64
+    };
+    let value = |i: usize, j: usize| {
+        let (n, b) = group(i, j);
+        iv_term(b, n - b, tb, tg)
+    };
+    // best[g][i][j]: max IV covering fine bins 0..=j in g+1 groups, the last being i..=j.
+    let neg = f64::NEG_INFINITY;
+    let mut best = vec![vec![vec![neg; m]; m]; max_groups];
+    let mut from = vec![vec![vec![usize::MAX; m]; m]; max_groups];
+    for (j, cell) in best[0][0].iter_mut().enumerate() {
+        if group(0, j).0 >= min_rows {
+            *cell = value(0, j);
+        }
+    }
+    for g in 1..max_groups {
+        for j in 0..m {
+            for i in 1..=j {
+                if group(i, j).0 < min_rows {
+                    continue;
+                }
+                let r = rate(i, j);
+                for k in 0..i {
+                    let prev = best[g - 1][k][i - 1];
+                    let ok = match trend {
+                        Trend::Ascending => rate(k, i - 1) < r,
+                        Trend::Descending => rate(k, i - 1) > r,
+                    };
+                    if prev > neg && ok && prev + value(i, j) > best[g][i][j] {
+                        best[g][i][j] = prev + value(i, j);
+                        from[g][i][j] = k;
+                    }
+                }
+            }
+        }
+    }
+    let mut top: Option<(usize, usize, f64)> = None;
+    for (g, layer) in best.iter().enumerate() {
+        for (i, row) in layer.iter().enumerate() {
+            if row[m - 1] > neg && top.is_none_or(|t| row[m - 1] > t.2 + 1e-12) {
+                top = Some((g, i, row[m - 1]));
+            }
+        }
+    }
+    let (mut g, mut i, iv) = top?;
+    let mut ends = vec![m - 1];
+    while g > 0 {
+        let k = from[g][i][ends[ends.len() - 1]];
+        ends.push(i - 1);
+        (g, i) = (g - 1, k);
+    }
+    ends.reverse();
+    Some((ends, iv))
+}
+
+/// Equal-frequency fine bins over the present values: returns upper bounds (last +inf).
+fn fine_bounds(values: &mut [f64], fine_bins: usize) -> Vec<f64> {
+    values.sort_by(f64::total_cmp);
+    let target = values.len() as f64 / fine_bins as f64;
+    let mut upper = Vec::new();
+    let mut filled = 0usize;
+    for i in 0..values.len().saturating_sub(1) {
+        filled += 1;
+        if values[i] != values[i + 1] && filled as f64 >= target {
+            upper.push((values[i] + values[i + 1]) / 2.0);
+            filled = 0;
+        }
+    }
+    upper.push(f64::INFINITY);
+    upper
+}
+
+/// Bins one feature on the given rows (labels `y` indexed like `rows`).
+pub fn bin_feature(
+    data: &Dataset,
+    f: usize,
+    rows: &[usize],
+    y: &[u8],
+    p: &ScorecardParams,
+) -> FeatureBinning {
+    let values: Vec<f64> = rows.iter().map(|&r| data.value(r, f)).collect();
+    let tb = y.iter().filter(|&&v| v == 1).count();
+    let tg = y.len() - tb;
+    let min_rows = ((p.min_bin_share * rows.len() as f64).ceil() as usize).max(1);
+    let spec = &data.schema.features[f];
+    let (rule, labels) = match &spec.kind {
+        FeatureKind::Numeric => numeric_rule(&values, y, tb, tg, min_rows, p),
+        FeatureKind::Categorical { levels } => {
+            categorical_rule(&values, y, levels, tb, tg, min_rows, p)
+        }
+    };
+    let mut counts = vec![(0usize, 0usize); labels.len() + 1];
+    let mut binning = FeatureBinning {
+        feature: f,
+        name: spec.name.clone(),
+        rule,
+        bins: Vec::new(),
+        iv: 0.0,
+    };
+    binning.bins = vec![
+        Bin {
+            label: String::new(),
+            count: 0,
+            bads: 0,
+            woe: 0.0,
+            points: 0.0
+        };
+        labels.len() + 1
+    ];
+    for (x, &t) in values.iter().zip(y) {
+        let b = binning.bin_of(*x);
+        counts[b].0 += 1;
+        counts[b].1 += usize::from(t);
+    }
+    let mut names = labels;
+    names.push("missing".into());
+    for (b, ((n, bads), label)) in counts.iter().zip(names).enumerate() {
+        let w = if *n == 0 {
+            0.0
+        } else {
+            woe(*bads, n - bads, tb, tg)
+        };
+        binning.bins[b] = Bin {
+            label,
+            count: *n,
+            bads: *bads,
+            woe: w,
+            points: 0.0,
+        };
+        if *n > 0 {
+            binning.iv += iv_term(*bads, n - bads, tb, tg);
+        }
+    }
+    binning
+}
+
+fn numeric_rule(
+    values: &[f64],
+    y: &[u8],
+    tb: usize,
+    tg: usize,
+    min_rows: usize,
+    p: &ScorecardParams,
+) -> (BinRule, Vec<String>) {
+    let mut present: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
+    if present.is_empty() {
+        return (
+            BinRule::Numeric {
+                upper: vec![f64::INFINITY],
+            },
+            vec!["all".into()],
+        );
+    }
+    let fine_upper = fine_bounds(&mut present, p.fine_bins);
+    let mut fine = vec![(0usize, 0usize); fine_upper.len()];
+    for (x, &t) in values.iter().zip(y).filter(|(x, _)| !x.is_nan()) {
+        let b = fine_upper.partition_point(|&u| u < *x);
+        fine[b].0 += 1;
+        fine[b].1 += usize::from(t);
+    }
+    let candidates = [Trend::Ascending, Trend::Descending]
+        .map(|t| optimal_groups(&fine, tb, tg, min_rows, p.max_bins, t));
+    let ends = candidates
+        .into_iter()
+        .flatten()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or(vec![fine.len() - 1], |(ends, _)| ends);
+    let upper: Vec<f64> = ends.iter().map(|&e| fine_upper[e]).collect();
+    let labels = upper
+        .iter()
+        .enumerate()
+        .map(|(i, u)| match i {
+            0 if upper.len() == 1 => "all".to_string(),
+            0 => format!("<= {}", fmt(*u)),
+            _ if u.is_infinite() => format!("> {}", fmt(upper[i - 1])),
+            _ => format!("({}, {}]", fmt(upper[i - 1]), fmt(*u)),
+        })
+        .collect();
+    (BinRule::Numeric { upper }, labels)
+}
+
+fn fmt(x: f64) -> String {
+    let s = format!("{x:.4}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+fn categorical_rule(
+    values: &[f64],
+    y: &[u8],
+    levels: &[String],
+    tb: usize,
+    tg: usize,
+    min_rows: usize,
+    p: &ScorecardParams,
+) -> (BinRule, Vec<String>) {
+    let mut counts = vec![(0usize, 0usize); levels.len()];
+    for (x, &t) in values.iter().zip(y).filter(|(x, _)| !x.is_nan()) {
+        counts[*x as usize].0 += 1;
+        counts[*x as usize].1 += usize::from(t);
+    }
+    // Order seen levels by smoothed bad rate; rare levels then merge with similar neighbours.
+    let prior = tb as f64 / (tb + tg) as f64;
+    let rate = |c: usize| (counts[c].1 as f64 + prior * 10.0) / (counts[c].0 as f64 + 10.0);
+    let mut order: Vec<usize> = (0..levels.len()).filter(|&c| counts[c].0 > 0).collect();
+    order.sort_by(|&a, &b| rate(a).total_cmp(&rate(b)));
+    if order.is_empty() {
+        return (
+            BinRule::Categorical {
+                bin_of_code: Vec::new(),
+            },
+            Vec::new(),
+        );
+    }
+    let fine: Counts = order.iter().map(|&c| counts[c]).collect();
+    let ends = optimal_groups(&fine, tb, tg, min_rows, p.max_bins, Trend::Ascending)
+        .map_or(vec![fine.len() - 1], |(ends, _)| ends);
+    let mut bin_of_code = vec![u16::MAX; levels.len()];
+    let mut labels = Vec::new();
+    let mut start = 0;
+    for (b, &end) in ends.iter().enumerate() {
+        let members: Vec<&str> = order[start..=end]
+            .iter()
+            .map(|&c| levels[c].as_str())
+            .collect();
+        order[start..=end]
+            .iter()
+            .for_each(|&c| bin_of_code[c] = b as u16);
+        labels.push(members.join(" | "));
+        start = end + 1;
+    }
+    // Codes never seen in training are unseen categories: send them to the missing bin.
+    let missing = labels.len() as u16;
+    bin_of_code
+        .iter_mut()
+        .filter(|b| **b == u16::MAX)
+        .for_each(|b| *b = missing);
+    (BinRule::Categorical { bin_of_code }, labels)
+}
+
+/// L2-regularised logistic regression by Newton's method; `x` is row-major `n x k`.
+/// Returns `[intercept, w1..wk]`; the intercept is not penalised.
+pub fn logistic(x: &[f64], y: &[u8], k: usize, l2: f64) -> Vec<f64> {
+    let n = y.len();
+    assert_eq!(x.len(), n * k);
+    let d = k + 1;
+    let mut w = vec![0.0; d];
+    for _ in 0..50 {
+        let mut grad = vec![0.0; d];
+        let mut hess = vec![0.0; d * d];
+        for i in 0..n {
+            let row = &x[i * k..(i + 1) * k];
+            let z = w[0] + row.iter().zip(&w[1..]).map(|(a, b)| a * b).sum::<f64>();
+            let q = crate::forest::sigmoid(z);
+            let (r, s) = (q - f64::from(y[i]), (q * (1.0 - q)).max(1e-12));
+            for a in 0..d {
+                let xa = if a == 0 { 1.0 } else { row[a - 1] };
+                grad[a] += r * xa;
+                for b in 0..=a {
+                    let xb = if b == 0 { 1.0 } else { row[b - 1] };
+                    hess[a * d + b] += s * xa * xb;
+                }
+            }
+        }
+        for a in 0..d {
+            for b in 0..a {
+                hess[b * d + a] = hess[a * d + b];
+            }
+            if a > 0 {
+                grad[a] += l2 * w[a];
+                hess[a * d + a] += l2;
+            }
+        }
+        let step = solve(&mut hess, &mut grad, d);
+        let size: f64 = step.iter().map(|s| s.abs()).sum();
+        w.iter_mut().zip(&step).for_each(|(wi, si)| *wi -= si);
+        if size < 1e-10 {
+            break;
+        }
+    }
+    w
+}
+
+/// Solves `a x = b` by Gaussian elimination with partial pivoting (small dense systems).
+fn solve(a: &mut [f64], b: &mut [f64], d: usize) -> Vec<f64> {
+    for c in 0..d {
+        let piv = (c..d)
+            .max_by(|&i, &j| a[i * d + c].abs().total_cmp(&a[j * d + c].abs()))
+            .expect("d > 0");
+        if piv != c {
+            for j in 0..d {
+                a.swap(c * d + j, piv * d + j);
+            }
+            b.swap(c, piv);
+        }
+        let p = a[c * d + c];
+        if p.abs() < 1e-300 {
+            continue;
+        }
+        for i in c + 1..d {
+            let f = a[i * d + c] / p;
+            for j in c..d {
+                a[i * d + j] -= f * a[c * d + j];
+            }
+            b[i] -= f * b[c];
+        }
+    }
+    let mut x = vec![0.0; d];
+    for c in (0..d).rev() {
+        let s: f64 = (c + 1..d).map(|j| a[c * d + j] * x[j]).sum();
+        let p = a[c * d + c];
+        x[c] = if p.abs() < 1e-300 {
+            0.0
+        } else {
+            (b[c] - s) / p
+        };
+    }
+    x
+}
+
+fn loglik(x: &[f64], y: &[u8], k: usize, w: &[f64]) -> f64 {
+    y.iter()
+        .enumerate()
+        .map(|(i, &t)| {
+            let z = w[0]
+                + x[i * k..(i + 1) * k]
+                    .iter()
+                    .zip(&w[1..])
+                    .map(|(a, b)| a * b)
+                    .sum::<f64>();
+            let q = crate::forest::sigmoid(z).clamp(1e-15, 1.0 - 1e-15);
+            if t == 1 {
+                q.ln()
+            } else {
+                (1.0 - q).ln()
+            }
+        })
+        .sum()
+}
+
+/// Row-major WoE matrix of the chosen binnings.
+fn woe_matrix(data: &Dataset, rows: &[usize], binnings: &[&FeatureBinning]) -> Vec<f64> {
+    let mut x = Vec::with_capacity(rows.len() * binnings.len());
+    for &r in rows {
+        for b in binnings {
+            x.push(b.bins[b.bin_of(data.value(r, b.feature))].woe);
+        }
+    }
+    x
+}
+
+/// Why a feature is in or out of the scorecard, for the IV table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Selection {
+    pub name: String,
+    pub iv: f64,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScoredFeature {
+    pub binning: FeatureBinning,
+    pub coefficient: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Scorecard {
+    pub intercept: f64,
+    /// Points every applicant starts with: offset minus the intercept's share.
+    pub base_points: f64,
+    pub features: Vec<ScoredFeature>,
+    pub selection: Vec<Selection>,
+    pub params: ScorecardParams,
+}
+
+impl Scorecard {
+    /// (probability of bad, score) for a row; higher scores are safer.
+    #[inline]
+    pub fn predict(&self, row: &[f64]) -> (f64, f64) {
+        let mut z = self.intercept;
+        let mut score = self.base_points;
+        for f in &self.features {
+            let bin = &f.binning.bins[f.binning.bin_of(row[f.binning.feature])];
+            z += f.coefficient * bin.woe;
+            score += bin.points;
+        }
+        (crate::forest::sigmoid(z), score)
+    }
+}
+
+/// Trains a scorecard on `rows`.
+pub fn train(data: &Dataset, y_all: &[u8], rows: &[usize], p: &ScorecardParams) -> Scorecard {
+    let y: Vec<u8> = rows.iter().map(|&r| y_all[r]).collect();
+    let binnings: Vec<FeatureBinning> = (0..data.n_features())
+        .map(|f| bin_feature(data, f, rows, &y, p))
+        .collect();
+    let mut selection: Vec<Selection> = binnings
+        .iter()
+        .map(|b| Selection {
+            name: b.name.clone(),
+            iv: b.iv,
+            status: String::new(),
+        })
+        .collect();
+    let candidates = filter_candidates(data, rows, &binnings, &mut selection, p);
+    let chosen = stepwise(data, rows, &y, &binnings, &candidates, p);
+    for (f, s) in selection.iter_mut().enumerate() {
+        if s.status.is_empty() {
+            s.status = if chosen.contains(&f) {
+                "selected".into()
+            } else {
+                "dropped: stepwise".into()
+            };
+        }
+    }
+    let picked: Vec<&FeatureBinning> = chosen.iter().map(|&f| &binnings[f]).collect();
+    let x = woe_matrix(data, rows, &picked);
+    let w = logistic(&x, &y, picked.len(), p.l2);
+    scale(
+        w,
+        picked.into_iter().cloned().collect(),
+        selection,
+        p.clone(),
+    )
+}
+
+/// IV threshold, then drop the weaker of any pair of highly correlated WoE columns.
+fn filter_candidates(
+    data: &Dataset,
+    rows: &[usize],
+    binnings: &[FeatureBinning],
+    selection: &mut [Selection],
+    p: &ScorecardParams,
+) -> Vec<usize> {
+    let mut by_iv: Vec<usize> = (0..binnings.len()).collect();
+    by_iv.sort_by(|&a, &b| binnings[b].iv.total_cmp(&binnings[a].iv));
+    let mut kept: Vec<usize> = Vec::new();
+    let mut columns: Vec<Vec<f64>> = Vec::new();
+    for f in by_iv {
+        if binnings[f].iv < p.min_iv {
+            selection[f].status = format!("dropped: IV < {}", p.min_iv);
+            continue;
+        }
+        let col = woe_matrix(data, rows, &[&binnings[f]]);
+        if let Some(&other) = kept
+            .iter()
+            .zip(&columns)
+            .find(|(_, c)| correlation(c, &col).abs() > p.max_correlation)
+            .map(|(k, _)| k)
+        {
+            selection[f].status = format!("dropped: correlated with {}", binnings[other].name);
+            continue;
+        }
+        kept.push(f);
+        columns.push(col);
+    }
+    kept
+}
+
+fn correlation(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+    if va <= 0.0 || vb <= 0.0 {
+        0.0
+    } else {
+        cov / (va * vb).sqrt()
+    }
+}
+
+/// Forward stepwise selection by AIC, then removal of features whose coefficient has the
+/// wrong sign (a positive WoE must not lower the risk).
+fn stepwise(
+    data: &Dataset,
+    rows: &[usize],
+    y: &[u8],
+    binnings: &[FeatureBinning],
+    candidates: &[usize],
+    p: &ScorecardParams,
+) -> Vec<usize> {
+    let fit = |set: &[usize]| -> (f64, Vec<f64>) {
+        let picked: Vec<&FeatureBinning> = set.iter().map(|&f| &binnings[f]).collect();
+        let x = woe_matrix(data, rows, &picked);
+        let w = logistic(&x, y, set.len(), p.l2);
+        let aic = -2.0 * loglik(&x, y, set.len(), &w) + 2.0 * (set.len() + 1) as f64;
+        (aic, w)
+    };
+    let mut chosen: Vec<usize> = Vec::new();
+    let mut current = fit(&chosen).0;
+    loop {
+        let mut best: Option<(f64, usize)> = None;
+        for &f in candidates.iter().filter(|f| !chosen.contains(f)) {
+            let mut set = chosen.clone();
+            set.push(f);
+            let aic = fit(&set).0;
+            if aic < current - 1e-9 && best.is_none_or(|b| aic < b.0) {
+                best = Some((aic, f));
+            }
+        }
+        let Some((aic, f)) = best else { break };
+        chosen.push(f);
+        current = aic;
+    }
+    loop {
+        let (_, w) = fit(&chosen);
+        match (1..w.len()).find(|&i| w[i] <= 0.0) {
+            Some(i) => {
+                chosen.remove(i - 1);
+            }
+            None => return chosen,
+        }
+    }
+}
+
+/// Turns log-odds weights into points: `score = offset + factor * ln(good:bad odds)`.
+fn scale(
+    w: Vec<f64>,
+    binnings: Vec<FeatureBinning>,
+    selection: Vec<Selection>,
+    params: ScorecardParams,
+) -> Scorecard {
+    let factor = params.pdo / std::f64::consts::LN_2;
+    let offset = params.base_points - factor * params.base_odds.ln();
+    let mut features = Vec::new();
+    for (mut binning, &coefficient) in binnings.into_iter().zip(&w[1..]) {
+        for bin in &mut binning.bins {
+            bin.points = -factor * coefficient * bin.woe;
+        }
+        features.push(ScoredFeature {
+            binning,
+            coefficient,
+        });
+    }
+    Scorecard {
+        intercept: w[0],
+        base_points: offset - factor * w[0],
+        features,
+        selection,
+        params,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn optimal_groups_respects_share_and_monotonicity() {
+        // Bad rates 10%, 12%, 50%, 48%, 90% over equal-sized fine bins.
+        let fine: Counts = vec![(100, 10), (100, 12), (100, 50), (100, 48), (100, 90)];
+        let (ends, iv) = optimal_groups(&fine, 210, 290, 150, 10, Trend::Ascending).unwrap();
+        assert_eq!(ends, vec![1, 4]);
+        assert!(iv > 0.0);
+        let (ends, _) = optimal_groups(&fine, 210, 290, 100, 10, Trend::Ascending).unwrap();
+        assert_eq!(ends, vec![1, 3, 4]);
+    }
+
+    #[test]
+    fn logistic_recovers_a_known_slope() {
+        // p = sigmoid(-1 + 2x) on a grid, with fractional labels replicated into counts.
+        let mut x = Vec::new();
+        let mut y = Vec::new();
+        for i in 0..200 {
+            let v = (i % 20) as f64 / 10.0 - 1.0;
+            let q = crate::forest::sigmoid(-1.0 + 2.0 * v);
+            for j in 0..100 {
+                x.push(v);
+                y.push(u8::from((j as f64) < q * 100.0));
+            }
+        }
+        let w = logistic(&x, &y, 1, 0.0);
+        assert!(
+            (w[0] + 1.0).abs() < 0.05 && (w[1] - 2.0).abs() < 0.05,
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn points_follow_pdo_and_base_odds() {
+        let params = ScorecardParams::default();
+        let card = scale(vec![-50f64.ln()], Vec::new(), Vec::new(), params);
+        // Odds 50:1 of good means p_bad = 1/51 and a score of exactly 600.
+        let (p, score) = card.predict(&[]);
+        assert!((score - 600.0).abs() < 1e-9 && (p - 1.0 / 51.0).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,231 @@
+use crate::{holdout, io, report, train};
+use anyhow::{Context, Result};
+use clap::{Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use risk::{Model, ModelKind, TargetSpec, TrainOptions};
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum KindArg {
+    Scorecard,
+    Gbm,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SourceArg {
+    Lightgbm,
+    Xgboost,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    Text,
+    Html,
+}
+
+/// `puhui model …`: train, score, report on and import credit models.
+#[derive(Debug, Subcommand)]
+pub enum ModelCmd {
+    /// Train a scorecard or boosted trees from a CSV and write MODEL.json.
+    Train {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        target: String,
+        /// Target value meaning "bad" (default: 1 for a 0/1 target).
+        #[arg(long)]
+        bad_value: Option<String>,
+        #[arg(long, value_enum)]
+        kind: KindArg,
+        #[arg(long)]
+        out: PathBuf,
+        /// Train only on the split rule's train rows (row i with i % 5 != 0) and print
+        /// train and test metrics.
+        #[arg(long)]
+        holdout: bool,
+    },
+    /// Score a CSV: writes row, probability_bad (and score for scorecards) in input order.
+    Score {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Measure a model on labelled data: AUC, KS, Gini, Brier, calibration, PSI, IV, scores.
+    Report {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long)]
+        data: PathBuf,
+        /// Target column (default: the one the model was trained on).
+        #[arg(long)]
+        target: Option<String>,
+        #[arg(long)]
+        bad_value: Option<String>,
+        /// Baseline data for PSI; without it the split rule divides --data into train/test.
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: FormatArg,
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Convert a LightGBM text model or an XGBoost JSON model into a Puhui model file.
+    Import {
+        #[arg(long, value_enum)]
+        from: SourceArg,
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+pub fn run(cmd: ModelCmd) -> Result<()> {
+    match cmd {
+        ModelCmd::Train {
+            data,
+            target,
+            bad_value,
+            kind,
+            out,
+            holdout,
+        } => run_train(
+            data,
+            TargetSpec {
+                column: target,
+                bad_value,
+            },
+            kind,
+            out,
+            holdout,
+        ),
+        ModelCmd::Score { model, data, out } => run_score(model, data, out),
+        ModelCmd::Report {
+            model,
+            data,
+            target,
+            bad_value,
+            baseline,
+            format,
+            out,
+        } => {
+            let options = report::ReportArgs {
+                model,
+                data,
+                target,
+                bad_value,
+                baseline,
+                html: matches!(format, FormatArg::Html),
+            };
+            let text = report::build(&options)?;
+            match out {
+                Some(path) => io::write_atomic(&path, |w| Ok(w.write_all(text.as_bytes())?)),
+                None => Ok(std::io::stdout().write_all(text.as_bytes())?),
+            }
+        }
+        ModelCmd::Import { from, input, out } => run_import(from, input, out),
+    }
+}
+
+fn progress_bar(max_rounds: usize) -> ProgressBar {
+    let bar = ProgressBar::new(max_rounds as u64);
+    let style =
+        ProgressStyle::with_template("{spinner} boosting round {pos} (validation logloss {msg})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar
+}
+
+fn run_train(
+    data: PathBuf,
+    target: TargetSpec,
+    kind: KindArg,
+    out: PathBuf,
+    split: bool,
+) -> Result<()> {
+    let table = io::load_table(&data)?;
+    let kind = match kind {
+        KindArg::Scorecard => ModelKind::Scorecard,
+        KindArg::Gbm => ModelKind::Gbm,
+    };
+    let options = TrainOptions::default();
+    let bar = progress_bar(options.gbm.max_rounds);
+    let mut tick = |round: usize, loss: f64| {
+        bar.set_position(round as u64);
+        bar.set_message(format!("{loss:.5}"));
+    };
+    let model = if split {
+        let h = holdout(&table, &target, kind, &options, &mut tick)?;
+        bar.finish_and_clear();
+        println!("train: {}", summary_line(&h.train));
+        println!("test:  {}", summary_line(&h.test));
+        h.model
+    } else {
+        let (model, _, _) = train(&table, &target, kind, None, &options, &mut tick)?;
+        bar.finish_and_clear();
+        model
+    };
+    write_model(&out, &model)?;
+    eprintln!("wrote {}", out.display());
+    Ok(())
+}
+
+pub fn summary_line(s: &risk::metrics::Summary) -> String {
+    format!(
+        "rows {} bad_rate {:.4} AUC {:.4} Gini {:.4} KS {:.4} Brier {:.4} logloss {:.4}",
+        s.rows, s.bad_rate, s.auc, s.gini, s.ks, s.brier, s.logloss
+    )
+}
+
+fn write_model(out: &std::path::Path, model: &Model) -> Result<()> {
+    io::write_atomic(out, |w| {
+        serde_json::to_writer(&mut *w, model)?;
+        Ok(w.write_all(b"\n")?)
+    })
+}
+
+fn run_score(model: PathBuf, data: PathBuf, out: PathBuf) -> Result<()> {
+    let model = io::load_model(&model)?;
+    let table = io::load_table(&data)?;
+    let dataset = model
+        .schema()
+        .encode(&table)
+        .with_context(|| format!("encode {} for the model", data.display()))?;
+    let is_scorecard = matches!(model, Model::Scorecard { .. });
+    io::write_atomic(&out, |w| {
+        let mut csv = csv::Writer::from_writer(w);
+        let mut header = vec!["row", "probability_bad"];
+        if is_scorecard {
+            header.push("score");
+        }
+        csv.write_record(&header)?;
+        for i in 0..dataset.n_rows {
+            let (p, score) = model.predict(dataset.row(i));
+            let row = (i + 1).to_string();
+            let p = format!("{p:.9}");
+            match score {
+                Some(s) => {
+                    csv.write_record([row.as_str(), p.as_str(), format!("{s:.2}").as_str()])?
+                }
+                None => csv.write_record([row.as_str(), p.as_str()])?,
+            }
+        }
+        csv.flush()?;
+        Ok(())
+    })
+}
+
+fn run_import(from: SourceArg, input: PathBuf, out: PathBuf) -> Result<()> {
+    let bytes = std::fs::read(&input).with_context(|| format!("read {}", input.display()))?;
+    let model = match from {
+        SourceArg::Lightgbm => crate::import_lightgbm(&bytes),
+        SourceArg::Xgboost => crate::import_xgboost(&bytes),
+    }
+    .with_context(|| format!("import {}", input.display()))?;
+    write_model(&out, &model)
+}

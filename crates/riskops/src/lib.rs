@@ -1,0 +1,92 @@
+//! The I/O shell around the `risk` crate: reads CSVs and model files, writes model JSON,
+//! score CSVs and reports, and defines the `puhui model …` subcommands.
+//!
+//! Every output is written to a temporary file next to its destination and renamed into
+//! place, so a failed run never leaves a half-written file behind.
+
+mod cmd;
+mod io;
+pub mod report;
+
+pub use cmd::{run, ModelCmd};
+pub use io::{load_model, load_table, write_atomic};
+
+use anyhow::{Context, Result};
+use risk::metrics::{self, Summary};
+use risk::{Model, ModelKind, Schema, Table, TargetSpec, TrainOptions};
+
+/// A model trained on the split rule's train rows and measured on its test rows.
+pub struct Holdout {
+    pub model: Model,
+    pub train: Summary,
+    pub test: Summary,
+    pub train_p: Vec<f64>,
+    pub test_p: Vec<f64>,
+}
+
+/// Trains on `rows` of the table (all rows when `None`).
+pub fn train(
+    table: &Table,
+    target: &TargetSpec,
+    kind: ModelKind,
+    rows: Option<&[usize]>,
+    options: &TrainOptions,
+    progress: risk::gbm::Progress,
+) -> Result<(Model, Vec<u8>, risk::Dataset)> {
+    let y = target.labels(table).context("read the target column")?;
+    let schema = Schema::infer(table, &target.column).context("type the feature columns")?;
+    let data = schema.encode(table).context("encode the features")?;
+    let all: Vec<usize> = (0..table.n_rows()).collect();
+    let rows = rows.unwrap_or(&all);
+    let train_y: Vec<u8> = rows.iter().map(|&r| y[r]).collect();
+    if !train_y.contains(&0) || !train_y.contains(&1) {
+        anyhow::bail!(
+            "the training rows of `{}` hold a single class; a model needs both",
+            target.column
+        );
+    }
+    let model = Model::train(kind, &data, &target.column, &y, rows, options, progress);
+    Ok((model, y, data))
+}
+
+/// Applies the split rule (row `i` is test when `i % 5 == 0`), trains on the train rows and
+/// measures both sides.
+pub fn holdout(
+    table: &Table,
+    target: &TargetSpec,
+    kind: ModelKind,
+    options: &TrainOptions,
+    progress: risk::gbm::Progress,
+) -> Result<Holdout> {
+    let (train_rows, test_rows) = risk::split_rows(table.n_rows());
+    let (model, y, data) = train(table, target, kind, Some(&train_rows), options, progress)?;
+    let p: Vec<f64> = model
+        .predict_all(&data)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    let pick =
+        |rows: &[usize]| -> (Vec<u8>, Vec<f64>) { rows.iter().map(|&r| (y[r], p[r])).unzip() };
+    let (ty, train_p) = pick(&train_rows);
+    let (vy, test_p) = pick(&test_rows);
+    Ok(Holdout {
+        train: metrics::summary(&ty, &train_p),
+        test: metrics::summary(&vy, &test_p),
+        model,
+        train_p,
+        test_p,
+    })
+}
+
+/// Parses a LightGBM text model into a Puhui model whose inputs are the LightGBM features.
+pub fn import_lightgbm(bytes: &[u8]) -> Result<Model> {
+    let text = std::str::from_utf8(bytes).context("LightGBM model files are UTF-8 text")?;
+    Ok(risk::import::lightgbm(text)?)
+}
+
+/// Parses an XGBoost JSON model (`save_model("m.json")`) into a Puhui model.
+pub fn import_xgboost(bytes: &[u8]) -> Result<Model> {
+    let raw: risk::import::XgbModel =
+        serde_json::from_slice(bytes).context("parse XGBoost JSON")?;
+    Ok(risk::import::xgboost(&raw)?)
+}
