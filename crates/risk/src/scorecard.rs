@@ -18,6 +18,9 @@ pub struct ScorecardParams {
     pub min_iv: f64,
     pub max_correlation: f64,
     pub l2: f64,
+    /// Forward stepwise selection by AIC; when off, every candidate that passes the IV and
+    /// correlation filters enters the model.
+    pub stepwise: bool,
     pub pdo: f64,
     pub base_points: f64,
     /// Good:bad odds that score `base_points`.
@@ -33,6 +36,7 @@ impl Default for ScorecardParams {
             min_iv: 0.02,
             max_correlation: 0.8,
             l2: 1.0,
+            stepwise: true,
             pdo: 20.0,
             base_points: 600.0,
             base_odds: 50.0,
@@ -544,13 +548,59 @@ pub fn train(data: &Dataset, y_all: &[u8], rows: &[usize], p: &ScorecardParams) 
     }
     let picked: Vec<&FeatureBinning> = chosen.iter().map(|&f| &binnings[f]).collect();
     let x = woe_matrix(data, rows, &picked);
-    let w = logistic(&x, &y, picked.len(), p.l2);
+    let l2 = choose_l2(&x, &y, picked.len(), p);
+    let w = logistic(&x, &y, picked.len(), l2);
+    let mut p = p.clone();
+    p.l2 = l2;
     scale(
         w,
         picked.into_iter().cloned().collect(),
         selection,
         p.clone(),
     )
+}
+
+/// Picks the L2 strength by 5-fold cross-validated logloss on the training rows with the
+/// one-standard-error rule: the strongest penalty whose mean fold loss is within one standard
+/// error of the best. Small samples get more shrinkage; large ones keep `p.l2`'s neighbourhood.
+fn choose_l2(x: &[f64], y: &[u8], k: usize, p: &ScorecardParams) -> f64 {
+    let grid = [p.l2 * 100.0, p.l2 * 10.0, p.l2, p.l2 / 10.0];
+    let losses: Vec<Vec<f64>> = grid.iter().map(|&l2| fold_losses(x, y, k, l2, 5)).collect();
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let (best, best_mean) = losses
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (i, mean(l)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .expect("grid is not empty");
+    let b = &losses[best];
+    let sd = (b.iter().map(|v| (v - best_mean).powi(2)).sum::<f64>() / (b.len() - 1) as f64).sqrt();
+    let limit = best_mean + sd / (b.len() as f64).sqrt();
+    grid.iter()
+        .zip(&losses)
+        .find(|(_, l)| mean(l) <= limit)
+        .map_or(grid[best], |(&l2, _)| l2)
+}
+
+/// Mean validation logloss of each fold (rows assigned to folds by position).
+fn fold_losses(x: &[f64], y: &[u8], k: usize, l2: f64, folds: usize) -> Vec<f64> {
+    (0..folds)
+        .map(|fold| {
+            let (mut fx, mut fy, mut vx, mut vy) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for (i, &t) in y.iter().enumerate() {
+                let row = &x[i * k..(i + 1) * k];
+                if i % folds == fold {
+                    vx.extend_from_slice(row);
+                    vy.push(t);
+                } else {
+                    fx.extend_from_slice(row);
+                    fy.push(t);
+                }
+            }
+            let w = logistic(&fx, &fy, k, l2);
+            -loglik(&vx, &vy, k, &w) / vy.len() as f64
+        })
+        .collect()
 }
 
 /// IV threshold, then drop the weaker of any pair of highly correlated WoE columns.
@@ -616,9 +666,13 @@ fn stepwise(
         let aic = -2.0 * loglik(&x, y, set.len(), &w) + 2.0 * (set.len() + 1) as f64;
         (aic, w)
     };
-    let mut chosen: Vec<usize> = Vec::new();
+    let mut chosen: Vec<usize> = if p.stepwise {
+        Vec::new()
+    } else {
+        candidates.to_vec()
+    };
     let mut current = fit(&chosen).0;
-    loop {
+    while p.stepwise {
         let mut best: Option<(f64, usize)> = None;
         for &f in candidates.iter().filter(|f| !chosen.contains(f)) {
             let mut set = chosen.clone();
