@@ -667,25 +667,10 @@ fn stepwise(
         (aic, w)
     };
     let mut chosen: Vec<usize> = if p.stepwise {
-        Vec::new()
+        forward(candidates, |set| fit(set).0)
     } else {
         candidates.to_vec()
     };
-    let mut current = fit(&chosen).0;
-    while p.stepwise {
-        let mut best: Option<(f64, usize)> = None;
-        for &f in candidates.iter().filter(|f| !chosen.contains(f)) {
-            let mut set = chosen.clone();
-            set.push(f);
-            let aic = fit(&set).0;
-            if aic < current - 1e-9 && best.is_none_or(|b| aic < b.0) {
-                best = Some((aic, f));
-            }
-        }
-        let Some((aic, f)) = best else { break };
-        chosen.push(f);
-        current = aic;
-    }
     loop {
         let (_, w) = fit(&chosen);
         match (1..w.len()).find(|&i| w[i] <= 0.0) {
@@ -694,6 +679,28 @@ fn stepwise(
             }
             None => return chosen,
         }
+    }
+}
+
+/// Greedy forward selection: add the candidate that lowers `aic` most until none does.
+fn forward(candidates: &[usize], aic: impl Fn(&[usize]) -> f64) -> Vec<usize> {
+    let mut chosen: Vec<usize> = Vec::new();
+    let mut current = aic(&chosen);
+    loop {
+        let mut best: Option<(f64, usize)> = None;
+        for &f in candidates.iter().filter(|f| !chosen.contains(f)) {
+            let mut set = chosen.clone();
+            set.push(f);
+            let value = aic(&set);
+            if value < current - 1e-9 && best.is_none_or(|b| value < b.0) {
+                best = Some((value, f));
+            }
+        }
+        let Some((value, f)) = best else {
+            return chosen;
+        };
+        chosen.push(f);
+        current = value;
     }
 }
 
