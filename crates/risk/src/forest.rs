@@ -116,6 +116,50 @@ impl Forest {
         (begin as u32, words as u32)
     }
 
+    /// Appends raw bitset words (LightGBM's `cat_threshold` layout) and returns `(begin, len)`.
+    pub fn push_category_words(&mut self, words: &[u32]) -> (u32, u32) {
+        let begin = self.cat_words.len() as u32;
+        self.cat_words.extend_from_slice(words);
+        (begin, words.len() as u32)
+    }
+
+    /// Checks what inference relies on, so a corrupt model file is an error and not a panic
+    /// or an endless loop: indices in range and every tree a proper tree (no node reached twice).
+    pub fn validate(&self, n_features: usize) -> Result<(), String> {
+        let mut seen = vec![false; self.nodes.len()];
+        for (t, &root) in self.roots.iter().enumerate() {
+            let mut stack = vec![root as usize];
+            while let Some(i) = stack.pop() {
+                let node = self
+                    .nodes
+                    .get(i)
+                    .ok_or_else(|| format!("tree {t}: node {i} does not exist"))?;
+                if std::mem::replace(&mut seen[i], true) {
+                    return Err(format!("tree {t}: node {i} is reached twice"));
+                }
+                if node.feature == LEAF {
+                    if !node.value.is_finite() {
+                        return Err(format!("tree {t}: leaf {i} has value {}", node.value));
+                    }
+                    continue;
+                }
+                if node.feature as usize >= n_features {
+                    return Err(format!(
+                        "tree {t}: node {i} splits on feature {} of {n_features}",
+                        node.feature
+                    ));
+                }
+                if node.categorical
+                    && (node.cat_begin + node.cat_len) as usize > self.cat_words.len()
+                {
+                    return Err(format!("tree {t}: node {i} category set is out of range"));
+                }
+                stack.extend([node.left as usize, node.right as usize]);
+            }
+        }
+        Ok(())
+    }
+
     /// Sum of one tree's leaf for a row.
     #[inline]
     pub fn tree_value(&self, root: u32, row: &[f64]) -> f64 {
@@ -158,7 +202,8 @@ impl Forest {
         } else {
             x
         };
-        if x.is_nan() || x < 0.0 {
+        // Truncation toward zero first: -0.5 is category 0, as in LightGBM's int cast.
+        if x.is_nan() || x.trunc() < 0.0 {
             return n.default_left;
         }
         let code = x as u64;

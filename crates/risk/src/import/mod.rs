@@ -1,17 +1,24 @@
-//! Importers for tree models trained by LightGBM and XGBoost.
-use crate::{Model, RiskError};
+//! Importers for binary-classification tree models trained by LightGBM (text model files)
+//! and XGBoost (JSON model files). Both compile to a [`Forest`](crate::forest::Forest) that
+//! reproduces the library's probabilities; the model's inputs are the library's features by
+//! name, all numeric (LightGBM categorical features take their integer codes).
 
-#[derive(serde::Deserialize)]
-pub struct XgbModel {}
+mod lightgbm;
+mod xgboost;
 
-pub fn lightgbm(_text: &str) -> Result<Model, RiskError> {
-    Err(RiskError::BadModel(
-        "LightGBM import is not implemented yet".into(),
-    ))
-}
+pub use lightgbm::lightgbm;
+pub use xgboost::{xgboost, XgbModel};
 
-pub fn xgboost(_raw: &XgbModel) -> Result<Model, RiskError> {
-    Err(RiskError::BadModel(
-        "XGBoost import is not implemented yet".into(),
-    ))
+use crate::data::{FeatureKind, FeatureSpec, Schema};
+
+fn numeric_schema(names: &[String]) -> Schema {
+    Schema {
+        features: names
+            .iter()
+            .map(|n| FeatureSpec {
+                name: n.clone(),
+                kind: FeatureKind::Numeric,
+            })
+            .collect(),
+    }
 }

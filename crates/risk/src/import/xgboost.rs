@@ -1,0 +1,182 @@
+//! XGBoost JSON models (`Booster.save_model("m.json")`), `binary:logistic` gbtree only.
+//!
+//! A split sends `x < split_condition` left, compared in `f32` as XGBoost does, and missing
+//! values by `default_left`. Leaves hold their value in `split_conditions`. The margin starts
+//! at `logit(base_score)`; XGBoost stores `base_score` as a probability.
+
+use super::numeric_schema;
+use crate::forest::{Compare, Forest, Missing, Node};
+use crate::{Model, RiskError};
+use serde::Deserialize;
+
+/// The parts of an XGBoost JSON model that prediction needs; other fields are ignored.
+#[derive(Debug, Deserialize)]
+pub struct XgbModel {
+    pub learner: XgbLearner,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct XgbLearner {
+    #[serde(default)]
+    pub feature_names: Vec<String>,
+    pub gradient_booster: XgbBooster,
+    pub learner_model_param: XgbModelParam,
+    pub objective: XgbObjective,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct XgbBooster {
+    pub name: String,
+    pub model: Option<XgbGbtree>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct XgbGbtree {
+    pub trees: Vec<XgbTree>,
+    #[serde(default)]
+    pub tree_info: Vec<i64>,
+}
+
+/// `default_left` is 0/1 in current files and true/false in older ones.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(untagged)]
+pub enum XgbFlag {
+    Int(i64),
+    Bool(bool),
+}
+
+#[derive(Debug, Deserialize)]
+pub struct XgbTree {
+    pub left_children: Vec<i64>,
+    pub right_children: Vec<i64>,
+    pub split_indices: Vec<i64>,
+    pub split_conditions: Vec<f64>,
+    pub default_left: Vec<XgbFlag>,
+    #[serde(default)]
+    pub split_type: Vec<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct XgbModelParam {
+    pub base_score: String,
+    pub num_feature: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct XgbObjective {
+    pub name: String,
+}
+
+fn bad(msg: impl Into<String>) -> RiskError {
+    RiskError::BadModel(format!("XGBoost: {}", msg.into()))
+}
+
+/// Converts a parsed XGBoost model into an imported model.
+pub fn xgboost(raw: &XgbModel) -> Result<Model, RiskError> {
+    let l = &raw.learner;
+    if l.objective.name != "binary:logistic" && l.objective.name != "reg:logistic" {
+        return Err(bad(format!(
+            "objective `{}` is not binary:logistic",
+            l.objective.name
+        )));
+    }
+    let gbtree = match (&l.gradient_booster.name[..], &l.gradient_booster.model) {
+        ("gbtree", Some(m)) => m,
+        (name, _) => {
+            return Err(bad(format!(
+                "booster `{name}` is not supported (gbtree only)"
+            )))
+        }
+    };
+    if gbtree.tree_info.iter().any(|&c| c != 0) {
+        return Err(bad("multi-class models are not supported"));
+    }
+    let n_features: usize = l
+        .learner_model_param
+        .num_feature
+        .parse()
+        .map_err(|_| bad("num_feature is not a number"))?;
+    let names = if l.feature_names.is_empty() {
+        (0..n_features).map(|i| format!("f{i}")).collect()
+    } else if l.feature_names.len() == n_features {
+        l.feature_names.clone()
+    } else {
+        return Err(bad(format!(
+            "{} feature_names for num_feature {n_features}",
+            l.feature_names.len()
+        )));
+    };
+    let base = parse_base_score(&l.learner_model_param.base_score)?;
+    let mut forest = Forest::new((base / (1.0 - base)).ln());
+    for (t, tree) in gbtree.trees.iter().enumerate() {
+        forest.push_tree(convert_tree(t, tree)?);
+    }
+    forest.validate(n_features).map_err(bad)?;
+    Ok(Model::Imported {
+        schema: numeric_schema(&names),
+        source: "xgboost".into(),
+        forest,
+    })
+}
+
+/// `"5E-1"` in older files, `"[5E-1]"` (one value per target) since 3.0.
+fn parse_base_score(s: &str) -> Result<f64, RiskError> {
+    let v: f64 = s
+        .trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .map_err(|_| bad(format!("base_score `{s}` is not a number")))?;
+    if v > 0.0 && v < 1.0 {
+        Ok(v)
+    } else {
+        Err(bad(format!("base_score {v} is not a probability")))
+    }
+}
+
+fn convert_tree(t: usize, tree: &XgbTree) -> Result<Vec<Node>, RiskError> {
+    let n = tree.left_children.len();
+    let lens = [
+        tree.right_children.len(),
+        tree.split_indices.len(),
+        tree.split_conditions.len(),
+        tree.default_left.len(),
+    ];
+    if n == 0 || lens.iter().any(|&len| len != n) {
+        return Err(bad(format!("tree {t}: node arrays have different lengths")));
+    }
+    let index = |c: i64| -> Result<u32, RiskError> {
+        u32::try_from(c)
+            .ok()
+            .filter(|&c| (c as usize) < n)
+            .ok_or_else(|| bad(format!("tree {t}: child {c} is out of range")))
+    };
+    (0..n)
+        .map(|i| {
+            if tree.left_children[i] == -1 {
+                return Ok(Node::leaf(tree.split_conditions[i]));
+            }
+            if tree.split_type.get(i).is_some_and(|&s| s != 0) {
+                return Err(bad(format!(
+                    "tree {t}: node {i} is a categorical split, which is not supported"
+                )));
+            }
+            let feature = u32::try_from(tree.split_indices[i])
+                .map_err(|_| bad(format!("tree {t}: node {i}: bad split_indices")))?;
+            let default_left = match tree.default_left[i] {
+                XgbFlag::Int(v) => v != 0,
+                XgbFlag::Bool(b) => b,
+            };
+            Ok(Node {
+                feature,
+                left: index(tree.left_children[i])?,
+                right: index(tree.right_children[i])?,
+                value: tree.split_conditions[i],
+                default_left,
+                compare: Compare::LessF32,
+                missing: Missing::Nan,
+                ..Node::leaf(0.0)
+            })
+        })
+        .collect()
+}
