@@ -99,7 +99,7 @@ pub struct Schema {
 }
 
 /// Which column is the target and which of its values means "bad".
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TargetSpec {
     pub column: String,
     pub bad_value: Option<String>,
@@ -132,11 +132,15 @@ impl Schema {
     /// Types every column except the target: numeric when all present values parse as
     /// numbers, categorical otherwise. A column where nearly all values are numbers but a few
     /// are not is reported as an error: that is a typo, not a category.
-    pub fn infer(table: &Table, target: &str) -> Result<Schema, RiskError> {
+    /// Columns in `exclude` (ids, dates, leakage) are left out; each must exist.
+    pub fn infer(table: &Table, target: &str, exclude: &[String]) -> Result<Schema, RiskError> {
         table.column(target)?;
+        for column in exclude {
+            table.column(column)?;
+        }
         let mut features = Vec::new();
         for (name, column) in table.header.iter().zip(&table.columns) {
-            if name == target {
+            if name == target || exclude.contains(name) {
                 continue;
             }
             features.push(FeatureSpec {
@@ -148,6 +152,14 @@ impl Schema {
             return Err(RiskError::NoFeatures);
         }
         Ok(Schema { features })
+    }
+
+    /// Keeps only the features at `keep` (in that order); models drop inputs they never read
+    /// so scoring files need not carry them.
+    pub fn subset(&self, keep: &[usize]) -> Schema {
+        Schema {
+            features: keep.iter().map(|&f| self.features[f].clone()).collect(),
+        }
     }
 
     /// Encodes a table into a dataset. Unseen categories become missing (NaN): every model
@@ -247,6 +259,37 @@ fn encode_categorical(levels: &[String], column: &[String], x: &mut [f64], j: us
 impl TargetSpec {
     /// Labels rows 1 = bad, 0 = good. Without an explicit bad value the target must be 0/1.
     pub fn labels(&self, table: &Table) -> Result<Vec<u8>, RiskError> {
+        let bad = self.bad_value_in(table)?;
+        let column = table.column(&self.column)?;
+        let labels: Vec<u8> = column
+            .iter()
+            .map(|v| u8::from(same_value(v.trim(), &bad)))
+            .collect();
+        let n_bad = labels.iter().filter(|&&y| y == 1).count();
+        if n_bad == 0 || n_bad == labels.len() {
+            let value = if n_bad == 0 {
+                format!("no `{bad}`")
+            } else {
+                format!("only `{bad}`")
+            };
+            return Err(RiskError::ConstantTarget {
+                column: self.column.clone(),
+                value,
+            });
+        }
+        Ok(labels)
+    }
+
+    /// The same target with the bad value made explicit (stored in model files, so reports on
+    /// new data label rows the way training did).
+    pub fn resolved(&self, table: &Table) -> Result<TargetSpec, RiskError> {
+        Ok(TargetSpec {
+            column: self.column.clone(),
+            bad_value: Some(self.bad_value_in(table)?),
+        })
+    }
+
+    fn bad_value_in(&self, table: &Table) -> Result<String, RiskError> {
         let column = table.column(&self.column)?;
         if let Some(row) = column.iter().position(|v| is_missing(v)) {
             return Err(RiskError::MissingTarget {
@@ -284,23 +327,7 @@ impl TargetSpec {
                 });
             }
         };
-        let labels: Vec<u8> = column
-            .iter()
-            .map(|v| u8::from(same_value(v.trim(), &bad)))
-            .collect();
-        let n_bad = labels.iter().filter(|&&y| y == 1).count();
-        if n_bad == 0 || n_bad == labels.len() {
-            let value = if n_bad == 0 {
-                format!("no `{bad}`")
-            } else {
-                format!("only `{bad}`")
-            };
-            return Err(RiskError::ConstantTarget {
-                column: self.column.clone(),
-                value,
-            });
-        }
-        Ok(labels)
+        Ok(bad)
     }
 }
 
@@ -338,7 +365,7 @@ mod tests {
             &["", "z", "1"],
             &["3", "", "0"],
         ]);
-        let schema = Schema::infer(&t, "y").unwrap();
+        let schema = Schema::infer(&t, "y", &[]).unwrap();
         assert_eq!(schema.features[0].kind, FeatureKind::Numeric);
         assert!(matches!(
             schema.features[1].kind,
@@ -356,7 +383,7 @@ mod tests {
             (0..200).map(|i| vec![i.to_string(), "0".into()]).collect();
         rows[41][0] = "12,5".into();
         let t = Table::from_records(vec!["amount".into(), "y".into()], rows).unwrap();
-        let err = Schema::infer(&t, "y").unwrap_err();
+        let err = Schema::infer(&t, "y", &[]).unwrap_err();
         assert_eq!(
             err,
             RiskError::BadNumber {

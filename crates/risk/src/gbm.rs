@@ -76,7 +76,7 @@ pub struct GbmModel {
 /// Per-feature binning: value bins then one missing bin.
 #[derive(Debug, Clone)]
 enum Bins {
-    /// Bin `b` holds values `<= upper[b]` (and above `upper[b-1]`); the last bound is +inf.
+    /// Bin `b` holds values `<= upper[b]` (and above `upper[b-1]`); the last bound is `f64::MAX` (JSON has no infinity; inputs are finite).
     Numeric { upper: Vec<f64> },
     /// Bin `b` holds category code `codes[b]`; rare or unseen codes go to the missing bin.
     Categorical {
@@ -134,7 +134,7 @@ fn numeric_bins(values: &mut Vec<f64>, max_bins: usize) -> Bins {
         }
     }
     upper.truncate(max_bins - 1);
-    upper.push(f64::INFINITY);
+    upper.push(f64::MAX);
     Bins::Numeric { upper }
 }
 

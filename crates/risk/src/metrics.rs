@@ -78,6 +78,28 @@ fn sorted_order(p: &[f64]) -> Vec<usize> {
     order
 }
 
+/// ROC curve points (false positive rate, true positive rate) from the strictest threshold
+/// down, one point per tie group, starting at (0, 0) and ending at (1, 1).
+pub fn roc(y: &[u8], p: &[f64]) -> Vec<(f64, f64)> {
+    let mut order = sorted_order(p);
+    order.reverse();
+    let n_bad = y.iter().filter(|&&v| v == 1).count().max(1) as f64;
+    let n_good = (y.len() as f64 - n_bad).max(1.0);
+    let (mut tp, mut fp) = (0.0, 0.0);
+    let mut points = vec![(0.0, 0.0)];
+    for (k, &r) in order.iter().enumerate() {
+        if y[r] == 1 {
+            tp += 1.0;
+        } else {
+            fp += 1.0;
+        }
+        if k + 1 == order.len() || p[order[k + 1]] != p[r] {
+            points.push((fp / n_good, tp / n_bad));
+        }
+    }
+    points
+}
+
 /// One row of a calibration table: rows grouped by predicted probability.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CalibrationBin {

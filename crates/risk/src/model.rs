@@ -1,6 +1,6 @@
 //! The model file: one serialisable value that carries its input schema and scores rows.
 
-use crate::data::{Dataset, Schema};
+use crate::data::{Dataset, Schema, TargetSpec};
 use crate::forest::Forest;
 use crate::gbm::{self, GbmModel, GbmParams};
 use crate::scorecard::{self, Scorecard, ScorecardParams};
@@ -14,6 +14,8 @@ pub enum ModelKind {
 
 #[derive(Debug, Clone, Default)]
 pub struct TrainOptions {
+    /// Columns that are not features (ids, dates, leakage).
+    pub exclude: Vec<String>,
     pub scorecard: ScorecardParams,
     pub gbm: GbmParams,
 }
@@ -24,12 +26,12 @@ pub struct TrainOptions {
 pub enum Model {
     Scorecard {
         schema: Schema,
-        target: String,
+        target: TargetSpec,
         card: Scorecard,
     },
     Gbm {
         schema: Schema,
-        target: String,
+        target: TargetSpec,
         gbm: GbmModel,
     },
     /// An imported LightGBM or XGBoost model; `source` names the library.
@@ -44,20 +46,29 @@ impl Model {
     pub fn train(
         kind: ModelKind,
         data: &Dataset,
-        target: &str,
+        target: &TargetSpec,
         y: &[u8],
         rows: &[usize],
         options: &TrainOptions,
         progress: gbm::Progress,
     ) -> Model {
         let schema = data.schema.clone();
-        let target = target.to_string();
+        let target = target.clone();
         match kind {
-            ModelKind::Scorecard => Model::Scorecard {
-                schema,
-                target,
-                card: scorecard::train(data, y, rows, &options.scorecard),
-            },
+            ModelKind::Scorecard => {
+                let mut card = scorecard::train(data, y, rows, &options.scorecard);
+                // Keep only the features the card scores with, renumbered in card order, so
+                // scoring files need not carry columns the card never reads.
+                let used: Vec<usize> = card.features.iter().map(|f| f.binning.feature).collect();
+                for (i, f) in card.features.iter_mut().enumerate() {
+                    f.binning.feature = i;
+                }
+                Model::Scorecard {
+                    schema: schema.subset(&used),
+                    target,
+                    card,
+                }
+            }
             ModelKind::Gbm => Model::Gbm {
                 schema,
                 target,
@@ -75,7 +86,7 @@ impl Model {
     }
 
     /// The training target column, when the model was trained here.
-    pub fn target(&self) -> Option<&str> {
+    pub fn target(&self) -> Option<&TargetSpec> {
         match self {
             Model::Scorecard { target, .. } | Model::Gbm { target, .. } => Some(target),
             Model::Imported { .. } => None,

@@ -56,7 +56,7 @@ pub struct Bin {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum BinRule {
-    /// Bin `i` holds `x <= upper[i]` above the previous bound; the last bound is +inf.
+    /// Bin `i` holds `x <= upper[i]` above the previous bound; the last bound is `f64::MAX` (JSON has no infinity; inputs are finite).
     Numeric { upper: Vec<f64> },
     /// Level code to bin; codes past the end are unseen and go to the missing bin.
     Categorical { bin_of_code: Vec<u16> },
@@ -187,7 +187,7 @@ fn optimal_groups(
     Some((ends, iv))
 }
 
-/// Equal-frequency fine bins over the present values: returns upper bounds (last +inf).
+/// Equal-frequency fine bins over the present values: returns upper bounds (the last is `f64::MAX`).
 fn fine_bounds(values: &mut [f64], fine_bins: usize) -> Vec<f64> {
     values.sort_by(f64::total_cmp);
     let target = values.len() as f64 / fine_bins as f64;
@@ -200,7 +200,7 @@ fn fine_bounds(values: &mut [f64], fine_bins: usize) -> Vec<f64> {
             filled = 0;
         }
     }
-    upper.push(f64::INFINITY);
+    upper.push(f64::MAX);
     upper
 }
 
@@ -280,7 +280,7 @@ fn numeric_rule(
     if present.is_empty() {
         return (
             BinRule::Numeric {
-                upper: vec![f64::INFINITY],
+                upper: vec![f64::MAX],
             },
             vec!["all".into()],
         );
@@ -306,7 +306,7 @@ fn numeric_rule(
         .map(|(i, u)| match i {
             0 if upper.len() == 1 => "all".to_string(),
             0 => format!("<= {}", fmt(*u)),
-            _ if u.is_infinite() => format!("> {}", fmt(upper[i - 1])),
+            _ if *u == f64::MAX => format!("> {}", fmt(upper[i - 1])),
             _ => format!("({}, {}]", fmt(upper[i - 1]), fmt(*u)),
         })
         .collect();
@@ -716,7 +716,8 @@ fn scale(
     let mut features = Vec::new();
     for (mut binning, &coefficient) in binnings.into_iter().zip(&w[1..]) {
         for bin in &mut binning.bins {
-            bin.points = -factor * coefficient * bin.woe;
+            // `+ 0.0` turns -0.0 (zero WoE) into 0.0 for the printed table.
+            bin.points = -factor * coefficient * bin.woe + 0.0;
         }
         features.push(ScoredFeature {
             binning,

@@ -40,6 +40,9 @@ pub enum ModelCmd {
         kind: KindArg,
         #[arg(long)]
         out: PathBuf,
+        /// Columns that are not features (ids, dates); repeat or separate with commas.
+        #[arg(long, value_delimiter = ',')]
+        exclude: Vec<String>,
         /// Train only on the split rule's train rows (row i with i % 5 != 0) and print
         /// train and test metrics.
         #[arg(long)]
@@ -93,17 +96,19 @@ pub fn run(cmd: ModelCmd) -> Result<()> {
             bad_value,
             kind,
             out,
+            exclude,
             holdout,
-        } => run_train(
-            data,
-            TargetSpec {
+        } => {
+            let target = TargetSpec {
                 column: target,
                 bad_value,
-            },
-            kind,
-            out,
-            holdout,
-        ),
+            };
+            let options = TrainOptions {
+                exclude,
+                ..TrainOptions::default()
+            };
+            run_train(data, target, kind, out, holdout, options)
+        }
         ModelCmd::Score { model, data, out } => run_score(model, data, out),
         ModelCmd::Report {
             model,
@@ -147,13 +152,13 @@ fn run_train(
     kind: KindArg,
     out: PathBuf,
     split: bool,
+    options: TrainOptions,
 ) -> Result<()> {
     let table = io::load_table(&data)?;
     let kind = match kind {
         KindArg::Scorecard => ModelKind::Scorecard,
         KindArg::Gbm => ModelKind::Gbm,
     };
-    let options = TrainOptions::default();
     let bar = progress_bar(options.gbm.max_rounds);
     let mut tick = |round: usize, loss: f64| {
         bar.set_position(round as u64);

@@ -24,7 +24,11 @@ pub struct Holdout {
     pub test_p: Vec<f64>,
 }
 
-/// Trains on `rows` of the table (all rows when `None`).
+/// Below this, bins and the early-stopping slice are too small to mean anything.
+pub const MIN_TRAIN_ROWS: usize = 50;
+
+/// Trains on `rows` of the table (all rows when `None`); returns the model, the labels of
+/// every row and every row encoded with the model's schema.
 pub fn train(
     table: &Table,
     target: &TargetSpec,
@@ -34,10 +38,18 @@ pub fn train(
     progress: risk::gbm::Progress,
 ) -> Result<(Model, Vec<u8>, risk::Dataset)> {
     let y = target.labels(table).context("read the target column")?;
-    let schema = Schema::infer(table, &target.column).context("type the feature columns")?;
+    let target = target.resolved(table).context("read the target column")?;
+    let schema = Schema::infer(table, &target.column, &options.exclude)
+        .context("type the feature columns")?;
     let data = schema.encode(table).context("encode the features")?;
     let all: Vec<usize> = (0..table.n_rows()).collect();
     let rows = rows.unwrap_or(&all);
+    if rows.len() < MIN_TRAIN_ROWS {
+        anyhow::bail!(
+            "{} training rows; at least {MIN_TRAIN_ROWS} are needed to fit and validate a model",
+            rows.len()
+        );
+    }
     let train_y: Vec<u8> = rows.iter().map(|&r| y[r]).collect();
     if !train_y.contains(&0) || !train_y.contains(&1) {
         anyhow::bail!(
@@ -45,7 +57,13 @@ pub fn train(
             target.column
         );
     }
-    let model = Model::train(kind, &data, &target.column, &y, rows, options, progress);
+    let model = Model::train(kind, &data, &target, &y, rows, options, progress);
+    // Scorecards keep only the inputs they use; hand back data in the model's own layout.
+    let data = if *model.schema() == data.schema {
+        data
+    } else {
+        model.schema().encode(table)?
+    };
     Ok((model, y, data))
 }
 
