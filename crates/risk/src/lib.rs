@@ -20,4 +20,4 @@ pub use data::{
     is_missing, split_rows, Dataset, FeatureKind, FeatureSpec, Schema, Table, TargetSpec,
 };
 pub use error::RiskError;
-pub use model::{Model, ModelKind, TrainOptions};
+pub use model::{Model, ModelKind, Scorer, TrainOptions};

@@ -1,7 +1,7 @@
 //! The model file: one serialisable value that carries its input schema and scores rows.
 
 use crate::data::{Dataset, Schema, TargetSpec};
-use crate::forest::Forest;
+use crate::forest::{Compiled, Forest, BLOCK_ROWS};
 use crate::gbm::{self, GbmModel, GbmParams};
 use crate::scorecard::{self, Scorecard, ScorecardParams};
 use serde::{Deserialize, Serialize};
@@ -106,6 +106,15 @@ impl Model {
         }
     }
 
+    /// Compiles the model for batch scoring (see [`Compiled`]).
+    pub fn scorer(&self) -> Scorer<'_> {
+        match self {
+            Model::Scorecard { card, .. } => Scorer::Card(card),
+            Model::Gbm { gbm, .. } => Scorer::Trees(gbm.forest.compile()),
+            Model::Imported { forest, .. } => Scorer::Trees(forest.compile()),
+        }
+    }
+
     /// Scores every row of a dataset encoded with this model's schema.
     pub fn predict_all(&self, data: &Dataset) -> Vec<(f64, Option<f64>)> {
         assert_eq!(
@@ -113,8 +122,48 @@ impl Model {
             *self.schema(),
             "data encoded with another schema"
         );
-        (0..data.n_rows)
-            .map(|i| self.predict(data.row(i)))
-            .collect()
+        let mut out = Vec::with_capacity(data.n_rows);
+        self.scorer()
+            .predict_each(data, |p, score| out.push((p, score)));
+        out
+    }
+}
+
+/// A model ready to score many rows; nothing here allocates per row.
+pub enum Scorer<'a> {
+    Card(&'a Scorecard),
+    Trees(Compiled<'a>),
+}
+
+impl Scorer<'_> {
+    #[inline]
+    pub fn predict(&self, row: &[f64]) -> (f64, Option<f64>) {
+        match self {
+            Scorer::Card(card) => {
+                let (p, s) = card.predict(row);
+                (p, Some(s))
+            }
+            Scorer::Trees(c) => (c.predict(row), None),
+        }
+    }
+
+    /// Calls `sink(probability_bad, score)` for every row, in row order; trees are evaluated
+    /// block by block so each tree stays in cache across [`BLOCK_ROWS`] rows.
+    pub fn predict_each(&self, data: &Dataset, mut sink: impl FnMut(f64, Option<f64>)) {
+        let k = data.n_features();
+        match self {
+            Scorer::Card(card) => (0..data.n_rows).for_each(|i| {
+                let (p, s) = card.predict(data.row(i));
+                sink(p, Some(s));
+            }),
+            Scorer::Trees(c) => {
+                let mut buf = [0.0; BLOCK_ROWS];
+                for start in (0..data.n_rows).step_by(BLOCK_ROWS) {
+                    let n = BLOCK_ROWS.min(data.n_rows - start);
+                    c.predict_block(&data.x[start * k..(start + n) * k], k, &mut buf[..n]);
+                    buf[..n].iter().for_each(|&p| sink(p, None));
+                }
+            }
+        }
     }
 }

@@ -40,6 +40,11 @@ fn assert_matches(model: &Model, table: &Table, expected: &[f64]) {
         data.x.iter().any(|x| x.is_nan()),
         "fixture exercises missing values"
     );
+    // The compiled batch path routes every row exactly as the reference path does.
+    let batch = model.predict_all(&data);
+    for (i, (p, _)) in batch.iter().enumerate() {
+        assert_eq!(*p, model.predict(data.row(i)).0, "row {i}");
+    }
 }
 
 #[test]
