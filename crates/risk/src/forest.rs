@@ -217,12 +217,11 @@ impl Forest {
     /// Raw margin (log-odds of bad) for a row.
     #[inline]
     pub fn margin(&self, row: &[f64]) -> f64 {
-        self.base_margin
-            + self
-                .roots
-                .iter()
-                .map(|&r| self.tree_value(r, row))
-                .sum::<f64>()
+        // Accumulate from the base in tree order: the batch path adds in the same order, so
+        // both give bit-identical margins.
+        self.roots
+            .iter()
+            .fold(self.base_margin, |m, &r| m + self.tree_value(r, row))
     }
 
     #[inline]
@@ -358,12 +357,11 @@ impl Compiled<'_> {
 
     #[inline]
     pub fn margin(&self, row: &[f64]) -> f64 {
-        self.forest.base_margin
-            + self
-                .trees
-                .iter()
-                .map(|&(r, _)| self.tree_value(r, row))
-                .sum::<f64>()
+        self.trees
+            .iter()
+            .fold(self.forest.base_margin, |m, &(r, _)| {
+                m + self.tree_value(r, row)
+            })
     }
 
     #[inline]
