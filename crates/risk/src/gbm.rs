@@ -33,6 +33,9 @@ pub struct GbmParams {
     pub cat_smooth: f64,
     pub cat_l2: f64,
     pub max_cat_threshold: usize,
+    /// After early stopping, retrain on all rows (validation slice included) for the chosen
+    /// number of rounds scaled by the row ratio.
+    pub refit: bool,
     pub seed: u64,
 }
 
@@ -40,11 +43,11 @@ impl Default for GbmParams {
     fn default() -> Self {
         GbmParams {
             learning_rate: 0.03,
-            max_leaves: 15,
+            max_leaves: 7,
             max_depth: 6,
             min_data_in_leaf: 20,
             min_hessian_in_leaf: 1e-3,
-            lambda_l2: 1.0,
+            lambda_l2: 10.0,
             min_gain: 0.0,
             feature_fraction: 0.8,
             bagging_fraction: 0.8,
@@ -56,6 +59,7 @@ impl Default for GbmParams {
             cat_smooth: 10.0,
             cat_l2: 10.0,
             max_cat_threshold: 32,
+            refit: true,
             seed: 7,
         }
     }
@@ -575,6 +579,9 @@ pub fn train(
         .map(|(_, &r)| r)
         .collect();
     let probe = boost(data, y, &fit, &valid, p, p.max_rounds, progress);
+    if !p.refit {
+        return probe;
+    }
     // More rows support a few more rounds at the same learning rate.
     let rounds =
         ((probe.best_rounds as f64) * rows.len() as f64 / fit.len() as f64).round() as usize;
