@@ -15,6 +15,9 @@ pub struct ScorecardParams {
     pub fine_bins: usize,
     pub min_bin_share: f64,
     pub max_bins: usize,
+    /// A numeric feature gets a one-turn (U or hump) bad-rate shape instead of a monotonic
+    /// one only when that raises its IV by more than this fraction.
+    pub non_monotonic_gain: f64,
     pub min_iv: f64,
     pub max_correlation: f64,
     pub l2: f64,
@@ -33,6 +36,7 @@ impl Default for ScorecardParams {
             fine_bins: 20,
             min_bin_share: 0.05,
             max_bins: 10,
+            non_monotonic_gain: 0.1,
             min_iv: 0.02,
             max_correlation: 0.8,
             l2: 1.0,
@@ -111,6 +115,25 @@ fn iv_term(bads: usize, goods: usize, tb: usize, tg: usize) -> f64 {
 enum Trend {
     Ascending,
     Descending,
+    /// Rising then falling bad rate (one turn).
+    Peak,
+    /// Falling then rising bad rate (one turn).
+    Valley,
+}
+
+/// The phase after appending a group with bad rate `next` behind one with `prev`, or `None`
+/// when the trend forbids it. Phase 0 is before the turn, 1 after it.
+fn next_phase(trend: Trend, phase: usize, prev: f64, next: f64) -> Option<usize> {
+    let (up, down) = (next > prev, next < prev);
+    match (trend, phase) {
+        (Trend::Ascending, 0) if up => Some(0),
+        (Trend::Descending, 0) if down => Some(0),
+        (Trend::Peak, 0) if up => Some(0),
+        (Trend::Peak, _) if down => Some(1),
+        (Trend::Valley, 0) if down => Some(0),
+        (Trend::Valley, _) if up => Some(1),
+        _ => None,
+    }
 }
 
 /// Merges contiguous fine bins into groups maximising IV: each group holds at least
@@ -138,11 +161,12 @@ fn optimal_groups(
         let (n, b) = group(i, j);
         iv_term(b, n - b, tb, tg)
     };
-    // best[g][i][j]: max IV covering fine bins 0..=j in g+1 groups, the last being i..=j.
+    // best[q][g][i][j]: max IV covering fine bins 0..=j in g+1 groups, the last being i..=j,
+    // in trend phase q.
     let neg = f64::NEG_INFINITY;
-    let mut best = vec![vec![vec![neg; m]; m]; max_groups];
-    let mut from = vec![vec![vec![usize::MAX; m]; m]; max_groups];
-    for (j, cell) in best[0][0].iter_mut().enumerate() {
+    let mut best = vec![vec![vec![vec![neg; m]; m]; max_groups]; 2];
+    let mut from = vec![vec![vec![vec![(0usize, 0usize); m]; m]; max_groups]; 2];
+    for (j, cell) in best[0][0][0].iter_mut().enumerate() {
         if group(0, j).0 >= min_rows {
             *cell = value(0, j);
         }
@@ -154,34 +178,40 @@ fn optimal_groups(
                     continue;
                 }
                 let r = rate(i, j);
-                for k in 0..i {
-                    let prev = best[g - 1][k][i - 1];
-                    let ok = match trend {
-                        Trend::Ascending => rate(k, i - 1) < r,
-                        Trend::Descending => rate(k, i - 1) > r,
-                    };
-                    if prev > neg && ok && prev + value(i, j) > best[g][i][j] {
-                        best[g][i][j] = prev + value(i, j);
-                        from[g][i][j] = k;
+                for q in 0..2 {
+                    for k in 0..i {
+                        let prev = best[q][g - 1][k][i - 1];
+                        if prev == neg {
+                            continue;
+                        }
+                        let Some(nq) = next_phase(trend, q, rate(k, i - 1), r) else {
+                            continue;
+                        };
+                        if prev + value(i, j) > best[nq][g][i][j] {
+                            best[nq][g][i][j] = prev + value(i, j);
+                            from[nq][g][i][j] = (q, k);
+                        }
                     }
                 }
             }
         }
     }
-    let mut top: Option<(usize, usize, f64)> = None;
-    for (g, layer) in best.iter().enumerate() {
-        for (i, row) in layer.iter().enumerate() {
-            if row[m - 1] > neg && top.is_none_or(|t| row[m - 1] > t.2 + 1e-12) {
-                top = Some((g, i, row[m - 1]));
+    let mut top: Option<(usize, usize, usize, f64)> = None;
+    for (q, layers) in best.iter().enumerate() {
+        for (g, layer) in layers.iter().enumerate() {
+            for (i, row) in layer.iter().enumerate() {
+                if row[m - 1] > neg && top.is_none_or(|t| row[m - 1] > t.3 + 1e-12) {
+                    top = Some((q, g, i, row[m - 1]));
+                }
             }
         }
     }
-    let (mut g, mut i, iv) = top?;
+    let (mut q, mut g, mut i, iv) = top?;
     let mut ends = vec![m - 1];
     while g > 0 {
-        let k = from[g][i][ends[ends.len() - 1]];
+        let (pq, k) = from[q][g][i][ends[ends.len() - 1]];
         ends.push(i - 1);
-        (g, i) = (g - 1, k);
+        (q, g, i) = (pq, g - 1, k);
     }
     ends.reverse();
     Some((ends, iv))
@@ -292,13 +322,21 @@ fn numeric_rule(
         fine[b].0 += 1;
         fine[b].1 += usize::from(t);
     }
-    let candidates = [Trend::Ascending, Trend::Descending]
-        .map(|t| optimal_groups(&fine, tb, tg, min_rows, p.max_bins, t));
-    let ends = candidates
-        .into_iter()
-        .flatten()
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .map_or(vec![fine.len() - 1], |(ends, _)| ends);
+    let best = |trends: &[Trend]| {
+        trends
+            .iter()
+            .filter_map(|&t| optimal_groups(&fine, tb, tg, min_rows, p.max_bins, t))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+    };
+    let monotone = best(&[Trend::Ascending, Trend::Descending]);
+    let turning = best(&[Trend::Peak, Trend::Valley]);
+    // A U- or hump-shaped trend only where it carries clearly more information.
+    let chosen = match (monotone, turning) {
+        (Some(m), Some(t)) if t.1 > m.1 * (1.0 + p.non_monotonic_gain) => Some(t),
+        (Some(m), _) => Some(m),
+        (None, t) => t,
+    };
+    let ends = chosen.map_or(vec![fine.len() - 1], |(ends, _)| ends);
     let upper: Vec<f64> = ends.iter().map(|&e| fine_upper[e]).collect();
     let labels = upper
         .iter()
@@ -746,6 +784,17 @@ mod tests {
         assert!(iv > 0.0);
         let (ends, _) = optimal_groups(&fine, 210, 290, 100, 10, Trend::Ascending).unwrap();
         assert_eq!(ends, vec![1, 3, 4]);
+        // A hump: 10%, 50%, 90%, 50%, 10% is best cut at every turn of the rate.
+        let hump: Counts = vec![(100, 10), (100, 50), (100, 90), (100, 50), (100, 10)];
+        let (ends, _) = optimal_groups(&hump, 210, 290, 100, 10, Trend::Peak).unwrap();
+        assert_eq!(ends, vec![0, 1, 2, 3, 4]);
+        assert!(
+            optimal_groups(&hump, 210, 290, 100, 10, Trend::Valley)
+                .unwrap()
+                .0
+                .len()
+                < 5
+        );
     }
 
     #[test]
