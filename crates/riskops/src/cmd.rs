@@ -22,6 +22,7 @@ pub enum SourceArg {
 pub enum FormatArg {
     Text,
     Html,
+    Json,
 }
 
 /// `puhui model …`: train, score, report on and import credit models.
@@ -56,6 +57,9 @@ pub enum ModelCmd {
         data: PathBuf,
         #[arg(long)]
         out: PathBuf,
+        /// Input columns copied to the output after `row` (e.g. an application id).
+        #[arg(long, value_delimiter = ',')]
+        keep: Vec<String>,
     },
     /// Measure a model on labelled data: AUC, KS, Gini, Brier, calibration, PSI, IV, scores.
     Report {
@@ -109,7 +113,12 @@ pub fn run(cmd: ModelCmd) -> Result<()> {
             };
             run_train(data, target, kind, out, holdout, options)
         }
-        ModelCmd::Score { model, data, out } => run_score(model, data, out),
+        ModelCmd::Score {
+            model,
+            data,
+            out,
+            keep,
+        } => run_score(model, data, out, keep),
         ModelCmd::Report {
             model,
             data,
@@ -125,7 +134,11 @@ pub fn run(cmd: ModelCmd) -> Result<()> {
                 target,
                 bad_value,
                 baseline,
-                html: matches!(format, FormatArg::Html),
+                format: match format {
+                    FormatArg::Text => report::Format::Text,
+                    FormatArg::Html => report::Format::Html,
+                    FormatArg::Json => report::Format::Json,
+                },
             };
             let text = report::build(&options)?;
             match out {
@@ -194,35 +207,74 @@ fn write_model(out: &std::path::Path, model: &Model) -> Result<()> {
     })
 }
 
-fn run_score(model: PathBuf, data: PathBuf, out: PathBuf) -> Result<()> {
+fn run_score(model: PathBuf, data: PathBuf, out: PathBuf, keep: Vec<String>) -> Result<()> {
     let model = io::load_model(&model)?;
     let table = io::load_table(&data)?;
     let dataset = model
         .schema()
         .encode(&table)
         .with_context(|| format!("encode {} for the model", data.display()))?;
+    let kept: Vec<&[String]> = keep
+        .iter()
+        .map(|c| table.column(c))
+        .collect::<Result<_, _>>()?;
     let is_scorecard = matches!(model, Model::Scorecard { .. });
+    let scorer = model.scorer();
     io::write_atomic(&out, |w| {
         let mut csv = csv::Writer::from_writer(w);
-        let mut header = vec!["row", "probability_bad"];
+        let mut header: Vec<&str> = vec!["row"];
+        header.extend(keep.iter().map(String::as_str));
+        header.push("probability_bad");
         if is_scorecard {
             header.push("score");
         }
         csv.write_record(&header)?;
-        for i in 0..dataset.n_rows {
-            let (p, score) = model.predict(dataset.row(i));
-            let row = (i + 1).to_string();
-            let p = format!("{p:.9}");
-            match score {
-                Some(s) => {
-                    csv.write_record([row.as_str(), p.as_str(), format!("{s:.2}").as_str()])?
-                }
-                None => csv.write_record([row.as_str(), p.as_str()])?,
+        // One reused buffer: formatting allocates nothing per row either.
+        let mut buf = String::new();
+        let mut i = 0;
+        let mut failed = None;
+        scorer.predict_each(&dataset, |p, score| {
+            if failed.is_some() {
+                return;
             }
+            if let Err(e) = write_row(&mut csv, &mut buf, i, &kept, p, score) {
+                failed = Some(e);
+            }
+            i += 1;
+        });
+        if let Some(e) = failed {
+            return Err(e);
         }
         csv.flush()?;
         Ok(())
     })
+}
+
+fn write_row<W: Write>(
+    csv: &mut csv::Writer<W>,
+    buf: &mut String,
+    i: usize,
+    kept: &[&[String]],
+    p: f64,
+    score: Option<f64>,
+) -> Result<()> {
+    use std::fmt::Write as _;
+    buf.clear();
+    write!(buf, "{}", i + 1)?;
+    csv.write_field(buf.as_bytes())?;
+    for column in kept {
+        csv.write_field(column[i].as_bytes())?;
+    }
+    buf.clear();
+    write!(buf, "{p:.9}")?;
+    csv.write_field(buf.as_bytes())?;
+    if let Some(s) = score {
+        buf.clear();
+        write!(buf, "{s:.2}")?;
+        csv.write_field(buf.as_bytes())?;
+    }
+    csv.write_record(None::<&[u8]>)?;
+    Ok(())
 }
 
 fn run_import(from: SourceArg, input: PathBuf, out: PathBuf) -> Result<()> {

@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use risk::metrics::{self, CalibrationBin, Summary};
 use risk::scorecard::{self, ScorecardParams};
 use risk::{Dataset, Model, Table, TargetSpec};
+use serde::Serialize;
 use std::fmt::Write;
 use std::path::PathBuf;
 
@@ -16,24 +17,37 @@ pub struct ReportArgs {
     pub target: Option<String>,
     pub bad_value: Option<String>,
     pub baseline: Option<PathBuf>,
-    pub html: bool,
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Html,
+    Json,
 }
 
 /// Predictions on one labelled sample.
+#[derive(Serialize)]
 pub struct Sample {
     pub name: String,
+    #[serde(skip)]
     pub y: Vec<u8>,
+    #[serde(skip)]
     pub p: Vec<f64>,
+    #[serde(skip)]
     pub score: Option<Vec<f64>>,
     pub summary: Summary,
 }
 
+#[derive(Serialize)]
 pub struct IvRow {
     pub name: String,
     pub bins: usize,
     pub iv: f64,
 }
 
+#[derive(Serialize)]
 pub struct Report {
     pub model: String,
     pub baseline: Sample,
@@ -53,10 +67,10 @@ pub struct Report {
 
 pub fn build(args: &ReportArgs) -> Result<String> {
     let report = compute(args)?;
-    Ok(if args.html {
-        html(&report)
-    } else {
-        text(&report)
+    Ok(match args.format {
+        Format::Text => text(&report),
+        Format::Html => html(&report),
+        Format::Json => serde_json::to_string_pretty(&report)? + "\n",
     })
 }
 

@@ -67,24 +67,26 @@ fn score_keeps_row_order_without_target_and_with_unseen_categories() {
         let data = dir.join("new.csv");
         fs::write(&data, "amount,city,id\n900,B,1\n10,A,2\n,Z,3\n500,,4\n").unwrap();
         let out = dir.join("scores.csv");
+        let keep = vec!["id".to_string()];
         run(ModelCmd::Score {
             model,
             data,
             out: out.clone(),
+            keep,
         })
         .unwrap();
         let text = fs::read_to_string(&out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         let header = if kind == "scorecard" {
-            "row,probability_bad,score"
+            "row,id,probability_bad,score"
         } else {
-            "row,probability_bad"
+            "row,id,probability_bad"
         };
         assert_eq!(lines[0], header);
         assert_eq!(lines.len(), 5);
         let p: Vec<f64> = lines[1..]
             .iter()
-            .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+            .map(|l| l.split(',').nth(2).unwrap().parse().unwrap())
             .collect();
         assert!(lines[1..]
             .iter()
@@ -164,6 +166,7 @@ fn scoring_errors_leave_no_output() {
         model: model.clone(),
         data: data.clone(),
         out: out.clone(),
+        keep: Vec::new(),
     });
     assert!(
         err.contains("column `amount` row 2: `abc` is not a number"),
@@ -174,6 +177,7 @@ fn scoring_errors_leave_no_output() {
         model,
         data: data.clone(),
         out: out.clone(),
+        keep: Vec::new(),
     });
     assert!(err.contains("column `amount` is not in the data"), "{err}");
     let corrupt = dir.join("corrupt.json");
@@ -182,6 +186,7 @@ fn scoring_errors_leave_no_output() {
         model: corrupt,
         data,
         out: out.clone(),
+        keep: Vec::new(),
     });
     assert!(err.contains("parse model file"), "{err}");
     assert!(!out.exists());
@@ -203,7 +208,7 @@ fn scoring_errors_leave_no_output() {
 fn report_renders_text_and_html() {
     let dir = workdir("report");
     let model = train(&dir, "scorecard");
-    for format in ["text", "html"] {
+    for format in ["text", "html", "json"] {
         let out = dir.join(format!("report.{format}"));
         run(ModelCmd::Report {
             model: model.clone(),
@@ -216,7 +221,19 @@ fn report_renders_text_and_html() {
         })
         .unwrap();
         let text = fs::read_to_string(&out).unwrap();
-        for needle in ["AUC", "KS", "Brier", "PSI", "amount", "Scorecard"] {
+        let needles: &[&str] = if format == "json" {
+            &[
+                "\"auc\"",
+                "\"ks\"",
+                "\"brier\"",
+                "\"psi\"",
+                "amount",
+                "calibration",
+            ]
+        } else {
+            &["AUC", "KS", "Brier", "PSI", "amount", "Scorecard"]
+        };
+        for needle in needles {
             assert!(text.contains(needle), "{format} report lacks {needle}");
         }
         if format == "html" {
