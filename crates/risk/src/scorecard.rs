@@ -370,12 +370,8 @@ fn categorical_rule(
         counts[*x as usize].0 += 1;
         counts[*x as usize].1 += usize::from(t);
     }
-    // Order seen levels by smoothed bad rate; rare levels then merge with similar neighbours.
-    let prior = tb as f64 / (tb + tg) as f64;
-    let rate = |c: usize| (counts[c].1 as f64 + prior * 10.0) / (counts[c].0 as f64 + 10.0);
-    let mut order: Vec<usize> = (0..levels.len()).filter(|&c| counts[c].0 > 0).collect();
-    order.sort_by(|&a, &b| rate(a).total_cmp(&rate(b)));
-    if order.is_empty() {
+    let units = category_units(&counts, min_rows);
+    if units.is_empty() {
         return (
             BinRule::Categorical {
                 bin_of_code: Vec::new(),
@@ -383,21 +379,44 @@ fn categorical_rule(
             Vec::new(),
         );
     }
-    let fine: Counts = order.iter().map(|&c| counts[c]).collect();
-    let ends = optimal_groups(&fine, tb, tg, min_rows, p.max_bins, Trend::Ascending)
-        .map_or(vec![fine.len() - 1], |(ends, _)| ends);
+    let unit_counts: Vec<(usize, usize)> = units
+        .iter()
+        .map(|u| {
+            u.iter()
+                .fold((0, 0), |a, &c| (a.0 + counts[c].0, a.1 + counts[c].1))
+        })
+        .collect();
+    // Order units by smoothed bad rate so that merging neighbours groups similar risk.
+    let prior = tb as f64 / (tb + tg) as f64;
+    let rate =
+        |u: usize| (unit_counts[u].1 as f64 + prior * 10.0) / (unit_counts[u].0 as f64 + 10.0);
+    let mut order: Vec<usize> = (0..units.len()).collect();
+    order.sort_by(|&a, &b| rate(a).total_cmp(&rate(b)));
+    // Many units are first pooled into about `fine_bins` runs, bounding the cubic search.
+    let run_ends = level_runs(&order, &unit_counts, p.fine_bins);
+    let mut fine: Counts = Vec::with_capacity(run_ends.len());
+    let mut first = 0;
+    for &end in &run_ends {
+        fine.push(order[first..=end].iter().fold((0, 0), |a, &u| {
+            (a.0 + unit_counts[u].0, a.1 + unit_counts[u].1)
+        }));
+        first = end + 1;
+    }
+    let ends: Vec<usize> = optimal_groups(&fine, tb, tg, min_rows, p.max_bins, Trend::Ascending)
+        .map_or(vec![fine.len() - 1], |(ends, _)| ends)
+        .into_iter()
+        .map(|e| run_ends[e])
+        .collect();
     let mut bin_of_code = vec![u16::MAX; levels.len()];
     let mut labels = Vec::new();
     let mut start = 0;
     for (b, &end) in ends.iter().enumerate() {
-        let members: Vec<&str> = order[start..=end]
+        let codes: Vec<usize> = order[start..=end]
             .iter()
-            .map(|&c| levels[c].as_str())
+            .flat_map(|&u| units[u].iter().copied())
             .collect();
-        order[start..=end]
-            .iter()
-            .for_each(|&c| bin_of_code[c] = b as u16);
-        labels.push(members.join(" | "));
+        codes.iter().for_each(|&c| bin_of_code[c] = b as u16);
+        labels.push(group_label(&codes, levels));
         start = end + 1;
     }
     // Codes never seen in training are unseen categories: send them to the missing bin.
@@ -407,6 +426,56 @@ fn categorical_rule(
         .filter(|b| **b == u16::MAX)
         .for_each(|b| *b = missing);
     (BinRule::Categorical { bin_of_code }, labels)
+}
+
+/// Seen levels as units to order by bad rate: each level alone, except that levels too rare
+/// for their bad rate to mean anything (under a fifth of the minimum bin, at least 10 rows)
+/// are pooled into one unit. Without this an id-like column would sort its singletons by
+/// their own labels and look perfectly predictive.
+fn category_units(counts: &[(usize, usize)], min_rows: usize) -> Vec<Vec<usize>> {
+    let rare_below = (min_rows / 5).max(10);
+    let mut units: Vec<Vec<usize>> = Vec::new();
+    let mut rare: Vec<usize> = Vec::new();
+    for (c, &(n, _)) in counts.iter().enumerate().filter(|(_, n)| n.0 > 0) {
+        if n < rare_below {
+            rare.push(c);
+        } else {
+            units.push(vec![c]);
+        }
+    }
+    if !rare.is_empty() {
+        units.push(rare);
+    }
+    units
+}
+
+fn group_label(codes: &[usize], levels: &[String]) -> String {
+    let names: Vec<&str> = codes.iter().take(8).map(|&c| levels[c].as_str()).collect();
+    if codes.len() > 8 {
+        format!("{} | … ({} levels)", names.join(" | "), codes.len())
+    } else {
+        names.join(" | ")
+    }
+}
+
+/// Last index (into `order`) of each run of consecutive levels; one run per level unless
+/// there are more than twice `fine_bins` levels, then runs of about equal row count.
+fn level_runs(order: &[usize], counts: &[(usize, usize)], fine_bins: usize) -> Vec<usize> {
+    if order.len() <= 2 * fine_bins {
+        return (0..order.len()).collect();
+    }
+    let total: usize = order.iter().map(|&c| counts[c].0).sum();
+    let target = total.div_ceil(fine_bins);
+    let mut ends = Vec::new();
+    let mut filled = 0;
+    for (i, &c) in order.iter().enumerate() {
+        filled += counts[c].0;
+        if filled >= target || i + 1 == order.len() {
+            ends.push(i);
+            filled = 0;
+        }
+    }
+    ends
 }
 
 /// L2-regularised logistic regression by Newton's method; `x` is row-major `n x k`.
@@ -795,6 +864,32 @@ mod tests {
                 .len()
                 < 5
         );
+    }
+
+    #[test]
+    fn many_category_levels_are_pooled_before_merging() {
+        use crate::data::{FeatureSpec, Schema};
+        // 5,000 distinct ids: binning must stay fast and produce few bins.
+        let n = 5000;
+        let levels: Vec<String> = (0..n).map(|i| format!("id{i}")).collect();
+        let schema = Schema {
+            features: vec![FeatureSpec {
+                name: "id".into(),
+                kind: FeatureKind::Categorical { levels },
+            }],
+        };
+        let x: Vec<f64> = (0..n).map(|i| i as f64).collect();
+        let y: Vec<u8> = (0..n).map(|i| u8::from(i % 7 == 0)).collect();
+        let data = Dataset {
+            schema,
+            n_rows: n,
+            x,
+        };
+        let rows: Vec<usize> = (0..n).collect();
+        let b = bin_feature(&data, 0, &rows, &y, &ScorecardParams::default());
+        assert!(b.bins.len() <= ScorecardParams::default().max_bins + 1);
+        // Singletons are pooled, so an id carries no information.
+        assert!(b.iv < 0.01, "iv {}", b.iv);
     }
 
     #[test]
