@@ -483,14 +483,31 @@ fn polyline(points: &[(f64, f64)], color: &str) -> String {
     )
 }
 
+/// At most ~200 points of a curve (first and last kept): enough for a 280-pixel chart and a
+/// small page even with one ROC point per distinct probability.
+fn thin(points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+    let step = points.len().div_ceil(200).max(1);
+    let last = points.last().copied();
+    let mut out: Vec<(f64, f64)> = points.into_iter().step_by(step).collect();
+    if let Some(l) = last {
+        if out.last() != Some(&l) {
+            out.push(l);
+        }
+    }
+    out
+}
+
 fn roc_svg(r: &Report) -> String {
     let mut o = frame("ROC (blue: evaluated, grey: baseline)");
     o.push_str(&polyline(&[(0.0, 0.0), (1.0, 1.0)], "#ddd"));
     o.push_str(&polyline(
-        &metrics::roc(&r.baseline.y, &r.baseline.p),
+        &thin(metrics::roc(&r.baseline.y, &r.baseline.p)),
         "#aaa",
     ));
-    o.push_str(&polyline(&metrics::roc(&r.eval.y, &r.eval.p), "#1f5fbf"));
+    o.push_str(&polyline(
+        &thin(metrics::roc(&r.eval.y, &r.eval.p)),
+        "#1f5fbf",
+    ));
     o.push_str("</svg>");
     o
 }
