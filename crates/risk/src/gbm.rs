@@ -42,7 +42,7 @@ pub struct GbmParams {
 impl Default for GbmParams {
     fn default() -> Self {
         GbmParams {
-            learning_rate: 0.03,
+            learning_rate: 0.02,
             max_leaves: 7,
             max_depth: 6,
             min_data_in_leaf: 20,
