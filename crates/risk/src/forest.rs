@@ -41,7 +41,7 @@ pub struct Node {
     pub compare: Compare,
     pub missing: Missing,
     /// Categorical split: codes whose bit is set in `cat_words[cat_begin..cat_begin+cat_len]` go
-    /// left; anything else (including NaN, negatives and codes past the set) goes right.
+    /// left; other codes, negatives and codes past the set go right; NaN follows `missing`.
     pub categorical: bool,
     pub cat_begin: u32,
     pub cat_len: u32,
@@ -196,15 +196,17 @@ impl Forest {
 
     #[inline]
     fn category_left(&self, n: &Node, x: f64) -> bool {
-        // LightGBM reads NaN as category 0 unless NaN is its own missing type.
-        let x = if x.is_nan() && n.missing != Missing::Nan {
-            0.0
-        } else {
-            x
+        // Missing: the default direction, except that LightGBM reads NaN as category 0 unless
+        // NaN is its own missing type.
+        let x = match (x.is_nan(), n.missing) {
+            (true, Missing::Nan) => return n.default_left,
+            (true, _) => 0.0,
+            (false, _) => x,
         };
-        // Truncation toward zero first: -0.5 is category 0, as in LightGBM's int cast.
-        if x.is_nan() || x.trunc() < 0.0 {
-            return n.default_left;
+        // Negative codes are invalid and go right in both libraries; truncation toward zero
+        // first, so -0.5 is category 0 as in their integer casts.
+        if x.trunc() < 0.0 {
+            return false;
         }
         let code = x as u64;
         let word = (code / 32) as usize;

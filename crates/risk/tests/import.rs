@@ -5,22 +5,24 @@ use risk::{Model, Table};
 
 const ROWS: &str = include_str!("fixtures/german_rows.csv");
 
-/// The fixture rows as a feature table plus the two libraries' predictions.
-fn fixture() -> (Table, Vec<f64>, Vec<f64>) {
+/// The fixture rows as a feature table plus the libraries' predictions (the trailing
+/// columns: LightGBM, XGBoost, XGBoost with categorical splits).
+fn fixture() -> (Table, [Vec<f64>; 3]) {
     let mut lines = ROWS.lines();
     let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
-    let k = header.len() - 2;
-    let (mut records, mut lgb, mut xgb) = (Vec::new(), Vec::new(), Vec::new());
+    let k = header.len() - 3;
+    let mut records = Vec::new();
+    let mut preds: [Vec<f64>; 3] = Default::default();
     for line in lines {
         let cells: Vec<&str> = line.split(',').collect();
         records.push(cells[..k].iter().map(|s| s.to_string()).collect());
-        lgb.push(cells[k].parse().unwrap());
-        xgb.push(cells[k + 1].parse().unwrap());
+        for (j, p) in preds.iter_mut().enumerate() {
+            p.push(cells[k + j].parse().unwrap());
+        }
     }
     (
         Table::from_records(header[..k].to_vec(), records).unwrap(),
-        lgb,
-        xgb,
+        preds,
     )
 }
 
@@ -49,7 +51,7 @@ fn assert_matches(model: &Model, table: &Table, expected: &[f64]) {
 
 #[test]
 fn lightgbm_matches_library_predictions() {
-    let (table, lgb, _) = fixture();
+    let (table, [lgb, _, _]) = fixture();
     let model = risk::import::lightgbm(include_str!("fixtures/lightgbm_german.txt")).unwrap();
     let Model::Imported { forest, .. } = &model else {
         panic!("imported model")
@@ -63,10 +65,26 @@ fn lightgbm_matches_library_predictions() {
 
 #[test]
 fn xgboost_matches_library_predictions() {
-    let (table, _, xgb) = fixture();
+    let (table, [_, xgb, _]) = fixture();
     let raw: risk::import::XgbModel =
         serde_json::from_str(include_str!("fixtures/xgboost_german.json")).unwrap();
     let model = risk::import::xgboost(&raw).unwrap();
+    assert_matches(&model, &table, &xgb);
+}
+
+#[test]
+fn xgboost_categorical_splits_match_library_predictions() {
+    let (table, [_, _, xgb]) = fixture();
+    let raw: risk::import::XgbModel =
+        serde_json::from_str(include_str!("fixtures/xgboost_german_cat.json")).unwrap();
+    let model = risk::import::xgboost(&raw).unwrap();
+    let Model::Imported { forest, .. } = &model else {
+        panic!("imported model")
+    };
+    assert!(
+        forest.nodes.iter().any(|n| n.categorical),
+        "fixture exercises categorical splits"
+    );
     assert_matches(&model, &table, &xgb);
 }
 

@@ -1,8 +1,10 @@
 //! XGBoost JSON models (`Booster.save_model("m.json")`), `binary:logistic` gbtree only.
 //!
 //! A split sends `x < split_condition` left, compared in `f32` as XGBoost does, and missing
-//! values by `default_left`. Leaves hold their value in `split_conditions`. The margin starts
-//! at `logit(base_score)`; XGBoost stores `base_score` as a probability.
+//! values by `default_left`. A categorical split sends the codes in its category set right
+//! and every other code left; the forest sends set members left, so such nodes swap their
+//! children (and their default side). Leaves hold their value in `split_conditions`. The
+//! margin starts at `logit(base_score)`; XGBoost stores `base_score` as a probability.
 
 use super::numeric_schema;
 use crate::forest::{Compare, Forest, Missing, Node};
@@ -54,6 +56,16 @@ pub struct XgbTree {
     pub default_left: Vec<XgbFlag>,
     #[serde(default)]
     pub split_type: Vec<i64>,
+    /// Category sets of categorical splits, concatenated; node `categories_nodes[j]` owns
+    /// `categories[categories_segments[j]..][..categories_sizes[j]]`.
+    #[serde(default)]
+    pub categories: Vec<i64>,
+    #[serde(default)]
+    pub categories_nodes: Vec<i64>,
+    #[serde(default)]
+    pub categories_segments: Vec<i64>,
+    #[serde(default)]
+    pub categories_sizes: Vec<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -109,7 +121,8 @@ pub fn xgboost(raw: &XgbModel) -> Result<Model, RiskError> {
     let base = parse_base_score(&l.learner_model_param.base_score)?;
     let mut forest = Forest::new((base / (1.0 - base)).ln());
     for (t, tree) in gbtree.trees.iter().enumerate() {
-        forest.push_tree(convert_tree(t, tree)?);
+        let nodes = convert_tree(t, tree, &mut forest)?;
+        forest.push_tree(nodes);
     }
     forest.validate(n_features).map_err(bad)?;
     Ok(Model::Imported {
@@ -134,7 +147,7 @@ fn parse_base_score(s: &str) -> Result<f64, RiskError> {
     }
 }
 
-fn convert_tree(t: usize, tree: &XgbTree) -> Result<Vec<Node>, RiskError> {
+fn convert_tree(t: usize, tree: &XgbTree, forest: &mut Forest) -> Result<Vec<Node>, RiskError> {
     let n = tree.left_children.len();
     let lens = [
         tree.right_children.len(),
@@ -145,38 +158,91 @@ fn convert_tree(t: usize, tree: &XgbTree) -> Result<Vec<Node>, RiskError> {
     if n == 0 || lens.iter().any(|&len| len != n) {
         return Err(bad(format!("tree {t}: node arrays have different lengths")));
     }
+    let sets = category_sets(t, tree)?;
     let index = |c: i64| -> Result<u32, RiskError> {
         u32::try_from(c)
             .ok()
             .filter(|&c| (c as usize) < n)
             .ok_or_else(|| bad(format!("tree {t}: child {c} is out of range")))
     };
-    (0..n)
-        .map(|i| {
-            if tree.left_children[i] == -1 {
-                return Ok(Node::leaf(tree.split_conditions[i]));
+    let mut nodes = Vec::with_capacity(n);
+    for i in 0..n {
+        if tree.left_children[i] == -1 {
+            nodes.push(Node::leaf(tree.split_conditions[i]));
+            continue;
+        }
+        let feature = u32::try_from(tree.split_indices[i])
+            .map_err(|_| bad(format!("tree {t}: node {i}: bad split_indices")))?;
+        let default_left = match tree.default_left[i] {
+            XgbFlag::Int(v) => v != 0,
+            XgbFlag::Bool(b) => b,
+        };
+        let base = Node {
+            feature,
+            left: index(tree.left_children[i])?,
+            right: index(tree.right_children[i])?,
+            value: tree.split_conditions[i],
+            default_left,
+            compare: Compare::LessF32,
+            missing: Missing::Nan,
+            ..Node::leaf(0.0)
+        };
+        nodes.push(match tree.split_type.get(i).copied().unwrap_or(0) {
+            0 => base,
+            1 => {
+                let codes = sets
+                    .iter()
+                    .find(|(node, _)| *node == i)
+                    .map(|(_, c)| c.as_slice())
+                    .unwrap_or_default();
+                let (cat_begin, cat_len) = forest.push_categories(codes);
+                // Set members go right in XGBoost and left in the forest: swap the children.
+                Node {
+                    left: base.right,
+                    right: base.left,
+                    default_left: !default_left,
+                    categorical: true,
+                    cat_begin,
+                    cat_len,
+                    ..base
+                }
             }
-            if tree.split_type.get(i).is_some_and(|&s| s != 0) {
+            s => {
                 return Err(bad(format!(
-                    "tree {t}: node {i} is a categorical split, which is not supported"
-                )));
+                    "tree {t}: node {i}: split_type {s} is unknown"
+                )))
             }
-            let feature = u32::try_from(tree.split_indices[i])
-                .map_err(|_| bad(format!("tree {t}: node {i}: bad split_indices")))?;
-            let default_left = match tree.default_left[i] {
-                XgbFlag::Int(v) => v != 0,
-                XgbFlag::Bool(b) => b,
-            };
-            Ok(Node {
-                feature,
-                left: index(tree.left_children[i])?,
-                right: index(tree.right_children[i])?,
-                value: tree.split_conditions[i],
-                default_left,
-                compare: Compare::LessF32,
-                missing: Missing::Nan,
-                ..Node::leaf(0.0)
-            })
+        });
+    }
+    Ok(nodes)
+}
+
+/// (node, category codes) for each categorical split of a tree.
+fn category_sets(t: usize, tree: &XgbTree) -> Result<Vec<(usize, Vec<u32>)>, RiskError> {
+    let k = tree.categories_nodes.len();
+    if tree.categories_segments.len() != k || tree.categories_sizes.len() != k {
+        return Err(bad(format!(
+            "tree {t}: categories_* arrays have different lengths"
+        )));
+    }
+    (0..k)
+        .map(|j| {
+            let start = usize::try_from(tree.categories_segments[j]).ok();
+            let size = usize::try_from(tree.categories_sizes[j]).ok();
+            let codes = start
+                .zip(size)
+                .and_then(|(s, z)| tree.categories.get(s..s.checked_add(z)?))
+                .ok_or_else(|| bad(format!("tree {t}: category segment {j} is out of range")))?;
+            let codes: Option<Vec<u32>> = codes
+                .iter()
+                .map(|&c| u32::try_from(c).ok().filter(|&c| c < 1 << 24))
+                .collect();
+            let node = usize::try_from(tree.categories_nodes[j])
+                .map_err(|_| bad(format!("tree {t}: bad categories_nodes")))?;
+            Ok((
+                node,
+                codes.ok_or_else(|| bad(format!("tree {t}: category code out of range")))?,
+            ))
         })
         .collect()
 }
