@@ -52,6 +52,11 @@ ds = lgb.Dataset(X, y, feature_name=short, categorical_feature=cat_idx, free_raw
 booster = lgb.train(lgb_params, ds, num_boost_round=25)
 booster.save_model(os.path.join(out, "lightgbm_german.txt"))
 lgb_p = booster.predict(Xf)
+# Random-forest mode: the model file says `average_output` and trees are averaged.
+rf_params = dict(lgb_params, boosting="rf", bagging_fraction=0.7, bagging_freq=1, feature_fraction=0.8)
+rf = lgb.train(rf_params, ds, num_boost_round=10)
+rf.save_model(os.path.join(out, "lightgbm_german_rf.txt"))
+rf_p = rf.predict(Xf)
 
 dm = xgb.DMatrix(X, label=y, feature_names=short, missing=np.nan)
 xgb_params = dict(objective="binary:logistic", max_depth=4, eta=0.1, base_score=0.3, seed=1)
@@ -72,8 +77,8 @@ def fmt(v):
 
 with open(os.path.join(out, "german_rows.csv"), "w", newline="") as f:
     w = csv.writer(f)
-    w.writerow(short + ["lightgbm_p", "xgboost_p", "xgboost_cat_p"])
+    w.writerow(short + ["lightgbm_p", "xgboost_p", "xgboost_cat_p", "lightgbm_rf_p"])
     for i, row in enumerate(Xf):
-        preds = [lgb_p[i], xgb_p[i], xgbc_p[i]]
+        preds = [lgb_p[i], xgb_p[i], xgbc_p[i], rf_p[i]]
         w.writerow([fmt(v) for v in row] + [repr(float(p)) for p in preds])
 print("lightgbm", lgb.__version__, "xgboost", xgb.__version__, "rows", len(Xf))

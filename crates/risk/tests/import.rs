@@ -6,13 +6,13 @@ use risk::{Model, Table};
 const ROWS: &str = include_str!("fixtures/german_rows.csv");
 
 /// The fixture rows as a feature table plus the libraries' predictions (the trailing
-/// columns: LightGBM, XGBoost, XGBoost with categorical splits).
-fn fixture() -> (Table, [Vec<f64>; 3]) {
+/// columns: LightGBM, XGBoost, XGBoost with categorical splits, LightGBM random forest).
+fn fixture() -> (Table, [Vec<f64>; 4]) {
     let mut lines = ROWS.lines();
     let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
-    let k = header.len() - 3;
+    let k = header.len() - 4;
     let mut records = Vec::new();
-    let mut preds: [Vec<f64>; 3] = Default::default();
+    let mut preds: [Vec<f64>; 4] = Default::default();
     for line in lines {
         let cells: Vec<&str> = line.split(',').collect();
         records.push(cells[..k].iter().map(|s| s.to_string()).collect());
@@ -51,7 +51,7 @@ fn assert_matches(model: &Model, table: &Table, expected: &[f64]) {
 
 #[test]
 fn lightgbm_matches_library_predictions() {
-    let (table, [lgb, _, _]) = fixture();
+    let (table, [lgb, _, _, _]) = fixture();
     let model = risk::import::lightgbm(include_str!("fixtures/lightgbm_german.txt")).unwrap();
     let Model::Imported { forest, .. } = &model else {
         panic!("imported model")
@@ -65,7 +65,7 @@ fn lightgbm_matches_library_predictions() {
 
 #[test]
 fn xgboost_matches_library_predictions() {
-    let (table, [_, xgb, _]) = fixture();
+    let (table, [_, xgb, _, _]) = fixture();
     let raw: risk::import::XgbModel =
         serde_json::from_str(include_str!("fixtures/xgboost_german.json")).unwrap();
     let model = risk::import::xgboost(&raw).unwrap();
@@ -74,7 +74,7 @@ fn xgboost_matches_library_predictions() {
 
 #[test]
 fn xgboost_categorical_splits_match_library_predictions() {
-    let (table, [_, _, xgb]) = fixture();
+    let (table, [_, _, xgb, _]) = fixture();
     let raw: risk::import::XgbModel =
         serde_json::from_str(include_str!("fixtures/xgboost_german_cat.json")).unwrap();
     let model = risk::import::xgboost(&raw).unwrap();
@@ -86,6 +86,13 @@ fn xgboost_categorical_splits_match_library_predictions() {
         "fixture exercises categorical splits"
     );
     assert_matches(&model, &table, &xgb);
+}
+
+#[test]
+fn lightgbm_random_forest_averages_its_trees() {
+    let (table, [_, _, _, rf]) = fixture();
+    let model = risk::import::lightgbm(include_str!("fixtures/lightgbm_german_rf.txt")).unwrap();
+    assert_matches(&model, &table, &rf);
 }
 
 #[test]
@@ -109,6 +116,10 @@ fn corrupt_lightgbm_files_are_errors_naming_the_field() {
             "cat_threshold",
         ),
         ("hello".to_string(), "objective"),
+        (
+            good.replacen("is_linear=0", "is_linear=1", 1),
+            "linear trees",
+        ),
     ];
     for (text, needle) in cases {
         let err = risk::import::lightgbm(&text).unwrap_err().to_string();

@@ -65,9 +65,11 @@ fn sections(text: &str) -> Vec<Section<'_>> {
         if line == "end of trees" {
             break;
         }
-        let Some((key, value)) = line.split_once('=') else {
+        if line.is_empty() {
             continue;
-        };
+        }
+        // Flags such as `average_output` are bare keys.
+        let (key, value) = line.split_once('=').unwrap_or((line, ""));
         if key == "Tree" {
             out.push(Section {
                 name: format!("Tree={value}"),
@@ -106,8 +108,18 @@ pub fn lightgbm(text: &str) -> Result<Model, RiskError> {
     }
     let mut forest = Forest::new(0.0);
     forest.link = Link::Sigmoid { scale };
+    // Random-forest mode averages the trees instead of summing them.
+    let weight = if header.fields.contains_key("average_output") {
+        1.0 / trees.len() as f64
+    } else {
+        1.0
+    };
     for tree in trees {
-        let nodes = parse_tree(tree, &mut forest)?;
+        let mut nodes = parse_tree(tree, &mut forest)?;
+        nodes
+            .iter_mut()
+            .filter(|n| n.feature == crate::forest::LEAF)
+            .for_each(|n| n.value *= weight);
         forest.push_tree(nodes);
     }
     forest.validate(n_features).map_err(bad)?;
@@ -121,8 +133,11 @@ pub fn lightgbm(text: &str) -> Result<Model, RiskError> {
 /// `binary sigmoid:1` gives the sigmoid scale; anything else is not a binary classifier.
 fn parse_objective(objective: &str) -> Result<f64, RiskError> {
     let mut parts = objective.split_whitespace();
-    if parts.next() != Some("binary") {
-        return Err(bad(format!("objective `{objective}` is not `binary`")));
+    // Both map the raw score to a probability with a sigmoid.
+    if !matches!(parts.next(), Some("binary" | "cross_entropy" | "xentropy")) {
+        return Err(bad(format!(
+            "objective `{objective}` is not `binary` or `cross_entropy`"
+        )));
     }
     let scale = parts
         .find_map(|p| p.strip_prefix("sigmoid:"))
@@ -135,6 +150,9 @@ fn parse_objective(objective: &str) -> Result<f64, RiskError> {
 /// Internal node `i` becomes node `i`; leaf `j` becomes node `internal + j`.
 fn parse_tree(t: &Section, forest: &mut Forest) -> Result<Vec<Node>, RiskError> {
     let leaves: usize = t.one("num_leaves")?;
+    if t.fields.get("is_linear").is_some_and(|v| v.trim() != "0") {
+        return Err(bad(format!("{}: linear trees are not supported", t.name)));
+    }
     if leaves == 0 {
         return Err(bad(format!("{}: num_leaves is 0", t.name)));
     }
