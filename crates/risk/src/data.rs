@@ -18,6 +18,13 @@ impl Table {
         header: Vec<String>,
         records: Vec<Vec<String>>,
     ) -> Result<Table, RiskError> {
+        for (i, name) in header.iter().enumerate() {
+            if header[..i].contains(name) {
+                return Err(RiskError::DuplicateColumn {
+                    column: name.clone(),
+                });
+            }
+        }
         let mut columns: Vec<Vec<String>> = vec![Vec::with_capacity(records.len()); header.len()];
         for (i, record) in records.into_iter().enumerate() {
             if record.len() != header.len() {
@@ -392,6 +399,12 @@ mod tests {
                 value: "12,5".into()
             }
         );
+    }
+
+    #[test]
+    fn rejects_duplicate_columns() {
+        let err = Table::from_records(vec!["a".into(), "a".into()], vec![]).unwrap_err();
+        assert_eq!(err, RiskError::DuplicateColumn { column: "a".into() });
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub enum RiskError {
         found: usize,
         expected: usize,
     },
+    #[error("column `{column}` appears more than once in the header")]
+    DuplicateColumn { column: String },
     #[error("the data has no rows")]
     Empty,
     #[error("no usable feature columns besides the target")]
