@@ -133,7 +133,6 @@ pub fn calibration(y: &[u8], p: &[f64], groups: usize) -> Vec<CalibrationBin> {
 }
 
 /// Population stability index of `actual` against `expected`, on the expected decile edges.
-/// Empty buckets get a small floor so the index stays finite.
 pub fn psi(expected: &[f64], actual: &[f64], buckets: usize) -> f64 {
     let mut sorted: Vec<f64> = expected.to_vec();
     sorted.sort_by(f64::total_cmp);
@@ -141,15 +140,23 @@ pub fn psi(expected: &[f64], actual: &[f64], buckets: usize) -> f64 {
         .map(|b| sorted[b * sorted.len() / buckets])
         .collect();
     edges.dedup();
-    let share = |values: &[f64]| -> Vec<f64> {
-        let mut counts = vec![0.0; edges.len() + 1];
+    let counts = |values: &[f64]| -> Vec<usize> {
+        let mut counts = vec![0; edges.len() + 1];
         for &v in values {
-            counts[edges.partition_point(|&e| e <= v)] += 1.0;
+            counts[edges.partition_point(|&e| e <= v)] += 1;
         }
         counts
-            .iter()
-            .map(|c| (c / values.len() as f64).max(1e-4))
-            .collect()
+    };
+    psi_counts(&counts(expected), &counts(actual))
+}
+
+/// PSI from bucket counts of two samples. Empty buckets get a small share floor so the
+/// index stays finite.
+pub fn psi_counts(expected: &[usize], actual: &[usize]) -> f64 {
+    assert_eq!(expected.len(), actual.len());
+    let share = |c: &[usize]| -> Vec<f64> {
+        let total = c.iter().sum::<usize>().max(1) as f64;
+        c.iter().map(|&n| (n as f64 / total).max(1e-4)).collect()
     };
     let (e, a) = (share(expected), share(actual));
     e.iter().zip(&a).map(|(e, a)| (a - e) * (a / e).ln()).sum()

@@ -45,6 +45,8 @@ pub struct IvRow {
     pub name: String,
     pub bins: usize,
     pub iv: f64,
+    /// Stability of the feature itself: PSI of its bin shares, baseline vs evaluated.
+    pub psi: f64,
 }
 
 #[derive(Serialize)]
@@ -130,13 +132,13 @@ pub fn compute(args: &ReportArgs) -> Result<Report> {
         }
     };
     let (baseline, base_data) = sample(names.0, &model, &base_table, &target)?;
-    let (eval, _) = sample(names.1, &model, &eval_table, &target)?;
+    let (eval, eval_data) = sample(names.1, &model, &eval_table, &target)?;
     let psi = metrics::psi(&baseline.p, &eval.p, 10);
     Ok(Report {
         model: describe(&model),
         calibration: metrics::calibration(&eval.y, &eval.p, 10),
         psi,
-        iv: iv_table(&base_data, &baseline.y),
+        iv: iv_table(&base_data, &baseline.y, &eval_data),
         importance: importance(&model),
         distribution: distribution(&eval),
         card: card_table(&model),
@@ -192,17 +194,22 @@ fn describe(model: &Model) -> String {
     }
 }
 
-/// IV of every model input, binned on the baseline sample as the scorecard would.
-fn iv_table(data: &Dataset, y: &[u8]) -> Vec<IvRow> {
+/// IV of every model input, binned on the baseline sample as the scorecard would, and the
+/// PSI of the evaluated sample over those bins.
+fn iv_table(data: &Dataset, y: &[u8], eval: &Dataset) -> Vec<IvRow> {
     let rows: Vec<usize> = (0..data.n_rows).collect();
     let params = ScorecardParams::default();
     let mut out: Vec<IvRow> = (0..data.n_features())
         .map(|f| {
             let b = scorecard::bin_feature(data, f, &rows, y, &params);
+            let expected: Vec<usize> = b.bins.iter().map(|bin| bin.count).collect();
+            let mut actual = vec![0; b.bins.len()];
+            (0..eval.n_rows).for_each(|r| actual[b.bin_of(eval.value(r, f))] += 1);
             IvRow {
                 name: b.name.clone(),
                 bins: b.bins.iter().filter(|b| b.count > 0).count(),
                 iv: b.iv,
+                psi: metrics::psi_counts(&expected, &actual),
             }
         })
         .collect();
@@ -318,9 +325,17 @@ fn text(r: &Report) -> String {
             c.count, c.mean_predicted, c.observed_bad_rate
         );
     }
-    let _ = writeln!(o, "\nInformation value ({} sample)", r.baseline.name);
+    let _ = writeln!(
+        o,
+        "\nInformation value ({} sample) and feature PSI ({} vs {})",
+        r.baseline.name, r.baseline.name, r.eval.name
+    );
     for iv in &r.iv {
-        let _ = writeln!(o, "{:<45} {:>3} bins  IV {:>7.4}", iv.name, iv.bins, iv.iv);
+        let _ = writeln!(
+            o,
+            "{:<45} {:>3} bins  IV {:>7.4}  PSI {:>7.4}",
+            iv.name, iv.bins, iv.iv, iv.psi
+        );
     }
     if !r.selection.is_empty() {
         let _ = writeln!(o, "\nFeature selection (training IV)");
@@ -401,9 +416,16 @@ fn html(r: &Report) -> String {
     o.push_str("<h2>Information value</h2>");
     let rows: Vec<Vec<String>> =
         r.iv.iter()
-            .map(|i| vec![esc(&i.name), i.bins.to_string(), format!("{:.4}", i.iv)])
+            .map(|i| {
+                vec![
+                    esc(&i.name),
+                    i.bins.to_string(),
+                    format!("{:.4}", i.iv),
+                    format!("{:.4}", i.psi),
+                ]
+            })
             .collect();
-    table(&mut o, &["feature", "bins", "IV"], &rows);
+    table(&mut o, &["feature", "bins", "IV", "PSI"], &rows);
     if !r.selection.is_empty() {
         o.push_str("<h2>Feature selection (training IV)</h2>");
         let rows: Vec<Vec<String>> = r
