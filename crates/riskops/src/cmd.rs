@@ -48,6 +48,15 @@ pub enum ModelCmd {
         /// train and test metrics.
         #[arg(long)]
         holdout: bool,
+        /// Scorecard points to double the good:bad odds.
+        #[arg(long, default_value_t = 20.0)]
+        pdo: f64,
+        /// Scorecard points at the base odds.
+        #[arg(long, default_value_t = 600.0)]
+        base_points: f64,
+        /// Good:bad odds that score --base-points (50 means 50:1).
+        #[arg(long, default_value_t = 50.0)]
+        base_odds: f64,
     },
     /// Score a CSV: writes row, probability_bad (and score for scorecards) in input order.
     Score {
@@ -102,15 +111,24 @@ pub fn run(cmd: ModelCmd) -> Result<()> {
             out,
             exclude,
             holdout,
+            pdo,
+            base_points,
+            base_odds,
         } => {
+            if !(pdo > 0.0 && base_odds > 0.0 && base_points.is_finite()) {
+                anyhow::bail!("--pdo and --base-odds must be positive and --base-points finite");
+            }
             let target = TargetSpec {
                 column: target,
                 bad_value,
             };
-            let options = TrainOptions {
+            let mut options = TrainOptions {
                 exclude,
                 ..TrainOptions::default()
             };
+            options.scorecard.pdo = pdo;
+            options.scorecard.base_points = base_points;
+            options.scorecard.base_odds = base_odds;
             run_train(data, target, kind, out, holdout, options)
         }
         ModelCmd::Score {

@@ -50,6 +50,9 @@ fn train(dir: &Path, kind: &str) -> PathBuf {
         out: out.clone(),
         exclude,
         holdout: false,
+        pdo: 20.0,
+        base_points: 600.0,
+        base_odds: 50.0,
     })
     .unwrap();
     out
@@ -127,6 +130,9 @@ fn training_errors_name_the_column_and_row() {
         out: out.clone(),
         exclude: Vec::new(),
         holdout: false,
+        pdo: 20.0,
+        base_points: 600.0,
+        base_odds: 50.0,
     };
     assert!(error_text(train("nope", &data)).contains("column `nope` is not in the data"));
     let constant = dir.join("c.csv");
