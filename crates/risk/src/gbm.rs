@@ -565,7 +565,11 @@ pub fn train(
     progress: Progress,
 ) -> GbmModel {
     assert_eq!(y.len(), data.n_rows);
-    assert!(p.valid_every >= 2 && !rows.is_empty());
+    // Both the fit part and the validation slice must be non-empty.
+    assert!(
+        p.valid_every >= 2 && rows.len() >= 2 * p.valid_every,
+        "too few training rows"
+    );
     let fit: Vec<usize> = rows
         .iter()
         .enumerate()

@@ -88,12 +88,21 @@ pub fn holdout(
     let (ty, train_p) = pick(&train_rows);
     let (vy, test_p) = pick(&test_rows);
     Ok(Holdout {
-        train: metrics::summary(&ty, &train_p),
-        test: metrics::summary(&vy, &test_p),
+        train: measure("train rows", &ty, &train_p)?,
+        test: measure("test rows", &vy, &test_p)?,
         model,
         train_p,
         test_p,
     })
+}
+
+/// Metrics of a labelled sample; AUC and KS need both classes, so a one-class sample is an
+/// error naming the sample rather than a panic.
+pub fn measure(what: &str, y: &[u8], p: &[f64]) -> Result<Summary> {
+    if !y.contains(&0) || !y.contains(&1) {
+        anyhow::bail!("the {what} hold a single class; AUC and KS need good and bad rows");
+    }
+    Ok(metrics::summary(y, p))
 }
 
 /// Parses a LightGBM text model into a Puhui model whose inputs are the LightGBM features.

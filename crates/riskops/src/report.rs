@@ -103,7 +103,7 @@ fn sample(
     let out = model.predict_all(&data);
     let p: Vec<f64> = out.iter().map(|o| o.0).collect();
     let score: Option<Vec<f64>> = out.iter().map(|o| o.1).collect();
-    let summary = metrics::summary(&y, &p);
+    let summary = crate::measure(&format!("{name} sample"), &y, &p)?;
     Ok((
         Sample {
             name: name.into(),

@@ -247,3 +247,22 @@ fn report_renders_text_and_html() {
         }
     }
 }
+
+#[test]
+fn one_class_samples_are_errors_not_panics() {
+    let dir = workdir("one-class");
+    let model = train(&dir, "gbm");
+    let data = dir.join("goods.csv");
+    let body: String = (0..60).map(|i| format!("{i},{},A,0\n", i * 10)).collect();
+    fs::write(&data, format!("id,amount,city,bad\n{body}")).unwrap();
+    let err = error_text(ModelCmd::Report {
+        model,
+        data,
+        target: None,
+        bad_value: None,
+        baseline: None,
+        format: clap::ValueEnum::from_str("text", true).unwrap(),
+        out: None,
+    });
+    assert!(err.contains("single"), "{err}");
+}
