@@ -4,6 +4,7 @@ use crate::data::{Dataset, Schema, TargetSpec};
 use crate::forest::{Compiled, Forest, BLOCK_ROWS};
 use crate::gbm::{self, GbmModel, GbmParams};
 use crate::scorecard::{self, Scorecard, ScorecardParams};
+use crate::RiskError;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +75,17 @@ impl Model {
                 target,
                 gbm: gbm::train(data, y, rows, &options.gbm, progress),
             },
+        }
+    }
+
+    /// Checks what scoring indexes by, so a hand-edited or corrupt model file is an error
+    /// naming the problem instead of a panic while scoring.
+    pub fn validate(&self) -> Result<(), RiskError> {
+        let n = self.schema().features.len();
+        match self {
+            Model::Gbm { gbm, .. } => gbm.forest.validate(n).map_err(RiskError::BadModel),
+            Model::Imported { forest, .. } => forest.validate(n).map_err(RiskError::BadModel),
+            Model::Scorecard { card, .. } => card.validate(n).map_err(RiskError::BadModel),
         }
     }
 

@@ -614,6 +614,35 @@ pub struct Scorecard {
 }
 
 impl Scorecard {
+    /// Every feature reads an existing input and every bin rule lands on an existing bin.
+    pub fn validate(&self, n_features: usize) -> Result<(), String> {
+        for f in &self.features {
+            let b = &f.binning;
+            let name = &b.name;
+            if b.feature >= n_features {
+                return Err(format!(
+                    "scorecard feature `{name}` reads input {} of {n_features}",
+                    b.feature
+                ));
+            }
+            if b.bins.is_empty() {
+                return Err(format!("scorecard feature `{name}` has no bins"));
+            }
+            let ok = match &b.rule {
+                BinRule::Numeric { upper } => upper.len() < b.bins.len(),
+                BinRule::Categorical { bin_of_code } => {
+                    bin_of_code.iter().all(|&c| (c as usize) < b.bins.len())
+                }
+            };
+            if !ok {
+                return Err(format!(
+                    "scorecard feature `{name}`: bin rule points past its bins"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// (probability of bad, score) for a row; higher scores are safer.
     #[inline]
     pub fn predict(&self, row: &[f64]) -> (f64, f64) {

@@ -33,12 +33,16 @@ pub fn load_table(path: &Path) -> Result<Table> {
 pub fn load_model(path: &Path) -> Result<Model> {
     let text =
         fs::read_to_string(path).with_context(|| format!("read model file {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| {
+    let model: Model = serde_json::from_str(&text).with_context(|| {
         format!(
             "parse model file {} (not a Puhui model JSON?)",
             path.display()
         )
-    })
+    })?;
+    model
+        .validate()
+        .with_context(|| format!("check model file {}", path.display()))?;
+    Ok(model)
 }
 
 /// Writes through a temporary sibling file and renames it into place, so readers never see a

@@ -266,3 +266,19 @@ fn one_class_samples_are_errors_not_panics() {
     });
     assert!(err.contains("single"), "{err}");
 }
+
+#[test]
+fn structurally_corrupt_models_are_rejected_on_load() {
+    let dir = workdir("corrupt-model");
+    let path = train(&dir, "gbm");
+    let text = fs::read_to_string(&path).unwrap();
+    let first = text.find("\"feature\":").unwrap();
+    let end = first + text[first..].find(',').unwrap();
+    fs::write(
+        &path,
+        format!("{}\"feature\":99{}", &text[..first], &text[end..]),
+    )
+    .unwrap();
+    let err = format!("{:#}", riskops::load_model(&path).unwrap_err());
+    assert!(err.contains("splits on feature 99"), "{err}");
+}
