@@ -742,5 +742,16 @@ mod tests {
         let ty: Vec<u8> = test.iter().map(|&r| y[r]).collect();
         assert!(metrics::auc(&ty, &p) > 0.9, "auc {}", metrics::auc(&ty, &p));
         assert!(model.importance_gain.iter().all(|&g| g > 0.0));
+        // The compiled batch scorer agrees bit for bit with the reference traversal.
+        let compiled = model.forest.compile();
+        let k = data.n_features();
+        let mut out = [0.0; crate::forest::BLOCK_ROWS];
+        for start in (0..data.n_rows).step_by(crate::forest::BLOCK_ROWS) {
+            let n = crate::forest::BLOCK_ROWS.min(data.n_rows - start);
+            compiled.predict_block(&data.x[start * k..(start + n) * k], k, &mut out[..n]);
+            for (i, p) in out[..n].iter().enumerate() {
+                assert_eq!(*p, model.forest.predict(data.row(start + i)));
+            }
+        }
     }
 }

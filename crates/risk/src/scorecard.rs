@@ -922,6 +922,52 @@ mod tests {
     }
 
     #[test]
+    fn unseen_categories_and_missing_values_score_as_the_missing_bin() {
+        use crate::data::{FeatureSpec, Schema};
+        let levels = vec!["a".to_string(), "b".to_string(), "new".to_string()];
+        let schema = Schema {
+            features: vec![
+                FeatureSpec {
+                    name: "c".into(),
+                    kind: FeatureKind::Categorical { levels },
+                },
+                FeatureSpec {
+                    name: "x".into(),
+                    kind: FeatureKind::Numeric,
+                },
+            ],
+        };
+        // Training never sees level "new" (code 2) nor a missing x.
+        let n = 400;
+        let mut x = Vec::new();
+        let mut y = Vec::new();
+        for i in 0..n {
+            x.push((i % 2) as f64);
+            x.push((i % 10) as f64);
+            y.push(u8::from(i % 2 == 1 && i % 3 != 0 || i % 10 > 7));
+        }
+        let data = Dataset {
+            schema,
+            n_rows: n,
+            x,
+        };
+        let rows: Vec<usize> = (0..n).collect();
+        let card = train(&data, &y, &rows, &ScorecardParams::default());
+        assert!(!card.features.is_empty());
+        for f in &card.features {
+            let b = &f.binning;
+            let missing = &b.bins[b.missing_bin()];
+            assert_eq!((missing.count, missing.woe, missing.points), (0, 0.0, 0.0));
+            assert_eq!(b.bin_of(f64::NAN), b.missing_bin());
+            if b.name == "c" {
+                assert_eq!(b.bin_of(2.0), b.missing_bin(), "unseen level");
+            }
+        }
+        let (p, score) = card.predict(&[2.0, f64::NAN]);
+        assert!((0.0..1.0).contains(&p) && score.is_finite());
+    }
+
+    #[test]
     fn logistic_recovers_a_known_slope() {
         // p = sigmoid(-1 + 2x) on a grid, with fractional labels replicated into counts.
         let mut x = Vec::new();
