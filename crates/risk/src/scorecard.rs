@@ -196,11 +196,23 @@ fn optimal_groups(
             }
         }
     }
+    backtrack(&best, &from, m)
+}
+
+/// DP table: `[phase][groups - 1][first fine bin of last group][last fine bin]`.
+type Table4<T> = Vec<Vec<Vec<Vec<T>>>>;
+
+/// The best complete partition (ending at fine bin `m - 1`) and its group ends.
+fn backtrack(
+    best: &Table4<f64>,
+    from: &Table4<(usize, usize)>,
+    m: usize,
+) -> Option<(Vec<usize>, f64)> {
     let mut top: Option<(usize, usize, usize, f64)> = None;
     for (q, layers) in best.iter().enumerate() {
         for (g, layer) in layers.iter().enumerate() {
             for (i, row) in layer.iter().enumerate() {
-                if row[m - 1] > neg && top.is_none_or(|t| row[m - 1] > t.3 + 1e-12) {
+                if row[m - 1] > f64::NEG_INFINITY && top.is_none_or(|t| row[m - 1] > t.3 + 1e-12) {
                     top = Some((q, g, i, row[m - 1]));
                 }
             }

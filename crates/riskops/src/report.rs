@@ -293,6 +293,13 @@ fn distribution(s: &Sample) -> Vec<(String, usize, usize)> {
 
 fn text(r: &Report) -> String {
     let mut o = String::new();
+    text_metrics(&mut o, r);
+    text_features(&mut o, r);
+    o
+}
+
+/// Summary table, score PSI and calibration.
+fn text_metrics(o: &mut String, r: &Report) {
     let _ = writeln!(o, "Model: {}\n", r.model);
     let _ = writeln!(
         o,
@@ -325,6 +332,10 @@ fn text(r: &Report) -> String {
             c.count, c.mean_predicted, c.observed_bad_rate
         );
     }
+}
+
+/// IV and feature PSI, selection, importance, the points table and the score distribution.
+fn text_features(o: &mut String, r: &Report) {
     let _ = writeln!(
         o,
         "\nInformation value ({} sample) and feature PSI ({} vs {})",
@@ -365,11 +376,18 @@ fn text(r: &Report) -> String {
     for (label, goods, bads) in &r.distribution {
         let _ = writeln!(o, "{label:<24} goods {goods:>6}  bads {bads:>6}");
     }
-    o
 }
 
 fn html(r: &Report) -> String {
     let mut o = String::from("<!doctype html><html><head><meta charset=\"utf-8\"><title>Model report</title><style>body{font-family:sans-serif;max-width:960px;margin:2em auto}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}td:first-child,th:first-child{text-align:left}svg{margin:0 1em 1em 0}</style></head><body>");
+    html_metrics(&mut o, r);
+    html_features(&mut o, r);
+    o.push_str("</body></html>\n");
+    o
+}
+
+/// Summary table, charts and calibration.
+fn html_metrics(o: &mut String, r: &Report) {
     let _ = write!(o, "<h1>Model report</h1><p>{}</p>", esc(&r.model));
     let mut rows = Vec::new();
     for s in [&r.baseline, &r.eval] {
@@ -386,7 +404,7 @@ fn html(r: &Report) -> String {
         ]);
     }
     table(
-        &mut o,
+        o,
         &[
             "sample", "rows", "bad rate", "AUC", "Gini", "KS", "Brier", "logloss",
         ],
@@ -412,7 +430,11 @@ fn html(r: &Report) -> String {
             ]
         })
         .collect();
-    table(&mut o, &["rows", "predicted", "observed"], &rows);
+    table(o, &["rows", "predicted", "observed"], &rows);
+}
+
+/// IV and feature PSI, selection, importance and the points table.
+fn html_features(o: &mut String, r: &Report) {
     o.push_str("<h2>Information value</h2>");
     let rows: Vec<Vec<String>> =
         r.iv.iter()
@@ -425,7 +447,7 @@ fn html(r: &Report) -> String {
                 ]
             })
             .collect();
-    table(&mut o, &["feature", "bins", "IV", "PSI"], &rows);
+    table(o, &["feature", "bins", "IV", "PSI"], &rows);
     if !r.selection.is_empty() {
         o.push_str("<h2>Feature selection (training IV)</h2>");
         let rows: Vec<Vec<String>> = r
@@ -433,7 +455,7 @@ fn html(r: &Report) -> String {
             .iter()
             .map(|(n, iv, st)| vec![esc(n), format!("{iv:.4}"), esc(st)])
             .collect();
-        table(&mut o, &["feature", "IV", "status"], &rows);
+        table(o, &["feature", "IV", "status"], &rows);
     }
     o.push_str("<h2>Feature importance</h2>");
     let rows: Vec<Vec<String>> = r
@@ -442,7 +464,7 @@ fn html(r: &Report) -> String {
         .filter(|i| i.1 != 0.0)
         .map(|(n, s, note)| vec![esc(n), format!("{s:.4}"), esc(note)])
         .collect();
-    table(&mut o, &["feature", "share", ""], &rows);
+    table(o, &["feature", "share", ""], &rows);
     if let Some((base, rows)) = &r.card {
         let _ = write!(o, "<h2>Scorecard</h2><p>Base points {base:.1}</p>");
         let rows: Vec<Vec<String>> = rows
@@ -450,13 +472,11 @@ fn html(r: &Report) -> String {
             .map(|r| r.iter().map(|c| esc(c)).collect())
             .collect();
         table(
-            &mut o,
+            o,
             &["feature", "bin", "rows", "bad rate", "WoE", "points"],
             &rows,
         );
     }
-    o.push_str("</body></html>\n");
-    o
 }
 
 fn esc(s: &str) -> String {
