@@ -207,6 +207,30 @@ mod tests {
         assert!((brier(&[0, 1], &[0.2, 0.6]) - 0.1).abs() < 1e-12);
     }
 
+    proptest::proptest! {
+        /// AUC is the share of (bad, good) pairs ranked correctly, ties counting one half;
+        /// KS never exceeds 1 and Gini = 2 AUC - 1 stays in [-1, 1].
+        #[test]
+        fn auc_matches_pair_counting(pairs in proptest::collection::vec((0u8..2, 0u8..20), 2..60)) {
+            let y: Vec<u8> = pairs.iter().map(|p| p.0).collect();
+            let p: Vec<f64> = pairs.iter().map(|p| f64::from(p.1) / 20.0).collect();
+            proptest::prop_assume!(y.contains(&0) && y.contains(&1));
+            let mut wins = 0.0;
+            let mut total = 0.0;
+            for (i, &a) in y.iter().enumerate() {
+                for (j, &b) in y.iter().enumerate() {
+                    if a == 1 && b == 0 {
+                        total += 1.0;
+                        wins += if p[i] > p[j] { 1.0 } else if p[i] == p[j] { 0.5 } else { 0.0 };
+                    }
+                }
+            }
+            proptest::prop_assert!((auc(&y, &p) - wins / total).abs() < 1e-12);
+            let k = ks(&y, &p);
+            proptest::prop_assert!((0.0..=1.0).contains(&k));
+        }
+    }
+
     #[test]
     fn psi_is_zero_for_identical_samples() {
         let v: Vec<f64> = (0..100).map(f64::from).collect();
