@@ -313,9 +313,10 @@ impl Compiled<'_> {
                 self.leaf[next] = n.value;
             } else {
                 let left = self.nodes.len() as u32;
+                let (value, feature) = fast_split(n);
                 self.nodes[next] = CNode {
-                    value: n.value,
-                    feature: flags(n),
+                    value,
+                    feature,
                     left,
                 };
                 for child in [n.left, n.right] {
@@ -397,7 +398,9 @@ impl Compiled<'_> {
 }
 
 /// Fast-path flags of a split, or `C_SLOW` when only the source node can route it.
-fn flags(n: &Node) -> u32 {
+/// The compiled threshold and flag word of a split: `x <= value` must route exactly as the
+/// source node does, or the node is marked slow and routed by the source node.
+fn fast_split(n: &Node) -> (f64, u32) {
     assert!(n.feature < C_SLOW, "feature index fits below the flag bits");
     let nan_left = match n.missing {
         Missing::Nan => n.default_left,
@@ -405,8 +408,53 @@ fn flags(n: &Node) -> u32 {
         Missing::NanAsZero => 0.0 <= n.value,
         Missing::Zero => false,
     };
-    let slow = n.categorical || n.compare != Compare::LessEq || n.missing == Missing::Zero;
-    n.feature | if nan_left { C_NAN_LEFT } else { 0 } | if slow { C_SLOW } else { 0 }
+    let threshold = match n.compare {
+        Compare::LessEq => Some(n.value),
+        Compare::LessF32 => f32_less_as_f64_le(n.value as f32),
+    };
+    let slow = n.categorical || n.missing == Missing::Zero || threshold.is_none();
+    let flags = n.feature | if nan_left { C_NAN_LEFT } else { 0 } | if slow { C_SLOW } else { 0 };
+    (threshold.unwrap_or(n.value), flags)
+}
+
+/// For an `f32` threshold `t`, the `f64` bound `b` with `(x as f32) < t` exactly when
+/// `x <= b`, for every non-NaN `x`. The cast rounds to nearest, ties to even, so the cut is
+/// the midpoint between `t` and the `f32` below it, taken or not by the parity of that
+/// neighbour. `None` for infinite thresholds (kept on the slow path).
+pub fn f32_less_as_f64_le(t: f32) -> Option<f64> {
+    if !t.is_finite() {
+        return None;
+    }
+    let below = f32_below(t);
+    if !below.is_finite() {
+        return None;
+    }
+    let mid = (f64::from(below) + f64::from(t)) / 2.0;
+    // A tie at `mid` rounds to whichever neighbour has an even significand.
+    let tie_goes_below = below.to_bits() & 1 == 0;
+    Some(if tie_goes_below { mid } else { f64_below(mid) })
+}
+
+/// The largest `f32` smaller than `t` (finite, non-NaN `t`).
+fn f32_below(t: f32) -> f32 {
+    if t == 0.0 {
+        -f32::from_bits(1)
+    } else if t > 0.0 {
+        f32::from_bits(t.to_bits() - 1)
+    } else {
+        f32::from_bits(t.to_bits() + 1)
+    }
+}
+
+/// The largest `f64` smaller than `x` (finite, non-NaN `x`).
+fn f64_below(x: f64) -> f64 {
+    if x == 0.0 {
+        -f64::from_bits(1)
+    } else if x > 0.0 {
+        f64::from_bits(x.to_bits() - 1)
+    } else {
+        f64::from_bits(x.to_bits() + 1)
+    }
 }
 
 #[inline]
@@ -425,6 +473,46 @@ mod tests {
             right,
             value,
             ..Node::leaf(0.0)
+        }
+    }
+
+    #[test]
+    fn f32_comparisons_become_exact_f64_bounds() {
+        let mut thresholds: Vec<f32> = vec![
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.1,
+            3.5,
+            1e-40,
+            -1e-40,
+            1e30,
+            f32::MAX,
+            f32::MIN_POSITIVE,
+        ];
+        let mut state = 99u64;
+        for _ in 0..2000 {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+            thresholds.push(f32::from_bits((state >> 32) as u32));
+        }
+        for t in thresholds.into_iter().filter(|t| t.is_finite()) {
+            let Some(b) = f32_less_as_f64_le(t) else {
+                continue;
+            };
+            let below = f32_below(t);
+            let mid = (f64::from(below) + f64::from(t)) / 2.0;
+            for x in [
+                mid,
+                f64_below(mid),
+                -f64_below(-mid),
+                f64::from(t),
+                f64::from(below),
+                b,
+                f64_below(b),
+            ] {
+                assert_eq!((x as f32) < t, x <= b, "t {t:e} x {x:e}");
+            }
         }
     }
 
