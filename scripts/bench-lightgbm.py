@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
-"""Reference scoring throughput: LightGBM's own single-threaded predict on bloan.
+"""Reference scoring throughput: LightGBM's and XGBoost's own single-threaded predict on bloan.
 
 Trains a model the size of Puhui's default booster on bloan (200 trees, 15 leaves; the
 categorical column coded by sorted level), saves it to testdata/external/lightgbm_bloan.txt
-for the Rust bench to import, and times Booster.predict(num_threads=1) over all 20,000 rows.
+for the Rust bench to import, and times Booster.predict(num_threads=1) over all 20,000 rows;
+likewise an XGBoost model of 200 depth-4 trees saved to testdata/external/xgboost_bloan.json
+(the categorical column as its numeric code).
 """
 import csv, os, time
 import numpy as np
 import lightgbm as lgb
+import xgboost as xgb
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ext = os.path.join(root, "testdata", "external")
@@ -40,3 +43,16 @@ for _ in range(passes):
 secs = time.perf_counter() - start
 print(f"lightgbm {lgb.__version__} predict, 1 thread: {len(X) * passes / secs:,.0f} rows/s "
       f"({booster.num_trees()} trees, 15 leaves, {len(X)} rows x {passes} passes)")
+
+xparams = dict(objective="binary:logistic", max_depth=4, eta=0.03, nthread=1, tree_method="hist")
+bst = xgb.train(xparams, xgb.DMatrix(X, y, feature_names=names), 200)
+bst.save_model(os.path.join(ext, "xgboost_bloan.json"))
+# inplace_predict: Booster.predict on a reused DMatrix returns a cached result.
+bst.set_param({"nthread": 1})
+bst.inplace_predict(X)
+start = time.perf_counter()
+for _ in range(passes):
+    bst.inplace_predict(X)
+secs = time.perf_counter() - start
+print(f"xgboost {xgb.__version__} predict, 1 thread: {len(X) * passes / secs:,.0f} rows/s "
+      f"(200 trees, depth 4, {len(X)} rows x {passes} passes, inplace_predict)")

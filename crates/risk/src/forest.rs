@@ -341,7 +341,7 @@ impl Compiled<'_> {
         let n = self.nodes[i];
         let x = row[(n.feature & C_FEATURE) as usize];
         let left = if n.feature & C_SLOW == 0 {
-            x <= n.value || (x.is_nan() && n.feature & C_NAN_LEFT != 0)
+            (x <= n.value) | (x.is_nan() & (n.feature & C_NAN_LEFT != 0))
         } else {
             self.forest
                 .goes_left(&self.forest.nodes[self.source[i] as usize], x)

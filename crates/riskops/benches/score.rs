@@ -99,6 +99,13 @@ fn main() -> anyhow::Result<()> {
         let numeric = numeric_copy(&table, &model)?;
         time_model("imported lightgbm_bloan.txt", &model, &numeric);
     }
+    let xgb = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/external/xgboost_bloan.json");
+    if xgb.exists() {
+        let model = riskops::import_xgboost(&std::fs::read(&xgb)?)?;
+        let numeric = numeric_copy(&table, &model)?;
+        time_model("imported xgboost_bloan.json", &model, &numeric);
+    }
     Ok(())
 }
 
