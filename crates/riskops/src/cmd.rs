@@ -48,6 +48,9 @@ pub enum ModelCmd {
         /// train and test metrics.
         #[arg(long)]
         holdout: bool,
+        /// Print the holdout metrics as one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
         /// Scorecard points to double the good:bad odds.
         #[arg(long, default_value_t = 20.0)]
         pdo: f64,
@@ -111,6 +114,7 @@ pub fn run(cmd: ModelCmd) -> Result<()> {
             out,
             exclude,
             holdout,
+            json,
             pdo,
             base_points,
             base_odds,
@@ -129,7 +133,7 @@ pub fn run(cmd: ModelCmd) -> Result<()> {
             options.scorecard.pdo = pdo;
             options.scorecard.base_points = base_points;
             options.scorecard.base_odds = base_odds;
-            run_train(data, target, kind, out, holdout, options)
+            run_train(data, target, kind, out, (holdout, json), options)
         }
         ModelCmd::Score {
             model,
@@ -182,7 +186,7 @@ fn run_train(
     target: TargetSpec,
     kind: KindArg,
     out: PathBuf,
-    split: bool,
+    (split, json): (bool, bool),
     options: TrainOptions,
 ) -> Result<()> {
     let table = io::load_table(&data)?;
@@ -198,8 +202,13 @@ fn run_train(
     let model = if split {
         let h = holdout(&table, &target, kind, &options, &mut tick)?;
         bar.finish_and_clear();
-        println!("train: {}", summary_line(&h.train));
-        println!("test:  {}", summary_line(&h.test));
+        if json {
+            let value = serde_json::json!({ "train": h.train, "test": h.test });
+            println!("{value}");
+        } else {
+            println!("train: {}", summary_line(&h.train));
+            println!("test:  {}", summary_line(&h.test));
+        }
         h.model
     } else {
         let (model, _, _) = train(&table, &target, kind, None, &options, &mut tick)?;
