@@ -4,7 +4,7 @@
 Trains small models on German credit (scripts/fetch-data.sh first) with categorical columns
 integer-coded and some values blanked to exercise missing-value routing, then saves each
 library's own model file and its predicted probabilities for the fixture rows.
-Needs: pip install lightgbm xgboost numpy
+Needs: pip install lightgbm xgboost numpy pandas
 """
 import csv, os, sys
 import numpy as np
@@ -82,3 +82,23 @@ with open(os.path.join(out, "german_rows.csv"), "w", newline="") as f:
         preds = [lgb_p[i], xgb_p[i], xgbc_p[i], rf_p[i]]
         w.writerow([fmt(v) for v in row] + [repr(float(p)) for p in preds])
 print("lightgbm", lgb.__version__, "xgboost", xgb.__version__, "rows", len(Xf))
+
+# A LightGBM model trained from a pandas DataFrame with category columns: the model file
+# lists each categorical column's levels (pandas_categorical), so raw strings can be scored.
+import pandas as pd
+frame = pd.DataFrame({h: [r[j] for r in body] for j, h in enumerate(header) if j != target})
+for h in frame.columns:
+    try:
+        frame[h] = frame[h].astype(float)
+    except ValueError:
+        frame[h] = frame[h].astype("category")
+frame = frame.iloc[:, :12]  # a dozen columns keep the fixture small
+pd_booster = lgb.train(dict(lgb_params), lgb.Dataset(frame, y), num_boost_round=15)
+pd_booster.save_model(os.path.join(out, "lightgbm_german_pandas.txt"))
+pd_p = pd_booster.predict(frame.iloc[fixture_rows])
+with open(os.path.join(out, "german_raw_rows.csv"), "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(list(frame.columns) + ["lightgbm_pandas_p"])
+    for i, r in enumerate(fixture_rows):
+        raw = [body[r][header.index(c)] for c in frame.columns]
+        w.writerow(raw + [repr(float(pd_p[i]))])

@@ -106,9 +106,54 @@ pub fn measure(what: &str, y: &[u8], p: &[f64]) -> Result<Summary> {
 }
 
 /// Parses a LightGBM text model into a Puhui model whose inputs are the LightGBM features.
+/// When the model was trained from pandas category columns, the file lists their levels
+/// (`pandas_categorical`); those features then read the raw strings, coded as pandas did.
+/// Otherwise categorical features take their integer codes.
 pub fn import_lightgbm(bytes: &[u8]) -> Result<Model> {
     let text = std::str::from_utf8(bytes).context("LightGBM model files are UTF-8 text")?;
-    Ok(risk::import::lightgbm(text)?)
+    let mut model = risk::import::lightgbm(text)?;
+    let lists = pandas_levels(text)?;
+    if lists.is_empty() {
+        return Ok(model);
+    }
+    let categorical = risk::import::lightgbm_categorical_features(text)?;
+    if categorical.len() != lists.len() {
+        anyhow::bail!(
+            "LightGBM: pandas_categorical has {} level lists for {} categorical features",
+            lists.len(),
+            categorical.len()
+        );
+    }
+    if let Model::Imported { schema, .. } = &mut model {
+        for (f, levels) in categorical.into_iter().zip(lists) {
+            schema.features[f].kind = risk::FeatureKind::Categorical { levels };
+        }
+    }
+    Ok(model)
+}
+
+/// The `pandas_categorical:` line after the trees: a JSON list of level lists, or null.
+fn pandas_levels(text: &str) -> Result<Vec<Vec<String>>> {
+    let Some(json) = text
+        .lines()
+        .find_map(|l| l.strip_prefix("pandas_categorical:"))
+    else {
+        return Ok(Vec::new());
+    };
+    let lists: Option<Vec<Vec<serde_json::Value>>> =
+        serde_json::from_str(json).context("LightGBM: parse the pandas_categorical line")?;
+    let level = |v: serde_json::Value| match v {
+        serde_json::Value::String(s) => Ok(s),
+        serde_json::Value::Number(n) => Ok(n.to_string()),
+        other => Err(anyhow::anyhow!(
+            "LightGBM: pandas_categorical level {other} is not a string or number"
+        )),
+    };
+    lists
+        .unwrap_or_default()
+        .into_iter()
+        .map(|list| list.into_iter().map(level).collect())
+        .collect()
 }
 
 /// Parses an XGBoost JSON model (`save_model("m.json")`) into a Puhui model.

@@ -130,6 +130,19 @@ pub fn lightgbm(text: &str) -> Result<Model, RiskError> {
     })
 }
 
+/// Indices of the features LightGBM treats as categorical: their `feature_infos` entry lists
+/// category values (`-1:3:0:2`) where numeric features show a range (`[4:72]`).
+pub fn lightgbm_categorical_features(text: &str) -> Result<Vec<usize>, RiskError> {
+    let all = sections(text);
+    let infos = all[0].get("feature_infos")?;
+    Ok(infos
+        .split_whitespace()
+        .enumerate()
+        .filter(|(_, info)| !info.starts_with('[') && *info != "none")
+        .map(|(i, _)| i)
+        .collect())
+}
+
 /// `binary sigmoid:1` gives the sigmoid scale; anything else is not a binary classifier.
 fn parse_objective(objective: &str) -> Result<f64, RiskError> {
     let mut parts = objective.split_whitespace();

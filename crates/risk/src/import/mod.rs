@@ -6,7 +6,7 @@
 mod lightgbm;
 mod xgboost;
 
-pub use lightgbm::lightgbm;
+pub use lightgbm::{lightgbm, lightgbm_categorical_features};
 pub use xgboost::{xgboost, XgbModel};
 
 use crate::data::{FeatureKind, FeatureSpec, Schema};
