@@ -96,9 +96,14 @@ frame = frame.iloc[:, :12]  # a dozen columns keep the fixture small
 pd_booster = lgb.train(dict(lgb_params), lgb.Dataset(frame, y), num_boost_round=15)
 pd_booster.save_model(os.path.join(out, "lightgbm_german_pandas.txt"))
 pd_p = pd_booster.predict(frame.iloc[fixture_rows])
+# XGBoost 3 stores the category strings of DataFrame columns in the model ("cats").
+xpd = xgb.train(dict(xgb_params, tree_method="hist", max_cat_to_onehot=1),
+                xgb.DMatrix(frame, y, enable_categorical=True), num_boost_round=15)
+xpd.save_model(os.path.join(out, "xgboost_german_pandas.json"))
+xpd_p = xpd.predict(xgb.DMatrix(frame.iloc[fixture_rows], enable_categorical=True))
 with open(os.path.join(out, "german_raw_rows.csv"), "w", newline="") as f:
     w = csv.writer(f)
-    w.writerow(list(frame.columns) + ["lightgbm_pandas_p"])
+    w.writerow(list(frame.columns) + ["lightgbm_pandas_p", "xgboost_pandas_p"])
     for i, r in enumerate(fixture_rows):
         raw = [body[r][header.index(c)] for c in frame.columns]
-        w.writerow(raw + [repr(float(pd_p[i]))])
+        w.writerow(raw + [repr(float(pd_p[i])), repr(float(xpd_p[i]))])

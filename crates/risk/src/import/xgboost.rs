@@ -37,6 +37,25 @@ pub struct XgbGbtree {
     pub trees: Vec<XgbTree>,
     #[serde(default)]
     pub tree_info: Vec<i64>,
+    /// Category levels of DataFrame category columns (XGBoost 3), one entry per feature.
+    #[serde(default)]
+    pub cats: Option<XgbCats>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct XgbCats {
+    #[serde(default)]
+    pub enc: Vec<XgbCategoryLevels>,
+}
+
+/// String levels as UTF-8 bytes: level `i` is `values[offsets[i]..offsets[i + 1]]`; the
+/// level's code is `i`. Numeric levels have no offsets and are left as codes.
+#[derive(Debug, Deserialize)]
+pub struct XgbCategoryLevels {
+    #[serde(default)]
+    pub offsets: Vec<usize>,
+    #[serde(default)]
+    pub values: Vec<f64>,
 }
 
 /// `default_left` is 0/1 in current files and true/false in older ones.
@@ -125,11 +144,54 @@ pub fn xgboost(raw: &XgbModel) -> Result<Model, RiskError> {
         forest.push_tree(nodes);
     }
     forest.validate(n_features).map_err(bad)?;
+    let mut schema = numeric_schema(&names);
+    if let Some(cats) = &gbtree.cats {
+        attach_levels(&mut schema, &cats.enc)?;
+    }
     Ok(Model::Imported {
-        schema: numeric_schema(&names),
+        schema,
         source: "xgboost".into(),
         forest,
     })
+}
+
+/// Features with stored string levels read raw strings, coded as XGBoost coded them.
+fn attach_levels(schema: &mut crate::Schema, enc: &[XgbCategoryLevels]) -> Result<(), RiskError> {
+    if enc.is_empty() {
+        return Ok(());
+    }
+    if enc.len() != schema.features.len() {
+        return Err(bad(format!(
+            "cats.enc has {} entries for {} features",
+            enc.len(),
+            schema.features.len()
+        )));
+    }
+    for (spec, levels) in schema.features.iter_mut().zip(enc) {
+        if levels.offsets.len() < 2 {
+            continue;
+        }
+        let bytes: Option<Vec<u8>> = levels
+            .values
+            .iter()
+            .map(|&v| (v.fract() == 0.0 && (0.0..=255.0).contains(&v)).then_some(v as u8))
+            .collect();
+        let bytes = bytes
+            .ok_or_else(|| bad(format!("cats.enc of `{}`: values are not bytes", spec.name)))?;
+        let names: Option<Vec<String>> = levels
+            .offsets
+            .windows(2)
+            .map(|w| {
+                bytes
+                    .get(w[0]..w[1])
+                    .and_then(|b| String::from_utf8(b.to_vec()).ok())
+            })
+            .collect();
+        let names = names
+            .ok_or_else(|| bad(format!("cats.enc of `{}`: bad offsets or UTF-8", spec.name)))?;
+        spec.kind = crate::FeatureKind::Categorical { levels: names };
+    }
+    Ok(())
 }
 
 /// `"5E-1"` in older files, `"[5E-1]"` (one value per target) since 3.0.
