@@ -30,15 +30,19 @@ pub enum FormatArg {
 pub enum ModelCmd {
     /// Train a scorecard or boosted trees from a CSV and write MODEL.json.
     Train {
+        /// Training data: a CSV with a header row.
         #[arg(long)]
         data: PathBuf,
+        /// The target column.
         #[arg(long)]
         target: String,
         /// Target value meaning "bad" (default: 1 for a 0/1 target).
         #[arg(long)]
         bad_value: Option<String>,
+        /// Model family: a WoE scorecard or gradient-boosted trees.
         #[arg(long, value_enum)]
         kind: KindArg,
+        /// Model file to write (JSON).
         #[arg(long)]
         out: PathBuf,
         /// Columns that are not features (ids, dates); repeat or separate with commas.
@@ -63,10 +67,13 @@ pub enum ModelCmd {
     },
     /// Score a CSV: writes row, probability_bad (and score for scorecards) in input order.
     Score {
+        /// Model file from `train` or `import`.
         #[arg(long)]
         model: PathBuf,
+        /// Rows to score; the target column may be absent.
         #[arg(long)]
         data: PathBuf,
+        /// Score CSV to write.
         #[arg(long)]
         out: PathBuf,
         /// Input columns copied to the output after `row` (e.g. an application id).
