@@ -82,8 +82,10 @@ pub enum ModelCmd {
     },
     /// Measure a model on labelled data: AUC, KS, Gini, Brier, calibration, PSI, IV, scores.
     Report {
+        /// Model file from `train` or `import`.
         #[arg(long)]
         model: PathBuf,
+        /// Labelled data to measure on.
         #[arg(long)]
         data: PathBuf,
         /// Target column (default: the one the model was trained on).
@@ -102,10 +104,13 @@ pub enum ModelCmd {
     },
     /// Convert a LightGBM text model or an XGBoost JSON model into a Puhui model file.
     Import {
+        /// The library that wrote the model file.
         #[arg(long, value_enum)]
         from: SourceArg,
+        /// LightGBM text model (`save_model("m.txt")`) or XGBoost JSON (`save_model("m.json")`).
         #[arg(long)]
         input: PathBuf,
+        /// Puhui model file to write.
         #[arg(long)]
         out: PathBuf,
     },
