@@ -91,6 +91,7 @@ pub enum ModelCmd {
         /// Target column (default: the one the model was trained on).
         #[arg(long)]
         target: Option<String>,
+        /// Target value meaning "bad" (default: the model's, else 1 for a 0/1 target).
         #[arg(long)]
         bad_value: Option<String>,
         /// Baseline data for PSI; without it the split rule divides --data into train/test.
