@@ -59,6 +59,11 @@ pub enum Cmd {
     },
     /// APR of cash flows by the Regulation Z Appendix J actuarial method.
     Apr(AprArgs),
+    /// Credit models: train from a CSV, score, report, import LightGBM/XGBoost models.
+    Model {
+        #[command(subcommand)]
+        cmd: riskops::ModelCmd,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -234,6 +239,10 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Apr(a) => apr(a),
+        // Training is CPU-bound and synchronous: keep it off the async workers.
+        Cmd::Model { cmd } => tokio::task::spawn_blocking(move || riskops::run(cmd))
+            .await?
+            .map(|()| ExitCode::SUCCESS),
         Cmd::Bench { cmd } => crate::bench::run(cmd).await,
     }
 }

@@ -1,0 +1,328 @@
+use crate::{holdout, io, report, train};
+use anyhow::{Context, Result};
+use clap::{Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use risk::{Model, ModelKind, TargetSpec, TrainOptions};
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum KindArg {
+    Scorecard,
+    Gbm,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SourceArg {
+    Lightgbm,
+    Xgboost,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    Text,
+    Html,
+    Json,
+}
+
+/// `puhui model …`: train, score, report on and import credit models.
+#[derive(Debug, Subcommand)]
+pub enum ModelCmd {
+    /// Train a scorecard or boosted trees from a CSV and write MODEL.json.
+    Train {
+        /// Training data: a CSV with a header row.
+        #[arg(long)]
+        data: PathBuf,
+        /// The target column.
+        #[arg(long)]
+        target: String,
+        /// Target value meaning "bad" (default: 1 for a 0/1 target).
+        #[arg(long)]
+        bad_value: Option<String>,
+        /// Model family: a WoE scorecard or gradient-boosted trees.
+        #[arg(long, value_enum)]
+        kind: KindArg,
+        /// Model file to write (JSON).
+        #[arg(long)]
+        out: PathBuf,
+        /// Columns that are not features (ids, dates); repeat or separate with commas.
+        #[arg(long, value_delimiter = ',')]
+        exclude: Vec<String>,
+        /// Train only on the split rule's train rows (row i with i % 5 != 0) and print
+        /// train and test metrics.
+        #[arg(long)]
+        holdout: bool,
+        /// Print the holdout metrics as one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Scorecard points to double the good:bad odds.
+        #[arg(long, default_value_t = 20.0)]
+        pdo: f64,
+        /// Scorecard points at the base odds.
+        #[arg(long, default_value_t = 600.0)]
+        base_points: f64,
+        /// Good:bad odds that score --base-points (50 means 50:1).
+        #[arg(long, default_value_t = 50.0)]
+        base_odds: f64,
+    },
+    /// Score a CSV: writes row, probability_bad (and score for scorecards) in input order.
+    Score {
+        /// Model file from `train` or `import`.
+        #[arg(long)]
+        model: PathBuf,
+        /// Rows to score; the target column may be absent.
+        #[arg(long)]
+        data: PathBuf,
+        /// Score CSV to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Input columns copied to the output after `row` (e.g. an application id).
+        #[arg(long, value_delimiter = ',')]
+        keep: Vec<String>,
+    },
+    /// Measure a model on labelled data: AUC, KS, Gini, Brier, calibration, PSI, IV, scores.
+    Report {
+        /// Model file from `train` or `import`.
+        #[arg(long)]
+        model: PathBuf,
+        /// Labelled data to measure on.
+        #[arg(long)]
+        data: PathBuf,
+        /// Target column (default: the one the model was trained on).
+        #[arg(long)]
+        target: Option<String>,
+        /// Target value meaning "bad" (default: the model's, else 1 for a 0/1 target).
+        #[arg(long)]
+        bad_value: Option<String>,
+        /// Baseline data for PSI; without it the split rule divides --data into train/test.
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: FormatArg,
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Convert a LightGBM text model or an XGBoost JSON model into a Puhui model file.
+    Import {
+        /// The library that wrote the model file.
+        #[arg(long, value_enum)]
+        from: SourceArg,
+        /// LightGBM text model (`save_model("m.txt")`) or XGBoost JSON (`save_model("m.json")`).
+        #[arg(long)]
+        input: PathBuf,
+        /// Puhui model file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+pub fn run(cmd: ModelCmd) -> Result<()> {
+    match cmd {
+        ModelCmd::Train {
+            data,
+            target,
+            bad_value,
+            kind,
+            out,
+            exclude,
+            holdout,
+            json,
+            pdo,
+            base_points,
+            base_odds,
+        } => {
+            if !(pdo > 0.0 && base_odds > 0.0 && base_points.is_finite()) {
+                anyhow::bail!("--pdo and --base-odds must be positive and --base-points finite");
+            }
+            let target = TargetSpec {
+                column: target,
+                bad_value,
+            };
+            let mut options = TrainOptions {
+                exclude,
+                ..TrainOptions::default()
+            };
+            options.scorecard.pdo = pdo;
+            options.scorecard.base_points = base_points;
+            options.scorecard.base_odds = base_odds;
+            run_train(data, target, kind, out, (holdout, json), options)
+        }
+        ModelCmd::Score {
+            model,
+            data,
+            out,
+            keep,
+        } => run_score(model, data, out, keep),
+        ModelCmd::Report {
+            model,
+            data,
+            target,
+            bad_value,
+            baseline,
+            format,
+            out,
+        } => {
+            let options = report::ReportArgs {
+                model,
+                data,
+                target,
+                bad_value,
+                baseline,
+                format: match format {
+                    FormatArg::Text => report::Format::Text,
+                    FormatArg::Html => report::Format::Html,
+                    FormatArg::Json => report::Format::Json,
+                },
+            };
+            let text = report::build(&options)?;
+            match out {
+                Some(path) => io::write_atomic(&path, |w| Ok(w.write_all(text.as_bytes())?)),
+                None => Ok(std::io::stdout().write_all(text.as_bytes())?),
+            }
+        }
+        ModelCmd::Import { from, input, out } => run_import(from, input, out),
+    }
+}
+
+fn progress_bar(max_rounds: usize) -> ProgressBar {
+    let bar = ProgressBar::new(max_rounds as u64);
+    let style =
+        ProgressStyle::with_template("{spinner} boosting round {pos} (validation logloss {msg})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar
+}
+
+fn run_train(
+    data: PathBuf,
+    target: TargetSpec,
+    kind: KindArg,
+    out: PathBuf,
+    (split, json): (bool, bool),
+    options: TrainOptions,
+) -> Result<()> {
+    let table = io::load_table(&data)?;
+    let kind = match kind {
+        KindArg::Scorecard => ModelKind::Scorecard,
+        KindArg::Gbm => ModelKind::Gbm,
+    };
+    let bar = progress_bar(options.gbm.max_rounds);
+    let mut tick = |round: usize, loss: f64| {
+        bar.set_position(round as u64);
+        bar.set_message(format!("{loss:.5}"));
+    };
+    let model = if split {
+        let h = holdout(&table, &target, kind, &options, &mut tick)?;
+        bar.finish_and_clear();
+        if json {
+            let value = serde_json::json!({ "train": h.train, "test": h.test });
+            println!("{value}");
+        } else {
+            println!("train: {}", summary_line(&h.train));
+            println!("test:  {}", summary_line(&h.test));
+        }
+        h.model
+    } else {
+        let (model, _, _) = train(&table, &target, kind, None, &options, &mut tick)?;
+        bar.finish_and_clear();
+        model
+    };
+    write_model(&out, &model)?;
+    eprintln!("wrote {}", out.display());
+    Ok(())
+}
+
+pub fn summary_line(s: &risk::metrics::Summary) -> String {
+    format!(
+        "rows {} bad_rate {:.4} AUC {:.4} Gini {:.4} KS {:.4} Brier {:.4} logloss {:.4}",
+        s.rows, s.bad_rate, s.auc, s.gini, s.ks, s.brier, s.logloss
+    )
+}
+
+fn write_model(out: &std::path::Path, model: &Model) -> Result<()> {
+    io::write_atomic(out, |w| {
+        serde_json::to_writer(&mut *w, model)?;
+        Ok(w.write_all(b"\n")?)
+    })
+}
+
+fn run_score(model: PathBuf, data: PathBuf, out: PathBuf, keep: Vec<String>) -> Result<()> {
+    let model = io::load_model(&model)?;
+    let table = io::load_table(&data)?;
+    let dataset = model
+        .schema()
+        .encode(&table)
+        .with_context(|| format!("encode {} for the model", data.display()))?;
+    let kept: Vec<&[String]> = keep
+        .iter()
+        .map(|c| table.column(c))
+        .collect::<Result<_, _>>()?;
+    let is_scorecard = matches!(model, Model::Scorecard { .. });
+    let scorer = model.scorer();
+    io::write_atomic(&out, |w| {
+        let mut csv = csv::Writer::from_writer(w);
+        let mut header: Vec<&str> = vec!["row"];
+        header.extend(keep.iter().map(String::as_str));
+        header.push("probability_bad");
+        if is_scorecard {
+            header.push("score");
+        }
+        csv.write_record(&header)?;
+        // One reused buffer: formatting allocates nothing per row either.
+        let mut buf = String::new();
+        let mut i = 0;
+        let mut failed = None;
+        scorer.predict_each(&dataset, |p, score| {
+            if failed.is_some() {
+                return;
+            }
+            if let Err(e) = write_row(&mut csv, &mut buf, i, &kept, p, score) {
+                failed = Some(e);
+            }
+            i += 1;
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        csv.flush()?;
+        Ok(())
+    })
+}
+
+fn write_row<W: Write>(
+    csv: &mut csv::Writer<W>,
+    buf: &mut String,
+    i: usize,
+    kept: &[&[String]],
+    p: f64,
+    score: Option<f64>,
+) -> Result<()> {
+    use std::fmt::Write as _;
+    buf.clear();
+    write!(buf, "{}", i + 1)?;
+    csv.write_field(buf.as_bytes())?;
+    for column in kept {
+        csv.write_field(column[i].as_bytes())?;
+    }
+    buf.clear();
+    write!(buf, "{p:.9}")?;
+    csv.write_field(buf.as_bytes())?;
+    if let Some(s) = score {
+        buf.clear();
+        write!(buf, "{s:.2}")?;
+        csv.write_field(buf.as_bytes())?;
+    }
+    csv.write_record(None::<&[u8]>)?;
+    Ok(())
+}
+
+fn run_import(from: SourceArg, input: PathBuf, out: PathBuf) -> Result<()> {
+    let bytes = std::fs::read(&input).with_context(|| format!("read {}", input.display()))?;
+    let model = match from {
+        SourceArg::Lightgbm => crate::import_lightgbm(&bytes),
+        SourceArg::Xgboost => crate::import_xgboost(&bytes),
+    }
+    .with_context(|| format!("import {}", input.display()))?;
+    write_model(&out, &model)
+}

@@ -1,0 +1,78 @@
+use anyhow::{Context, Result};
+use risk::{Model, Table};
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+/// Reads a CSV with a header row into a string table.
+pub fn load_table(path: &Path) -> Result<Table> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .with_context(|| format!("open data file {}", path.display()))?;
+    let header: Vec<String> = reader
+        .headers()
+        .with_context(|| format!("read the header of {}", path.display()))?
+        .iter()
+        .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
+        .collect();
+    let mut records = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let record = record.with_context(|| format!("read {} row {}", path.display(), i + 1))?;
+        records.push(record.iter().map(str::to_string).collect());
+    }
+    let table =
+        Table::from_records(header, records).with_context(|| format!("read {}", path.display()))?;
+    if table.n_rows() == 0 {
+        return Err(risk::RiskError::Empty).with_context(|| format!("read {}", path.display()));
+    }
+    Ok(table)
+}
+
+/// Reads a model file written by `train` or `import`.
+pub fn load_model(path: &Path) -> Result<Model> {
+    let text =
+        fs::read_to_string(path).with_context(|| format!("read model file {}", path.display()))?;
+    let model: Model = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "parse model file {} (not a Puhui model JSON?)",
+            path.display()
+        )
+    })?;
+    model
+        .validate()
+        .with_context(|| format!("check model file {}", path.display()))?;
+    Ok(model)
+}
+
+/// Writes through a temporary sibling file and renames it into place, so readers never see a
+/// partial file and a failure leaves the destination untouched.
+pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .with_context(|| format!("{} is not a file path", path.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| -> Result<()> {
+        let mut file = std::io::BufWriter::new(fs::File::create(&tmp)?);
+        write(&mut file)?;
+        file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        Ok(())
+    })();
+    match result {
+        Ok(()) => {
+            fs::rename(&tmp, path).with_context(|| format!("move output into {}", path.display()))
+        }
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e.context(format!("write {}", path.display())))
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! The I/O shell around the `risk` crate: reads CSVs and model files, writes model JSON,
+//! score CSVs and reports, and defines the `puhui model …` subcommands.
+//!
+//! Every output is written to a temporary file next to its destination and renamed into
+//! place, so a failed run never leaves a half-written file behind.
+
+mod cmd;
+mod io;
+pub mod report;
+
+pub use cmd::{run, ModelCmd};
+pub use io::{load_model, load_table, write_atomic};
+
+use anyhow::{Context, Result};
+use risk::metrics::{self, Summary};
+use risk::{Model, ModelKind, Schema, Table, TargetSpec, TrainOptions};
+
+/// A model trained on the split rule's train rows and measured on its test rows.
+pub struct Holdout {
+    pub model: Model,
+    pub train: Summary,
+    pub test: Summary,
+    pub train_p: Vec<f64>,
+    pub test_p: Vec<f64>,
+}
+
+/// Below this, bins and the early-stopping slice are too small to mean anything.
+pub const MIN_TRAIN_ROWS: usize = 50;
+
+/// Trains on `rows` of the table (all rows when `None`); returns the model, the labels of
+/// every row and every row encoded with the model's schema.
+pub fn train(
+    table: &Table,
+    target: &TargetSpec,
+    kind: ModelKind,
+    rows: Option<&[usize]>,
+    options: &TrainOptions,
+    progress: risk::gbm::Progress,
+) -> Result<(Model, Vec<u8>, risk::Dataset)> {
+    let y = target.labels(table).context("read the target column")?;
+    let target = target.resolved(table).context("read the target column")?;
+    let schema = Schema::infer(table, &target.column, &options.exclude)
+        .context("type the feature columns")?;
+    let data = schema.encode(table).context("encode the features")?;
+    let all: Vec<usize> = (0..table.n_rows()).collect();
+    let rows = rows.unwrap_or(&all);
+    if rows.len() < MIN_TRAIN_ROWS {
+        anyhow::bail!(
+            "{} training rows; at least {MIN_TRAIN_ROWS} are needed to fit and validate a model",
+            rows.len()
+        );
+    }
+    let train_y: Vec<u8> = rows.iter().map(|&r| y[r]).collect();
+    if !train_y.contains(&0) || !train_y.contains(&1) {
+        anyhow::bail!(
+            "the training rows of `{}` hold a single class; a model needs both",
+            target.column
+        );
+    }
+    let model = Model::train(kind, &data, &target, &y, rows, options, progress);
+    // Scorecards keep only the inputs they use; hand back data in the model's own layout.
+    let data = if *model.schema() == data.schema {
+        data
+    } else {
+        model.schema().encode(table)?
+    };
+    Ok((model, y, data))
+}
+
+/// Applies the split rule (row `i` is test when `i % 5 == 0`), trains on the train rows and
+/// measures both sides.
+pub fn holdout(
+    table: &Table,
+    target: &TargetSpec,
+    kind: ModelKind,
+    options: &TrainOptions,
+    progress: risk::gbm::Progress,
+) -> Result<Holdout> {
+    let (train_rows, test_rows) = risk::split_rows(table.n_rows());
+    let (model, y, data) = train(table, target, kind, Some(&train_rows), options, progress)?;
+    let p: Vec<f64> = model
+        .predict_all(&data)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    let pick =
+        |rows: &[usize]| -> (Vec<u8>, Vec<f64>) { rows.iter().map(|&r| (y[r], p[r])).unzip() };
+    let (ty, train_p) = pick(&train_rows);
+    let (vy, test_p) = pick(&test_rows);
+    Ok(Holdout {
+        train: measure("train rows", &ty, &train_p)?,
+        test: measure("test rows", &vy, &test_p)?,
+        model,
+        train_p,
+        test_p,
+    })
+}
+
+/// Metrics of a labelled sample; AUC and KS need both classes, so a one-class sample is an
+/// error naming the sample rather than a panic.
+pub fn measure(what: &str, y: &[u8], p: &[f64]) -> Result<Summary> {
+    if !y.contains(&0) || !y.contains(&1) {
+        anyhow::bail!("the {what} hold a single class; AUC and KS need good and bad rows");
+    }
+    Ok(metrics::summary(y, p))
+}
+
+/// Parses a LightGBM text model into a Puhui model whose inputs are the LightGBM features.
+/// When the model was trained from pandas category columns, the file lists their levels
+/// (`pandas_categorical`); those features then read the raw strings, coded as pandas did.
+/// Otherwise categorical features take their integer codes.
+pub fn import_lightgbm(bytes: &[u8]) -> Result<Model> {
+    let text = std::str::from_utf8(bytes).context("LightGBM model files are UTF-8 text")?;
+    let mut model = risk::import::lightgbm(text)?;
+    let lists = pandas_levels(text)?;
+    if lists.is_empty() {
+        return Ok(model);
+    }
+    let categorical = risk::import::lightgbm_categorical_features(text)?;
+    if categorical.len() != lists.len() {
+        anyhow::bail!(
+            "LightGBM: pandas_categorical has {} level lists for {} categorical features",
+            lists.len(),
+            categorical.len()
+        );
+    }
+    if let Model::Imported { schema, .. } = &mut model {
+        for (f, levels) in categorical.into_iter().zip(lists) {
+            schema.features[f].kind = risk::FeatureKind::Categorical { levels };
+        }
+    }
+    Ok(model)
+}
+
+/// The `pandas_categorical:` line after the trees: a JSON list of level lists, or null.
+fn pandas_levels(text: &str) -> Result<Vec<Vec<String>>> {
+    let Some(json) = text
+        .lines()
+        .find_map(|l| l.strip_prefix("pandas_categorical:"))
+    else {
+        return Ok(Vec::new());
+    };
+    let lists: Option<Vec<Vec<serde_json::Value>>> =
+        serde_json::from_str(json).context("LightGBM: parse the pandas_categorical line")?;
+    let level = |v: serde_json::Value| match v {
+        serde_json::Value::String(s) => Ok(s),
+        serde_json::Value::Number(n) => Ok(n.to_string()),
+        other => Err(anyhow::anyhow!(
+            "LightGBM: pandas_categorical level {other} is not a string or number"
+        )),
+    };
+    lists
+        .unwrap_or_default()
+        .into_iter()
+        .map(|list| list.into_iter().map(level).collect())
+        .collect()
+}
+
+/// Parses an XGBoost JSON model (`save_model("m.json")`) into a Puhui model.
+pub fn import_xgboost(bytes: &[u8]) -> Result<Model> {
+    let raw: risk::import::XgbModel =
+        serde_json::from_slice(bytes).context("parse XGBoost JSON")?;
+    Ok(risk::import::xgboost(&raw)?)
+}
