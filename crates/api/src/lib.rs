@@ -3,7 +3,9 @@
 //! exact signed bytes are base64. Unknown fields are refused so a typo cannot pass silently.
 
 mod ledger_wire;
+mod loans_wire;
 mod problem;
 
 pub use ledger_wire::*;
+pub use loans_wire::*;
 pub use problem::{FieldError, Problem};

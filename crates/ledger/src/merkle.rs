@@ -60,7 +60,7 @@ impl MerkleTree {
     pub fn push(&mut self, leaf: Hash) {
         self.levels[0].push(leaf);
         let mut k = 0;
-        while self.levels[k].len() % 2 == 0 {
+        while self.levels[k].len().is_multiple_of(2) {
             let n = self.levels[k].len();
             let parent = node_hash(&self.levels[k][n - 2], &self.levels[k][n - 1]);
             if self.levels.len() == k + 1 {
@@ -83,7 +83,7 @@ impl MerkleTree {
 
     fn subtree(&self, start: u64, size: u64) -> Hash {
         debug_assert!(size >= 1 && start + size <= self.len());
-        if size.is_power_of_two() && start % size == 0 {
+        if size.is_power_of_two() && start.is_multiple_of(size) {
             let k = size.trailing_zeros() as usize;
             return self.levels[k][(start >> k) as usize];
         }

@@ -57,6 +57,11 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: KeyCmd,
     },
+    /// Term loans: schedules.
+    Loan {
+        #[command(subcommand)]
+        cmd: crate::loan_cli::LoanCmd,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -156,6 +161,7 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Bench { cmd } => crate::bench::run(cmd).await,
+        Cmd::Loan { cmd } => crate::loan_cli::run(cmd),
     }
 }
 

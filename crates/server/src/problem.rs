@@ -74,13 +74,10 @@ pub fn ledger_problem(e: &LedgerError, prefix: &str, hold: bool) -> Problem {
     let detail = e.to_string();
     let (status, code, field): (u16, &str, Option<String>) = match e {
         L::PostingCount { .. } => (422, "posting_count", Some(format!("{prefix}postings"))),
-        L::NonPositiveAmount { index, .. } if hold => (
+        L::NonPositiveAmount { .. } if hold => (
             422,
             "non_positive_amount",
-            Some(format!(
-                "{prefix}amount_minor{}",
-                if *index > 0 { "" } else { "" }
-            )),
+            Some(format!("{prefix}amount_minor")),
         ),
         L::NonPositiveAmount { index, .. } => (
             422,
