@@ -540,6 +540,13 @@ pub struct LoanResponse {
     pub installments: Vec<LoanInstallmentState>,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RepaymentResponse {
+    /// Names this repayment, e.g. to reverse it.
+    pub repayment_id: i32,
+    pub loan: LoanResponse,
+}
+
 pub fn status_name(s: LoanStatus) -> &'static str {
     match s {
         LoanStatus::Signed => "approved",

@@ -8,14 +8,14 @@
 
 use crate::{now_ms, EngineConfig, EngineError, TreeView};
 use ledger::{
-    body_hash, Account, Balances, Body, Book, Constraint, EntryId, EntryKind, EntryRecord,
-    EntryRequest, HoldId, HoldRecord, HoldRequest, HoldStatus, LedgerError, Op, OpOutcome, Posting,
-    Side,
+    body_hash, Account, AccountId, Balances, Body, Book, Constraint, EntryId, EntryKind,
+    EntryRecord, EntryRequest, HoldId, HoldRecord, HoldRequest, HoldStatus, LedgerError, Op,
+    OpOutcome, Posting, Side,
 };
 use money::Currency;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use store::{Existing, Store};
+use store::{DomainWrite, Existing, Store};
 use tokio::sync::{mpsc, oneshot};
 
 #[derive(Clone, Debug)]
@@ -47,6 +47,18 @@ pub enum Command {
     ExpireHold {
         hold_id: HoldId,
     },
+    /// Creates an account under an id the caller derived (e.g. from a loan id), so the
+    /// caller can name it in the same envelope; an account already there with the same
+    /// attributes is answered as a replay.
+    OpenAccount {
+        id: AccountId,
+        tenant: String,
+        owner: String,
+        purpose: String,
+        currency: Currency,
+        normal_side: Side,
+        constraint: Option<Constraint>,
+    },
 }
 
 /// Whether an answer is the original result of an earlier request with the same id.
@@ -61,6 +73,8 @@ pub enum Outcome {
 
 pub(crate) struct Envelope {
     pub commands: Vec<Command>,
+    /// Written in the group's transaction iff this envelope is accepted.
+    pub domain: Vec<DomainWrite>,
     pub reply: oneshot::Sender<Result<Vec<Outcome>, EngineError>>,
 }
 
@@ -121,6 +135,7 @@ fn expiry_envelope(book: &Book) -> Option<Envelope> {
             .into_iter()
             .map(|hold_id| Command::ExpireHold { hold_id })
             .collect(),
+        domain: Vec::new(),
         reply,
     })
 }
@@ -148,7 +163,9 @@ fn referenced_ids(group: &[Envelope]) -> (Vec<EntryId>, Vec<HoldId>, Vec<EntryId
                 entries.push(*reversal_id);
                 reversed.push(*original);
             }
-            Command::CreateAccount { .. } | Command::ExpireHold { .. } => {}
+            Command::CreateAccount { .. }
+            | Command::ExpireHold { .. }
+            | Command::OpenAccount { .. } => {}
         }
     }
     (entries, holds, reversed)
@@ -273,6 +290,40 @@ fn resolve(ctx: &Ctx<'_>, cmd: &Command) -> Result<Step, LedgerError> {
             memo,
         } => resolve_reversal(ctx, *original, *reversal_id, memo),
         Command::ExpireHold { hold_id } => Ok(Step::Apply(Op::ExpireHold { hold_id: *hold_id })),
+        Command::OpenAccount {
+            id,
+            tenant,
+            owner,
+            purpose,
+            currency,
+            normal_side,
+            constraint,
+        } => {
+            if let Some(a) = ctx.book.account(*id) {
+                let same = a.tenant == *tenant
+                    && a.owner == *owner
+                    && a.purpose == *purpose
+                    && a.currency == *currency
+                    && a.normal_side == *normal_side
+                    && a.constraint == *constraint;
+                return if same {
+                    Ok(Step::Replay(Outcome::Account(a.clone())))
+                } else {
+                    Err(LedgerError::IdConflict { id: id.to_string() })
+                };
+            }
+            Ok(Step::Apply(Op::CreateAccount(Account {
+                id: *id,
+                tenant: tenant.clone(),
+                owner: owner.clone(),
+                purpose: purpose.clone(),
+                currency: *currency,
+                normal_side: *normal_side,
+                constraint: *constraint,
+                balances: Balances::default(),
+                created_at_ms: ctx.now_ms,
+            })))
+        }
     }
 }
 
@@ -408,6 +459,7 @@ fn apply_envelope(
 
 fn own_id(c: &Command) -> Option<uuid::Uuid> {
     match c {
+        Command::OpenAccount { id, .. } => Some(id.0),
         Command::Entry(r) => Some(r.id.0),
         Command::Hold(h) => Some(h.id.0),
         Command::PostHold { entry_id, .. } => Some(entry_id.0),
@@ -444,16 +496,30 @@ async fn process_group(
         Ok(e) => e,
         Err(e) => return fail_all(group, &e),
     };
+    let mut loans = match LoanVersions::load(store, &group).await {
+        Ok(v) => v,
+        Err(e) => return fail_all(group, &e),
+    };
     let now = now_ms();
     let mut seen = Seen::default();
     let mut results = Vec::with_capacity(group.len());
+    let mut domain = Vec::new();
     for env in group {
-        let r = apply_envelope(book, &existing, &mut seen, &env.commands, now);
+        let r = match loans.admit(&env.domain) {
+            Err(e) => Err(e),
+            Ok(()) => apply_envelope(book, &existing, &mut seen, &env.commands, now)
+                .map_err(EngineError::from),
+        };
+        if r.is_ok() {
+            loans.commit(&env.domain);
+            domain.extend(env.domain);
+        }
         results.push((env.reply, r));
     }
     let effect = Arc::new(book.take_effect());
+    let domain = Arc::new(domain);
     let started = std::time::Instant::now();
-    if let Err(e) = store.commit(effect.clone()).await {
+    if let Err(e) = store.commit(effect.clone(), domain).await {
         book.rollback_group();
         tracing::error!(error = %format!("{e:#}"), "commit ledger group");
         for (reply, _) in results {
@@ -468,7 +534,61 @@ async fn process_group(
     metrics::counter!("puhui_ledger_entries_committed_total")
         .increment(effect.entries.len() as u64);
     for (reply, r) in results {
-        let _ = reply.send(r.map_err(EngineError::from));
+        let _ = reply.send(r);
+    }
+}
+
+/// Loan row versions as of this group: what storage holds, then what earlier envelopes of
+/// the group wrote. A loan write naming another version is refused before anything of its
+/// envelope is applied, so the single writer serialises changes to one loan.
+struct LoanVersions {
+    current: HashMap<uuid::Uuid, i64>,
+}
+
+impl LoanVersions {
+    async fn load(store: &Store, group: &[Envelope]) -> anyhow::Result<LoanVersions> {
+        let ids: Vec<uuid::Uuid> = group
+            .iter()
+            .flat_map(|e| &e.domain)
+            .filter_map(|w| match w {
+                DomainWrite::Loan { row, .. } => Some(row.id),
+                _ => None,
+            })
+            .collect();
+        let current = if ids.is_empty() {
+            HashMap::new()
+        } else {
+            store.loan_versions(ids).await?
+        };
+        Ok(LoanVersions { current })
+    }
+
+    fn admit(&self, writes: &[DomainWrite]) -> Result<(), EngineError> {
+        for w in writes {
+            if let DomainWrite::Loan {
+                row,
+                expected_version,
+            } = w
+            {
+                let now = self.current.get(&row.id).copied();
+                if now != *expected_version {
+                    return Err(EngineError::StaleLoan { id: row.id });
+                }
+                assert!(
+                    now.is_none_or(|v| row.version > v),
+                    "a loan write moves its version forward"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self, writes: &[DomainWrite]) {
+        for w in writes {
+            if let DomainWrite::Loan { row, .. } = w {
+                self.current.insert(row.id, row.version);
+            }
+        }
     }
 }
 
