@@ -332,6 +332,58 @@ pub async fn apply_for_loan(
     Ok((LoanView { row, loan: signed }, false))
 }
 
+/// Applies, approves and disburses in one envelope: for onboarding a book of loans decided
+/// elsewhere (a migration, a partner's approved batch, benchmarks).
+pub async fn originate(
+    engine: &Engine,
+    a: Application,
+    payee: Option<String>,
+    date: BusinessDate,
+    key: Uuid,
+) -> Result<LoanView, LoanUseError> {
+    let signed = Loan::signed(a.config, date);
+    let state = encode_loan(&signed);
+    let row = LoanRow {
+        id: a.id,
+        partition: store::loan_partition(a.id),
+        tenant: a.tenant,
+        borrower: a.borrower,
+        product_id: a.product_id,
+        product_version: a.product_version,
+        stage: "approved".into(),
+        day: date.to_epoch_days(),
+        open: false,
+        version: 0,
+        state: state.clone(),
+    };
+    let signed_event = LoanEvent {
+        loan_id: a.id,
+        seq: 0,
+        day: row.day,
+        kind: "signed".into(),
+        body: state,
+    };
+    let view = LoanView { row, loan: signed };
+    let (commands, mut domain, after) = plan_action(
+        &view,
+        std::slice::from_ref(&signed_event),
+        &Action::Disburse { payee },
+        date,
+        key,
+    )?;
+    for w in &mut domain {
+        if let DomainWrite::Loan {
+            expected_version, ..
+        } = w
+        {
+            *expected_version = None;
+        }
+    }
+    domain.push(DomainWrite::LoanEvent(signed_event));
+    engine.submit_waiting(commands, domain).await?;
+    Ok(after)
+}
+
 pub async fn load(engine: &Engine, id: Uuid) -> Result<LoanView, LoanUseError> {
     let row = engine
         .store()

@@ -98,3 +98,84 @@ fn usage(message: &str) -> anyhow::Result<ExitCode> {
     eprintln!("error: {message}");
     Ok(ExitCode::from(2))
 }
+
+/// `puhui cob`: closes business days one at a time until the open day is `to` (or once).
+pub async fn cob(
+    store_args: crate::cli::StoreArgs,
+    to: Option<String>,
+    start: Option<String>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    use engine::loans;
+    let parse = |flag: &str, s: &str| -> anyhow::Result<money::BusinessDate> {
+        s.parse()
+            .map_err(|_| anyhow::anyhow!("--{flag}: must be a date YYYY-MM-DD"))
+    };
+    let to = to.map(|t| parse("to", &t)).transpose()?;
+    let start = start.map(|s| parse("start", &s)).transpose()?;
+    let store = store_args.open().await?;
+    let engine = engine::Engine::start(store, engine::EngineConfig::default()).await?;
+    if let Some(start) = start {
+        let open = loans::init_business_date(&engine, start).await?;
+        anyhow::ensure!(
+            open == start || to.is_some(),
+            "a business date is already open: {open}"
+        );
+    }
+    let mut today = loans::business_date(&engine)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no business date is open; pass --start YYYY-MM-DD"))?;
+    let target = to.unwrap_or(today.succ());
+    anyhow::ensure!(
+        target > today,
+        "the open business day {today} is not before {target}"
+    );
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} closing {msg}: {pos} loans ({per_sec})")
+            .expect("valid template"),
+    );
+    if json {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let started = std::time::Instant::now();
+    let mut days = Vec::new();
+    while today < target {
+        bar.set_message(today.to_string());
+        bar.set_position(0);
+        let t = std::time::Instant::now();
+        let (opened, r) = loans::close_business_day(&engine, loans::CobConfig::default(), &|n| {
+            bar.set_position(n)
+        })
+        .await?;
+        anyhow::ensure!(opened == today.succ(), "close of {today} did not finish");
+        days.push(serde_json::json!({
+            "closed": today.to_string(),
+            "loans_advanced": r.loans_advanced,
+            "entries_posted": r.entries_posted,
+            "partitions_resumed_done": r.partitions_skipped,
+            "seconds": t.elapsed().as_secs_f64(),
+        }));
+        if !json {
+            bar.println(format!(
+                "closed {today}: {} loans, {} entries in {:.2}s",
+                r.loans_advanced,
+                r.entries_posted,
+                t.elapsed().as_secs_f64()
+            ));
+        }
+        today = opened;
+    }
+    bar.finish_and_clear();
+    if json {
+        let v = serde_json::json!({
+            "business_date": today.to_string(),
+            "days": days,
+            "seconds": started.elapsed().as_secs_f64(),
+        });
+        println!("{v}");
+    } else {
+        println!("business date is now {today}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
