@@ -80,8 +80,10 @@ CREATE TABLE IF NOT EXISTS loan_products (
 
 -- One row per loan: its state (lending::codec) at business day `day` (days since 1970).
 -- `partition` splits close of business; `open` marks loans COB must still visit.
+-- Keyed by (partition, id) so close of business, which walks a partition in id order,
+-- rewrites neighbouring pages instead of pages all over the table.
 CREATE TABLE IF NOT EXISTS loans (
-    id BLOB PRIMARY KEY,
+    id BLOB NOT NULL,
     partition INTEGER NOT NULL,
     tenant TEXT NOT NULL,
     borrower TEXT NOT NULL,
@@ -91,9 +93,10 @@ CREATE TABLE IF NOT EXISTS loans (
     day INTEGER NOT NULL,
     open INTEGER NOT NULL,
     version INTEGER NOT NULL,
-    state BLOB NOT NULL
+    state BLOB NOT NULL,
+    PRIMARY KEY (partition, id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS loans_cob ON loans (partition, id) WHERE open = 1;
+CREATE UNIQUE INDEX IF NOT EXISTS loans_id ON loans (id);
 
 -- What happened to a loan besides the calendar (disbursement, repayments, prepayments,
 -- reversals), in order: replaying them with the days in between rebuilds any past state.
