@@ -3,9 +3,11 @@
 //! exact signed bytes are base64. Unknown fields are refused so a typo cannot pass silently.
 
 mod ledger_wire;
+mod loans_wire;
 mod problem;
 
 pub use ledger_wire::*;
+pub use loans_wire::*;
 pub use problem::{FieldError, Problem};
 mod apr_wire;
 pub use apr_wire::*;

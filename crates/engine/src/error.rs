@@ -10,6 +10,8 @@ pub enum EngineError {
     Overloaded,
     #[error("the ledger writer stopped")]
     WriterGone,
+    #[error("loan {id} changed meanwhile; read it again and retry")]
+    StaleLoan { id: uuid::Uuid },
     #[error("storage failed: {0:#}")]
     Storage(String),
 }

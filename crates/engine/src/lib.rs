@@ -4,6 +4,8 @@
 //! committed state.
 
 mod error;
+pub mod loans;
+pub mod simulation;
 mod verify;
 mod writer;
 
@@ -16,7 +18,7 @@ use ledger::{
     MerkleTree, SignedTreeHead, TreeHeadSigner,
 };
 use std::sync::{Arc, Mutex};
-use store::Store;
+use store::{DomainWrite, Store};
 use tokio::sync::{mpsc, oneshot};
 
 /// How the writer groups commands.
@@ -108,10 +110,43 @@ impl Engine {
 
     /// Submits linked commands (all-or-nothing) and waits until they are durable.
     pub async fn submit(&self, commands: Vec<Command>) -> Result<Vec<Outcome>, EngineError> {
+        self.submit_with(commands, Vec::new()).await
+    }
+
+    /// As [`Engine::submit`], with domain writes (loan state, events, COB marks) committed
+    /// in the same transaction if and only if the commands are accepted.
+    pub async fn submit_with(
+        &self,
+        commands: Vec<Command>,
+        domain: Vec<DomainWrite>,
+    ) -> Result<Vec<Outcome>, EngineError> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .try_send(writer::Envelope { commands, reply })
+            .try_send(writer::Envelope {
+                commands,
+                domain,
+                reply,
+            })
             .map_err(|_| EngineError::Overloaded)?;
+        rx.await.map_err(|_| EngineError::WriterGone)?
+    }
+
+    /// As [`Engine::submit_with`], waiting for queue room instead of refusing when full
+    /// (for batch jobs, which would rather slow down than fail).
+    pub async fn submit_waiting(
+        &self,
+        commands: Vec<Command>,
+        domain: Vec<DomainWrite>,
+    ) -> Result<Vec<Outcome>, EngineError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(writer::Envelope {
+                commands,
+                domain,
+                reply,
+            })
+            .await
+            .map_err(|_| EngineError::WriterGone)?;
         rx.await.map_err(|_| EngineError::WriterGone)?
     }
 

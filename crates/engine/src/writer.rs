@@ -8,14 +8,14 @@
 
 use crate::{now_ms, EngineConfig, EngineError, TreeView};
 use ledger::{
-    body_hash, Account, Balances, Body, Book, Constraint, EntryId, EntryKind, EntryRecord,
-    EntryRequest, HoldId, HoldRecord, HoldRequest, HoldStatus, LedgerError, Op, OpOutcome, Posting,
-    Side,
+    body_hash, Account, AccountId, Balances, Body, Book, Constraint, EntryId, EntryKind,
+    EntryRecord, EntryRequest, HoldId, HoldRecord, HoldRequest, HoldStatus, LedgerError, Op,
+    OpOutcome, Posting, Side,
 };
 use money::Currency;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use store::{Existing, Store};
+use store::{DomainWrite, Existing, Store};
 use tokio::sync::{mpsc, oneshot};
 
 #[derive(Clone, Debug)]
@@ -47,6 +47,18 @@ pub enum Command {
     ExpireHold {
         hold_id: HoldId,
     },
+    /// Creates an account under an id the caller derived (e.g. from a loan id), so the
+    /// caller can name it in the same envelope; an account already there with the same
+    /// attributes is answered as a replay.
+    OpenAccount {
+        id: AccountId,
+        tenant: String,
+        owner: String,
+        purpose: String,
+        currency: Currency,
+        normal_side: Side,
+        constraint: Option<Constraint>,
+    },
 }
 
 /// Whether an answer is the original result of an earlier request with the same id.
@@ -61,6 +73,8 @@ pub enum Outcome {
 
 pub(crate) struct Envelope {
     pub commands: Vec<Command>,
+    /// Written in the group's transaction iff this envelope is accepted.
+    pub domain: Vec<DomainWrite>,
     pub reply: oneshot::Sender<Result<Vec<Outcome>, EngineError>>,
 }
 
@@ -125,12 +139,12 @@ async fn run(
             reply(f.staged.group, f.staged.results);
         }
         if let Some(n) = next {
-            if n.effect.is_empty() {
+            if n.effect.is_empty() && n.domain.is_empty() {
                 book.finish_group();
                 reply(n.group, n.results);
             } else {
-                let (s, effect) = (store.clone(), n.effect.clone());
-                let handle = tokio::spawn(async move { s.commit(effect).await });
+                let (s, effect, domain) = (store.clone(), n.effect.clone(), n.domain.clone());
+                let handle = tokio::spawn(async move { s.commit(effect, domain).await });
                 inflight = Some(InFlight { staged: n, handle });
             }
         }
@@ -166,6 +180,7 @@ struct Staged {
     group: Vec<Envelope>,
     results: Vec<EnvelopeResult>,
     effect: Arc<ledger::Effect>,
+    domain: Arc<Vec<DomainWrite>>,
     seen: Seen,
     /// The book's undo log position where this group starts.
     mark: usize,
@@ -173,7 +188,7 @@ struct Staged {
 
 fn reply(group: Vec<Envelope>, results: Vec<EnvelopeResult>) {
     for (env, r) in group.into_iter().zip(results) {
-        let _ = env.reply.send(r.map_err(EngineError::from));
+        let _ = env.reply.send(r);
     }
 }
 
@@ -201,11 +216,12 @@ async fn stage_or_fail(
     }
     let mark = book.group_mark();
     match stage(store, book, &group, prev, true).await {
-        Ok((results, effect, seen)) => Some(Staged {
+        Ok(o) => Some(Staged {
             group,
-            results,
-            effect: Arc::new(effect),
-            seen,
+            results: o.results,
+            effect: Arc::new(o.effect),
+            domain: Arc::new(o.domain),
+            seen: o.seen,
             mark,
         }),
         Err(e) => {
@@ -247,6 +263,7 @@ fn expiry_envelope(book: &Book) -> Option<Envelope> {
             .into_iter()
             .map(|hold_id| Command::ExpireHold { hold_id })
             .collect(),
+        domain: Vec::new(),
         reply,
     })
 }
@@ -280,7 +297,9 @@ fn referenced_ids(
                 entries.push(*reversal_id);
                 reversed.push(*original);
             }
-            Command::CreateAccount { .. } | Command::ExpireHold { .. } => {}
+            Command::CreateAccount { .. }
+            | Command::ExpireHold { .. }
+            | Command::OpenAccount { .. } => {}
         }
     }
     (entries, holds, reversed)
@@ -289,6 +308,8 @@ fn referenced_ids(
 /// What this group has already done, so a retry inside the same group is answered too.
 #[derive(Default)]
 struct Seen {
+    /// Loan row versions written.
+    loan_versions: HashMap<uuid::Uuid, i64>,
     entries: HashMap<EntryId, EntryRecord>,
     holds: HashMap<HoldId, HoldRecord>,
     reversed: HashSet<EntryId>,
@@ -415,6 +436,40 @@ fn resolve(ctx: &Ctx<'_>, cmd: &Command) -> Result<Step, LedgerError> {
             memo,
         } => resolve_reversal(ctx, *original, *reversal_id, memo),
         Command::ExpireHold { hold_id } => Ok(Step::Apply(Op::ExpireHold { hold_id: *hold_id })),
+        Command::OpenAccount {
+            id,
+            tenant,
+            owner,
+            purpose,
+            currency,
+            normal_side,
+            constraint,
+        } => {
+            if let Some(a) = ctx.book.account(*id) {
+                let same = a.tenant == *tenant
+                    && a.owner == *owner
+                    && a.purpose == *purpose
+                    && a.currency == *currency
+                    && a.normal_side == *normal_side
+                    && a.constraint == *constraint;
+                return if same {
+                    Ok(Step::Replay(Outcome::Account(a.clone())))
+                } else {
+                    Err(LedgerError::IdConflict { id: id.to_string() })
+                };
+            }
+            Ok(Step::Apply(Op::CreateAccount(Account {
+                id: *id,
+                tenant: tenant.clone(),
+                owner: owner.clone(),
+                purpose: purpose.clone(),
+                currency: *currency,
+                normal_side: *normal_side,
+                constraint: *constraint,
+                balances: Balances::default(),
+                created_at_ms: ctx.now_ms,
+            })))
+        }
     }
 }
 
@@ -551,6 +606,7 @@ fn apply_envelope(
 
 fn own_id(c: &Command) -> Option<uuid::Uuid> {
     match c {
+        Command::OpenAccount { id, .. } => Some(id.0),
         Command::Entry(r) => Some(r.id.0),
         Command::Hold(h) => Some(h.id.0),
         Command::PostHold { entry_id, .. } => Some(entry_id.0),
@@ -589,7 +645,7 @@ async fn process_group(
     }
 }
 
-type EnvelopeResult = Result<Vec<Outcome>, LedgerError>;
+type EnvelopeResult = Result<Vec<Outcome>, EngineError>;
 
 /// Looks up what the group needs and applies it to the book (not yet durable).
 async fn stage(
@@ -598,20 +654,43 @@ async fn stage(
     group: &[Envelope],
     prev: Option<&Seen>,
     optimistic: bool,
-) -> anyhow::Result<(Vec<EnvelopeResult>, ledger::Effect, Seen)> {
+) -> anyhow::Result<StageOutput> {
     let (entry_ids, hold_ids, reversed) = referenced_ids(group, optimistic);
     let existing = if entry_ids.is_empty() && hold_ids.is_empty() && reversed.is_empty() {
         Existing::default()
     } else {
         store.existing(entry_ids, hold_ids, reversed).await?
     };
+    let mut loans = LoanVersions::load(store, group, prev).await?;
     let now = now_ms();
     let mut seen = Seen::default();
-    let results = group
-        .iter()
-        .map(|env| apply_envelope(book, &existing, (&mut seen, prev), &env.commands, now))
-        .collect();
-    Ok((results, book.take_effect(), seen))
+    let mut results = Vec::with_capacity(group.len());
+    let mut domain = Vec::new();
+    for env in group {
+        let r = match loans.admit(&env.domain) {
+            Err(e) => Err(e),
+            Ok(()) => apply_envelope(book, &existing, (&mut seen, prev), &env.commands, now)
+                .map_err(EngineError::from),
+        };
+        if r.is_ok() {
+            loans.commit(&env.domain, &mut seen);
+            domain.extend(env.domain.iter().cloned());
+        }
+        results.push(r);
+    }
+    Ok(StageOutput {
+        results,
+        effect: book.take_effect(),
+        domain,
+        seen,
+    })
+}
+
+struct StageOutput {
+    results: Vec<EnvelopeResult>,
+    effect: ledger::Effect,
+    domain: Vec<DomainWrite>,
+    seen: Seen,
 }
 
 /// Stages and commits one group with nothing else in flight; on failure the book is as before.
@@ -622,16 +701,16 @@ async fn try_group(
     group: &[Envelope],
     optimistic: bool,
 ) -> anyhow::Result<Vec<EnvelopeResult>> {
-    let (results, effect, _) = match stage(store, book, group, None, optimistic).await {
+    let out = match stage(store, book, group, None, optimistic).await {
         Ok(s) => s,
         Err(e) => {
             book.rollback_group();
             return Err(e);
         }
     };
-    if !effect.is_empty() {
-        let effect = Arc::new(effect);
-        if let Err(e) = store.commit(effect.clone()).await {
+    if !out.effect.is_empty() || !out.domain.is_empty() {
+        let effect = Arc::new(out.effect);
+        if let Err(e) = store.commit(effect.clone(), Arc::new(out.domain)).await {
             book.rollback_group();
             return Err(e);
         }
@@ -640,7 +719,75 @@ async fn try_group(
             .increment(effect.entries.len() as u64);
     }
     book.finish_group();
-    Ok(results)
+    Ok(out.results)
+}
+
+/// Loan row versions as of this group: what storage holds, then what the group still being
+/// committed wrote, then what earlier envelopes of this group wrote. A loan write naming
+/// another version is refused before anything of its envelope is applied, so the single
+/// writer serialises changes to one loan.
+struct LoanVersions {
+    current: HashMap<uuid::Uuid, i64>,
+}
+
+impl LoanVersions {
+    async fn load(
+        store: &Store,
+        group: &[Envelope],
+        prev: Option<&Seen>,
+    ) -> anyhow::Result<LoanVersions> {
+        let ids: Vec<uuid::Uuid> = group
+            .iter()
+            .flat_map(|e| &e.domain)
+            .filter_map(|w| match w {
+                DomainWrite::Loan { row, .. } => Some(row.id),
+                _ => None,
+            })
+            .collect();
+        if ids.is_empty() {
+            return Ok(LoanVersions {
+                current: HashMap::new(),
+            });
+        }
+        let mut current = store.loan_versions(ids.clone()).await?;
+        if let Some(p) = prev {
+            for id in ids {
+                if let Some(v) = p.loan_versions.get(&id) {
+                    current.insert(id, *v);
+                }
+            }
+        }
+        Ok(LoanVersions { current })
+    }
+
+    fn admit(&self, writes: &[DomainWrite]) -> Result<(), EngineError> {
+        for w in writes {
+            if let DomainWrite::Loan {
+                row,
+                expected_version,
+            } = w
+            {
+                let now = self.current.get(&row.id).copied();
+                if now != *expected_version {
+                    return Err(EngineError::StaleLoan { id: row.id });
+                }
+                assert!(
+                    now.is_none_or(|v| row.version > v),
+                    "a loan write moves its version forward"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self, writes: &[DomainWrite], seen: &mut Seen) {
+        for w in writes {
+            if let DomainWrite::Loan { row, .. } = w {
+                self.current.insert(row.id, row.version);
+                seen.loan_versions.insert(row.id, row.version);
+            }
+        }
+    }
 }
 
 /// Makes the group's entries visible to proofs, in sequence order.

@@ -16,6 +16,7 @@
 //! - The loan state does not store balances it can derive: outstanding amounts are computed
 //!   from the installments.
 
+pub mod codec;
 pub mod loan;
 pub mod product;
 pub mod schedule;

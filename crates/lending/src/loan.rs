@@ -210,6 +210,15 @@ impl ComponentAmounts {
         self.0[component_index(component)]
     }
 
+    /// The amounts in `Component` order: penalty, fee, interest, principal.
+    pub fn to_array(self) -> [i64; 4] {
+        self.0
+    }
+
+    pub fn from_array(amounts: [i64; 4]) -> ComponentAmounts {
+        ComponentAmounts(amounts)
+    }
+
     fn add(&mut self, component: Component, amount_minor: i64) {
         self.0[component_index(component)] += amount_minor;
     }
@@ -1677,6 +1686,9 @@ mod tests {
             if loan.status == LoanStatus::PaidOff {
                 prop_assert!(loan.installments.iter().all(|i| i.billed && i.outstanding_total() == 0));
             }
+            let stored = crate::codec::encode_loan(&loan);
+            prop_assert_eq!(crate::codec::decode_loan(&stored), Ok(loan.clone()));
+            prop_assert!(crate::codec::decode_loan(&stored[..stored.len() - 1]).is_err());
         }
     }
 }

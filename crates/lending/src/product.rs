@@ -381,6 +381,45 @@ impl LoanProduct {
     }
 }
 
+impl LoanProduct {
+    /// A Jiebei-like CNY product: 0.05%/day (18% a year ACT/360), 1–12 months, annuity,
+    /// 3 grace days, penalty at 1.5× the contract rate, a 10.00 late fee, entrusted payment
+    /// above 50,000.00. For examples, simulations and benchmarks.
+    pub fn example_cny() -> LoanProduct {
+        LoanProduct {
+            currency: Currency::Cny,
+            amount_minor_min: 10_000,
+            amount_minor_max: 20_000_000,
+            term_months_min: 1,
+            term_months_max: 12,
+            repayment_method: RepaymentMethod::Annuity,
+            contract_rate: ContractRate::Daily(
+                RateDaily::from_fraction(Decimal::new(5, 4)).expect("0.05% is a rate"),
+            ),
+            day_count: DayCount::Act360,
+            rate_cap: RateAnnual::from_fraction(Decimal::new(24, 2)).expect("24% is a rate"),
+            interest_rounding: RoundingMode::HalfUp,
+            repayment_day: RepaymentDayRule::DisbursementDay,
+            grace_days: 3,
+            origination_fee: None,
+            late_fee_minor: 1_000,
+            penalty: PenaltyInterest {
+                rate: PenaltyRate::MultipleOfContract(Decimal::new(15, 1)),
+                compound_on_overdue_interest: false,
+            },
+            allocation_order: AllocationOrder::STANDARD,
+            prepayment: PrepaymentPolicy {
+                full_allowed: true,
+                partial_allowed: true,
+                partial_effect: PartialPrepaymentEffect::ShortenTerm,
+                fee_rate_fraction: Decimal::ZERO,
+                partial_minimum_minor: 10_000,
+            },
+            entrusted_payment_threshold_minor: 5_000_000,
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

@@ -73,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::ledger::routes())
         .merge(routes::keys::routes())
         .merge(routes::apr::routes())
+        .merge(routes::loans::routes())
         .route_layer(middleware::from_fn(track))
         .fallback(|| async { crate::problem::not_found("this route") })
         .layer(DefaultBodyLimit::max(8 * 1024 * 1024))

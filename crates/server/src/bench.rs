@@ -45,10 +45,181 @@ pub enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+    /// One close of business over N open loans (set up first, not timed).
+    Cob {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        store: Backend,
+        #[arg(long, default_value_t = 100_000)]
+        loans: u64,
+        #[arg(long, default_value = "target/bench-data")]
+        data_dir: std::path::PathBuf,
+        #[arg(
+            long,
+            env = "PUHUI_TEST_POSTGRES_URL",
+            default_value = "postgres://postgres@127.0.0.1:5432/test"
+        )]
+        postgres_url: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+async fn fresh_store(
+    store: Backend,
+    data_dir: &std::path::Path,
+    postgres_url: &str,
+) -> anyhow::Result<(Store, Option<tempfile::TempDir>)> {
+    Ok(match store {
+        Backend::Sqlite => {
+            std::fs::create_dir_all(data_dir)?;
+            let dir = tempfile::tempdir_in(data_dir)?;
+            (Store::open_sqlite(dir.path())?, Some(dir))
+        }
+        Backend::Postgres => {
+            let url = Store::create_postgres_database(postgres_url, "puhui_bench_").await?;
+            (Store::connect_postgres(&url).await?, None)
+        }
+    })
+}
+
+/// Peak and current resident set size of this process, in MiB (Linux).
+pub fn rss_mib() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .map_or(0.0, |kib| kib / 1024.0)
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+#[derive(serde::Serialize)]
+pub struct CobBench {
+    pub store: String,
+    pub loans: u64,
+    pub setup_seconds: f64,
+    pub cob_seconds: f64,
+    pub loans_per_s: f64,
+    pub entries_posted: u64,
+    pub rss_before_cob_mib: f64,
+    pub peak_rss_mib: f64,
+}
+
+pub async fn bench_cob(store: Store, loans_n: u64, quiet: bool) -> anyhow::Result<CobBench> {
+    use engine::loans::{self, Application};
+    let name = store.backend_name().to_string();
+    let engine = Engine::start(store, EngineConfig::default()).await?;
+    let start = money::BusinessDate::from_ymd(2026, 1, 15).expect("valid date");
+    loans::init_business_date(&engine, start).await?;
+    let product = lending::LoanProduct::example_cny();
+    let bar = indicatif::ProgressBar::new(loans_n);
+    if quiet {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let t = Instant::now();
+    let next = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..256 {
+        let (engine, next, bar, product) =
+            (engine.clone(), next.clone(), bar.clone(), product.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= loans_n {
+                    return anyhow::Ok(());
+                }
+                let amount =
+                    money::Money::from_minor(100_000 + (i % 1_000) as i64 * 1_000, Currency::Cny);
+                let config = lending::loan::LoanConfig::from_product(
+                    &product,
+                    amount,
+                    1 + (i % 12) as u32,
+                    90,
+                )?;
+                let id = uuid::Uuid::from_u128(
+                    u128::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835) | 1,
+                );
+                loans::originate(
+                    &engine,
+                    Application {
+                        id,
+                        tenant: "bench".into(),
+                        borrower: format!("b{i}"),
+                        product_id: uuid::Uuid::nil(),
+                        product_version: 1,
+                        config,
+                    },
+                    None,
+                    start,
+                    uuid::Uuid::from_u128(u128::from(i) + 1),
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("originate loan {i}: {e}"))?;
+                bar.inc(1);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    bar.finish_and_clear();
+    let setup_seconds = t.elapsed().as_secs_f64();
+    let (_, rss_before) = rss_mib();
+    let bar = indicatif::ProgressBar::new(loans_n);
+    if quiet {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let t = Instant::now();
+    let (opened, r) = loans::close_business_day(&engine, loans::CobConfig::default(), &|n| {
+        bar.set_position(n)
+    })
+    .await?;
+    let cob_seconds = t.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    anyhow::ensure!(opened == start.succ(), "close of business did not finish");
+    anyhow::ensure!(
+        r.loans_advanced == loans_n,
+        "advanced {} of {loans_n} loans",
+        r.loans_advanced
+    );
+    let (peak, _) = rss_mib();
+    Ok(CobBench {
+        store: name,
+        loans: loans_n,
+        setup_seconds,
+        cob_seconds,
+        loans_per_s: loans_n as f64 / cob_seconds,
+        entries_posted: r.entries_posted,
+        rss_before_cob_mib: rss_before,
+        peak_rss_mib: peak,
+    })
 }
 
 pub async fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
     match cmd {
+        BenchCmd::Cob {
+            store,
+            loans,
+            data_dir,
+            postgres_url,
+            json,
+        } => {
+            anyhow::ensure!(loans > 0, "--loans must be positive");
+            let (s, _dir) = fresh_store(store, &data_dir, &postgres_url).await?;
+            let r = bench_cob(s, loans, json).await?;
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                println!(
+                    "COB over {} loans on {:?}: {:.2}s ({:.0} loans/s), {} entries; setup {:.1}s; RSS before COB {:.0} MiB, peak {:.0} MiB",
+                    r.loans, store, r.cob_seconds, r.loans_per_s, r.entries_posted, r.setup_seconds, r.rss_before_cob_mib, r.peak_rss_mib
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         BenchCmd::Ledger {
             store,
             entries,

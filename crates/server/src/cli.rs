@@ -64,6 +64,25 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: riskops::ModelCmd,
     },
+    /// Close of business: advance the business date one day at a time, servicing every
+    /// open loan (accrual, billing, late fees, penalty, DPD, write-off). Resumable.
+    Cob {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Close days until this date is the open business day (default: one day).
+        #[arg(long)]
+        to: Option<String>,
+        /// Open the first business day of a new installation.
+        #[arg(long)]
+        start: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Term loans: schedules.
+    Loan {
+        #[command(subcommand)]
+        cmd: crate::loan_cli::LoanCmd,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -244,6 +263,13 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             .await?
             .map(|()| ExitCode::SUCCESS),
         Cmd::Bench { cmd } => crate::bench::run(cmd).await,
+        Cmd::Loan { cmd } => crate::loan_cli::run(cmd),
+        Cmd::Cob {
+            store,
+            to,
+            start,
+            json,
+        } => crate::loan_cli::cob(store, to, start, json).await,
     }
 }
 

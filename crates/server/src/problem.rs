@@ -150,6 +150,12 @@ pub fn engine_error(e: EngineError, prefix: &str, hold: bool) -> ApiError {
             "Overloaded",
             "the ledger queue is full; retry with the same id",
         ),
+        EngineError::StaleLoan { id } => problem(
+            409,
+            "loan_changed",
+            "Loan changed",
+            format!("loan {id} changed meanwhile; retry with the same Idempotency-Key"),
+        ),
         other => internal(&other.to_string()),
     }
 }

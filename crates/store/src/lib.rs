@@ -6,12 +6,16 @@
 //! transaction; nothing is acknowledged before that transaction is durable.
 
 mod codec;
+mod loans;
 mod postgres;
 mod sqlite;
 
 pub use codec::StoredEntry;
 use ledger::{
     Account, AccountId, BodyHash, Effect, EntryId, EntryRecord, HoldId, HoldRecord, PARTITIONS,
+};
+pub use loans::{
+    loan_partition, DomainWrite, LoanEvent, LoanRow, ProductRow, ProductWriteError, LOAN_PARTITIONS,
 };
 use std::collections::HashMap;
 use std::path::Path;
@@ -101,11 +105,85 @@ impl Store {
         }
     }
 
-    /// Writes a group's effects in one durable transaction.
-    pub async fn commit(&self, effect: std::sync::Arc<Effect>) -> anyhow::Result<()> {
+    /// Writes a group's ledger effects and the domain writes of its accepted envelopes in
+    /// one durable transaction.
+    pub async fn commit(
+        &self,
+        effect: std::sync::Arc<Effect>,
+        domain: std::sync::Arc<Vec<DomainWrite>>,
+    ) -> anyhow::Result<()> {
         match self {
-            Store::Sqlite(s) => s.commit(effect).await,
-            Store::Postgres(s) => s.commit(effect).await,
+            Store::Sqlite(s) => s.commit(effect, domain).await,
+            Store::Postgres(s) => s.commit(effect, domain).await,
+        }
+    }
+
+    /// Stores a product version; `Ok(false)` when the same version with the same body is
+    /// already there (a retry), an error when its body differs (versions are immutable).
+    pub async fn insert_product(&self, row: ProductRow) -> Result<bool, ProductWriteError> {
+        match self {
+            Store::Sqlite(s) => s.insert_product(row).await,
+            Store::Postgres(s) => s.insert_product(row).await,
+        }
+    }
+
+    /// A product version, or its newest version when `version` is None.
+    pub async fn product(
+        &self,
+        id: uuid::Uuid,
+        version: Option<i32>,
+    ) -> anyhow::Result<Option<ProductRow>> {
+        match self {
+            Store::Sqlite(s) => s.product(id, version).await,
+            Store::Postgres(s) => s.product(id, version).await,
+        }
+    }
+
+    pub async fn loan(&self, id: uuid::Uuid) -> anyhow::Result<Option<LoanRow>> {
+        match self {
+            Store::Sqlite(s) => s.loan(id).await,
+            Store::Postgres(s) => s.loan(id).await,
+        }
+    }
+
+    /// Current versions of the loans that exist among `ids`.
+    pub async fn loan_versions(
+        &self,
+        ids: Vec<uuid::Uuid>,
+    ) -> anyhow::Result<HashMap<uuid::Uuid, i64>> {
+        match self {
+            Store::Sqlite(s) => s.loan_versions(ids).await,
+            Store::Postgres(s) => s.loan_versions(ids).await,
+        }
+    }
+
+    pub async fn loan_events(&self, id: uuid::Uuid) -> anyhow::Result<Vec<LoanEvent>> {
+        match self {
+            Store::Sqlite(s) => s.loan_events(id).await,
+            Store::Postgres(s) => s.loan_events(id).await,
+        }
+    }
+
+    /// Open loans of `partition` still before `before_day`, by id after `after`, at most
+    /// `limit`: close of business streams a partition in chunks with this.
+    pub async fn loans_for_cob(
+        &self,
+        partition: i32,
+        before_day: i32,
+        after: Option<uuid::Uuid>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<LoanRow>> {
+        match self {
+            Store::Sqlite(s) => s.loans_for_cob(partition, before_day, after, limit).await,
+            Store::Postgres(s) => s.loans_for_cob(partition, before_day, after, limit).await,
+        }
+    }
+
+    /// Partitions whose close of business for `day` is finished.
+    pub async fn cob_done(&self, day: i32) -> anyhow::Result<Vec<i32>> {
+        match self {
+            Store::Sqlite(s) => s.cob_done(day).await,
+            Store::Postgres(s) => s.cob_done(day).await,
         }
     }
 

@@ -68,3 +68,47 @@ CREATE TABLE IF NOT EXISTS api_keys (
     tenant TEXT NOT NULL,
     label TEXT NOT NULL
 );
+
+-- Term loans. Product versions are immutable: a change is a new version.
+CREATE TABLE IF NOT EXISTS loan_products (
+    id BYTEA NOT NULL,
+    version INTEGER NOT NULL,
+    body BYTEA NOT NULL,
+    created_at_ms BIGINT NOT NULL,
+    PRIMARY KEY (id, version)
+);
+
+-- One row per loan: its state (lending::codec) at business day `day` (days since 1970).
+-- `partition` splits close of business and is the natural distribution key next to id.
+-- fillfactor leaves room on each page so a loan's daily update stays a HOT update.
+CREATE TABLE IF NOT EXISTS loans (
+    id BYTEA NOT NULL,
+    partition INTEGER NOT NULL,
+    tenant TEXT NOT NULL,
+    borrower TEXT NOT NULL,
+    product_id BYTEA NOT NULL,
+    product_version INTEGER NOT NULL,
+    stage TEXT NOT NULL,
+    day INTEGER NOT NULL,
+    open BOOLEAN NOT NULL,
+    version BIGINT NOT NULL,
+    state BYTEA NOT NULL,
+    PRIMARY KEY (partition, id)
+) WITH (fillfactor = 70);
+CREATE UNIQUE INDEX IF NOT EXISTS loans_id ON loans (id);
+
+CREATE TABLE IF NOT EXISTS loan_events (
+    loan_id BYTEA NOT NULL,
+    seq INTEGER NOT NULL,
+    day INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    body BYTEA NOT NULL,
+    PRIMARY KEY (loan_id, seq)
+);
+
+CREATE TABLE IF NOT EXISTS cob_progress (
+    day INTEGER NOT NULL,
+    partition INTEGER NOT NULL,
+    done_at_ms BIGINT NOT NULL,
+    PRIMARY KEY (day, partition)
+);

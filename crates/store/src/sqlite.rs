@@ -1,4 +1,5 @@
 use crate::codec::{self, assemble, EntryRow, HoldRow, PostingRow, StoredEntry};
+use crate::loans::{DomainWrite, LoanEvent, LoanRow, ProductRow, ProductWriteError};
 use crate::{ApiKeyRow, BookState, Existing, Hash};
 use anyhow::Context;
 use ledger::{
@@ -200,8 +201,140 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn commit(&self, effect: Arc<Effect>) -> anyhow::Result<()> {
-        self.with_writer(move |c| write_effect(c, &effect)).await
+    pub async fn commit(
+        &self,
+        effect: Arc<Effect>,
+        domain: Arc<Vec<DomainWrite>>,
+    ) -> anyhow::Result<()> {
+        self.with_writer(move |c| write_effect(c, &effect, &domain))
+            .await
+    }
+
+    pub async fn insert_product(&self, row: ProductRow) -> Result<bool, ProductWriteError> {
+        let outcome = self
+            .with_writer(move |c| {
+                let n = c.execute(
+                    "INSERT OR IGNORE INTO loan_products (id, version, body, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
+                    params![row.id.as_bytes(), row.version, row.body, row.created_at_ms],
+                )?;
+                if n == 1 {
+                    return Ok(Some(true));
+                }
+                let body: Vec<u8> = c.query_row(
+                    "SELECT body FROM loan_products WHERE id = ?1 AND version = ?2",
+                    params![row.id.as_bytes(), row.version],
+                    |r| r.get(0),
+                )?;
+                Ok(if body == row.body { Some(false) } else { None })
+            })
+            .await?;
+        outcome.ok_or(ProductWriteError::VersionExists {
+            id: row.id,
+            version: row.version,
+        })
+    }
+
+    pub async fn product(
+        &self,
+        id: uuid::Uuid,
+        version: Option<i32>,
+    ) -> anyhow::Result<Option<ProductRow>> {
+        self.with_reader(move |c| {
+            let sql = "SELECT version, body, created_at_ms FROM loan_products WHERE id = ?1 AND (?2 IS NULL OR version = ?2) ORDER BY version DESC LIMIT 1";
+            Ok(c.prepare_cached(sql)?
+                .query_row(params![id.as_bytes(), version], |r| {
+                    Ok(ProductRow {
+                        id,
+                        version: r.get(0)?,
+                        body: r.get(1)?,
+                        created_at_ms: r.get(2)?,
+                    })
+                })
+                .optional()?)
+        })
+        .await
+    }
+
+    pub async fn loan(&self, id: uuid::Uuid) -> anyhow::Result<Option<LoanRow>> {
+        self.with_reader(move |c| {
+            c.prepare_cached(&format!("{LOAN_SELECT} WHERE id = ?1"))?
+                .query_row([id.as_bytes()], loan_row)
+                .optional()?
+                .transpose()
+        })
+        .await
+    }
+
+    pub async fn loan_versions(
+        &self,
+        ids: Vec<uuid::Uuid>,
+    ) -> anyhow::Result<std::collections::HashMap<uuid::Uuid, i64>> {
+        self.with_writer(move |c| {
+            let mut out = std::collections::HashMap::new();
+            let mut stmt = c.prepare_cached("SELECT version FROM loans WHERE id = ?1")?;
+            for id in ids {
+                if let Some(v) = stmt
+                    .query_row([id.as_bytes()], |r| r.get::<_, i64>(0))
+                    .optional()?
+                {
+                    out.insert(id, v);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    pub async fn loan_events(&self, id: uuid::Uuid) -> anyhow::Result<Vec<LoanEvent>> {
+        self.with_reader(move |c| {
+            let rows = c
+                .prepare_cached(
+                    "SELECT seq, day, kind, body FROM loan_events WHERE loan_id = ?1 ORDER BY seq",
+                )?
+                .query_map([id.as_bytes()], |r| {
+                    Ok(LoanEvent {
+                        loan_id: id,
+                        seq: r.get(0)?,
+                        day: r.get(1)?,
+                        kind: r.get(2)?,
+                        body: r.get(3)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    pub async fn loans_for_cob(
+        &self,
+        partition: i32,
+        before_day: i32,
+        after: Option<uuid::Uuid>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<LoanRow>> {
+        self.with_reader(move |c| {
+            let after = after.map_or_else(Vec::new, |a| a.as_bytes().to_vec());
+            c.prepare_cached(&format!(
+                "{LOAN_SELECT} WHERE partition = ?1 AND open = 1 AND id > ?2 AND day < ?3 ORDER BY id LIMIT ?4"
+            ))?
+            .query_map(params![partition, after, before_day, limit], loan_row)?
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .collect()
+        })
+        .await
+    }
+
+    pub async fn cob_done(&self, day: i32) -> anyhow::Result<Vec<i32>> {
+        self.with_reader(move |c| {
+            Ok(
+                c.prepare_cached("SELECT partition FROM cob_progress WHERE day = ?1")?
+                    .query_map([day], |r| r.get(0))?
+                    .collect::<Result<Vec<_>, _>>()?,
+            )
+        })
+        .await
     }
 
     pub async fn entry(&self, id: EntryId) -> anyhow::Result<Option<EntryRecord>> {
@@ -336,6 +469,79 @@ impl SqliteStore {
         self.with_writer(move |c| Ok(c.execute(&sql, [])? as u64))
             .await
     }
+}
+
+const LOAN_SELECT: &str = "SELECT id, partition, tenant, borrower, product_id, product_version, stage, day, open, version, state FROM loans";
+
+fn loan_row(r: &Row<'_>) -> rusqlite::Result<anyhow::Result<LoanRow>> {
+    let id: Vec<u8> = r.get(0)?;
+    let product: Vec<u8> = r.get(4)?;
+    let (partition, tenant, borrower, product_version, stage, day, open, version, state) = (
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get::<_, i64>(8)?,
+        r.get(9)?,
+        r.get(10)?,
+    );
+    Ok((|| {
+        Ok(LoanRow {
+            id: codec::uuid_from(&id, "loan")?,
+            partition,
+            tenant,
+            borrower,
+            product_id: codec::uuid_from(&product, "product")?,
+            product_version,
+            stage,
+            day,
+            open: open == 1,
+            version,
+            state,
+        })
+    })())
+}
+
+fn write_domain(tx: &rusqlite::Transaction<'_>, writes: &[DomainWrite]) -> anyhow::Result<()> {
+    for w in writes {
+        match w {
+            DomainWrite::Loan {
+                row,
+                expected_version: None,
+            } => {
+                tx.prepare_cached("INSERT INTO loans (id, partition, tenant, borrower, product_id, product_version, stage, day, open, version, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")?
+                    .execute(params![row.id.as_bytes(), row.partition, row.tenant, row.borrower, row.product_id.as_bytes(), row.product_version, row.stage, row.day, i64::from(row.open), row.version, row.state])?;
+            }
+            DomainWrite::Loan {
+                row,
+                expected_version: Some(v),
+            } => {
+                let n = tx
+                    .prepare_cached("UPDATE loans SET stage = ?2, day = ?3, open = ?4, version = ?5, state = ?6 WHERE id = ?1 AND version = ?7")?
+                    .execute(params![row.id.as_bytes(), row.stage, row.day, i64::from(row.open), row.version, row.state, v])?;
+                anyhow::ensure!(n == 1, "loan {} is no longer at version {v}", row.id);
+            }
+            DomainWrite::LoanEvent(e) => {
+                tx.prepare_cached("INSERT INTO loan_events (loan_id, seq, day, kind, body) VALUES (?1, ?2, ?3, ?4, ?5)")?
+                    .execute(params![e.loan_id.as_bytes(), e.seq, e.day, e.kind, e.body])?;
+            }
+            DomainWrite::CobDone {
+                day,
+                partition,
+                done_at_ms,
+            } => {
+                tx.prepare_cached("INSERT OR IGNORE INTO cob_progress (day, partition, done_at_ms) VALUES (?1, ?2, ?3)")?
+                    .execute(params![day, partition, done_at_ms])?;
+            }
+            DomainWrite::Meta { key, value } => {
+                tx.prepare_cached("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")?
+                    .execute(params![key, value])?;
+            }
+        }
+    }
+    Ok(())
 }
 
 const ACCOUNT_SELECT: &str = "SELECT id, tenant, owner, purpose, currency, normal_side, constraint_kind, debits_posted, credits_posted, debits_pending, credits_pending, created_at_ms FROM accounts";
@@ -510,7 +716,7 @@ fn update_balances(
     Ok(())
 }
 
-fn write_effect(c: &mut Connection, e: &Effect) -> anyhow::Result<()> {
+fn write_effect(c: &mut Connection, e: &Effect, domain: &[DomainWrite]) -> anyhow::Result<()> {
     let tx = c.transaction()?;
     {
         let mut acc = tx.prepare_cached("INSERT INTO accounts (id, tenant, owner, purpose, currency, normal_side, constraint_kind, debits_posted, credits_posted, debits_pending, credits_pending, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 0, 0, 0, ?8)")?;
@@ -559,5 +765,6 @@ fn write_effect(c: &mut Connection, e: &Effect) -> anyhow::Result<()> {
         }
     }
     update_balances(&tx, &e.balances)?;
+    write_domain(&tx, domain)?;
     tx.commit().context("commit ledger group")
 }

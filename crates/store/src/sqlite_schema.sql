@@ -68,3 +68,51 @@ CREATE TABLE IF NOT EXISTS api_keys (
     tenant TEXT NOT NULL,
     label TEXT NOT NULL
 ) WITHOUT ROWID;
+
+-- Term loans. Product versions are immutable: a change is a new version.
+CREATE TABLE IF NOT EXISTS loan_products (
+    id BLOB NOT NULL,
+    version INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (id, version)
+) WITHOUT ROWID;
+
+-- One row per loan: its state (lending::codec) at business day `day` (days since 1970).
+-- `partition` splits close of business; `open` marks loans COB must still visit.
+-- Keyed by (partition, id) so close of business, which walks a partition in id order,
+-- rewrites neighbouring pages instead of pages all over the table.
+CREATE TABLE IF NOT EXISTS loans (
+    id BLOB NOT NULL,
+    partition INTEGER NOT NULL,
+    tenant TEXT NOT NULL,
+    borrower TEXT NOT NULL,
+    product_id BLOB NOT NULL,
+    product_version INTEGER NOT NULL,
+    stage TEXT NOT NULL,
+    day INTEGER NOT NULL,
+    open INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    state BLOB NOT NULL,
+    PRIMARY KEY (partition, id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS loans_id ON loans (id);
+
+-- What happened to a loan besides the calendar (disbursement, repayments, prepayments,
+-- reversals), in order: replaying them with the days in between rebuilds any past state.
+CREATE TABLE IF NOT EXISTS loan_events (
+    loan_id BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    day INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (loan_id, seq)
+) WITHOUT ROWID;
+
+-- Close-of-business partitions finished for a business day.
+CREATE TABLE IF NOT EXISTS cob_progress (
+    day INTEGER NOT NULL,
+    partition INTEGER NOT NULL,
+    done_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (day, partition)
+) WITHOUT ROWID;

@@ -1,3 +1,4 @@
 pub mod apr;
 pub mod keys;
 pub mod ledger;
+pub mod loans;

@@ -1,0 +1,1088 @@
+//! Term-loan servicing: load a loan, run the pure state machine, and commit its postings,
+//! its new state and its event in one envelope of the ledger writer, so money and loan
+//! state never disagree in storage.
+//!
+//! - Ledger accounts: each loan has its own principal, interest, fee and penalty
+//!   receivables (opened at disbursement) and an overpayment liability (opened on first
+//!   use); income, cash, payee settlement, suspense and write-off expense are shared per
+//!   tenant and currency, as a general ledger keeps them. Every id is a UUIDv5, so a loan's
+//!   accounts are known without a lookup.
+//! - Entry ids are UUIDv5 of the loan and what caused them (`day:<date>` for a closed
+//!   business day, `event:<seq>` for a command), so a retried command or a re-run close of
+//!   business can never post twice.
+//! - Events (`loan_events`) keep what happened besides the calendar; replaying them with the
+//!   days in between rebuilds the state at any business date.
+
+use crate::{Command, Engine, EngineError};
+use ledger::{AccountId, EntryId, EntryRequest, Posting, Side};
+use lending::codec::{decode_loan, encode_loan};
+use lending::loan::{self, AccountPurpose, Loan, LoanStatus, PayeeAccount, PostingIntent};
+use money::{BusinessDate, Currency, Money};
+use std::collections::BTreeMap;
+use store::{DomainWrite, LoanEvent, LoanRow};
+use uuid::Uuid;
+
+/// Namespace of every id derived here.
+const NS: Uuid = Uuid::from_u128(0x6f1d_5e0a_93b4_4c55_a7a2_1e0c_52d9_8b31);
+const BUSINESS_DATE_KEY: &str = "business_date";
+const STALE_RETRIES_MAX: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoanUseError {
+    #[error("no such loan")]
+    NotFound,
+    #[error("loan is {stage}; this needs {needs}")]
+    Stage { stage: String, needs: &'static str },
+    #[error("date {got} is not the open business day {open}")]
+    NotOpenDay {
+        got: BusinessDate,
+        open: BusinessDate,
+    },
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Loan(#[from] loan::LoanError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Storage(#[from] anyhow::Error),
+}
+
+/// A loan as stored and decoded.
+#[derive(Clone, Debug)]
+pub struct LoanView {
+    pub row: LoanRow,
+    pub loan: Loan,
+}
+
+impl LoanView {
+    fn decode(row: LoanRow) -> anyhow::Result<LoanView> {
+        let loan = decode_loan(&row.state).map_err(|e| anyhow::anyhow!("loan {}: {e}", row.id))?;
+        Ok(LoanView { row, loan })
+    }
+
+    pub fn currency(&self) -> Currency {
+        self.loan.config.principal.currency()
+    }
+}
+
+fn purpose_name(p: AccountPurpose) -> &'static str {
+    match p {
+        AccountPurpose::PrincipalReceivable => "principal_receivable",
+        AccountPurpose::InterestReceivable => "interest_receivable",
+        AccountPurpose::FeeReceivable => "fee_receivable",
+        AccountPurpose::PenaltyReceivable => "penalty_receivable",
+        AccountPurpose::InterestIncome => "interest_income",
+        AccountPurpose::FeeIncome => "fee_income",
+        AccountPurpose::PenaltyIncome => "penalty_income",
+        AccountPurpose::BorrowerCash => "cash_clearing",
+        AccountPurpose::PayeeSettlement => "payee_settlement",
+        AccountPurpose::Suspense => "suspense",
+        AccountPurpose::WriteOffExpense => "write_off_expense",
+        AccountPurpose::Overpayment => "overpayment_liability",
+    }
+}
+
+pub const RECEIVABLES: [AccountPurpose; 4] = [
+    AccountPurpose::PrincipalReceivable,
+    AccountPurpose::InterestReceivable,
+    AccountPurpose::FeeReceivable,
+    AccountPurpose::PenaltyReceivable,
+];
+
+const SHARED: [AccountPurpose; 7] = [
+    AccountPurpose::InterestIncome,
+    AccountPurpose::FeeIncome,
+    AccountPurpose::PenaltyIncome,
+    AccountPurpose::BorrowerCash,
+    AccountPurpose::PayeeSettlement,
+    AccountPurpose::Suspense,
+    AccountPurpose::WriteOffExpense,
+];
+
+fn per_loan(p: AccountPurpose) -> bool {
+    RECEIVABLES.contains(&p) || p == AccountPurpose::Overpayment
+}
+
+fn normal_side(p: AccountPurpose) -> Side {
+    match p {
+        AccountPurpose::PrincipalReceivable
+        | AccountPurpose::InterestReceivable
+        | AccountPurpose::FeeReceivable
+        | AccountPurpose::PenaltyReceivable
+        | AccountPurpose::BorrowerCash
+        | AccountPurpose::WriteOffExpense => Side::Debit,
+        _ => Side::Credit,
+    }
+}
+
+/// The ledger account of `purpose` for loan `loan_id` (or the shared one of its tenant).
+///
+/// A loan's own accounts get ids that sort by partition: `[partition, 14 bytes of
+/// UUIDv5(loan, "accounts"), purpose]`. Close of business works one partition at a time,
+/// so the balance rows and posting-index entries a group writes stay within one
+/// partition's stretch of the tables instead of all over them. (Were two loans' 112-bit
+/// hashes ever equal, the second opening would be refused as an id conflict, not merged.)
+pub fn account_id(
+    loan_id: Uuid,
+    tenant: &str,
+    currency: Currency,
+    purpose: AccountPurpose,
+) -> AccountId {
+    let name = purpose_name(purpose);
+    AccountId(if per_loan(purpose) {
+        let mut b = [0u8; 16];
+        b[0] = store::loan_partition(loan_id) as u8;
+        b[1..15].copy_from_slice(&Uuid::new_v5(&loan_id, b"accounts").as_bytes()[..14]);
+        b[15] = purpose as u8;
+        Uuid::from_bytes(b)
+    } else {
+        Uuid::new_v5(
+            &NS,
+            format!("gl:{tenant}:{}:{name}", currency.code()).as_bytes(),
+        )
+    })
+}
+
+fn open_account(row: &LoanRow, currency: Currency, p: AccountPurpose) -> Command {
+    Command::OpenAccount {
+        id: account_id(row.id, &row.tenant, currency, p),
+        tenant: row.tenant.clone(),
+        owner: if per_loan(p) {
+            format!("loan:{}", row.id)
+        } else {
+            "platform".to_string()
+        },
+        purpose: purpose_name(p).to_string(),
+        currency,
+        normal_side: normal_side(p),
+        constraint: None,
+    }
+}
+
+/// The entry of one loan's business day: `[day (4 bytes, big-endian), partition, 11 bytes
+/// of UUIDv5(loan, day)]`, so a day's entries sort together, in the order close of
+/// business writes them, and the entry-id index grows at its end instead of everywhere.
+pub fn day_entry_id(loan_id: Uuid, day: BusinessDate) -> EntryId {
+    let hash = Uuid::new_v5(&loan_id, format!("day:{day}").as_bytes());
+    let mut b = [0u8; 16];
+    b[..4].copy_from_slice(&(day.to_epoch_days() as u32).to_be_bytes());
+    b[4] = store::loan_partition(loan_id) as u8;
+    b[5..].copy_from_slice(&hash.as_bytes()[..11]);
+    EntryId(Uuid::from_bytes(b))
+}
+
+pub fn event_entry_id(loan_id: Uuid, seq: i32) -> EntryId {
+    EntryId(Uuid::new_v5(&loan_id, format!("event:{seq}").as_bytes()))
+}
+
+fn entry(
+    row: &LoanRow,
+    currency: Currency,
+    id: EntryId,
+    intents: &[PostingIntent],
+    memo: String,
+) -> Option<EntryRequest> {
+    if intents.is_empty() {
+        return None;
+    }
+    let account = |p| account_id(row.id, &row.tenant, currency, p);
+    let mut postings = Vec::with_capacity(intents.len() * 2);
+    for i in intents {
+        assert!(
+            i.amount_minor > 0,
+            "the state machine posts positive amounts"
+        );
+        postings.push(Posting {
+            account_id: account(i.debit),
+            direction: Side::Debit,
+            amount_minor: i.amount_minor,
+        });
+        postings.push(Posting {
+            account_id: account(i.credit),
+            direction: Side::Credit,
+            amount_minor: i.amount_minor,
+        });
+    }
+    Some(EntryRequest {
+        id,
+        currency,
+        postings,
+        memo,
+    })
+}
+
+pub fn stage_of(loan: &Loan, pre_disbursement_stage: &str) -> String {
+    match loan.status {
+        LoanStatus::Signed => pre_disbursement_stage.to_string(),
+        LoanStatus::Active => "active".into(),
+        LoanStatus::PaidOff => "paid_off".into(),
+        LoanStatus::WrittenOff => "written_off".into(),
+    }
+}
+
+fn next_row(old: &LoanRow, loan: &Loan) -> LoanRow {
+    LoanRow {
+        stage: stage_of(loan, &old.stage),
+        day: loan.business_date.to_epoch_days(),
+        open: loan.status == LoanStatus::Active,
+        version: old.version + 1,
+        state: encode_loan(loan),
+        ..old.clone()
+    }
+}
+
+/// Postings of each business day that had any.
+pub type DayPostings = Vec<(BusinessDate, Vec<PostingIntent>)>;
+
+/// Moves a loan day by day to `to`, as close of business would, with each day's postings.
+pub fn advance_to(
+    mut loan: Loan,
+    to: BusinessDate,
+) -> Result<(Loan, DayPostings), loan::LoanError> {
+    let mut days = Vec::new();
+    while loan.business_date < to {
+        let next = loan.business_date.succ();
+        let (state, intents) = loan::apply(&loan, &loan::Command::AdvanceDay, next)?;
+        loan = state;
+        if !intents.is_empty() {
+            days.push((next, intents));
+        }
+    }
+    Ok((loan, days))
+}
+
+// ---------------------------------------------------------------------------------------
+// Business date
+
+pub async fn business_date(engine: &Engine) -> anyhow::Result<Option<BusinessDate>> {
+    match engine.store().meta(BUSINESS_DATE_KEY).await? {
+        None => Ok(None),
+        Some(raw) => {
+            Ok(Some(String::from_utf8(raw)?.parse().map_err(|e| {
+                anyhow::anyhow!("stored business date: {e:?}")
+            })?))
+        }
+    }
+}
+
+/// Sets the first business date of a new installation; later calls leave it alone.
+pub async fn init_business_date(
+    engine: &Engine,
+    date: BusinessDate,
+) -> anyhow::Result<BusinessDate> {
+    let raw = engine
+        .store()
+        .meta_init(BUSINESS_DATE_KEY, date.to_string().into_bytes())
+        .await?;
+    String::from_utf8(raw)?
+        .parse()
+        .map_err(|e| anyhow::anyhow!("stored business date: {e:?}"))
+}
+
+async fn open_day(engine: &Engine) -> Result<BusinessDate, LoanUseError> {
+    business_date(engine)
+        .await?
+        .ok_or_else(|| LoanUseError::Refused("no business date is open yet".into()))
+}
+
+// ---------------------------------------------------------------------------------------
+// Applications
+
+pub struct Application {
+    pub id: Uuid,
+    pub tenant: String,
+    pub borrower: String,
+    pub product_id: Uuid,
+    pub product_version: i32,
+    pub config: loan::LoanConfig,
+}
+
+/// Records an application (no money moves). Retrying the same id returns the stored loan.
+pub async fn apply_for_loan(
+    engine: &Engine,
+    a: Application,
+) -> Result<(LoanView, bool), LoanUseError> {
+    if let Some(row) = engine.store().loan(a.id).await? {
+        let view = LoanView::decode(row)?;
+        let same = view.row.borrower == a.borrower
+            && view.row.product_id == a.product_id
+            && view.loan.config == a.config;
+        if !same {
+            return Err(LoanUseError::Refused(format!(
+                "loan {} exists with other terms",
+                a.id
+            )));
+        }
+        return Ok((view, true));
+    }
+    let today = open_day(engine).await?;
+    let signed = Loan::signed(a.config, today);
+    let state = encode_loan(&signed);
+    let row = LoanRow {
+        id: a.id,
+        partition: store::loan_partition(a.id),
+        tenant: a.tenant,
+        borrower: a.borrower,
+        product_id: a.product_id,
+        product_version: a.product_version,
+        stage: "applied".into(),
+        day: today.to_epoch_days(),
+        open: false,
+        version: 1,
+        state: state.clone(),
+    };
+    let event = LoanEvent {
+        loan_id: a.id,
+        seq: 0,
+        day: row.day,
+        kind: "signed".into(),
+        body: state,
+    };
+    let domain = vec![
+        DomainWrite::Loan {
+            row: row.clone(),
+            expected_version: None,
+        },
+        DomainWrite::LoanEvent(event),
+    ];
+    engine.submit_with(Vec::new(), domain).await?;
+    Ok((LoanView { row, loan: signed }, false))
+}
+
+/// Applies, approves and disburses in one envelope: for onboarding a book of loans decided
+/// elsewhere (a migration, a partner's approved batch, benchmarks).
+pub async fn originate(
+    engine: &Engine,
+    a: Application,
+    payee: Option<String>,
+    date: BusinessDate,
+    key: Uuid,
+) -> Result<LoanView, LoanUseError> {
+    let signed = Loan::signed(a.config, date);
+    let state = encode_loan(&signed);
+    let row = LoanRow {
+        id: a.id,
+        partition: store::loan_partition(a.id),
+        tenant: a.tenant,
+        borrower: a.borrower,
+        product_id: a.product_id,
+        product_version: a.product_version,
+        stage: "approved".into(),
+        day: date.to_epoch_days(),
+        open: false,
+        version: 0,
+        state: state.clone(),
+    };
+    let signed_event = LoanEvent {
+        loan_id: a.id,
+        seq: 0,
+        day: row.day,
+        kind: "signed".into(),
+        body: state,
+    };
+    let view = LoanView { row, loan: signed };
+    let (commands, mut domain, after) = plan_action(
+        &view,
+        std::slice::from_ref(&signed_event),
+        &Action::Disburse { payee },
+        date,
+        key,
+    )?;
+    for w in &mut domain {
+        if let DomainWrite::Loan {
+            expected_version, ..
+        } = w
+        {
+            *expected_version = None;
+        }
+    }
+    domain.push(DomainWrite::LoanEvent(signed_event));
+    engine.submit_waiting(commands, domain).await?;
+    Ok(after)
+}
+
+pub async fn load(engine: &Engine, id: Uuid) -> Result<LoanView, LoanUseError> {
+    let row = engine
+        .store()
+        .loan(id)
+        .await?
+        .ok_or(LoanUseError::NotFound)?;
+    Ok(LoanView::decode(row)?)
+}
+
+/// `applied` → `approved` or `declined`; repeating the same decision is a no-op.
+pub async fn decide(engine: &Engine, id: Uuid, approve: bool) -> Result<LoanView, LoanUseError> {
+    let to = if approve { "approved" } else { "declined" };
+    for _ in 0..STALE_RETRIES_MAX {
+        let view = load(engine, id).await?;
+        if view.row.stage == to {
+            return Ok(view);
+        }
+        if view.row.stage != "applied" {
+            return Err(LoanUseError::Stage {
+                stage: view.row.stage,
+                needs: "applied",
+            });
+        }
+        let row = LoanRow {
+            stage: to.into(),
+            version: view.row.version + 1,
+            ..view.row.clone()
+        };
+        let write = DomainWrite::Loan {
+            row: row.clone(),
+            expected_version: Some(view.row.version),
+        };
+        match engine.submit_with(Vec::new(), vec![write]).await {
+            Ok(_) => {
+                return Ok(LoanView {
+                    row,
+                    loan: view.loan,
+                })
+            }
+            Err(EngineError::StaleLoan { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(EngineError::StaleLoan { id }.into())
+}
+
+// ---------------------------------------------------------------------------------------
+// Money-moving commands
+
+/// A command from a borrower or an operator, with the request's idempotency key.
+#[derive(Clone, Debug)]
+pub enum Action {
+    Disburse { payee: Option<String> },
+    Repay { amount: Money },
+    PrepayFull { amount: Money },
+    PrepayPartial { amount: Money },
+}
+
+impl Action {
+    fn kind(&self) -> &'static str {
+        match self {
+            Action::Disburse { .. } => "disburse",
+            Action::Repay { .. } => "repay",
+            Action::PrepayFull { .. } => "prepay_full",
+            Action::PrepayPartial { .. } => "prepay_partial",
+        }
+    }
+
+    fn encode(&self, key: Uuid) -> Vec<u8> {
+        let mut b = key.as_bytes().to_vec();
+        match self {
+            Action::Disburse { payee } => b.extend(payee.as_deref().unwrap_or("").as_bytes()),
+            Action::Repay { amount }
+            | Action::PrepayFull { amount }
+            | Action::PrepayPartial { amount } => b.extend(amount.amount_minor().to_le_bytes()),
+        }
+        b
+    }
+
+    fn decode(kind: &str, body: &[u8], currency: Currency) -> anyhow::Result<Action> {
+        anyhow::ensure!(body.len() >= 16, "event body too short");
+        let rest = &body[16..];
+        let amount = || -> anyhow::Result<Money> {
+            let raw: [u8; 8] = rest.try_into().map_err(|_| anyhow::anyhow!("amount"))?;
+            Ok(Money::from_minor(i64::from_le_bytes(raw), currency))
+        };
+        Ok(match kind {
+            "disburse" => Action::Disburse {
+                payee: Some(String::from_utf8(rest.to_vec())?).filter(|p| !p.is_empty()),
+            },
+            "repay" => Action::Repay { amount: amount()? },
+            "prepay_full" => Action::PrepayFull { amount: amount()? },
+            "prepay_partial" => Action::PrepayPartial { amount: amount()? },
+            other => anyhow::bail!("unknown loan event kind {other}"),
+        })
+    }
+
+    fn command(&self) -> loan::Command {
+        match self {
+            Action::Disburse { payee } => loan::Command::Disburse {
+                payee: payee.clone().map(PayeeAccount),
+            },
+            Action::Repay { amount } => loan::Command::Repay { amount: *amount },
+            Action::PrepayFull { amount } => loan::Command::PrepayFull { amount: *amount },
+            Action::PrepayPartial { amount } => loan::Command::PrepayPartial { amount: *amount },
+        }
+    }
+}
+
+fn event_key(e: &LoanEvent) -> Option<Uuid> {
+    (e.kind != "signed")
+        .then(|| e.body.get(..16).and_then(|b| Uuid::from_slice(b).ok()))
+        .flatten()
+}
+
+/// Carries out `action` on the open business day `date`. Retrying with the same key
+/// returns the loan without doing it again.
+pub async fn execute(
+    engine: &Engine,
+    id: Uuid,
+    action: Action,
+    date: BusinessDate,
+    key: Uuid,
+) -> Result<(LoanView, bool), LoanUseError> {
+    let open = open_day(engine).await?;
+    for _ in 0..STALE_RETRIES_MAX {
+        let view = load(engine, id).await?;
+        let events = engine.store().loan_events(id).await?;
+        if let Some(e) = events.iter().find(|e| event_key(e) == Some(key)) {
+            if e.kind != action.kind() {
+                return Err(LoanUseError::Refused(format!(
+                    "Idempotency-Key {key} was used for a {} on this loan",
+                    e.kind
+                )));
+            }
+            return Ok((view, true));
+        }
+        if date != open {
+            return Err(LoanUseError::NotOpenDay { got: date, open });
+        }
+        let needs_approved = matches!(action, Action::Disburse { .. });
+        match (view.row.stage.as_str(), needs_approved) {
+            ("approved", true) => {}
+            (_, true) => {
+                return Err(LoanUseError::Stage {
+                    stage: view.row.stage.clone(),
+                    needs: "approved",
+                })
+            }
+            ("active", false) => {}
+            // Money for a closed loan is refused rather than parked: an operator decides
+            // what a recovery settles, and a paid-off loan owes nothing.
+            (_, false) => {
+                return Err(LoanUseError::Stage {
+                    stage: view.row.stage.clone(),
+                    needs: "an active loan",
+                })
+            }
+        }
+        let (commands, domain, after) = plan_action(&view, &events, &action, date, key)?;
+        match engine.submit_with(commands, domain).await {
+            Ok(_) => return Ok((after, false)),
+            Err(EngineError::StaleLoan { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(EngineError::StaleLoan { id }.into())
+}
+
+/// The event a request with `key` created on loan `id` (a repayment's id).
+pub async fn event_seq_for_key(engine: &Engine, id: Uuid, key: Uuid) -> Result<i32, LoanUseError> {
+    engine
+        .store()
+        .loan_events(id)
+        .await?
+        .iter()
+        .find(|e| event_key(e) == Some(key))
+        .map(|e| e.seq)
+        .ok_or_else(|| LoanUseError::Refused(format!("no event with key {key}")))
+}
+
+type Plan = (Vec<Command>, Vec<DomainWrite>, LoanView);
+
+fn plan_action(
+    view: &LoanView,
+    events: &[LoanEvent],
+    action: &Action,
+    date: BusinessDate,
+    key: Uuid,
+) -> Result<Plan, LoanUseError> {
+    let row = &view.row;
+    let currency = view.currency();
+    // A closed loan is not visited by close of business; bring its calendar up to date
+    // (an open one is already there, and the day entries' ids keep this idempotent).
+    let (caught_up, days) = advance_to(view.loan.clone(), date)?;
+    let (after, intents) = loan::apply(&caught_up, &action.command(), date)?;
+    let seq = events.last().map_or(0, |e| e.seq) + 1;
+    let mut commands = Vec::new();
+    if matches!(action, Action::Disburse { .. }) {
+        for p in RECEIVABLES.iter().chain(SHARED.iter()) {
+            commands.push(open_account(row, currency, *p));
+        }
+    }
+    let touched: Vec<AccountPurpose> = intents
+        .iter()
+        .flat_map(|i| [i.debit, i.credit])
+        .filter(|p| *p == AccountPurpose::Overpayment)
+        .take(1)
+        .collect();
+    for p in touched {
+        commands.push(open_account(row, currency, p));
+    }
+    for (day, day_intents) in &days {
+        commands.extend(
+            entry(
+                row,
+                currency,
+                day_entry_id(row.id, *day),
+                day_intents,
+                format!("loan {} day {day}", row.id),
+            )
+            .map(Command::Entry),
+        );
+    }
+    commands.extend(
+        entry(
+            row,
+            currency,
+            event_entry_id(row.id, seq),
+            &intents,
+            format!("loan {} {}", row.id, action.kind()),
+        )
+        .map(Command::Entry),
+    );
+    let new_row = next_row(row, &after);
+    let domain = vec![
+        DomainWrite::Loan {
+            row: new_row.clone(),
+            expected_version: Some(row.version),
+        },
+        DomainWrite::LoanEvent(LoanEvent {
+            loan_id: row.id,
+            seq,
+            day: date.to_epoch_days(),
+            kind: action.kind().into(),
+            body: action.encode(key),
+        }),
+    ];
+    Ok((
+        commands,
+        domain,
+        LoanView {
+            row: new_row,
+            loan: after,
+        },
+    ))
+}
+
+// ---------------------------------------------------------------------------------------
+// Replay and reversal
+
+/// Where a replayed posting came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Day(BusinessDate),
+    Event(i32),
+}
+
+pub struct Replay {
+    pub loan: Loan,
+    pub journal: Vec<(Source, Vec<PostingIntent>)>,
+}
+
+/// Events that were reversed, by seq.
+fn reversed_seqs(events: &[LoanEvent]) -> Vec<i32> {
+    events
+        .iter()
+        .filter(|e| e.kind == "reversal")
+        .filter_map(|e| {
+            e.body
+                .get(16..20)
+                .map(|b| i32::from_le_bytes(b.try_into().expect("4 bytes")))
+        })
+        .collect()
+}
+
+/// Rebuilds a loan from its events, skipping reversed ones and `skip`, up to `until`.
+pub fn replay(
+    events: &[LoanEvent],
+    until: BusinessDate,
+    skip: Option<i32>,
+) -> anyhow::Result<Replay> {
+    let first = events
+        .first()
+        .filter(|e| e.kind == "signed")
+        .ok_or_else(|| anyhow::anyhow!("a loan's first event is its signing"))?;
+    let mut loan = decode_loan(&first.body)?;
+    anyhow::ensure!(
+        until >= loan.business_date,
+        "{until} is before the loan was signed"
+    );
+    let currency = loan.config.principal.currency();
+    let reversed = reversed_seqs(events);
+    let mut journal = Vec::new();
+    for e in &events[1..] {
+        let day =
+            BusinessDate::from_epoch_days(e.day).ok_or_else(|| anyhow::anyhow!("event day"))?;
+        if day > until {
+            break;
+        }
+        if e.kind == "reversal" || reversed.contains(&e.seq) || skip == Some(e.seq) {
+            continue;
+        }
+        let (state, days) = advance_to(loan, day)?;
+        journal.extend(days.into_iter().map(|(d, i)| (Source::Day(d), i)));
+        let action = Action::decode(&e.kind, &e.body, currency)?;
+        let (state, intents) = loan::apply(&state, &action.command(), day)?;
+        journal.push((Source::Event(e.seq), intents));
+        loan = state;
+    }
+    let (loan, days) = advance_to(loan, until)?;
+    journal.extend(days.into_iter().map(|(d, i)| (Source::Day(d), i)));
+    Ok(Replay { loan, journal })
+}
+
+/// Net debit-minus-credit per purpose of a journal.
+pub fn net(
+    journal: &[(Source, Vec<PostingIntent>)],
+    skip: Option<Source>,
+) -> BTreeMap<AccountPurpose, i64> {
+    let mut out = BTreeMap::new();
+    for (source, intents) in journal {
+        if Some(*source) == skip {
+            continue;
+        }
+        for i in intents {
+            *out.entry(i.debit).or_insert(0) += i.amount_minor;
+            *out.entry(i.credit).or_insert(0) -= i.amount_minor;
+        }
+    }
+    out
+}
+
+/// The state of a loan at a past (or the current) business date, rebuilt from its events.
+pub async fn state_as_of(
+    engine: &Engine,
+    id: Uuid,
+    as_of: BusinessDate,
+) -> Result<LoanView, LoanUseError> {
+    let view = load(engine, id).await?;
+    if as_of > view.loan.business_date.max(open_day(engine).await?) {
+        return Err(LoanUseError::Refused(format!(
+            "{as_of} is after the open business day"
+        )));
+    }
+    let events = engine.store().loan_events(id).await?;
+    let signed_day = events.first().map_or(view.row.day, |e| e.day);
+    if as_of.to_epoch_days() < signed_day {
+        return Err(LoanUseError::Refused(format!(
+            "{as_of} is before the loan was signed"
+        )));
+    }
+    let replayed = replay(&events, as_of, None)?;
+    Ok(LoanView {
+        row: view.row,
+        loan: replayed.loan,
+    })
+}
+
+/// Reverses repayment `seq`: its entry is reversed and everything after it is recomputed
+/// as if it had never been paid (allocation, penalty, late fees, DPD); the difference is
+/// posted as one adjustment entry.
+pub async fn reverse_repayment(
+    engine: &Engine,
+    id: Uuid,
+    seq: i32,
+    key: Uuid,
+) -> Result<(LoanView, bool), LoanUseError> {
+    for _ in 0..STALE_RETRIES_MAX {
+        let view = load(engine, id).await?;
+        let events = engine.store().loan_events(id).await?;
+        if events.iter().any(|e| event_key(e) == Some(key)) {
+            return Ok((view, true));
+        }
+        let target = events
+            .iter()
+            .find(|e| e.seq == seq && e.kind == "repay")
+            .ok_or_else(|| LoanUseError::Refused(format!("no repayment {seq} on this loan")))?;
+        if reversed_seqs(&events).contains(&target.seq) {
+            return Err(LoanUseError::Refused(format!(
+                "repayment {seq} is already reversed"
+            )));
+        }
+        let today = view.loan.business_date;
+        let old = replay(&events, today, None)?;
+        assert_eq!(old.loan, view.loan, "stored loan state equals its replay");
+        let new = replay(&events, today, Some(seq))?;
+        let old_net = net(&old.journal, Some(Source::Event(seq)));
+        let new_net = net(&new.journal, None);
+        let currency = view.currency();
+        let account = |p| account_id(id, &view.row.tenant, currency, p);
+        let mut postings = Vec::new();
+        let purposes: std::collections::BTreeSet<_> =
+            old_net.keys().chain(new_net.keys()).copied().collect();
+        for p in purposes {
+            let delta =
+                new_net.get(&p).copied().unwrap_or(0) - old_net.get(&p).copied().unwrap_or(0);
+            if delta != 0 {
+                postings.push(Posting {
+                    account_id: account(p),
+                    direction: if delta > 0 { Side::Debit } else { Side::Credit },
+                    amount_minor: delta.abs(),
+                });
+            }
+        }
+        let next_seq = events.last().map_or(0, |e| e.seq) + 1;
+        let mut commands = vec![Command::Reverse {
+            original: event_entry_id(id, seq),
+            reversal_id: EntryId(Uuid::new_v5(&id, format!("reversal:{seq}").as_bytes())),
+            memo: format!("loan {id} repayment {seq} reversed"),
+        }];
+        if !postings.is_empty() {
+            commands.push(Command::Entry(EntryRequest {
+                id: event_entry_id(id, next_seq),
+                currency,
+                postings,
+                memo: format!("loan {id} recomputed after reversing repayment {seq}"),
+            }));
+        }
+        let new_row = next_row(&view.row, &new.loan);
+        let mut body = key.as_bytes().to_vec();
+        body.extend(seq.to_le_bytes());
+        let domain = vec![
+            DomainWrite::Loan {
+                row: new_row.clone(),
+                expected_version: Some(view.row.version),
+            },
+            DomainWrite::LoanEvent(LoanEvent {
+                loan_id: id,
+                seq: next_seq,
+                day: today.to_epoch_days(),
+                kind: "reversal".into(),
+                body,
+            }),
+        ];
+        match engine.submit_with(commands, domain).await {
+            Ok(_) => {
+                return Ok((
+                    LoanView {
+                        row: new_row,
+                        loan: new.loan,
+                    },
+                    false,
+                ))
+            }
+            Err(EngineError::StaleLoan { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(EngineError::StaleLoan { id }.into())
+}
+
+// ---------------------------------------------------------------------------------------
+// Close of business
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CobReport {
+    pub loans_advanced: u64,
+    pub entries_posted: u64,
+    pub partitions_done: u32,
+    pub partitions_skipped: u32,
+}
+
+/// How close of business runs: loans read per query and loans in flight to the writer.
+#[derive(Clone, Copy, Debug)]
+pub struct CobConfig {
+    pub chunk_loans: u32,
+    /// Stop after this many partitions (to test resuming); None runs them all.
+    pub partitions_max: Option<u32>,
+}
+
+impl Default for CobConfig {
+    fn default() -> Self {
+        CobConfig {
+            chunk_loans: 4096,
+            partitions_max: None,
+        }
+    }
+}
+
+/// Closes the open business day: every open loan moves to the next day (accrual, billing,
+/// late fees, penalty, DPD, write-off), partition by partition; then the next day opens.
+/// Each loan-day commits with its postings, so a crash leaves every loan either before or
+/// after the day, and a re-run picks up exactly the loans still before it.
+pub async fn close_business_day(
+    engine: &Engine,
+    config: CobConfig,
+    progress: &(dyn Fn(u64) + Sync),
+) -> anyhow::Result<(BusinessDate, CobReport)> {
+    let today = business_date(engine)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no business date is open"))?;
+    let next = today.succ();
+    let day = next.to_epoch_days();
+    let done = engine.store().cob_done(day).await?;
+    let mut report = CobReport::default();
+    let mut pipe = Pipeline::default();
+    for partition in 0..store::LOAN_PARTITIONS as i32 {
+        if done.contains(&partition) {
+            report.partitions_skipped += 1;
+            continue;
+        }
+        if config
+            .partitions_max
+            .is_some_and(|m| report.partitions_done >= m)
+        {
+            break;
+        }
+        let mut after = None;
+        loop {
+            let rows = engine
+                .store()
+                .loans_for_cob(partition, day, after, config.chunk_loans)
+                .await?;
+            let Some(last) = rows.last() else {
+                break;
+            };
+            after = Some(last.id);
+            let mut work = Vec::with_capacity(rows.len());
+            for row in rows {
+                let view = LoanView::decode(row)?;
+                let (commands, domain, posted) = plan_day(&view, next)?;
+                report.entries_posted += posted;
+                work.push((view.row.id, commands, domain));
+            }
+            pipe.push(Stage::Chunk(tokio::spawn(submit_chunk(
+                engine.clone(),
+                work,
+                day,
+            ))));
+            pipe.drain(engine, &mut report, CHUNKS_IN_FLIGHT_MAX, progress)
+                .await?;
+        }
+        // The mark follows the partition's chunks through the pipeline, so it is sent only
+        // once every loan of the partition is committed.
+        pipe.push(Stage::Mark(DomainWrite::CobDone {
+            day,
+            partition,
+            done_at_ms: crate::now_ms(),
+        }));
+        report.partitions_done += 1;
+    }
+    pipe.drain(engine, &mut report, 0, progress).await?;
+    for m in pipe.marks.drain(..) {
+        m.await??;
+    }
+    if report.partitions_done + report.partitions_skipped < store::LOAN_PARTITIONS {
+        return Ok((today, report));
+    }
+    let open = DomainWrite::Meta {
+        key: BUSINESS_DATE_KEY.into(),
+        value: next.to_string().into_bytes(),
+    };
+    engine.submit_waiting(Vec::new(), vec![open]).await?;
+    Ok((next, report))
+}
+
+/// Chunks submitted but not yet confirmed: reading and planning the next chunk overlaps
+/// with the writer committing the previous ones.
+const CHUNKS_IN_FLIGHT_MAX: usize = 3;
+
+type ChunkResult = anyhow::Result<u64>;
+
+enum Stage {
+    Chunk(tokio::task::JoinHandle<ChunkResult>),
+    Mark(DomainWrite),
+}
+
+#[derive(Default)]
+struct Pipeline {
+    stages: std::collections::VecDeque<Stage>,
+    chunks: usize,
+    marks: Vec<tokio::task::JoinHandle<Result<Vec<crate::Outcome>, EngineError>>>,
+}
+
+impl Pipeline {
+    fn push(&mut self, s: Stage) {
+        if matches!(s, Stage::Chunk(_)) {
+            self.chunks += 1;
+        }
+        self.stages.push_back(s);
+    }
+
+    /// Waits, oldest first, until at most `chunks_max` chunks are in flight; marks reached
+    /// on the way are sent (their partitions' loans are all committed by then).
+    async fn drain(
+        &mut self,
+        engine: &Engine,
+        report: &mut CobReport,
+        chunks_max: usize,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> anyhow::Result<()> {
+        while let Some(front) = self.stages.front() {
+            if matches!(front, Stage::Chunk(_)) && self.chunks <= chunks_max {
+                return Ok(());
+            }
+            match self.stages.pop_front().expect("front exists") {
+                Stage::Chunk(h) => {
+                    self.chunks -= 1;
+                    report.loans_advanced += h.await??;
+                    progress(report.loans_advanced);
+                }
+                Stage::Mark(m) => {
+                    let engine = engine.clone();
+                    self.marks.push(tokio::spawn(async move {
+                        engine.submit_waiting(Vec::new(), vec![m]).await
+                    }));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Submits one envelope per loan (each loan-day commits with its state, all-or-nothing)
+/// and waits for all; returns how many loans moved.
+async fn submit_chunk(
+    engine: Engine,
+    work: Vec<(Uuid, Vec<Command>, Vec<DomainWrite>)>,
+    day: i32,
+) -> ChunkResult {
+    let mut pending = Vec::with_capacity(work.len());
+    for (id, commands, domain) in work {
+        let engine2 = engine.clone();
+        pending.push((
+            id,
+            tokio::spawn(async move { engine2.submit_waiting(commands, domain).await }),
+        ));
+    }
+    let mut advanced = 0;
+    for (id, handle) in pending {
+        match handle.await? {
+            Ok(_) => advanced += 1,
+            // Changed by a command meanwhile, which caught it up to the day itself.
+            Err(EngineError::StaleLoan { .. }) => {
+                let again = load(&engine, id).await?;
+                anyhow::ensure!(
+                    again.row.day >= day || !again.row.open,
+                    "loan {id} changed during close of business but is still before day {day}"
+                );
+            }
+            Err(e) => anyhow::bail!("close day {day} for loan {id}: {e}"),
+        }
+    }
+    Ok(advanced)
+}
+
+fn plan_day(
+    view: &LoanView,
+    next: BusinessDate,
+) -> anyhow::Result<(Vec<Command>, Vec<DomainWrite>, u64)> {
+    let row = &view.row;
+    let currency = view.currency();
+    let (after, days) = advance_to(view.loan.clone(), next)?;
+    let mut commands = Vec::with_capacity(days.len());
+    for (d, intents) in &days {
+        commands.extend(
+            entry(
+                row,
+                currency,
+                day_entry_id(row.id, *d),
+                intents,
+                String::new(),
+            )
+            .map(Command::Entry),
+        );
+    }
+    let posted = commands.len() as u64;
+    let domain = vec![DomainWrite::Loan {
+        row: next_row(row, &after),
+        expected_version: Some(row.version),
+    }];
+    Ok((commands, domain, posted))
+}

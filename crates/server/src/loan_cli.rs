@@ -1,0 +1,181 @@
+//! `puhui loan …` and `puhui cob`: term-loan commands for operators and scripts.
+
+use clap::{Args, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Subcommand)]
+pub enum LoanCmd {
+    /// Print the repayment schedule and APR of a loan.
+    Schedule(ScheduleArgs),
+}
+
+#[derive(Args)]
+pub struct ScheduleArgs {
+    /// Principal in major units, e.g. 10000.00.
+    #[arg(long)]
+    pub amount: String,
+    #[arg(long, default_value = "CNY")]
+    pub currency: String,
+    /// `1.5%/month`, `0.05%/day` or `18%/year`.
+    #[arg(long)]
+    pub rate: String,
+    #[arg(long)]
+    pub term_months: u32,
+    /// annuity | equal-principal | interest-only | bullet
+    #[arg(long, default_value = "annuity")]
+    pub method: String,
+    /// Disbursement date, YYYY-MM-DD.
+    #[arg(long)]
+    pub start: String,
+    /// act/360 | act/365f | 30/360 (default: the currency's convention).
+    #[arg(long)]
+    pub day_count: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(cmd: LoanCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        LoanCmd::Schedule(a) => schedule(a),
+    }
+}
+
+fn schedule(a: ScheduleArgs) -> anyhow::Result<ExitCode> {
+    let currency: money::Currency = match a.currency.parse() {
+        Ok(c) => c,
+        Err(_) => return usage(&format!("--currency: unknown currency {:?}", a.currency)),
+    };
+    let principal = match money::Money::parse_major(&a.amount, currency) {
+        Ok(m) => m,
+        Err(e) => return usage(&format!("--amount: {e}")),
+    };
+    let req = api::SchedulePreviewRequest {
+        amount_minor: principal.amount_minor(),
+        currency: a.currency,
+        rate: a.rate,
+        term_months: a.term_months,
+        method: a.method,
+        start: a.start,
+        day_count: a.day_count,
+    };
+    let terms = match req.parse() {
+        Ok(t) => t,
+        Err(e) => return usage(&format!("--{}: {}", e.field.replace('_', "-"), e.message)),
+    };
+    let schedule = match lending::generate(&terms) {
+        Ok(s) => s,
+        Err(e) => return usage(&e.to_string()),
+    };
+    let preview = api::SchedulePreview::from_schedule(&schedule);
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&preview)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:>4}  {:<10}  {:>14}  {:>12}  {:>14}",
+        "no", "due", "principal", "interest", "total"
+    );
+    let fmt = |m: i64| money::Money::from_minor(m, currency).to_string();
+    for i in &preview.installments {
+        println!(
+            "{:>4}  {:<10}  {:>14}  {:>12}  {:>14}",
+            i.number,
+            i.due_date,
+            fmt(i.principal_minor),
+            fmt(i.interest_minor),
+            fmt(i.total_minor)
+        );
+    }
+    println!(
+        "total interest {}, APR {}%",
+        fmt(preview.total_interest_minor),
+        preview.apr_percent
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn usage(message: &str) -> anyhow::Result<ExitCode> {
+    eprintln!("error: {message}");
+    Ok(ExitCode::from(2))
+}
+
+/// `puhui cob`: closes business days one at a time until the open day is `to` (or once).
+pub async fn cob(
+    store_args: crate::cli::StoreArgs,
+    to: Option<String>,
+    start: Option<String>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    use engine::loans;
+    let parse = |flag: &str, s: &str| -> anyhow::Result<money::BusinessDate> {
+        s.parse()
+            .map_err(|_| anyhow::anyhow!("--{flag}: must be a date YYYY-MM-DD"))
+    };
+    let to = to.map(|t| parse("to", &t)).transpose()?;
+    let start = start.map(|s| parse("start", &s)).transpose()?;
+    let store = store_args.open().await?;
+    let engine = engine::Engine::start(store, engine::EngineConfig::default()).await?;
+    if let Some(start) = start {
+        let open = loans::init_business_date(&engine, start).await?;
+        anyhow::ensure!(
+            open == start || to.is_some(),
+            "a business date is already open: {open}"
+        );
+    }
+    let mut today = loans::business_date(&engine)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no business date is open; pass --start YYYY-MM-DD"))?;
+    let target = to.unwrap_or(today.succ());
+    anyhow::ensure!(
+        target > today,
+        "the open business day {today} is not before {target}"
+    );
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} closing {msg}: {pos} loans ({per_sec})")
+            .expect("valid template"),
+    );
+    if json {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let started = std::time::Instant::now();
+    let mut days = Vec::new();
+    while today < target {
+        bar.set_message(today.to_string());
+        bar.set_position(0);
+        let t = std::time::Instant::now();
+        let (opened, r) = loans::close_business_day(&engine, loans::CobConfig::default(), &|n| {
+            bar.set_position(n)
+        })
+        .await?;
+        anyhow::ensure!(opened == today.succ(), "close of {today} did not finish");
+        days.push(serde_json::json!({
+            "closed": today.to_string(),
+            "loans_advanced": r.loans_advanced,
+            "entries_posted": r.entries_posted,
+            "partitions_resumed_done": r.partitions_skipped,
+            "seconds": t.elapsed().as_secs_f64(),
+        }));
+        if !json {
+            bar.println(format!(
+                "closed {today}: {} loans, {} entries in {:.2}s",
+                r.loans_advanced,
+                r.entries_posted,
+                t.elapsed().as_secs_f64()
+            ));
+        }
+        today = opened;
+    }
+    bar.finish_and_clear();
+    if json {
+        let v = serde_json::json!({
+            "business_date": today.to_string(),
+            "days": days,
+            "seconds": started.elapsed().as_secs_f64(),
+        });
+        println!("{v}");
+    } else {
+        println!("business date is now {today}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,536 @@
+//! Term-loan routes: products, schedule previews, loans and their money movements.
+
+use crate::app::AppState;
+use crate::auth::{Principal, Role};
+use crate::problem::{
+    engine_error, idempotency_key, internal, not_found, problem, ApiError, WireJson,
+};
+use api::*;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use engine::loans::{self, Action, Application, LoanUseError, LoanView};
+use lending::loan::{AccountPurpose, LoanConfig, LoanError};
+use lending::product::Component;
+use money::{BusinessDate, Money};
+use serde::Deserialize;
+use uuid::Uuid;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/loan-schedules/preview", post(preview_schedule))
+        .route("/v1/loan-products", post(create_product))
+        .route("/v1/loan-products/{id}", get(get_product))
+        .route("/v1/loans", post(apply))
+        .route("/v1/loans/{id}", get(get_loan))
+        .route("/v1/loans/{id}/approve", post(approve))
+        .route("/v1/loans/{id}/decline", post(decline))
+        .route("/v1/loans/{id}/disburse", post(disburse))
+        .route("/v1/loans/{id}/repayments", post(repay))
+        .route(
+            "/v1/loans/{id}/repayments/{rid}/reversal",
+            post(reverse_repayment),
+        )
+        .route("/v1/loans/{id}/prepayment-quote", get(prepayment_quote))
+        .route("/v1/loans/{id}/prepay", post(prepay))
+}
+
+const OPERATORS: &[Role] = &[Role::Operator];
+
+fn loan_error(e: LoanUseError) -> ApiError {
+    let field = |status: u16, code: &str, field: &str, detail: String| {
+        ApiError::from(Problem::new(status, code, "Request refused", detail).with_field(field))
+    };
+    match e {
+        LoanUseError::NotFound => not_found("loan"),
+        LoanUseError::Stage { .. } => problem(409, "loan_stage", "Wrong loan stage", e.to_string()),
+        LoanUseError::NotOpenDay { .. } => {
+            field(422, "not_open_business_day", "date", e.to_string())
+        }
+        LoanUseError::Refused(m) => problem(409, "refused", "Request refused", m),
+        LoanUseError::Loan(l) => {
+            let detail = l.to_string();
+            match l {
+                LoanError::Status { .. } => {
+                    problem(409, "loan_status", "Wrong loan status", detail)
+                }
+                LoanError::Date { .. } => field(422, "not_open_business_day", "date", detail),
+                LoanError::PayeeRequired { .. } => field(422, "payee_required", "payee", detail),
+                LoanError::PrepaymentNotAllowed => {
+                    field(422, "prepayment_not_allowed", "kind", detail)
+                }
+                LoanError::Product(_) | LoanError::Schedule(_) => {
+                    problem(422, "invalid_terms", "Invalid terms", detail)
+                }
+                _ => field(422, "invalid_amount", "amount_minor", detail),
+            }
+        }
+        LoanUseError::Engine(e) => engine_error(e, "", false),
+        LoanUseError::Storage(e) => internal(&format!("{e:#}")),
+    }
+}
+
+fn path_uuid(raw: &str, what: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| {
+        problem(
+            400,
+            "invalid_path",
+            "Invalid path",
+            format!("{what} must be a UUID"),
+        )
+    })
+}
+
+/// The repayment schedule and APR a loan would have; nothing is stored.
+#[utoipa::path(post, path = "/v1/loan-schedules/preview", request_body = SchedulePreviewRequest,
+    responses((status = 200, body = SchedulePreview), (status = 422, body = Problem)),
+    security(("api_key" = [])), tag = "loans")]
+pub async fn preview_schedule(
+    _p: Principal,
+    WireJson(req): WireJson<SchedulePreviewRequest>,
+) -> Result<Json<SchedulePreview>, ApiError> {
+    let terms = req.parse()?;
+    let schedule = lending::generate(&terms)
+        .map_err(|e| ApiError::from(FieldError::new("amount_minor", e.to_string())))?;
+    Ok(Json(SchedulePreview::from_schedule(&schedule)))
+}
+
+/// Creates a product (no `id`) or a new version of one (`id` given). Existing versions are
+/// never changed, so loans keep the terms they were signed under.
+#[utoipa::path(post, path = "/v1/loan-products", request_body = LoanProductWire,
+    responses((status = 201, body = LoanProductResponse), (status = 422, body = Problem)),
+    security(("api_key" = [])), tag = "loans")]
+pub async fn create_product(
+    p: Principal,
+    State(s): State<AppState>,
+    WireJson(mut req): WireJson<LoanProductWire>,
+) -> Result<(StatusCode, Json<LoanProductResponse>), ApiError> {
+    p.require(OPERATORS)?;
+    req.parse()?;
+    let store = s.engine.store();
+    let (id, version) = match req.id {
+        Some(id) => match store.product(id, None).await? {
+            Some(latest) => (id, latest.version + 1),
+            None => (id, 1),
+        },
+        None => (Uuid::now_v7(), 1),
+    };
+    req.id = Some(id);
+    let body = serde_json::to_vec(&req).map_err(|e| internal(&e.to_string()))?;
+    let row = store::ProductRow {
+        id,
+        version,
+        body,
+        created_at_ms: engine::now_ms(),
+    };
+    match store.insert_product(row).await {
+        Ok(_) => {}
+        Err(store::ProductWriteError::VersionExists { .. }) => {
+            return Err(problem(
+                409,
+                "product_version_exists",
+                "Version exists",
+                "another version was created meanwhile; read the product and retry",
+            ))
+        }
+        Err(store::ProductWriteError::Storage(e)) => return Err(e.into()),
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(LoanProductResponse {
+            id,
+            version: version as u32,
+            product: req,
+        }),
+    ))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct VersionQuery {
+    /// A product version; the newest when absent.
+    pub version: Option<u32>,
+}
+
+async fn load_product(
+    s: &AppState,
+    id: Uuid,
+    version: Option<u32>,
+) -> Result<LoanProductResponse, ApiError> {
+    let version = version.map(|v| v as i32);
+    let row = s
+        .engine
+        .store()
+        .product(id, version)
+        .await?
+        .ok_or_else(|| not_found("product"))?;
+    let product: LoanProductWire =
+        serde_json::from_slice(&row.body).map_err(|e| internal(&format!("stored product: {e}")))?;
+    Ok(LoanProductResponse {
+        id,
+        version: row.version as u32,
+        product,
+    })
+}
+
+/// A product version.
+#[utoipa::path(get, path = "/v1/loan-products/{id}", params(("id" = Uuid, Path), VersionQuery),
+    responses((status = 200, body = LoanProductResponse), (status = 404, body = Problem)),
+    security(("api_key" = [])), tag = "loans")]
+pub async fn get_product(
+    _p: Principal,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<VersionQuery>,
+) -> Result<Json<LoanProductResponse>, ApiError> {
+    let id = path_uuid(&id, "product id")?;
+    Ok(Json(load_product(&s, id, q.version).await?))
+}
+
+async fn respond(s: &AppState, v: &LoanView) -> Result<LoanResponse, ApiError> {
+    let l = &v.loan;
+    let credit = s
+        .engine
+        .account(loans::account_id(
+            v.row.id,
+            &v.row.tenant,
+            v.currency(),
+            AccountPurpose::Overpayment,
+        ))
+        .await?
+        .map_or(0, |a| {
+            a.balances.credits_posted_minor - a.balances.debits_posted_minor
+        });
+    Ok(LoanResponse {
+        id: v.row.id,
+        borrower: v.row.borrower.clone(),
+        product_id: v.row.product_id,
+        product_version: v.row.product_version as u32,
+        stage: loans::stage_of(l, &v.row.stage),
+        currency: v.currency().code().into(),
+        principal_minor: l.config.principal.amount_minor(),
+        business_date: l.business_date.to_string(),
+        dpd: l.dpd,
+        bucket: format!("{:?}", l.bucket()),
+        classification: format!("{:?}", l.classification()),
+        principal_outstanding_minor: l.principal_outstanding_minor(),
+        interest_receivable_minor: l.interest_receivable_minor(),
+        billed_outstanding_minor: [
+            Component::Penalty,
+            Component::Fee,
+            Component::Interest,
+            Component::Principal,
+        ]
+        .iter()
+        .map(|c| l.outstanding_minor(*c))
+        .sum(),
+        overpayment_credit_minor: credit,
+        installments: loan_installments(l),
+    })
+}
+
+fn status(replayed: bool) -> StatusCode {
+    if replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    }
+}
+
+/// Applies for a loan under a product version; no money moves until disbursement.
+#[utoipa::path(post, path = "/v1/loans", request_body = LoanApplicationRequest,
+    responses((status = 201, body = LoanResponse), (status = 422, body = Problem)),
+    security(("api_key" = [])), tag = "loans")]
+pub async fn apply(
+    p: Principal,
+    State(s): State<AppState>,
+    WireJson(req): WireJson<LoanApplicationRequest>,
+) -> Result<(StatusCode, Json<LoanResponse>), ApiError> {
+    p.require(OPERATORS)?;
+    let product = load_product(&s, req.product_id, req.product_version)
+        .await
+        .map_err(|_| ApiError::from(FieldError::new("product_id", "no such product (version)")))?;
+    let parsed = product.product.parse()?;
+    if req.borrower.trim().is_empty() || req.borrower.len() > 128 {
+        return Err(FieldError::new("borrower", "must be 1 to 128 bytes").into());
+    }
+    let amount = Money::from_minor(req.amount_minor, parsed.product.currency);
+    parsed
+        .product
+        .check_amount(amount)
+        .map_err(|e| FieldError::new("amount_minor", e.reason))?;
+    parsed
+        .product
+        .repayment_terms(req.term_months)
+        .map_err(|e| FieldError::new("term_months", e.reason))?;
+    let config = LoanConfig::from_product(
+        &parsed.product,
+        amount,
+        req.term_months,
+        parsed.write_off_dpd,
+    )
+    .map_err(|e| loan_error(e.into()))?;
+    let tenant = if p.tenant == "*" {
+        "default".to_string()
+    } else {
+        p.tenant.clone()
+    };
+    let (view, replayed) = loans::apply_for_loan(
+        &s.engine,
+        Application {
+            id: req.id.unwrap_or_else(Uuid::now_v7),
+            tenant,
+            borrower: req.borrower,
+            product_id: req.product_id,
+            product_version: product.version as i32,
+            config,
+        },
+    )
+    .await
+    .map_err(loan_error)?;
+    Ok((status(replayed), Json(respond(&s, &view).await?)))
+}
+
+async fn loan_for(p: &Principal, s: &AppState, raw: &str) -> Result<LoanView, ApiError> {
+    let id = path_uuid(raw, "loan id")?;
+    let view = loans::load(&s.engine, id).await.map_err(loan_error)?;
+    p.require_tenant(&view.row.tenant)
+        .map_err(|_| not_found("loan"))?;
+    Ok(view)
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AsOfQuery {
+    /// A business date (YYYY-MM-DD) up to the open day; the state is rebuilt as of then.
+    pub as_of: Option<String>,
+}
+
+/// A loan now, or as of a past business date.
+#[utoipa::path(get, path = "/v1/loans/{id}", params(("id" = Uuid, Path), AsOfQuery),
+    responses((status = 200, body = LoanResponse), (status = 404, body = Problem)),
+    security(("api_key" = [])), tag = "loans")]
+pub async fn get_loan(
+    p: Principal,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<AsOfQuery>,
+) -> Result<Json<LoanResponse>, ApiError> {
+    let view = loan_for(&p, &s, &id).await?;
+    let view = match q.as_of {
+        None => view,
+        Some(d) => {
+            let as_of = parse_date("as_of", &d)?;
+            loans::state_as_of(&s.engine, view.row.id, as_of)
+                .await
+                .map_err(|e| match e {
+                    LoanUseError::Refused(m) => ApiError::from(FieldError::new("as_of", m)),
+                    other => loan_error(other),
+                })?
+        }
+    };
+    Ok(Json(respond(&s, &view).await?))
+}
+
+async fn decision(
+    p: Principal,
+    s: AppState,
+    id: String,
+    approve: bool,
+) -> Result<Json<LoanResponse>, ApiError> {
+    p.require(OPERATORS)?;
+    let view = loan_for(&p, &s, &id).await?;
+    let view = loans::decide(&s.engine, view.row.id, approve)
+        .await
+        .map_err(loan_error)?;
+    Ok(Json(respond(&s, &view).await?))
+}
+
+/// Approves an application.
+#[utoipa::path(post, path = "/v1/loans/{id}/approve", params(("id" = Uuid, Path)),
+    responses((status = 200, body = LoanResponse), (status = 409, body = Problem)),
+    security(("api_key" = [])), tag = "loans")]
+pub async fn approve(
+    p: Principal,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<LoanResponse>, ApiError> {
+    decision(p, s, id, true).await
+}
+
+/// Declines an application.
+#[utoipa::path(post, path = "/v1/loans/{id}/decline", params(("id" = Uuid, Path)),
+    responses((status = 200, body = LoanResponse), (status = 409, body = Problem)),
+    security(("api_key" = [])), tag = "loans")]
+pub async fn decline(
+    p: Principal,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<LoanResponse>, ApiError> {
+    decision(p, s, id, false).await
+}
+
+async fn open_day(s: &AppState) -> Result<BusinessDate, ApiError> {
+    loans::business_date(&s.engine).await?.ok_or_else(|| {
+        problem(
+            409,
+            "no_business_day",
+            "No business day",
+            "no business date is open; run `puhui cob --start`",
+        )
+    })
+}
+
+async fn act(
+    p: &Principal,
+    s: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+    action: Action,
+    date: BusinessDate,
+) -> Result<(StatusCode, LoanView, Uuid), ApiError> {
+    p.require(OPERATORS)?;
+    let key = idempotency_key(headers, None)?;
+    let view = loan_for(p, s, id).await?;
+    let (after, replayed) = loans::execute(&s.engine, view.row.id, action, date, key)
+        .await
+        .map_err(loan_error)?;
+    Ok((status(replayed), after, key))
+}
+
+/// Pays the loan out, to the borrower or (entrusted payment) to a named payee.
+#[utoipa::path(post, path = "/v1/loans/{id}/disburse", params(("id" = Uuid, Path)), request_body = DisburseRequest,
+    responses((status = 201, body = LoanResponse), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("api_key" = [])), tag = "loans")]
+pub async fn disburse(
+    p: Principal,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    WireJson(req): WireJson<DisburseRequest>,
+) -> Result<(StatusCode, Json<LoanResponse>), ApiError> {
+    if let Some(payee) = &req.payee {
+        if payee.trim().is_empty() || payee.len() > 128 {
+            return Err(FieldError::new("payee", "must be 1 to 128 bytes").into());
+        }
+    }
+    let today = open_day(&s).await?;
+    let (code, view, _) = act(
+        &p,
+        &s,
+        &id,
+        &headers,
+        Action::Disburse { payee: req.payee },
+        today,
+    )
+    .await?;
+    Ok((code, Json(respond(&s, &view).await?)))
+}
+
+fn amount(amount_minor: i64, currency: &str, loan: &LoanView) -> Result<Money, ApiError> {
+    let c: money::Currency = currency
+        .parse()
+        .map_err(|_| FieldError::new("currency", "unknown currency"))?;
+    if c != loan.currency() {
+        return Err(FieldError::new(
+            "currency",
+            format!("the loan is in {}", loan.currency().code()),
+        )
+        .into());
+    }
+    if amount_minor <= 0 {
+        return Err(FieldError::new("amount_minor", "must be positive").into());
+    }
+    Ok(Money::from_minor(amount_minor, c))
+}
+
+/// Repays any amount on the open business day; it settles billed amounts in the contract's
+/// order and anything beyond becomes a refundable credit.
+#[utoipa::path(post, path = "/v1/loans/{id}/repayments", params(("id" = Uuid, Path)), request_body = RepaymentRequest,
+    responses((status = 201, body = RepaymentResponse), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("api_key" = [])), tag = "loans")]
+pub async fn repay(
+    p: Principal,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    WireJson(req): WireJson<RepaymentRequest>,
+) -> Result<(StatusCode, Json<RepaymentResponse>), ApiError> {
+    let loan = loan_for(&p, &s, &id).await?;
+    let money = amount(req.amount_minor, &req.currency, &loan)?;
+    let date = parse_date("date", &req.date)?;
+    let (code, view, key) =
+        act(&p, &s, &id, &headers, Action::Repay { amount: money }, date).await?;
+    let seq = loans::event_seq_for_key(&s.engine, view.row.id, key)
+        .await
+        .map_err(loan_error)?;
+    Ok((
+        code,
+        Json(RepaymentResponse {
+            repayment_id: seq,
+            loan: respond(&s, &view).await?,
+        }),
+    ))
+}
+
+/// Reverses a repayment and recomputes everything after it.
+#[utoipa::path(post, path = "/v1/loans/{id}/repayments/{rid}/reversal", params(("id" = Uuid, Path), ("rid" = i32, Path)),
+    responses((status = 201, body = LoanResponse), (status = 409, body = Problem)),
+    security(("api_key" = [])), tag = "loans")]
+pub async fn reverse_repayment(
+    p: Principal,
+    State(s): State<AppState>,
+    Path((id, rid)): Path<(String, i32)>,
+    headers: HeaderMap,
+) -> Result<(StatusCode, Json<LoanResponse>), ApiError> {
+    p.require(OPERATORS)?;
+    let key = idempotency_key(&headers, None)?;
+    let loan = loan_for(&p, &s, &id).await?;
+    let (view, replayed) = loans::reverse_repayment(&s.engine, loan.row.id, rid, key)
+        .await
+        .map_err(loan_error)?;
+    Ok((status(replayed), Json(respond(&s, &view).await?)))
+}
+
+/// What paying the loan off today costs.
+#[utoipa::path(get, path = "/v1/loans/{id}/prepayment-quote", params(("id" = Uuid, Path)),
+    responses((status = 200, body = PrepaymentQuote), (status = 409, body = Problem)),
+    security(("api_key" = [])), tag = "loans")]
+pub async fn prepayment_quote(
+    p: Principal,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<PrepaymentQuote>, ApiError> {
+    let view = loan_for(&p, &s, &id).await?;
+    let payoff = lending::loan::payoff_minor(&view.loan).map_err(|e| loan_error(e.into()))?;
+    Ok(Json(PrepaymentQuote {
+        loan_id: view.row.id,
+        business_date: view.loan.business_date.to_string(),
+        payoff_minor: payoff,
+        currency: view.currency().code().into(),
+    }))
+}
+
+/// Prepays in full (at least the quote; any excess becomes a credit) or in part.
+#[utoipa::path(post, path = "/v1/loans/{id}/prepay", params(("id" = Uuid, Path)), request_body = PrepayRequest,
+    responses((status = 201, body = LoanResponse), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("api_key" = [])), tag = "loans")]
+pub async fn prepay(
+    p: Principal,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    WireJson(req): WireJson<PrepayRequest>,
+) -> Result<(StatusCode, Json<LoanResponse>), ApiError> {
+    let loan = loan_for(&p, &s, &id).await?;
+    let money = amount(req.amount_minor, &req.currency, &loan)?;
+    let date = parse_date("date", &req.date)?;
+    let action = match req.kind.as_deref() {
+        None | Some("full") => Action::PrepayFull { amount: money },
+        Some("partial") => Action::PrepayPartial { amount: money },
+        Some(_) => return Err(FieldError::new("kind", "must be full or partial").into()),
+    };
+    let (code, view, _) = act(&p, &s, &id, &headers, action, date).await?;
+    Ok((code, Json(respond(&s, &view).await?)))
+}
