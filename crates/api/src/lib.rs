@@ -9,3 +9,5 @@ pub use ledger_wire::*;
 pub use problem::{FieldError, Problem};
 mod apr_wire;
 pub use apr_wire::*;
+mod decision_wire;
+pub use decision_wire::*;

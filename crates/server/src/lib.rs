@@ -4,6 +4,7 @@ pub mod app;
 pub mod auth;
 pub mod bench;
 pub mod cli;
+pub mod decisioning;
 pub mod openapi;
 pub mod problem;
 pub mod routes;

@@ -1,3 +1,4 @@
 pub mod apr;
+pub mod decisions;
 pub mod keys;
 pub mod ledger;
