@@ -427,23 +427,37 @@ impl Decider {
         let mut priced = self.quote(amount, term, rate)?;
         if priced.apr_percent > p.max_apr_percent {
             fired.push("rate_capped_by_apr_limit".into());
-            // Largest whole-basis-point rate whose APR is within the cap.
-            let (mut lo, mut hi) = (0i64, (rate / bp).to_i64().expect("rate in range"));
-            if self.quote(amount, term, Decimal::ZERO)?.apr_percent > p.max_apr_percent {
+            // Largest whole-basis-point rate whose APR is within the cap. APR moves almost one
+            // for one with the rate, so start from the rate lowered by the overshoot and step;
+            // this takes two or three APR solves where bisection took a dozen.
+            let overshoot = (priced.apr_percent - p.max_apr_percent) / Decimal::ONE_HUNDRED;
+            let top = (rate / bp).to_i64().expect("rate in range");
+            let mut lo = ((rate - overshoot) / bp)
+                .floor()
+                .to_i64()
+                .unwrap_or(0)
+                .clamp(0, top);
+            let fits = |bps: i64| -> Option<bool> {
+                Some(
+                    self.quote(amount, term, Decimal::from(bps) * bp)?
+                        .apr_percent
+                        <= p.max_apr_percent,
+                )
+            };
+            let mut steps = 0;
+            while lo > 0 && !fits(lo)? {
+                lo -= 1;
+                steps += 1;
+                assert!(steps <= 10_000, "APR search does not converge");
+            }
+            if lo == 0 && !fits(0)? {
                 fired.push("fee_alone_exceeds_apr_limit".into());
                 return None;
             }
-            while hi - lo > 1 {
-                let mid = (lo + hi) / 2;
-                if self
-                    .quote(amount, term, Decimal::from(mid) * bp)?
-                    .apr_percent
-                    <= p.max_apr_percent
-                {
-                    lo = mid;
-                } else {
-                    hi = mid;
-                }
+            while lo + 1 < top && fits(lo + 1)? {
+                lo += 1;
+                steps += 1;
+                assert!(steps <= 10_000, "APR search does not converge");
             }
             rate = Decimal::from(lo) * bp;
             priced = self.quote(amount, term, rate)?;
