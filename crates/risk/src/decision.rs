@@ -423,7 +423,7 @@ impl Decider {
         }
         let raw = p.cost_of_funds + pd * p.lgd + p.operating_cost + p.margin;
         let bp = Decimal::new(1, 4);
-        let mut rate = (raw / bp).ceil() * bp;
+        let rate = (raw / bp).ceil() * bp;
         let mut priced = self.quote(amount, term, rate)?;
         if priced.apr_percent > p.max_apr_percent {
             fired.push("rate_capped_by_apr_limit".into());
@@ -437,30 +437,32 @@ impl Decider {
                 .to_i64()
                 .unwrap_or(0)
                 .clamp(0, top);
-            let fits = |bps: i64| -> Option<bool> {
-                Some(
-                    self.quote(amount, term, Decimal::from(bps) * bp)?
-                        .apr_percent
-                        <= p.max_apr_percent,
-                )
-            };
+            // Each probe is one exact APR solve; the fitting quote is kept, not recomputed.
+            let probe = |bps: i64| self.quote(amount, term, Decimal::from(bps) * bp);
+            let cap = p.max_apr_percent;
+            let mut best = probe(lo)?;
             let mut steps = 0;
-            while lo > 0 && !fits(lo)? {
+            while best.apr_percent > cap {
+                if lo == 0 {
+                    fired.push("fee_alone_exceeds_apr_limit".into());
+                    return None;
+                }
                 lo -= 1;
+                best = probe(lo)?;
                 steps += 1;
                 assert!(steps <= 10_000, "APR search does not converge");
             }
-            if lo == 0 && !fits(0)? {
-                fired.push("fee_alone_exceeds_apr_limit".into());
-                return None;
-            }
-            while lo + 1 < top && fits(lo + 1)? {
+            while lo + 1 < top {
+                let next = probe(lo + 1)?;
+                if next.apr_percent > cap {
+                    break;
+                }
                 lo += 1;
+                best = next;
                 steps += 1;
                 assert!(steps <= 10_000, "APR search does not converge");
             }
-            rate = Decimal::from(lo) * bp;
-            priced = self.quote(amount, term, rate)?;
+            priced = best;
         }
         assert!(priced.apr_percent <= p.max_apr_percent);
         Some(priced)
