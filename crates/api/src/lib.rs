@@ -11,3 +11,5 @@ pub use loans_wire::*;
 pub use problem::{FieldError, Problem};
 mod apr_wire;
 pub use apr_wire::*;
+mod decision_wire;
+pub use decision_wire::*;

@@ -20,6 +20,11 @@
 //! - [`import`]: LightGBM text and XGBoost JSON models (XGBoost JSON arrives as serde structs;
 //!   the shell does the JSON parsing).
 //! - [`metrics`]: AUC, KS, Gini, Brier, logloss, calibration, PSI, ROC.
+//! - [`features`]: declarative features over an application, a bureau report and behaviour
+//!   histories, windowed relative to the decision date; the same code for training exports
+//!   and decisions.
+//! - [`decision`]: policy rules, cut-offs, champion/challenger, reason codes, risk-based price
+//!   under the APR cap, credit limit.
 //! - `model`: [`Model`], the serialisable model file, and [`Scorer`].
 //!
 //! # Invariants
@@ -36,7 +41,9 @@
 //! Probabilities are `f64`: they are statistics, not money.
 
 mod data;
+pub mod decision;
 mod error;
+pub mod features;
 pub mod forest;
 pub mod gbm;
 pub mod import;

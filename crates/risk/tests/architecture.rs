@@ -24,6 +24,8 @@ fn risk_source_does_no_io() {
     let sources = [
         include_str!("../src/lib.rs"),
         include_str!("../src/data.rs"),
+        include_str!("../src/decision.rs"),
+        include_str!("../src/features.rs"),
         include_str!("../src/forest.rs"),
         include_str!("../src/gbm.rs"),
         include_str!("../src/metrics.rs"),

@@ -103,6 +103,20 @@ pub enum ModelCmd {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Compute declared features from raw applications (JSON lines) into a training CSV, with
+    /// the same code the decision service runs.
+    Features {
+        /// Feature definitions: a JSON file with a `features` list (a decision policy works).
+        #[arg(long)]
+        spec: PathBuf,
+        /// One JSON object per line: a decision input, or `{"input": {...}, ...}` whose other
+        /// keys (e.g. a label) are copied to the output as columns.
+        #[arg(long)]
+        input: PathBuf,
+        /// Feature CSV to write: applicant_id, as_of, the features, the copied columns.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Convert a LightGBM text model or an XGBoost JSON model into a Puhui model file.
     Import {
         /// The library that wrote the model file.
@@ -154,6 +168,7 @@ pub fn run(cmd: ModelCmd) -> Result<()> {
             out,
             keep,
         } => run_score(model, data, out, keep),
+        ModelCmd::Features { spec, input, out } => crate::features::run(&spec, &input, &out),
         ModelCmd::Report {
             model,
             data,

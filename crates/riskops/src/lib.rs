@@ -5,6 +5,7 @@
 //! place, so a failed run never leaves a half-written file behind.
 
 mod cmd;
+pub mod features;
 mod io;
 pub mod report;
 

@@ -1,6 +1,7 @@
 //! The HTTP application: state, router, start-up and shutdown.
 
 use crate::auth::{self, Principal};
+use crate::decisioning::DecisionService;
 use crate::routes;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
@@ -19,6 +20,8 @@ pub struct AppState {
     pub engine: Engine,
     pub key_cache: Arc<Mutex<HashMap<[u8; 32], Principal>>>,
     pub metrics: PrometheusHandle,
+    /// The credit decision model and policy loaded at start.
+    pub decisions: Arc<DecisionService>,
 }
 
 /// Installs the Prometheus recorder once per process.
@@ -56,12 +59,22 @@ pub async fn bootstrap_key(store: &Store, key: Option<&str>) -> anyhow::Result<(
     Ok(())
 }
 
+/// State with the decision model and policy named by `PUHUI_DECISION_MODEL` and
+/// `PUHUI_DECISION_POLICY`, or the shipped defaults.
 pub async fn build_state(store: Store) -> anyhow::Result<AppState> {
+    build_state_with(store, DecisionService::from_env()?).await
+}
+
+pub async fn build_state_with(
+    store: Store,
+    decisions: DecisionService,
+) -> anyhow::Result<AppState> {
     let engine = Engine::start(store, EngineConfig::default()).await?;
     Ok(AppState {
         engine,
         key_cache: Arc::new(Mutex::new(HashMap::new())),
         metrics: metrics_handle(),
+        decisions: Arc::new(decisions),
     })
 }
 
@@ -74,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::keys::routes())
         .merge(routes::apr::routes())
         .merge(routes::loans::routes())
+        .merge(routes::decisions::routes())
         .route_layer(middleware::from_fn(track))
         .fallback(|| async { crate::problem::not_found("this route") })
         .layer(DefaultBodyLimit::max(8 * 1024 * 1024))

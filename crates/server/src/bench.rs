@@ -18,6 +18,20 @@ pub enum Backend {
 
 #[derive(Subcommand)]
 pub enum BenchCmd {
+    /// Full in-process credit decisions (features, model, rules, price, limit, canonical
+    /// output hash), one at a time on one thread; no database.
+    Decision {
+        #[arg(long, default_value_t = 100_000)]
+        decisions: u64,
+        /// Model file (default: the shipped German scorecard).
+        #[arg(long, env = "PUHUI_DECISION_MODEL")]
+        model: Option<std::path::PathBuf>,
+        /// Policy file (default: the shipped policy).
+        #[arg(long, env = "PUHUI_DECISION_POLICY")]
+        policy: Option<std::path::PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Post balanced two-posting entries, durably, from concurrent clients.
     Ledger {
         #[arg(long, value_enum, default_value = "sqlite")]
@@ -220,6 +234,26 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        BenchCmd::Decision {
+            decisions,
+            model,
+            policy,
+            json,
+        } => {
+            let svc =
+                crate::decisioning::DecisionService::load(model.as_deref(), policy.as_deref())?;
+            let r = bench_decision(&svc, decisions)?;
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                println!(
+                    "{} decisions in {:.3} s: {:.0} decisions/s, p50 {:.1} us, p99 {:.1} us, max {:.1} us ({} approve, {} refer, {} decline)",
+                    r.decisions, r.seconds, r.decisions_per_s, r.p50_us, r.p99_us, r.max_us,
+                    r.approve, r.refer, r.decline
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         BenchCmd::Ledger {
             store,
             entries,
@@ -384,5 +418,78 @@ pub async fn bench_ledger(
         max_us: lat.last().copied().unwrap_or(0),
         concurrency,
         batch,
+    })
+}
+
+#[derive(serde::Serialize)]
+pub struct DecisionBench {
+    pub decisions: u64,
+    pub seconds: f64,
+    pub decisions_per_s: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub max_us: f64,
+    pub approve: u64,
+    pub refer: u64,
+    pub decline: u64,
+}
+
+/// Applicants varied by index (age, income, amount, term, history) so every path — approve,
+/// refer, decline, capped price — is exercised.
+pub fn bench_input(k: u64) -> risk::features::DecisionInput {
+    let mut i: risk::features::DecisionInput =
+        serde_json::from_str(include_str!("../../../models/example-application.json"))
+            .expect("example application parses");
+    i.applicant_id = format!("bench-{k}");
+    let a = &mut i.application;
+    a.age = 19 + (k % 50) as u32;
+    a.monthly_income_minor = 300_000 + (k % 17) as i64 * 100_000;
+    a.requested_minor = 100_000 + (k % 23) as i64 * 50_000;
+    a.term_months = [6, 12, 24, 36, 48][(k % 5) as usize];
+    let status = ["... < 0 DM", "0 <= ... < 200 DM", "no checking account"][(k % 3) as usize];
+    a.attributes.insert(
+        "status_of_existing_checking_account".into(),
+        risk::features::Scalar::Text(status.into()),
+    );
+    i
+}
+
+pub fn bench_decision(
+    svc: &crate::decisioning::DecisionService,
+    n: u64,
+) -> anyhow::Result<DecisionBench> {
+    anyhow::ensure!(
+        (1..=10_000_000).contains(&n),
+        "decisions must be 1 to 10,000,000"
+    );
+    let inputs: Vec<_> = (0..1024).map(bench_input).collect();
+    let mut lat_ns: Vec<u64> = Vec::with_capacity(n as usize);
+    let (mut approve, mut refer, mut decline) = (0, 0, 0);
+    let start = Instant::now();
+    for k in 0..n {
+        let t = Instant::now();
+        let d = svc
+            .decide(&inputs[(k % 1024) as usize])
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        lat_ns.push(t.elapsed().as_nanos() as u64);
+        match d.decision.outcome {
+            risk::decision::Outcome::Approve => approve += 1,
+            risk::decision::Outcome::Refer => refer += 1,
+            risk::decision::Outcome::Decline => decline += 1,
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    lat_ns.sort_unstable();
+    let q = |p: f64| lat_ns[((lat_ns.len() as f64 - 1.0) * p).round() as usize] as f64 / 1e3;
+    Ok(DecisionBench {
+        decisions: n,
+        seconds,
+        decisions_per_s: n as f64 / seconds,
+        p50_us: q(0.50),
+        p99_us: q(0.99),
+        max_us: q(1.0),
+        approve,
+        refer,
+        decline,
     })
 }

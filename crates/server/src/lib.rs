@@ -8,6 +8,7 @@ pub mod app;
 pub mod auth;
 pub mod bench;
 pub mod cli;
+pub mod decisioning;
 pub mod loan_cli;
 pub mod openapi;
 pub mod problem;

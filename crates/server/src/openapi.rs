@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers and wire types.
 
 use crate::auth::Principal;
-use crate::routes::{apr, keys, ledger, loans};
+use crate::routes::{apr, decisions, keys, ledger, loans};
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -26,7 +26,7 @@ impl Modify for ApiKeyScheme {
         ledger::post_entry, ledger::post_batch, ledger::get_entry, ledger::reverse_entry,
         ledger::entry_proof, ledger::tree_head, ledger::consistency,
         ledger::create_hold, ledger::get_hold, ledger::post_hold, ledger::void_hold,
-        keys::create_key, apr::apr,
+        keys::create_key, apr::apr, decisions::decide, decisions::replay,
         loans::preview_schedule, loans::create_product, loans::get_product,
         loans::apply, loans::get_loan, loans::approve, loans::decline, loans::disburse,
         loans::repay, loans::reverse_repayment, loans::prepayment_quote, loans::prepay,

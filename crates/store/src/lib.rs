@@ -40,6 +40,24 @@ pub struct ApiKeyRow {
     pub label: String,
 }
 
+/// A credit decision as made: the canonical input and output bytes and the versions that
+/// produced them, so it can be replayed and compared byte for byte.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecisionRow {
+    pub id: String,
+    pub applicant_id: String,
+    pub created_at_ms: i64,
+    pub input_json: String,
+    pub input_hash: Hash,
+    pub model_version: String,
+    pub policy_version: String,
+    pub outcome: String,
+    /// JSON array of rule codes.
+    pub rules_fired: String,
+    pub output_json: String,
+    pub output_hash: Hash,
+}
+
 /// Entries and holds already stored under ids a group is about to use.
 #[derive(Default)]
 pub struct Existing {
@@ -270,6 +288,21 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.api_key_count().await,
             Store::Postgres(s) => s.api_key_count().await,
+        }
+    }
+
+    /// Stores a decision; an id already stored is an error (decisions are never rewritten).
+    pub async fn insert_decision(&self, row: DecisionRow) -> anyhow::Result<()> {
+        match self {
+            Store::Sqlite(s) => s.insert_decision(row).await,
+            Store::Postgres(s) => s.insert_decision(row).await,
+        }
+    }
+
+    pub async fn decision(&self, id: &str) -> anyhow::Result<Option<DecisionRow>> {
+        match self {
+            Store::Sqlite(s) => s.decision(id.to_string()).await,
+            Store::Postgres(s) => s.decision(id).await,
         }
     }
 

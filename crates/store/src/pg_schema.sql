@@ -112,3 +112,18 @@ CREATE TABLE IF NOT EXISTS cob_progress (
     done_at_ms BIGINT NOT NULL,
     PRIMARY KEY (day, partition)
 );
+-- Credit decisions as made, for audit and replay. Keyed by the decision id (UUIDv7).
+CREATE TABLE IF NOT EXISTS decisions (
+    id TEXT PRIMARY KEY,
+    applicant_id TEXT NOT NULL,
+    created_at_ms BIGINT NOT NULL,
+    input_json TEXT NOT NULL,
+    input_hash BYTEA NOT NULL,
+    model_version TEXT NOT NULL,
+    policy_version TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    rules_fired TEXT NOT NULL,
+    output_json TEXT NOT NULL,
+    output_hash BYTEA NOT NULL
+);
+CREATE INDEX IF NOT EXISTS decisions_by_applicant ON decisions (applicant_id);

@@ -1,6 +1,6 @@
 use crate::codec::{self, assemble, EntryRow, HoldRow, PostingRow, StoredEntry};
 use crate::loans::{DomainWrite, LoanEvent, LoanRow, ProductRow, ProductWriteError};
-use crate::{ApiKeyRow, BookState, Existing, Hash};
+use crate::{ApiKeyRow, BookState, DecisionRow, Existing, Hash};
 use anyhow::Context;
 use futures_util::TryStreamExt;
 use ledger::{
@@ -406,6 +406,61 @@ impl PgStore {
                 role: r.try_get(0)?,
                 tenant: r.try_get(1)?,
                 label: r.try_get(2)?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn insert_decision(&self, d: DecisionRow) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO decisions (id, applicant_id, created_at_ms, input_json, input_hash, \
+             model_version, policy_version, outcome, rules_fired, output_json, output_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(d.id)
+        .bind(d.applicant_id)
+        .bind(d.created_at_ms)
+        .bind(d.input_json)
+        .bind(d.input_hash.to_vec())
+        .bind(d.model_version)
+        .bind(d.policy_version)
+        .bind(d.outcome)
+        .bind(d.rules_fired)
+        .bind(d.output_json)
+        .bind(d.output_hash.to_vec())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn decision(&self, id: &str) -> anyhow::Result<Option<DecisionRow>> {
+        let row = sqlx::query(
+            "SELECT applicant_id, created_at_ms, input_json, input_hash, model_version, \
+             policy_version, outcome, rules_fired, output_json, output_hash \
+             FROM decisions WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            let hash = |i: usize| -> anyhow::Result<Hash> {
+                let b: Vec<u8> = r.try_get(i)?;
+                b.as_slice()
+                    .try_into()
+                    .map_err(|_| anyhow::anyhow!("stored hash has {} bytes, not 32", b.len()))
+            };
+            Ok(DecisionRow {
+                id: id.to_string(),
+                applicant_id: r.try_get(0)?,
+                created_at_ms: r.try_get(1)?,
+                input_json: r.try_get(2)?,
+                input_hash: hash(3)?,
+                model_version: r.try_get(4)?,
+                policy_version: r.try_get(5)?,
+                outcome: r.try_get(6)?,
+                rules_fired: r.try_get(7)?,
+                output_json: r.try_get(8)?,
+                output_hash: hash(9)?,
             })
         })
         .transpose()

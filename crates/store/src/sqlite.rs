@@ -1,6 +1,6 @@
 use crate::codec::{self, assemble, EntryRow, HoldRow, PostingRow, StoredEntry};
 use crate::loans::{DomainWrite, LoanEvent, LoanRow, ProductRow, ProductWriteError};
-use crate::{ApiKeyRow, BookState, Existing, Hash};
+use crate::{ApiKeyRow, BookState, DecisionRow, Existing, Hash};
 use anyhow::Context;
 use ledger::{
     Account, AccountId, Balances, Effect, EntryId, EntryRecord, HoldId, HoldRecord, PARTITIONS,
@@ -458,6 +458,74 @@ impl SqliteStore {
         .await
     }
 
+    pub async fn insert_decision(&self, d: DecisionRow) -> anyhow::Result<()> {
+        self.with_writer(move |c| {
+            c.prepare_cached(
+                "INSERT INTO decisions (id, applicant_id, created_at_ms, input_json, input_hash, \
+                 model_version, policy_version, outcome, rules_fired, output_json, output_hash) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?
+            .execute(params![
+                d.id,
+                d.applicant_id,
+                d.created_at_ms,
+                d.input_json,
+                d.input_hash.to_vec(),
+                d.model_version,
+                d.policy_version,
+                d.outcome,
+                d.rules_fired,
+                d.output_json,
+                d.output_hash.to_vec()
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn decision(&self, id: String) -> anyhow::Result<Option<DecisionRow>> {
+        self.with_reader(move |c| {
+            let row = c
+                .prepare_cached(
+                    "SELECT applicant_id, created_at_ms, input_json, input_hash, model_version, \
+                     policy_version, outcome, rules_fired, output_json, output_hash \
+                     FROM decisions WHERE id = ?1",
+                )?
+                .query_row([&id], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Vec<u8>>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, String>(6)?,
+                        r.get::<_, String>(7)?,
+                        r.get::<_, String>(8)?,
+                        r.get::<_, Vec<u8>>(9)?,
+                    ))
+                })
+                .optional()?;
+            row.map(|r| {
+                Ok(DecisionRow {
+                    id: id.clone(),
+                    applicant_id: r.0,
+                    created_at_ms: r.1,
+                    input_json: r.2,
+                    input_hash: hash32(&r.3)?,
+                    model_version: r.4,
+                    policy_version: r.5,
+                    outcome: r.6,
+                    rules_fired: r.7,
+                    output_json: r.8,
+                    output_hash: hash32(&r.9)?,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
     pub async fn api_key_count(&self) -> anyhow::Result<u64> {
         self.with_reader(|c| {
             Ok(c.query_row("SELECT COUNT(*) FROM api_keys", [], |r| r.get::<_, i64>(0))? as u64)
@@ -767,4 +835,10 @@ fn write_effect(c: &mut Connection, e: &Effect, domain: &[DomainWrite]) -> anyho
     update_balances(&tx, &e.balances)?;
     write_domain(&tx, domain)?;
     tx.commit().context("commit ledger group")
+}
+
+fn hash32(bytes: &[u8]) -> anyhow::Result<Hash> {
+    bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("stored hash has {} bytes, not 32", bytes.len()))
 }

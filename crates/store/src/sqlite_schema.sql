@@ -116,3 +116,18 @@ CREATE TABLE IF NOT EXISTS cob_progress (
     done_at_ms INTEGER NOT NULL,
     PRIMARY KEY (day, partition)
 ) WITHOUT ROWID;
+-- Credit decisions as made, for audit and replay. Keyed by the decision id (UUIDv7).
+CREATE TABLE IF NOT EXISTS decisions (
+    id TEXT PRIMARY KEY,
+    applicant_id TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    input_json TEXT NOT NULL,
+    input_hash BLOB NOT NULL,
+    model_version TEXT NOT NULL,
+    policy_version TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    rules_fired TEXT NOT NULL,
+    output_json TEXT NOT NULL,
+    output_hash BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS decisions_by_applicant ON decisions (applicant_id);

@@ -1,0 +1,127 @@
+use crate::app::AppState;
+use crate::auth::{Principal, Role};
+use crate::decisioning::Decided;
+use crate::problem::{not_found, problem, ApiError, WireJson};
+use api::{DecisionRequest, DecisionResponse, FieldError, ReplayResponse};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use store::DecisionRow;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/decisions", post(decide))
+        .route("/v1/decisions/{id}/replay", post(replay))
+}
+
+const ROLES: &[Role] = &[Role::Operator, Role::RiskAnalyst];
+
+/// Decides an application with the loaded model and policy and stores the decision (input,
+/// versions, rules fired, output) before answering.
+#[utoipa::path(post, path = "/v1/decisions", request_body = DecisionRequest,
+    responses((status = 201, body = DecisionResponse), (status = 422, body = api::Problem),
+        (status = 400, body = api::Problem)),
+    security(("api_key" = [])), tag = "decisioning")]
+pub async fn decide(
+    p: Principal,
+    State(s): State<AppState>,
+    WireJson(DecisionRequest(input)): WireJson<DecisionRequest>,
+) -> Result<(StatusCode, Json<DecisionResponse>), ApiError> {
+    p.require(ROLES)?;
+    let svc = s.decisions.clone();
+    let d = svc
+        .decide(&input)
+        .map_err(|e| ApiError::from(FieldError::new(e.field, e.message)))?;
+    let id = uuid::Uuid::now_v7().to_string();
+    let row = DecisionRow {
+        id: id.clone(),
+        applicant_id: input.applicant_id.clone(),
+        created_at_ms: now_ms(),
+        input_json: d.input_json.clone(),
+        input_hash: d.input_hash,
+        model_version: svc.model_version.clone(),
+        policy_version: svc.policy_version.clone(),
+        outcome: outcome_str(&d),
+        rules_fired: serde_json::to_string(&d.decision.rules_fired).expect("strings serialize"),
+        output_json: d.output_json.clone(),
+        output_hash: d.output_hash,
+    };
+    s.engine.store().insert_decision(row).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(DecisionResponse {
+            decision_id: id,
+            applicant_id: input.applicant_id,
+            currency: svc.currency().to_string(),
+            model_version: svc.model_version.clone(),
+            policy_version: svc.policy_version.clone(),
+            input_hash: hex::encode(d.input_hash),
+            output_hash: hex::encode(d.output_hash),
+            decision: d.decision,
+        }),
+    ))
+}
+
+/// Recomputes a stored decision from its stored input with the loaded model and policy and
+/// compares the canonical output bytes. A decision made under other versions is a 409.
+#[utoipa::path(post, path = "/v1/decisions/{id}/replay",
+    params(("id" = String, Path, description = "decision id")),
+    responses((status = 200, body = ReplayResponse), (status = 404, body = api::Problem),
+        (status = 409, body = api::Problem)),
+    security(("api_key" = [])), tag = "decisioning")]
+pub async fn replay(
+    p: Principal,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ReplayResponse>, ApiError> {
+    p.require(ROLES)?;
+    let row = s
+        .engine
+        .store()
+        .decision(&id)
+        .await?
+        .ok_or_else(|| not_found("this decision"))?;
+    let svc = s.decisions.clone();
+    if row.model_version != svc.model_version || row.policy_version != svc.policy_version {
+        return Err(problem(
+            409,
+            "version_not_loaded",
+            "Decision made under other versions",
+            format!(
+                "decided with model {} and policy {}; this server runs model {} and policy {}",
+                row.model_version, row.policy_version, svc.model_version, svc.policy_version
+            ),
+        ));
+    }
+    let input: risk::features::DecisionInput = serde_json::from_str(&row.input_json)
+        .map_err(|e| crate::problem::internal(&format!("stored decision input {id}: {e}")))?;
+    let d = svc
+        .decide(&input)
+        .map_err(|e| crate::problem::internal(&format!("replay of {id}: {e}")))?;
+    Ok(Json(ReplayResponse {
+        decision_id: id,
+        identical: d.output_json.as_bytes() == row.output_json.as_bytes()
+            && d.input_json == row.input_json,
+        stored_output_hash: hex::encode(row.output_hash),
+        replayed_output_hash: hex::encode(d.output_hash),
+        model_version: row.model_version,
+        policy_version: row.policy_version,
+        replayed: d.decision,
+    }))
+}
+
+fn outcome_str(d: &Decided) -> String {
+    match d.decision.outcome {
+        risk::decision::Outcome::Approve => "approve",
+        risk::decision::Outcome::Refer => "refer",
+        risk::decision::Outcome::Decline => "decline",
+    }
+    .to_string()
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

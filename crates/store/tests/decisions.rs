@@ -1,0 +1,46 @@
+//! Decisions are stored and read back unchanged on both backends; an id is written once.
+
+use store::DecisionRow;
+
+fn row(id: &str) -> DecisionRow {
+    DecisionRow {
+        id: id.to_string(),
+        applicant_id: "app-1".into(),
+        created_at_ms: 1_764_000_000_000,
+        input_json: r#"{"applicant_id":"app-1"}"#.into(),
+        input_hash: [7; 32],
+        model_version: "m".repeat(64),
+        policy_version: "p".repeat(64),
+        outcome: "approve".into(),
+        rules_fired: r#"["score_in_refer_band"]"#.into(),
+        output_json: r#"{"outcome":"approve","score":512.25}"#.into(),
+        output_hash: [9; 32],
+    }
+}
+
+#[tokio::test]
+async fn decisions_round_trip_and_are_never_rewritten() {
+    for ts in testkit::all_stores().await {
+        let s = &ts.store;
+        s.migrate().await.unwrap();
+        let id = uuid::Uuid::now_v7().to_string();
+        assert_eq!(s.decision(&id).await.unwrap(), None, "{}", ts.name);
+        s.insert_decision(row(&id)).await.unwrap();
+        assert_eq!(
+            s.decision(&id).await.unwrap(),
+            Some(row(&id)),
+            "{}",
+            ts.name
+        );
+        let mut changed = row(&id);
+        changed.outcome = "decline".into();
+        let e = s.insert_decision(changed).await.unwrap_err();
+        assert!(store::is_unique_violation(&e), "{}: {e:#}", ts.name);
+        assert_eq!(
+            s.decision(&id).await.unwrap(),
+            Some(row(&id)),
+            "{}",
+            ts.name
+        );
+    }
+}
