@@ -245,3 +245,15 @@ pub fn idempotency_key(
     }
     Ok(key)
 }
+
+/// A UUID from a URL path segment; `what` names it in the 400 problem.
+pub fn path_uuid(raw: &str, what: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(raw).map_err(|_| {
+        problem(
+            400,
+            "invalid_path",
+            "Invalid path",
+            format!("{what} must be a UUID"),
+        )
+    })
+}

@@ -2,7 +2,8 @@
 
 use crate::app::AppState;
 use crate::auth::{Principal, Role};
-use crate::problem::{engine_error, idempotency_key, not_found, problem, ApiError, WireJson};
+use crate::problem::path_uuid;
+use crate::problem::{engine_error, idempotency_key, not_found, ApiError, WireJson};
 use api::*;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -11,7 +12,6 @@ use axum::{Json, Router};
 use engine::{Command, Outcome};
 use ledger::{AccountId, EntryId, EntryRecord, HoldId};
 use serde::Deserialize;
-use uuid::Uuid;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -39,17 +39,6 @@ fn created(replayed: bool) -> StatusCode {
     } else {
         StatusCode::CREATED
     }
-}
-
-fn path_uuid(raw: &str, what: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| {
-        problem(
-            400,
-            "invalid_path",
-            "Invalid path",
-            format!("{what} must be a UUID"),
-        )
-    })
 }
 
 /// Creates an account.

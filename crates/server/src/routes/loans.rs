@@ -2,6 +2,7 @@
 
 use crate::app::AppState;
 use crate::auth::{Principal, Role};
+use crate::problem::path_uuid;
 use crate::problem::{
     engine_error, idempotency_key, internal, not_found, problem, ApiError, WireJson,
 };
@@ -69,17 +70,6 @@ fn loan_error(e: LoanUseError) -> ApiError {
         LoanUseError::Engine(e) => engine_error(e, "", false),
         LoanUseError::Storage(e) => internal(&format!("{e:#}")),
     }
-}
-
-fn path_uuid(raw: &str, what: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| {
-        problem(
-            400,
-            "invalid_path",
-            "Invalid path",
-            format!("{what} must be a UUID"),
-        )
-    })
 }
 
 /// The repayment schedule and APR a loan would have; nothing is stored.
