@@ -378,6 +378,28 @@ fn dated_flows(
 
 /// Present value at rate `i` of all flows (payments positive, advances negative) and its
 /// derivative in `i`. Flows must be sorted by whole periods.
+/// Net gain per unit of money lent per unit-period it was out, time-weighted by amount.
+fn simple_interest_guess(flows: &[Flow]) -> Option<Decimal> {
+    let (mut paid, mut lent, mut paid_t, mut lent_t) =
+        (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
+    for f in flows {
+        let t = Decimal::from(f.at.whole_periods) + f.at.fraction;
+        let amount = Decimal::from(f.amount_minor);
+        if f.amount_minor > 0 {
+            paid += amount;
+            paid_t += amount * t;
+        } else {
+            lent -= amount;
+            lent_t -= amount * t;
+        }
+    }
+    if paid.is_zero() || lent.is_zero() {
+        return None;
+    }
+    let span = paid_t / paid - lent_t / lent;
+    (span > Decimal::ZERO).then(|| (paid - lent) / lent / span)
+}
+
 fn npv_and_slope(flows: &[Flow], rate: Decimal) -> (Decimal, Decimal) {
     // Discount with v = 1/(1+i) < 1 so powers shrink toward zero and never overflow.
     let discount = Decimal::ONE / (Decimal::ONE + rate);
@@ -429,7 +451,11 @@ fn solve_periodic_rate(flows: &mut [Flow]) -> Result<Decimal, AprError> {
         low = high;
         high *= Decimal::TWO;
     }
-    let mut rate = (low + high) / Decimal::TWO;
+    // Newton from a simple-interest estimate converges in a few steps; from the middle of
+    // the bracket it often needs dozens of bisections first.
+    let mut rate = simple_interest_guess(flows)
+        .filter(|g| *g > low && *g < high)
+        .unwrap_or((low + high) / Decimal::TWO);
     for _ in 0..SOLVER_STEPS_MAX {
         let (value, slope) = npv_and_slope(flows, rate);
         if value.is_zero() {
