@@ -120,15 +120,7 @@ impl Engine {
         commands: Vec<Command>,
         domain: Vec<DomainWrite>,
     ) -> Result<Vec<Outcome>, EngineError> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .try_send(writer::Envelope {
-                commands,
-                domain,
-                reply,
-            })
-            .map_err(|_| EngineError::Overloaded)?;
-        rx.await.map_err(|_| EngineError::WriterGone)?
+        self.enqueue(commands, domain, false).await
     }
 
     /// As [`Engine::submit_with`], waiting for queue room instead of refusing when full
@@ -138,15 +130,31 @@ impl Engine {
         commands: Vec<Command>,
         domain: Vec<DomainWrite>,
     ) -> Result<Vec<Outcome>, EngineError> {
+        self.enqueue(commands, domain, true).await
+    }
+
+    async fn enqueue(
+        &self,
+        commands: Vec<Command>,
+        domain: Vec<DomainWrite>,
+        wait_for_room: bool,
+    ) -> Result<Vec<Outcome>, EngineError> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(writer::Envelope {
-                commands,
-                domain,
-                reply,
-            })
-            .await
-            .map_err(|_| EngineError::WriterGone)?;
+        let envelope = writer::Envelope {
+            commands,
+            domain,
+            reply,
+        };
+        if wait_for_room {
+            self.tx
+                .send(envelope)
+                .await
+                .map_err(|_| EngineError::WriterGone)?;
+        } else {
+            self.tx
+                .try_send(envelope)
+                .map_err(|_| EngineError::Overloaded)?;
+        }
         rx.await.map_err(|_| EngineError::WriterGone)?
     }
 

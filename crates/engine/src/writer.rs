@@ -369,6 +369,29 @@ fn replay_entry(
     }
 }
 
+/// A new, empty account as of the group's time; the caller sets its id.
+fn open_account(
+    ctx: &Ctx<'_>,
+    tenant: &str,
+    owner: &str,
+    purpose: &str,
+    currency: Currency,
+    normal_side: Side,
+    constraint: Option<Constraint>,
+) -> Account {
+    Account {
+        id: ledger::AccountId(uuid::Uuid::nil()),
+        tenant: tenant.to_string(),
+        owner: owner.to_string(),
+        purpose: purpose.to_string(),
+        currency,
+        normal_side,
+        constraint,
+        balances: Balances::default(),
+        created_at_ms: ctx.now_ms,
+    }
+}
+
 fn resolve(ctx: &Ctx<'_>, cmd: &Command) -> Result<Step, LedgerError> {
     match cmd {
         Command::CreateAccount {
@@ -380,14 +403,15 @@ fn resolve(ctx: &Ctx<'_>, cmd: &Command) -> Result<Step, LedgerError> {
             constraint,
         } => Ok(Step::Apply(Op::CreateAccount(Account {
             id: ledger::AccountId(uuid::Uuid::now_v7()),
-            tenant: tenant.clone(),
-            owner: owner.clone(),
-            purpose: purpose.clone(),
-            currency: *currency,
-            normal_side: *normal_side,
-            constraint: *constraint,
-            balances: Balances::default(),
-            created_at_ms: ctx.now_ms,
+            ..open_account(
+                ctx,
+                tenant,
+                owner,
+                purpose,
+                *currency,
+                *normal_side,
+                *constraint,
+            )
         }))),
         Command::Entry(r) => {
             let body = body_hash(Body::Entry(r));
@@ -460,14 +484,15 @@ fn resolve(ctx: &Ctx<'_>, cmd: &Command) -> Result<Step, LedgerError> {
             }
             Ok(Step::Apply(Op::CreateAccount(Account {
                 id: *id,
-                tenant: tenant.clone(),
-                owner: owner.clone(),
-                purpose: purpose.clone(),
-                currency: *currency,
-                normal_side: *normal_side,
-                constraint: *constraint,
-                balances: Balances::default(),
-                created_at_ms: ctx.now_ms,
+                ..open_account(
+                    ctx,
+                    tenant,
+                    owner,
+                    purpose,
+                    *currency,
+                    *normal_side,
+                    *constraint,
+                )
             })))
         }
     }
