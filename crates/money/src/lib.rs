@@ -10,6 +10,8 @@
 
 mod allocate;
 pub mod apr;
+#[cfg(feature = "serde")]
+mod serde_impls;
 mod currency;
 mod date;
 mod daycount;
