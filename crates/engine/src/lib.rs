@@ -5,6 +5,7 @@
 
 mod error;
 pub mod loans;
+pub mod revolving;
 pub mod simulation;
 mod verify;
 mod writer;
