@@ -28,7 +28,9 @@ pub use terms::{Bucket, Terms};
 
 /// What a ledger account is for; the shell maps a purpose to the line's concrete account
 /// (or the merchant's, for `MerchantPayable`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Purpose {
     /// Limit not in use (memo).
     Available,

@@ -34,8 +34,13 @@ impl Default for LimitRules {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RiskSignal {
     /// Lower the limit by this fraction (0–1).
-    Lower { fraction: Decimal, reason: String },
-    Freeze { reason: String },
+    Lower {
+        fraction: Decimal,
+        reason: String,
+    },
+    Freeze {
+        reason: String,
+    },
 }
 
 /// The rule-driven change due on `as_of` (after that day's `AdvanceDay`), if any:

@@ -137,7 +137,9 @@ impl Line {
 pub enum Command {
     /// A captured purchase (the ledger hold `Available → Used` is posted by the shell in the
     /// same transaction). Postings: Dr PrincipalReceivable / Cr MerchantPayable.
-    Capture { amount_minor: i64 },
+    Capture {
+        amount_minor: i64,
+    },
     /// A refund of captured principal: reduces unbilled principal first, then billed (the
     /// statement is corrected: its revolving principal and total shrink, its minimum is
     /// recomputed), then installment parts of the plan named (if any), and restores limit.
@@ -149,7 +151,9 @@ pub enum Command {
     /// A repayment, allocated by `terms.allocation_order`; principal repaid restores limit
     /// (after the shortfall). Postings: Dr BorrowerCash / Cr the receivables (and
     /// Overpayment), Dr Used / Cr Available (and LimitPool for the shortfall).
-    Repay { amount_minor: i64 },
+    Repay {
+        amount_minor: i64,
+    },
     /// Turns `amount_minor` of unbilled principal (one purchase) into an installment plan.
     /// A merchant-paid fee posts Dr MerchantPayable / Cr FeeIncome at once.
     ConvertPurchase {
@@ -161,7 +165,10 @@ pub enum Command {
     /// Turns the latest statement's unpaid revolving principal into an installment plan,
     /// before its due date; its total and minimum are recomputed (the first part is billed
     /// on the next statement).
-    ConvertStatement { plan_id: [u8; 16], months: u32 },
+    ConvertStatement {
+        plan_id: [u8; 16],
+        months: u32,
+    },
     /// Moves to the next business day. In order: expire a temporary limit that ends on the
     /// new day; if the day after a due date, mark that statement's on-time flags and streaks;
     /// accrue a day of revolving interest on billed revolving principal whose statement's due
@@ -170,7 +177,9 @@ pub enum Command {
     /// its fee: Dr FeeReceivable / Cr FeeIncome); update DPD.
     /// `free_minor` is the Available account's balance net of pending holds, as the shell
     /// read it, for a limit decrease (expiry) to take what it can at once.
-    AdvanceDay { free_minor: i64 },
+    AdvanceDay {
+        free_minor: i64,
+    },
     /// Sets the permanent limit (up or down) with a reason that is logged.
     ChangeLimit {
         limit_minor: i64,
@@ -184,10 +193,17 @@ pub enum Command {
         free_minor: i64,
         reason: String,
     },
-    Freeze { reason: String },
-    Unfreeze { reason: String },
+    Freeze {
+        reason: String,
+    },
+    Unfreeze {
+        reason: String,
+    },
     /// Closes the line: no new purchases; the limit is taken back (as a decrease to zero).
-    Close { free_minor: i64, reason: String },
+    Close {
+        free_minor: i64,
+        reason: String,
+    },
 }
 
 /// What happened, for the shell to log (limit history, statements, plans).
@@ -206,9 +222,16 @@ pub enum LineEvent {
         to: LineStatus,
         reason: String,
     },
-    StatementIssued { statement: Statement },
-    StatementSettled { seq: u32, on: BusinessDate },
-    PlanCreated { plan: InstallmentPlan },
+    StatementIssued {
+        statement: Statement,
+    },
+    StatementSettled {
+        seq: u32,
+        on: BusinessDate,
+    },
+    PlanCreated {
+        plan: InstallmentPlan,
+    },
     PaymentAllocated {
         amount_minor: i64,
         penalty_minor: i64,
