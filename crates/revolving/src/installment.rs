@@ -199,6 +199,8 @@ pub fn installment_apr_percent(
 const APR_NOTIONAL_MINOR: i64 = 1_000_000_000_000;
 
 #[cfg(test)]
+// Amounts are written as yuan_fen (1_000_00 is 1,000.00) so they read as money.
+#[allow(clippy::inconsistent_digit_grouping)]
 mod tests {
     use super::*;
     use rust_decimal_macros::dec;

@@ -1,4 +1,6 @@
 //! Statements, due dates, the interest-free period, interest, penalty and the minimum.
+// Amounts are written as yuan_fen (1_000_00 is 1,000.00) so they read as money.
+#![allow(clippy::inconsistent_digit_grouping)]
 
 mod support;
 

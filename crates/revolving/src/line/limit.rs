@@ -21,10 +21,11 @@ fn raise(line: &mut Line, by: i64, book: &mut Book) {
     book.post(Purpose::LimitPool, Purpose::Available, by - cancelled);
 }
 
-/// A lower limit takes what is free in `Available` now; the rest (held or already used)
-/// becomes shortfall. Returns what it took, so the caller can keep `free` current.
-fn lower(line: &mut Line, by: i64, free: i64, book: &mut Book) -> i64 {
-    let taken = by.min(free.max(0)).min(line.available_posted_minor());
+/// A lower limit takes what is free in `Available` now (`posted` is its balance before the
+/// change); the rest (held or already used) becomes shortfall. Returns what it took, so the
+/// caller can keep `free` current.
+fn lower(line: &mut Line, by: i64, free: i64, posted: i64, book: &mut Book) -> i64 {
+    let taken = by.min(free.max(0)).min(posted);
     line.shortfall_minor += by - taken;
     book.post(Purpose::Available, Purpose::LimitPool, taken);
     taken
@@ -53,6 +54,7 @@ pub(super) fn set(
     book: &mut Book,
 ) -> i64 {
     let old_total = line.limit_total_minor();
+    let posted = line.available_posted_minor();
     let old_limit = line.limit_minor;
     let old_temp = temp_amount(line);
     line.limit_minor = limit_minor;
@@ -62,7 +64,7 @@ pub(super) fn set(
         raise(line, new_total - old_total, book);
         0
     } else {
-        lower(line, old_total - new_total, free, book)
+        lower(line, old_total - new_total, free, posted, book)
     };
     book.event(LineEvent::LimitChanged {
         old_limit_minor: old_limit,
