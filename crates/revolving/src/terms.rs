@@ -21,8 +21,8 @@ pub struct Terms {
     pub currency: Currency,
     /// Day of month the statement is cut (1–28); default 1.
     pub statement_day: u32,
-    /// Day of month payment is due (1–28), in the month after the statement day if it is
-    /// not after it in the statement's month; default 10.
+    /// Day of month payment is due (1–28, not the statement day), in the month after the
+    /// statement day if it is not after it in the statement's month; default 10.
     pub due_day: u32,
     /// Share of the statement's revolving principal in the minimum payment; default 0.10.
     pub min_payment_rate: Decimal,
@@ -72,6 +72,13 @@ impl Terms {
     pub fn validate(&self) -> Result<(), TermsError> {
         check_day("statement_day", self.statement_day)?;
         check_day("due_day", self.due_day)?;
+        if self.due_day == self.statement_day {
+            // The due date would be the next statement day, and a payment on it would pay
+            // the new statement's fees before the old statement's principal.
+            let message =
+                "must differ from statement_day (the due date would be the next statement day)";
+            return Err(TermsError::new("due_day", message));
+        }
         if self.min_payment_rate <= Decimal::ZERO || self.min_payment_rate > Decimal::ONE {
             return Err(TermsError::new("min_payment_rate", "must be in (0, 1]"));
         }
@@ -187,6 +194,7 @@ mod tests {
     fn each_bad_field_is_named() {
         assert_eq!(field_refused(|t| t.statement_day = 0), "statement_day");
         assert_eq!(field_refused(|t| t.due_day = 29), "due_day");
+        assert_eq!(field_refused(|t| t.due_day = 1), "due_day");
         assert_eq!(
             field_refused(|t| t.min_payment_rate = dec!(0)),
             "min_payment_rate"

@@ -24,9 +24,9 @@ fn due_dates_cross_month_and_year_ends() {
     let late_cut = terms_with_days(25, 5);
     assert_eq!(due_date(&late_cut, d("2024-12-25")), d("2025-01-05"));
     assert_eq!(due_date(&late_cut, d("2024-01-25")), d("2024-02-05"));
-    let same_day = terms_with_days(28, 28);
-    assert_eq!(due_date(&same_day, d("2024-01-28")), d("2024-02-28"));
-    assert_eq!(due_date(&same_day, d("2024-12-28")), d("2025-01-28"));
+    let day_before = terms_with_days(28, 27);
+    assert_eq!(due_date(&day_before, d("2024-01-28")), d("2024-02-27"));
+    assert_eq!(due_date(&day_before, d("2024-12-28")), d("2025-01-27"));
     let end_of_feb = terms_with_days(20, 28);
     assert_eq!(due_date(&end_of_feb, d("2023-02-20")), d("2023-02-28"));
 }
