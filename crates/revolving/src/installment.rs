@@ -113,7 +113,7 @@ impl InstallmentPlan {
 
     /// Takes `amount_minor` (at most the unbilled principal) off the unbilled parts, last
     /// part first, so the plan ends sooner; a part left with no principal carries no fee.
-    pub fn refund_unbilled(&mut self, amount_minor: i64) {
+    pub(crate) fn refund_unbilled(&mut self, amount_minor: i64) {
         let first_unbilled = self.billed_index();
         let mut left = amount_minor;
         for index in (first_unbilled..self.principal_parts_minor.len()).rev() {
