@@ -11,10 +11,11 @@
 //! `Available` (credit-normal, must not go below zero counting pending holds), `Used`
 //! (credit-normal) and the platform's `LimitPool`. An authorization is a ledger hold
 //! `Available → Used` made by the shell; capture posts it. The line keeps
-//! `available posted = limit_total − used − shortfall`, where `shortfall` is the part of a
+//! `available posted = limit_total − used + shortfall`, where `shortfall` is the part of a
 //! limit decrease that could not be taken from `Available` at once (it was reserved by
-//! holds or already used) and is taken from principal repayments before they restore
-//! `Available`.
+//! holds or already used): it is still posted in `Available` (or in `Used`) although the
+//! limit no longer grants it, so it is taken from principal repayments before they
+//! restore `Available`, and by close of business as soon as holds release it.
 
 pub mod installment;
 pub mod limits;
@@ -28,7 +29,9 @@ pub use terms::{Bucket, Terms};
 
 /// What a ledger account is for; the shell maps a purpose to the line's concrete account
 /// (or the merchant's, for `MerchantPayable`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Purpose {
     /// Limit not in use (memo).
     Available,

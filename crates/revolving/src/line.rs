@@ -1,10 +1,34 @@
 //! The line state machine.
+//!
+//! Conventions (see `docs/revolving-credit.md`):
+//! - A statement bills everything billed and unpaid at its cut (earlier remainders roll
+//!   in), so paying one statement's total settles every billed amount.
+//! - A statement's `paid_minor` fills its components in the allocation order, and the line
+//!   pays each balance oldest amount first; what a statement still shows of each component
+//!   follows from `paid_minor` alone and nests inside every newer statement.
+//! - Revolving interest runs on the unpaid revolving principal of the newest statement past
+//!   its due date and not paid in full; penalty on the largest unpaid minimum past due.
+
+mod book;
+mod convert;
+mod day;
+mod limit;
+mod parts;
+mod payments;
+mod statements;
 
 use crate::installment::{FeePayer, InstallmentPlan};
 use crate::terms::{Terms, TermsError};
-use crate::PostingIntent;
-use money::{BusinessDate, Decimal};
+use crate::{PostingIntent, Purpose};
+use book::Book;
+use money::BusinessDate;
 use serde::{Deserialize, Serialize};
+
+pub use statements::due_date;
+
+/// The largest amount or limit a command takes (10^15 minor units): far above any real
+/// line, and low enough that sums of a line's balances cannot overflow an i64.
+pub const AMOUNT_MAX_MINOR: i64 = 1_000_000_000_000_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -77,8 +101,10 @@ pub struct Line {
     pub unbilled_principal_minor: i64,
     /// Revolving principal billed and not yet repaid.
     pub billed_principal_minor: i64,
-    /// Installment principal and fees billed and not yet repaid.
+    /// Installment principal billed and not yet repaid (the fees billed with it are in
+    /// `fee_minor`).
     pub billed_installment_principal_minor: i64,
+    /// Installment fees billed and not yet repaid.
     pub fee_minor: i64,
     /// Interest and penalty accrued and unpaid (booked to receivables daily).
     pub interest_minor: i64,
@@ -107,29 +133,114 @@ impl Line {
         limit_minor: i64,
         opened_on: BusinessDate,
     ) -> Result<(Line, Vec<PostingIntent>, Vec<LineEvent>), LineError> {
-        todo!("{terms:?} {limit_minor} {opened_on}")
+        terms.validate()?;
+        if limit_minor < 0 {
+            return Err(LineError::Invalid(
+                "limit_minor: must not be negative".to_string(),
+            ));
+        }
+        check_max("limit_minor", limit_minor)?;
+        let line = Line {
+            terms,
+            status: LineStatus::Active,
+            opened_on,
+            business_date: opened_on,
+            limit_minor,
+            temp_limit: None,
+            used_minor: 0,
+            shortfall_minor: 0,
+            unbilled_principal_minor: 0,
+            billed_principal_minor: 0,
+            billed_installment_principal_minor: 0,
+            fee_minor: 0,
+            interest_minor: 0,
+            penalty_minor: 0,
+            overpayment_minor: 0,
+            plans: Vec::new(),
+            statements: Vec::new(),
+            dpd: 0,
+            on_time_streak: 0,
+            high_use_on_time_streak: 0,
+            last_raise_on: None,
+        };
+        let mut book = Book::default();
+        book.post(Purpose::LimitPool, Purpose::Available, limit_minor);
+        book.event(LineEvent::LimitChanged {
+            old_limit_minor: 0,
+            new_limit_minor: limit_minor,
+            old_temp_minor: 0,
+            new_temp_minor: 0,
+            reason: "line opened".to_string(),
+        });
+        Ok((line, book.postings, book.events))
     }
 
     /// Permanent limit plus the temporary one while it lasts.
     pub fn limit_total_minor(&self) -> i64 {
-        todo!()
+        self.limit_minor + self.temp_limit.map_or(0, |t| t.amount_minor)
     }
 
-    /// What the `Available` account's posted balance must be.
+    /// What the `Available` account's posted balance must be: `limit_total − used +
+    /// shortfall`, since the shortfall is limit removed on paper but still posted (held or
+    /// used) in `Available`. Never negative.
     pub fn available_posted_minor(&self) -> i64 {
-        todo!()
+        self.limit_total_minor() - self.used_minor + self.shortfall_minor
     }
 
     /// Everything the borrower owes now (billed, unbilled, installments not yet billed,
-    /// fees, interest, penalty), less any overpayment.
+    /// fees, interest, penalty), less any overpayment. Fees of installment parts not yet
+    /// billed are included: they are owed as the plan runs.
     pub fn payoff_minor(&self) -> i64 {
-        todo!()
+        let unbilled_fees: i64 = self
+            .plans
+            .iter()
+            .map(|p| p.unbilled_borrower_fee_minor())
+            .sum();
+        self.principal_outstanding_minor()
+            + unbilled_fees
+            + self.fee_minor
+            + self.interest_minor
+            + self.penalty_minor
+            - self.overpayment_minor
     }
 
     /// Principal receivable implied by the state (unbilled + billed + billed installment +
     /// unbilled installment principal); equals the ledger account's balance.
     pub fn principal_outstanding_minor(&self) -> i64 {
-        todo!()
+        let unbilled_plans: i64 = self
+            .plans
+            .iter()
+            .map(|p| p.unbilled_principal_minor())
+            .sum();
+        self.unbilled_principal_minor
+            + self.billed_principal_minor
+            + self.billed_installment_principal_minor
+            + unbilled_plans
+    }
+
+    fn require_active(&self) -> Result<(), LineError> {
+        match self.status {
+            LineStatus::Active => Ok(()),
+            status => Err(LineError::Status { status }),
+        }
+    }
+
+    fn require_open(&self) -> Result<(), LineError> {
+        match self.status {
+            LineStatus::Closed => Err(LineError::Status {
+                status: LineStatus::Closed,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn set_status(&mut self, to: LineStatus, reason: &str, book: &mut Book) {
+        book.event(LineEvent::StatusChanged {
+            from: self.status,
+            to,
+            reason: reason.to_string(),
+        });
+        self.status = to;
     }
 }
 
@@ -137,7 +248,9 @@ impl Line {
 pub enum Command {
     /// A captured purchase (the ledger hold `Available → Used` is posted by the shell in the
     /// same transaction). Postings: Dr PrincipalReceivable / Cr MerchantPayable.
-    Capture { amount_minor: i64 },
+    Capture {
+        amount_minor: i64,
+    },
     /// A refund of captured principal: reduces unbilled principal first, then billed (the
     /// statement is corrected: its revolving principal and total shrink, its minimum is
     /// recomputed), then installment parts of the plan named (if any), and restores limit.
@@ -149,7 +262,9 @@ pub enum Command {
     /// A repayment, allocated by `terms.allocation_order`; principal repaid restores limit
     /// (after the shortfall). Postings: Dr BorrowerCash / Cr the receivables (and
     /// Overpayment), Dr Used / Cr Available (and LimitPool for the shortfall).
-    Repay { amount_minor: i64 },
+    Repay {
+        amount_minor: i64,
+    },
     /// Turns `amount_minor` of unbilled principal (one purchase) into an installment plan.
     /// A merchant-paid fee posts Dr MerchantPayable / Cr FeeIncome at once.
     ConvertPurchase {
@@ -161,7 +276,10 @@ pub enum Command {
     /// Turns the latest statement's unpaid revolving principal into an installment plan,
     /// before its due date; its total and minimum are recomputed (the first part is billed
     /// on the next statement).
-    ConvertStatement { plan_id: [u8; 16], months: u32 },
+    ConvertStatement {
+        plan_id: [u8; 16],
+        months: u32,
+    },
     /// Moves to the next business day. In order: expire a temporary limit that ends on the
     /// new day; if the day after a due date, mark that statement's on-time flags and streaks;
     /// accrue a day of revolving interest on billed revolving principal whose statement's due
@@ -170,7 +288,9 @@ pub enum Command {
     /// its fee: Dr FeeReceivable / Cr FeeIncome); update DPD.
     /// `free_minor` is the Available account's balance net of pending holds, as the shell
     /// read it, for a limit decrease (expiry) to take what it can at once.
-    AdvanceDay { free_minor: i64 },
+    AdvanceDay {
+        free_minor: i64,
+    },
     /// Sets the permanent limit (up or down) with a reason that is logged.
     ChangeLimit {
         limit_minor: i64,
@@ -184,10 +304,17 @@ pub enum Command {
         free_minor: i64,
         reason: String,
     },
-    Freeze { reason: String },
-    Unfreeze { reason: String },
+    Freeze {
+        reason: String,
+    },
+    Unfreeze {
+        reason: String,
+    },
     /// Closes the line: no new purchases; the limit is taken back (as a decrease to zero).
-    Close { free_minor: i64, reason: String },
+    Close {
+        free_minor: i64,
+        reason: String,
+    },
 }
 
 /// What happened, for the shell to log (limit history, statements, plans).
@@ -206,9 +333,16 @@ pub enum LineEvent {
         to: LineStatus,
         reason: String,
     },
-    StatementIssued { statement: Statement },
-    StatementSettled { seq: u32, on: BusinessDate },
-    PlanCreated { plan: InstallmentPlan },
+    StatementIssued {
+        statement: Statement,
+    },
+    StatementSettled {
+        seq: u32,
+        on: BusinessDate,
+    },
+    PlanCreated {
+        plan: InstallmentPlan,
+    },
     PaymentAllocated {
         amount_minor: i64,
         penalty_minor: i64,
@@ -260,6 +394,219 @@ pub enum LineError {
 /// line untouched. Every posting is positive; the receivables and memo balances implied by
 /// the postings equal what the new state says.
 pub fn apply(line: &Line, command: &Command, as_of: BusinessDate) -> Result<Outcome, LineError> {
-    let _ = (line, command, as_of, Decimal::ZERO);
-    todo!()
+    check_date(line, command, as_of)?;
+    let mut next = line.clone();
+    let mut book = Book::default();
+    dispatch(&mut next, command, as_of, &mut book)?;
+    next.dpd = statements::dpd(&next);
+    statements::prune(&mut next);
+    Ok(Outcome {
+        line: next,
+        postings: book.postings,
+        events: book.events,
+    })
+}
+
+fn check_date(line: &Line, command: &Command, as_of: BusinessDate) -> Result<(), LineError> {
+    let expected = match command {
+        Command::AdvanceDay { .. } => line.business_date.succ(),
+        _ => line.business_date,
+    };
+    if as_of != expected {
+        return Err(LineError::Date {
+            expected,
+            got: as_of,
+        });
+    }
+    Ok(())
+}
+
+fn check_positive(field: &'static str, amount: i64) -> Result<(), LineError> {
+    if amount <= 0 {
+        return Err(LineError::NotPositive { field, got: amount });
+    }
+    check_max(field, amount)
+}
+
+fn check_max(field: &'static str, amount: i64) -> Result<(), LineError> {
+    if amount > AMOUNT_MAX_MINOR {
+        return Err(LineError::TooLarge {
+            field,
+            what: "handled by a line",
+            got: amount,
+            max: AMOUNT_MAX_MINOR,
+        });
+    }
+    Ok(())
+}
+
+fn dispatch(
+    line: &mut Line,
+    command: &Command,
+    as_of: BusinessDate,
+    book: &mut Book,
+) -> Result<(), LineError> {
+    match command {
+        Command::Capture { amount_minor } => capture(line, *amount_minor, book),
+        Command::Refund {
+            amount_minor,
+            plan_id,
+        } => {
+            check_positive("amount_minor", *amount_minor)?;
+            payments::refund(line, *amount_minor, *plan_id, as_of, book)
+        }
+        Command::Repay { amount_minor } => {
+            check_positive("amount_minor", *amount_minor)?;
+            payments::repay(line, *amount_minor, as_of, book);
+            Ok(())
+        }
+        Command::ConvertPurchase {
+            plan_id,
+            amount_minor,
+            months,
+            fee_payer,
+        } => {
+            line.require_active()?;
+            check_positive("amount_minor", *amount_minor)?;
+            convert::purchase(line, *plan_id, *amount_minor, *months, *fee_payer, book)
+        }
+        Command::ConvertStatement { plan_id, months } => {
+            line.require_active()?;
+            convert::statement(line, *plan_id, *months, as_of, book)
+        }
+        Command::AdvanceDay { free_minor } => day::advance(line, as_of, *free_minor, book),
+        _ => dispatch_limit(line, command, as_of, book),
+    }
+}
+
+fn dispatch_limit(
+    line: &mut Line,
+    command: &Command,
+    as_of: BusinessDate,
+    book: &mut Book,
+) -> Result<(), LineError> {
+    match command {
+        Command::ChangeLimit {
+            limit_minor,
+            free_minor,
+            reason,
+        } => change_limit(line, *limit_minor, *free_minor, reason, as_of, book),
+        Command::GrantTemporary {
+            amount_minor,
+            expires_on,
+            free_minor,
+            reason,
+        } => grant_temporary(
+            line,
+            *amount_minor,
+            *expires_on,
+            *free_minor,
+            reason,
+            as_of,
+            book,
+        ),
+        Command::Freeze { reason } => {
+            switch_status(line, LineStatus::Active, LineStatus::Frozen, reason, book)
+        }
+        Command::Unfreeze { reason } => {
+            switch_status(line, LineStatus::Frozen, LineStatus::Active, reason, book)
+        }
+        Command::Close { free_minor, reason } => close(line, *free_minor, reason, book),
+        _ => unreachable!("dispatch handles the other commands"),
+    }
+}
+
+fn capture(line: &mut Line, amount: i64, book: &mut Book) -> Result<(), LineError> {
+    line.require_active()?;
+    check_positive("amount_minor", amount)?;
+    let max = line.available_posted_minor();
+    if amount > max {
+        let what = "captured from the available limit";
+        return Err(LineError::TooLarge {
+            field: "amount_minor",
+            what,
+            got: amount,
+            max,
+        });
+    }
+    line.used_minor += amount;
+    line.unbilled_principal_minor += amount;
+    book.post(
+        Purpose::PrincipalReceivable,
+        Purpose::MerchantPayable,
+        amount,
+    );
+    Ok(())
+}
+
+/// A raise by a limit rule (reason `rule:…`) starts the spacing before the next one.
+fn change_limit(
+    line: &mut Line,
+    limit_minor: i64,
+    free: i64,
+    reason: &str,
+    as_of: BusinessDate,
+    book: &mut Book,
+) -> Result<(), LineError> {
+    line.require_open()?;
+    if limit_minor < 0 {
+        return Err(LineError::Invalid(
+            "limit_minor: must not be negative".to_string(),
+        ));
+    }
+    check_max("limit_minor", limit_minor)?;
+    if reason.starts_with("rule:") && limit_minor > line.limit_minor {
+        line.last_raise_on = Some(as_of);
+    }
+    limit::set(line, limit_minor, line.temp_limit, free, reason, book);
+    Ok(())
+}
+
+fn grant_temporary(
+    line: &mut Line,
+    amount: i64,
+    expires_on: BusinessDate,
+    free: i64,
+    reason: &str,
+    as_of: BusinessDate,
+    book: &mut Book,
+) -> Result<(), LineError> {
+    line.require_active()?;
+    check_positive("amount_minor", amount)?;
+    if expires_on <= as_of {
+        return Err(LineError::Invalid(format!(
+            "expires_on: {expires_on} is not after {as_of}"
+        )));
+    }
+    let temp = TempLimit {
+        amount_minor: amount,
+        expires_on,
+    };
+    limit::set(line, line.limit_minor, Some(temp), free, reason, book);
+    Ok(())
+}
+
+fn switch_status(
+    line: &mut Line,
+    from: LineStatus,
+    to: LineStatus,
+    reason: &str,
+    book: &mut Book,
+) -> Result<(), LineError> {
+    if line.status != from {
+        return Err(LineError::Status {
+            status: line.status,
+        });
+    }
+    line.set_status(to, reason, book);
+    Ok(())
+}
+
+/// The limit goes to zero like any decrease: what is used or held stays as shortfall and
+/// repayments return it to the pool, never to `Available`.
+fn close(line: &mut Line, free: i64, reason: &str, book: &mut Book) -> Result<(), LineError> {
+    line.require_open()?;
+    limit::set(line, 0, None, free, reason, book);
+    line.set_status(LineStatus::Closed, reason, book);
+    Ok(())
 }
