@@ -2,9 +2,7 @@
 //! installments and limit changes. Parsing names the field at fault.
 
 use crate::{FieldError, ProofResponse};
-use engine::revolving::{
-    Borrower, BorrowerKind, LineView, Merchant, Purchase, PurchaseStatus,
-};
+use engine::revolving::{Borrower, BorrowerKind, LineView, Merchant, Purchase, PurchaseStatus};
 use money::{Currency, Decimal, RateDaily};
 use revolving::{Bucket, FeePayer, Terms};
 use serde::{Deserialize, Serialize};
@@ -185,12 +183,14 @@ impl CreditLineRequest {
             t.allocation_order = order
                 .iter()
                 .enumerate()
-                .map(|(i, b)| bucket(b).ok_or_else(|| {
-                    FieldError::new(
-                        format!("allocation_order[{i}]"),
-                        "must be penalty, interest, fee or principal",
-                    )
-                }))
+                .map(|(i, b)| {
+                    bucket(b).ok_or_else(|| {
+                        FieldError::new(
+                            format!("allocation_order[{i}]"),
+                            "must be penalty, interest, fee or principal",
+                        )
+                    })
+                })
                 .collect::<Result<_, _>>()?;
         }
         t.validate()

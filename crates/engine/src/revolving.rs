@@ -45,7 +45,10 @@ pub enum RevolvingError {
     Conflict { code: &'static str, message: String },
     /// An authorization the available limit cannot cover: declined, nothing stored.
     #[error("declined: {reason}")]
-    Declined { reason: &'static str, detail: String },
+    Declined {
+        reason: &'static str,
+        detail: String,
+    },
     #[error(transparent)]
     Line(#[from] revolving::LineError),
     #[error(transparent)]
@@ -406,7 +409,10 @@ fn line_entry(
     }
     let mut postings = Vec::with_capacity(intents.len() * 2);
     for i in intents {
-        assert!(i.amount_minor > 0, "the line state machine posts positive amounts");
+        assert!(
+            i.amount_minor > 0,
+            "the line state machine posts positive amounts"
+        );
         postings.push(Posting {
             account_id: resolve(l, merchant, i.debit),
             direction: Side::Debit,
@@ -517,10 +523,15 @@ async fn submit_doc(
     commands: Vec<Command>,
     domain: Vec<DomainWrite>,
 ) -> Result<Vec<Outcome>, RevolvingError> {
-    engine.submit_with(commands, domain).await.map_err(|e| match e {
-        EngineError::StaleDoc { .. } => conflict("id_reused", "this id was taken meanwhile; retry"),
-        other => other.into(),
-    })
+    engine
+        .submit_with(commands, domain)
+        .await
+        .map_err(|e| match e {
+            EngineError::StaleDoc { .. } => {
+                conflict("id_reused", "this id was taken meanwhile; retry")
+            }
+            other => other.into(),
+        })
 }
 
 pub struct NewMerchant {
@@ -543,7 +554,10 @@ pub async fn create_merchant(
         ));
     }
     if m.settlement_account.trim().is_empty() {
-        return Err(invalid("settlement_account", "must name the account settlements go to"));
+        return Err(invalid(
+            "settlement_account",
+            "must name the account settlements go to",
+        ));
     }
     if let Ok(s) = load::<Merchant>(engine, MERCHANT, m.id, tenant).await {
         return same_or_conflict(s.doc, |s| {
@@ -573,7 +587,16 @@ pub async fn create_merchant(
         normal_side: Side::Credit,
         constraint: None,
     });
-    let w = doc_write(MERCHANT, doc.id, tenant, None, true, day, encode(&doc), None);
+    let w = doc_write(
+        MERCHANT,
+        doc.id,
+        tenant,
+        None,
+        true,
+        day,
+        encode(&doc),
+        None,
+    );
     submit_doc(engine, commands, vec![w]).await?;
     Ok((doc, false))
 }
@@ -616,7 +639,10 @@ pub async fn open_line(
             && v.doc.line.terms == n.terms
             && v.doc.rules == n.rules;
         if !same {
-            return Err(conflict("id_reused", "this id was already used with different fields"));
+            return Err(conflict(
+                "id_reused",
+                "this id was already used with different fields",
+            ));
         }
         return Ok((line_view(engine, v).await?, true));
     }
@@ -635,7 +661,13 @@ pub async fn open_line(
     };
     let mut commands = open_platform(tenant, doc.line.terms.currency);
     commands.extend(open_line_accounts(&doc));
-    commands.extend(line_entry(&doc, None, derived_entry(doc.id, "open"), &intents, "line opened".into()));
+    commands.extend(line_entry(
+        &doc,
+        None,
+        derived_entry(doc.id, "open"),
+        &intents,
+        "line opened".into(),
+    ));
     let mut domain = line_events(&mut doc, day, &events);
     domain.push(line_write(&doc, None));
     submit_doc(engine, commands, domain).await?;
@@ -699,14 +731,23 @@ where
             0
         };
         let plan = build(&v, free)?;
-        let as_of = v.doc.line.business_date;
+        let as_of = match plan.command {
+            revolving::Command::AdvanceDay { .. } => v.doc.line.business_date.succ(),
+            _ => v.doc.line.business_date,
+        };
         let outcome = revolving::apply(&v.doc.line, &plan.command, as_of)?;
         let mut doc = LineDoc {
             line: outcome.line,
             ..v.doc.clone()
         };
         let mut commands = plan.before;
-        commands.extend(line_entry(&v.doc, plan.merchant, plan.entry_id, &outcome.postings, plan.memo));
+        commands.extend(line_entry(
+            &v.doc,
+            plan.merchant,
+            plan.entry_id,
+            &outcome.postings,
+            plan.memo,
+        ));
         let mut domain = line_events(&mut doc, as_of, &outcome.events);
         domain.push(line_write(&doc, Some(v.version)));
         domain.extend(plan.writes);
@@ -720,7 +761,10 @@ where
             Err(e) => return Err(e.into()),
         }
     }
-    Err(conflict("changed_meanwhile", "the line kept changing; retry"))
+    Err(conflict(
+        "changed_meanwhile",
+        "the line kept changing; retry",
+    ))
 }
 
 /// What a use case adds around one line command.
@@ -793,8 +837,13 @@ pub async fn repay(
 }
 
 pub enum LimitAction {
-    Set { limit_minor: i64 },
-    Temporary { amount_minor: i64, expires_on: BusinessDate },
+    Set {
+        limit_minor: i64,
+    },
+    Temporary {
+        amount_minor: i64,
+        expires_on: BusinessDate,
+    },
     Freeze,
     Unfreeze,
     Close,
@@ -829,8 +878,12 @@ pub async fn change_line(
                 free_minor: free,
                 reason: reason.clone(),
             },
-            LimitAction::Freeze => revolving::Command::Freeze { reason: reason.clone() },
-            LimitAction::Unfreeze => revolving::Command::Unfreeze { reason: reason.clone() },
+            LimitAction::Freeze => revolving::Command::Freeze {
+                reason: reason.clone(),
+            },
+            LimitAction::Unfreeze => revolving::Command::Unfreeze {
+                reason: reason.clone(),
+            },
             LimitAction::Close => revolving::Command::Close {
                 free_minor: free,
                 reason: reason.clone(),
@@ -845,7 +898,6 @@ pub async fn change_line(
     })
     .await
 }
-
 
 // ---------------------------------------------------------------------------------------
 // Purchases
@@ -933,7 +985,10 @@ fn check_purchase(line: &LineDoc, m: &Merchant, n: &NewPurchase) -> Result<(), R
         ));
     }
     if m.currency != n.currency {
-        return Err(invalid("currency", format!("the merchant settles in {}", m.currency)));
+        return Err(invalid(
+            "currency",
+            format!("the merchant settles in {}", m.currency),
+        ));
     }
     match line.line.status {
         LineStatus::Active => Ok(()),
@@ -958,9 +1013,7 @@ pub async fn capture(
         let p = load::<Purchase>(engine, PURCHASE, id, tenant).await?;
         let amount = amount_minor.unwrap_or(p.doc.amount_minor);
         match p.doc.status {
-            PurchaseStatus::Captured if amount == p.doc.captured_minor => {
-                return Ok((p.doc, true))
-            }
+            PurchaseStatus::Captured if amount == p.doc.captured_minor => return Ok((p.doc, true)),
             PurchaseStatus::Authorized => {}
             s => {
                 return Err(conflict(
@@ -987,7 +1040,10 @@ pub async fn capture(
             Err(e) => return Err(e),
         }
     }
-    Err(conflict("changed_meanwhile", "the purchase kept changing; retry"))
+    Err(conflict(
+        "changed_meanwhile",
+        "the purchase kept changing; retry",
+    ))
 }
 
 async fn capture_once(
@@ -1008,7 +1064,9 @@ async fn capture_once(
         read_line_day = Some(v.doc.line.business_date);
         after.captured_on = Some(v.doc.line.business_date);
         let mut plan = LinePlan::new(
-            revolving::Command::Capture { amount_minor: amount },
+            revolving::Command::Capture {
+                amount_minor: amount,
+            },
             capture_entry(p.doc.id),
             format!("purchase {} at merchant {}", p.doc.id, p.doc.merchant_id),
         );
@@ -1019,9 +1077,10 @@ async fn capture_once(
     })
     .await
     .map_err(|e| match e {
-        RevolvingError::Engine(EngineError::Rejected(LedgerError::HoldExpired { .. })) => {
-            conflict("authorization_expired", "the authorization expired; authorize again")
-        }
+        RevolvingError::Engine(EngineError::Rejected(LedgerError::HoldExpired { .. })) => conflict(
+            "authorization_expired",
+            "the authorization expired; authorize again",
+        ),
         other => other,
     })?;
     let _ = doc;
@@ -1029,7 +1088,11 @@ async fn capture_once(
 }
 
 /// Releases an authorization that will not be captured.
-pub async fn void(engine: &Engine, tenant: &str, id: Uuid) -> Result<(Purchase, bool), RevolvingError> {
+pub async fn void(
+    engine: &Engine,
+    tenant: &str,
+    id: Uuid,
+) -> Result<(Purchase, bool), RevolvingError> {
     let p = load::<Purchase>(engine, PURCHASE, id, tenant).await?;
     match p.doc.status {
         PurchaseStatus::Voided => return Ok((p.doc, true)),
@@ -1074,12 +1137,18 @@ pub async fn refund(
         let p = load::<Purchase>(engine, PURCHASE, purchase_id, tenant).await?;
         if let Some(r) = p.doc.refunds.iter().find(|r| r.id == refund_id) {
             if r.amount_minor != amount_minor {
-                return Err(conflict("id_reused", "this refund id was used with another amount"));
+                return Err(conflict(
+                    "id_reused",
+                    "this refund id was used with another amount",
+                ));
             }
             return Ok((p.doc, true));
         }
         if p.doc.status != PurchaseStatus::Captured {
-            return Err(conflict("purchase_not_captured", "only a captured purchase is refunded"));
+            return Err(conflict(
+                "purchase_not_captured",
+                "only a captured purchase is refunded",
+            ));
         }
         let refundable = p.doc.captured_minor - p.doc.refunded_minor;
         if amount_minor > refundable {
@@ -1118,7 +1187,10 @@ pub async fn refund(
             Err(e) => return Err(e),
         }
     }
-    Err(conflict("changed_meanwhile", "the purchase kept changing; retry"))
+    Err(conflict(
+        "changed_meanwhile",
+        "the purchase kept changing; retry",
+    ))
 }
 
 /// Turns a captured purchase into monthly installments.
@@ -1135,10 +1207,16 @@ pub async fn convert_purchase(
             if m == months {
                 return Ok((p.doc, true));
             }
-            return Err(conflict("already_converted", format!("already in {m} installments")));
+            return Err(conflict(
+                "already_converted",
+                format!("already in {m} installments"),
+            ));
         }
         if p.doc.status != PurchaseStatus::Captured {
-            return Err(conflict("purchase_not_captured", "only a captured purchase is converted"));
+            return Err(conflict(
+                "purchase_not_captured",
+                "only a captured purchase is converted",
+            ));
         }
         let amount = p.doc.captured_minor - p.doc.refunded_minor;
         let mut after = p.doc.clone();
@@ -1166,7 +1244,10 @@ pub async fn convert_purchase(
             Err(e) => return Err(e),
         }
     }
-    Err(conflict("changed_meanwhile", "the purchase kept changing; retry"))
+    Err(conflict(
+        "changed_meanwhile",
+        "the purchase kept changing; retry",
+    ))
 }
 
 /// Turns the latest statement's unpaid revolving principal into installments.
@@ -1177,7 +1258,11 @@ pub async fn convert_statement(
     key: Uuid,
     months: u32,
 ) -> Result<LineDoc, RevolvingError> {
-    if engine.entry(derived_entry(key, "installments")).await?.is_some() {
+    if engine
+        .entry(derived_entry(key, "installments"))
+        .await?
+        .is_some()
+    {
         return Ok(load::<LineDoc>(engine, LINE, line_id, tenant).await?.doc);
     }
     run_line(engine, tenant, line_id, false, |_, _| {
@@ -1355,7 +1440,9 @@ async fn apply_rule(
     .await
     .map(|_| ())
     .or_else(|e| match e {
-        RevolvingError::Conflict { code: "no_rule", .. } => Ok(()),
+        RevolvingError::Conflict {
+            code: "no_rule", ..
+        } => Ok(()),
         e => Err(anyhow::anyhow!("line {id} limit rule: {e}")),
     })
 }

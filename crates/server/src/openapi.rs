@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers and wire types.
 
 use crate::auth::Principal;
-use crate::routes::{apr, decisions, keys, ledger, loans};
+use crate::routes::{apr, decisions, keys, ledger, loans, revolving};
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};

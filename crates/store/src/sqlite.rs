@@ -119,7 +119,7 @@ impl SqliteStore {
             c.execute_batch(docs::SCHEMA)
                 .context("apply sqlite document schema")
         })
-            .await
+        .await
     }
 
     pub async fn load_book_state(&self) -> anyhow::Result<BookState> {

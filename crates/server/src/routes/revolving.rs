@@ -3,7 +3,9 @@
 
 use crate::app::AppState;
 use crate::auth::{Principal, Role};
-use crate::problem::{engine_error, idempotency_key, internal, not_found, path_uuid, ApiError, WireJson};
+use crate::problem::{
+    engine_error, idempotency_key, internal, not_found, path_uuid, ApiError, WireJson,
+};
 use api::*;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -69,16 +71,22 @@ fn read_tenant(p: &Principal) -> &str {
 
 fn rc_error(e: RevolvingError) -> ApiError {
     let refused = |status, code: &str, field: &str, detail: String| {
-        ApiError::from(Problem::new(status, code, "Request refused; nothing changed", detail).with_field(field))
+        ApiError::from(
+            Problem::new(status, code, "Request refused; nothing changed", detail)
+                .with_field(field),
+        )
     };
     match e {
         RevolvingError::NotFound(what) => not_found(what),
         RevolvingError::Invalid { field, message } => {
             refused(422, "invalid_field", &field, message)
         }
-        RevolvingError::Conflict { code, message } => {
-            ApiError::from(Problem::new(409, code, "Conflicts with the current state; nothing changed", message))
-        }
+        RevolvingError::Conflict { code, message } => ApiError::from(Problem::new(
+            409,
+            code,
+            "Conflicts with the current state; nothing changed",
+            message,
+        )),
         RevolvingError::Declined { reason, detail } => {
             let mut p = Problem::new(422, reason, "Purchase declined; nothing changed", detail)
                 .with_field("amount_minor");
@@ -98,7 +106,15 @@ fn rc_error(e: RevolvingError) -> ApiError {
 fn line_error(l: LineError) -> ApiError {
     let detail = l.to_string();
     let refused = |status, code: &str, field: &str| {
-        ApiError::from(Problem::new(status, code, "Request refused; nothing changed", detail.clone()).with_field(field))
+        ApiError::from(
+            Problem::new(
+                status,
+                code,
+                "Request refused; nothing changed",
+                detail.clone(),
+            )
+            .with_field(field),
+        )
     };
     match &l {
         LineError::Terms(t) => refused(422, "invalid_terms", &t.field),
@@ -106,14 +122,28 @@ fn line_error(l: LineError) -> ApiError {
             refused(422, "invalid_amount", field)
         }
         LineError::TermNotOffered { .. } => refused(422, "term_not_offered", "months"),
-        LineError::Status { .. } => ApiError::from(Problem::new(409, "line_status", "Wrong line status; nothing changed", detail)),
-        LineError::Date { .. } => ApiError::from(Problem::new(409, "business_date", "Business date moved; retry", detail)),
+        LineError::Status { .. } => ApiError::from(Problem::new(
+            409,
+            "line_status",
+            "Wrong line status; nothing changed",
+            detail,
+        )),
+        LineError::Date { .. } => ApiError::from(Problem::new(
+            409,
+            "business_date",
+            "Business date moved; retry",
+            detail,
+        )),
         _ => refused(422, "refused", "amount_minor"),
     }
 }
 
 fn created<T>(replayed: bool, body: T) -> (StatusCode, Json<T>) {
-    let status = if replayed { StatusCode::OK } else { StatusCode::CREATED };
+    let status = if replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
     (status, Json(body))
 }
 
@@ -145,7 +175,9 @@ pub async fn get_borrower(
 ) -> Result<Json<BorrowerResponse>, ApiError> {
     p.require(READERS)?;
     let id = path_uuid(&id, "borrower id")?;
-    let b = rc::borrower(&s.engine, read_tenant(&p), id).await.map_err(rc_error)?;
+    let b = rc::borrower(&s.engine, read_tenant(&p), id)
+        .await
+        .map_err(rc_error)?;
     Ok(Json(BorrowerResponse::from(&b)))
 }
 
@@ -184,7 +216,9 @@ pub async fn get_merchant(
 ) -> Result<Json<MerchantResponse>, ApiError> {
     p.require(READERS)?;
     let id = path_uuid(&id, "merchant id")?;
-    let m = rc::merchant(&s.engine, read_tenant(&p), id).await.map_err(rc_error)?;
+    let m = rc::merchant(&s.engine, read_tenant(&p), id)
+        .await
+        .map_err(rc_error)?;
     Ok(Json(MerchantResponse::from(&m)))
 }
 
@@ -224,7 +258,9 @@ pub async fn get_line(
 ) -> Result<Json<CreditLineResponse>, ApiError> {
     p.require(READERS)?;
     let id = path_uuid(&id, "credit line id")?;
-    let v = rc::line(&s.engine, read_tenant(&p), id).await.map_err(rc_error)?;
+    let v = rc::line(&s.engine, read_tenant(&p), id)
+        .await
+        .map_err(rc_error)?;
     Ok(Json(CreditLineResponse::from(&v)))
 }
 
@@ -254,8 +290,14 @@ pub async fn line_history(
     ))
 }
 
-async fn line_response(s: &AppState, p: &Principal, id: Uuid) -> Result<CreditLineResponse, ApiError> {
-    let v = rc::line(&s.engine, read_tenant(p), id).await.map_err(rc_error)?;
+async fn line_response(
+    s: &AppState,
+    p: &Principal,
+    id: Uuid,
+) -> Result<CreditLineResponse, ApiError> {
+    let v = rc::line(&s.engine, read_tenant(p), id)
+        .await
+        .map_err(rc_error)?;
     Ok(CreditLineResponse::from(&v))
 }
 
@@ -330,7 +372,9 @@ fn line_action(req: &LineChangeRequest) -> Result<LimitAction, ApiError> {
                     ApiError::from(FieldError::new("lower_fraction", "must be a decimal"))
                 })?;
                 if fraction <= money::Decimal::ZERO || fraction > money::Decimal::ONE {
-                    return Err(FieldError::new("lower_fraction", "must be above 0 and at most 1").into());
+                    return Err(
+                        FieldError::new("lower_fraction", "must be above 0 and at most 1").into(),
+                    );
                 }
                 revolving::RiskSignal::Lower {
                     fraction,
@@ -363,7 +407,11 @@ pub async fn convert_statement(
     let id = path_uuid(&id, "credit line id")?;
     let key = idempotency_key(&headers, None)?;
     if req.fee_payer()? != revolving::FeePayer::Borrower {
-        return Err(FieldError::new("fee_payer", "a statement's installments are paid by the borrower").into());
+        return Err(FieldError::new(
+            "fee_payer",
+            "a statement's installments are paid by the borrower",
+        )
+        .into());
     }
     rc::convert_statement(&s.engine, &tenant_of(&p), id, key, req.months)
         .await
@@ -387,8 +435,10 @@ pub async fn quote(
         .parse()
         .ok()
         .filter(|r: &money::Decimal| *r >= money::Decimal::ZERO && *r < money::Decimal::ONE)
-        .ok_or_else(|| ApiError::from(FieldError::new("fee_rate", "must be a fraction in [0, 1)")))?;
-    let apr = revolving::installment_apr_percent(money::Currency::CNY, months, rate)
+        .ok_or_else(|| {
+            ApiError::from(FieldError::new("fee_rate", "must be a fraction in [0, 1)"))
+        })?;
+    let apr = revolving::installment_apr_percent(money::Currency::Cny, months, rate)
         .map_err(line_error)?;
     Ok(Json(InstallmentQuote {
         months,
@@ -439,7 +489,9 @@ pub async fn get_purchase(
 ) -> Result<Json<PurchaseResponse>, ApiError> {
     p.require(READERS)?;
     let id = path_uuid(&id, "purchase id")?;
-    let purchase = rc::purchase(&s.engine, read_tenant(&p), id).await.map_err(rc_error)?;
+    let purchase = rc::purchase(&s.engine, read_tenant(&p), id)
+        .await
+        .map_err(rc_error)?;
     Ok(Json(PurchaseResponse::from(&purchase)))
 }
 
@@ -451,11 +503,26 @@ pub async fn capture(
     p: Principal,
     State(s): State<AppState>,
     Path(id): Path<String>,
-    body: Option<WireJson<CaptureRequest>>,
+    body: axum::body::Bytes,
 ) -> Result<Json<PurchaseResponse>, ApiError> {
     p.require(PAYMENTS)?;
     let id = path_uuid(&id, "purchase id")?;
-    let req = body.map(|b| b.0).unwrap_or_default();
+    // The body is optional: none captures the whole authorization.
+    let req: CaptureRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        CaptureRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::from(
+                Problem::new(
+                    400,
+                    "malformed_json",
+                    "Malformed request body",
+                    e.to_string(),
+                )
+                .with_field("amount_minor"),
+            )
+        })?
+    };
     let (purchase, _) = rc::capture(&s.engine, &tenant_of(&p), id, req.amount_minor)
         .await
         .map_err(rc_error)?;
@@ -473,7 +540,9 @@ pub async fn void(
 ) -> Result<Json<PurchaseResponse>, ApiError> {
     p.require(PAYMENTS)?;
     let id = path_uuid(&id, "purchase id")?;
-    let (purchase, _) = rc::void(&s.engine, &tenant_of(&p), id).await.map_err(rc_error)?;
+    let (purchase, _) = rc::void(&s.engine, &tenant_of(&p), id)
+        .await
+        .map_err(rc_error)?;
     Ok(Json(PurchaseResponse::from(&purchase)))
 }
 

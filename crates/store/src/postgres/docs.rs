@@ -58,7 +58,12 @@ pub(super) async fn write_doc(
                 .await
                 .context("update document")?
                 .rows_affected();
-            anyhow::ensure!(n == 1, "{} {} is no longer at version {v}", row.kind, row.id);
+            anyhow::ensure!(
+                n == 1,
+                "{} {} is no longer at version {v}",
+                row.kind,
+                row.id
+            );
         }
     }
     Ok(())
@@ -116,7 +121,10 @@ impl PgStore {
             Some(_) => format!("{DOC_SELECT} WHERE kind = $1 AND open AND day < $4 AND id > $2 ORDER BY id LIMIT $3"),
             None => format!("{DOC_SELECT} WHERE kind = $1 AND id > $2 ORDER BY id LIMIT $3"),
         };
-        let mut q = sqlx::query(&sql).bind(kind).bind(after).bind(i64::from(limit));
+        let mut q = sqlx::query(&sql)
+            .bind(kind)
+            .bind(after)
+            .bind(i64::from(limit));
         if let Some(day) = open_before_day {
             q = q.bind(day);
         }

@@ -53,7 +53,12 @@ pub(super) fn write_doc(
             let n = tx
                 .prepare_cached("UPDATE docs SET open = ?2, day = ?3, version = ?4, body = ?5 WHERE id = ?1 AND version = ?6")?
                 .execute(params![row.id.as_bytes(), i64::from(row.open), row.day, row.version, row.body, v])?;
-            anyhow::ensure!(n == 1, "{} {} is no longer at version {v}", row.kind, row.id);
+            anyhow::ensure!(
+                n == 1,
+                "{} {} is no longer at version {v}",
+                row.kind,
+                row.id
+            );
         }
     }
     Ok(())
