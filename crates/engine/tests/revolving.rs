@@ -318,3 +318,28 @@ async fn installments_disclose_their_apr_and_statements_bill_parts() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_year_of_a_small_book_keeps_every_promise() {
+    use engine::rc_simulation::{self, RcSimConfig};
+    for ts in testkit::all_stores().await {
+        let e = Engine::start(ts.store.clone(), EngineConfig::default())
+            .await
+            .unwrap();
+        let config = RcSimConfig {
+            lines: 60,
+            merchants: 5,
+            days: 365,
+            seed: 7,
+            start: d("2026-01-01"),
+        };
+        let r = rc_simulation::run(&e, config, &|_| {}).await.unwrap();
+        assert_eq!(r.balanced_days, 365, "{}", ts.name);
+        assert!(r.purchases > 3_000 && r.refunds > 10 && r.conversions > 50, "{r:?}");
+        assert!(r.statements >= 60 * 11, "{r:?}");
+        assert!(r.full_payer_lines > 10, "{r:?}");
+        assert_eq!(r.full_payer_interest_minor, 0, "{}: {r:?}", ts.name);
+        assert!(r.other_interest_minor > 0, "{r:?}");
+        assert!(r.funder_outflow_entries > 0 && r.funder_outflow_minor > 0, "{r:?}");
+    }
+}

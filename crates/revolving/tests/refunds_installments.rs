@@ -60,24 +60,21 @@ fn a_refund_after_the_statement_corrects_it() {
 }
 
 #[test]
-fn a_refund_of_more_than_can_be_refunded_changes_nothing() {
+fn a_refund_of_principal_already_repaid_becomes_a_credit_balance() {
     let mut sim = Sim::standard(1_000_00, "2025-01-15");
     sim.capture(100_00);
-    let before = sim.line.clone();
-    let refused = sim.try_apply(Command::Refund {
-        amount_minor: 100_01,
+    sim.run(Command::Repay {
+        amount_minor: 60_00,
+    });
+    assert_eq!(sim.line.unbilled_principal_minor, 40_00);
+    sim.run(Command::Refund {
+        amount_minor: 100_00,
         plan_id: None,
     });
-    assert_eq!(
-        refused,
-        Err(LineError::TooLarge {
-            field: "amount_minor",
-            what: "refunded from captured principal",
-            got: 100_01,
-            max: 100_00,
-        })
-    );
-    assert_eq!(sim.line, before);
+    assert_eq!(sim.line.principal_outstanding_minor(), 0);
+    assert_eq!(sim.line.overpayment_minor, 60_00);
+    assert_eq!(sim.line.used_minor, 0);
+    assert_eq!(sim.line.payoff_minor(), -60_00);
     let unknown = sim.try_apply(Command::Refund {
         amount_minor: 1,
         plan_id: Some([9; 16]),

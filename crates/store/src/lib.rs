@@ -362,6 +362,15 @@ impl Store {
         }
     }
 
+    /// Posted debits and credits summed over every account, per currency: equal in a
+    /// balanced ledger.
+    pub async fn trial_balance(&self) -> anyhow::Result<Vec<(String, i128, i128)>> {
+        match self {
+            Store::Sqlite(s) => s.trial_balance().await,
+            Store::Postgres(s) => s.trial_balance().await,
+        }
+    }
+
     pub async fn execute_raw(&self, sql: &str) -> anyhow::Result<u64> {
         match self {
             Store::Sqlite(s) => s.execute_raw(sql.to_string()).await,

@@ -100,30 +100,26 @@ pub(super) fn refund(
         Some(id) => Some(plan_index(line, id)?),
         None => None,
     };
-    let max = refundable(line, plan);
-    if amount > max {
-        let what = "refunded from captured principal";
-        return Err(LineError::TooLarge {
-            field: "amount_minor",
-            what,
-            got: amount,
-            max,
-        });
-    }
-    let from_unbilled = amount.min(line.unbilled_principal_minor);
+    // Principal the borrower already repaid comes back as a credit balance: the shell
+    // checks the refund against what the purchase captured.
+    let principal = amount.min(refundable(line, plan));
+    let excess = amount - principal;
+    let from_unbilled = principal.min(line.unbilled_principal_minor);
     line.unbilled_principal_minor -= from_unbilled;
-    let from_billed = (amount - from_unbilled).min(line.billed_principal_minor);
+    let from_billed = (principal - from_unbilled).min(line.billed_principal_minor);
     line.billed_principal_minor -= from_billed;
     statements::reduce_revolving(line, from_billed, on, book);
     if let Some(index) = plan {
-        line.plans[index].refund_unbilled(amount - from_unbilled - from_billed);
+        line.plans[index].refund_unbilled(principal - from_unbilled - from_billed);
     }
     book.post(
         Purpose::MerchantPayable,
         Purpose::PrincipalReceivable,
-        amount,
+        principal,
     );
-    limit::restore(line, amount, book);
+    limit::restore(line, principal, book);
+    line.overpayment_minor += excess;
+    book.post(Purpose::MerchantPayable, Purpose::Overpayment, excess);
     Ok(())
 }
 

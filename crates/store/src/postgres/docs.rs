@@ -161,4 +161,17 @@ impl PgStore {
             })
             .collect()
     }
+
+    pub async fn trial_balance(&self) -> anyhow::Result<Vec<(String, i128, i128)>> {
+        sqlx::query("SELECT currency, SUM(debits_posted)::TEXT, SUM(credits_posted)::TEXT FROM accounts GROUP BY currency ORDER BY currency")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                let d: String = r.try_get(1)?;
+                let c: String = r.try_get(2)?;
+                Ok((r.try_get(0)?, d.parse()?, c.parse()?))
+            })
+            .collect()
+    }
 }
