@@ -297,6 +297,8 @@ pub struct PurchaseRequest {
     pub merchant_id: Uuid,
     pub amount_minor: i64,
     pub currency: String,
+    /// Capture at once (a sale): the answer is the captured purchase.
+    pub capture: Option<bool>,
 }
 
 impl PurchaseRequest {

@@ -57,6 +57,7 @@ enum Habit {
 struct SimLine {
     id: Uuid,
     habit: Habit,
+    due_day: u32,
     captured: Vec<(Uuid, i64)>,
 }
 
@@ -96,11 +97,7 @@ pub async fn run(
     Ok(report)
 }
 
-async fn open_merchants(
-    engine: &Engine,
-    rng: &mut StdRng,
-    n: u32,
-) -> anyhow::Result<Vec<Uuid>> {
+async fn open_merchants(engine: &Engine, rng: &mut StdRng, n: u32) -> anyhow::Result<Vec<Uuid>> {
     let mut out = Vec::new();
     for i in 0..n.max(1) {
         let id = Uuid::from_u128(rng.gen());
@@ -141,12 +138,19 @@ async fn open_lines(engine: &Engine, rng: &mut StdRng, n: u32) -> anyhow::Result
         out.push(SimLine {
             id,
             habit,
+            due_day: terms.due_day,
             captured: Vec::new(),
         });
         let engine = engine.clone();
         tasks.spawn(async move {
-            rc::create_borrower(&engine, borrower, T, BorrowerKind::Individual, format!("b{i}"))
-                .await?;
+            rc::create_borrower(
+                &engine,
+                borrower,
+                T,
+                BorrowerKind::Individual,
+                format!("b{i}"),
+            )
+            .await?;
             rc::open_line(
                 &engine,
                 T,
@@ -210,7 +214,11 @@ async fn trade(
             tasks.spawn(async move { buy(&engine, p, convert, payer).await.map(|r| (i, r)) });
         } else if !l.captured.is_empty() && rng.gen_bool(0.01) {
             let (pid, amount) = l.captured.swap_remove(rng.gen_range(0..l.captured.len()));
-            let part = if rng.gen_bool(0.5) { amount } else { amount / 2 };
+            let part = if rng.gen_bool(0.5) {
+                amount
+            } else {
+                amount / 2
+            };
             let rid = Uuid::from_u128(rng.gen());
             tasks.spawn(async move {
                 rc::refund(&engine, T, pid, rid, part)
@@ -232,7 +240,11 @@ async fn trade(
 }
 
 enum Bought {
-    Captured { purchase: Uuid, amount_minor: i64, converted: bool },
+    Captured {
+        purchase: Uuid,
+        amount_minor: i64,
+        converted: bool,
+    },
     Declined,
     Refunded,
 }
@@ -291,7 +303,7 @@ async fn repay_due(
     report: &mut RcSimReport,
 ) -> anyhow::Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
-    for l in lines {
+    for l in lines.iter().filter(|l| l.due_day == today.day()) {
         let key = Uuid::from_u128(rng.gen());
         let miss = rng.gen_bool(0.5);
         let engine = engine.clone();

@@ -335,11 +335,17 @@ async fn a_year_of_a_small_book_keeps_every_promise() {
         };
         let r = rc_simulation::run(&e, config, &|_| {}).await.unwrap();
         assert_eq!(r.balanced_days, 365, "{}", ts.name);
-        assert!(r.purchases > 3_000 && r.refunds > 10 && r.conversions > 50, "{r:?}");
+        assert!(
+            r.purchases > 3_000 && r.refunds > 10 && r.conversions > 50,
+            "{r:?}"
+        );
         assert!(r.statements >= 60 * 11, "{r:?}");
         assert!(r.full_payer_lines > 10, "{r:?}");
         assert_eq!(r.full_payer_interest_minor, 0, "{}: {r:?}", ts.name);
         assert!(r.other_interest_minor > 0, "{r:?}");
-        assert!(r.funder_outflow_entries > 0 && r.funder_outflow_minor > 0, "{r:?}");
+        assert!(
+            r.funder_outflow_entries > 0 && r.funder_outflow_minor > 0,
+            "{r:?}"
+        );
     }
 }

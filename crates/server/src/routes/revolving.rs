@@ -468,7 +468,14 @@ pub async fn authorize(
         currency,
         amount_minor: req.amount_minor,
     };
-    match rc::authorize(&s.engine, &tenant_of(&p), new).await {
+    let tenant = tenant_of(&p);
+    match rc::authorize(&s.engine, &tenant, new).await {
+        Ok((purchase, replayed)) if req.capture == Some(true) => {
+            let (captured, _) = rc::capture(&s.engine, &tenant, purchase.id, None)
+                .await
+                .map_err(rc_error)?;
+            Ok(created(replayed, PurchaseResponse::from(&captured)))
+        }
         Ok((purchase, replayed)) => Ok(created(replayed, PurchaseResponse::from(&purchase))),
         Err(e) => {
             let mut err = rc_error(e);
