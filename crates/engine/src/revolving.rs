@@ -178,11 +178,16 @@ async fn load<T: DeserializeOwned>(
     })
 }
 
-fn doc_write(
-    kind: &str,
+/// Where a document sits: its kind, id, tenant and the document it belongs to.
+struct Place<'a> {
+    kind: &'a str,
     id: Uuid,
-    tenant: &str,
+    tenant: &'a str,
     parent: Option<Uuid>,
+}
+
+fn doc_write(
+    at: Place<'_>,
     open: bool,
     day: BusinessDate,
     body: Vec<u8>,
@@ -190,10 +195,10 @@ fn doc_write(
 ) -> DomainWrite {
     DomainWrite::Doc {
         row: DocRow {
-            kind: kind.into(),
-            id,
-            tenant: tenant.into(),
-            parent,
+            kind: at.kind.into(),
+            id: at.id,
+            tenant: at.tenant.into(),
+            parent: at.parent,
             open,
             day: day.to_epoch_days(),
             version: read_version.map_or(1, |v| v + 1),
@@ -206,10 +211,12 @@ fn doc_write(
 fn line_write(l: &LineDoc, read_version: Option<i64>) -> DomainWrite {
     let open = l.line.status != LineStatus::Closed || l.line.payoff_minor() != 0;
     doc_write(
-        LINE,
-        l.id,
-        &l.tenant,
-        Some(l.borrower_id),
+        Place {
+            kind: LINE,
+            id: l.id,
+            tenant: &l.tenant,
+            parent: Some(l.borrower_id),
+        },
         open,
         l.line.business_date,
         encode(l),
@@ -220,10 +227,12 @@ fn line_write(l: &LineDoc, read_version: Option<i64>) -> DomainWrite {
 fn purchase_write(p: &Purchase, read_version: Option<i64>) -> DomainWrite {
     let day = p.captured_on.unwrap_or(p.authorized_on);
     doc_write(
-        PURCHASE,
-        p.id,
-        &p.tenant,
-        Some(p.line_id),
+        Place {
+            kind: PURCHASE,
+            id: p.id,
+            tenant: &p.tenant,
+            parent: Some(p.line_id),
+        },
         false,
         day,
         encode(p),
@@ -500,7 +509,18 @@ pub async fn create_borrower(
         name,
         created_on: day,
     };
-    let w = doc_write(BORROWER, id, tenant, None, false, day, encode(&b), None);
+    let w = doc_write(
+        Place {
+            kind: BORROWER,
+            id,
+            tenant,
+            parent: None,
+        },
+        false,
+        day,
+        encode(&b),
+        None,
+    );
     submit_doc(engine, Vec::new(), vec![w]).await?;
     Ok((b, false))
 }
@@ -588,10 +608,12 @@ pub async fn create_merchant(
         constraint: None,
     });
     let w = doc_write(
-        MERCHANT,
-        doc.id,
-        tenant,
-        None,
+        Place {
+            kind: MERCHANT,
+            id: doc.id,
+            tenant,
+            parent: None,
+        },
         true,
         day,
         encode(&doc),
