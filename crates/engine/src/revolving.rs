@@ -29,6 +29,9 @@ pub const BORROWER: &str = "borrower";
 pub const MERCHANT: &str = "merchant";
 pub const LINE: &str = "line";
 pub const PURCHASE: &str = "purchase";
+/// A line change as requested, under its Idempotency-Key, so a retry is answered, not
+/// applied again.
+pub const LINE_CHANGE: &str = "line_change";
 const STALE_RETRIES_MAX: usize = 16;
 /// An authorization not captured within this long is released by the ledger.
 pub const AUTHORIZATION_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
@@ -872,7 +875,64 @@ pub enum LimitAction {
     Signal(revolving::RiskSignal),
 }
 
-/// An operator's or a risk system's change of a line, logged with its reason.
+impl LimitAction {
+    /// The request as stored with its key, to tell a retry from a reused key.
+    fn describe(&self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            LimitAction::Set { limit_minor } => {
+                json!({"action": "set_limit", "limit_minor": limit_minor})
+            }
+            LimitAction::Temporary {
+                amount_minor,
+                expires_on,
+            } => json!({"action": "temporary_limit", "amount_minor": amount_minor,
+                        "expires_on": expires_on.to_string()}),
+            LimitAction::Freeze => json!({"action": "freeze"}),
+            LimitAction::Unfreeze => json!({"action": "unfreeze"}),
+            LimitAction::Close => json!({"action": "close"}),
+            LimitAction::Signal(revolving::RiskSignal::Lower { fraction, reason }) => {
+                json!({"action": "risk_signal", "lower_fraction": fraction.normalize().to_string(),
+                       "signal_reason": reason})
+            }
+            LimitAction::Signal(revolving::RiskSignal::Freeze { reason }) => {
+                json!({"action": "risk_signal", "signal_reason": reason})
+            }
+        }
+    }
+}
+
+/// The line as it is when `key` already changed it with the same request; a conflict when
+/// the key was used for another request; `None` when the key is new.
+async fn change_replay(
+    engine: &Engine,
+    tenant: &str,
+    record_id: Uuid,
+    request: &serde_json::Value,
+) -> Result<Option<LineDoc>, RevolvingError> {
+    let Ok(stored) = load::<serde_json::Value>(engine, LINE_CHANGE, record_id, tenant).await else {
+        return Ok(None);
+    };
+    if &stored.doc != request {
+        return Err(conflict(
+            "id_reused",
+            "this Idempotency-Key was used for another change",
+        ));
+    }
+    let line_id = request["line_id"]
+        .as_str()
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .ok_or_else(|| anyhow::anyhow!("stored line change {record_id} names no line"))?;
+    Ok(Some(
+        load::<LineDoc>(engine, LINE, line_id, tenant).await?.doc,
+    ))
+}
+
+/// An operator's or a risk system's change of a line, logged with its reason. The change is
+/// recorded under `key` with the line's update, so the same key again answers with the line
+/// instead of changing it twice (a freeze retried is not refused; a limit set again logs no
+/// second event; a reused key whose postings happen to match cannot move the line without
+/// the ledger).
 pub async fn change_line(
     engine: &Engine,
     tenant: &str,
@@ -884,7 +944,16 @@ pub async fn change_line(
     if reason.trim().is_empty() {
         return Err(invalid("reason", "say why the line changes"));
     }
-    run_line(engine, tenant, line_id, true, |v, free| {
+    let record_id = Uuid::new_v5(&key, b"line-change");
+    let request = serde_json::json!({
+        "line_id": line_id.to_string(),
+        "change": action.describe(),
+        "reason": reason,
+    });
+    if let Some(line) = change_replay(engine, tenant, record_id, &request).await? {
+        return Ok(line);
+    }
+    let changed = run_line(engine, tenant, line_id, true, |v, free| {
         let command = match &action {
             LimitAction::Set { limit_minor } => revolving::Command::ChangeLimit {
                 limit_minor: *limit_minor,
@@ -912,13 +981,34 @@ pub async fn change_line(
             },
             LimitAction::Signal(s) => revolving::limits::on_signal(&v.doc.line, s, free),
         };
-        Ok(LinePlan::new(
+        let mut plan = LinePlan::new(
             command,
             derived_entry(key, "line-change"),
             format!("line change: {reason}"),
-        ))
+        );
+        plan.writes = vec![doc_write(
+            Place {
+                kind: LINE_CHANGE,
+                id: record_id,
+                tenant,
+                parent: Some(line_id),
+            },
+            false,
+            v.doc.line.business_date,
+            encode(&request),
+            None,
+        )];
+        Ok(plan)
     })
-    .await
+    .await;
+    match changed {
+        Ok(line) => Ok(line),
+        // A twin with the same key committed first: answer as its retry would be answered.
+        Err(e) => match change_replay(engine, tenant, record_id, &request).await? {
+            Some(line) => Ok(line),
+            None => Err(e),
+        },
+    }
 }
 
 // ---------------------------------------------------------------------------------------
