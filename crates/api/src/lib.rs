@@ -8,7 +8,9 @@ mod problem;
 
 pub use ledger_wire::*;
 pub use loans_wire::*;
-pub use problem::{FieldError, Problem};
+pub use problem::{DeclinedPurchase, FieldError, Problem};
+mod revolving_wire;
+pub use revolving_wire::*;
 mod apr_wire;
 pub use apr_wire::*;
 mod decision_wire;

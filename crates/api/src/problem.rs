@@ -15,6 +15,17 @@ pub struct Problem {
     pub field: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub incident_id: Option<String>,
+    /// A refused purchase's outcome: `{"id", "status": "declined", "reason"}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purchase: Option<DeclinedPurchase>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeclinedPurchase {
+    pub id: uuid::Uuid,
+    /// Always `declined`.
+    pub status: String,
+    pub reason: String,
 }
 
 impl Problem {
@@ -27,6 +38,7 @@ impl Problem {
             code: code.to_string(),
             field: None,
             incident_id: None,
+            purchase: None,
         }
     }
 

@@ -12,6 +12,8 @@ pub enum EngineError {
     WriterGone,
     #[error("loan {id} changed meanwhile; read it again and retry")]
     StaleLoan { id: uuid::Uuid },
+    #[error("{id} changed meanwhile; read it again and retry")]
+    StaleDoc { id: uuid::Uuid },
     #[error("storage failed: {0:#}")]
     Storage(String),
 }

@@ -5,6 +5,8 @@
 
 mod error;
 pub mod loans;
+pub mod rc_simulation;
+pub mod revolving;
 pub mod simulation;
 mod verify;
 mod writer;

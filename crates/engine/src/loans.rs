@@ -873,6 +873,10 @@ pub struct CobReport {
     pub entries_posted: u64,
     pub partitions_done: u32,
     pub partitions_skipped: u32,
+    /// Revolving credit lines moved to the next day, and statements they issued.
+    pub lines_advanced: u64,
+    pub statements_issued: u64,
+    pub merchants_settled: u64,
 }
 
 /// How close of business runs: loans read per query and loans in flight to the writer.
@@ -961,6 +965,10 @@ pub async fn close_business_day(
     if report.partitions_done + report.partitions_skipped < store::LOAN_PARTITIONS {
         return Ok((today, report));
     }
+    let rc = crate::revolving::close_day(engine, today, next).await?;
+    report.lines_advanced = rc.lines_advanced;
+    report.statements_issued = rc.statements_issued;
+    report.merchants_settled = rc.merchants_settled;
     let open = DomainWrite::Meta {
         key: BUSINESS_DATE_KEY.into(),
         value: next.to_string().into_bytes(),

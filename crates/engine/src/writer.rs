@@ -308,7 +308,7 @@ fn referenced_ids(
 /// What this group has already done, so a retry inside the same group is answered too.
 #[derive(Default)]
 struct Seen {
-    /// Loan row versions written.
+    /// Loan and document row versions written.
     loan_versions: HashMap<uuid::Uuid, i64>,
     entries: HashMap<EntryId, EntryRecord>,
     holds: HashMap<HoldId, HoldRecord>,
@@ -761,22 +761,23 @@ impl LoanVersions {
         group: &[Envelope],
         prev: Option<&Seen>,
     ) -> anyhow::Result<LoanVersions> {
-        let ids: Vec<uuid::Uuid> = group
-            .iter()
-            .flat_map(|e| &e.domain)
-            .filter_map(|w| match w {
-                DomainWrite::Loan { row, .. } => Some(row.id),
-                _ => None,
-            })
-            .collect();
-        if ids.is_empty() {
-            return Ok(LoanVersions {
-                current: HashMap::new(),
-            });
+        let (mut loans, mut docs) = (Vec::new(), Vec::new());
+        for w in group.iter().flat_map(|e| &e.domain) {
+            match w {
+                DomainWrite::Loan { row, .. } => loans.push(row.id),
+                DomainWrite::Doc { row, .. } => docs.push(row.id),
+                _ => {}
+            }
         }
-        let mut current = store.loan_versions(ids.clone()).await?;
+        let mut current = HashMap::new();
+        if !loans.is_empty() {
+            current.extend(store.loan_versions(loans.clone()).await?);
+        }
+        if !docs.is_empty() {
+            current.extend(store.doc_versions(docs.clone()).await?);
+        }
         if let Some(p) = prev {
-            for id in ids {
+            for id in loans.into_iter().chain(docs) {
                 if let Some(v) = p.loan_versions.get(&id) {
                     current.insert(id, *v);
                 }
@@ -787,30 +788,48 @@ impl LoanVersions {
 
     fn admit(&self, writes: &[DomainWrite]) -> Result<(), EngineError> {
         for w in writes {
-            if let DomainWrite::Loan {
-                row,
-                expected_version,
-            } = w
-            {
-                let now = self.current.get(&row.id).copied();
-                if now != *expected_version {
-                    return Err(EngineError::StaleLoan { id: row.id });
-                }
-                assert!(
-                    now.is_none_or(|v| row.version > v),
-                    "a loan write moves its version forward"
-                );
+            let (id, version, expected, stale) = match w {
+                DomainWrite::Loan {
+                    row,
+                    expected_version,
+                } => (
+                    row.id,
+                    row.version,
+                    expected_version,
+                    EngineError::StaleLoan { id: row.id },
+                ),
+                DomainWrite::Doc {
+                    row,
+                    expected_version,
+                } => (
+                    row.id,
+                    row.version,
+                    expected_version,
+                    EngineError::StaleDoc { id: row.id },
+                ),
+                _ => continue,
+            };
+            let now = self.current.get(&id).copied();
+            if now != *expected {
+                return Err(stale);
             }
+            assert!(
+                now.is_none_or(|v| version > v),
+                "a versioned write moves its version forward"
+            );
         }
         Ok(())
     }
 
     fn commit(&mut self, writes: &[DomainWrite], seen: &mut Seen) {
         for w in writes {
-            if let DomainWrite::Loan { row, .. } = w {
-                self.current.insert(row.id, row.version);
-                seen.loan_versions.insert(row.id, row.version);
-            }
+            let (id, version) = match w {
+                DomainWrite::Loan { row, .. } => (row.id, row.version),
+                DomainWrite::Doc { row, .. } => (row.id, row.version),
+                _ => continue,
+            };
+            self.current.insert(id, version);
+            seen.loan_versions.insert(id, version);
         }
     }
 }

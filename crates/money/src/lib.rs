@@ -16,6 +16,8 @@ mod daycount;
 mod money;
 mod rate;
 mod rounding;
+#[cfg(feature = "serde")]
+mod serde_impls;
 
 pub use allocate::{allocate, allocate_by_ratio, AllocError, ALLOCATE_WEIGHTS_MAX};
 pub use apr::{apr_from_periodic_cash_flows, apr_percent, AprError, UnitPeriod};

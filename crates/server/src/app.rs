@@ -88,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::apr::routes())
         .merge(routes::loans::routes())
         .merge(routes::decisions::routes())
+        .merge(routes::revolving::routes())
         .route_layer(middleware::from_fn(track))
         .fallback(|| async { crate::problem::not_found("this route") })
         .layer(DefaultBodyLimit::max(8 * 1024 * 1024))

@@ -18,6 +18,9 @@ pub enum Backend {
 
 #[derive(Subcommand)]
 pub enum BenchCmd {
+    /// Purchases on credit lines, each an authorization (a ledger hold) and its capture,
+    /// from concurrent clients, durably.
+    Authorize(crate::rc_cli::AuthorizeArgs),
     /// Full in-process credit decisions (features, model, rules, price, limit, canonical
     /// output hash), one at a time on one thread; no database.
     Decision {
@@ -78,7 +81,7 @@ pub enum BenchCmd {
     },
 }
 
-async fn fresh_store(
+pub async fn fresh_store(
     store: Backend,
     data_dir: &std::path::Path,
     postgres_url: &str,
@@ -214,6 +217,7 @@ pub async fn bench_cob(store: Store, loans_n: u64, quiet: bool) -> anyhow::Resul
 
 pub async fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
     match cmd {
+        BenchCmd::Authorize(args) => crate::rc_cli::bench(args).await,
         BenchCmd::Cob {
             store,
             loans,

@@ -83,6 +83,11 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: crate::loan_cli::LoanCmd,
     },
+    /// Revolving credit: the seeded book simulation.
+    Revolving {
+        #[command(subcommand)]
+        cmd: crate::rc_cli::RevolvingCmd,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -263,6 +268,7 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             .await?
             .map(|()| ExitCode::SUCCESS),
         Cmd::Bench { cmd } => crate::bench::run(cmd).await,
+        Cmd::Revolving { cmd } => crate::rc_cli::run(cmd).await,
         Cmd::Loan { cmd } => crate::loan_cli::run(cmd),
         Cmd::Cob {
             store,

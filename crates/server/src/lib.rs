@@ -12,4 +12,5 @@ pub mod decisioning;
 pub mod loan_cli;
 pub mod openapi;
 pub mod problem;
+pub mod rc_cli;
 pub mod routes;

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers and wire types.
 
 use crate::auth::Principal;
-use crate::routes::{apr, decisions, keys, ledger, loans};
+use crate::routes::{apr, decisions, keys, ledger, loans, revolving};
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -30,6 +30,12 @@ impl Modify for ApiKeyScheme {
         loans::preview_schedule, loans::create_product, loans::get_product,
         loans::apply, loans::get_loan, loans::approve, loans::decline, loans::disburse,
         loans::repay, loans::reverse_repayment, loans::prepayment_quote, loans::prepay,
+        revolving::create_borrower, revolving::get_borrower, revolving::create_merchant,
+        revolving::get_merchant, revolving::create_line, revolving::get_line,
+        revolving::line_history, revolving::repay, revolving::change_line,
+        revolving::convert_statement, revolving::quote, revolving::authorize,
+        revolving::get_purchase, revolving::capture, revolving::void, revolving::refund,
+        revolving::convert_purchase, revolving::trace,
     ),
     modifiers(&ApiKeyScheme)
 )]

@@ -156,6 +156,12 @@ pub fn engine_error(e: EngineError, prefix: &str, hold: bool) -> ApiError {
             "Loan changed",
             format!("loan {id} changed meanwhile; retry with the same Idempotency-Key"),
         ),
+        EngineError::StaleDoc { id } => problem(
+            409,
+            "changed_meanwhile",
+            "Changed meanwhile",
+            format!("{id} changed meanwhile; retry with the same Idempotency-Key"),
+        ),
         other => internal(&other.to_string()),
     }
 }

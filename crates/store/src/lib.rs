@@ -6,11 +6,13 @@
 //! transaction; nothing is acknowledged before that transaction is durable.
 
 mod codec;
+mod docs;
 mod loans;
 mod postgres;
 mod sqlite;
 
 pub use codec::StoredEntry;
+pub use docs::{DocEvent, DocRow};
 use ledger::{
     Account, AccountId, BodyHash, Effect, EntryId, EntryRecord, HoldId, HoldRecord, PARTITIONS,
 };
@@ -308,6 +310,67 @@ impl Store {
 
     /// Runs one SQL statement as is. For operators' repair scripts and for tests that tamper
     /// with stored rows on purpose.
+    pub async fn doc(&self, id: uuid::Uuid) -> anyhow::Result<Option<DocRow>> {
+        match self {
+            Store::Sqlite(s) => s.doc(id).await,
+            Store::Postgres(s) => s.doc(id).await,
+        }
+    }
+
+    pub async fn doc_versions(
+        &self,
+        ids: Vec<uuid::Uuid>,
+    ) -> anyhow::Result<HashMap<uuid::Uuid, i64>> {
+        match self {
+            Store::Sqlite(s) => s.doc_versions(ids).await,
+            Store::Postgres(s) => s.doc_versions(ids).await,
+        }
+    }
+
+    /// Documents of `kind` by id, after `after`; with `open_before_day`, only open ones
+    /// whose day is before it (what close of business still has to visit).
+    pub async fn docs(
+        &self,
+        kind: &str,
+        open_before_day: Option<i32>,
+        after: Option<uuid::Uuid>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<DocRow>> {
+        let kind = kind.to_string();
+        match self {
+            Store::Sqlite(s) => s.docs(kind, open_before_day, after, limit).await,
+            Store::Postgres(s) => s.docs(kind, open_before_day, after, limit).await,
+        }
+    }
+
+    pub async fn docs_by_parent(
+        &self,
+        parent: uuid::Uuid,
+        kind: &str,
+    ) -> anyhow::Result<Vec<DocRow>> {
+        let kind = kind.to_string();
+        match self {
+            Store::Sqlite(s) => s.docs_by_parent(parent, kind).await,
+            Store::Postgres(s) => s.docs_by_parent(parent, kind).await,
+        }
+    }
+
+    pub async fn doc_events(&self, doc_id: uuid::Uuid) -> anyhow::Result<Vec<DocEvent>> {
+        match self {
+            Store::Sqlite(s) => s.doc_events(doc_id).await,
+            Store::Postgres(s) => s.doc_events(doc_id).await,
+        }
+    }
+
+    /// Posted debits and credits summed over every account, per currency: equal in a
+    /// balanced ledger.
+    pub async fn trial_balance(&self) -> anyhow::Result<Vec<(String, i128, i128)>> {
+        match self {
+            Store::Sqlite(s) => s.trial_balance().await,
+            Store::Postgres(s) => s.trial_balance().await,
+        }
+    }
+
     pub async fn execute_raw(&self, sql: &str) -> anyhow::Result<u64> {
         match self {
             Store::Sqlite(s) => s.execute_raw(sql.to_string()).await,

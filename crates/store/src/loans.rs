@@ -67,6 +67,12 @@ pub enum DomainWrite {
         key: String,
         value: Vec<u8>,
     },
+    /// Insert (`expected_version` None) or update a document still at `expected_version`.
+    Doc {
+        row: crate::DocRow,
+        expected_version: Option<i64>,
+    },
+    DocEvent(crate::DocEvent),
 }
 
 /// Why a product version could not be stored.

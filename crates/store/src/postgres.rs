@@ -13,6 +13,8 @@ use std::sync::Arc;
 
 const SCHEMA: &str = include_str!("pg_schema.sql");
 
+mod docs;
+
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
@@ -38,6 +40,10 @@ impl PgStore {
             .execute(&self.pool)
             .await
             .context("apply PostgreSQL schema")?;
+        sqlx::raw_sql(docs::SCHEMA)
+            .execute(&self.pool)
+            .await
+            .context("apply PostgreSQL document schema")?;
         Ok(())
     }
 
@@ -699,6 +705,11 @@ async fn write_domain(tx: &mut Tx<'_>, writes: &[DomainWrite]) -> anyhow::Result
                     .bind(day).bind(partition).bind(done_at_ms)
                     .execute(&mut **tx).await.context("mark COB partition")?;
             }
+            DomainWrite::Doc {
+                row,
+                expected_version,
+            } => docs::write_doc(tx, row, *expected_version).await?,
+            DomainWrite::DocEvent(e) => docs::write_doc_event(tx, e).await?,
             DomainWrite::Meta { key, value } => {
                 sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
                     .bind(key).bind(value)

@@ -10,6 +10,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 const SCHEMA: &str = include_str!("sqlite_schema.sql");
+
+mod docs;
 const READERS: usize = 4;
 
 /// One writer connection (the ledger has a single writer) and a few readers; WAL lets readers
@@ -112,8 +114,12 @@ impl SqliteStore {
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        self.with_writer(|c| c.execute_batch(SCHEMA).context("apply sqlite schema"))
-            .await
+        self.with_writer(|c| {
+            c.execute_batch(SCHEMA).context("apply sqlite schema")?;
+            c.execute_batch(docs::SCHEMA)
+                .context("apply sqlite document schema")
+        })
+        .await
     }
 
     pub async fn load_book_state(&self) -> anyhow::Result<BookState> {
@@ -603,6 +609,11 @@ fn write_domain(tx: &rusqlite::Transaction<'_>, writes: &[DomainWrite]) -> anyho
                 tx.prepare_cached("INSERT OR IGNORE INTO cob_progress (day, partition, done_at_ms) VALUES (?1, ?2, ?3)")?
                     .execute(params![day, partition, done_at_ms])?;
             }
+            DomainWrite::Doc {
+                row,
+                expected_version,
+            } => docs::write_doc(tx, row, *expected_version)?,
+            DomainWrite::DocEvent(e) => docs::write_doc_event(tx, e)?,
             DomainWrite::Meta { key, value } => {
                 tx.prepare_cached("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")?
                     .execute(params![key, value])?;

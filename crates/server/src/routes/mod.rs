@@ -3,3 +3,4 @@ pub mod decisions;
 pub mod keys;
 pub mod ledger;
 pub mod loans;
+pub mod revolving;

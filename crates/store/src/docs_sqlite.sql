@@ -1,0 +1,23 @@
+-- Revolving credit documents (crates/store/src/docs.rs).
+CREATE TABLE IF NOT EXISTS docs (
+    kind TEXT NOT NULL,
+    id BLOB NOT NULL,
+    tenant TEXT NOT NULL,
+    parent BLOB,
+    open INTEGER NOT NULL,
+    day INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS docs_by_kind ON docs (kind, open, day, id);
+CREATE INDEX IF NOT EXISTS docs_by_parent ON docs (parent, kind) WHERE parent IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS doc_events (
+    doc_id BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    day INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (doc_id, seq)
+) WITHOUT ROWID;
