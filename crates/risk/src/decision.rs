@@ -7,6 +7,7 @@
 use crate::data::FeatureKind;
 use crate::features::{self, DecisionInput, FeatureDef, InputError, Value};
 use crate::model::Model;
+use money::apr::apr_from_periodic_cash_flows_at_most;
 use money::{apr_from_periodic_cash_flows, Currency, Money};
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::{Decimal, MathematicalOps, RoundingStrategy};
@@ -424,12 +425,12 @@ impl Decider {
         let raw = p.cost_of_funds + pd * p.lgd + p.operating_cost + p.margin;
         let bp = Decimal::new(1, 4);
         let rate = (raw / bp).ceil() * bp;
-        let mut priced = self.quote(amount, term, rate)?;
+        let mut priced = self.quote(amount, term, rate)?.priced()?;
         if priced.apr_percent > p.max_apr_percent {
             fired.push("rate_capped_by_apr_limit".into());
             // Largest whole-basis-point rate whose APR is within the cap. APR moves almost one
             // for one with the rate, so start from the rate lowered by the overshoot and step;
-            // this takes two or three APR solves where bisection took a dozen.
+            // this takes two or three probes where bisection took a dozen.
             let overshoot = (priced.apr_percent - p.max_apr_percent) / Decimal::ONE_HUNDRED;
             let top = (rate / bp).to_i64().expect("rate in range");
             let mut lo = ((rate - overshoot) / bp)
@@ -437,12 +438,13 @@ impl Decider {
                 .to_i64()
                 .unwrap_or(0)
                 .clamp(0, top);
-            // Each probe is one exact APR solve; the fitting quote is kept, not recomputed.
+            // A probe builds the installments and tests them against the cap by the sign of a
+            // present value; only the quote kept has its APR solved.
             let probe = |bps: i64| self.quote(amount, term, Decimal::from(bps) * bp);
             let cap = p.max_apr_percent;
             let mut best = probe(lo)?;
             let mut steps = 0;
-            while best.apr_percent > cap {
+            while !best.within(cap)? {
                 if lo == 0 {
                     fired.push("fee_alone_exceeds_apr_limit".into());
                     return None;
@@ -454,7 +456,7 @@ impl Decider {
             }
             while lo + 1 < top {
                 let next = probe(lo + 1)?;
-                if next.apr_percent > cap {
+                if !next.within(cap)? {
                     break;
                 }
                 lo += 1;
@@ -462,32 +464,62 @@ impl Decider {
                 steps += 1;
                 assert!(steps <= 10_000, "APR search does not converge");
             }
-            priced = best;
+            priced = best.priced()?;
         }
         assert!(priced.apr_percent <= p.max_apr_percent);
         Some(priced)
     }
 
     /// Equal monthly installments at `annual_rate / 12`, rounded half-up to the minor unit,
-    /// the last one absorbing the residue; APR as the IRR of net disbursement vs installments.
-    fn quote(&self, amount_minor: i64, term: u32, annual_rate: Decimal) -> Option<Price> {
+    /// the last one absorbing the residue, and the fee deducted at disbursement.
+    fn quote(&self, amount_minor: i64, term: u32, annual_rate: Decimal) -> Option<Quote> {
         let installments = annuity(amount_minor, term, annual_rate / Decimal::from(12));
         let fee_minor = (Decimal::from(amount_minor) * self.policy.pricing.origination_fee)
             .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
             .to_i64()?;
-        let net = Money::from_minor(amount_minor - fee_minor, self.currency);
-        let pays: Vec<Money> = installments
+        let pays = installments
             .iter()
             .map(|&m| Money::from_minor(m, self.currency))
             .collect();
-        let apr = apr_from_periodic_cash_flows(net, &pays, 12).ok()?;
-        Some(Price {
+        Some(Quote {
             annual_rate,
-            apr_percent: apr,
             amount_minor,
             term_months: term,
             fee_minor,
             installments_minor: installments,
+            net: Money::from_minor(amount_minor - fee_minor, self.currency),
+            pays,
+        })
+    }
+}
+
+/// A price before its APR: the APR is the IRR of the net disbursement against the
+/// installments, monthly, annualised ×12.
+struct Quote {
+    annual_rate: Decimal,
+    amount_minor: i64,
+    term_months: u32,
+    fee_minor: i64,
+    installments_minor: Vec<i64>,
+    net: Money,
+    pays: Vec<Money>,
+}
+
+impl Quote {
+    /// Whether the rounded APR is at most `cap_percent`; `None` when there is no APR.
+    fn within(&self, cap_percent: Decimal) -> Option<bool> {
+        apr_from_periodic_cash_flows_at_most(self.net, &self.pays, 12, cap_percent).ok()
+    }
+
+    fn priced(self) -> Option<Price> {
+        let apr = apr_from_periodic_cash_flows(self.net, &self.pays, 12).ok()?;
+        Some(Price {
+            annual_rate: self.annual_rate,
+            apr_percent: apr,
+            amount_minor: self.amount_minor,
+            term_months: self.term_months,
+            fee_minor: self.fee_minor,
+            installments_minor: self.installments_minor,
         })
     }
 }

@@ -220,3 +220,53 @@ fn annuity_is_exact_to_the_minor_unit() {
     let zero = annuity(100, 3, Decimal::ZERO);
     assert_eq!(zero, vec![33, 33, 34]);
 }
+
+/// The capped rate is the largest whole basis point whose rounded APR, solved in full, is
+/// within the cap: checked against the full solver for many amounts, terms, fees and margins.
+#[test]
+fn capped_rate_is_the_largest_basis_point_within_the_cap() {
+    use money::{apr::apr_from_periodic_cash_flows_unrounded, Currency, Money};
+    let full_apr = |amount: i64, fee: i64, annual: Decimal, term: u32| {
+        let pays: Vec<Money> = annuity(amount, term, annual / Decimal::from(12))
+            .into_iter()
+            .map(|m| Money::from_minor(m, Currency::Cny))
+            .collect();
+        let net = Money::from_minor(amount - fee, Currency::Cny);
+        apr_from_periodic_cash_flows_unrounded(net, &pays, 12)
+            .unwrap()
+            .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+    };
+    let mut capped = 0;
+    for (k, margin) in [20i64, 35, 60, 120].into_iter().enumerate() {
+        for fee_bp in [0i64, 100, 300] {
+            let mut dec = decider();
+            dec.policy.pricing.margin = Decimal::new(margin, 2);
+            dec.policy.pricing.origination_fee = Decimal::new(fee_bp, 4);
+            for (j, term) in [1u32, 3, 6, 12, 24, 36, 60].into_iter().enumerate() {
+                let mut i = input();
+                i.application.term_months = term;
+                i.application.requested_minor = 50_000 + (k as i64 * 7 + j as i64) * 37_123;
+                let d = dec.decide(&i).unwrap();
+                let Some(p) = d.price else { continue };
+                if !d
+                    .rules_fired
+                    .iter()
+                    .any(|r| r == "rate_capped_by_apr_limit")
+                {
+                    continue;
+                }
+                capped += 1;
+                let cap = dec.policy.pricing.max_apr_percent;
+                let bp = Decimal::new(1, 4);
+                assert_eq!(
+                    full_apr(p.amount_minor, p.fee_minor, p.annual_rate, term),
+                    p.apr_percent
+                );
+                assert!(p.apr_percent <= cap, "{p:?}");
+                let above = full_apr(p.amount_minor, p.fee_minor, p.annual_rate + bp, term);
+                assert!(above > cap, "{p:?}: one basis point more is {above}");
+            }
+        }
+    }
+    assert!(capped >= 50, "only {capped} capped prices checked");
+}
