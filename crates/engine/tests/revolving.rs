@@ -327,7 +327,7 @@ async fn a_year_of_a_small_book_keeps_every_promise() {
             .await
             .unwrap();
         let config = RcSimConfig {
-            lines: 60,
+            lines: 40,
             merchants: 5,
             days: 365,
             seed: 7,
@@ -336,11 +336,11 @@ async fn a_year_of_a_small_book_keeps_every_promise() {
         let r = rc_simulation::run(&e, config, &|_| {}).await.unwrap();
         assert_eq!(r.balanced_days, 365, "{}", ts.name);
         assert!(
-            r.purchases > 3_000 && r.refunds > 10 && r.conversions > 50,
+            r.purchases > 2_000 && r.refunds > 10 && r.conversions > 50,
             "{r:?}"
         );
-        assert!(r.statements >= 60 * 11, "{r:?}");
-        assert!(r.full_payer_lines > 10, "{r:?}");
+        assert!(r.statements >= 40 * 11, "{r:?}");
+        assert!(r.full_payer_lines > 5, "{r:?}");
         assert_eq!(r.full_payer_interest_minor, 0, "{}: {r:?}", ts.name);
         assert!(r.other_interest_minor > 0, "{r:?}");
         assert!(
