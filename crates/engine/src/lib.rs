@@ -3,6 +3,7 @@
 //! only after that transaction has committed. Reads go to storage, which holds only
 //! committed state.
 
+mod decisions;
 mod error;
 pub mod loans;
 pub mod rc_simulation;
@@ -54,6 +55,7 @@ pub struct Engine {
     tx: mpsc::Sender<writer::Envelope>,
     tree: Arc<Mutex<TreeView>>,
     signer: Arc<TreeHeadSigner>,
+    decisions: decisions::DecisionLog,
 }
 
 /// An inclusion proof with everything an outside verifier needs.
@@ -99,11 +101,18 @@ impl Engine {
         );
         let tx = writer::spawn(store.clone(), book, view.clone(), config);
         Ok(Engine {
+            decisions: decisions::DecisionLog::spawn(store.clone()),
             store,
             tx,
             tree: view,
             signer: Arc::new(TreeHeadSigner::from_secret(secret)),
         })
+    }
+
+    /// Stores a credit decision for audit, returning once it is durable. Concurrent
+    /// decisions share one transaction (group commit).
+    pub async fn record_decision(&self, row: store::DecisionRow) -> Result<(), EngineError> {
+        self.decisions.record(row).await
     }
 
     pub fn store(&self) -> &Store {

@@ -21,6 +21,11 @@ pub use loans::{
 };
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
+
+/// Most decisions written in one transaction (a bound on one statement's parameters and on
+/// the memory a write holds).
+pub const DECISIONS_PER_WRITE_MAX: usize = 4_096;
 
 pub type Hash = [u8; 32];
 
@@ -295,9 +300,23 @@ impl Store {
 
     /// Stores a decision; an id already stored is an error (decisions are never rewritten).
     pub async fn insert_decision(&self, row: DecisionRow) -> anyhow::Result<()> {
+        self.insert_decisions(Arc::new(vec![row])).await
+    }
+
+    /// Stores decisions in one transaction, so many share one durable commit: all of them,
+    /// or (an id already stored, a failed write) none.
+    pub async fn insert_decisions(&self, rows: Arc<Vec<DecisionRow>>) -> anyhow::Result<()> {
+        assert!(
+            rows.len() <= DECISIONS_PER_WRITE_MAX,
+            "{} decisions in one write; the limit is {DECISIONS_PER_WRITE_MAX}",
+            rows.len()
+        );
+        if rows.is_empty() {
+            return Ok(());
+        }
         match self {
-            Store::Sqlite(s) => s.insert_decision(row).await,
-            Store::Postgres(s) => s.insert_decision(row).await,
+            Store::Sqlite(s) => s.insert_decisions(rows).await,
+            Store::Postgres(s) => s.insert_decisions(rows).await,
         }
     }
 

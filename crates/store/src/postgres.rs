@@ -417,25 +417,31 @@ impl PgStore {
         .transpose()
     }
 
-    pub async fn insert_decision(&self, d: DecisionRow) -> anyhow::Result<()> {
+    /// Stores decisions with one statement (atomic: all of them or none).
+    pub async fn insert_decisions(&self, rows: Arc<Vec<DecisionRow>>) -> anyhow::Result<()> {
+        let text = |f: fn(&DecisionRow) -> &str| rows.iter().map(f).collect::<Vec<&str>>();
+        let hash =
+            |f: fn(&DecisionRow) -> &Hash| rows.iter().map(|d| &f(d)[..]).collect::<Vec<&[u8]>>();
         sqlx::query(
             "INSERT INTO decisions (id, applicant_id, created_at_ms, input_json, input_hash, \
              model_version, policy_version, outcome, rules_fired, output_json, output_hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bytea[], \
+             $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bytea[])",
         )
-        .bind(d.id)
-        .bind(d.applicant_id)
-        .bind(d.created_at_ms)
-        .bind(d.input_json)
-        .bind(d.input_hash.to_vec())
-        .bind(d.model_version)
-        .bind(d.policy_version)
-        .bind(d.outcome)
-        .bind(d.rules_fired)
-        .bind(d.output_json)
-        .bind(d.output_hash.to_vec())
+        .bind(text(|d| &d.id))
+        .bind(text(|d| &d.applicant_id))
+        .bind(rows.iter().map(|d| d.created_at_ms).collect::<Vec<i64>>())
+        .bind(text(|d| &d.input_json))
+        .bind(hash(|d| &d.input_hash))
+        .bind(text(|d| &d.model_version))
+        .bind(text(|d| &d.policy_version))
+        .bind(text(|d| &d.outcome))
+        .bind(text(|d| &d.rules_fired))
+        .bind(text(|d| &d.output_json))
+        .bind(hash(|d| &d.output_hash))
         .execute(&self.pool)
-        .await?;
+        .await
+        .context("insert decisions")?;
         Ok(())
     }
 

@@ -464,27 +464,34 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn insert_decision(&self, d: DecisionRow) -> anyhow::Result<()> {
+    /// Stores decisions in one transaction: all of them or, on any error, none.
+    pub async fn insert_decisions(&self, rows: Arc<Vec<DecisionRow>>) -> anyhow::Result<()> {
         self.with_writer(move |c| {
-            c.prepare_cached(
-                "INSERT INTO decisions (id, applicant_id, created_at_ms, input_json, input_hash, \
-                 model_version, policy_version, outcome, rules_fired, output_json, output_hash) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?
-            .execute(params![
-                d.id,
-                d.applicant_id,
-                d.created_at_ms,
-                d.input_json,
-                d.input_hash.to_vec(),
-                d.model_version,
-                d.policy_version,
-                d.outcome,
-                d.rules_fired,
-                d.output_json,
-                d.output_hash.to_vec()
-            ])?;
-            Ok(())
+            let tx = c.transaction()?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO decisions (id, applicant_id, created_at_ms, input_json, \
+                     input_hash, model_version, policy_version, outcome, rules_fired, \
+                     output_json, output_hash) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )?;
+                for d in rows.iter() {
+                    insert.execute(params![
+                        d.id,
+                        d.applicant_id,
+                        d.created_at_ms,
+                        d.input_json,
+                        &d.input_hash[..],
+                        d.model_version,
+                        d.policy_version,
+                        d.outcome,
+                        d.rules_fired,
+                        d.output_json,
+                        &d.output_hash[..]
+                    ])?;
+                }
+            }
+            tx.commit().context("commit decisions")
         })
         .await
     }

@@ -44,3 +44,31 @@ async fn decisions_round_trip_and_are_never_rewritten() {
         );
     }
 }
+
+#[tokio::test]
+async fn many_decisions_commit_together_or_not_at_all() {
+    for ts in testkit::all_stores().await {
+        let s = &ts.store;
+        s.migrate().await.unwrap();
+        let ids: Vec<String> = (0..300).map(|_| uuid::Uuid::now_v7().to_string()).collect();
+        let rows: Vec<DecisionRow> = ids.iter().map(|id| row(id)).collect();
+        s.insert_decisions(std::sync::Arc::new(rows)).await.unwrap();
+        for id in &ids {
+            assert_eq!(s.decision(id).await.unwrap(), Some(row(id)), "{}", ts.name);
+        }
+        // One id already stored fails the whole write: the new ones beside it are not kept.
+        let fresh: Vec<String> = (0..3).map(|_| uuid::Uuid::now_v7().to_string()).collect();
+        let mixed = vec![row(&fresh[0]), row(&ids[7]), row(&fresh[1]), row(&fresh[2])];
+        let e = s
+            .insert_decisions(std::sync::Arc::new(mixed))
+            .await
+            .unwrap_err();
+        assert!(store::is_unique_violation(&e), "{}: {e:#}", ts.name);
+        for id in &fresh {
+            assert_eq!(s.decision(id).await.unwrap(), None, "{}", ts.name);
+        }
+        s.insert_decisions(std::sync::Arc::new(Vec::new()))
+            .await
+            .unwrap();
+    }
+}

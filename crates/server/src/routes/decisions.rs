@@ -1,6 +1,5 @@
 use crate::app::AppState;
 use crate::auth::{Principal, Role};
-use crate::decisioning::Decided;
 use crate::problem::{not_found, problem, ApiError, WireJson};
 use api::{DecisionRequest, DecisionResponse, FieldError, ReplayResponse};
 use axum::extract::{Path, State};
@@ -38,16 +37,25 @@ pub async fn decide(
         id: id.clone(),
         applicant_id: input.applicant_id.clone(),
         created_at_ms: now_ms(),
-        input_json: d.input_json.clone(),
+        input_json: d.input_json,
         input_hash: d.input_hash,
         model_version: svc.model_version.clone(),
         policy_version: svc.policy_version.clone(),
-        outcome: outcome_str(&d),
+        outcome: outcome_str(&d.decision),
         rules_fired: serde_json::to_string(&d.decision.rules_fired).expect("strings serialize"),
-        output_json: d.output_json.clone(),
+        output_json: d.output_json,
         output_hash: d.output_hash,
     };
-    s.engine.store().insert_decision(row).await?;
+    // Answered only once stored: an unrecorded decision must not reach the applicant.
+    s.engine.record_decision(row).await.map_err(|e| match e {
+        engine::EngineError::Overloaded => problem(
+            503,
+            "overloaded",
+            "Overloaded",
+            "too many decisions are waiting to be stored; retry",
+        ),
+        other => crate::problem::internal(&other.to_string()),
+    })?;
     Ok((
         StatusCode::CREATED,
         Json(DecisionResponse {
@@ -111,8 +119,8 @@ pub async fn replay(
     }))
 }
 
-fn outcome_str(d: &Decided) -> String {
-    match d.decision.outcome {
+fn outcome_str(d: &risk::decision::Decision) -> String {
+    match d.outcome {
         risk::decision::Outcome::Approve => "approve",
         risk::decision::Outcome::Refer => "refer",
         risk::decision::Outcome::Decline => "decline",
