@@ -1171,9 +1171,7 @@ async fn capture_once(
         amount_minor: Some(amount),
         memo: format!("purchase {} captured", p.doc.id),
     };
-    let mut read_line_day = None;
-    let doc = run_line(engine, tenant, p.doc.line_id, false, |v, _| {
-        read_line_day = Some(v.doc.line.business_date);
+    run_line(engine, tenant, p.doc.line_id, false, |v, _| {
         after.captured_on = Some(v.doc.line.business_date);
         let mut plan = LinePlan::new(
             revolving::Command::Capture {
@@ -1195,7 +1193,6 @@ async fn capture_once(
         ),
         other => other,
     })?;
-    let _ = doc;
     Ok(after)
 }
 

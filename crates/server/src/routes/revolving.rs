@@ -636,7 +636,6 @@ pub async fn trace(
             proof: ProofResponse::from(&proof),
         });
     }
-    let _ = engine_error;
     Ok(Json(TraceResponse {
         purchase: PurchaseResponse::from(&purchase),
         merchant: MerchantResponse::from(&merchant),
