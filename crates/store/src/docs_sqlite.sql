@@ -1,4 +1,5 @@
--- Revolving credit documents (crates/store/src/docs.rs).
+-- Revolving credit documents (crates/store/src/docs.rs). `docs` is a rowid table because a
+-- credit line's body outgrows a page (see `decisions` in sqlite_schema.sql).
 CREATE TABLE IF NOT EXISTS docs (
     kind TEXT NOT NULL,
     id BLOB NOT NULL,
@@ -9,7 +10,7 @@ CREATE TABLE IF NOT EXISTS docs (
     version INTEGER NOT NULL,
     body BLOB NOT NULL,
     PRIMARY KEY (id)
-) WITHOUT ROWID;
+);
 CREATE INDEX IF NOT EXISTS docs_by_kind ON docs (kind, open, day, id);
 CREATE INDEX IF NOT EXISTS docs_by_parent ON docs (parent, kind) WHERE parent IS NOT NULL;
 

@@ -115,6 +115,9 @@ impl SqliteStore {
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
         self.with_writer(|c| {
+            for table in ROWID_TABLES {
+                rebuild_as_rowid_table(c, table)?;
+            }
             c.execute_batch(SCHEMA).context("apply sqlite schema")?;
             c.execute_batch(docs::SCHEMA)
                 .context("apply sqlite document schema")
@@ -853,6 +856,42 @@ fn write_effect(c: &mut Connection, e: &Effect, domain: &[DomainWrite]) -> anyho
     update_balances(&tx, &e.balances)?;
     write_domain(&tx, domain)?;
     tx.commit().context("commit ledger group")
+}
+
+/// Tables whose rows outgrow a page; data directories made before they became rowid
+/// tables are rebuilt by `migrate`.
+const ROWID_TABLES: [&str; 2] = ["decisions", "docs"];
+
+/// Copies a WITHOUT ROWID table into its rowid form from the current schema, in one
+/// transaction; a table that is already a rowid table, or absent, is left alone.
+fn rebuild_as_rowid_table(c: &mut Connection, table: &str) -> anyhow::Result<()> {
+    let sql: Option<String> = c
+        .query_row(
+            "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+            [table],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if !sql.is_some_and(|s| s.contains("WITHOUT ROWID")) {
+        return Ok(());
+    }
+    let old = format!("{table}_without_rowid");
+    let tx = c.transaction()?;
+    tx.execute_batch(&format!("ALTER TABLE {table} RENAME TO {old}"))?;
+    let indexes: Vec<String> = tx
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL")?
+        .query_map([&old], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for index in indexes {
+        tx.execute_batch(&format!("DROP INDEX {index}"))?;
+    }
+    tx.execute_batch(SCHEMA)?;
+    tx.execute_batch(docs::SCHEMA)?;
+    tx.execute_batch(&format!(
+        "INSERT INTO {table} SELECT * FROM {old}; DROP TABLE {old};"
+    ))?;
+    tx.commit()
+        .with_context(|| format!("rebuild table {table} as a rowid table"))
 }
 
 fn hash32(bytes: &[u8]) -> anyhow::Result<Hash> {

@@ -117,6 +117,8 @@ CREATE TABLE IF NOT EXISTS cob_progress (
     PRIMARY KEY (day, partition)
 ) WITHOUT ROWID;
 -- Credit decisions as made, for audit and replay. Keyed by the decision id (UUIDv7).
+-- A rowid table: its rows (input and output JSON) overflow a page, and SQLite commits to a
+-- WITHOUT ROWID table with overflow pages slow down as the page cache grows.
 CREATE TABLE IF NOT EXISTS decisions (
     id TEXT PRIMARY KEY,
     applicant_id TEXT NOT NULL,
@@ -129,5 +131,5 @@ CREATE TABLE IF NOT EXISTS decisions (
     rules_fired TEXT NOT NULL,
     output_json TEXT NOT NULL,
     output_hash BLOB NOT NULL
-) WITHOUT ROWID;
+);
 CREATE INDEX IF NOT EXISTS decisions_by_applicant ON decisions (applicant_id);

@@ -72,3 +72,36 @@ async fn many_decisions_commit_together_or_not_at_all() {
             .unwrap();
     }
 }
+
+/// A data directory made when `decisions` was a WITHOUT ROWID table keeps its rows when
+/// `migrate` rebuilds the table as a rowid table, and its index comes back.
+#[tokio::test]
+async fn migrate_rebuilds_an_old_without_rowid_decisions_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store::Store::open_sqlite(dir.path()).unwrap();
+    s.execute_raw(
+        "CREATE TABLE decisions (id TEXT PRIMARY KEY, applicant_id TEXT NOT NULL, \
+         created_at_ms INTEGER NOT NULL, input_json TEXT NOT NULL, input_hash BLOB NOT NULL, \
+         model_version TEXT NOT NULL, policy_version TEXT NOT NULL, outcome TEXT NOT NULL, \
+         rules_fired TEXT NOT NULL, output_json TEXT NOT NULL, output_hash BLOB NOT NULL) \
+         WITHOUT ROWID",
+    )
+    .await
+    .unwrap();
+    s.execute_raw("CREATE INDEX decisions_by_applicant ON decisions (applicant_id)")
+        .await
+        .unwrap();
+    let id = uuid::Uuid::now_v7().to_string();
+    s.insert_decision(row(&id)).await.unwrap();
+    let by_rowid = "UPDATE decisions SET outcome = outcome WHERE rowid = 1";
+    assert!(s.execute_raw(by_rowid).await.is_err(), "no rowid yet");
+    s.migrate().await.unwrap();
+    assert_eq!(s.decision(&id).await.unwrap(), Some(row(&id)));
+    assert_eq!(s.execute_raw(by_rowid).await.unwrap(), 1);
+    // Fails unless the rebuilt table got its index back.
+    s.execute_raw("DROP INDEX decisions_by_applicant")
+        .await
+        .unwrap();
+    s.migrate().await.unwrap();
+    assert_eq!(s.decision(&id).await.unwrap(), Some(row(&id)));
+}
