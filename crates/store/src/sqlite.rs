@@ -28,10 +28,12 @@ fn open_conn(path: &Path) -> anyhow::Result<Connection> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.set_prepared_statement_cache_capacity(256);
     // FULL: a commit returns only after the WAL is fsync'd, so an acknowledged entry survives
-    // power loss, not just a process crash.
+    // power loss, not just a process crash. A 16 MiB page cache, not more: measured, commits
+    // got slower as a larger cache filled (SQLite scans its page hash when a write
+    // transaction ends), and the operating system caches the file anyway.
     conn.execute_batch(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;
-         PRAGMA cache_size=-262144; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=0;",
+         PRAGMA cache_size=-16384; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=0;",
     )?;
     Ok(conn)
 }
