@@ -724,7 +724,9 @@ fn load_by_seqs(c: &Connection, seqs: &[i64]) -> anyhow::Result<Vec<EntryRecord>
     assemble(entries, postings)
 }
 
-/// Rows per multi-row INSERT: one statement per chunk instead of per row.
+/// Rows per multi-row INSERT: one statement per chunk instead of per row. The multi-row
+/// statements say OR ROLLBACK: any conflict fails the whole group transaction anyway, and
+/// without it SQLite copies every page such a statement touches into a statement journal.
 const CHUNK_ROWS: usize = 64;
 
 fn values_sql(head: &str, columns: usize, rows: usize) -> String {
@@ -733,9 +735,9 @@ fn values_sql(head: &str, columns: usize, rows: usize) -> String {
 }
 
 fn insert_entries(tx: &rusqlite::Transaction<'_>, entries: &[EntryRecord]) -> anyhow::Result<()> {
-    const ENTRY_HEAD: &str = "INSERT INTO entries (seq, id, partition, prev_hash, hash, currency, kind, ref, memo, created_at_ms, body_hash)";
+    const ENTRY_HEAD: &str = "INSERT OR ROLLBACK INTO entries (seq, id, partition, prev_hash, hash, currency, kind, ref, memo, created_at_ms, body_hash)";
     const POSTING_HEAD: &str =
-        "INSERT INTO postings (seq, idx, account_id, direction, amount_minor)";
+        "INSERT OR ROLLBACK INTO postings (seq, idx, account_id, direction, amount_minor)";
     for chunk in entries.chunks(CHUNK_ROWS) {
         let mut st = tx.prepare_cached(&values_sql(ENTRY_HEAD, 11, chunk.len()))?;
         let mut i = 1;
@@ -786,7 +788,7 @@ fn update_balances(
 ) -> anyhow::Result<()> {
     for chunk in balances.chunks(CHUNK_ROWS) {
         let values = vec!["(?,?,?,?,?)"; chunk.len()].join(",");
-        let sql = format!("UPDATE accounts SET debits_posted = v.column2, credits_posted = v.column3, debits_pending = v.column4, credits_pending = v.column5 FROM (VALUES {values}) AS v WHERE accounts.id = v.column1");
+        let sql = format!("UPDATE OR ROLLBACK accounts SET debits_posted = v.column2, credits_posted = v.column3, debits_pending = v.column4, credits_pending = v.column5 FROM (VALUES {values}) AS v WHERE accounts.id = v.column1");
         let mut st = tx.prepare_cached(&sql)?;
         let mut i = 1;
         for (id, b) in chunk {
