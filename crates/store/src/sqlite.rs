@@ -121,6 +121,7 @@ impl SqliteStore {
                 rebuild_as_rowid_table(c, table)?;
             }
             c.execute_batch(SCHEMA).context("apply sqlite schema")?;
+            move_account_index(c)?;
             c.execute_batch(docs::SCHEMA)
                 .context("apply sqlite document schema")
         })
@@ -379,7 +380,13 @@ impl SqliteStore {
         self.with_reader(move |c| {
             let after = after_seq.map_or(-1, |s| s as i64);
             let seqs = c
-                .prepare_cached("SELECT DISTINCT seq FROM postings WHERE account_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")?
+                .prepare_cached(
+                    "SELECT seq FROM account_entries WHERE account_id = ?1 AND seq > ?2 \
+                     UNION \
+                     SELECT seq FROM postings WHERE seq >= (SELECT through_seq FROM account_index_mark WHERE id = 0) \
+                     AND seq > ?2 AND account_id = ?1 \
+                     ORDER BY seq LIMIT ?3",
+                )?
                 .query_map(params![account.0.as_bytes(), after, limit], |r| r.get::<_, i64>(0))?
                 .collect::<Result<Vec<_>, _>>()?;
             load_by_seqs(c, &seqs)
@@ -826,6 +833,9 @@ fn write_effect(c: &mut Connection, e: &Effect, domain: &[DomainWrite]) -> anyho
             ])?;
         }
         insert_entries(&tx, &e.entries)?;
+        if let Some(last) = e.entries.last() {
+            index_accounts(&tx, i64::try_from(last.seq)? + 1, ACCOUNT_INDEX_LAG_ENTRIES)?;
+        }
         let mut insert = tx.prepare_cached("INSERT INTO holds (id, currency, debit_account_id, credit_account_id, amount_minor, expires_at_ms, memo, status, posted_entry_id, posted_amount_minor, body_hash, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")?;
         let mut update = tx.prepare_cached("UPDATE holds SET status = ?2, posted_entry_id = ?3, posted_amount_minor = ?4 WHERE id = ?1 AND status = 'pending'")?;
         let mut to_insert: std::collections::HashSet<_> = e.new_hold_ids.iter().collect();
@@ -860,6 +870,56 @@ fn write_effect(c: &mut Connection, e: &Effect, domain: &[DomainWrite]) -> anyho
     update_balances(&tx, &e.balances)?;
     write_domain(&tx, domain)?;
     tx.commit().context("commit ledger group")
+}
+
+/// Most entries left out of `account_entries` before a group commit indexes them (see the
+/// schema); listing an account's entries scans at most this many entries' postings.
+const ACCOUNT_INDEX_LAG_ENTRIES: i64 = 32_768;
+
+/// Indexes every entry below `end_seq` by account once `lag_max` or more are unindexed.
+fn index_accounts(
+    tx: &rusqlite::Transaction<'_>,
+    end_seq: i64,
+    lag_max: i64,
+) -> anyhow::Result<()> {
+    let through: i64 = tx
+        .prepare_cached("SELECT through_seq FROM account_index_mark WHERE id = 0")?
+        .query_row([], |r| r.get(0))?;
+    if end_seq - through < lag_max {
+        return Ok(());
+    }
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO account_entries (account_id, seq) \
+         SELECT account_id, seq FROM postings WHERE seq >= ?1 AND seq < ?2 \
+         ORDER BY account_id, seq",
+    )?
+    .execute([through, end_seq])?;
+    tx.prepare_cached("UPDATE account_index_mark SET through_seq = ?1 WHERE id = 0")?
+        .execute([end_seq])?;
+    Ok(())
+}
+
+/// Data directories from before `account_entries` indexed postings with an SQL index;
+/// moves that index into the table, all at once.
+fn move_account_index(c: &mut Connection) -> anyhow::Result<()> {
+    let old: Option<String> = c
+        .query_row(
+            "SELECT name FROM sqlite_schema WHERE type = 'index' AND name = 'postings_by_account'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if old.is_none() {
+        return Ok(());
+    }
+    let tx = c.transaction()?;
+    let end: i64 = tx.query_row("SELECT coalesce(max(seq) + 1, 0) FROM entries", [], |r| {
+        r.get(0)
+    })?;
+    index_accounts(&tx, end, 0)?;
+    tx.execute_batch("DROP INDEX postings_by_account")?;
+    tx.commit()
+        .context("move the account index into account_entries")
 }
 
 /// Tables whose rows outgrow a page; data directories made before they became rowid
