@@ -99,9 +99,7 @@ async fn run(
     let mut expiry = tokio::time::interval(std::time::Duration::from_millis(500));
     let mut inflight: Option<InFlight> = None;
     loop {
-        let group = if inflight.is_some() {
-            gather(&mut rx, Vec::new(), config)
-        } else {
+        let Some(mut f) = inflight.take() else {
             let first = tokio::select! {
                 env = rx.recv() => match env {
                     Some(e) => e,
@@ -112,43 +110,80 @@ async fn run(
                     None => continue,
                 },
             };
-            gather(&mut rx, vec![first], config)
+            let mut next = Staged::new(book.group_mark());
+            next.add(
+                &store,
+                &mut book,
+                gather(&mut rx, vec![first], config),
+                None,
+            )
+            .await;
+            inflight = launch(&store, &mut book, next);
+            continue;
         };
-        // Apply the next group on top of the one being committed, so the CPU work of one
-        // overlaps the disk work of the other.
-        let prev = inflight.as_ref().map(|f| &f.staged.seen);
-        let next = stage_or_fail(&store, &mut book, group, prev).await;
-        if let Some(f) = inflight.take() {
-            let next_mark = next.as_ref().map_or_else(|| book.group_mark(), |n| n.mark);
-            if let Err(e) = f
-                .handle
-                .await
-                .unwrap_or_else(|j| Err(anyhow::anyhow!("commit task: {j}")))
-            {
-                // Both groups leave memory; each is run again on its own.
-                book.rollback_to(0);
-                retry_failed(&store, &mut book, &view, f.staged.group, e).await;
-                if let Some(n) = next {
-                    process_group(&store, &mut book, &view, n.group).await;
+        // While one group commits, apply what arrives on top of it, so the CPU work of the
+        // next group overlaps the disk work of this one and the next group is as large as
+        // what arrived meanwhile.
+        let mut next = Staged::new(book.group_mark());
+        let committed = loop {
+            let room = next.ops < config.group_ops_max;
+            tokio::select! {
+                biased;
+                r = &mut f.handle => break r,
+                Some(env) = rx.recv(), if room => {
+                    let chunk = gather(&mut rx, vec![env], config);
+                    next.add(&store, &mut book, chunk, Some(&f.staged.seen)).await;
                 }
-                continue;
             }
-            book.forget_undo_before(next_mark);
-            publish(&view, &f.staged.effect);
-            record_metrics(&f.staged);
-            reply(f.staged.group, f.staged.results);
+        };
+        if let Err(e) = committed.unwrap_or_else(|j| Err(anyhow::anyhow!("commit task: {j}"))) {
+            // Both groups leave memory; each is run again on its own.
+            book.rollback_to(0);
+            retry_failed(&store, &mut book, &view, f.staged.group, e).await;
+            if !next.group.is_empty() {
+                process_group(&store, &mut book, &view, next.group).await;
+            }
+            continue;
         }
-        if let Some(n) = next {
-            if n.effect.is_empty() && n.domain.is_empty() {
-                book.finish_group();
-                reply(n.group, n.results);
-            } else {
-                let (s, effect, domain) = (store.clone(), n.effect.clone(), n.domain.clone());
-                let handle = tokio::spawn(async move { s.commit(effect, domain).await });
-                inflight = Some(InFlight { staged: n, handle });
+        book.forget_undo_before(next.mark);
+        publish(&view, &f.staged.effect);
+        record_metrics(&f.staged);
+        reply(f.staged.group, f.staged.results);
+        inflight = launch(&store, &mut book, next);
+    }
+    if let Some(f) = inflight {
+        // The channel closed with a commit in flight: answer it before stopping.
+        match f.handle.await {
+            Ok(Ok(())) => {
+                publish(&view, &f.staged.effect);
+                reply(f.staged.group, f.staged.results);
             }
+            _ => reply_error(f.staged.group, "the writer stopped during a commit"),
         }
     }
+}
+
+/// Starts the commit of a staged group; a group that changes nothing is answered at once.
+fn launch(store: &Store, book: &mut Book, mut next: Staged) -> Option<InFlight> {
+    if next.group.is_empty() {
+        return None;
+    }
+    next.effect = Arc::new(book.take_effect());
+    if next.effect.is_empty() && next.domain.is_empty() {
+        book.finish_group();
+        reply(next.group, next.results);
+        return None;
+    }
+    let (s, effect, domain) = (
+        store.clone(),
+        next.effect.clone(),
+        Arc::new(next.domain.clone()),
+    );
+    let handle = tokio::spawn(async move { s.commit(effect, domain).await });
+    Some(InFlight {
+        staged: next,
+        handle,
+    })
 }
 
 /// Takes what is waiting on the channel, up to the group limit, without waiting.
@@ -180,10 +215,46 @@ struct Staged {
     group: Vec<Envelope>,
     results: Vec<EnvelopeResult>,
     effect: Arc<ledger::Effect>,
-    domain: Arc<Vec<DomainWrite>>,
+    domain: Vec<DomainWrite>,
     seen: Seen,
     /// The book's undo log position where this group starts.
     mark: usize,
+    /// Commands in the group.
+    ops: usize,
+}
+
+impl Staged {
+    fn new(mark: usize) -> Staged {
+        Staged {
+            group: Vec::new(),
+            results: Vec::new(),
+            effect: Arc::default(),
+            domain: Vec::new(),
+            seen: Seen::default(),
+            mark,
+            ops: 0,
+        }
+    }
+
+    /// Applies more envelopes to the book as part of this group. If storage cannot be read
+    /// for them, nothing of them was applied and each is told so; the group goes on.
+    async fn add(
+        &mut self,
+        store: &Store,
+        book: &mut Book,
+        chunk: Vec<Envelope>,
+        prev: Option<&Seen>,
+    ) {
+        match stage(store, book, &chunk, prev, &mut self.seen, true).await {
+            Ok(out) => {
+                self.ops += chunk.iter().map(|e| e.commands.len()).sum::<usize>();
+                self.results.extend(out.results);
+                self.domain.extend(out.domain);
+                self.group.extend(chunk);
+            }
+            Err(e) => reply_error(chunk, &format!("{e:#}")),
+        }
+    }
 }
 
 fn reply(group: Vec<Envelope>, results: Vec<EnvelopeResult>) {
@@ -203,33 +274,6 @@ fn record_metrics(s: &Staged) {
     metrics::histogram!("puhui_ledger_group_requests").record(s.group.len() as f64);
     metrics::counter!("puhui_ledger_entries_committed_total")
         .increment(s.effect.entries.len() as u64);
-}
-
-async fn stage_or_fail(
-    store: &Store,
-    book: &mut Book,
-    group: Vec<Envelope>,
-    prev: Option<&Seen>,
-) -> Option<Staged> {
-    if group.is_empty() {
-        return None;
-    }
-    let mark = book.group_mark();
-    match stage(store, book, &group, prev, true).await {
-        Ok(o) => Some(Staged {
-            group,
-            results: o.results,
-            effect: Arc::new(o.effect),
-            domain: Arc::new(o.domain),
-            seen: o.seen,
-            mark,
-        }),
-        Err(e) => {
-            book.rollback_to(mark);
-            reply_error(group, &format!("{e:#}"));
-            None
-        }
-    }
 }
 
 /// A group whose commit failed: an id already stored means some request was a retry, so the
@@ -678,6 +722,7 @@ async fn stage(
     book: &mut Book,
     group: &[Envelope],
     prev: Option<&Seen>,
+    seen: &mut Seen,
     optimistic: bool,
 ) -> anyhow::Result<StageOutput> {
     let (entry_ids, hold_ids, reversed) = referenced_ids(group, optimistic);
@@ -686,36 +731,30 @@ async fn stage(
     } else {
         store.existing(entry_ids, hold_ids, reversed).await?
     };
-    let mut loans = LoanVersions::load(store, group, prev).await?;
+    let mut loans = LoanVersions::load(store, group, [prev, Some(seen)]).await?;
     let now = now_ms();
-    let mut seen = Seen::default();
     let mut results = Vec::with_capacity(group.len());
     let mut domain = Vec::new();
     for env in group {
         let r = match loans.admit(&env.domain) {
             Err(e) => Err(e),
-            Ok(()) => apply_envelope(book, &existing, (&mut seen, prev), &env.commands, now)
+            Ok(()) => apply_envelope(book, &existing, (seen, prev), &env.commands, now)
                 .map_err(EngineError::from),
         };
         if r.is_ok() {
-            loans.commit(&env.domain, &mut seen);
+            loans.commit(&env.domain, seen);
             domain.extend(env.domain.iter().cloned());
         }
         results.push(r);
     }
-    Ok(StageOutput {
-        results,
-        effect: book.take_effect(),
-        domain,
-        seen,
-    })
+    Ok(StageOutput { results, domain })
 }
 
+/// What staging some envelopes produced besides their changes to the book (whose effect
+/// the caller takes when the group is complete).
 struct StageOutput {
     results: Vec<EnvelopeResult>,
-    effect: ledger::Effect,
     domain: Vec<DomainWrite>,
-    seen: Seen,
 }
 
 /// Stages and commits one group with nothing else in flight; on failure the book is as before.
@@ -726,15 +765,16 @@ async fn try_group(
     group: &[Envelope],
     optimistic: bool,
 ) -> anyhow::Result<Vec<EnvelopeResult>> {
-    let out = match stage(store, book, group, None, optimistic).await {
+    let out = match stage(store, book, group, None, &mut Seen::default(), optimistic).await {
         Ok(s) => s,
         Err(e) => {
             book.rollback_group();
             return Err(e);
         }
     };
-    if !out.effect.is_empty() || !out.domain.is_empty() {
-        let effect = Arc::new(out.effect);
+    let effect = book.take_effect();
+    if !effect.is_empty() || !out.domain.is_empty() {
+        let effect = Arc::new(effect);
         if let Err(e) = store.commit(effect.clone(), Arc::new(out.domain)).await {
             book.rollback_group();
             return Err(e);
@@ -759,7 +799,7 @@ impl LoanVersions {
     async fn load(
         store: &Store,
         group: &[Envelope],
-        prev: Option<&Seen>,
+        overlays: [Option<&Seen>; 2],
     ) -> anyhow::Result<LoanVersions> {
         let (mut loans, mut docs) = (Vec::new(), Vec::new());
         for w in group.iter().flat_map(|e| &e.domain) {
@@ -776,10 +816,11 @@ impl LoanVersions {
         if !docs.is_empty() {
             current.extend(store.doc_versions(docs.clone()).await?);
         }
-        if let Some(p) = prev {
-            for id in loans.into_iter().chain(docs) {
-                if let Some(v) = p.loan_versions.get(&id) {
-                    current.insert(id, *v);
+        // Later overlays are newer: the group in flight, then earlier parts of this group.
+        for seen in overlays.into_iter().flatten() {
+            for id in loans.iter().chain(&docs) {
+                if let Some(v) = seen.loan_versions.get(id) {
+                    current.insert(*id, *v);
                 }
             }
         }
