@@ -8,7 +8,7 @@ cargo build --release -q -p server
 p=target/release/puhui
 : > "$out"
 run() { echo "+ puhui $*" >&2; "$p" "$@" --json | tee -a "$out"; }
-run bench ledger --store sqlite --entries 500000 --concurrency 4096
+run bench ledger --store sqlite --entries 1000000 --concurrency 4096
 run bench ledger --store sqlite --entries 3000 --concurrency 1
 run bench ledger --store postgres --entries 300000 --concurrency 4096
 run bench ledger --store postgres --entries 3000 --concurrency 1
