@@ -1,6 +1,7 @@
 //! Offline verification of everything stored: each entry's hash recomputed from its columns,
 //! each partition's hash chain, balance of every entry, the Merkle root, and every cached
-//! account balance recomputed from postings and pending holds.
+//! account balance recomputed from postings and pending holds, and the index of entries by
+//! account against the postings.
 
 use ledger::{leaf_data, merkle, partition_of, AccountId, Balances, MerkleTree, Side, PARTITIONS};
 use std::collections::HashMap;
@@ -16,6 +17,8 @@ pub struct VerifyReport {
     pub first_bad_entry: Option<BadEntry>,
     /// Accounts whose cached sums differ from their postings and holds.
     pub bad_accounts: Vec<String>,
+    /// Entries the index by account leaves out or invents (the first few).
+    pub bad_account_index: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -27,7 +30,9 @@ pub struct BadEntry {
 
 impl VerifyReport {
     pub fn ok(&self) -> bool {
-        self.first_bad_entry.is_none() && self.bad_accounts.is_empty()
+        self.first_bad_entry.is_none()
+            && self.bad_accounts.is_empty()
+            && self.bad_account_index.is_empty()
     }
 }
 
@@ -138,6 +143,7 @@ pub async fn verify(store: &Store, mut progress: impl FnMut(u64)) -> anyhow::Res
         root_hash: tree.root(tree.len()).expect("root of own size"),
         first_bad_entry: first_bad,
         bad_accounts,
+        bad_account_index: store.account_index_problems(10).await?,
     })
 }
 

@@ -542,6 +542,20 @@ async fn entries_by_account_span_the_account_index() {
             assert_eq!(marked, 1, "every entry is indexed after the move");
             assert_eq!(listed(&e, a, 1000).await, of_a);
             assert_eq!(listed(&e, c, 7).await, of_c);
+            let clean = engine::verify(e.store(), |_| {}).await.unwrap();
+            assert!(clean.ok(), "{:?}", clean.bad_account_index);
+            e.store()
+                .execute_raw("DELETE FROM account_entries WHERE seq = 5")
+                .await
+                .unwrap();
+            let report = engine::verify(e.store(), |_| {}).await.unwrap();
+            assert!(!report.ok(), "a dropped index row fails verification");
+            assert_eq!(
+                report.bad_account_index.len(),
+                2,
+                "both accounts of entry 5"
+            );
+            assert!(report.bad_account_index[0].contains("seq 5 "));
         }
     }
 }

@@ -321,6 +321,7 @@ async fn verify(store_args: StoreArgs, json: bool) -> anyhow::Result<ExitCode> {
             "root_hash": hex::encode(report.root_hash),
             "first_bad_entry": report.first_bad_entry.as_ref().map(|b| serde_json::json!({"seq": b.seq, "id": b.id, "reason": b.reason})),
             "bad_accounts": report.bad_accounts,
+            "bad_account_index": report.bad_account_index,
         });
         println!("{v}");
     } else {
@@ -333,7 +334,7 @@ async fn verify(store_args: StoreArgs, json: bool) -> anyhow::Result<ExitCode> {
         if let Some(b) = &report.first_bad_entry {
             println!("BAD ENTRY seq {} id {}: {}", b.seq, b.id, b.reason);
         }
-        for a in &report.bad_accounts {
+        for a in report.bad_accounts.iter().chain(&report.bad_account_index) {
             println!("BAD {a}");
         }
         println!(

@@ -390,6 +390,15 @@ impl Store {
         }
     }
 
+    /// Where the derived index of entries by account disagrees with the postings (SQLite
+    /// builds it in bulk; PostgreSQL's is an SQL index and has nothing to check).
+    pub async fn account_index_problems(&self, limit: u32) -> anyhow::Result<Vec<String>> {
+        match self {
+            Store::Sqlite(s) => s.account_index_problems(limit).await,
+            Store::Postgres(_) => Ok(Vec::new()),
+        }
+    }
+
     pub async fn execute_raw(&self, sql: &str) -> anyhow::Result<u64> {
         match self {
             Store::Sqlite(s) => s.execute_raw(sql.to_string()).await,

@@ -394,6 +394,37 @@ impl SqliteStore {
         .await
     }
 
+    /// Differences between `account_entries` and the postings below its watermark, as
+    /// "missing"/"extra" lines naming the account and entry; at most `limit`.
+    pub async fn account_index_problems(&self, limit: u32) -> anyhow::Result<Vec<String>> {
+        self.with_reader(move |c| {
+            let mut st = c.prepare(
+                "WITH m AS (SELECT through_seq FROM account_index_mark WHERE id = 0), \
+                 p AS (SELECT account_id, seq FROM postings WHERE seq < (SELECT through_seq FROM m)) \
+                 SELECT 'missing', account_id, seq FROM (SELECT account_id, seq FROM p EXCEPT SELECT account_id, seq FROM account_entries) \
+                 UNION ALL \
+                 SELECT 'extra', account_id, seq FROM (SELECT account_id, seq FROM account_entries EXCEPT SELECT account_id, seq FROM p) \
+                 LIMIT ?1",
+            )?;
+            let rows = st.query_map([limit], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?;
+            rows.map(|row| {
+                let (what, account, seq) = row?;
+                let account = uuid::Uuid::from_slice(&account)?;
+                Ok(format!(
+                    "account index: entry seq {seq} for account {account} is {what}"
+                ))
+            })
+            .collect()
+        })
+        .await
+    }
+
     pub async fn entries_range(
         &self,
         from_seq: u64,
