@@ -56,7 +56,18 @@ pub struct Engine {
     tree: Arc<Mutex<TreeView>>,
     signer: Arc<TreeHeadSigner>,
     decisions: decisions::DecisionLog,
+    /// Striped locks that queue changes to one document (a credit line) in this process, so
+    /// that concurrent requests on a busy line wait their turn instead of failing their
+    /// version check and retrying. Versions still guard against other processes.
+    doc_locks: Arc<[tokio::sync::Mutex<()>]>,
+    /// Merchants as stored; a merchant document is written once and never changed.
+    merchants: MerchantCache,
 }
+
+type MerchantCache = Arc<Mutex<std::collections::HashMap<uuid::Uuid, Arc<revolving::Merchant>>>>;
+
+/// Stripes of `Engine::doc_locks`: unrelated documents rarely share one.
+const DOC_LOCK_STRIPES: usize = 65_536;
 
 /// An inclusion proof with everything an outside verifier needs.
 pub struct EntryProof {
@@ -106,7 +117,22 @@ impl Engine {
             tx,
             tree: view,
             signer: Arc::new(TreeHeadSigner::from_secret(secret)),
+            merchants: Arc::default(),
+            doc_locks: (0..DOC_LOCK_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
         })
+    }
+
+    pub(crate) fn merchant_cache(&self) -> &MerchantCache {
+        &self.merchants
+    }
+
+    /// Waits for this process's turn to change document `id`; the turn lasts as long as the
+    /// guard.
+    pub async fn doc_turn(&self, id: uuid::Uuid) -> tokio::sync::MutexGuard<'_, ()> {
+        let stripe = (id.as_u64_pair().1 % DOC_LOCK_STRIPES as u64) as usize;
+        self.doc_locks[stripe].lock().await
     }
 
     /// Stores a credit decision for audit, returning once it is durable. Concurrent

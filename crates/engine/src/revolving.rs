@@ -21,6 +21,7 @@ use ledger::{
 use money::{BusinessDate, Currency, Decimal, RoundingMode};
 use revolving::{FeePayer, LimitRules, Line, LineEvent, LineStatus, PostingIntent, Purpose};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use std::sync::Arc;
 use store::{DocEvent, DocRow, DomainWrite};
 use uuid::Uuid;
 
@@ -748,6 +749,7 @@ async fn run_line<F>(
 where
     F: FnMut(&Versioned<LineDoc>, i64) -> Result<LinePlan, RevolvingError>,
 {
+    let _turn = engine.doc_turn(id).await;
     for _ in 0..STALE_RETRIES_MAX {
         let v = load::<LineDoc>(engine, LINE, id, tenant).await?;
         let free = if needs_free {
@@ -778,7 +780,11 @@ where
         domain.extend(plan.writes);
         match engine.submit_with(commands, domain).await {
             Ok(_) => return Ok(doc),
-            Err(EngineError::StaleDoc { .. }) => tokio::task::yield_now().await,
+            // The line changed since it was read: read it again. Another document gone
+            // stale is the caller's to handle (it may be a twin request's insert).
+            Err(EngineError::StaleDoc { id: stale }) if stale == id => {
+                tokio::task::yield_now().await
+            }
             // A hold took limit between reading the free amount and the change.
             Err(EngineError::Rejected(LedgerError::ConstraintViolated { .. })) if needs_free => {
                 tokio::task::yield_now().await
@@ -1025,6 +1031,37 @@ pub struct NewPurchase {
 /// Authorizes a purchase: a hold `available → used` for its amount. Declined (nothing
 /// stored) when the available limit cannot cover it; refused when the line is not active
 /// or the merchant unknown. The same id again answers with the stored purchase.
+/// A merchant from this engine's cache, or from the store (then cached): merchant
+/// documents are never rewritten, so a cached one is never stale.
+async fn cached_merchant(
+    engine: &Engine,
+    tenant: &str,
+    id: Uuid,
+) -> Result<Arc<Merchant>, RevolvingError> {
+    let hit = engine
+        .merchant_cache()
+        .lock()
+        .expect("merchant cache")
+        .get(&id)
+        .cloned();
+    let m = match hit {
+        Some(m) => m,
+        None => {
+            let m = Arc::new(load::<Merchant>(engine, MERCHANT, id, "*").await?.doc);
+            engine
+                .merchant_cache()
+                .lock()
+                .expect("merchant cache")
+                .insert(id, m.clone());
+            m
+        }
+    };
+    if tenant != "*" && m.tenant != tenant {
+        return Err(RevolvingError::NotFound(MERCHANT));
+    }
+    Ok(m)
+}
+
 pub async fn authorize(
     engine: &Engine,
     tenant: &str,
@@ -1045,10 +1082,9 @@ pub async fn authorize(
         .await
         .map_err(|_| invalid("credit_line_id", "no such credit line"))?
         .doc;
-    let merchant = load::<Merchant>(engine, MERCHANT, n.merchant_id, tenant)
+    let merchant = cached_merchant(engine, tenant, n.merchant_id)
         .await
-        .map_err(|_| invalid("merchant_id", "no such merchant"))?
-        .doc;
+        .map_err(|_| invalid("merchant_id", "no such merchant"))?;
     check_purchase(&line, &merchant, &n)?;
     let p = Purchase {
         id: n.id,
@@ -1078,14 +1114,126 @@ pub async fn authorize(
         Ok(_) => Ok((p, false)),
         Err(RevolvingError::Engine(EngineError::Rejected(LedgerError::ConstraintViolated {
             ..
-        }))) => Err(RevolvingError::Declined {
-            reason: "insufficient_available_limit",
-            detail: format!(
-                "the line's available limit does not cover {} minor units",
-                p.amount_minor
-            ),
-        }),
+        }))) => Err(declined(p.amount_minor)),
         Err(e) => Err(e),
+    }
+}
+
+/// A one-step sale: authorization and capture of the whole amount in one commit. The limit
+/// moves `available → used` by a posted entry instead of a hold, under the id a capture's
+/// hold post would have, so the trace, refunds and installments see the same entries. A
+/// retry, or an id first used by a plain authorization, takes the two-step path, which
+/// answers replays.
+pub async fn sale(
+    engine: &Engine,
+    tenant: &str,
+    n: NewPurchase,
+) -> Result<(Purchase, bool), RevolvingError> {
+    if n.amount_minor <= 0 {
+        return Err(invalid("amount_minor", "must be positive"));
+    }
+    // No read for a retry first: the purchase's insert fails if its id is taken.
+    let merchant = cached_merchant(engine, tenant, n.merchant_id)
+        .await
+        .map_err(|_| invalid("merchant_id", "no such merchant"))?;
+    let mut sold = None;
+    let r = run_line(engine, tenant, n.line_id, false, |v, _| {
+        check_purchase(&v.doc, &merchant, &n)?;
+        let p = sold_purchase(tenant, &n, v.doc.line.business_date);
+        let mut plan = LinePlan::new(
+            revolving::Command::Capture {
+                amount_minor: p.amount_minor,
+            },
+            capture_entry(p.id),
+            format!("purchase {} at merchant {}", p.id, p.merchant_id),
+        );
+        plan.merchant = Some(p.merchant_id);
+        plan.before = vec![limit_taken(&p)];
+        plan.writes = vec![purchase_write(&p, None)];
+        sold = Some(p);
+        Ok(plan)
+    })
+    .await;
+    let e = match r {
+        Ok(_) => return Ok((sold.expect("a committed plan was built"), false)),
+        Err(e) => e,
+    };
+    // A retry of a sale that went through (its insert failed, or the line has since moved
+    // on) is answered by the two-step path, which finds the stored purchase.
+    if load::<Purchase>(engine, PURCHASE, n.id, tenant)
+        .await
+        .is_ok()
+    {
+        return sale_in_two_steps(engine, tenant, n).await;
+    }
+    match e {
+        RevolvingError::NotFound(_) => Err(invalid("credit_line_id", "no such credit line")),
+        // The line's own check or the ledger's constraint on `available`: either way the
+        // limit does not cover the sale.
+        RevolvingError::Engine(EngineError::Rejected(LedgerError::ConstraintViolated {
+            ..
+        }))
+        | RevolvingError::Line(revolving::LineError::TooLarge {
+            field: "amount_minor",
+            ..
+        }) => Err(declined(n.amount_minor)),
+        e => Err(e),
+    }
+}
+
+async fn sale_in_two_steps(
+    engine: &Engine,
+    tenant: &str,
+    n: NewPurchase,
+) -> Result<(Purchase, bool), RevolvingError> {
+    let (p, replayed) = authorize(engine, tenant, n).await?;
+    let (captured, _) = capture(engine, tenant, p.id, None).await?;
+    Ok((captured, replayed))
+}
+
+fn sold_purchase(tenant: &str, n: &NewPurchase, today: BusinessDate) -> Purchase {
+    Purchase {
+        id: n.id,
+        tenant: tenant.into(),
+        line_id: n.line_id,
+        merchant_id: n.merchant_id,
+        currency: n.currency,
+        amount_minor: n.amount_minor,
+        status: PurchaseStatus::Captured,
+        captured_minor: n.amount_minor,
+        refunded_minor: 0,
+        authorized_on: today,
+        captured_on: Some(today),
+        refunds: Vec::new(),
+        installment_months: None,
+    }
+}
+
+/// The limit a sale takes: what posting its authorization's hold would have moved.
+fn limit_taken(p: &Purchase) -> Command {
+    Command::Entry(EntryRequest {
+        id: capture_limit_entry(p.id),
+        currency: p.currency,
+        postings: vec![
+            Posting {
+                account_id: line_account(p.line_id, Purpose::Available),
+                direction: Side::Debit,
+                amount_minor: p.amount_minor,
+            },
+            Posting {
+                account_id: line_account(p.line_id, Purpose::Used),
+                direction: Side::Credit,
+                amount_minor: p.amount_minor,
+            },
+        ],
+        memo: format!("purchase {} captured", p.id),
+    })
+}
+
+fn declined(amount_minor: i64) -> RevolvingError {
+    RevolvingError::Declined {
+        reason: "insufficient_available_limit",
+        detail: format!("the line's available limit does not cover {amount_minor} minor units"),
     }
 }
 

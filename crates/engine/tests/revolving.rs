@@ -125,6 +125,71 @@ async fn five_hundred_concurrent_authorizations_approve_exactly_fifty() {
     }
 }
 
+/// One-step sales share the limit as authorizations do: 500 concurrent sales of 100.00
+/// against 5,000.00 sell exactly 50, and each is captured, traced, replayable and refundable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_step_sales_take_the_limit_exactly_once() {
+    for (ts, e) in engines().await {
+        let m = merchant(&e, "0.008").await;
+        let l = line(&e, 500_000).await;
+        let before = e.tree_head().tree_size;
+        let err = rc::sale(&e, T, purchase(l, m, 500_001)).await.unwrap_err();
+        assert!(matches!(err, RevolvingError::Declined { .. }), "{err}");
+        let err = rc::sale(&e, T, purchase(Uuid::now_v7(), m, 100))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, RevolvingError::Invalid { field, .. } if field == "credit_line_id"),
+            "{err}"
+        );
+        assert_eq!(
+            e.tree_head().tree_size,
+            before,
+            "{}: refusals store nothing",
+            ts.name
+        );
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..500 {
+            let e = e.clone();
+            tasks.spawn(async move { rc::sale(&e, T, purchase(l, m, 10_000)).await });
+        }
+        let (mut sold, mut declined) = (Vec::new(), 0);
+        while let Some(r) = tasks.join_next().await {
+            match r.unwrap() {
+                Ok((p, replayed)) => {
+                    assert!(!replayed);
+                    assert_eq!(p.status, rc::PurchaseStatus::Captured);
+                    assert_eq!(p.captured_minor, 10_000);
+                    sold.push(p.id);
+                }
+                Err(RevolvingError::Declined { .. }) => declined += 1,
+                Err(other) => panic!("{}: {other}", ts.name),
+            }
+        }
+        assert_eq!((sold.len(), declined), (50, 450), "{}", ts.name);
+        let v = rc::line(&e, T, l).await.unwrap();
+        assert_eq!((v.available_minor, v.held_minor), (0, 0), "{}", ts.name);
+        assert_eq!(v.doc.line.used_minor, 500_000);
+        // The same sale again is a replay; a refund brings the limit back.
+        let again = purchase(l, m, 10_000);
+        let again = rc::NewPurchase {
+            id: sold[0],
+            ..again
+        };
+        let (p, replayed) = rc::sale(&e, T, again).await.unwrap();
+        assert!(replayed && p.captured_minor == 10_000);
+        rc::refund(&e, T, sold[0], Uuid::now_v7(), 10_000)
+            .await
+            .unwrap();
+        assert_eq!(rc::line(&e, T, l).await.unwrap().available_minor, 10_000);
+        let (_, _, steps) = rc::trace(&e, T, sold[1]).await.unwrap();
+        let names: Vec<_> = steps.iter().map(|s| s.step).collect();
+        assert_eq!(names, ["limit_used", "capture"], "{}", ts.name);
+        let report = engine::verify(e.store(), |_| {}).await.unwrap();
+        assert!(report.ok(), "{}: {report:?}", ts.name);
+    }
+}
+
 #[tokio::test]
 async fn a_purchase_pays_the_merchant_and_is_traced_to_settlement() {
     for (ts, e) in engines().await {

@@ -62,6 +62,10 @@ pub struct AuthorizeArgs {
         default_value = "postgres://postgres@127.0.0.1:5432/test"
     )]
     postgres_url: String,
+    /// One-step sales (authorization and capture in one commit, as `"capture": true` over
+    /// HTTP) instead of an authorization followed by its capture.
+    #[arg(long)]
+    sale: bool,
     #[arg(long)]
     json: bool,
 }
@@ -130,6 +134,8 @@ pub struct AuthorizeBench {
     pub max_us: u64,
     pub concurrency: u64,
     pub lines: u64,
+    /// Whether each purchase was a one-step sale.
+    pub sale: bool,
 }
 
 pub async fn bench(args: AuthorizeArgs) -> anyhow::Result<ExitCode> {
@@ -159,7 +165,7 @@ pub async fn bench(args: AuthorizeArgs) -> anyhow::Result<ExitCode> {
             lines.clone(),
             bar.clone(),
         );
-        let n = args.purchases;
+        let (n, sale) = (args.purchases, args.sale);
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             loop {
@@ -169,7 +175,7 @@ pub async fn bench(args: AuthorizeArgs) -> anyhow::Result<ExitCode> {
                 }
                 let line_id = lines[(i.wrapping_mul(2_654_435_761) % lines.len() as u64) as usize];
                 let started = Instant::now();
-                if !purchase(&engine, line_id, merchant).await? {
+                if !purchase(&engine, line_id, merchant, sale).await? {
                     declined.fetch_add(1, Ordering::Relaxed);
                 }
                 lat.push(started.elapsed().as_micros() as u64);
@@ -196,13 +202,14 @@ pub async fn bench(args: AuthorizeArgs) -> anyhow::Result<ExitCode> {
         max_us: *lat.last().unwrap_or(&0),
         concurrency: args.concurrency,
         lines: args.lines,
+        sale: args.sale,
     };
     if args.json {
         println!("{}", serde_json::to_string(&r)?);
     } else {
         println!(
-            "{} purchases (authorize + capture) in {:.2}s on {}: {:.0} purchases/s; latency p50 {} µs, p99 {} µs, max {} µs ({} declined; concurrency {}, {} lines)",
-            r.purchases, r.seconds, r.store, r.purchases_per_s, r.p50_us, r.p99_us, r.max_us, r.declined, r.concurrency, r.lines
+            "{} purchases ({}) in {:.2}s on {}: {:.0} purchases/s; latency p50 {} µs, p99 {} µs, max {} µs ({} declined; concurrency {}, {} lines)",
+            r.purchases, if args.sale { "one-step sales" } else { "authorize + capture" }, r.seconds, r.store, r.purchases_per_s, r.p50_us, r.p99_us, r.max_us, r.declined, r.concurrency, r.lines
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -266,8 +273,13 @@ async fn setup(engine: &Engine, n: u64) -> anyhow::Result<(Uuid, Vec<Uuid>)> {
     Ok((merchant, lines))
 }
 
-/// Authorize then capture; `false` when declined.
-async fn purchase(engine: &Engine, line_id: Uuid, merchant_id: Uuid) -> anyhow::Result<bool> {
+/// Authorize then capture, or sell in one step; `false` when declined.
+async fn purchase(
+    engine: &Engine,
+    line_id: Uuid,
+    merchant_id: Uuid,
+    sale: bool,
+) -> anyhow::Result<bool> {
     let id = Uuid::now_v7();
     let p = NewPurchase {
         id,
@@ -276,6 +288,13 @@ async fn purchase(engine: &Engine, line_id: Uuid, merchant_id: Uuid) -> anyhow::
         currency: Currency::Cny,
         amount_minor: 12_345,
     };
+    if sale {
+        return match rc::sale(engine, "bench", p).await {
+            Ok(_) => Ok(true),
+            Err(rc::RevolvingError::Declined { .. }) => Ok(false),
+            Err(e) => anyhow::bail!("sale: {e}"),
+        };
+    }
     match rc::authorize(engine, "bench", p).await {
         Ok(_) => {}
         Err(rc::RevolvingError::Declined { .. }) => return Ok(false),

@@ -447,8 +447,9 @@ pub async fn quote(
     }))
 }
 
-/// Authorizes a purchase against the line's available limit (a ledger hold). Declined
-/// with 422 and a reason when the limit does not cover it; nothing is stored then.
+/// Authorizes a purchase against the line's available limit (a ledger hold), or with
+/// `"capture": true` sells it in one step (authorization and capture in one commit).
+/// Declined with 422 and a reason when the limit does not cover it; nothing is stored then.
 #[utoipa::path(post, path = "/v1/purchases", request_body = PurchaseRequest,
     responses((status = 201, body = PurchaseResponse), (status = 422, body = Problem), (status = 409, body = Problem)),
     security(("api_key" = [])), tag = "revolving")]
@@ -469,13 +470,12 @@ pub async fn authorize(
         amount_minor: req.amount_minor,
     };
     let tenant = tenant_of(&p);
-    match rc::authorize(&s.engine, &tenant, new).await {
-        Ok((purchase, replayed)) if req.capture == Some(true) => {
-            let (captured, _) = rc::capture(&s.engine, &tenant, purchase.id, None)
-                .await
-                .map_err(rc_error)?;
-            Ok(created(replayed, PurchaseResponse::from(&captured)))
-        }
+    let answer = if req.capture == Some(true) {
+        rc::sale(&s.engine, &tenant, new).await
+    } else {
+        rc::authorize(&s.engine, &tenant, new).await
+    };
+    match answer {
         Ok((purchase, replayed)) => Ok(created(replayed, PurchaseResponse::from(&purchase))),
         Err(e) => {
             let mut err = rc_error(e);
