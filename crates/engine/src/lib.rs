@@ -62,7 +62,12 @@ pub struct Engine {
     doc_locks: Arc<[tokio::sync::Mutex<()>]>,
     /// Merchants as stored; a merchant document is written once and never changed.
     merchants: MerchantCache,
+    /// Credit lines as this process last read or wrote them, with their versions. A stale
+    /// one (another process wrote the line) fails its version check and is read again.
+    lines: LineCache,
 }
+
+type LineCache = Arc<Mutex<std::collections::HashMap<uuid::Uuid, (revolving::LineDoc, i64)>>>;
 
 type MerchantCache = Arc<Mutex<std::collections::HashMap<uuid::Uuid, Arc<revolving::Merchant>>>>;
 
@@ -118,6 +123,7 @@ impl Engine {
             tree: view,
             signer: Arc::new(TreeHeadSigner::from_secret(secret)),
             merchants: Arc::default(),
+            lines: Arc::default(),
             doc_locks: (0..DOC_LOCK_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
@@ -126,6 +132,10 @@ impl Engine {
 
     pub(crate) fn merchant_cache(&self) -> &MerchantCache {
         &self.merchants
+    }
+
+    pub(crate) fn line_cache(&self) -> &LineCache {
+        &self.lines
     }
 
     /// Waits for this process's turn to change document `id`; the turn lasts as long as the

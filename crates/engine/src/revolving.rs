@@ -751,7 +751,7 @@ where
 {
     let _turn = engine.doc_turn(id).await;
     for _ in 0..STALE_RETRIES_MAX {
-        let v = load::<LineDoc>(engine, LINE, id, tenant).await?;
+        let v = cached_line(engine, id, tenant).await?;
         let free = if needs_free {
             line_free(engine, id).await?
         } else {
@@ -779,10 +779,14 @@ where
         domain.push(line_write(&doc, Some(v.version)));
         domain.extend(plan.writes);
         match engine.submit_with(commands, domain).await {
-            Ok(_) => return Ok(doc),
+            Ok(_) => {
+                remember_line(engine, doc.clone(), v.version + 1);
+                return Ok(doc);
+            }
             // The line changed since it was read: read it again. Another document gone
             // stale is the caller's to handle (it may be a twin request's insert).
             Err(EngineError::StaleDoc { id: stale }) if stale == id => {
+                engine.line_cache().lock().expect("line cache").remove(&id);
                 tokio::task::yield_now().await
             }
             // A hold took limit between reading the free amount and the change.
@@ -796,6 +800,44 @@ where
         "changed_meanwhile",
         "the line kept changing; retry",
     ))
+}
+
+/// Lines this process keeps before it forgets them all and reads them again.
+const CACHED_LINES_MAX: usize = 200_000;
+
+/// The line as this process last read or wrote it, else as stored. Only `run_line` uses
+/// it: its write names the version, so a line another process changed is refused and read
+/// again.
+async fn cached_line(
+    engine: &Engine,
+    id: Uuid,
+    tenant: &str,
+) -> Result<Versioned<LineDoc>, RevolvingError> {
+    let hit = engine
+        .line_cache()
+        .lock()
+        .expect("line cache")
+        .get(&id)
+        .cloned();
+    match hit {
+        Some((doc, version)) if tenant == "*" || doc.tenant == tenant => {
+            Ok(Versioned { doc, version })
+        }
+        Some(_) => Err(RevolvingError::NotFound(LINE)),
+        None => {
+            let v = load::<LineDoc>(engine, LINE, id, tenant).await?;
+            remember_line(engine, v.doc.clone(), v.version);
+            Ok(v)
+        }
+    }
+}
+
+fn remember_line(engine: &Engine, doc: LineDoc, version: i64) {
+    let mut lines = engine.line_cache().lock().expect("line cache");
+    if lines.len() >= CACHED_LINES_MAX {
+        lines.clear();
+    }
+    lines.insert(doc.id, (doc, version));
 }
 
 /// What a use case adds around one line command.

@@ -182,6 +182,15 @@ async fn one_step_sales_take_the_limit_exactly_once() {
             .await
             .unwrap();
         assert_eq!(rc::line(&e, T, l).await.unwrap().available_minor, 10_000);
+        // The line as this process remembers it is now behind the stored one: the sale's
+        // version check fails, the line is read again, and the sale goes through.
+        e.store()
+            .execute_raw("UPDATE docs SET version = version + 1 WHERE kind = 'line'")
+            .await
+            .unwrap();
+        let stored = rc::line(&e, T, l).await.unwrap().version;
+        rc::sale(&e, T, purchase(l, m, 10_000)).await.unwrap();
+        assert_eq!(rc::line(&e, T, l).await.unwrap().version, stored + 1);
         let (_, _, steps) = rc::trace(&e, T, sold[1]).await.unwrap();
         let names: Vec<_> = steps.iter().map(|s| s.step).collect();
         assert_eq!(names, ["limit_used", "capture"], "{}", ts.name);
