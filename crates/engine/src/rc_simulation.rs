@@ -274,8 +274,15 @@ async fn buy(
     payer: FeePayer,
 ) -> Result<Bought, rc::RevolvingError> {
     let (id, amount_minor) = (p.id, p.amount_minor);
-    match rc::authorize(engine, T, p).await {
-        Ok(_) => {}
+    // Half the purchases are one-step sales, half an authorization and then its capture.
+    let one_step = id.as_u64_pair().1 % 2 == 0;
+    let bought = if one_step {
+        rc::sale(engine, T, p).await.map(|_| ())
+    } else {
+        rc::authorize(engine, T, p).await.map(|_| ())
+    };
+    match bought {
+        Ok(()) => {}
         Err(rc::RevolvingError::Declined { .. })
         | Err(rc::RevolvingError::Conflict {
             code: "line_frozen" | "line_closed",
@@ -283,7 +290,9 @@ async fn buy(
         }) => return Ok(Bought::Declined),
         Err(e) => return Err(e),
     }
-    rc::capture(engine, T, id, None).await?;
+    if !one_step {
+        rc::capture(engine, T, id, None).await?;
+    }
     if let Some(months) = convert {
         rc::convert_purchase(engine, T, id, months, payer).await?;
     }
