@@ -1104,6 +1104,20 @@ async fn cached_merchant(
     Ok(m)
 }
 
+/// The merchant of a new purchase, once its amount is known to be positive.
+async fn purchase_merchant(
+    engine: &Engine,
+    tenant: &str,
+    n: &NewPurchase,
+) -> Result<Arc<Merchant>, RevolvingError> {
+    if n.amount_minor <= 0 {
+        return Err(invalid("amount_minor", "must be positive"));
+    }
+    cached_merchant(engine, tenant, n.merchant_id)
+        .await
+        .map_err(|_| invalid("merchant_id", "no such merchant"))
+}
+
 pub async fn authorize(
     engine: &Engine,
     tenant: &str,
@@ -1124,25 +1138,9 @@ pub async fn authorize(
         .await
         .map_err(|_| invalid("credit_line_id", "no such credit line"))?
         .doc;
-    let merchant = cached_merchant(engine, tenant, n.merchant_id)
-        .await
-        .map_err(|_| invalid("merchant_id", "no such merchant"))?;
+    let merchant = purchase_merchant(engine, tenant, &n).await?;
     check_purchase(&line, &merchant, &n)?;
-    let p = Purchase {
-        id: n.id,
-        tenant: tenant.into(),
-        line_id: n.line_id,
-        merchant_id: n.merchant_id,
-        currency: n.currency,
-        amount_minor: n.amount_minor,
-        status: PurchaseStatus::Authorized,
-        captured_minor: 0,
-        refunded_minor: 0,
-        authorized_on: line.line.business_date,
-        captured_on: None,
-        refunds: Vec::new(),
-        installment_months: None,
-    };
+    let p = authorized_purchase(tenant, &n, line.line.business_date);
     let hold = Command::Hold(HoldRequest {
         id: hold_id(p.id),
         currency: p.currency,
@@ -1171,13 +1169,8 @@ pub async fn sale(
     tenant: &str,
     n: NewPurchase,
 ) -> Result<(Purchase, bool), RevolvingError> {
-    if n.amount_minor <= 0 {
-        return Err(invalid("amount_minor", "must be positive"));
-    }
     // No read for a retry first: the purchase's insert fails if its id is taken.
-    let merchant = cached_merchant(engine, tenant, n.merchant_id)
-        .await
-        .map_err(|_| invalid("merchant_id", "no such merchant"))?;
+    let merchant = purchase_merchant(engine, tenant, &n).await?;
     let mut sold = None;
     let r = run_line(engine, tenant, n.line_id, false, |v, _| {
         check_purchase(&v.doc, &merchant, &n)?;
@@ -1233,7 +1226,7 @@ async fn sale_in_two_steps(
     Ok((captured, replayed))
 }
 
-fn sold_purchase(tenant: &str, n: &NewPurchase, today: BusinessDate) -> Purchase {
+fn authorized_purchase(tenant: &str, n: &NewPurchase, today: BusinessDate) -> Purchase {
     Purchase {
         id: n.id,
         tenant: tenant.into(),
@@ -1241,13 +1234,22 @@ fn sold_purchase(tenant: &str, n: &NewPurchase, today: BusinessDate) -> Purchase
         merchant_id: n.merchant_id,
         currency: n.currency,
         amount_minor: n.amount_minor,
-        status: PurchaseStatus::Captured,
-        captured_minor: n.amount_minor,
+        status: PurchaseStatus::Authorized,
+        captured_minor: 0,
         refunded_minor: 0,
         authorized_on: today,
-        captured_on: Some(today),
+        captured_on: None,
         refunds: Vec::new(),
         installment_months: None,
+    }
+}
+
+fn sold_purchase(tenant: &str, n: &NewPurchase, today: BusinessDate) -> Purchase {
+    Purchase {
+        status: PurchaseStatus::Captured,
+        captured_minor: n.amount_minor,
+        captured_on: Some(today),
+        ..authorized_purchase(tenant, n, today)
     }
 }
 
