@@ -151,16 +151,6 @@ async fn run(
         reply(f.staged.group, f.staged.results);
         inflight = launch(&store, &mut book, next);
     }
-    if let Some(f) = inflight {
-        // The channel closed with a commit in flight: answer it before stopping.
-        match f.handle.await {
-            Ok(Ok(())) => {
-                publish(&view, &f.staged.effect);
-                reply(f.staged.group, f.staged.results);
-            }
-            _ => reply_error(f.staged.group, "the writer stopped during a commit"),
-        }
-    }
 }
 
 /// Starts the commit of a staged group; a group that changes nothing is answered at once.
