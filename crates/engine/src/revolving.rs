@@ -1434,24 +1434,23 @@ pub async fn refund(
     if amount_minor <= 0 {
         return Err(invalid("amount_minor", "must be positive"));
     }
-    for _ in 0..STALE_RETRIES_MAX {
-        let p = load::<Purchase>(engine, PURCHASE, purchase_id, tenant).await?;
-        if let Some(r) = p.doc.refunds.iter().find(|r| r.id == refund_id) {
+    change_purchase(engine, tenant, purchase_id, |p| {
+        if let Some(r) = p.refunds.iter().find(|r| r.id == refund_id) {
             if r.amount_minor != amount_minor {
                 return Err(conflict(
                     "id_reused",
                     "this refund id was used with another amount",
                 ));
             }
-            return Ok((p.doc, true));
+            return Ok(None);
         }
-        if p.doc.status != PurchaseStatus::Captured {
+        if p.status != PurchaseStatus::Captured {
             return Err(conflict(
                 "purchase_not_captured",
                 "only a captured purchase is refunded",
             ));
         }
-        let refundable = p.doc.captured_minor - p.doc.refunded_minor;
+        let refundable = p.captured_minor - p.refunded_minor;
         if amount_minor > refundable {
             return Err(invalid(
                 "amount_minor",
@@ -1459,39 +1458,27 @@ pub async fn refund(
             ));
         }
         let entry_id = derived_entry(refund_id, "refund");
-        let mut after = p.doc.clone();
+        let mut after = p.clone();
         after.refunded_minor += amount_minor;
         after.refunds.push(Refund {
             id: refund_id,
             amount_minor,
             entry_id: entry_id.0,
         });
-        let plan_id = p.doc.installment_months.map(|_| *p.doc.id.as_bytes());
-        let write = purchase_write(&after, Some(p.version));
-        let r = run_line(engine, tenant, p.doc.line_id, false, |_, _| {
-            let mut plan = LinePlan::new(
+        let plan_id = p.installment_months.map(|_| *p.id.as_bytes());
+        Ok(Some(PurchaseChange {
+            after,
+            plan: LinePlan::new(
                 revolving::Command::Refund {
                     amount_minor,
                     plan_id,
                 },
                 entry_id,
                 format!("refund {refund_id} of purchase {purchase_id}"),
-            );
-            plan.merchant = Some(p.doc.merchant_id);
-            plan.writes = vec![write.clone()];
-            Ok(plan)
-        })
-        .await;
-        match r {
-            Ok(_) => return Ok((after, false)),
-            Err(RevolvingError::Engine(EngineError::StaleDoc { .. })) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(conflict(
-        "changed_meanwhile",
-        "the purchase kept changing; retry",
-    ))
+            ),
+        }))
+    })
+    .await
 }
 
 /// Turns a captured purchase into monthly installments.
@@ -1502,37 +1489,67 @@ pub async fn convert_purchase(
     months: u32,
     fee_payer: FeePayer,
 ) -> Result<(Purchase, bool), RevolvingError> {
-    for _ in 0..STALE_RETRIES_MAX {
-        let p = load::<Purchase>(engine, PURCHASE, purchase_id, tenant).await?;
-        if let Some(m) = p.doc.installment_months {
+    change_purchase(engine, tenant, purchase_id, |p| {
+        if let Some(m) = p.installment_months {
             if m == months {
-                return Ok((p.doc, true));
+                return Ok(None);
             }
             return Err(conflict(
                 "already_converted",
                 format!("already in {m} installments"),
             ));
         }
-        if p.doc.status != PurchaseStatus::Captured {
+        if p.status != PurchaseStatus::Captured {
             return Err(conflict(
                 "purchase_not_captured",
                 "only a captured purchase is converted",
             ));
         }
-        let amount = p.doc.captured_minor - p.doc.refunded_minor;
-        let mut after = p.doc.clone();
+        let mut after = p.clone();
         after.installment_months = Some(months);
-        let write = purchase_write(&after, Some(p.version));
-        let r = run_line(engine, tenant, p.doc.line_id, false, |_, _| {
-            let mut plan = LinePlan::new(
+        Ok(Some(PurchaseChange {
+            after,
+            plan: LinePlan::new(
                 revolving::Command::ConvertPurchase {
                     plan_id: *purchase_id.as_bytes(),
-                    amount_minor: amount,
+                    amount_minor: p.captured_minor - p.refunded_minor,
                     months,
                     fee_payer,
                 },
                 derived_entry(purchase_id, "installments"),
                 format!("purchase {purchase_id} in {months} installments"),
+            ),
+        }))
+    })
+    .await
+}
+
+/// A purchase as it will be after a line command, and that command.
+struct PurchaseChange {
+    after: Purchase,
+    plan: LinePlan,
+}
+
+/// Commits a change to a captured purchase with its line command (the merchant named, the
+/// purchase rewritten under the version read). `decide` answers `None` for a replay of a
+/// change already made. A purchase changed meanwhile is read and decided again.
+async fn change_purchase(
+    engine: &Engine,
+    tenant: &str,
+    purchase_id: Uuid,
+    mut decide: impl FnMut(&Purchase) -> Result<Option<PurchaseChange>, RevolvingError>,
+) -> Result<(Purchase, bool), RevolvingError> {
+    for _ in 0..STALE_RETRIES_MAX {
+        let p = load::<Purchase>(engine, PURCHASE, purchase_id, tenant).await?;
+        let Some(change) = decide(&p.doc)? else {
+            return Ok((p.doc, true));
+        };
+        let write = purchase_write(&change.after, Some(p.version));
+        let r = run_line(engine, tenant, p.doc.line_id, false, |_, _| {
+            let mut plan = LinePlan::new(
+                change.plan.command.clone(),
+                change.plan.entry_id,
+                change.plan.memo.clone(),
             );
             plan.merchant = Some(p.doc.merchant_id);
             plan.writes = vec![write.clone()];
@@ -1540,7 +1557,7 @@ pub async fn convert_purchase(
         })
         .await;
         match r {
-            Ok(_) => return Ok((after, false)),
+            Ok(_) => return Ok((change.after, false)),
             Err(RevolvingError::Engine(EngineError::StaleDoc { .. })) => continue,
             Err(e) => return Err(e),
         }
