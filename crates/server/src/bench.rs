@@ -1,6 +1,6 @@
 //! `puhui bench …`: throughput and latency measured in-process against a fresh store.
 
-use clap::{Subcommand, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 use engine::{Command, Engine, EngineConfig, Outcome};
 use ledger::{AccountId, EntryId, EntryRequest, Posting, Side};
 use money::Currency;
@@ -37,8 +37,8 @@ pub enum BenchCmd {
     },
     /// Post balanced two-posting entries, durably, from concurrent clients.
     Ledger {
-        #[arg(long, value_enum, default_value = "sqlite")]
-        store: Backend,
+        #[command(flatten)]
+        target: ScratchStore,
         #[arg(long, default_value_t = 200_000)]
         entries: u64,
         /// Concurrent clients, each waiting for its previous request.
@@ -49,36 +49,42 @@ pub enum BenchCmd {
         batch: u64,
         #[arg(long, default_value_t = 1000)]
         accounts: u64,
-        /// Where the SQLite benchmark database goes (a fresh directory inside it).
-        #[arg(long, default_value = "target/bench-data")]
-        data_dir: std::path::PathBuf,
-        /// PostgreSQL server to create a fresh benchmark database on.
-        #[arg(
-            long,
-            env = "PUHUI_TEST_POSTGRES_URL",
-            default_value = "postgres://postgres@127.0.0.1:5432/test"
-        )]
-        postgres_url: String,
         #[arg(long)]
         json: bool,
     },
     /// One close of business over N open loans (set up first, not timed).
     Cob {
-        #[arg(long, value_enum, default_value = "sqlite")]
-        store: Backend,
+        #[command(flatten)]
+        target: ScratchStore,
         #[arg(long, default_value_t = 100_000)]
         loans: u64,
-        #[arg(long, default_value = "target/bench-data")]
-        data_dir: std::path::PathBuf,
-        #[arg(
-            long,
-            env = "PUHUI_TEST_POSTGRES_URL",
-            default_value = "postgres://postgres@127.0.0.1:5432/test"
-        )]
-        postgres_url: String,
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Where a benchmark or simulation runs: a fresh SQLite directory or PostgreSQL database.
+#[derive(Args, Clone, Debug)]
+pub struct ScratchStore {
+    #[arg(long, value_enum, default_value = "sqlite")]
+    pub store: Backend,
+    /// Where the SQLite database goes (a fresh directory inside it).
+    #[arg(long, default_value = "target/bench-data")]
+    pub data_dir: std::path::PathBuf,
+    /// PostgreSQL server to create a fresh database on.
+    #[arg(
+        long,
+        env = "PUHUI_TEST_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/test"
+    )]
+    pub postgres_url: String,
+}
+
+impl ScratchStore {
+    /// A fresh, empty store; the SQLite directory lives as long as the returned guard.
+    pub async fn open(&self) -> anyhow::Result<(Store, Option<tempfile::TempDir>)> {
+        fresh_store(self.store, &self.data_dir, &self.postgres_url).await
+    }
 }
 
 pub async fn fresh_store(
@@ -219,21 +225,19 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         BenchCmd::Authorize(args) => crate::rc_cli::bench(args).await,
         BenchCmd::Cob {
-            store,
+            target,
             loans,
-            data_dir,
-            postgres_url,
             json,
         } => {
             anyhow::ensure!(loans > 0, "--loans must be positive");
-            let (s, _dir) = fresh_store(store, &data_dir, &postgres_url).await?;
+            let (s, _dir) = target.open().await?;
             let r = bench_cob(s, loans, json).await?;
             if json {
                 println!("{}", serde_json::to_string(&r)?);
             } else {
                 println!(
                     "COB over {} loans on {:?}: {:.2}s ({:.0} loans/s), {} entries; setup {:.1}s; RSS before COB {:.0} MiB, peak {:.0} MiB",
-                    r.loans, store, r.cob_seconds, r.loans_per_s, r.entries_posted, r.setup_seconds, r.rss_before_cob_mib, r.peak_rss_mib
+                    r.loans, target.store, r.cob_seconds, r.loans_per_s, r.entries_posted, r.setup_seconds, r.rss_before_cob_mib, r.peak_rss_mib
                 );
             }
             Ok(ExitCode::SUCCESS)
@@ -259,38 +263,25 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         BenchCmd::Ledger {
-            store,
+            target,
             entries,
             concurrency,
             batch,
             accounts,
-            data_dir,
-            postgres_url,
             json,
         } => {
             anyhow::ensure!(
                 entries > 0 && concurrency > 0 && batch > 0 && accounts >= 2,
                 "entries, concurrency, batch must be positive and accounts ≥ 2"
             );
-            let (s, _dir) = match store {
-                Backend::Sqlite => {
-                    std::fs::create_dir_all(&data_dir)?;
-                    let dir = tempfile::tempdir_in(&data_dir)?;
-                    (Store::open_sqlite(dir.path())?, Some(dir))
-                }
-                Backend::Postgres => {
-                    let url =
-                        Store::create_postgres_database(&postgres_url, "puhui_bench_").await?;
-                    (Store::connect_postgres(&url).await?, None)
-                }
-            };
+            let (s, _dir) = target.open().await?;
             let r = bench_ledger(s, entries, concurrency, batch, accounts, json).await?;
             if json {
                 println!("{}", serde_json::to_string(&r)?);
             } else {
                 println!(
                     "{} entries in {:.2}s on {:?}: {:.0} entries/s; request latency p50 {} µs, p99 {} µs, max {} µs (concurrency {}, batch {})",
-                    r.entries, r.seconds, store, r.entries_per_s, r.p50_us, r.p99_us, r.max_us, concurrency, batch
+                    r.entries, r.seconds, target.store, r.entries_per_s, r.p50_us, r.p99_us, r.max_us, concurrency, batch
                 );
             }
             Ok(ExitCode::SUCCESS)

@@ -1,7 +1,7 @@
 //! `puhui revolving simulate` and `puhui bench authorize`: the revolving-credit book run
 //! through a seeded year, and purchase throughput measured in-process.
 
-use crate::bench::Backend;
+use crate::bench::ScratchStore;
 use clap::{Args, Subcommand};
 use engine::rc_simulation::{self, RcSimConfig};
 use engine::revolving::{self as rc, BorrowerKind, NewLine, NewMerchant, NewPurchase};
@@ -18,8 +18,8 @@ pub enum RevolvingCmd {
     /// A seeded book of credit lines through every close of business of a period, checking
     /// the ledger balances every day and the line promises at the end.
     Simulate {
-        #[arg(long, value_enum, default_value = "sqlite")]
-        store: Backend,
+        #[command(flatten)]
+        target: ScratchStore,
         #[arg(long, default_value_t = 5_000)]
         lines: u32,
         #[arg(long, default_value_t = 50)]
@@ -28,14 +28,6 @@ pub enum RevolvingCmd {
         days: u32,
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        #[arg(long, default_value = "target/bench-data")]
-        data_dir: std::path::PathBuf,
-        #[arg(
-            long,
-            env = "PUHUI_TEST_POSTGRES_URL",
-            default_value = "postgres://postgres@127.0.0.1:5432/test"
-        )]
-        postgres_url: String,
         #[arg(long)]
         json: bool,
     },
@@ -43,8 +35,8 @@ pub enum RevolvingCmd {
 
 #[derive(Args)]
 pub struct AuthorizeArgs {
-    #[arg(long, value_enum, default_value = "sqlite")]
-    store: Backend,
+    #[command(flatten)]
+    target: ScratchStore,
     /// Purchases, each an authorization then its capture.
     #[arg(long, default_value_t = 100_000)]
     purchases: u64,
@@ -54,14 +46,6 @@ pub struct AuthorizeArgs {
     /// Credit lines the purchases spread over.
     #[arg(long, default_value_t = 10_000)]
     lines: u64,
-    #[arg(long, default_value = "target/bench-data")]
-    data_dir: std::path::PathBuf,
-    #[arg(
-        long,
-        env = "PUHUI_TEST_POSTGRES_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/test"
-    )]
-    postgres_url: String,
     /// One-step sales (authorization and capture in one commit, as `"capture": true` over
     /// HTTP) instead of an authorization followed by its capture.
     #[arg(long)]
@@ -73,16 +57,14 @@ pub struct AuthorizeArgs {
 pub async fn run(cmd: RevolvingCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         RevolvingCmd::Simulate {
-            store,
+            target,
             lines,
             merchants,
             days,
             seed,
-            data_dir,
-            postgres_url,
             json,
         } => {
-            let (s, _dir) = crate::bench::fresh_store(store, &data_dir, &postgres_url).await?;
+            let (s, _dir) = target.open().await?;
             let engine = Engine::start(s, EngineConfig::default()).await?;
             let bar = indicatif::ProgressBar::new(u64::from(days));
             if json {
@@ -100,7 +82,7 @@ pub async fn run(cmd: RevolvingCmd) -> anyhow::Result<ExitCode> {
             bar.finish_and_clear();
             let (peak, _) = crate::bench::rss_mib();
             let out = serde_json::json!({
-                "store": format!("{store:?}").to_lowercase(),
+                "store": format!("{:?}", target.store).to_lowercase(),
                 "lines": r.lines, "days": r.days, "purchases": r.purchases,
                 "declined": r.declined, "refunds": r.refunds, "conversions": r.conversions,
                 "repayments": r.repayments, "statements": r.statements,
@@ -143,8 +125,7 @@ pub async fn bench(args: AuthorizeArgs) -> anyhow::Result<ExitCode> {
         args.purchases > 0 && args.concurrency > 0 && args.lines > 0,
         "purchases, concurrency and lines must be positive"
     );
-    let (s, _dir) =
-        crate::bench::fresh_store(args.store, &args.data_dir, &args.postgres_url).await?;
+    let (s, _dir) = args.target.open().await?;
     let name = s.backend_name().to_string();
     let engine = Engine::start(s, EngineConfig::default()).await?;
     let (merchant, lines) = setup(&engine, args.lines).await?;
