@@ -127,9 +127,9 @@ pub async fn verify(store: &Store, mut progress: impl FnMut(u64)) -> anyhow::Res
     let mut bad_accounts: Vec<String> = state
         .accounts
         .iter()
-        .filter_map(|a| {
-            let s = sums.remove(&a.id).unwrap_or_default();
-            account_mismatch(&a.balances, &s).map(|m| format!("account {}: {m}", a.id))
+        .filter_map(|(id, a)| {
+            let s = sums.remove(&id).unwrap_or_default();
+            account_mismatch(&a.balances, &s).map(|m| format!("account {id}: {m}"))
         })
         .collect();
     bad_accounts.extend(

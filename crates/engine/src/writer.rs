@@ -504,14 +504,22 @@ fn resolve(ctx: &Ctx<'_>, cmd: &Command) -> Result<Step, LedgerError> {
             constraint,
         } => {
             if let Some(a) = ctx.book.account(*id) {
-                let same = a.tenant == *tenant
-                    && a.owner == *owner
-                    && a.purpose == *purpose
+                let same = a.names_digest == ledger::names_digest(tenant, owner, purpose)
                     && a.currency == *currency
                     && a.normal_side == *normal_side
                     && a.constraint == *constraint;
                 return if same {
-                    Ok(Step::Replay(Outcome::Account(a.clone())))
+                    Ok(Step::Replay(Outcome::Account(Account {
+                        id: *id,
+                        tenant: tenant.clone(),
+                        owner: owner.clone(),
+                        purpose: purpose.clone(),
+                        currency: a.currency,
+                        normal_side: a.normal_side,
+                        constraint: a.constraint,
+                        balances: a.balances,
+                        created_at_ms: a.created_at_ms,
+                    })))
                 } else {
                     Err(LedgerError::IdConflict { id: id.to_string() })
                 };

@@ -1,5 +1,6 @@
 use crate::encode::{leaf_data, BodyHash};
 use crate::merkle::{leaf_hash, Hash};
+use crate::table::{AccountState, AccountTable};
 use crate::{
     Account, AccountId, Balances, EntryId, EntryKind, EntryRecord, EntryRequest, HoldId,
     HoldRequest, LedgerError, Posting, Side, LIMITS,
@@ -116,7 +117,7 @@ enum Undo {
 
 /// The ledger's authoritative in-memory state for one writer.
 pub struct Book {
-    accounts: HashMap<AccountId, Account>,
+    accounts: AccountTable,
     /// Pending holds only; closed holds live in storage.
     holds: HashMap<HoldId, HoldRecord>,
     chain_heads: [Hash; PARTITIONS as usize],
@@ -135,13 +136,13 @@ pub fn partition_of(id: EntryId) -> u16 {
 
 impl Book {
     pub fn new(
-        accounts: Vec<Account>,
+        accounts: AccountTable,
         pending_holds: Vec<HoldRecord>,
         chain_heads: [Hash; PARTITIONS as usize],
         next_seq: u64,
     ) -> Self {
         Book {
-            accounts: accounts.into_iter().map(|a| (a.id, a)).collect(),
+            accounts,
             holds: pending_holds
                 .into_iter()
                 .map(|h| (h.request.id, h))
@@ -155,12 +156,12 @@ impl Book {
         }
     }
 
-    pub fn account(&self, id: AccountId) -> Option<&Account> {
+    pub fn account(&self, id: AccountId) -> Option<&AccountState> {
         self.accounts.get(&id)
     }
 
-    pub fn accounts(&self) -> impl Iterator<Item = &Account> {
-        self.accounts.values()
+    pub fn account_count(&self) -> usize {
+        self.accounts.len()
     }
 
     pub fn pending_hold(&self, id: HoldId) -> Option<&HoldRecord> {
@@ -220,7 +221,7 @@ impl Book {
         effect.balances = self
             .touched
             .iter()
-            .map(|id| (*id, self.accounts[id].balances))
+            .map(|id| (*id, self.state(id).balances))
             .collect();
         self.touched.clear();
         self.touched_set.clear();
@@ -288,9 +289,7 @@ impl Book {
                 }
                 Undo::Chain(p, h) => self.chain_heads[p as usize] = h,
                 Undo::Seq(seq) => self.next_seq = seq,
-                Undo::AccountCreated(id) => {
-                    self.accounts.remove(&id);
-                }
+                Undo::AccountCreated(id) => self.accounts.remove_last(&id),
                 Undo::Effects {
                     entries,
                     holds,
@@ -336,12 +335,16 @@ impl Book {
     }
 
     fn create_account(&mut self, a: Account) -> OpOutcome {
-        assert!(!self.accounts.contains_key(&a.id), "account ids are unique");
+        assert!(!self.accounts.contains(&a.id), "account ids are unique");
         assert_eq!(a.balances, Balances::default(), "new accounts start empty");
         self.undo.push(Undo::AccountCreated(a.id));
-        self.accounts.insert(a.id, a.clone());
+        self.accounts.insert(a.id, AccountState::of(&a));
         self.effect.accounts_created.push(a.clone());
         OpOutcome::Account(a)
+    }
+
+    fn state(&self, id: &AccountId) -> &AccountState {
+        self.accounts.get(id).expect("validated account")
     }
 
     fn check_account(
@@ -422,7 +425,7 @@ impl Book {
 
     fn check_constraints(&self, ids: impl Iterator<Item = AccountId>) -> Result<(), LedgerError> {
         for id in ids {
-            let acc = &self.accounts[&id];
+            let acc = self.state(&id);
             if !acc.balances.satisfies(acc.constraint) {
                 return Err(LedgerError::ConstraintViolated {
                     account_id: id,

@@ -16,6 +16,7 @@ mod encode;
 mod entry;
 mod error;
 pub mod merkle;
+mod table;
 mod tree_head;
 
 pub use account::{Account, AccountId, Balances, Constraint, Side};
@@ -26,4 +27,5 @@ pub use entry::{
 };
 pub use error::LedgerError;
 pub use merkle::{Hash, MerkleTree};
+pub use table::{names_digest, AccountState, AccountTable};
 pub use tree_head::{SignedTreeHead, TreeHeadSigner};

@@ -14,7 +14,8 @@ mod sqlite;
 pub use codec::StoredEntry;
 pub use docs::{DocEvent, DocRow};
 use ledger::{
-    Account, AccountId, BodyHash, Effect, EntryId, EntryRecord, HoldId, HoldRecord, PARTITIONS,
+    Account, AccountId, AccountTable, BodyHash, Effect, EntryId, EntryRecord, HoldId, HoldRecord,
+    PARTITIONS,
 };
 pub use loans::{
     loan_partition, DomainWrite, LoanEvent, LoanRow, ProductRow, ProductWriteError, LOAN_PARTITIONS,
@@ -31,7 +32,7 @@ pub type Hash = [u8; 32];
 
 /// What the writer needs at start-up to rebuild its in-memory book.
 pub struct BookState {
-    pub accounts: Vec<Account>,
+    pub accounts: AccountTable,
     pub pending_holds: Vec<HoldRecord>,
     pub chain_heads: [Hash; PARTITIONS as usize],
     /// Leaf hashes in sequence order.
@@ -258,8 +259,12 @@ impl Store {
         }
     }
 
+    /// Every account with its names, for reports and checks (the writer keeps only states).
     pub async fn accounts(&self) -> anyhow::Result<Vec<Account>> {
-        Ok(self.load_book_state().await?.accounts)
+        match self {
+            Store::Sqlite(s) => s.accounts().await,
+            Store::Postgres(s) => s.accounts().await,
+        }
     }
 
     pub async fn meta(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {

@@ -4,7 +4,8 @@ use crate::{ApiKeyRow, BookState, DecisionRow, Existing, Hash};
 use anyhow::Context;
 use futures_util::TryStreamExt;
 use ledger::{
-    Account, AccountId, Balances, Effect, EntryId, EntryRecord, HoldId, HoldRecord, PARTITIONS,
+    Account, AccountId, AccountState, AccountTable, Balances, Effect, EntryId, EntryRecord, HoldId,
+    HoldRecord, PARTITIONS,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
@@ -48,12 +49,16 @@ impl PgStore {
     }
 
     pub async fn load_book_state(&self) -> anyhow::Result<BookState> {
-        let accounts = sqlx::query(ACCOUNT_SELECT)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(account_from_row)
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM accounts")
+            .fetch_one(&self.pool)
+            .await?;
+        let mut accounts = AccountTable::with_capacity(usize::try_from(count)?);
+        let mut rows = sqlx::query(ACCOUNT_SELECT).fetch(&self.pool);
+        while let Some(r) = rows.try_next().await? {
+            let a = account_from_row(&r)?;
+            accounts.insert(a.id, AccountState::of(&a));
+        }
+        drop(rows);
         let pending_holds = sqlx::query(&format!("{HOLD_SELECT} WHERE status = 'pending'"))
             .fetch_all(&self.pool)
             .await?
@@ -360,6 +365,15 @@ impl PgStore {
             .into_iter()
             .map(|record| StoredEntry { record })
             .collect())
+    }
+
+    pub async fn accounts(&self) -> anyhow::Result<Vec<Account>> {
+        sqlx::query(ACCOUNT_SELECT)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(account_from_row)
+            .collect()
     }
 
     pub async fn account(&self, id: AccountId) -> anyhow::Result<Option<Account>> {

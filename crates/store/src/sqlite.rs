@@ -3,7 +3,8 @@ use crate::loans::{DomainWrite, LoanEvent, LoanRow, ProductRow, ProductWriteErro
 use crate::{ApiKeyRow, BookState, DecisionRow, Existing, Hash};
 use anyhow::Context;
 use ledger::{
-    Account, AccountId, Balances, Effect, EntryId, EntryRecord, HoldId, HoldRecord, PARTITIONS,
+    Account, AccountId, AccountState, AccountTable, Balances, Effect, EntryId, EntryRecord, HoldId,
+    HoldRecord, PARTITIONS,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::Path;
@@ -130,12 +131,14 @@ impl SqliteStore {
 
     pub async fn load_book_state(&self) -> anyhow::Result<BookState> {
         self.with_reader(|c| {
-            let accounts = c
-                .prepare(ACCOUNT_SELECT)?
-                .query_map([], account_row)?
-                .collect::<Result<Vec<_>, _>>()?
-                .into_iter()
-                .collect::<anyhow::Result<Vec<_>>>()?;
+            let count: i64 = c.query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))?;
+            let mut accounts = AccountTable::with_capacity(usize::try_from(count)?);
+            let mut stmt = c.prepare(ACCOUNT_SELECT)?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let a = account_row(r)??;
+                accounts.insert(a.id, AccountState::of(&a));
+            }
             let pending_holds = c
                 .prepare(&format!("{HOLD_SELECT} WHERE status = 'pending'"))?
                 .query_map([], hold_row)?
@@ -442,6 +445,17 @@ impl SqliteStore {
                 .query_map([from, to], posting_row)?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(assemble(entries, postings)?.into_iter().map(|record| StoredEntry { record }).collect())
+        })
+        .await
+    }
+
+    pub async fn accounts(&self) -> anyhow::Result<Vec<Account>> {
+        self.with_reader(|c| {
+            c.prepare(ACCOUNT_SELECT)?
+                .query_map([], account_row)?
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .collect()
         })
         .await
     }
