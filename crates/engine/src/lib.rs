@@ -205,6 +205,33 @@ impl Engine {
         rx.await.map_err(|_| EngineError::WriterGone)?
     }
 
+    /// Many independent envelopes at once, waiting for queue room: each commits or fails on
+    /// its own (as if submitted separately), but they cost one task instead of one each.
+    pub async fn submit_many(
+        &self,
+        envelopes: Vec<(Vec<Command>, Vec<DomainWrite>)>,
+    ) -> Vec<Result<Vec<Outcome>, EngineError>> {
+        let mut replies = Vec::with_capacity(envelopes.len());
+        for (commands, domain) in envelopes {
+            let (reply, rx) = oneshot::channel();
+            let envelope = writer::Envelope {
+                commands,
+                domain,
+                reply,
+            };
+            let sent = self.tx.send(envelope).await.is_ok();
+            replies.push(sent.then_some(rx));
+        }
+        let mut out = Vec::with_capacity(replies.len());
+        for rx in replies {
+            out.push(match rx {
+                Some(rx) => rx.await.unwrap_or(Err(EngineError::WriterGone)),
+                None => Err(EngineError::WriterGone),
+            });
+        }
+        out
+    }
+
     pub async fn submit_one(&self, command: Command) -> Result<Outcome, EngineError> {
         let mut out = self.submit(vec![command]).await?;
         Ok(out.pop().expect("one outcome per command"))

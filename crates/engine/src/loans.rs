@@ -14,6 +14,7 @@
 //!   days in between rebuilds the state at any business date.
 
 use crate::{Command, Engine, EngineError};
+use anyhow::Context;
 use ledger::{AccountId, EntryId, EntryRequest, Posting, Side};
 use lending::codec::{decode_loan, encode_loan};
 use lending::loan::{self, AccountPurpose, Loan, LoanStatus, PayeeAccount, PostingIntent};
@@ -870,6 +871,8 @@ pub async fn reverse_repayment(
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CobReport {
     pub loans_advanced: u64,
+    /// Loans whose batch a concurrent command made stale, so they were advanced one by one.
+    pub loans_retried_alone: u64,
     pub entries_posted: u64,
     pub partitions_done: u32,
     pub partitions_skipped: u32,
@@ -934,16 +937,15 @@ pub async fn close_business_day(
                 break;
             };
             after = Some(last.id);
-            let mut work = Vec::with_capacity(rows.len());
-            for row in rows {
-                let view = LoanView::decode(row)?;
-                let (commands, domain, posted) = plan_day(&view, next)?;
-                report.entries_posted += posted;
-                work.push((view.row.id, commands, domain));
-            }
+            // Planning is pure CPU: off the async workers, so the writer is never starved.
+            let (work, posted) = tokio::task::spawn_blocking(move || plan_chunk(rows, next))
+                .await
+                .context("join close-of-business planner")??;
+            report.entries_posted += posted;
             pipe.push(Stage::Chunk(tokio::spawn(submit_chunk(
                 engine.clone(),
                 work,
+                next,
                 day,
             ))));
             pipe.drain(engine, &mut report, CHUNKS_IN_FLIGHT_MAX, progress)
@@ -981,7 +983,8 @@ pub async fn close_business_day(
 /// with the writer committing the previous ones.
 const CHUNKS_IN_FLIGHT_MAX: usize = 3;
 
-type ChunkResult = anyhow::Result<u64>;
+/// Loans advanced, and how many of them had to go alone.
+type ChunkResult = anyhow::Result<(u64, u64)>;
 
 enum Stage {
     Chunk(tokio::task::JoinHandle<ChunkResult>),
@@ -1019,7 +1022,9 @@ impl Pipeline {
             match self.stages.pop_front().expect("front exists") {
                 Stage::Chunk(h) => {
                     self.chunks -= 1;
-                    report.loans_advanced += h.await??;
+                    let (advanced, alone) = h.await??;
+                    report.loans_advanced += advanced;
+                    report.loans_retried_alone += alone;
                     progress(report.loans_advanced);
                 }
                 Stage::Mark(m) => {
@@ -1034,37 +1039,219 @@ impl Pipeline {
     }
 }
 
-/// Submits one envelope per loan (each loan-day commits with its state, all-or-nothing)
-/// and waits for all; returns how many loans moved.
+/// Loans whose day commits together: their rows and at most one entry carrying all their
+/// postings (a loan's own accounts posting by posting, the shared income and expense
+/// accounts summed). A day's accrual is one posting per loan this way instead of an entry
+/// with two postings, which is most of what close of business writes.
+struct Batch {
+    ids: Vec<Uuid>,
+    commands: Vec<Command>,
+    domain: Vec<DomainWrite>,
+}
+
+/// Builds batches up to the ledger's postings limit.
+#[derive(Default)]
+struct BatchBuilder {
+    ids: Vec<Uuid>,
+    currency: Option<Currency>,
+    own: Vec<Posting>,
+    shared: Vec<Posting>,
+    domain: Vec<DomainWrite>,
+}
+
+impl BatchBuilder {
+    fn postings_with(&self, currency: Currency, own: usize, shared: &[Posting]) -> Option<usize> {
+        if self.currency.is_some_and(|c| c != currency) {
+            return None;
+        }
+        let new_shared = shared
+            .iter()
+            .filter(|p| !self.shared.iter().any(|q| same_side(p, q)))
+            .count();
+        Some(self.own.len() + own + self.shared.len() + new_shared)
+    }
+
+    fn add(&mut self, id: Uuid, currency: Currency, split: SplitPostings, row: DomainWrite) {
+        self.ids.push(id);
+        self.currency = Some(currency);
+        self.own.extend(split.own);
+        for p in split.shared {
+            match self.shared.iter_mut().find(|q| same_side(&p, q)) {
+                Some(q) => q.amount_minor += p.amount_minor,
+                None => self.shared.push(p),
+            }
+        }
+        self.domain.push(row);
+    }
+
+    fn finish(&mut self, next: BusinessDate) -> Option<Batch> {
+        let b = std::mem::take(self);
+        let first = *b.ids.first()?;
+        let mut postings = b.own;
+        postings.extend(b.shared);
+        let commands = match b.currency {
+            Some(currency) if !postings.is_empty() => vec![Command::Entry(EntryRequest {
+                id: batch_entry_id(first, next),
+                currency,
+                postings,
+                memo: String::new(),
+            })],
+            _ => Vec::new(),
+        };
+        Some(Batch {
+            ids: b.ids,
+            commands,
+            domain: b.domain,
+        })
+    }
+}
+
+fn same_side(a: &Posting, b: &Posting) -> bool {
+    a.account_id == b.account_id && a.direction == b.direction
+}
+
+/// One loan-day's postings: to the loan's own accounts, and to shared ones.
+#[derive(Default)]
+struct SplitPostings {
+    own: Vec<Posting>,
+    shared: Vec<Posting>,
+}
+
+fn split_postings(row: &LoanRow, currency: Currency, intents: &[PostingIntent]) -> SplitPostings {
+    let mut out = SplitPostings::default();
+    for i in intents {
+        assert!(
+            i.amount_minor > 0,
+            "the state machine posts positive amounts"
+        );
+        for (purpose, direction) in [(i.debit, Side::Debit), (i.credit, Side::Credit)] {
+            let posting = Posting {
+                account_id: account_id(row.id, &row.tenant, currency, purpose),
+                direction,
+                amount_minor: i.amount_minor,
+            };
+            match per_loan(purpose) {
+                true => out.own.push(posting),
+                false => out.shared.push(posting),
+            }
+        }
+    }
+    out
+}
+
+/// The entry of a close-of-business batch, laid out like [`day_entry_id`] and named by the
+/// batch's first loan: a loan-day is committed once, so no two batches share a first
+/// loan-day.
+pub fn batch_entry_id(first_loan_id: Uuid, day: BusinessDate) -> EntryId {
+    let hash = Uuid::new_v5(&first_loan_id, format!("cob:{day}").as_bytes());
+    let mut b = [0u8; 16];
+    b[..4].copy_from_slice(&(day.to_epoch_days() as u32).to_be_bytes());
+    b[4] = store::loan_partition(first_loan_id) as u8;
+    b[5..].copy_from_slice(&hash.as_bytes()[..11]);
+    EntryId(Uuid::from_bytes(b))
+}
+
+/// Plans a chunk of loans into batches; returns them with how many entries they post. A
+/// loan more than one day behind goes alone, with an entry per day.
+fn plan_chunk(rows: Vec<LoanRow>, next: BusinessDate) -> anyhow::Result<(Vec<Batch>, u64)> {
+    let postings_max = ledger::LIMITS.postings_max;
+    let mut batches = Vec::new();
+    let mut builder = BatchBuilder::default();
+    let mut posted = 0;
+    for row in rows {
+        let view = LoanView::decode(row)?;
+        let currency = view.currency();
+        let (after, days) = advance_to(view.loan.clone(), next)?;
+        let split = match days.as_slice() {
+            [] => SplitPostings::default(),
+            [(_, intents)] => split_postings(&view.row, currency, intents),
+            _ => {
+                let (commands, domain, n) = plan_day(&view, next)?;
+                posted += n;
+                batches.push(Batch {
+                    ids: vec![view.row.id],
+                    commands,
+                    domain,
+                });
+                continue;
+            }
+        };
+        let fits = |b: &BatchBuilder| {
+            b.postings_with(currency, split.own.len(), &split.shared)
+                .is_some_and(|n| n <= postings_max)
+        };
+        if !fits(&builder) {
+            let batch = builder.finish(next).expect("a full batch has loans");
+            posted += batch.commands.len() as u64;
+            batches.push(batch);
+        }
+        assert!(fits(&builder), "one loan-day fits in an entry");
+        let row = DomainWrite::Loan {
+            row: next_row(&view.row, &after),
+            expected_version: Some(view.row.version),
+        };
+        builder.add(view.row.id, currency, split, row);
+    }
+    if let Some(batch) = builder.finish(next) {
+        posted += batch.commands.len() as u64;
+        batches.push(batch);
+    }
+    Ok((batches, posted))
+}
+
+/// Submits the batches and waits for all; returns how many loans moved. A batch refused
+/// because a command changed one of its loans meanwhile is run again loan by loan.
 async fn submit_chunk(
     engine: Engine,
-    work: Vec<(Uuid, Vec<Command>, Vec<DomainWrite>)>,
+    batches: Vec<Batch>,
+    next: BusinessDate,
     day: i32,
 ) -> ChunkResult {
-    let mut pending = Vec::with_capacity(work.len());
-    for (id, commands, domain) in work {
-        let engine2 = engine.clone();
-        pending.push((
-            id,
-            tokio::spawn(async move { engine2.submit_waiting(commands, domain).await }),
-        ));
+    let mut ids = Vec::with_capacity(batches.len());
+    let mut envelopes = Vec::with_capacity(batches.len());
+    for b in batches {
+        ids.push(b.ids);
+        envelopes.push((b.commands, b.domain));
     }
-    let mut advanced = 0;
-    for (id, handle) in pending {
-        match handle.await? {
-            Ok(_) => advanced += 1,
-            // Changed by a command meanwhile, which caught it up to the day itself.
+    let results = engine.submit_many(envelopes).await;
+    let (mut advanced, mut alone) = (0, 0);
+    for (ids, result) in ids.into_iter().zip(results) {
+        match result {
+            Ok(_) => advanced += ids.len() as u64,
             Err(EngineError::StaleLoan { .. }) => {
-                let again = load(&engine, id).await?;
-                anyhow::ensure!(
-                    again.row.day >= day || !again.row.open,
-                    "loan {id} changed during close of business but is still before day {day}"
-                );
+                for id in ids {
+                    let moved = advance_alone(&engine, id, next, day).await?;
+                    advanced += moved;
+                    alone += moved;
+                }
             }
+            Err(e) => anyhow::bail!("close day {day} for loans {ids:?}: {e}"),
+        }
+    }
+    Ok((advanced, alone))
+}
+
+/// One loan's day on its own, after its batch was refused; 0 if a command has already
+/// brought it to the day (or closed it).
+async fn advance_alone(
+    engine: &Engine,
+    id: Uuid,
+    next: BusinessDate,
+    day: i32,
+) -> anyhow::Result<u64> {
+    for _ in 0..STALE_RETRIES_MAX {
+        let view = load(engine, id).await?;
+        if view.row.day >= day || !view.row.open {
+            return Ok(0);
+        }
+        let (commands, domain, _) = plan_day(&view, next)?;
+        match engine.submit_waiting(commands, domain).await {
+            Ok(_) => return Ok(1),
+            Err(EngineError::StaleLoan { .. }) => continue,
             Err(e) => anyhow::bail!("close day {day} for loan {id}: {e}"),
         }
     }
-    Ok(advanced)
+    anyhow::bail!("loan {id} kept changing during close of business")
 }
 
 fn plan_day(

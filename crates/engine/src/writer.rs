@@ -169,7 +169,18 @@ fn launch(store: &Store, book: &mut Book, mut next: Staged) -> Option<InFlight> 
         next.effect.clone(),
         Arc::new(next.domain.clone()),
     );
-    let handle = tokio::spawn(async move { s.commit(effect, domain).await });
+    let handle = tokio::spawn(async move {
+        let t = std::time::Instant::now();
+        let n = effect.entries.len();
+        let r = s.commit(effect, domain).await;
+        if std::env::var_os("PUHUI_TRACE_WRITER").is_some() {
+            eprintln!(
+                "commit entries={n} ms={:.1}",
+                t.elapsed().as_secs_f64() * 1e3
+            );
+        }
+        r
+    });
     Some(InFlight {
         staged: next,
         handle,
@@ -235,7 +246,13 @@ impl Staged {
         chunk: Vec<Envelope>,
         prev: Option<&Seen>,
     ) {
-        match stage(store, book, &chunk, prev, &mut self.seen, true).await {
+        let t = std::time::Instant::now();
+        let n = chunk.len();
+        let r = stage(store, book, &chunk, prev, &mut self.seen, true).await;
+        if std::env::var_os("PUHUI_TRACE_WRITER").is_some() {
+            eprintln!("stage envs={n} ms={:.1}", t.elapsed().as_secs_f64() * 1e3);
+        }
+        match r {
             Ok(out) => {
                 self.ops += chunk.iter().map(|e| e.commands.len()).sum::<usize>();
                 self.results.extend(out.results);
@@ -266,8 +283,9 @@ fn record_metrics(s: &Staged) {
         .increment(s.effect.entries.len() as u64);
 }
 
-/// A group whose commit failed: an id already stored means some request was a retry, so the
-/// group runs again with every id looked up; any other failure is reported to every request.
+/// A group whose commit failed: an id already stored means some request was a retry, and a
+/// row at another version means some request was stale, so the group runs again with every
+/// id and version looked up; any other failure is reported to every request.
 async fn retry_failed(
     store: &Store,
     book: &mut Book,
@@ -275,7 +293,7 @@ async fn retry_failed(
     group: Vec<Envelope>,
     e: anyhow::Error,
 ) {
-    if store::is_unique_violation(&e) {
+    if store::is_conflict(&e) {
         match try_group(store, book, view, &group, false).await {
             Ok(results) => reply(group, results),
             Err(e) => reply_error(group, &format!("{e:#}")),
@@ -729,7 +747,7 @@ async fn stage(
     } else {
         store.existing(entry_ids, hold_ids, reversed).await?
     };
-    let mut loans = LoanVersions::load(store, group, [prev, Some(seen)]).await?;
+    let mut loans = LoanVersions::load(store, group, [prev, Some(seen)], optimistic).await?;
     let now = now_ms();
     let mut results = Vec::with_capacity(group.len());
     let mut domain = Vec::new();
@@ -789,8 +807,14 @@ async fn try_group(
 /// committed wrote, then what earlier envelopes of this group wrote. A loan write naming
 /// another version is refused before anything of its envelope is applied, so the single
 /// writer serialises changes to one loan.
+///
+/// Optimistically, storage is not read: a write whose row this group has not touched is
+/// admitted as it names itself, and storage's own check (`UPDATE … WHERE version = …`, a
+/// unique key for inserts) fails the commit if it was stale; the group then runs again
+/// with every version read, and only the stale envelope is refused.
 struct LoanVersions {
     current: HashMap<uuid::Uuid, i64>,
+    complete: bool,
 }
 
 impl LoanVersions {
@@ -798,6 +822,7 @@ impl LoanVersions {
         store: &Store,
         group: &[Envelope],
         overlays: [Option<&Seen>; 2],
+        optimistic: bool,
     ) -> anyhow::Result<LoanVersions> {
         let (mut loans, mut docs) = (Vec::new(), Vec::new());
         for w in group.iter().flat_map(|e| &e.domain) {
@@ -808,10 +833,10 @@ impl LoanVersions {
             }
         }
         let mut current = HashMap::new();
-        if !loans.is_empty() {
+        if !loans.is_empty() && !optimistic {
             current.extend(store.loan_versions(loans.clone()).await?);
         }
-        if !docs.is_empty() {
+        if !docs.is_empty() && !optimistic {
             current.extend(store.doc_versions(docs.clone()).await?);
         }
         // Later overlays are newer: the group in flight, then earlier parts of this group.
@@ -822,7 +847,10 @@ impl LoanVersions {
                 }
             }
         }
-        Ok(LoanVersions { current })
+        Ok(LoanVersions {
+            current,
+            complete: !optimistic,
+        })
     }
 
     fn admit(&self, writes: &[DomainWrite]) -> Result<(), EngineError> {
@@ -848,7 +876,11 @@ impl LoanVersions {
                 ),
                 _ => continue,
             };
-            let now = self.current.get(&id).copied();
+            let now = match self.current.get(&id) {
+                Some(v) => Some(*v),
+                None if self.complete => None,
+                None => *expected,
+            };
             if now != *expected {
                 return Err(stale);
             }

@@ -274,6 +274,64 @@ async fn close_of_business_resumes_after_an_interruption_with_the_same_result() 
     }
 }
 
+/// Repayments race close of business over the same loans: a batch that a repayment made
+/// stale is redone loan by loan, and every loan ends the day once, with its books right.
+#[tokio::test]
+async fn close_of_business_and_concurrent_repayments_both_land() {
+    for (ts, e) in engines().await {
+        loans::init_business_date(&e, d("2026-03-01"))
+            .await
+            .unwrap();
+        let ids: Vec<Uuid> = (0..400u128)
+            .map(|i| Uuid::from_u128(i * 7_919 + 3))
+            .collect();
+        for (i, id) in ids.iter().enumerate() {
+            new_loan(&e, *id, 100_000 + i as i64 * 1_000).await;
+            loans::decide(&e, *id, true).await.unwrap();
+            loans::execute(
+                &e,
+                *id,
+                Action::Disburse { payee: None },
+                d("2026-03-01"),
+                Uuid::from_u128((i as u128 + 1) << 64),
+            )
+            .await
+            .unwrap();
+        }
+        let repayments: Vec<_> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let (e, id) = (e.clone(), *id);
+                tokio::spawn(async move {
+                    let key = Uuid::from_u128((i as u128 + 1) << 72);
+                    let repay = Action::Repay { amount: cny(1_000) };
+                    loans::execute(&e, id, repay, d("2026-03-01"), key).await
+                })
+            })
+            .collect();
+        let closed = loans::close_business_day(&e, CobConfig::default(), &|_| {}).await;
+        let mut landed = 0;
+        for r in repayments {
+            landed += usize::from(r.await.unwrap().is_ok());
+        }
+        let (opened, report) = closed.unwrap();
+        assert_eq!(opened, d("2026-03-02"), "{}", ts.name);
+        assert_eq!(report.loans_advanced, ids.len() as u64, "{}", ts.name);
+        eprintln!(
+            "{}: {landed} repayments landed, {} loans redone alone",
+            ts.name, report.loans_retried_alone
+        );
+        for id in &ids {
+            let v = loans::load(&e, *id).await.unwrap();
+            assert_eq!(v.loan.business_date, d("2026-03-02"), "{}", ts.name);
+            simulation::check_loan(&e, *id).await.unwrap();
+        }
+        simulation::check_ledger_balances(&e).await.unwrap();
+        assert!(engine::verify(e.store(), |_| {}).await.unwrap().ok());
+    }
+}
+
 #[tokio::test]
 async fn simulated_book_stays_balanced_and_replayable() {
     let loans_n = std::env::var("PUHUI_SIM_LOANS")

@@ -413,6 +413,24 @@ impl Store {
 }
 
 /// Whether a failed commit hit a unique key (an id that is already stored).
+/// A versioned write (loan or document row) found its row at another version than the one
+/// it names: something changed it since it was read. Nothing of the transaction is kept.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StaleWrite(pub String);
+
+impl StaleWrite {
+    pub fn error(message: String) -> anyhow::Error {
+        anyhow::Error::new(StaleWrite(message))
+    }
+}
+
+/// A group that failed for this reason may succeed when run again with every id and row
+/// version looked up first: a stored id (a retry) or a row changed since it was read.
+pub fn is_conflict(e: &anyhow::Error) -> bool {
+    is_unique_violation(e) || e.chain().any(|c| c.downcast_ref::<StaleWrite>().is_some())
+}
+
 pub fn is_unique_violation(e: &anyhow::Error) -> bool {
     e.chain().any(|cause| {
         if let Some(rusqlite::Error::SqliteFailure(f, _)) = cause.downcast_ref::<rusqlite::Error>()

@@ -770,12 +770,13 @@ async fn write_domain(tx: &mut Tx<'_>, writes: &[DomainWrite]) -> anyhow::Result
         let n = sqlx::query("UPDATE loans l SET stage = u.stage, day = u.day, open = u.open, version = u.version, state = u.state FROM UNNEST($1::bytea[], $2::text[], $3::int[], $4::bool[], $5::bigint[], $6::bytea[], $7::bigint[]) AS u(id, stage, day, open, version, state, expected) WHERE l.id = u.id AND l.version = u.expected")
             .bind(ids).bind(stages).bind(days).bind(opens).bind(versions).bind(states).bind(expected)
             .execute(&mut **tx).await.context("update loans")?.rows_affected();
-        anyhow::ensure!(
-            n as usize == updates.len(),
-            "{} of {} loans changed under this group",
-            updates.len() - n as usize,
-            updates.len()
-        );
+        if n as usize != updates.len() {
+            return Err(crate::StaleWrite::error(format!(
+                "{} of {} loans changed under this group",
+                updates.len() - n as usize,
+                updates.len()
+            )));
+        }
     }
     Ok(())
 }

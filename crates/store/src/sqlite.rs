@@ -22,6 +22,8 @@ pub struct SqliteStore {
     writer: Arc<Mutex<Connection>>,
     readers: Arc<Vec<Mutex<Connection>>>,
     _checkpointer: Arc<Checkpointer>,
+    /// Postings not yet in `account_entries`, as of the last commit; -1 until first counted.
+    unindexed_postings: Arc<std::sync::atomic::AtomicI64>,
 }
 
 fn open_conn(path: &Path) -> anyhow::Result<Connection> {
@@ -82,6 +84,7 @@ impl SqliteStore {
             _checkpointer: checkpointer,
             writer: Arc::new(Mutex::new(writer)),
             readers: Arc::new(readers),
+            unindexed_postings: Arc::new(std::sync::atomic::AtomicI64::new(-1)),
         })
     }
 
@@ -177,7 +180,7 @@ impl SqliteStore {
         hold_ids: Vec<HoldId>,
         reversed: Vec<EntryId>,
     ) -> anyhow::Result<Existing> {
-        self.with_writer(move |c| {
+        self.with_reader(move |c| {
             let mut out = Existing::default();
             let mut seqs = Vec::new();
             {
@@ -221,7 +224,8 @@ impl SqliteStore {
         effect: Arc<Effect>,
         domain: Arc<Vec<DomainWrite>>,
     ) -> anyhow::Result<()> {
-        self.with_writer(move |c| write_effect(c, &effect, &domain))
+        let tail = self.unindexed_postings.clone();
+        self.with_writer(move |c| write_effect(c, &effect, &domain, &tail))
             .await
     }
 
@@ -284,7 +288,7 @@ impl SqliteStore {
         &self,
         ids: Vec<uuid::Uuid>,
     ) -> anyhow::Result<std::collections::HashMap<uuid::Uuid, i64>> {
-        self.with_writer(move |c| {
+        self.with_reader(move |c| {
             let mut out = std::collections::HashMap::new();
             let mut stmt = c.prepare_cached("SELECT version FROM loans WHERE id = ?1")?;
             for id in ids {
@@ -656,10 +660,16 @@ fn write_domain(tx: &rusqlite::Transaction<'_>, writes: &[DomainWrite]) -> anyho
                 row,
                 expected_version: Some(v),
             } => {
+                // By the primary key (partition, id): one B-tree search, not two via `loans_id`.
                 let n = tx
-                    .prepare_cached("UPDATE loans SET stage = ?2, day = ?3, open = ?4, version = ?5, state = ?6 WHERE id = ?1 AND version = ?7")?
-                    .execute(params![row.id.as_bytes(), row.stage, row.day, i64::from(row.open), row.version, row.state, v])?;
-                anyhow::ensure!(n == 1, "loan {} is no longer at version {v}", row.id);
+                    .prepare_cached("UPDATE loans SET stage = ?2, day = ?3, open = ?4, version = ?5, state = ?6 WHERE partition = ?8 AND id = ?1 AND version = ?7")?
+                    .execute(params![row.id.as_bytes(), row.stage, row.day, i64::from(row.open), row.version, row.state, v, row.partition])?;
+                if n != 1 {
+                    return Err(crate::StaleWrite::error(format!(
+                        "loan {} is no longer at version {v}",
+                        row.id
+                    )));
+                }
             }
             DomainWrite::LoanEvent(e) => {
                 tx.prepare_cached("INSERT INTO loan_events (loan_id, seq, day, kind, body) VALUES (?1, ?2, ?3, ?4, ?5)")?
@@ -861,8 +871,15 @@ fn update_balances(
     Ok(())
 }
 
-fn write_effect(c: &mut Connection, e: &Effect, domain: &[DomainWrite]) -> anyhow::Result<()> {
+fn write_effect(
+    c: &mut Connection,
+    e: &Effect,
+    domain: &[DomainWrite],
+    unindexed_postings: &std::sync::atomic::AtomicI64,
+) -> anyhow::Result<()> {
+    use std::sync::atomic::Ordering::Relaxed;
     let tx = c.transaction()?;
+    let mut tail = unindexed_postings.load(Relaxed);
     {
         let mut acc = tx.prepare_cached("INSERT INTO accounts (id, tenant, owner, purpose, currency, normal_side, constraint_kind, debits_posted, credits_posted, debits_pending, credits_pending, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 0, 0, 0, ?8)")?;
         for a in &e.accounts_created {
@@ -879,7 +896,19 @@ fn write_effect(c: &mut Connection, e: &Effect, domain: &[DomainWrite]) -> anyho
         }
         insert_entries(&tx, &e.entries)?;
         if let Some(last) = e.entries.last() {
-            index_accounts(&tx, i64::try_from(last.seq)? + 1, ACCOUNT_INDEX_LAG_ENTRIES)?;
+            if tail < 0 {
+                tail = unindexed_tail(&tx)?;
+            } else {
+                tail += e
+                    .entries
+                    .iter()
+                    .map(|x| x.postings.len() as i64)
+                    .sum::<i64>();
+            }
+            if tail >= ACCOUNT_INDEX_LAG_POSTINGS {
+                index_accounts(&tx, i64::try_from(last.seq)? + 1)?;
+                tail = 0;
+            }
         }
         let mut insert = tx.prepare_cached("INSERT INTO holds (id, currency, debit_account_id, credit_account_id, amount_minor, expires_at_ms, memo, status, posted_entry_id, posted_amount_minor, body_hash, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")?;
         let mut update = tx.prepare_cached("UPDATE holds SET status = ?2, posted_entry_id = ?3, posted_amount_minor = ?4 WHERE id = ?1 AND status = 'pending'")?;
@@ -914,25 +943,35 @@ fn write_effect(c: &mut Connection, e: &Effect, domain: &[DomainWrite]) -> anyho
     }
     update_balances(&tx, &e.balances)?;
     write_domain(&tx, domain)?;
-    tx.commit().context("commit ledger group")
+    tx.commit().context("commit ledger group")?;
+    unindexed_postings.store(tail, Relaxed);
+    Ok(())
 }
 
-/// Most entries left out of `account_entries` before a group commit indexes them (see the
-/// schema); listing an account's entries scans at most this many entries' postings.
-const ACCOUNT_INDEX_LAG_ENTRIES: i64 = 32_768;
+/// Most postings left out of `account_entries` before a group commit indexes them (see the
+/// schema); listing an account's entries scans at most about this many postings. Counted in
+/// postings, not entries: a close-of-business entry carries up to 64.
+const ACCOUNT_INDEX_LAG_POSTINGS: i64 = 65_536;
 
-/// Indexes every entry below `end_seq` by account once `lag_max` or more are unindexed.
-fn index_accounts(
-    tx: &rusqlite::Transaction<'_>,
-    end_seq: i64,
-    lag_max: i64,
-) -> anyhow::Result<()> {
-    let through: i64 = tx
+fn index_mark(tx: &rusqlite::Transaction<'_>) -> anyhow::Result<i64> {
+    Ok(tx
         .prepare_cached("SELECT through_seq FROM account_index_mark WHERE id = 0")?
-        .query_row([], |r| r.get(0))?;
-    if end_seq - through < lag_max {
-        return Ok(());
-    }
+        .query_row([], |r| r.get(0))?)
+}
+
+/// Postings committed but not yet indexed (counted once per process, then kept in memory).
+fn unindexed_tail(tx: &rusqlite::Transaction<'_>) -> anyhow::Result<i64> {
+    let through = index_mark(tx)?;
+    Ok(tx.query_row(
+        "SELECT count(*) FROM postings WHERE seq >= ?1",
+        [through],
+        |r| r.get(0),
+    )?)
+}
+
+/// Indexes every entry below `end_seq` by account.
+fn index_accounts(tx: &rusqlite::Transaction<'_>, end_seq: i64) -> anyhow::Result<()> {
+    let through = index_mark(tx)?;
     tx.prepare_cached(
         "INSERT OR IGNORE INTO account_entries (account_id, seq) \
          SELECT account_id, seq FROM postings WHERE seq >= ?1 AND seq < ?2 \
@@ -961,7 +1000,7 @@ fn move_account_index(c: &mut Connection) -> anyhow::Result<()> {
     let end: i64 = tx.query_row("SELECT coalesce(max(seq) + 1, 0) FROM entries", [], |r| {
         r.get(0)
     })?;
-    index_accounts(&tx, end, 0)?;
+    index_accounts(&tx, end)?;
     tx.execute_batch("DROP INDEX postings_by_account")?;
     tx.commit()
         .context("move the account index into account_entries")

@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS postings (
 -- Which entries touch an account, for listing an account's entries. Indexing each posting as
 -- it commits would dirty one page per account in every group commit (most of the write cost,
 -- measured); instead the group commit that takes the unindexed tail to
--- ACCOUNT_INDEX_LAG_ENTRIES entries indexes the whole tail at once, sorted by account.
+-- ACCOUNT_INDEX_LAG_POSTINGS postings indexes the whole tail at once, sorted by account.
 -- Entries with seq >= through_seq are not indexed yet; readers scan `postings` for those.
 CREATE TABLE IF NOT EXISTS account_entries (
     account_id BLOB NOT NULL,

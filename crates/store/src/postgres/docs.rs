@@ -58,12 +58,12 @@ pub(super) async fn write_doc(
                 .await
                 .context("update document")?
                 .rows_affected();
-            anyhow::ensure!(
-                n == 1,
-                "{} {} is no longer at version {v}",
-                row.kind,
-                row.id
-            );
+            if n != 1 {
+                return Err(crate::StaleWrite::error(format!(
+                    "{} {} is no longer at version {v}",
+                    row.kind, row.id
+                )));
+            }
         }
     }
     Ok(())

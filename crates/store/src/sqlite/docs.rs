@@ -53,12 +53,12 @@ pub(super) fn write_doc(
             let n = tx
                 .prepare_cached("UPDATE docs SET open = ?2, day = ?3, version = ?4, body = ?5 WHERE id = ?1 AND version = ?6")?
                 .execute(params![row.id.as_bytes(), i64::from(row.open), row.day, row.version, row.body, v])?;
-            anyhow::ensure!(
-                n == 1,
-                "{} {} is no longer at version {v}",
-                row.kind,
-                row.id
-            );
+            if n != 1 {
+                return Err(crate::StaleWrite::error(format!(
+                    "{} {} is no longer at version {v}",
+                    row.kind, row.id
+                )));
+            }
         }
     }
     Ok(())
@@ -84,7 +84,7 @@ impl SqliteStore {
     }
 
     pub async fn doc_versions(&self, ids: Vec<Uuid>) -> anyhow::Result<HashMap<Uuid, i64>> {
-        self.with_writer(move |c| {
+        self.with_reader(move |c| {
             let mut out = HashMap::new();
             let mut stmt = c.prepare_cached("SELECT version FROM docs WHERE id = ?1")?;
             for id in ids {
