@@ -173,12 +173,11 @@ fn launch(store: &Store, book: &mut Book, mut next: Staged) -> Option<InFlight> 
         let t = std::time::Instant::now();
         let n = effect.entries.len();
         let r = s.commit(effect, domain).await;
-        if std::env::var_os("PUHUI_TRACE_WRITER").is_some() {
-            eprintln!(
-                "commit entries={n} ms={:.1}",
-                t.elapsed().as_secs_f64() * 1e3
-            );
-        }
+        tracing::debug!(
+            entries = n,
+            ms = t.elapsed().as_secs_f64() * 1e3,
+            "group committed"
+        );
         r
     });
     Some(InFlight {
@@ -249,9 +248,11 @@ impl Staged {
         let t = std::time::Instant::now();
         let n = chunk.len();
         let r = stage(store, book, &chunk, prev, &mut self.seen, true).await;
-        if std::env::var_os("PUHUI_TRACE_WRITER").is_some() {
-            eprintln!("stage envs={n} ms={:.1}", t.elapsed().as_secs_f64() * 1e3);
-        }
+        tracing::debug!(
+            envelopes = n,
+            ms = t.elapsed().as_secs_f64() * 1e3,
+            "staged"
+        );
         match r {
             Ok(out) => {
                 self.ops += chunk.iter().map(|e| e.commands.len()).sum::<usize>();
