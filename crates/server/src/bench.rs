@@ -60,6 +60,10 @@ pub enum BenchCmd {
         loans: u64,
         #[arg(long)]
         json: bool,
+        /// Keep the SQLite directory afterwards (its path goes to stderr), so that later
+        /// days can be closed on it with `puhui --data-dir DIR cob` in a fresh process.
+        #[arg(long)]
+        keep_data: bool,
     },
 }
 
@@ -228,10 +232,14 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
             target,
             loans,
             json,
+            keep_data,
         } => {
             anyhow::ensure!(loans > 0, "--loans must be positive");
-            let (s, _dir) = target.open().await?;
+            let (s, dir) = target.open().await?;
             let r = bench_cob(s, loans, json).await?;
+            if let Some(dir) = dir.filter(|_| keep_data) {
+                eprintln!("kept {}", dir.keep().display());
+            }
             if json {
                 println!("{}", serde_json::to_string(&r)?);
             } else {
