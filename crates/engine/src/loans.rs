@@ -165,7 +165,11 @@ fn open_account(row: &LoanRow, currency: Currency, p: AccountPurpose) -> Command
 /// of UUIDv5(loan, day)]`, so a day's entries sort together, in the order close of
 /// business writes them, and the entry-id index grows at its end instead of everywhere.
 pub fn day_entry_id(loan_id: Uuid, day: BusinessDate) -> EntryId {
-    let hash = Uuid::new_v5(&loan_id, format!("day:{day}").as_bytes());
+    dated_entry_id(loan_id, day, "day")
+}
+
+fn dated_entry_id(loan_id: Uuid, day: BusinessDate, name: &str) -> EntryId {
+    let hash = Uuid::new_v5(&loan_id, format!("{name}:{day}").as_bytes());
     let mut b = [0u8; 16];
     b[..4].copy_from_slice(&(day.to_epoch_days() as u32).to_be_bytes());
     b[4] = store::loan_partition(loan_id) as u8;
@@ -1143,12 +1147,7 @@ fn split_postings(row: &LoanRow, currency: Currency, intents: &[PostingIntent]) 
 /// batch's first loan: a loan-day is committed once, so no two batches share a first
 /// loan-day.
 pub fn batch_entry_id(first_loan_id: Uuid, day: BusinessDate) -> EntryId {
-    let hash = Uuid::new_v5(&first_loan_id, format!("cob:{day}").as_bytes());
-    let mut b = [0u8; 16];
-    b[..4].copy_from_slice(&(day.to_epoch_days() as u32).to_be_bytes());
-    b[4] = store::loan_partition(first_loan_id) as u8;
-    b[5..].copy_from_slice(&hash.as_bytes()[..11]);
-    EntryId(Uuid::from_bytes(b))
+    dated_entry_id(first_loan_id, day, "cob")
 }
 
 /// Plans a chunk of loans into batches; returns them with how many entries they post. A
