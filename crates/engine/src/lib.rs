@@ -22,7 +22,7 @@ use ledger::{
 };
 use std::sync::{Arc, Mutex};
 use store::{DomainWrite, Store};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 /// How the writer groups commands.
 #[derive(Clone, Copy, Debug)]
@@ -186,12 +186,7 @@ impl Engine {
         domain: Vec<DomainWrite>,
         wait_for_room: bool,
     ) -> Result<Vec<Outcome>, EngineError> {
-        let (reply, rx) = oneshot::channel();
-        let envelope = writer::Envelope {
-            commands,
-            domain,
-            reply,
-        };
+        let (envelope, rx) = writer::Envelope::new(commands, domain);
         if wait_for_room {
             self.tx
                 .send(envelope)
@@ -213,12 +208,7 @@ impl Engine {
     ) -> Vec<Result<Vec<Outcome>, EngineError>> {
         let mut replies = Vec::with_capacity(envelopes.len());
         for (commands, domain) in envelopes {
-            let (reply, rx) = oneshot::channel();
-            let envelope = writer::Envelope {
-                commands,
-                domain,
-                reply,
-            };
+            let (envelope, rx) = writer::Envelope::new(commands, domain);
             let sent = self.tx.send(envelope).await.is_ok();
             replies.push(sent.then_some(rx));
         }

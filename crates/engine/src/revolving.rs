@@ -1070,9 +1070,6 @@ pub struct NewPurchase {
     pub amount_minor: i64,
 }
 
-/// Authorizes a purchase: a hold `available → used` for its amount. Declined (nothing
-/// stored) when the available limit cannot cover it; refused when the line is not active
-/// or the merchant unknown. The same id again answers with the stored purchase.
 /// A merchant from this engine's cache, or from the store (then cached): merchant
 /// documents are never rewritten, so a cached one is never stale.
 async fn cached_merchant(
@@ -1118,6 +1115,9 @@ async fn purchase_merchant(
         .map_err(|_| invalid("merchant_id", "no such merchant"))
 }
 
+/// Authorizes a purchase: a hold `available → used` for its amount. Declined (nothing
+/// stored) when the available limit cannot cover it; refused when the line is not active
+/// or the merchant unknown. The same id again answers with the stored purchase.
 pub async fn authorize(
     engine: &Engine,
     tenant: &str,

@@ -78,6 +78,21 @@ pub(crate) struct Envelope {
     pub reply: oneshot::Sender<Result<Vec<Outcome>, EngineError>>,
 }
 
+pub(crate) type Reply = oneshot::Receiver<Result<Vec<Outcome>, EngineError>>;
+
+impl Envelope {
+    /// An envelope and the receiver its answer arrives on.
+    pub(crate) fn new(commands: Vec<Command>, domain: Vec<DomainWrite>) -> (Envelope, Reply) {
+        let (reply, rx) = oneshot::channel();
+        let envelope = Envelope {
+            commands,
+            domain,
+            reply,
+        };
+        (envelope, rx)
+    }
+}
+
 pub(crate) fn spawn(
     store: Store,
     book: Book,

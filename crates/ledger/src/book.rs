@@ -160,10 +160,6 @@ impl Book {
         self.accounts.get(&id)
     }
 
-    pub fn account_count(&self) -> usize {
-        self.accounts.len()
-    }
-
     pub fn pending_hold(&self, id: HoldId) -> Option<&HoldRecord> {
         self.holds.get(&id)
     }
@@ -335,7 +331,6 @@ impl Book {
     }
 
     fn create_account(&mut self, a: Account) -> OpOutcome {
-        assert!(!self.accounts.contains(&a.id), "account ids are unique");
         assert_eq!(a.balances, Balances::default(), "new accounts start empty");
         self.undo.push(Undo::AccountCreated(a.id));
         self.accounts.insert(a.id, AccountState::of(&a));
