@@ -65,7 +65,19 @@ pub struct Engine {
     /// Credit lines as this process last read or wrote them, with their versions. A stale
     /// one (another process wrote the line) fails its version check and is read again.
     lines: LineCache,
+    /// Loan commands hold it shared; close of business holds it exclusively while it closes
+    /// the loans' day. A quiet loan's day is booked in its partition's sum without touching
+    /// the loan, from the loan as close of business read it, so no command may change a
+    /// loan between that read and the day's end (see `loans::close_business_day`).
+    loan_day_gate: Arc<tokio::sync::RwLock<()>>,
+    /// Whether the open day's close of business is part-way through, as far as this
+    /// process knows: `DAY_UNKNOWN` until read from storage.
+    loan_day_state: Arc<std::sync::atomic::AtomicU8>,
 }
+
+pub(crate) const DAY_UNKNOWN: u8 = 0;
+pub(crate) const DAY_WHOLE: u8 = 1;
+pub(crate) const DAY_PART_WAY: u8 = 2;
 
 type LineCache = Arc<Mutex<std::collections::HashMap<uuid::Uuid, (revolving::LineDoc, i64)>>>;
 
@@ -124,6 +136,8 @@ impl Engine {
             signer: Arc::new(TreeHeadSigner::from_secret(secret)),
             merchants: Arc::default(),
             lines: Arc::default(),
+            loan_day_gate: Arc::new(tokio::sync::RwLock::new(())),
+            loan_day_state: Arc::new(std::sync::atomic::AtomicU8::new(DAY_UNKNOWN)),
             doc_locks: (0..DOC_LOCK_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
@@ -136,6 +150,26 @@ impl Engine {
 
     pub(crate) fn line_cache(&self) -> &LineCache {
         &self.lines
+    }
+
+    /// A loan command's share of the loan day (waits while close of business runs).
+    pub async fn loan_day_shared(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
+        self.loan_day_gate.read().await
+    }
+
+    pub(crate) fn loan_day_state(&self) -> u8 {
+        self.loan_day_state
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub(crate) fn set_loan_day_state(&self, state: u8) {
+        self.loan_day_state
+            .store(state, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Close of business's exclusive hold on the loan day.
+    pub async fn loan_day_exclusive(&self) -> tokio::sync::RwLockWriteGuard<'_, ()> {
+        self.loan_day_gate.write().await
     }
 
     /// Waits for this process's turn to change document `id`; the turn lasts as long as the

@@ -41,6 +41,8 @@ pub enum LoanUseError {
     },
     #[error("{0}")]
     Refused(String),
+    #[error("close of business is part-way through the day; finish it (puhui cob) and retry")]
+    DayClosing,
     #[error(transparent)]
     Loan(#[from] loan::LoanError),
     #[error(transparent)]
@@ -81,6 +83,7 @@ fn purpose_name(p: AccountPurpose) -> &'static str {
         AccountPurpose::Suspense => "suspense",
         AccountPurpose::WriteOffExpense => "write_off_expense",
         AccountPurpose::Overpayment => "overpayment_liability",
+        AccountPurpose::AccruedInterest => "accrued_interest",
     }
 }
 
@@ -91,7 +94,8 @@ pub const RECEIVABLES: [AccountPurpose; 4] = [
     AccountPurpose::PenaltyReceivable,
 ];
 
-const SHARED: [AccountPurpose; 7] = [
+const SHARED: [AccountPurpose; 8] = [
+    AccountPurpose::AccruedInterest,
     AccountPurpose::InterestIncome,
     AccountPurpose::FeeIncome,
     AccountPurpose::PenaltyIncome,
@@ -111,6 +115,7 @@ fn normal_side(p: AccountPurpose) -> Side {
         | AccountPurpose::InterestReceivable
         | AccountPurpose::FeeReceivable
         | AccountPurpose::PenaltyReceivable
+        | AccountPurpose::AccruedInterest
         | AccountPurpose::BorrowerCash
         | AccountPurpose::WriteOffExpense => Side::Debit,
         _ => Side::Credit,
@@ -364,6 +369,8 @@ pub async fn originate(
     date: BusinessDate,
     key: Uuid,
 ) -> Result<LoanView, LoanUseError> {
+    let _day = engine.loan_day_shared().await;
+    check_day_whole(engine).await?;
     let signed = Loan::signed(a.config, date);
     let state = encode_loan(&signed);
     let row = LoanRow {
@@ -407,13 +414,54 @@ pub async fn originate(
     Ok(after)
 }
 
+/// The loan at the open business day. An open loan's row may be older: close of business
+/// leaves a loan's row alone on a day that only accrues interest, and books that day's
+/// accrual in its partition's sum (`close_business_day`), so the days since the row was
+/// written are quiet and have a closed form.
 pub async fn load(engine: &Engine, id: Uuid) -> Result<LoanView, LoanUseError> {
     let row = engine
         .store()
         .loan(id)
         .await?
         .ok_or(LoanUseError::NotFound)?;
-    Ok(LoanView::decode(row)?)
+    let mut view = LoanView::decode(row)?;
+    if view.loan.status == LoanStatus::Active {
+        if let Some(open) = business_date(engine).await? {
+            catch_up_quietly(&mut view.loan, open)?;
+        }
+    }
+    Ok(view)
+}
+
+/// Moves an open loan over days that close of business booked in its partition's sums.
+fn catch_up_quietly(loan: &mut Loan, to: BusinessDate) -> anyhow::Result<()> {
+    let from = loan.business_date;
+    loan::fast_forward(loan, to).ok_or_else(|| {
+        anyhow::anyhow!(
+            "a loan's row is at {from}, behind {to}, over a day that was not quiet: \
+             close of business should have written it"
+        )
+    })
+}
+
+/// Loan commands wait while close of business runs in this process; after a crash part-way
+/// through a day they are refused until the day is closed, because the closed partitions
+/// booked their quiet loans' accrual for the next day from the loans as they were.
+async fn check_day_whole(engine: &Engine) -> Result<(), LoanUseError> {
+    let mut state = engine.loan_day_state();
+    if state == crate::DAY_UNKNOWN {
+        let open = open_day(engine).await?;
+        let closed = engine.store().cob_done(open.succ().to_epoch_days()).await?;
+        state = match closed.is_empty() {
+            true => crate::DAY_WHOLE,
+            false => crate::DAY_PART_WAY,
+        };
+        engine.set_loan_day_state(state);
+    }
+    match state {
+        crate::DAY_WHOLE => Ok(()),
+        _ => Err(LoanUseError::DayClosing),
+    }
 }
 
 /// `applied` → `approved` or `declined`; repeating the same decision is a no-op.
@@ -531,6 +579,8 @@ pub async fn execute(
     date: BusinessDate,
     key: Uuid,
 ) -> Result<(LoanView, bool), LoanUseError> {
+    let _day = engine.loan_day_shared().await;
+    check_day_whole(engine).await?;
     let open = open_day(engine).await?;
     for _ in 0..STALE_RETRIES_MAX {
         let view = load(engine, id).await?;
@@ -785,6 +835,8 @@ pub async fn reverse_repayment(
     seq: i32,
     key: Uuid,
 ) -> Result<(LoanView, bool), LoanUseError> {
+    let _day = engine.loan_day_shared().await;
+    check_day_whole(engine).await?;
     for _ in 0..STALE_RETRIES_MAX {
         let view = load(engine, id).await?;
         let events = engine.store().loan_events(id).await?;
@@ -874,9 +926,10 @@ pub async fn reverse_repayment(
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CobReport {
+    /// Loans moved to the next day: written, or quiet (booked in their partition's sum).
     pub loans_advanced: u64,
-    /// Loans whose batch a concurrent command made stale, so they were advanced one by one.
-    pub loans_retried_alone: u64,
+    /// Loans whose day only accrued interest: their rows were left alone.
+    pub loans_quiet: u64,
     pub entries_posted: u64,
     pub partitions_done: u32,
     pub partitions_skipped: u32,
@@ -905,16 +958,25 @@ impl Default for CobConfig {
 
 /// Closes the open business day: every open loan moves to the next day (accrual, billing,
 /// late fees, penalty, DPD, write-off), partition by partition; then the next day opens.
-/// Each loan-day commits with its postings, so a crash leaves every loan either before or
-/// after the day, and a re-run picks up exactly the loans still before it.
+///
+/// A loan whose day only accrues interest (see `loan::quiet_through`) is left alone: its
+/// accrual is added to its partition's sum, booked as one entry per tenant and currency
+/// (`AccruedInterest ← InterestIncome`) in the same transaction as the partition's mark.
+/// Every other loan commits its row and postings in a batch. A crash leaves each written
+/// loan before or after the day and each partition's sums with its mark, so a re-run
+/// picks up exactly the loans and sums still missing. Loan commands wait meanwhile: the
+/// sums are taken from the loans as read here.
 pub async fn close_business_day(
     engine: &Engine,
     config: CobConfig,
     progress: &(dyn Fn(u64) + Sync),
 ) -> anyhow::Result<(BusinessDate, CobReport)> {
+    let _day = engine.loan_day_exclusive().await;
     let today = business_date(engine)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no business date is open"))?;
+    // Until the next day opens, whatever happens to this run.
+    engine.set_loan_day_state(crate::DAY_PART_WAY);
     let next = today.succ();
     let day = next.to_epoch_days();
     let done = engine.store().cob_done(day).await?;
@@ -931,6 +993,7 @@ pub async fn close_business_day(
         {
             break;
         }
+        let mut sums = AccrualSums::new();
         let mut after = None;
         loop {
             let rows = engine
@@ -942,26 +1005,35 @@ pub async fn close_business_day(
             };
             after = Some(last.id);
             // Planning is pure CPU: off the async workers, so the writer is never starved.
-            let (work, posted) = tokio::task::spawn_blocking(move || plan_chunk(rows, next))
+            let plan = tokio::task::spawn_blocking(move || plan_chunk(rows, next))
                 .await
                 .context("join close-of-business planner")??;
-            report.entries_posted += posted;
+            report.entries_posted += plan.entries;
+            report.loans_quiet += plan.quiet;
+            for (key, amount_minor) in plan.sums {
+                *sums.entry(key).or_insert(0) += amount_minor;
+            }
             pipe.push(Stage::Chunk(tokio::spawn(submit_chunk(
                 engine.clone(),
-                work,
-                next,
+                plan.batches,
+                plan.quiet,
                 day,
             ))));
             pipe.drain(engine, &mut report, CHUNKS_IN_FLIGHT_MAX, progress)
                 .await?;
         }
         // The mark follows the partition's chunks through the pipeline, so it is sent only
-        // once every loan of the partition is committed.
-        pipe.push(Stage::Mark(DomainWrite::CobDone {
-            day,
-            partition,
-            done_at_ms: crate::now_ms(),
-        }));
+        // once every written loan of the partition is committed.
+        let accruals = accrual_entries(partition, next, sums);
+        report.entries_posted += accruals.len() as u64;
+        pipe.push(Stage::Mark(
+            accruals,
+            DomainWrite::CobDone {
+                day,
+                partition,
+                done_at_ms: crate::now_ms(),
+            },
+        ));
         report.partitions_done += 1;
     }
     pipe.drain(engine, &mut report, 0, progress).await?;
@@ -980,19 +1052,68 @@ pub async fn close_business_day(
         value: next.to_string().into_bytes(),
     };
     engine.submit_waiting(Vec::new(), vec![open]).await?;
+    engine.set_loan_day_state(crate::DAY_WHOLE);
     Ok((next, report))
+}
+
+/// Quiet loans' accrual of one partition-day, by tenant and currency.
+type AccrualSums = BTreeMap<(String, Currency), i64>;
+
+/// One entry per tenant and currency: the partition's quiet loans' accrual of the day.
+fn accrual_entries(partition: i32, day: BusinessDate, sums: AccrualSums) -> Vec<Command> {
+    sums.into_iter()
+        .filter(|(_, amount_minor)| *amount_minor > 0)
+        .map(|((tenant, currency), amount_minor)| {
+            let account = |p| account_id(Uuid::nil(), &tenant, currency, p);
+            Command::Entry(EntryRequest {
+                id: accrual_entry_id(partition, &tenant, currency, day),
+                currency,
+                postings: vec![
+                    Posting {
+                        account_id: account(AccountPurpose::AccruedInterest),
+                        direction: Side::Debit,
+                        amount_minor,
+                    },
+                    Posting {
+                        account_id: account(AccountPurpose::InterestIncome),
+                        direction: Side::Credit,
+                        amount_minor,
+                    },
+                ],
+                memo: format!("accrued interest of partition {partition}'s quiet loans on {day}"),
+            })
+        })
+        .collect()
+}
+
+/// `[day (u32 BE), partition, 11 bytes of UUIDv5(tenant, currency, partition, day)]`, laid
+/// out like [`day_entry_id`]; one per partition-day, so a re-run cannot book it twice.
+pub fn accrual_entry_id(
+    partition: i32,
+    tenant: &str,
+    currency: Currency,
+    day: BusinessDate,
+) -> EntryId {
+    let name = format!("accrual:{tenant}:{}:{partition}:{day}", currency.code());
+    let hash = Uuid::new_v5(&NS, name.as_bytes());
+    let mut b = [0u8; 16];
+    b[..4].copy_from_slice(&(day.to_epoch_days() as u32).to_be_bytes());
+    b[4] = partition as u8;
+    b[5..].copy_from_slice(&hash.as_bytes()[..11]);
+    EntryId(Uuid::from_bytes(b))
 }
 
 /// Chunks submitted but not yet confirmed: reading and planning the next chunk overlaps
 /// with the writer committing the previous ones.
 const CHUNKS_IN_FLIGHT_MAX: usize = 3;
 
-/// Loans advanced, and how many of them had to go alone.
-type ChunkResult = anyhow::Result<(u64, u64)>;
+/// Loans advanced (written or quiet).
+type ChunkResult = anyhow::Result<u64>;
 
 enum Stage {
     Chunk(tokio::task::JoinHandle<ChunkResult>),
-    Mark(DomainWrite),
+    /// A partition's accrual sums and its mark.
+    Mark(Vec<Command>, DomainWrite),
 }
 
 #[derive(Default)]
@@ -1026,15 +1147,13 @@ impl Pipeline {
             match self.stages.pop_front().expect("front exists") {
                 Stage::Chunk(h) => {
                     self.chunks -= 1;
-                    let (advanced, alone) = h.await??;
-                    report.loans_advanced += advanced;
-                    report.loans_retried_alone += alone;
+                    report.loans_advanced += h.await??;
                     progress(report.loans_advanced);
                 }
-                Stage::Mark(m) => {
+                Stage::Mark(accruals, m) => {
                     let engine = engine.clone();
                     self.marks.push(tokio::spawn(async move {
-                        engine.submit_waiting(Vec::new(), vec![m]).await
+                        engine.submit_waiting(accruals, vec![m]).await
                     }));
                 }
             }
@@ -1150,30 +1269,44 @@ pub fn batch_entry_id(first_loan_id: Uuid, day: BusinessDate) -> EntryId {
     dated_entry_id(first_loan_id, day, "cob")
 }
 
-/// Plans a chunk of loans into batches; returns them with how many entries they post. A
-/// loan more than one day behind goes alone, with an entry per day.
-fn plan_chunk(rows: Vec<LoanRow>, next: BusinessDate) -> anyhow::Result<(Vec<Batch>, u64)> {
+/// A chunk of loans planned: batches of the written ones, and the quiet ones' sums.
+struct ChunkPlan {
+    batches: Vec<Batch>,
+    entries: u64,
+    quiet: u64,
+    sums: AccrualSums,
+}
+
+/// Plans a chunk of loans: a quiet loan adds its day's accrual to the sums; any other is
+/// brought over the quiet days since its row was written, advanced one day and packed into
+/// a batch.
+fn plan_chunk(rows: Vec<LoanRow>, next: BusinessDate) -> anyhow::Result<ChunkPlan> {
     let postings_max = ledger::LIMITS.postings_max;
-    let mut batches = Vec::new();
+    let mut plan = ChunkPlan {
+        batches: Vec::new(),
+        entries: 0,
+        quiet: 0,
+        sums: AccrualSums::new(),
+    };
     let mut builder = BatchBuilder::default();
-    let mut posted = 0;
     for row in rows {
-        let view = LoanView::decode(row)?;
+        let mut view = LoanView::decode(row)?;
         let currency = view.currency();
+        if loan::quiet_through(&view.loan).is_some_and(|q| q >= next) {
+            let accrued_minor = loan::quiet_day_accrual_minor(&view.loan, next);
+            *plan
+                .sums
+                .entry((view.row.tenant.clone(), currency))
+                .or_insert(0) += accrued_minor;
+            plan.quiet += 1;
+            continue;
+        }
+        catch_up_quietly(&mut view.loan, next.pred())?;
         let (after, days) = advance_to(view.loan.clone(), next)?;
         let split = match days.as_slice() {
             [] => SplitPostings::default(),
             [(_, intents)] => split_postings(&view.row, currency, intents),
-            _ => {
-                let (commands, domain, n) = plan_day(&view, next)?;
-                posted += n;
-                batches.push(Batch {
-                    ids: vec![view.row.id],
-                    commands,
-                    domain,
-                });
-                continue;
-            }
+            _ => unreachable!("a loan caught up to the day before moves one day"),
         };
         let fits = |b: &BatchBuilder| {
             b.postings_with(currency, split.own.len(), &split.shared)
@@ -1181,8 +1314,8 @@ fn plan_chunk(rows: Vec<LoanRow>, next: BusinessDate) -> anyhow::Result<(Vec<Bat
         };
         if !fits(&builder) {
             let batch = builder.finish(next).expect("a full batch has loans");
-            posted += batch.commands.len() as u64;
-            batches.push(batch);
+            plan.entries += batch.commands.len() as u64;
+            plan.batches.push(batch);
         }
         assert!(fits(&builder), "one loan-day fits in an entry");
         let row = DomainWrite::Loan {
@@ -1192,20 +1325,16 @@ fn plan_chunk(rows: Vec<LoanRow>, next: BusinessDate) -> anyhow::Result<(Vec<Bat
         builder.add(view.row.id, currency, split, row);
     }
     if let Some(batch) = builder.finish(next) {
-        posted += batch.commands.len() as u64;
-        batches.push(batch);
+        plan.entries += batch.commands.len() as u64;
+        plan.batches.push(batch);
     }
-    Ok((batches, posted))
+    Ok(plan)
 }
 
-/// Submits the batches and waits for all; returns how many loans moved. A batch refused
-/// because a command changed one of its loans meanwhile is run again loan by loan.
-async fn submit_chunk(
-    engine: Engine,
-    batches: Vec<Batch>,
-    next: BusinessDate,
-    day: i32,
-) -> ChunkResult {
+/// Submits the batches and waits for all; returns how many loans moved, `quiet` included.
+/// Loan commands wait for close of business, so a stale batch means something outside
+/// this process wrote a loan: the day stops with an error rather than guess.
+async fn submit_chunk(engine: Engine, batches: Vec<Batch>, quiet: u64, day: i32) -> ChunkResult {
     let mut ids = Vec::with_capacity(batches.len());
     let mut envelopes = Vec::with_capacity(batches.len());
     for b in batches {
@@ -1213,70 +1342,12 @@ async fn submit_chunk(
         envelopes.push((b.commands, b.domain));
     }
     let results = engine.submit_many(envelopes).await;
-    let (mut advanced, mut alone) = (0, 0);
+    let mut advanced = quiet;
     for (ids, result) in ids.into_iter().zip(results) {
         match result {
             Ok(_) => advanced += ids.len() as u64,
-            Err(EngineError::StaleLoan { .. }) => {
-                for id in ids {
-                    let moved = advance_alone(&engine, id, next, day).await?;
-                    advanced += moved;
-                    alone += moved;
-                }
-            }
             Err(e) => anyhow::bail!("close day {day} for loans {ids:?}: {e}"),
         }
     }
-    Ok((advanced, alone))
-}
-
-/// One loan's day on its own, after its batch was refused; 0 if a command has already
-/// brought it to the day (or closed it).
-async fn advance_alone(
-    engine: &Engine,
-    id: Uuid,
-    next: BusinessDate,
-    day: i32,
-) -> anyhow::Result<u64> {
-    for _ in 0..STALE_RETRIES_MAX {
-        let view = load(engine, id).await?;
-        if view.row.day >= day || !view.row.open {
-            return Ok(0);
-        }
-        let (commands, domain, _) = plan_day(&view, next)?;
-        match engine.submit_waiting(commands, domain).await {
-            Ok(_) => return Ok(1),
-            Err(EngineError::StaleLoan { .. }) => continue,
-            Err(e) => anyhow::bail!("close day {day} for loan {id}: {e}"),
-        }
-    }
-    anyhow::bail!("loan {id} kept changing during close of business")
-}
-
-fn plan_day(
-    view: &LoanView,
-    next: BusinessDate,
-) -> anyhow::Result<(Vec<Command>, Vec<DomainWrite>, u64)> {
-    let row = &view.row;
-    let currency = view.currency();
-    let (after, days) = advance_to(view.loan.clone(), next)?;
-    let mut commands = Vec::with_capacity(days.len());
-    for (d, intents) in &days {
-        commands.extend(
-            entry(
-                row,
-                currency,
-                day_entry_id(row.id, *d),
-                intents,
-                String::new(),
-            )
-            .map(Command::Entry),
-        );
-    }
-    let posted = commands.len() as u64;
-    let domain = vec![DomainWrite::Loan {
-        row: next_row(row, &after),
-        expected_version: Some(row.version),
-    }];
-    Ok((commands, domain, posted))
+    Ok(advanced)
 }

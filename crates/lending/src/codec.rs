@@ -16,7 +16,8 @@ use money::{
     RoundingMode,
 };
 
-const VERSION: u8 = 1;
+/// 2: the daily interest carry is no longer stored (accrual has a closed form).
+const VERSION: u8 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("stored loan state is corrupt: {0}")]
@@ -40,7 +41,6 @@ pub fn encode_loan(loan: &Loan) -> Vec<u8> {
         }
         None => w.u8(0),
     }
-    w.dec(loan.interest_carry);
     w.uv(u64::from(loan.dpd));
     w.amounts(&loan.written_off);
     w.uv(loan.installments.len() as u64);
@@ -85,7 +85,6 @@ pub fn decode_loan(bytes: &[u8]) -> Result<Loan, DecodeError> {
         1 => Some(r.date()?),
         _ => return Err(DecodeError("disbursed_on")),
     };
-    let interest_carry = r.dec()?;
     let dpd = u32::try_from(r.uv()?).map_err(|_| DecodeError("dpd"))?;
     let written_off = r.amounts()?;
     let count = r.uv()?;
@@ -128,7 +127,6 @@ pub fn decode_loan(bytes: &[u8]) -> Result<Loan, DecodeError> {
         business_date,
         disbursed_on,
         installments,
-        interest_carry,
         dpd,
         written_off,
     })

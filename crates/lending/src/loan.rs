@@ -31,6 +31,12 @@ pub enum AccountPurpose {
     WriteOffExpense,
     /// Paid in excess of what was due, owed back to the borrower.
     Overpayment,
+    /// Interest recognised day by day but not yet billed. It is one account of the tenant,
+    /// not one per loan: a day on which a loan only accrues then needs no posting of that
+    /// loan's own (close of business books the day's accrual of all such loans as one
+    /// sum). Billing moves an installment's interest from here to the loan's
+    /// `InterestReceivable`.
+    AccruedInterest,
 }
 
 /// One balanced movement: debit one purpose, credit another, by a positive amount.
@@ -315,8 +321,6 @@ pub struct Loan {
     pub business_date: BusinessDate,
     pub disbursed_on: Option<BusinessDate>,
     pub installments: Vec<InstallmentState>,
-    /// Exact interest accrued but below one minor unit, carried to the next day.
-    pub interest_carry: Decimal,
     pub dpd: u32,
     /// What was taken off the books at write-off, per component, for later recovery.
     pub written_off: ComponentAmounts,
@@ -330,7 +334,6 @@ impl Loan {
             business_date: signed_on,
             disbursed_on: None,
             installments: Vec::new(),
-            interest_carry: Decimal::ZERO,
             dpd: 0,
             written_off: ComponentAmounts::default(),
         }
@@ -360,6 +363,16 @@ impl Loan {
         self.installments
             .iter()
             .map(|i| i.interest_accrued_minor - i.paid.get(Component::Interest))
+            .sum()
+    }
+
+    /// Interest accrued in the current period and not yet billed (the loan's share of the
+    /// tenant's `AccruedInterest` account).
+    pub fn interest_accrued_unbilled_minor(&self) -> i64 {
+        self.installments
+            .iter()
+            .filter(|i| !i.billed)
+            .map(|i| i.interest_accrued_minor)
             .sum()
     }
 
@@ -515,50 +528,116 @@ fn advance_day(loan: &mut Loan, as_of: BusinessDate, out: &mut Postings) -> Resu
     Ok(())
 }
 
-/// Spreads the current period's scheduled interest evenly over its calendar days, posting
-/// whole minor units and carrying the exact remainder, so the period's postings add up to
-/// the billed interest exactly by its due date.
+/// Spreads the current period's scheduled interest evenly over its calendar days: after
+/// `k` of the period's `n` days, `floor(interest × k / n)` is recognised (the remainder
+/// below one minor unit is carried implicitly, exactly, as `interest × k mod n`), and the
+/// due date takes what is left, so the period's postings add up to the billed interest.
 fn accrue_interest(loan: &mut Loan, as_of: BusinessDate, out: &mut Postings) {
     let Some(index) = loan.installments.iter().position(|i| !i.billed) else {
         return;
     };
-    let period_start = match index {
-        0 => loan.disbursed_on.expect("an active loan was disbursed"),
-        _ => loan.installments[index - 1].scheduled.due_date,
-    };
+    let accrued_minor = accrued_interest_at(loan, index, as_of);
     let current = &mut loan.installments[index];
-    let due_date = current.scheduled.due_date;
-    let interest_minor = current.scheduled.interest_minor;
-    let posted_minor = if as_of == due_date {
-        // The last day takes what is left, so rounding in the carry can never leak.
-        loan.interest_carry = Decimal::ZERO;
-        interest_minor - current.interest_accrued_minor
-    } else {
-        let days = period_start.days_until(due_date);
-        loan.interest_carry += Decimal::from(interest_minor) / Decimal::from(days);
-        let whole = loan.interest_carry.floor();
-        loan.interest_carry -= whole;
-        i64::try_from(whole).expect("a day's interest fits i64")
-    };
-    current.interest_accrued_minor += posted_minor;
-    debug_assert!(current.interest_accrued_minor <= interest_minor);
+    let posted_minor = accrued_minor - current.interest_accrued_minor;
+    assert!(posted_minor >= 0, "accrued interest never goes down");
+    current.interest_accrued_minor = accrued_minor;
     out.push(
-        AccountPurpose::InterestReceivable,
+        AccountPurpose::AccruedInterest,
         AccountPurpose::InterestIncome,
         posted_minor,
     );
 }
 
-/// An installment falls due on its due date; its fee is recognised when it is billed.
+/// The interest of installment `index`'s period recognised by the end of `as_of`.
+fn accrued_interest_at(loan: &Loan, index: usize, as_of: BusinessDate) -> i64 {
+    let period_start = match index {
+        0 => loan.disbursed_on.expect("an active loan was disbursed"),
+        _ => loan.installments[index - 1].scheduled.due_date,
+    };
+    let current = &loan.installments[index];
+    let due_date = current.scheduled.due_date;
+    let interest_minor = current.scheduled.interest_minor;
+    if as_of >= due_date {
+        return interest_minor;
+    }
+    let days = i128::from(period_start.days_until(due_date).max(1));
+    let elapsed = i128::from(period_start.days_until(as_of).clamp(0, i64::MAX));
+    i64::try_from(i128::from(interest_minor) * elapsed / days).expect("below the period's interest")
+}
+
+/// Moves an installment to billed, with its recognised interest from the accrued account
+/// to the loan's receivable and its fee recognised.
+fn bill(installment: &mut InstallmentState, out: &mut Postings) {
+    installment.billed = true;
+    out.push(
+        AccountPurpose::InterestReceivable,
+        AccountPurpose::AccruedInterest,
+        installment.interest_accrued_minor,
+    );
+    out.push(
+        AccountPurpose::FeeReceivable,
+        AccountPurpose::FeeIncome,
+        installment.scheduled.fee_minor,
+    );
+}
+
+/// The last business date up to which every day of this loan only accrues interest: it is
+/// active, nothing billed is unpaid, and the current period's due date is later. On such
+/// days an `AdvanceDay` changes nothing but the date and the accrued interest, and posts
+/// nothing but `AccruedInterest ← InterestIncome`, so [`fast_forward`] can jump over them.
+pub fn quiet_through(loan: &Loan) -> Option<BusinessDate> {
+    if loan.status != LoanStatus::Active || loan.dpd != 0 {
+        return None;
+    }
+    let mut current = None;
+    for i in &loan.installments {
+        if i.billed {
+            if i.outstanding_total() != 0 {
+                return None;
+            }
+        } else {
+            current = Some(i);
+            break;
+        }
+    }
+    Some(current?.scheduled.due_date.pred())
+}
+
+/// The interest that day `on` accrues for a loan quiet through `on` (see [`quiet_through`]).
+pub fn quiet_day_accrual_minor(loan: &Loan, on: BusinessDate) -> i64 {
+    assert!(
+        quiet_through(loan).is_some_and(|q| on <= q) && on > loan.business_date,
+        "only a quiet day's accrual has a closed form"
+    );
+    let index = loan
+        .installments
+        .iter()
+        .position(|i| !i.billed)
+        .expect("a quiet loan has a current period");
+    accrued_interest_at(loan, index, on) - accrued_interest_at(loan, index, on.pred())
+}
+
+/// The state `AdvanceDay` would reach at `to`, for a loan quiet through `to`, without
+/// stepping through the days; `None` (state untouched) if some day before `to` is not
+/// quiet.
+pub fn fast_forward(loan: &mut Loan, to: BusinessDate) -> Option<()> {
+    if to <= loan.business_date {
+        return Some(());
+    }
+    if quiet_through(loan)? < to {
+        return None;
+    }
+    let index = loan.installments.iter().position(|i| !i.billed)?;
+    loan.installments[index].interest_accrued_minor = accrued_interest_at(loan, index, to);
+    loan.business_date = to;
+    Some(())
+}
+
+/// An installment falls due on its due date.
 fn bill_due(loan: &mut Loan, as_of: BusinessDate, out: &mut Postings) {
     for installment in &mut loan.installments {
         if !installment.billed && installment.scheduled.due_date == as_of {
-            installment.billed = true;
-            out.push(
-                AccountPurpose::FeeReceivable,
-                AccountPurpose::FeeIncome,
-                installment.scheduled.fee_minor,
-            );
+            bill(installment, out);
         }
     }
 }
@@ -612,7 +691,16 @@ fn accrue_penalty(loan: &mut Loan, as_of: BusinessDate, out: &mut Postings) {
 fn write_off(loan: &mut Loan, out: &mut Postings) {
     let mut amounts = ComponentAmounts::default();
     amounts.add(Component::Principal, loan.principal_outstanding_minor());
-    amounts.add(Component::Interest, loan.interest_receivable_minor());
+    let unbilled_interest_minor = loan.interest_accrued_unbilled_minor();
+    out.push(
+        AccountPurpose::InterestIncome,
+        AccountPurpose::AccruedInterest,
+        unbilled_interest_minor,
+    );
+    amounts.add(
+        Component::Interest,
+        loan.outstanding_minor(Component::Interest),
+    );
     amounts.add(Component::Fee, loan.outstanding_minor(Component::Fee));
     amounts.add(
         Component::Penalty,
@@ -625,8 +713,8 @@ fn write_off(loan: &mut Loan, out: &mut Postings) {
             amounts.get(component),
         );
     }
+    amounts.add(Component::Interest, unbilled_interest_minor);
     loan.written_off = amounts;
-    loan.interest_carry = Decimal::ZERO;
     loan.status = LoanStatus::WrittenOff;
 }
 
@@ -704,7 +792,6 @@ fn settle_status(loan: &mut Loan, as_of: BusinessDate) {
         .all(|i| i.billed && i.outstanding_total() == 0);
     if settled {
         loan.status = LoanStatus::PaidOff;
-        loan.interest_carry = Decimal::ZERO;
     }
 }
 
@@ -764,7 +851,7 @@ fn prepay_full(
         amount_minor - billed,
         "billed amounts are paid first"
     );
-    collapse_unbilled(loan, as_of, fee);
+    collapse_unbilled(loan, as_of, fee, out);
     out.push(
         AccountPurpose::FeeReceivable,
         AccountPurpose::FeeIncome,
@@ -840,7 +927,15 @@ fn prepay_partial(
         amount_minor - billed,
         "billed amounts are paid first"
     );
-    settle_prepaid_period(loan, first, as_of, principal_minor, fee_minor, reshaped);
+    settle_prepaid_period(
+        loan,
+        first,
+        as_of,
+        principal_minor,
+        fee_minor,
+        reshaped,
+        out,
+    );
     out.push(
         AccountPurpose::FeeReceivable,
         AccountPurpose::FeeIncome,
@@ -897,6 +992,7 @@ fn settle_prepaid_period(
     principal_minor: i64,
     fee_minor: i64,
     reshaped: Vec<Installment>,
+    out: &mut Postings,
 ) {
     let fees: Vec<i64> = loan.installments[first..]
         .iter()
@@ -913,6 +1009,11 @@ fn settle_prepaid_period(
         total_minor: principal_minor + interest_minor + fee_minor,
     };
     current.billed = true;
+    out.push(
+        AccountPurpose::InterestReceivable,
+        AccountPurpose::AccruedInterest,
+        interest_minor,
+    );
     loan.installments.truncate(first + 1);
     for (mut installment, fee) in reshaped.into_iter().zip(fees) {
         installment.fee_minor = fee;
@@ -922,12 +1023,11 @@ fn settle_prepaid_period(
     for (index, installment) in loan.installments.iter_mut().enumerate() {
         installment.scheduled.number = u32::try_from(index + 1).expect("bounded term");
     }
-    loan.interest_carry = Decimal::ZERO;
 }
 
 /// Turns the unbilled installments into one installment due today: all their principal, the
 /// interest accrued so far, and the prepayment fee in place of their unbilled fees.
-fn collapse_unbilled(loan: &mut Loan, as_of: BusinessDate, fee_minor: i64) {
+fn collapse_unbilled(loan: &mut Loan, as_of: BusinessDate, fee_minor: i64, out: &mut Postings) {
     let Some(first) = loan.installments.iter().position(|i| !i.billed) else {
         return;
     };
@@ -947,7 +1047,11 @@ fn collapse_unbilled(loan: &mut Loan, as_of: BusinessDate, fee_minor: i64) {
         total_minor: principal_minor + interest_minor + fee_minor,
     };
     current.billed = true;
-    loan.interest_carry = Decimal::ZERO;
+    out.push(
+        AccountPurpose::InterestReceivable,
+        AccountPurpose::AccruedInterest,
+        interest_minor,
+    );
 }
 
 #[cfg(test)]
@@ -1090,26 +1194,36 @@ mod tests {
     fn daily_accrual_carries_the_remainder_and_meets_the_schedule_on_the_due_date() {
         let mut loan = disbursed(config());
         let mut journal = Vec::new();
-        advance_to(&mut loan, "2026-02-15", &mut journal);
+        advance_to(&mut loan, "2026-02-14", &mut journal);
         // 15,500 over 31 days is exactly 500 a day.
         assert!(journal
             .iter()
-            .all(|p| *p == post(InterestReceivable, InterestIncome, 500)));
-        assert_eq!(journal.len(), 31);
+            .all(|p| *p == post(AccruedInterest, InterestIncome, 500)));
+        assert_eq!(journal.len(), 30);
         journal.clear();
-        // 9,410 over 28 days is 336.07… a day: 336 most days, the carry adds a unit now and
-        // then, and the due date tops the period up to exactly 9,410.
-        for _ in 0..27 {
+        // The due date accrues its day and bills: the period's interest moves from the
+        // accrued account to the loan's receivable.
+        advance_to(&mut loan, "2026-02-15", &mut journal);
+        assert_eq!(sum_of(&journal, AccruedInterest, InterestIncome), 500);
+        assert_eq!(
+            sum_of(&journal, InterestReceivable, AccruedInterest),
+            15_500
+        );
+        journal.clear();
+        // 9,410 over 28 days is 336.07… a day: 336 most days, the remainder adds a unit
+        // now and then (after k days exactly floor(9,410 k / 28) is recognised), and the
+        // due date tops the period up to exactly 9,410.
+        for k in 1..=27i64 {
             let next = loan.business_date.succ();
             let (state, postings) = apply(&loan, &Command::AdvanceDay, next).unwrap();
             loan = state;
-            assert!(loan.interest_carry < Decimal::ONE);
-            let interest = sum_of(&postings, InterestReceivable, InterestIncome);
+            assert_eq!(loan.installments[1].interest_accrued_minor, 9_410 * k / 28);
+            let interest = sum_of(&postings, AccruedInterest, InterestIncome);
             assert!(interest == 336 || interest == 337, "{interest}");
         }
         advance_to(&mut loan, "2026-03-15", &mut journal);
         assert_eq!(loan.installments[1].interest_accrued_minor, 9_410);
-        assert_eq!(loan.interest_carry, Decimal::ZERO);
+        assert_eq!(loan.interest_accrued_unbilled_minor(), 0);
         // Days move one at a time.
         let skipped = apply(&loan, &Command::AdvanceDay, d("2026-03-17"));
         assert_eq!(
@@ -1285,7 +1399,11 @@ mod tests {
             1_000_000
         );
         assert_eq!(sum_of(&journal, BorrowerCash, InterestReceivable), 30_151);
-        assert_eq!(sum_of(&journal, InterestReceivable, InterestIncome), 30_151);
+        assert_eq!(sum_of(&journal, AccruedInterest, InterestIncome), 30_151);
+        assert_eq!(
+            sum_of(&journal, InterestReceivable, AccruedInterest),
+            30_151
+        );
         // A closed loan follows the calendar without posting.
         let (_, postings) = apply(&loan, &Command::AdvanceDay, d("2026-04-16")).unwrap();
         assert!(postings.is_empty());
@@ -1377,6 +1495,7 @@ mod tests {
         assert_eq!(
             postings,
             [
+                post(InterestReceivable, AccruedInterest, 3_360),
                 post(BorrowerCash, InterestReceivable, 3_360),
                 post(BorrowerCash, PrincipalReceivable, 672_117)
             ]
@@ -1433,6 +1552,7 @@ mod tests {
         assert_eq!(
             postings,
             [
+                post(InterestReceivable, AccruedInterest, 3_360),
                 post(BorrowerCash, InterestReceivable, 3_360),
                 post(BorrowerCash, PrincipalReceivable, 400_000)
             ]
@@ -1450,7 +1570,7 @@ mod tests {
         let mut loan = after;
         let mut journal = Vec::new();
         advance_to(&mut loan, "2026-03-15", &mut journal);
-        assert_eq!(sum_of(&journal, InterestReceivable, InterestIncome), 2_449);
+        assert_eq!(sum_of(&journal, AccruedInterest, InterestIncome), 2_449);
         let (closed, _) = apply(
             &loan,
             &Command::Repay {
@@ -1474,6 +1594,7 @@ mod tests {
         assert_eq!(
             postings,
             [
+                post(InterestReceivable, AccruedInterest, 3_360),
                 post(FeeReceivable, FeeIncome, 3_960),
                 post(BorrowerCash, FeeReceivable, 3_960),
                 post(BorrowerCash, InterestReceivable, 3_360),
@@ -1620,10 +1741,56 @@ mod tests {
                 let get = |purpose| b.get(&purpose).copied().unwrap_or(0);
                 let on_books = loan.status == LoanStatus::Active;
                 prop_assert_eq!(get(PrincipalReceivable), if on_books { loan.principal_outstanding_minor() } else { 0 });
-                prop_assert_eq!(get(InterestReceivable), if on_books { loan.interest_receivable_minor() } else { 0 });
+                prop_assert_eq!(get(InterestReceivable), if on_books { loan.outstanding_minor(Component::Interest) } else { 0 });
+                prop_assert_eq!(get(AccruedInterest), if on_books { loan.interest_accrued_unbilled_minor() } else { 0 });
                 prop_assert_eq!(get(PenaltyReceivable), if on_books { loan.outstanding_minor(Component::Penalty) } else { 0 });
                 prop_assert_eq!(get(FeeReceivable), if on_books { loan.outstanding_minor(Component::Fee) } else { 0 });
                 prop_assert_eq!(b.values().sum::<i64>(), 0);
+            }
+        }
+
+        /// On every day `quiet_through` promises, `AdvanceDay` changes nothing but the date and
+        /// the accrued interest and posts only `AccruedInterest ← InterestIncome`, by the amount
+        /// `quiet_day_accrual_minor` gives; `fast_forward` lands on the same state as stepping.
+        #[test]
+        fn quiet_days_have_a_closed_form(
+            c in any_config(),
+            actions in prop::collection::vec((0u8..100, 1i64..600_000), 1..200),
+        ) {
+            let signed = Loan::signed(c, d("2026-01-31"));
+            let (mut loan, _) = apply(&signed, &Command::Disburse { payee: None }, d("2026-01-31")).unwrap();
+            for &(kind, amount_minor) in &actions {
+                if kind < 15 {
+                    if let Ok((state, _)) = apply(&loan, &Command::Repay { amount: cny(amount_minor) }, loan.business_date) {
+                        loan = state;
+                    }
+                }
+                let Some(quiet) = quiet_through(&loan) else {
+                    loan = apply(&loan, &Command::AdvanceDay, loan.business_date.succ()).unwrap().0;
+                    continue;
+                };
+                let start = loan.clone();
+                let mut stepped = loan.clone();
+                while stepped.business_date < quiet {
+                    let next = stepped.business_date.succ();
+                    let expected = quiet_day_accrual_minor(&stepped, next);
+                    let (state, postings) = apply(&stepped, &Command::AdvanceDay, next).unwrap();
+                    let accrued: i64 = postings.iter().map(|p| p.amount_minor).sum();
+                    prop_assert!(postings.iter().all(|p| p.debit == AccruedInterest && p.credit == InterestIncome));
+                    prop_assert_eq!(accrued, expected);
+                    prop_assert_eq!(quiet_day_accrual_minor(&start, next), expected);
+                    stepped = state;
+                    let mut jumped = start.clone();
+                    prop_assert_eq!(fast_forward(&mut jumped, next), Some(()));
+                    prop_assert_eq!(&jumped, &stepped);
+                }
+                let mut beyond = stepped.clone();
+                prop_assert_eq!(fast_forward(&mut beyond, quiet.succ()), None);
+                prop_assert_eq!(&beyond, &stepped);
+                loan = apply(&stepped, &Command::AdvanceDay, quiet.succ()).unwrap().0;
+                if loan.status != LoanStatus::Active {
+                    break;
+                }
             }
         }
 
@@ -1677,7 +1844,8 @@ mod tests {
             prop_assert_eq!(b.values().sum::<i64>(), 0);
             let on_books = loan.status == LoanStatus::Active;
             prop_assert_eq!(get(PrincipalReceivable), if on_books { loan.principal_outstanding_minor() } else { 0 });
-            prop_assert_eq!(get(InterestReceivable), if on_books { loan.interest_receivable_minor() } else { 0 });
+            prop_assert_eq!(get(InterestReceivable), if on_books { loan.outstanding_minor(Component::Interest) } else { 0 });
+                prop_assert_eq!(get(AccruedInterest), if on_books { loan.interest_accrued_unbilled_minor() } else { 0 });
             prop_assert_eq!(get(FeeReceivable), if on_books { loan.outstanding_minor(Component::Fee) } else { 0 });
             prop_assert_eq!(get(PenaltyReceivable), if on_books { loan.outstanding_minor(Component::Penalty) } else { 0 });
             let repaid = sum_of(&journal, BorrowerCash, PrincipalReceivable);

@@ -53,6 +53,10 @@ impl BusinessDate {
         BusinessDate(self.0.succ_opt().expect("date within chrono's range"))
     }
 
+    pub fn pred(self) -> BusinessDate {
+        BusinessDate(self.0.pred_opt().expect("date within chrono's range"))
+    }
+
     /// Adds whole months, clamping to the month's last day (Jan 31 + 1 month = Feb 28/29).
     pub fn add_months(self, months: u32) -> Option<BusinessDate> {
         self.0

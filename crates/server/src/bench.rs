@@ -53,11 +53,19 @@ pub enum BenchCmd {
         json: bool,
     },
     /// One close of business over N open loans (set up first, not timed).
+    ///
+    /// The loans are disbursed on 2026-01-15 with their repayment days spread over the
+    /// first `--due-days` days of the month, and the days up to 2026-02-02 are closed
+    /// untimed. The timed day is 2026-02-03: the loans due that day bill, those due on the
+    /// 1st and 2nd are overdue (nobody repays here), and the rest only accrue. With
+    /// `--due-days 1` every loan is overdue on the timed day: the worst case.
     Cob {
         #[command(flatten)]
         target: ScratchStore,
         #[arg(long, default_value_t = 100_000)]
         loans: u64,
+        #[arg(long, default_value_t = 28, value_parser = clap::value_parser!(u8).range(1..=28))]
+        due_days: u8,
         #[arg(long)]
         json: bool,
         /// Keep the SQLite directory afterwards (its path goes to stderr), so that later
@@ -127,6 +135,12 @@ pub fn rss_mib() -> (f64, f64) {
 pub struct CobBench {
     pub store: String,
     pub loans: u64,
+    /// The day closed in the timed run.
+    pub day: String,
+    /// Loans whose row the timed day wrote (billed, overdue) and those that only accrued.
+    pub loans_written: u64,
+    pub loans_quiet: u64,
+    /// Origination, and closing the days before the timed one.
     pub setup_seconds: f64,
     pub cob_seconds: f64,
     pub loans_per_s: f64,
@@ -135,23 +149,90 @@ pub struct CobBench {
     pub peak_rss_mib: f64,
 }
 
-pub async fn bench_cob(store: Store, loans_n: u64, quiet: bool) -> anyhow::Result<CobBench> {
-    use engine::loans::{self, Application};
+pub async fn bench_cob(
+    store: Store,
+    loans_n: u64,
+    due_days: u8,
+    quiet: bool,
+) -> anyhow::Result<CobBench> {
+    use engine::loans::{self, CobConfig};
     let name = store.backend_name().to_string();
     let engine = Engine::start(store, EngineConfig::default()).await?;
     let start = money::BusinessDate::from_ymd(2026, 1, 15).expect("valid date");
+    let timed = money::BusinessDate::from_ymd(2026, 2, 3).expect("valid date");
     loans::init_business_date(&engine, start).await?;
-    let product = lending::LoanProduct::example_cny();
-    let bar = indicatif::ProgressBar::new(loans_n);
+    let t = Instant::now();
+    originate_book(&engine, start, loans_n, due_days, quiet).await?;
+    let bar = progress_bar(start.days_until(timed) as u64 - 1, quiet);
+    while loans::business_date(&engine).await? < Some(timed.pred()) {
+        let (_, r) = loans::close_business_day(&engine, CobConfig::default(), &|_| {}).await?;
+        anyhow::ensure!(r.loans_advanced == loans_n, "a setup day left loans behind");
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let setup_seconds = t.elapsed().as_secs_f64();
+    let (_, rss_before) = rss_mib();
+    let bar = progress_bar(loans_n, quiet);
+    let t = Instant::now();
+    let (opened, r) =
+        loans::close_business_day(&engine, CobConfig::default(), &|n| bar.set_position(n)).await?;
+    let cob_seconds = t.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    anyhow::ensure!(opened == timed, "close of business did not finish");
+    anyhow::ensure!(
+        r.loans_advanced == loans_n,
+        "advanced {} of {loans_n} loans",
+        r.loans_advanced
+    );
+    let (peak, _) = rss_mib();
+    Ok(CobBench {
+        store: name,
+        loans: loans_n,
+        day: timed.to_string(),
+        loans_written: r.loans_advanced - r.loans_quiet,
+        loans_quiet: r.loans_quiet,
+        setup_seconds,
+        cob_seconds,
+        loans_per_s: loans_n as f64 / cob_seconds,
+        entries_posted: r.entries_posted,
+        rss_before_cob_mib: rss_before,
+        peak_rss_mib: peak,
+    })
+}
+
+fn progress_bar(n: u64, quiet: bool) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(n);
     if quiet {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let t = Instant::now();
+    bar
+}
+
+/// `loans_n` loans of 1,000.00–10,990.00 over 1–12 months, disbursed on `start`, loan `i`
+/// repaid on day `1 + i % due_days` of the month.
+async fn originate_book(
+    engine: &Engine,
+    start: money::BusinessDate,
+    loans_n: u64,
+    due_days: u8,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    use engine::loans::{self, Application};
+    let products: Arc<Vec<lending::LoanProduct>> = Arc::new(
+        (1..=due_days)
+            .map(|day| {
+                let mut p = lending::LoanProduct::example_cny();
+                p.repayment_day = lending::product::RepaymentDayRule::FixedDay(day);
+                p
+            })
+            .collect(),
+    );
+    let bar = progress_bar(loans_n, quiet);
     let next = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..256 {
-        let (engine, next, bar, product) =
-            (engine.clone(), next.clone(), bar.clone(), product.clone());
+        let (engine, next, bar, products) =
+            (engine.clone(), next.clone(), bar.clone(), products.clone());
         tasks.push(tokio::spawn(async move {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
@@ -160,8 +241,9 @@ pub async fn bench_cob(store: Store, loans_n: u64, quiet: bool) -> anyhow::Resul
                 }
                 let amount =
                     money::Money::from_minor(100_000 + (i % 1_000) as i64 * 1_000, Currency::Cny);
+                let product = &products[(i % products.len() as u64) as usize];
                 let config = lending::loan::LoanConfig::from_product(
-                    &product,
+                    product,
                     amount,
                     1 + (i % 12) as u32,
                     90,
@@ -193,36 +275,7 @@ pub async fn bench_cob(store: Store, loans_n: u64, quiet: bool) -> anyhow::Resul
         task.await??;
     }
     bar.finish_and_clear();
-    let setup_seconds = t.elapsed().as_secs_f64();
-    let (_, rss_before) = rss_mib();
-    let bar = indicatif::ProgressBar::new(loans_n);
-    if quiet {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
-    let t = Instant::now();
-    let (opened, r) = loans::close_business_day(&engine, loans::CobConfig::default(), &|n| {
-        bar.set_position(n)
-    })
-    .await?;
-    let cob_seconds = t.elapsed().as_secs_f64();
-    bar.finish_and_clear();
-    anyhow::ensure!(opened == start.succ(), "close of business did not finish");
-    anyhow::ensure!(
-        r.loans_advanced == loans_n,
-        "advanced {} of {loans_n} loans",
-        r.loans_advanced
-    );
-    let (peak, _) = rss_mib();
-    Ok(CobBench {
-        store: name,
-        loans: loans_n,
-        setup_seconds,
-        cob_seconds,
-        loans_per_s: loans_n as f64 / cob_seconds,
-        entries_posted: r.entries_posted,
-        rss_before_cob_mib: rss_before,
-        peak_rss_mib: peak,
-    })
+    Ok(())
 }
 
 pub async fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
@@ -231,12 +284,13 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
         BenchCmd::Cob {
             target,
             loans,
+            due_days,
             json,
             keep_data,
         } => {
             anyhow::ensure!(loans > 0, "--loans must be positive");
             let (s, dir) = target.open().await?;
-            let r = bench_cob(s, loans, json).await?;
+            let r = bench_cob(s, loans, due_days, json).await?;
             if let Some(dir) = dir.filter(|_| keep_data) {
                 eprintln!("kept {}", dir.keep().display());
             }
@@ -244,8 +298,8 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string(&r)?);
             } else {
                 println!(
-                    "COB over {} loans on {:?}: {:.2}s ({:.0} loans/s), {} entries; setup {:.1}s; RSS before COB {:.0} MiB, peak {:.0} MiB",
-                    r.loans, target.store, r.cob_seconds, r.loans_per_s, r.entries_posted, r.setup_seconds, r.rss_before_cob_mib, r.peak_rss_mib
+                    "COB of {} over {} loans ({} written, {} quiet) on {:?}: {:.2}s ({:.0} loans/s), {} entries; setup {:.1}s; RSS before COB {:.0} MiB, peak {:.0} MiB",
+                    r.day, r.loans, r.loans_written, r.loans_quiet, target.store, r.cob_seconds, r.loans_per_s, r.entries_posted, r.setup_seconds, r.rss_before_cob_mib, r.peak_rss_mib
                 );
             }
             Ok(ExitCode::SUCCESS)

@@ -215,8 +215,11 @@ fn init_tracing() {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
+    // Blocking work is SQLite calls (a handful of connections) and planning; more threads
+    // than that only queue on the connections' locks, and each keeps allocator memory.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(64)
         .build()
         .expect("start tokio runtime");
     match rt.block_on(run(cli.command)) {

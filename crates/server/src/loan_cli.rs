@@ -152,14 +152,16 @@ pub async fn cob(
         days.push(serde_json::json!({
             "closed": today.to_string(),
             "loans_advanced": r.loans_advanced,
+            "loans_quiet": r.loans_quiet,
             "entries_posted": r.entries_posted,
             "partitions_resumed_done": r.partitions_skipped,
             "seconds": t.elapsed().as_secs_f64(),
         }));
         if !json {
             bar.println(format!(
-                "closed {today}: {} loans, {} entries in {:.2}s",
+                "closed {today}: {} loans ({} only accrued), {} entries in {:.2}s",
                 r.loans_advanced,
+                r.loans_quiet,
                 r.entries_posted,
                 t.elapsed().as_secs_f64()
             ));

@@ -50,6 +50,12 @@ fn loan_error(e: LoanUseError) -> ApiError {
             field(422, "not_open_business_day", "date", e.to_string())
         }
         LoanUseError::Refused(m) => problem(409, "refused", "Request refused", m),
+        LoanUseError::DayClosing => problem(
+            503,
+            "day_closing",
+            "Close of business in progress",
+            e.to_string(),
+        ),
         LoanUseError::Loan(l) => {
             let detail = l.to_string();
             match l {
