@@ -852,9 +852,13 @@ pub async fn reverse_repayment(
                 "repayment {seq} is already reversed"
             )));
         }
-        let today = view.loan.business_date;
+        // A paid-off loan's row stops at its payoff; reopened by the reversal, it must come
+        // back at the open day, since close of business did not visit it on the days between
+        // (an open loan's row may only lag over quiet days).
+        let today = open_day(engine).await?.max(view.loan.business_date);
         let old = replay(&events, today, None)?;
-        assert_eq!(old.loan, view.loan, "stored loan state equals its replay");
+        let (current, _) = advance_to(view.loan.clone(), today)?;
+        assert_eq!(old.loan, current, "stored loan state equals its replay");
         let new = replay(&events, today, Some(seq))?;
         let old_net = net(&old.journal, Some(Source::Event(seq)));
         let new_net = net(&new.journal, None);

@@ -371,7 +371,7 @@ async fn simulated_book_stays_balanced_and_replayable() {
             loans: loans_n,
             days,
             loans_checked_per_day: 10,
-            ledger_check_every_days: 30,
+            ledger_check_every_days: 1,
         };
         let report = simulation::run(&e, cfg, &|_| {}).await.unwrap();
         eprintln!("{}: {report:?}", ts.name);
@@ -379,5 +379,54 @@ async fn simulated_book_stays_balanced_and_replayable() {
         assert!(report.paid_off > 0 && report.written_off > 0, "{report:?}");
         let v = engine::verify(e.store(), |_| {}).await.unwrap();
         assert!(v.ok(), "{}: {v:?}", ts.name);
+    }
+}
+
+/// Reversing the repayment that paid a loan off reopens it at the open business day, not at
+/// its payoff date: close of business did not visit it while it was closed, so it must not
+/// come back with a row behind the days since.
+#[tokio::test]
+async fn reversing_the_payoff_reopens_the_loan_at_the_open_day() {
+    for (ts, e) in engines().await {
+        loans::init_business_date(&e, d("2026-03-01"))
+            .await
+            .unwrap();
+        let id = Uuid::from_u128(77);
+        let application = Application {
+            id,
+            tenant: "t1".into(),
+            borrower: "bob".into(),
+            product_id: Uuid::nil(),
+            product_version: 1,
+            config: config(500_000, 1),
+        };
+        loans::apply_for_loan(&e, application).await.unwrap();
+        loans::decide(&e, id, true).await.unwrap();
+        let key = |n: u128| Uuid::from_u128(n << 64);
+        let disburse = Action::Disburse { payee: None };
+        loans::execute(&e, id, disburse, d("2026-03-01"), key(1))
+            .await
+            .unwrap();
+        cob(&e, 31).await;
+        let due = loans::load(&e, id).await.unwrap().loan.installments[0]
+            .scheduled
+            .total_minor;
+        let repay = Action::Repay { amount: cny(due) };
+        let (paid, _) = loans::execute(&e, id, repay, d("2026-04-01"), key(2))
+            .await
+            .unwrap();
+        assert_eq!(paid.loan.status, LoanStatus::PaidOff, "{}", ts.name);
+        cob(&e, 10).await;
+        let seq = loans::event_seq_for_key(&e, id, key(2)).await.unwrap();
+        let (reopened, _) = loans::reverse_repayment(&e, id, seq, key(3)).await.unwrap();
+        assert_eq!(reopened.loan.status, LoanStatus::Active, "{}", ts.name);
+        assert_eq!(reopened.loan.business_date, d("2026-04-11"), "{}", ts.name);
+        assert_eq!(reopened.loan.dpd, 10, "{}", ts.name);
+        cob(&e, 5).await;
+        simulation::check_loan(&e, id).await.unwrap();
+        simulation::check_accrued_interest(&e, "t1", Currency::Cny, [id].into_iter())
+            .await
+            .unwrap();
+        simulation::check_ledger_balances(&e).await.unwrap();
     }
 }
