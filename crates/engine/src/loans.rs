@@ -371,6 +371,11 @@ pub async fn originate(
 ) -> Result<LoanView, LoanUseError> {
     let _day = engine.loan_day_shared().await;
     check_day_whole(engine).await?;
+    // A loan disbursed on an earlier day would start with days no close of business saw.
+    let open = open_day(engine).await?;
+    if date != open {
+        return Err(LoanUseError::NotOpenDay { got: date, open });
+    }
     let signed = Loan::signed(a.config, date);
     let state = encode_loan(&signed);
     let row = LoanRow {

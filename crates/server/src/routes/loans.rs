@@ -397,7 +397,7 @@ async fn act(
 
 /// Pays the loan out, to the borrower or (entrusted payment) to a named payee.
 #[utoipa::path(post, path = "/v1/loans/{id}/disburse", params(("id" = Uuid, Path)), request_body = DisburseRequest,
-    responses((status = 201, body = LoanResponse), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 201, body = LoanResponse), (status = 409, body = Problem), (status = 503, body = Problem, description = "close of business is part-way through the day"), (status = 422, body = Problem)),
     security(("api_key" = [])), tag = "loans")]
 pub async fn disburse(
     p: Principal,
@@ -444,7 +444,7 @@ fn amount(amount_minor: i64, currency: &str, loan: &LoanView) -> Result<Money, A
 /// Repays any amount on the open business day; it settles billed amounts in the contract's
 /// order and anything beyond becomes a refundable credit.
 #[utoipa::path(post, path = "/v1/loans/{id}/repayments", params(("id" = Uuid, Path)), request_body = RepaymentRequest,
-    responses((status = 201, body = RepaymentResponse), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 201, body = RepaymentResponse), (status = 409, body = Problem), (status = 503, body = Problem, description = "close of business is part-way through the day"), (status = 422, body = Problem)),
     security(("api_key" = [])), tag = "loans")]
 pub async fn repay(
     p: Principal,
@@ -472,7 +472,7 @@ pub async fn repay(
 
 /// Reverses a repayment and recomputes everything after it.
 #[utoipa::path(post, path = "/v1/loans/{id}/repayments/{rid}/reversal", params(("id" = Uuid, Path), ("rid" = i32, Path)),
-    responses((status = 201, body = LoanResponse), (status = 409, body = Problem)),
+    responses((status = 201, body = LoanResponse), (status = 409, body = Problem), (status = 503, body = Problem, description = "close of business is part-way through the day")),
     security(("api_key" = [])), tag = "loans")]
 pub async fn reverse_repayment(
     p: Principal,
@@ -510,7 +510,7 @@ pub async fn prepayment_quote(
 
 /// Prepays in full (at least the quote; any excess becomes a credit) or in part.
 #[utoipa::path(post, path = "/v1/loans/{id}/prepay", params(("id" = Uuid, Path)), request_body = PrepayRequest,
-    responses((status = 201, body = LoanResponse), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 201, body = LoanResponse), (status = 409, body = Problem), (status = 503, body = Problem, description = "close of business is part-way through the day"), (status = 422, body = Problem)),
     security(("api_key" = [])), tag = "loans")]
 pub async fn prepay(
     p: Principal,
