@@ -73,6 +73,9 @@ pub struct Engine {
     /// Whether the open day's close of business is part-way through, as far as this
     /// process knows: `DAY_UNKNOWN` until read from storage.
     loan_day_state: Arc<std::sync::atomic::AtomicU8>,
+    /// The open business day (days since 1970) once read or set here; `i32::MIN` until then.
+    /// Only close of business (under the loan-day gate) and the first initialisation move it.
+    open_day: Arc<std::sync::atomic::AtomicI32>,
 }
 
 pub(crate) const DAY_UNKNOWN: u8 = 0;
@@ -138,6 +141,7 @@ impl Engine {
             lines: Arc::default(),
             loan_day_gate: Arc::new(tokio::sync::RwLock::new(())),
             loan_day_state: Arc::new(std::sync::atomic::AtomicU8::new(DAY_UNKNOWN)),
+            open_day: Arc::new(std::sync::atomic::AtomicI32::new(i32::MIN)),
             doc_locks: (0..DOC_LOCK_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
@@ -165,6 +169,16 @@ impl Engine {
     pub(crate) fn set_loan_day_state(&self, state: u8) {
         self.loan_day_state
             .store(state, std::sync::atomic::Ordering::Release);
+    }
+
+    pub(crate) fn cached_open_day(&self) -> Option<i32> {
+        let day = self.open_day.load(std::sync::atomic::Ordering::Acquire);
+        (day != i32::MIN).then_some(day)
+    }
+
+    pub(crate) fn cache_open_day(&self, epoch_days: i32) {
+        self.open_day
+            .store(epoch_days, std::sync::atomic::Ordering::Release);
     }
 
     /// Close of business's exclusive hold on the loan day.

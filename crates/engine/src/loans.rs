@@ -266,14 +266,23 @@ pub fn advance_to(
 // Business date
 
 pub async fn business_date(engine: &Engine) -> anyhow::Result<Option<BusinessDate>> {
+    if let Some(day) = engine.cached_open_day() {
+        return Ok(BusinessDate::from_epoch_days(day));
+    }
     match engine.store().meta(BUSINESS_DATE_KEY).await? {
         None => Ok(None),
         Some(raw) => {
-            Ok(Some(String::from_utf8(raw)?.parse().map_err(|e| {
-                anyhow::anyhow!("stored business date: {e:?}")
-            })?))
+            let date = parse_business_date(raw)?;
+            engine.cache_open_day(date.to_epoch_days());
+            Ok(Some(date))
         }
     }
+}
+
+fn parse_business_date(raw: Vec<u8>) -> anyhow::Result<BusinessDate> {
+    String::from_utf8(raw)?
+        .parse()
+        .map_err(|e| anyhow::anyhow!("stored business date: {e:?}"))
 }
 
 /// Sets the first business date of a new installation; later calls leave it alone.
@@ -285,9 +294,9 @@ pub async fn init_business_date(
         .store()
         .meta_init(BUSINESS_DATE_KEY, date.to_string().into_bytes())
         .await?;
-    String::from_utf8(raw)?
-        .parse()
-        .map_err(|e| anyhow::anyhow!("stored business date: {e:?}"))
+    let open = parse_business_date(raw)?;
+    engine.cache_open_day(open.to_epoch_days());
+    Ok(open)
 }
 
 async fn open_day(engine: &Engine) -> Result<BusinessDate, LoanUseError> {
@@ -1061,6 +1070,7 @@ pub async fn close_business_day(
         value: next.to_string().into_bytes(),
     };
     engine.submit_waiting(Vec::new(), vec![open]).await?;
+    engine.cache_open_day(day);
     engine.set_loan_day_state(crate::DAY_WHOLE);
     Ok((next, report))
 }

@@ -219,7 +219,7 @@ pub fn main() -> ExitCode {
     // than that only queue on the connections' locks, and each keeps allocator memory.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .max_blocking_threads(64)
+        .max_blocking_threads(16)
         .build()
         .expect("start tokio runtime");
     match rt.block_on(run(cli.command)) {
