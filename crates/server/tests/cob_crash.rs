@@ -95,7 +95,17 @@ async fn cob_killed_midway_and_rerun_matches_an_uninterrupted_run() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    // Close of business is fast; kill it a moment after the first day has closed, so it
+    // dies part-way through a later day (or between days), never after the last.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while open_day_now(&killed).is_none_or(|open| open == START) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no day closed in 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let (reached, _) = snapshot(&killed).await;
@@ -129,6 +139,21 @@ async fn cob_killed_midway_and_rerun_matches_an_uninterrupted_run() {
         entries(&clean).await,
         "same number of entries"
     );
+}
+
+/// The business date as committed, read beside the running process.
+fn open_day_now(dir: &Path) -> Option<String> {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+    let c = rusqlite::Connection::open_with_flags(dir.join("puhui.db"), flags).ok()?;
+    c.busy_timeout(Duration::from_secs(1)).ok()?;
+    let raw: Vec<u8> = c
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'business_date'",
+            [],
+            |r| r.get(0),
+        )
+        .ok()?;
+    String::from_utf8(raw).ok()
 }
 
 async fn entries(dir: &Path) -> usize {
