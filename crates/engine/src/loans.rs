@@ -175,9 +175,14 @@ pub fn day_entry_id(loan_id: Uuid, day: BusinessDate) -> EntryId {
 
 fn dated_entry_id(loan_id: Uuid, day: BusinessDate, name: &str) -> EntryId {
     let hash = Uuid::new_v5(&loan_id, format!("{name}:{day}").as_bytes());
+    day_partition_id(day, store::loan_partition(loan_id), hash)
+}
+
+/// `[day (u32 BE), partition, 11 bytes of hash]`.
+fn day_partition_id(day: BusinessDate, partition: i32, hash: Uuid) -> EntryId {
     let mut b = [0u8; 16];
     b[..4].copy_from_slice(&(day.to_epoch_days() as u32).to_be_bytes());
-    b[4] = store::loan_partition(loan_id) as u8;
+    b[4] = partition as u8;
     b[5..].copy_from_slice(&hash.as_bytes()[..11]);
     EntryId(Uuid::from_bytes(b))
 }
@@ -378,8 +383,7 @@ pub async fn originate(
     date: BusinessDate,
     key: Uuid,
 ) -> Result<LoanView, LoanUseError> {
-    let _day = engine.loan_day_shared().await;
-    check_day_whole(engine).await?;
+    let _day = enter_loan_day(engine).await?;
     // A loan disbursed on an earlier day would start with days no close of business saw.
     let open = open_day(engine).await?;
     if date != open {
@@ -461,7 +465,10 @@ fn catch_up_quietly(loan: &mut Loan, to: BusinessDate) -> anyhow::Result<()> {
 /// Loan commands wait while close of business runs in this process; after a crash part-way
 /// through a day they are refused until the day is closed, because the closed partitions
 /// booked their quiet loans' accrual for the next day from the loans as they were.
-async fn check_day_whole(engine: &Engine) -> Result<(), LoanUseError> {
+async fn enter_loan_day(
+    engine: &Engine,
+) -> Result<tokio::sync::RwLockReadGuard<'_, ()>, LoanUseError> {
+    let guard = engine.loan_day_shared().await;
     let mut state = engine.loan_day_state();
     if state == crate::DAY_UNKNOWN {
         let open = open_day(engine).await?;
@@ -473,7 +480,7 @@ async fn check_day_whole(engine: &Engine) -> Result<(), LoanUseError> {
         engine.set_loan_day_state(state);
     }
     match state {
-        crate::DAY_WHOLE => Ok(()),
+        crate::DAY_WHOLE => Ok(guard),
         _ => Err(LoanUseError::DayClosing),
     }
 }
@@ -593,8 +600,7 @@ pub async fn execute(
     date: BusinessDate,
     key: Uuid,
 ) -> Result<(LoanView, bool), LoanUseError> {
-    let _day = engine.loan_day_shared().await;
-    check_day_whole(engine).await?;
+    let _day = enter_loan_day(engine).await?;
     let open = open_day(engine).await?;
     for _ in 0..STALE_RETRIES_MAX {
         let view = load(engine, id).await?;
@@ -849,8 +855,7 @@ pub async fn reverse_repayment(
     seq: i32,
     key: Uuid,
 ) -> Result<(LoanView, bool), LoanUseError> {
-    let _day = engine.loan_day_shared().await;
-    check_day_whole(engine).await?;
+    let _day = enter_loan_day(engine).await?;
     for _ in 0..STALE_RETRIES_MAX {
         let view = load(engine, id).await?;
         let events = engine.store().loan_events(id).await?;
@@ -1028,8 +1033,8 @@ pub async fn close_business_day(
                 .context("join close-of-business planner")??;
             report.entries_posted += plan.entries;
             report.loans_quiet += plan.quiet;
-            for (key, amount_minor) in plan.sums {
-                *sums.entry(key).or_insert(0) += amount_minor;
+            for ((tenant, currency), amount_minor) in plan.sums {
+                add_accrual(&mut sums, &tenant, currency, amount_minor);
             }
             pipe.push(Stage::Chunk(tokio::spawn(submit_chunk(
                 engine.clone(),
@@ -1075,8 +1080,19 @@ pub async fn close_business_day(
     Ok((next, report))
 }
 
-/// Quiet loans' accrual of one partition-day, by tenant and currency.
-type AccrualSums = BTreeMap<(String, Currency), i64>;
+/// Quiet loans' accrual of one partition-day, by tenant and currency (a handful of keys,
+/// so a list: adding to it allocates nothing for a known key).
+type AccrualSums = Vec<((String, Currency), i64)>;
+
+fn add_accrual(sums: &mut AccrualSums, tenant: &str, currency: Currency, amount_minor: i64) {
+    match sums
+        .iter_mut()
+        .find(|((t, c), _)| t == tenant && *c == currency)
+    {
+        Some((_, sum)) => *sum += amount_minor,
+        None => sums.push(((tenant.to_string(), currency), amount_minor)),
+    }
+}
 
 /// One entry per tenant and currency: the partition's quiet loans' accrual of the day.
 fn accrual_entries(partition: i32, day: BusinessDate, sums: AccrualSums) -> Vec<Command> {
@@ -1114,12 +1130,7 @@ pub fn accrual_entry_id(
     day: BusinessDate,
 ) -> EntryId {
     let name = format!("accrual:{tenant}:{}:{partition}:{day}", currency.code());
-    let hash = Uuid::new_v5(&NS, name.as_bytes());
-    let mut b = [0u8; 16];
-    b[..4].copy_from_slice(&(day.to_epoch_days() as u32).to_be_bytes());
-    b[4] = partition as u8;
-    b[5..].copy_from_slice(&hash.as_bytes()[..11]);
-    EntryId(Uuid::from_bytes(b))
+    day_partition_id(day, partition, Uuid::new_v5(&NS, name.as_bytes()))
 }
 
 /// Chunks submitted but not yet confirmed: reading and planning the next chunk overlaps
@@ -1313,10 +1324,7 @@ fn plan_chunk(rows: Vec<LoanRow>, next: BusinessDate) -> anyhow::Result<ChunkPla
         let currency = view.currency();
         if loan::quiet_through(&view.loan).is_some_and(|q| q >= next) {
             let accrued_minor = loan::quiet_day_accrual_minor(&view.loan, next);
-            *plan
-                .sums
-                .entry((view.row.tenant.clone(), currency))
-                .or_insert(0) += accrued_minor;
+            add_accrual(&mut plan.sums, &view.row.tenant, currency, accrued_minor);
             plan.quiet += 1;
             continue;
         }
