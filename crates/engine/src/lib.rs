@@ -3,6 +3,7 @@
 //! only after that transaction has committed. Reads go to storage, which holds only
 //! committed state.
 
+pub mod cob_workers;
 mod decisions;
 mod error;
 pub mod loans;

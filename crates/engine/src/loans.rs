@@ -59,7 +59,7 @@ pub struct LoanView {
 }
 
 impl LoanView {
-    fn decode(row: LoanRow) -> anyhow::Result<LoanView> {
+    pub(crate) fn decode(row: LoanRow) -> anyhow::Result<LoanView> {
         let loan = decode_loan(&row.state).map_err(|e| anyhow::anyhow!("loan {}: {e}", row.id))?;
         Ok(LoanView { row, loan })
     }
@@ -955,6 +955,8 @@ pub struct CobReport {
     pub loans_quiet: u64,
     pub entries_posted: u64,
     pub partitions_done: u32,
+    /// Of `partitions_done`, those whose loans a worker process read (PostgreSQL).
+    pub partitions_from_workers: u32,
     pub partitions_skipped: u32,
     /// Revolving credit lines moved to the next day, and statements they issued.
     pub lines_advanced: u64,
@@ -1003,53 +1005,38 @@ pub async fn close_business_day(
     let next = today.succ();
     let day = next.to_epoch_days();
     let done = engine.store().cob_done(day).await?;
-    let mut report = CobReport::default();
-    let mut pipe = Pipeline::default();
-    for partition in 0..store::LOAN_PARTITIONS as i32 {
-        if done.contains(&partition) {
-            report.partitions_skipped += 1;
-            continue;
-        }
-        if config
-            .partitions_max
-            .is_some_and(|m| report.partitions_done >= m)
-        {
-            break;
-        }
-        let mut sums = AccrualSums::new();
-        let mut after = None;
-        loop {
-            let rows = engine
-                .store()
-                .loans_for_cob(partition, day, after, config.chunk_loans)
-                .await?;
-            let Some(last) = rows.last() else {
-                break;
-            };
-            after = Some(last.id);
-            // Planning is pure CPU: off the async workers, so the writer is never starved.
-            let plan = tokio::task::spawn_blocking(move || plan_chunk(rows, next))
-                .await
-                .context("join close-of-business planner")??;
-            report.entries_posted += plan.entries;
-            report.loans_quiet += plan.quiet;
-            for ((tenant, currency), amount_minor) in plan.sums {
-                add_accrual(&mut sums, &tenant, currency, amount_minor);
+    let todo: Vec<i32> = (0..store::LOAN_PARTITIONS as i32)
+        .filter(|p| !done.contains(p))
+        .collect();
+    let mut c = Closing {
+        engine,
+        config,
+        next,
+        pipe: Pipeline::default(),
+        report: CobReport {
+            partitions_skipped: store::LOAN_PARTITIONS - todo.len() as u32,
+            ..CobReport::default()
+        },
+        progress,
+    };
+    let mut partitions = Partitions::publish(engine.store(), day, todo).await?;
+    while config
+        .partitions_max
+        .is_none_or(|m| c.report.partitions_done < m)
+    {
+        let (partition, sums) = match partitions.next().await? {
+            None => break,
+            Some(Work::Own(partition)) => (partition, c.read_partition(partition).await?),
+            Some(Work::Planned(partition, plan)) => {
+                c.report.partitions_from_workers += 1;
+                (partition, c.write_planned(plan).await?)
             }
-            pipe.push(Stage::Chunk(tokio::spawn(submit_chunk(
-                engine.clone(),
-                plan.batches,
-                plan.quiet,
-                day,
-            ))));
-            pipe.drain(engine, &mut report, CHUNKS_IN_FLIGHT_MAX, progress)
-                .await?;
-        }
+        };
         // The mark follows the partition's chunks through the pipeline, so it is sent only
         // once every written loan of the partition is committed.
         let accruals = accrual_entries(partition, next, sums);
-        report.entries_posted += accruals.len() as u64;
-        pipe.push(Stage::Mark(
+        c.report.entries_posted += accruals.len() as u64;
+        c.pipe.push(Stage::Mark(
             accruals,
             DomainWrite::CobDone {
                 day,
@@ -1057,8 +1044,13 @@ pub async fn close_business_day(
                 done_at_ms: crate::now_ms(),
             },
         ));
-        report.partitions_done += 1;
+        c.report.partitions_done += 1;
     }
+    let Closing {
+        mut pipe,
+        mut report,
+        ..
+    } = c;
     pipe.drain(engine, &mut report, 0, progress).await?;
     for m in pipe.marks.drain(..) {
         m.await??;
@@ -1080,11 +1072,181 @@ pub async fn close_business_day(
     Ok((next, report))
 }
 
+/// A partition to close: one this process reads itself, or one a worker process has read.
+enum Work {
+    Own(i32),
+    Planned(i32, crate::cob_workers::WorkerPlan),
+}
+
+/// Where the partitions of a day come from: a list in this process (SQLite), or the
+/// database's queue that worker processes share (PostgreSQL).
+enum Partitions {
+    Local(std::collections::VecDeque<i32>),
+    Shared {
+        queue: store::CobQueue,
+        day: i32,
+        run: [u8; 16],
+        left: usize,
+        planned: std::collections::VecDeque<(i32, Vec<u8>)>,
+    },
+}
+
+/// How often the writer looks for partitions that workers have planned, when it has none
+/// of its own left to read.
+const WORKER_POLL: std::time::Duration = std::time::Duration::from_millis(10);
+
+impl Partitions {
+    async fn publish(store: &store::Store, day: i32, todo: Vec<i32>) -> anyhow::Result<Partitions> {
+        let Some(queue) = store.cob_queue() else {
+            return Ok(Partitions::Local(todo.into()));
+        };
+        let run = *Uuid::now_v7().as_bytes();
+        queue.publish(day, &run, &todo).await?;
+        Ok(Partitions::Shared {
+            queue,
+            day,
+            run,
+            left: todo.len(),
+            planned: Default::default(),
+        })
+    }
+
+    /// The next partition: planned ones first (their reading is done), then one of our
+    /// own; waits while workers hold the rest.
+    async fn next(&mut self) -> anyhow::Result<Option<Work>> {
+        let (queue, day, run, left, planned) = match self {
+            Partitions::Local(todo) => return Ok(todo.pop_front().map(Work::Own)),
+            Partitions::Shared {
+                queue,
+                day,
+                run,
+                left,
+                planned,
+            } => (queue, *day, &*run, left, planned),
+        };
+        loop {
+            if *left == 0 {
+                return Ok(None);
+            }
+            if let Some((partition, bytes)) = planned.pop_front() {
+                *left -= 1;
+                let plan = crate::cob_workers::WorkerPlan::decode(&bytes)
+                    .with_context(|| format!("plan of partition {partition}"))?;
+                return Ok(Some(Work::Planned(partition, plan)));
+            }
+            planned.extend(queue.take_planned(day, run).await?);
+            if !planned.is_empty() {
+                continue;
+            }
+            if let Some(partition) = queue.claim_own(day, run).await? {
+                *left -= 1;
+                return Ok(Some(Work::Own(partition)));
+            }
+            tokio::time::sleep(WORKER_POLL).await;
+        }
+    }
+}
+
+/// One close-of-business day in progress: where its chunks go and what it has done.
+struct Closing<'a> {
+    engine: &'a Engine,
+    config: CobConfig,
+    next: BusinessDate,
+    pipe: Pipeline,
+    report: CobReport,
+    progress: &'a (dyn Fn(u64) + Sync),
+}
+
+impl Closing<'_> {
+    /// Reads a partition and sends its written loans down the pipeline; returns the quiet
+    /// loans' sums.
+    async fn read_partition(&mut self, partition: i32) -> anyhow::Result<AccrualSums> {
+        let mut sums = AccrualSums::new();
+        let mut after = None;
+        loop {
+            let rows = self
+                .engine
+                .store()
+                .loans_for_cob(
+                    partition,
+                    self.next.to_epoch_days(),
+                    after,
+                    self.config.chunk_loans,
+                )
+                .await?;
+            let Some(last) = rows.last() else {
+                return Ok(sums);
+            };
+            after = Some(last.id);
+            self.send_chunk(rows, &mut sums).await?;
+        }
+    }
+
+    /// Advances the loans a worker listed; returns the partition's sums (the worker's, and
+    /// those of any listed loan that turns out quiet).
+    async fn write_planned(
+        &mut self,
+        plan: crate::cob_workers::WorkerPlan,
+    ) -> anyhow::Result<AccrualSums> {
+        let queue =
+            (self.engine.store().cob_queue()).expect("planned partitions come from the queue");
+        let mut sums = plan.sums;
+        self.report.loans_quiet += plan.quiet;
+        self.report.loans_advanced += plan.quiet;
+        let day = self.next.to_epoch_days();
+        for ids in plan.write.chunks(self.config.chunk_loans as usize) {
+            let mut rows = queue.loans(ids).await?;
+            // Only loans still before the day: the plan was made from these rows, under
+            // the loan-day gate, so this drops nothing unless storage changed behind us.
+            rows.retain(|r| r.open && r.day < day);
+            self.send_chunk(rows, &mut sums).await?;
+        }
+        (self.progress)(self.report.loans_advanced);
+        Ok(sums)
+    }
+
+    /// Plans a chunk off the async workers (so the writer is never starved) and submits it.
+    async fn send_chunk(
+        &mut self,
+        rows: Vec<LoanRow>,
+        sums: &mut AccrualSums,
+    ) -> anyhow::Result<()> {
+        let next = self.next;
+        let plan = tokio::task::spawn_blocking(move || plan_chunk(rows, next))
+            .await
+            .context("join close-of-business planner")??;
+        self.report.entries_posted += plan.entries;
+        self.report.loans_quiet += plan.quiet;
+        for ((tenant, currency), amount_minor) in plan.sums {
+            add_accrual(sums, &tenant, currency, amount_minor);
+        }
+        self.pipe.push(Stage::Chunk(tokio::spawn(submit_chunk(
+            self.engine.clone(),
+            plan.batches,
+            plan.quiet,
+            next.to_epoch_days(),
+        ))));
+        self.pipe
+            .drain(
+                self.engine,
+                &mut self.report,
+                CHUNKS_IN_FLIGHT_MAX,
+                self.progress,
+            )
+            .await
+    }
+}
+
 /// Quiet loans' accrual of one partition-day, by tenant and currency (a handful of keys,
 /// so a list: adding to it allocates nothing for a known key).
-type AccrualSums = Vec<((String, Currency), i64)>;
+pub type AccrualSums = Vec<((String, Currency), i64)>;
 
-fn add_accrual(sums: &mut AccrualSums, tenant: &str, currency: Currency, amount_minor: i64) {
+pub(crate) fn add_accrual(
+    sums: &mut AccrualSums,
+    tenant: &str,
+    currency: Currency,
+    amount_minor: i64,
+) {
     match sums
         .iter_mut()
         .find(|((t, c), _)| t == tenant && *c == currency)
@@ -1299,6 +1461,14 @@ pub fn batch_entry_id(first_loan_id: Uuid, day: BusinessDate) -> EntryId {
     dated_entry_id(first_loan_id, day, "cob")
 }
 
+/// The accrual of a loan's day `next` if that day is quiet (nothing but accrual), else
+/// `None`: the loan must be advanced and written.
+pub(crate) fn quiet_day_accrual(view: &LoanView, next: BusinessDate) -> Option<i64> {
+    loan::quiet_through(&view.loan)
+        .is_some_and(|q| q >= next)
+        .then(|| loan::quiet_day_accrual_minor(&view.loan, next))
+}
+
 /// A chunk of loans planned: batches of the written ones, and the quiet ones' sums.
 struct ChunkPlan {
     batches: Vec<Batch>,
@@ -1322,8 +1492,7 @@ fn plan_chunk(rows: Vec<LoanRow>, next: BusinessDate) -> anyhow::Result<ChunkPla
     for row in rows {
         let mut view = LoanView::decode(row)?;
         let currency = view.currency();
-        if loan::quiet_through(&view.loan).is_some_and(|q| q >= next) {
-            let accrued_minor = loan::quiet_day_accrual_minor(&view.loan, next);
+        if let Some(accrued_minor) = quiet_day_accrual(&view, next) {
             add_accrual(&mut plan.sums, &view.row.tenant, currency, accrued_minor);
             plan.quiet += 1;
             continue;

@@ -78,6 +78,19 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Help a running close of business on PostgreSQL: claim its partitions (`FOR UPDATE
+    /// SKIP LOCKED`), read their loans and hand the writing process what each day needs.
+    /// Writes no ledger entry; any number may run, on any machine that reaches the database.
+    CobWorker {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Exit once no partition has been open for this many seconds (default: run until
+        /// stopped).
+        #[arg(long)]
+        idle_exit_secs: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Term loans: schedules.
     Loan {
         #[command(subcommand)]
@@ -279,6 +292,11 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             start,
             json,
         } => crate::loan_cli::cob(store, to, start, json).await,
+        Cmd::CobWorker {
+            store,
+            idle_exit_secs,
+            json,
+        } => crate::loan_cli::cob_worker(store, idle_exit_secs, json).await,
     }
 }
 

@@ -155,6 +155,7 @@ pub async fn cob(
             "loans_quiet": r.loans_quiet,
             "entries_posted": r.entries_posted,
             "partitions_resumed_done": r.partitions_skipped,
+            "partitions_from_workers": r.partitions_from_workers,
             "seconds": t.elapsed().as_secs_f64(),
         }));
         if !json {
@@ -178,6 +179,65 @@ pub async fn cob(
         println!("{v}");
     } else {
         println!("business date is now {today}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `puhui cob-worker`: plans partitions of whatever close of business is running, until
+/// stopped or idle for `idle_exit_secs`.
+pub async fn cob_worker(
+    store_args: crate::cli::StoreArgs,
+    idle_exit_secs: Option<u64>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    use engine::cob_workers;
+    const CHUNK_LOANS: u32 = 4096;
+    const IDLE_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+    let store = store_args.open().await?;
+    anyhow::ensure!(
+        store.cob_queue().is_some(),
+        "close-of-business workers need a PostgreSQL store (--database-url)"
+    );
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg}: {pos} partitions planned")
+            .expect("valid template"),
+    );
+    if json {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar.set_message("waiting for close of business");
+    let started = std::time::Instant::now();
+    let (mut partitions, mut loans_read, mut quiet, mut to_write) = (0u64, 0u64, 0u64, 0u64);
+    let mut idle_since = std::time::Instant::now();
+    loop {
+        match cob_workers::work_once(&store, CHUNK_LOANS).await? {
+            Some(r) => {
+                partitions += 1;
+                loans_read += r.loans_read;
+                quiet += r.quiet;
+                to_write += r.to_write;
+                bar.set_message(format!("closing {}", r.day.pred()));
+                bar.set_position(partitions);
+                idle_since = std::time::Instant::now();
+            }
+            None if idle_exit_secs.is_some_and(|s| idle_since.elapsed().as_secs() >= s) => break,
+            None => tokio::time::sleep(IDLE_POLL).await,
+        }
+    }
+    bar.finish_and_clear();
+    let summary = serde_json::json!({
+        "partitions_planned": partitions,
+        "loans_read": loans_read,
+        "loans_quiet": quiet,
+        "loans_to_write": to_write,
+        "seconds": started.elapsed().as_secs_f64(),
+    });
+    match json {
+        true => println!("{summary}"),
+        false => println!(
+            "planned {partitions} partitions: {loans_read} loans read, {to_write} to write"
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -20,6 +20,7 @@ use ledger::{
 pub use loans::{
     loan_partition, DomainWrite, LoanEvent, LoanRow, ProductRow, ProductWriteError, LOAN_PARTITIONS,
 };
+pub use postgres::{CobClaim, CobQueue};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -95,6 +96,15 @@ impl Store {
     /// its URL (for tests and benchmarks that must not share state).
     pub async fn create_postgres_database(admin_url: &str, prefix: &str) -> anyhow::Result<String> {
         postgres::create_database(admin_url, prefix).await
+    }
+
+    /// The close-of-business work queue that worker processes share; PostgreSQL only (an
+    /// embedded SQLite store has one process).
+    pub fn cob_queue(&self) -> Option<CobQueue> {
+        match self {
+            Store::Sqlite(_) => None,
+            Store::Postgres(s) => Some(s.cob_queue()),
+        }
     }
 
     pub fn backend_name(&self) -> &'static str {

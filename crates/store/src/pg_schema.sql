@@ -127,3 +127,16 @@ CREATE TABLE IF NOT EXISTS decisions (
     output_hash BYTEA NOT NULL
 );
 CREATE INDEX IF NOT EXISTS decisions_by_applicant ON decisions (applicant_id);
+
+-- Close-of-business partitions of the day being closed, published so that worker processes
+-- can share the reading: state 0 open, 1 planned by a worker (`plan` holds what it found),
+-- 2 taken by the process that writes the ledger. `run` names the close-of-business run that
+-- published the row; a worker's plan counts only for the run it was claimed under.
+CREATE TABLE IF NOT EXISTS cob_work (
+    day INTEGER NOT NULL,
+    partition INTEGER NOT NULL,
+    run BYTEA NOT NULL,
+    state SMALLINT NOT NULL,
+    plan BYTEA,
+    PRIMARY KEY (day, partition)
+);

@@ -14,7 +14,10 @@ use std::sync::Arc;
 
 const SCHEMA: &str = include_str!("pg_schema.sql");
 
+mod cob;
 mod docs;
+
+pub use cob::{CobClaim, CobQueue};
 
 #[derive(Clone)]
 pub struct PgStore {
@@ -34,6 +37,12 @@ impl PgStore {
             .await
             .context("connect to PostgreSQL")?;
         Ok(PgStore { pool })
+    }
+
+    pub fn cob_queue(&self) -> CobQueue {
+        CobQueue {
+            pool: self.pool.clone(),
+        }
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
