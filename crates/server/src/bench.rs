@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use store::Store;
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Backend {
     Sqlite,
     Postgres,
@@ -68,6 +68,9 @@ pub enum BenchCmd {
         due_days: u8,
         #[arg(long)]
         json: bool,
+        /// `puhui cob-worker` processes started beside the timed day (PostgreSQL only).
+        #[arg(long, default_value_t = 0)]
+        workers: u32,
         /// Keep the SQLite directory afterwards (its path goes to stderr), so that later
         /// days can be closed on it with `puhui --data-dir DIR cob` in a fresh process.
         #[arg(long)]
@@ -145,6 +148,9 @@ pub struct CobBench {
     pub cob_seconds: f64,
     pub loans_per_s: f64,
     pub entries_posted: u64,
+    /// Worker processes beside the timed day, and the partitions whose loans they read.
+    pub workers: u32,
+    pub partitions_from_workers: u32,
     pub rss_before_cob_mib: f64,
     pub peak_rss_mib: f64,
 }
@@ -154,6 +160,7 @@ pub async fn bench_cob(
     loans_n: u64,
     due_days: u8,
     quiet: bool,
+    workers: Option<(u32, &str)>,
 ) -> anyhow::Result<CobBench> {
     use engine::loans::{self, CobConfig};
     let name = store.backend_name().to_string();
@@ -172,6 +179,10 @@ pub async fn bench_cob(
     bar.finish_and_clear();
     let setup_seconds = t.elapsed().as_secs_f64();
     let (_, rss_before) = rss_mib();
+    let helpers = match workers {
+        Some((n, url)) => start_cob_workers(n, url).await?,
+        None => Vec::new(),
+    };
     let bar = progress_bar(loans_n, quiet);
     let t = Instant::now();
     let (opened, r) =
@@ -185,6 +196,9 @@ pub async fn bench_cob(
         r.loans_advanced
     );
     let (peak, _) = rss_mib();
+    for mut h in helpers {
+        h.wait()?;
+    }
     Ok(CobBench {
         store: name,
         loans: loans_n,
@@ -195,9 +209,29 @@ pub async fn bench_cob(
         cob_seconds,
         loans_per_s: loans_n as f64 / cob_seconds,
         entries_posted: r.entries_posted,
+        workers: workers.map_or(0, |(n, _)| n),
+        partitions_from_workers: r.partitions_from_workers,
         rss_before_cob_mib: rss_before,
         peak_rss_mib: peak,
     })
+}
+
+/// Starts `n` `puhui cob-worker` processes on `url`; they exit a second after the day.
+async fn start_cob_workers(n: u32, url: &str) -> anyhow::Result<Vec<std::process::Child>> {
+    let exe = std::env::current_exe()?;
+    let helpers = (0..n)
+        .map(|_| {
+            std::process::Command::new(&exe)
+                .args(["cob-worker", "--database-url", url, "--idle-exit-secs", "1"])
+                .arg("--json")
+                .env("PUHUI_LOG", "warn")
+                .stdout(std::process::Stdio::null())
+                .spawn()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    // Connected and polling before the clock starts.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    Ok(helpers)
 }
 
 fn progress_bar(n: u64, quiet: bool) -> indicatif::ProgressBar {
@@ -286,11 +320,27 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
             loans,
             due_days,
             json,
+            workers,
             keep_data,
         } => {
             anyhow::ensure!(loans > 0, "--loans must be positive");
-            let (s, dir) = target.open().await?;
-            let r = bench_cob(s, loans, due_days, json).await?;
+            let (s, dir, url) = match workers {
+                0 => {
+                    let (s, dir) = target.open().await?;
+                    (s, dir, String::new())
+                }
+                _ => {
+                    anyhow::ensure!(
+                        target.store == Backend::Postgres,
+                        "--workers needs --store postgres"
+                    );
+                    let url = Store::create_postgres_database(&target.postgres_url, "puhui_bench_")
+                        .await?;
+                    (Store::connect_postgres(&url).await?, None, url)
+                }
+            };
+            let helpers = (workers > 0).then_some((workers, url.as_str()));
+            let r = bench_cob(s, loans, due_days, json, helpers).await?;
             if let Some(dir) = dir.filter(|_| keep_data) {
                 eprintln!("kept {}", dir.keep().display());
             }
@@ -298,8 +348,8 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string(&r)?);
             } else {
                 println!(
-                    "COB of {} over {} loans ({} written, {} quiet) on {:?}: {:.2}s ({:.0} loans/s), {} entries; setup {:.1}s; RSS before COB {:.0} MiB, peak {:.0} MiB",
-                    r.day, r.loans, r.loans_written, r.loans_quiet, target.store, r.cob_seconds, r.loans_per_s, r.entries_posted, r.setup_seconds, r.rss_before_cob_mib, r.peak_rss_mib
+                    "COB of {} over {} loans ({} written, {} quiet) on {:?}: {:.2}s ({:.0} loans/s), {} entries, {} of {} partitions read by {} workers; setup {:.1}s; RSS before COB {:.0} MiB, peak {:.0} MiB",
+                    r.day, r.loans, r.loans_written, r.loans_quiet, target.store, r.cob_seconds, r.loans_per_s, r.entries_posted, r.partitions_from_workers, store::LOAN_PARTITIONS, r.workers, r.setup_seconds, r.rss_before_cob_mib, r.peak_rss_mib
                 );
             }
             Ok(ExitCode::SUCCESS)
