@@ -445,12 +445,25 @@ fn line_entry(
     }))
 }
 
+/// An id derived from `of` and what it is for: `of`'s first 8 bytes, then the last 8 of
+/// UUIDv5(of, what). Purchases, refunds and request keys are time-ordered (UUIDv7) ids, so
+/// the ids derived from them are too, and the ledger's id indexes grow at their end instead
+/// of taking a write at a random page per entry (a fifth of what a sale wrote, measured).
+/// Two derived ids of one `of` differ in 62 bits of hash; were they ever equal, the second
+/// would be refused as a conflicting id, not merged.
+fn derived_id(of: Uuid, what: &str) -> Uuid {
+    let hash = Uuid::new_v5(&of, what.as_bytes());
+    let mut b = *hash.as_bytes();
+    b[..8].copy_from_slice(&of.as_bytes()[..8]);
+    Uuid::from_bytes(b)
+}
+
 fn derived_entry(of: Uuid, what: &str) -> EntryId {
-    EntryId(Uuid::new_v5(&of, what.as_bytes()))
+    EntryId(derived_id(of, what))
 }
 
 pub fn hold_id(purchase_id: Uuid) -> HoldId {
-    HoldId(Uuid::new_v5(&purchase_id, b"authorization"))
+    HoldId(derived_id(purchase_id, "authorization"))
 }
 
 pub fn capture_limit_entry(purchase_id: Uuid) -> EntryId {
@@ -1833,5 +1846,38 @@ async fn settle_merchant(
         // Settled earlier today by a run that stopped before the lines: the entry stands.
         Err(EngineError::Rejected(LedgerError::IdConflict { .. })) => Ok(None),
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_ids_keep_the_order_of_what_they_derive_from_and_differ_by_purpose() {
+        let mut purchases: Vec<Uuid> = (0..1_000u128)
+            .map(|i| Uuid::from_u128((i << 80) | 0x7000_8000_0000_0000_0000 | (i * 7_919)))
+            .collect();
+        purchases.sort();
+        let derived =
+            |f: fn(Uuid) -> EntryId| -> Vec<Uuid> { purchases.iter().map(|p| f(*p).0).collect() };
+        for ids in [derived(capture_entry), derived(capture_limit_entry)] {
+            assert!(
+                ids.windows(2).all(|w| w[0] < w[1]),
+                "ordered like the purchases"
+            );
+        }
+        let holds: Vec<Uuid> = purchases.iter().map(|p| hold_id(*p).0).collect();
+        assert!(holds.windows(2).all(|w| w[0] < w[1]));
+        let mut all: Vec<Uuid> = derived(capture_entry);
+        all.extend(derived(capture_limit_entry));
+        all.extend(holds);
+        all.sort();
+        all.dedup();
+        assert_eq!(
+            all.len(),
+            3 * purchases.len(),
+            "no two derived ids are equal"
+        );
     }
 }

@@ -11,7 +11,9 @@ CREATE TABLE IF NOT EXISTS docs (
     PRIMARY KEY (id)
 );
 CREATE INDEX IF NOT EXISTS docs_by_kind ON docs (kind, open, day, id);
-CREATE INDEX IF NOT EXISTS docs_by_parent ON docs (parent, kind) WHERE parent IS NOT NULL;
+-- No index by parent: no query lists a document's children, and such an index costs every
+-- purchase a write at a random place (its line's).
+DROP INDEX IF EXISTS docs_by_parent;
 
 CREATE TABLE IF NOT EXISTS doc_events (
     doc_id BYTEA NOT NULL,

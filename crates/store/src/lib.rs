@@ -377,18 +377,6 @@ impl Store {
         }
     }
 
-    pub async fn docs_by_parent(
-        &self,
-        parent: uuid::Uuid,
-        kind: &str,
-    ) -> anyhow::Result<Vec<DocRow>> {
-        let kind = kind.to_string();
-        match self {
-            Store::Sqlite(s) => s.docs_by_parent(parent, kind).await,
-            Store::Postgres(s) => s.docs_by_parent(parent, kind).await,
-        }
-    }
-
     pub async fn doc_events(&self, doc_id: uuid::Uuid) -> anyhow::Result<Vec<DocEvent>> {
         match self {
             Store::Sqlite(s) => s.doc_events(doc_id).await,

@@ -131,19 +131,6 @@ impl PgStore {
         q.fetch_all(&self.pool).await?.iter().map(doc_row).collect()
     }
 
-    pub async fn docs_by_parent(&self, parent: Uuid, kind: String) -> anyhow::Result<Vec<DocRow>> {
-        sqlx::query(&format!(
-            "{DOC_SELECT} WHERE parent = $1 AND kind = $2 ORDER BY id"
-        ))
-        .bind(parent.as_bytes().to_vec())
-        .bind(kind)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(doc_row)
-        .collect()
-    }
-
     pub async fn doc_events(&self, doc_id: Uuid) -> anyhow::Result<Vec<DocEvent>> {
         sqlx::query("SELECT seq, day, kind, body FROM doc_events WHERE doc_id = $1 ORDER BY seq")
             .bind(doc_id.as_bytes().to_vec())

@@ -125,19 +125,6 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn docs_by_parent(&self, parent: Uuid, kind: String) -> anyhow::Result<Vec<DocRow>> {
-        self.with_reader(move |c| {
-            c.prepare_cached(&format!(
-                "{DOC_SELECT} WHERE parent = ?1 AND kind = ?2 ORDER BY id"
-            ))?
-            .query_map(params![parent.as_bytes(), kind], doc_row)?
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .collect()
-        })
-        .await
-    }
-
     pub async fn doc_events(&self, doc_id: Uuid) -> anyhow::Result<Vec<DocEvent>> {
         self.with_reader(move |c| {
             let rows = c
