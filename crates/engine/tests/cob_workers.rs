@@ -191,10 +191,15 @@ async fn a_worker_that_dies_holding_a_partition_gives_it_back() {
         })
     };
     // Claim a partition as soon as the day is published, and hold it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let claim = loop {
         if let Some(c) = queue.claim().await.unwrap() {
             break c;
         }
+        assert!(
+            !closing.is_finished() && std::time::Instant::now() < deadline,
+            "the writer took every partition before this test could claim one"
+        );
         tokio::time::sleep(Duration::from_millis(1)).await;
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
