@@ -1,10 +1,10 @@
 //! `puhui cob` killed with SIGKILL midway and run again ends exactly where an
 //! uninterrupted run ends: same loan states, same ledger, and `puhui ledger verify` passes.
 
-use engine::loans::{self, Application};
-use engine::{Engine, EngineConfig};
+mod common;
+
+use common::{loan_snapshot, puhui, seed_cob_book};
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 use store::Store;
 
@@ -13,46 +13,7 @@ const START: &str = "2026-01-15";
 const TO: &str = "2026-02-25";
 
 async fn seed(dir: &Path) {
-    let store = Store::open_sqlite(dir).unwrap();
-    let engine = Engine::start(store, EngineConfig::default()).await.unwrap();
-    let start = START.parse().unwrap();
-    loans::init_business_date(&engine, start).await.unwrap();
-    let product = lending::LoanProduct::example_cny();
-    let mut tasks = Vec::new();
-    for i in 0..LOANS {
-        let (engine, product) = (engine.clone(), product.clone());
-        tasks.push(tokio::spawn(async move {
-            let amount = money::Money::from_minor(100_000 + i as i64 * 100, money::Currency::Cny);
-            let config =
-                lending::loan::LoanConfig::from_product(&product, amount, 1 + (i % 12) as u32, 90)
-                    .unwrap();
-            loans::originate(
-                &engine,
-                Application {
-                    id: uuid::Uuid::from_u128(u128::from(i) * 0x9e37_79b9_7f4a_7c15 + 1),
-                    tenant: "t".into(),
-                    borrower: format!("b{i}"),
-                    product_id: uuid::Uuid::nil(),
-                    product_version: 1,
-                    config,
-                },
-                None,
-                start,
-                uuid::Uuid::from_u128(u128::from(i) + 1),
-            )
-            .await
-            .unwrap();
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
-}
-
-fn puhui(args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_puhui"));
-    c.args(args).env("PUHUI_LOG", "warn");
-    c
+    seed_cob_book(Store::open_sqlite(dir).unwrap(), LOANS, START).await;
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -64,20 +25,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 async fn snapshot(dir: &Path) -> (String, Vec<(uuid::Uuid, i32, Vec<u8>)>) {
-    let store = Store::open_sqlite(dir).unwrap();
-    let date = String::from_utf8(store.meta("business_date").await.unwrap().unwrap()).unwrap();
-    let mut rows = Vec::new();
-    for p in 0..store::LOAN_PARTITIONS as i32 {
-        for r in store
-            .loans_for_cob(p, i32::MAX, None, 1_000_000)
-            .await
-            .unwrap()
-        {
-            rows.push((r.id, r.day, r.state));
-        }
-    }
-    rows.sort();
-    (date, rows)
+    loan_snapshot(&Store::open_sqlite(dir).unwrap()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

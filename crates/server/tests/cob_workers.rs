@@ -2,9 +2,10 @@
 //! with SIGKILL part-way: the days end exactly as a run by one process ends, and
 //! `puhui ledger verify` passes.
 
-use engine::loans::{self, Application};
-use engine::{Engine, EngineConfig};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use common::{loan_snapshot, puhui, seed_cob_book};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 use store::Store;
 
@@ -13,42 +14,7 @@ const START: &str = "2026-01-15";
 const TO: &str = "2026-02-20";
 
 async fn seed(url: &str) {
-    let store = Store::connect_postgres(url).await.unwrap();
-    let engine = Engine::start(store, EngineConfig::default()).await.unwrap();
-    let start = START.parse().unwrap();
-    loans::init_business_date(&engine, start).await.unwrap();
-    let product = lending::LoanProduct::example_cny();
-    let mut tasks = Vec::new();
-    for i in 0..LOANS {
-        let (engine, product) = (engine.clone(), product.clone());
-        tasks.push(tokio::spawn(async move {
-            let amount = money::Money::from_minor(100_000 + i as i64 * 100, money::Currency::Cny);
-            let config =
-                lending::loan::LoanConfig::from_product(&product, amount, 1 + (i % 12) as u32, 90)
-                    .unwrap();
-            let app = Application {
-                id: uuid::Uuid::from_u128(u128::from(i) * 0x9e37_79b9_7f4a_7c15 + 1),
-                tenant: "t".into(),
-                borrower: format!("b{i}"),
-                product_id: uuid::Uuid::nil(),
-                product_version: 1,
-                config,
-            };
-            let key = uuid::Uuid::from_u128(u128::from(i) + 1);
-            loans::originate(&engine, app, None, start, key)
-                .await
-                .unwrap();
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
-}
-
-fn puhui(args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_puhui"));
-    c.args(args).env("PUHUI_LOG", "warn");
-    c
+    seed_cob_book(Store::connect_postgres(url).await.unwrap(), LOANS, START).await;
 }
 
 fn worker(url: &str) -> Child {
@@ -74,22 +40,8 @@ fn json_of(out: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// The business date and every loan's day and state.
 async fn snapshot(url: &str) -> (String, Vec<(uuid::Uuid, i32, Vec<u8>)>) {
-    let store = Store::connect_postgres(url).await.unwrap();
-    let date = String::from_utf8(store.meta("business_date").await.unwrap().unwrap()).unwrap();
-    let mut rows = Vec::new();
-    for p in 0..store::LOAN_PARTITIONS as i32 {
-        for r in store
-            .loans_for_cob(p, i32::MAX, None, 1_000_000)
-            .await
-            .unwrap()
-        {
-            rows.push((r.id, r.day, r.state));
-        }
-    }
-    rows.sort();
-    (date, rows)
+    loan_snapshot(&Store::connect_postgres(url).await.unwrap()).await
 }
 
 fn verify(url: &str) {

@@ -118,3 +118,64 @@ pub fn entry(id: &str, from: &str, to: &str, amount: i64) -> Value {
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
+
+/// A book for close-of-business tests: `n` loans of 1,000.00 and up over 1–12 months,
+/// originated on `start` (which opens as the first business day).
+pub async fn seed_cob_book(store: Store, n: u64, start: &str) {
+    use engine::loans::{self, Application};
+    let engine = engine::Engine::start(store, engine::EngineConfig::default())
+        .await
+        .unwrap();
+    let start = start.parse().unwrap();
+    loans::init_business_date(&engine, start).await.unwrap();
+    let product = lending::LoanProduct::example_cny();
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let (engine, product) = (engine.clone(), product.clone());
+        tasks.push(tokio::spawn(async move {
+            let amount = money::Money::from_minor(100_000 + i as i64 * 100, money::Currency::Cny);
+            let config =
+                lending::loan::LoanConfig::from_product(&product, amount, 1 + (i % 12) as u32, 90)
+                    .unwrap();
+            let app = Application {
+                id: uuid::Uuid::from_u128(u128::from(i) * 0x9e37_79b9_7f4a_7c15 + 1),
+                tenant: "t".into(),
+                borrower: format!("b{i}"),
+                product_id: uuid::Uuid::nil(),
+                product_version: 1,
+                config,
+            };
+            let key = uuid::Uuid::from_u128(u128::from(i) + 1);
+            loans::originate(&engine, app, None, start, key)
+                .await
+                .unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+/// The `puhui` binary of this build, logging only warnings.
+pub fn puhui(args: &[&str]) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_puhui"));
+    c.args(args).env("PUHUI_LOG", "warn");
+    c
+}
+
+/// The business date and every loan's id, day and state, by id.
+pub async fn loan_snapshot(store: &Store) -> (String, Vec<(uuid::Uuid, i32, Vec<u8>)>) {
+    let date = String::from_utf8(store.meta("business_date").await.unwrap().unwrap()).unwrap();
+    let mut rows = Vec::new();
+    for p in 0..store::LOAN_PARTITIONS as i32 {
+        for r in store
+            .loans_for_cob(p, i32::MAX, None, 1_000_000)
+            .await
+            .unwrap()
+        {
+            rows.push((r.id, r.day, r.state));
+        }
+    }
+    rows.sort();
+    (date, rows)
+}

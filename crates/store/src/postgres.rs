@@ -286,19 +286,7 @@ impl PgStore {
         after: Option<uuid::Uuid>,
         limit: u32,
     ) -> anyhow::Result<Vec<LoanRow>> {
-        let after = after.map_or_else(Vec::new, |a| a.as_bytes().to_vec());
-        sqlx::query(&format!(
-            "{LOAN_SELECT} WHERE partition = $1 AND open AND id > $2 AND day < $3 ORDER BY id LIMIT $4"
-        ))
-        .bind(partition)
-        .bind(after)
-        .bind(before_day)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(loan_from_row)
-        .collect()
+        loans_for_cob_on(&self.pool, partition, before_day, after, limit).await
     }
 
     pub async fn cob_done(&self, day: i32) -> anyhow::Result<Vec<i32>> {
@@ -690,6 +678,33 @@ async fn update_balances(
 }
 
 const LOAN_SELECT: &str = "SELECT id, partition, tenant, borrower, product_id, product_version, stage, day, open, version, state FROM loans";
+
+/// Open loans of `partition` still before `before_day`, by id after `after`, on any
+/// connection (a worker's claim reads inside its transaction).
+async fn loans_for_cob_on<'e, E>(
+    executor: E,
+    partition: i32,
+    before_day: i32,
+    after: Option<uuid::Uuid>,
+    limit: u32,
+) -> anyhow::Result<Vec<LoanRow>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Postgres>,
+{
+    let after = after.map_or_else(Vec::new, |a| a.as_bytes().to_vec());
+    sqlx::query(&format!(
+        "{LOAN_SELECT} WHERE partition = $1 AND open AND id > $2 AND day < $3 ORDER BY id LIMIT $4"
+    ))
+    .bind(partition)
+    .bind(after)
+    .bind(before_day)
+    .bind(i64::from(limit))
+    .fetch_all(executor)
+    .await?
+    .iter()
+    .map(loan_from_row)
+    .collect()
+}
 
 fn loan_from_row(r: &sqlx::postgres::PgRow) -> anyhow::Result<LoanRow> {
     Ok(LoanRow {

@@ -7,7 +7,7 @@
 //! dies first, its transaction rolls back and the row is open again for someone else. The
 //! writer's own claims commit at once: if it dies, the next run publishes the day again.
 
-use super::{loan_from_row, LOAN_SELECT};
+use super::{loan_from_row, loans_for_cob_on, LOAN_SELECT};
 use crate::LoanRow;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
@@ -149,19 +149,7 @@ impl CobClaim {
         after: Option<uuid::Uuid>,
         limit: u32,
     ) -> anyhow::Result<Vec<LoanRow>> {
-        let after = after.map_or_else(Vec::new, |a| a.as_bytes().to_vec());
-        sqlx::query(&format!(
-            "{LOAN_SELECT} WHERE partition = $1 AND open AND id > $2 AND day < $3 ORDER BY id LIMIT $4"
-        ))
-        .bind(self.partition)
-        .bind(after)
-        .bind(self.day)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *self.tx)
-        .await?
-        .iter()
-        .map(loan_from_row)
-        .collect()
+        loans_for_cob_on(&mut *self.tx, self.partition, self.day, after, limit).await
     }
 
     /// Stores the plan and releases the row.
