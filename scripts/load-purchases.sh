@@ -2,11 +2,14 @@
 # HTTP load of purchases (authorize + capture in one request, `"capture": true`) against a
 # release server on a fresh SQLite data directory, driven by wrk. Prints wrk's summary with
 # latency percentiles. Usage: scripts/load-purchases.sh [duration] [connections]
+# Purchase ids are time-ordered, as UUIDv7 ids are (a per-thread sequence in the leading
+# bytes where a UUIDv7 has its timestamp); ID_ORDER=random puts the sequence last instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-15s}
 CONNECTIONS=${2:-128}
 LINES=${LINES:-2000}
+ID_ORDER=${ID_ORDER:-time}
 PORT=${PORT:-18089}
 BIN=target/release/puhui
 KEY=load-test-key-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
@@ -18,10 +21,10 @@ command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2
 PUHUI_BOOTSTRAP_API_KEY=$KEY PUHUI_LOG=warn "$BIN" serve --data-dir "$DIR" --listen 127.0.0.1:$PORT &
 SERVER=$!
 for _ in $(seq 100); do curl -sf http://127.0.0.1:$PORT/healthz >/dev/null && break; sleep 0.1; done
-python3 - "$PORT" "$KEY" "$LINES" "$DIR/purchases.lua" <<'PY'
+python3 - "$PORT" "$KEY" "$LINES" "$DIR/purchases.lua" "$ID_ORDER" <<'PY'
 import json, sys, uuid, urllib.request
 from concurrent.futures import ThreadPoolExecutor
-port, key, n, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+port, key, n, out, id_order = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
 def post(path, body):
     i = str(uuid.uuid4()); body["id"] = i
     req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", json.dumps(body).encode(),
@@ -36,9 +39,10 @@ def line(_):
 with ThreadPoolExecutor(16) as ex:
     lines = list(ex.map(line, range(n)))
 nonce = uuid.uuid4().hex[:8]
+assert id_order in ("time", "random"), "ID_ORDER is time or random"
 with open(out, "w") as f:
     f.write("local lines = {%s}\n" % ",".join('"%s"' % l for l in lines))
-    f.write(f'local merchant = "{merchant}"\nlocal key = "{key}"\nlocal nonce = "{nonce}"\n')
+    f.write(f'local merchant = "{merchant}"\nlocal key = "{key}"\nlocal nonce = "{nonce}"\nlocal id_order = "{id_order}"\n')
     f.write('''
 local threads = 0
 function setup(thread) thread:set("tid", threads); threads = threads + 1 end
@@ -46,7 +50,12 @@ local counter = 0
 function init(args) math.randomseed(tid * 7919 + 17) end
 function request()
   counter = counter + 1
-  local id = string.format("%s-%04x-4000-8000-%012x", nonce, tid, counter)
+  local id
+  if id_order == "time" then
+    id = string.format("%08x-%04x-7000-8000-%s%04x", counter, tid, nonce, tid)
+  else
+    id = string.format("%s-%04x-4000-8000-%012x", nonce, tid, counter)
+  end
   local body = '{"credit_line_id":"' .. lines[math.random(#lines)] .. '","merchant_id":"' .. merchant ..
     '","amount_minor":12345,"currency":"CNY","capture":true}'
   return wrk.format("POST", "/v1/purchases", {["Content-Type"] = "application/json",
