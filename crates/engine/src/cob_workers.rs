@@ -12,7 +12,7 @@
 //! that dies or stalls (its session is ended after a minute idle in the claim) loses
 //! nothing: the partition is open again for the next claimant.
 
-use crate::loans::{quiet_day_accrual, AccrualSums, LoanView};
+use crate::loans::{add_accrual, quiet_day_accrual, AccrualSums, LoanView};
 use money::{BusinessDate, Currency};
 use store::Store;
 use uuid::Uuid;
@@ -139,7 +139,7 @@ pub async fn work_once(store: &Store, chunk_loans: u32) -> anyhow::Result<Option
         plan.loans_read += found.loans_read;
         plan.quiet += found.quiet;
         for ((tenant, currency), amount_minor) in found.sums {
-            crate::loans::add_accrual(&mut plan.sums, &tenant, currency, amount_minor);
+            add_accrual(&mut plan.sums, &tenant, currency, amount_minor);
         }
         plan.write.extend(found.write);
     }
@@ -163,12 +163,7 @@ fn classify(rows: Vec<store::LoanRow>, next: BusinessDate) -> anyhow::Result<Wor
         match quiet_day_accrual(&view, next) {
             Some(accrued_minor) => {
                 let currency = view.currency();
-                crate::loans::add_accrual(
-                    &mut plan.sums,
-                    &view.row.tenant,
-                    currency,
-                    accrued_minor,
-                );
+                add_accrual(&mut plan.sums, &view.row.tenant, currency, accrued_minor);
                 plan.quiet += 1;
             }
             None => plan.write.push(view.row.id),
