@@ -47,9 +47,9 @@ CREATE TABLE IF NOT EXISTS postings (
 
 -- Which entries touch an account, for listing an account's entries. Indexing each posting as
 -- it commits would dirty one page per account in every group commit (most of the write cost,
--- measured); instead the group commit that takes the unindexed tail to
--- ACCOUNT_INDEX_LAG_POSTINGS postings indexes the whole tail at once, sorted by account.
--- Entries with seq >= through_seq are not indexed yet; readers scan `postings` for those.
+-- measured); instead postings are indexed in cycles of about 65,536, sorted by account, a
+-- slice per later group commit (crates/store/src/sqlite/account_index.rs). Every entry with
+-- seq < through_seq is indexed; above it some may be, and readers scan `postings` for those.
 CREATE TABLE IF NOT EXISTS account_entries (
     account_id BLOB NOT NULL,
     seq INTEGER NOT NULL,
