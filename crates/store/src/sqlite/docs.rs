@@ -50,9 +50,17 @@ pub(super) fn write_doc(
                 .execute(params![row.kind, row.id.as_bytes(), row.tenant, parent, i64::from(row.open), row.day, row.version, row.body])?;
         }
         Some(v) => {
-            let n = tx
-                .prepare_cached("UPDATE docs SET open = ?2, day = ?3, version = ?4, body = ?5 WHERE id = ?1 AND version = ?6")?
-                .execute(params![row.id.as_bytes(), i64::from(row.open), row.day, row.version, row.body, v])?;
+            // Most writes (a purchase on a line) keep `open` and `day`: an UPDATE that does
+            // not set them leaves `docs_by_kind` alone, a page write fewer. Zero rows means
+            // they changed or the version is stale; the full UPDATE tells which.
+            let mut n = tx
+                .prepare_cached("UPDATE docs SET version = ?2, body = ?3 WHERE id = ?1 AND version = ?4 AND open = ?5 AND day = ?6")?
+                .execute(params![row.id.as_bytes(), row.version, row.body, v, i64::from(row.open), row.day])?;
+            if n == 0 {
+                n = tx
+                    .prepare_cached("UPDATE docs SET open = ?2, day = ?3, version = ?4, body = ?5 WHERE id = ?1 AND version = ?6")?
+                    .execute(params![row.id.as_bytes(), i64::from(row.open), row.day, row.version, row.body, v])?;
+            }
             if n != 1 {
                 return Err(crate::StaleWrite::error(format!(
                     "{} {} is no longer at version {v}",
