@@ -369,9 +369,10 @@ async fn check_lines(
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let line = &v.doc.line;
+        let doc = &v.doc;
         let bal = |p: Purpose| async move {
             let a = engine
-                .account(rc::line_account(l.id, p))
+                .account(rc::line_account(doc, p))
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("missing account"))?;
             Ok::<_, anyhow::Error>(a.balances)

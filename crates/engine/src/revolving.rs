@@ -117,6 +117,23 @@ pub struct LineDoc {
     pub rules: LimitRules,
     /// Sequence of the next event.
     pub event_seq: i32,
+    /// How the line's account ids derive from its id; absent in lines opened before
+    /// `Prefixed`, which keep `Hashed`.
+    #[serde(default)]
+    pub account_ids: LineAccountIds,
+}
+
+/// How a line's account ids derive from its id (`line_account`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineAccountIds {
+    /// A UUIDv5 of the line id and the purpose: the accounts are scattered over the
+    /// accounts table, so a purchase's balance updates dirtied three pages of it.
+    #[default]
+    Hashed,
+    /// The line id's first 8 bytes, then 8 bytes of that UUIDv5: a line's accounts are
+    /// adjacent in storage, and a purchase's balance updates dirty one page of them.
+    Prefixed,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -348,8 +365,12 @@ fn purpose_name(p: Purpose) -> &'static str {
     }
 }
 
-pub fn line_account(line_id: Uuid, p: Purpose) -> AccountId {
-    AccountId(Uuid::new_v5(&line_id, purpose_name(p).as_bytes()))
+pub fn line_account(l: &LineDoc, p: Purpose) -> AccountId {
+    let name = purpose_name(p);
+    AccountId(match l.account_ids {
+        LineAccountIds::Hashed => Uuid::new_v5(&l.id, name.as_bytes()),
+        LineAccountIds::Prefixed => derived_id(l.id, name),
+    })
 }
 
 pub fn merchant_payable(merchant_id: Uuid, currency: Currency) -> AccountId {
@@ -372,7 +393,7 @@ fn resolve(l: &LineDoc, merchant: Option<Uuid>, p: Purpose) -> AccountId {
         Purpose::MerchantPayable => {
             merchant_payable(merchant.expect("merchant postings name the merchant"), c)
         }
-        other => line_account(l.id, other),
+        other => line_account(l, other),
     }
 }
 
@@ -395,7 +416,7 @@ fn open_line_accounts(l: &LineDoc) -> Vec<Command> {
     LINE_PURPOSES
         .iter()
         .map(|&p| Command::OpenAccount {
-            id: line_account(l.id, p),
+            id: line_account(l, p),
             tenant: l.tenant.clone(),
             owner: format!("line:{}", l.id),
             purpose: format!("rc_{}", purpose_name(p)),
@@ -491,9 +512,9 @@ async fn account(engine: &Engine, id: AccountId) -> Result<Account, RevolvingErr
         .ok_or_else(|| anyhow::anyhow!("account {id} is missing"))?)
 }
 
-async fn line_free(engine: &Engine, line_id: Uuid) -> Result<i64, RevolvingError> {
+async fn line_free(engine: &Engine, l: &LineDoc) -> Result<i64, RevolvingError> {
     Ok(free_minor(
-        &account(engine, line_account(line_id, Purpose::Available)).await?,
+        &account(engine, line_account(l, Purpose::Available)).await?,
     ))
 }
 
@@ -697,6 +718,7 @@ pub async fn open_line(
         line,
         rules: n.rules,
         event_seq: 0,
+        account_ids: LineAccountIds::Prefixed,
     };
     let mut commands = open_platform(tenant, doc.line.terms.currency);
     commands.extend(open_line_accounts(&doc));
@@ -715,7 +737,7 @@ pub async fn open_line(
 }
 
 async fn line_view(engine: &Engine, v: Versioned<LineDoc>) -> Result<LineView, RevolvingError> {
-    let a = account(engine, line_account(v.doc.id, Purpose::Available)).await?;
+    let a = account(engine, line_account(&v.doc, Purpose::Available)).await?;
     Ok(LineView {
         available_minor: free_minor(&a),
         held_minor: a.balances.debits_pending_minor,
@@ -766,7 +788,7 @@ where
     for _ in 0..STALE_RETRIES_MAX {
         let v = cached_line(engine, id, tenant).await?;
         let free = if needs_free {
-            line_free(engine, id).await?
+            line_free(engine, &v.doc).await?
         } else {
             0
         };
@@ -901,7 +923,7 @@ pub async fn repay(
         let this_line = e.postings.iter().any(|p| {
             LINE_PURPOSES
                 .iter()
-                .any(|&q| p.account_id == line_account(line_id, q))
+                .any(|&q| p.account_id == line_account(&v.doc, q))
         });
         if !this_line || received != amount_minor {
             return Err(conflict(
@@ -1157,8 +1179,8 @@ pub async fn authorize(
     let hold = Command::Hold(HoldRequest {
         id: hold_id(p.id),
         currency: p.currency,
-        debit_account_id: line_account(p.line_id, Purpose::Available),
-        credit_account_id: line_account(p.line_id, Purpose::Used),
+        debit_account_id: line_account(&line, Purpose::Available),
+        credit_account_id: line_account(&line, Purpose::Used),
         amount_minor: p.amount_minor,
         expires_at_ms: Some(crate::now_ms() + AUTHORIZATION_TTL_MS),
         memo: format!("purchase {} at merchant {}", p.id, p.merchant_id),
@@ -1196,7 +1218,7 @@ pub async fn sale(
             format!("purchase {} at merchant {}", p.id, p.merchant_id),
         );
         plan.merchant = Some(p.merchant_id);
-        plan.before = vec![limit_taken(&p)];
+        plan.before = vec![limit_taken(&v.doc, &p)];
         plan.writes = vec![purchase_write(&p, None)];
         sold = Some(p);
         Ok(plan)
@@ -1267,18 +1289,18 @@ fn sold_purchase(tenant: &str, n: &NewPurchase, today: BusinessDate) -> Purchase
 }
 
 /// The limit a sale takes: what posting its authorization's hold would have moved.
-fn limit_taken(p: &Purchase) -> Command {
+fn limit_taken(l: &LineDoc, p: &Purchase) -> Command {
     Command::Entry(EntryRequest {
         id: capture_limit_entry(p.id),
         currency: p.currency,
         postings: vec![
             Posting {
-                account_id: line_account(p.line_id, Purpose::Available),
+                account_id: line_account(l, Purpose::Available),
                 direction: Side::Debit,
                 amount_minor: p.amount_minor,
             },
             Posting {
-                account_id: line_account(p.line_id, Purpose::Used),
+                account_id: line_account(l, Purpose::Used),
                 direction: Side::Credit,
                 amount_minor: p.amount_minor,
             },
@@ -1852,6 +1874,49 @@ async fn settle_merchant(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn a_line(id: Uuid) -> LineDoc {
+        let terms = revolving::Terms::standard(Currency::Cny);
+        let day = BusinessDate::from_ymd(2026, 1, 5).unwrap();
+        LineDoc {
+            id,
+            tenant: "t".into(),
+            borrower_id: Uuid::nil(),
+            line: Line::open(terms, 500_000, day).unwrap().0,
+            rules: LimitRules::default(),
+            event_seq: 0,
+            account_ids: LineAccountIds::Prefixed,
+        }
+    }
+
+    #[test]
+    fn lines_stored_before_prefixed_account_ids_keep_their_hashed_ids() {
+        let id = Uuid::from_u128(0x0190_0000_0000_7000_8000_1234_5678_9abc);
+        let new = a_line(id);
+        let mut stored = serde_json::to_value(&new).unwrap();
+        stored.as_object_mut().unwrap().remove("account_ids");
+        let old: LineDoc = serde_json::from_value(stored).unwrap();
+        assert_eq!(old.account_ids, LineAccountIds::Hashed);
+        for p in LINE_PURPOSES {
+            let name = purpose_name(p).as_bytes();
+            assert_eq!(line_account(&old, p).0, Uuid::new_v5(&id, name));
+            let prefixed = line_account(&new, p).0;
+            assert_eq!(
+                prefixed.as_bytes()[..8],
+                id.as_bytes()[..8],
+                "adjacent in storage"
+            );
+            assert_eq!(
+                prefixed.as_bytes()[8..],
+                Uuid::new_v5(&id, name).as_bytes()[8..]
+            );
+        }
+        let distinct: std::collections::HashSet<_> = LINE_PURPOSES
+            .iter()
+            .map(|p| line_account(&new, *p))
+            .collect();
+        assert_eq!(distinct.len(), LINE_PURPOSES.len());
+    }
 
     #[test]
     fn derived_ids_keep_the_order_of_what_they_derive_from_and_differ_by_purpose() {

@@ -245,7 +245,8 @@ async fn a_purchase_pays_the_merchant_and_is_traced_to_settlement() {
         // The borrower's accounts never receive cash: the capture debits the line's
         // receivable and credits the merchant.
         let capture = e.entry(rc::capture_entry(pid)).await.unwrap().unwrap();
-        let receivable = rc::line_account(l, Purpose::PrincipalReceivable);
+        let line = rc::line(&e, T, l).await.unwrap().doc;
+        let receivable = rc::line_account(&line, Purpose::PrincipalReceivable);
         for p in &capture.postings {
             match p.direction {
                 ledger::Side::Debit => assert_eq!(p.account_id, receivable),
