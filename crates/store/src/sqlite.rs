@@ -73,11 +73,17 @@ const WAL_RESTART_FRAMES: i64 = 65_536;
 /// without bound (41 GB after setting up a million loans, with the file system allocating
 /// and zeroing every new block). Past `WAL_RESTART_FRAMES` the checkpointer asks the writer
 /// to restart the log (`restart_wal`).
-fn checkpoint(conn: &Connection, restart_wanted: &AtomicBool) -> rusqlite::Result<()> {
+fn checkpoint(
+    conn: &Connection,
+    restart_wanted: &AtomicBool,
+    asked_at: &mut Option<std::time::Instant>,
+) -> rusqlite::Result<()> {
     let t = std::time::Instant::now();
     let mut log_frames = passive(conn)?;
     let mut passes = 1;
-    if log_frames >= WAL_RESTART_FRAMES {
+    let may_ask = asked_at.is_none_or(|at| at.elapsed() >= RESTART_ASK_INTERVAL_MIN);
+    if log_frames >= WAL_RESTART_FRAMES && may_ask {
+        *asked_at = Some(t);
         // Passes again while the writer added much during the last pass, so the restart,
         // which holds commits back, has little left to copy.
         while passes < 8 {
@@ -98,6 +104,10 @@ fn checkpoint(conn: &Connection, restart_wanted: &AtomicBool) -> rusqlite::Resul
     );
     Ok(())
 }
+
+/// A restart that readers keep from finishing costs the writer up to 5 ms; ask again no
+/// sooner than this, so a long read cannot take more than 2 % of the writer's time.
+const RESTART_ASK_INTERVAL_MIN: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Frames the restart may have to copy. Each pass copies the frames the writer added during
 /// the one before, and copying costs about a random write per page, so the last passes
@@ -139,9 +149,10 @@ fn spawn_checkpointer(
     std::thread::Builder::new()
         .name("sqlite-checkpoint".into())
         .spawn(move || {
+            let mut asked_at = None;
             while !flag.load(Relaxed) {
                 std::thread::sleep(CHECKPOINT_INTERVAL);
-                if let Err(e) = checkpoint(&conn, &restart_wanted) {
+                if let Err(e) = checkpoint(&conn, &restart_wanted, &mut asked_at) {
                     tracing::warn!(error = %e, "sqlite checkpoint");
                 }
             }
