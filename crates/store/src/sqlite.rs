@@ -125,7 +125,7 @@ fn passive(conn: &Connection) -> rusqlite::Result<i64> {
 /// first waited for the writer's lock in the busy handler's coarse sleeps, and held commits
 /// back 3–125 ms (measured under purchase load); the writer runs it between two of its own
 /// commits, right after a passive pass. It waits at most 5 ms for readers; if they are not
-/// done it gives up and the next pass asks again.
+/// done it gives up and a later pass asks again.
 fn restart_wal(conn: &Connection) -> rusqlite::Result<()> {
     let t = std::time::Instant::now();
     conn.busy_timeout(std::time::Duration::from_millis(5))?;
@@ -983,10 +983,8 @@ fn write_effect(
     index: &mut account_index::AccountIndex,
 ) -> anyhow::Result<()> {
     let tx = c.transaction()?;
-    let (written, pending) = match write_group(&tx, e, domain, index) {
-        Ok(pending) => (tx.commit().context("commit ledger group"), pending),
-        Err(err) => return Err(err),
-    };
+    let pending = write_group(&tx, e, domain, index)?;
+    let written = tx.commit().context("commit ledger group");
     match written {
         Ok(()) => index.committed(pending),
         Err(_) => index.rolled_back(pending),
