@@ -137,14 +137,19 @@ fn workers(url: &str, n: usize, stop: Arc<AtomicBool>) -> Vec<tokio::task::JoinH
         .collect()
 }
 
+/// The books after the same days closed by the writer alone, to compare with.
+async fn closed_alone() -> Snapshot {
+    let (_store, alone) = seeded().await;
+    close_days(&alone).await;
+    snapshot(&alone).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn workers_share_close_of_business_and_change_none_of_its_result() {
     if testkit::skip_postgres() {
         return;
     }
-    let (_alone_store, alone) = seeded().await;
-    close_days(&alone).await;
-    let expected = snapshot(&alone).await;
+    let expected = closed_alone().await;
 
     let (shared_store, shared) = seeded().await;
     let stop = Arc::new(AtomicBool::new(false));
@@ -170,9 +175,7 @@ async fn a_worker_that_dies_holding_a_partition_gives_it_back() {
     if testkit::skip_postgres() {
         return;
     }
-    let (_alone_store, alone) = seeded().await;
-    close_days(&alone).await;
-    let expected = snapshot(&alone).await;
+    let expected = closed_alone().await;
 
     let (ts, e) = seeded().await;
     let queue = Store::connect_postgres(&ts.location)

@@ -69,14 +69,7 @@ async fn cob_killed_midway_and_rerun_matches_an_uninterrupted_run() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let out = puhui(&["ledger", "verify", "--data-dir", dir, "--json"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "verify {dir}: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        common::assert_verified("--data-dir", dir);
     }
     let (a, b) = (snapshot(&killed).await, snapshot(&clean).await);
     assert_eq!(a.0, TO);

@@ -44,17 +44,6 @@ async fn snapshot(url: &str) -> (String, Vec<(uuid::Uuid, i32, Vec<u8>)>) {
     loan_snapshot(&Store::connect_postgres(url).await.unwrap()).await
 }
 
-fn verify(url: &str) {
-    let out = puhui(&["ledger", "verify", "--database-url", url, "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "verify: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cob_shared_with_worker_processes_matches_one_process() {
     if testkit::skip_postgres() {
@@ -110,8 +99,8 @@ async fn cob_shared_with_worker_processes_matches_one_process() {
         "every plan a surviving worker stored was used"
     );
 
-    verify(&alone);
-    verify(&shared);
+    common::assert_verified("--database-url", &alone);
+    common::assert_verified("--database-url", &shared);
     let (a, b) = (snapshot(&alone).await, snapshot(&shared).await);
     assert_eq!(a.0, TO);
     assert_eq!(a.1.len() as u64, LOANS);

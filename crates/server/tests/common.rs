@@ -163,6 +163,19 @@ pub fn puhui(args: &[&str]) -> std::process::Command {
     c
 }
 
+/// Runs `puhui ledger verify` on a store (`--data-dir DIR` or `--database-url URL`) and
+/// asserts that it finds the books right.
+pub fn assert_verified(store_flag: &str, location: &str) {
+    let out = puhui(&["ledger", "verify", store_flag, location, "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "verify {location}: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
 /// The business date and every loan's id, day and state, by id.
 pub async fn loan_snapshot(store: &Store) -> (String, Vec<(uuid::Uuid, i32, Vec<u8>)>) {
     let date = String::from_utf8(store.meta("business_date").await.unwrap().unwrap()).unwrap();
