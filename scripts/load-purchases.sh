@@ -11,7 +11,7 @@ CONNECTIONS=${2:-128}
 LINES=${LINES:-2000}
 ID_ORDER=${ID_ORDER:-time}
 PORT=${PORT:-18089}
-BIN=target/release/puhui
+BIN=${BIN:-target/release/puhui}
 KEY=load-test-key-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
 DIR=$(mktemp -d)
 trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$DIR"' EXIT

@@ -620,3 +620,119 @@ async fn sqlite_account_index_cycles_finish_and_resume_after_reopening() {
     let report = engine::verify(&reopened, |_| {}).await.unwrap();
     assert!(report.ok(), "{:?}", report.bad_account_index);
 }
+
+/// Whether SQLite's row of `id` holds exactly these posted and pending balances.
+async fn row_holds(store: &store::Store, id: AccountId, b: ledger::Balances) -> bool {
+    let sql = format!(
+        "UPDATE accounts SET balances_seq = balances_seq WHERE id = x'{}' AND debits_posted = {} AND credits_posted = {} AND debits_pending = {} AND credits_pending = {}",
+        id.0.simple(),
+        b.debits_posted_minor,
+        b.credits_posted_minor,
+        b.debits_pending_minor,
+        b.credits_pending_minor
+    );
+    store.execute_raw(&sql).await.unwrap() == 1
+}
+
+fn posted(debits_minor: i64, credits_minor: i64, pending_debits_minor: i64) -> ledger::Balances {
+    ledger::Balances {
+        debits_posted_minor: debits_minor,
+        credits_posted_minor: credits_minor,
+        debits_pending_minor: pending_debits_minor,
+        credits_pending_minor: 0,
+    }
+}
+
+/// SQLite writes an account's row only after it has lagged its postings for a while:
+/// meanwhile reads see the latest balances, a store opened again (as after a crash, nothing
+/// written on the way out) rebuilds them from the postings and pending holds, and a data
+/// directory from before rows could lag is taken as exact.
+#[tokio::test]
+async fn sqlite_balances_lag_their_rows_and_recover_after_reopening() {
+    let ts = testkit::sqlite();
+    let e = Engine::start(ts.store.clone(), EngineConfig::default())
+        .await
+        .unwrap();
+    let (a, b) = (
+        account(&e, None, Currency::Cny).await,
+        account(&e, None, Currency::Cny).await,
+    );
+    for amount in 1..=20 {
+        e.submit_one(Command::Entry(transfer(Uuid::now_v7(), a, b, amount)))
+            .await
+            .unwrap();
+    }
+    let hold = HoldId(Uuid::now_v7());
+    e.submit_one(Command::Hold(HoldRequest {
+        id: hold,
+        currency: Currency::Cny,
+        debit_account_id: a,
+        credit_account_id: b,
+        amount_minor: 100,
+        expires_at_ms: None,
+        memo: String::new(),
+    }))
+    .await
+    .unwrap();
+    let a_now = posted(210, 0, 100);
+    assert_eq!(balances(&e, a).await, a_now);
+    assert!(
+        row_holds(e.store(), a, posted(0, 0, 0)).await,
+        "the row still lags"
+    );
+    assert_eq!(e.store().trial_balance().await.unwrap()[0].1, 210);
+    drop(e);
+
+    let reopened = store::Store::open_sqlite(std::path::Path::new(&ts.location)).unwrap();
+    let e = Engine::start(reopened.clone(), EngineConfig::default())
+        .await
+        .unwrap();
+    assert_eq!(balances(&e, a).await, a_now, "rebuilt from the postings");
+    assert_eq!(balances(&e, b).await.credits_posted_minor, 210);
+    assert!(engine::verify(&reopened, |_| {}).await.unwrap().ok());
+    e.submit_one(Command::VoidHold { hold_id: hold })
+        .await
+        .unwrap();
+    assert!(
+        row_holds(&reopened, a, posted(210, 0, 0)).await,
+        "the first commit wrote the rows left behind"
+    );
+    e.submit_one(Command::Entry(transfer(Uuid::now_v7(), a, b, 5)))
+        .await
+        .unwrap();
+    let a_now = posted(215, 0, 0);
+    assert_eq!(balances(&e, a).await, a_now);
+    assert!(
+        row_holds(&reopened, a, posted(210, 0, 0)).await,
+        "lags again"
+    );
+    // Past the lag allowed, the next commit writes the row, whatever it touches.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    account(&e, None, Currency::Cny).await;
+    assert!(row_holds(&reopened, a, a_now).await, "the row caught up");
+    assert_eq!(
+        reopened
+            .execute_raw("UPDATE balance_mark SET through_seq = through_seq WHERE through_seq = 21")
+            .await
+            .unwrap(),
+        1,
+        "no row lags any of the 21 entries"
+    );
+    drop(e);
+
+    // A directory from before: no `balances_seq`, every row exact.
+    reopened
+        .execute_raw("ALTER TABLE accounts DROP COLUMN balances_seq")
+        .await
+        .unwrap();
+    reopened
+        .execute_raw("UPDATE balance_mark SET through_seq = 0")
+        .await
+        .unwrap();
+    let old = store::Store::open_sqlite(std::path::Path::new(&ts.location)).unwrap();
+    let e = Engine::start(old.clone(), EngineConfig::default())
+        .await
+        .unwrap();
+    assert_eq!(balances(&e, a).await, a_now);
+    assert!(engine::verify(&old, |_| {}).await.unwrap().ok());
+}

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 const SCHEMA: &str = include_str!("sqlite_schema.sql");
 
 mod account_index;
+mod balances;
 mod docs;
 const READERS: usize = 4;
 
@@ -28,6 +29,8 @@ pub struct SqliteStore {
     restart_wal: Arc<AtomicBool>,
     /// Postings committed and not yet in `account_entries`; only the writer touches it.
     account_index: Arc<Mutex<account_index::AccountIndex>>,
+    /// Balances of accounts whose rows lag; the writer changes it, readers overlay it.
+    balances: Arc<Mutex<balances::DeferredBalances>>,
 }
 
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -177,6 +180,7 @@ impl SqliteStore {
             writer: Arc::new(Mutex::new(writer)),
             readers: Arc::new(readers),
             account_index: Arc::default(),
+            balances: Arc::default(),
         })
     }
 
@@ -218,6 +222,7 @@ impl SqliteStore {
             }
             c.execute_batch(SCHEMA).context("apply sqlite schema")?;
             move_account_index(c)?;
+            add_balances_seq(c)?;
             c.execute_batch(docs::SCHEMA)
                 .context("apply sqlite document schema")
         })
@@ -225,7 +230,11 @@ impl SqliteStore {
     }
 
     pub async fn load_book_state(&self) -> anyhow::Result<BookState> {
-        self.with_reader(|c| {
+        let deferred = self.balances.clone();
+        self.with_reader(move |c| {
+            // One snapshot: rows, the postings they lag and the holds must agree.
+            let c = c.unchecked_transaction()?;
+            let recovered = balances::recover(&c)?;
             let count: i64 = c.query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))?;
             let mut accounts = AccountTable::with_capacity(usize::try_from(count)?);
             let mut stmt = c.prepare(ACCOUNT_SELECT)?;
@@ -256,6 +265,15 @@ impl SqliteStore {
                 chain_heads[usize::try_from(p)? % PARTITIONS as usize] = h;
                 leaf_hashes.push(h);
             }
+            for (id, b, _) in &recovered.lagging {
+                if let Some(a) = accounts.get_mut(id) {
+                    a.balances = *b;
+                }
+            }
+            deferred
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .adopt(&recovered);
             Ok(BookState {
                 accounts,
                 pending_holds,
@@ -317,9 +335,11 @@ impl SqliteStore {
         domain: Arc<Vec<DomainWrite>>,
     ) -> anyhow::Result<()> {
         let (index, restart) = (self.account_index.clone(), self.restart_wal.clone());
+        let balances = self.balances.clone();
         self.with_writer(move |c| {
             let mut index = index.lock().unwrap_or_else(|p| p.into_inner());
-            write_effect(c, &effect, &domain, &mut index)?;
+            let mut balances = balances.lock().unwrap_or_else(|p| p.into_inner());
+            write_effect(c, &effect, &domain, (&mut index, &mut balances))?;
             if restart.swap(false, Relaxed) {
                 if let Err(e) = restart_wal(c) {
                     tracing::warn!(error = %e, "sqlite wal restart");
@@ -555,25 +575,55 @@ impl SqliteStore {
         .await
     }
 
+    /// Every account with its latest committed balances (rows overlaid with what lags).
     pub async fn accounts(&self) -> anyhow::Result<Vec<Account>> {
-        self.with_reader(|c| {
-            c.prepare(ACCOUNT_SELECT)?
+        let deferred = self.balances.clone();
+        self.with_reader(move |c| {
+            let mut accounts: Vec<Account> = c
+                .prepare(ACCOUNT_SELECT)?
                 .query_map([], account_row)?
                 .collect::<Result<Vec<_>, _>>()?
                 .into_iter()
-                .collect()
+                .collect::<anyhow::Result<_>>()?;
+            let deferred = recovered(&deferred, c)?;
+            for a in &mut accounts {
+                if let Some(b) = deferred.latest(&a.id) {
+                    a.balances = b;
+                }
+            }
+            Ok(accounts)
         })
         .await
     }
 
     pub async fn account(&self, id: AccountId) -> anyhow::Result<Option<Account>> {
+        let deferred = self.balances.clone();
         self.with_reader(move |c| {
-            c.prepare_cached(&format!("{ACCOUNT_SELECT} WHERE id = ?1"))?
+            let row = c
+                .prepare_cached(&format!("{ACCOUNT_SELECT} WHERE id = ?1"))?
                 .query_row([id.0.as_bytes()], account_row)
                 .optional()?
-                .transpose()
+                .transpose()?;
+            let latest = recovered(&deferred, c)?.latest(&id);
+            Ok(row.map(|mut a| {
+                if let Some(b) = latest {
+                    a.balances = b;
+                }
+                a
+            }))
         })
         .await
+    }
+
+    /// Per currency, the sums of all accounts' posted debits and credits.
+    pub async fn trial_balance(&self) -> anyhow::Result<Vec<(String, i128, i128)>> {
+        let mut sums: std::collections::BTreeMap<String, (i128, i128)> = Default::default();
+        for a in self.accounts().await? {
+            let s = sums.entry(a.currency.code().to_string()).or_default();
+            s.0 += i128::from(a.balances.debits_posted_minor);
+            s.1 += i128::from(a.balances.credits_posted_minor);
+        }
+        Ok(sums.into_iter().map(|(c, (d, k))| (c, d, k)).collect())
     }
 
     pub async fn meta(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
@@ -845,6 +895,23 @@ fn hold_row(r: &Row<'_>) -> rusqlite::Result<HoldRow> {
     })
 }
 
+/// The lagging balances, once what an earlier process left is known. A row read before
+/// the lock is taken and overlaid after it is at worst as old as the read: rows are
+/// written before their accounts leave the overlay.
+fn recovered<'a>(
+    deferred: &'a Mutex<balances::DeferredBalances>,
+    c: &Connection,
+) -> anyhow::Result<std::sync::MutexGuard<'a, balances::DeferredBalances>> {
+    let mut d = deferred.lock().unwrap_or_else(|p| p.into_inner());
+    if !d.is_recovered() {
+        // No commit can come between: the writer takes this lock before it writes.
+        let snapshot = c.unchecked_transaction()?;
+        let r = balances::recover(&snapshot)?;
+        d.adopt(&r);
+    }
+    Ok(d)
+}
+
 fn account_row(r: &Row<'_>) -> rusqlite::Result<anyhow::Result<Account>> {
     let id: Vec<u8> = r.get(0)?;
     let currency: String = r.get(4)?;
@@ -946,53 +1013,33 @@ fn insert_entries(tx: &rusqlite::Transaction<'_>, entries: &[EntryRecord]) -> an
     Ok(())
 }
 
-fn update_balances(
-    tx: &rusqlite::Transaction<'_>,
-    balances: &[(AccountId, Balances)],
-) -> anyhow::Result<()> {
-    // In key order, so the updates walk the table's B-tree once instead of hopping around it.
-    let mut sorted: Vec<&(AccountId, Balances)> = balances.iter().collect();
-    sorted.sort_unstable_by_key(|(id, _)| *id);
-    for chunk in sorted.chunks(CHUNK_ROWS) {
-        let values = vec!["(?,?,?,?,?)"; chunk.len()].join(",");
-        let sql = format!("UPDATE OR ROLLBACK accounts SET debits_posted = v.column2, credits_posted = v.column3, debits_pending = v.column4, credits_pending = v.column5 FROM (VALUES {values}) AS v WHERE accounts.id = v.column1");
-        let mut st = tx.prepare_cached(&sql)?;
-        let mut i = 1;
-        for (id, b) in chunk {
-            st.raw_bind_parameter(i, &id.0.as_bytes()[..])?;
-            st.raw_bind_parameter(i + 1, b.debits_posted_minor)?;
-            st.raw_bind_parameter(i + 2, b.credits_posted_minor)?;
-            st.raw_bind_parameter(i + 3, b.debits_pending_minor)?;
-            st.raw_bind_parameter(i + 4, b.credits_pending_minor)?;
-            i += 5;
-        }
-        let n = st.raw_execute()?;
-        anyhow::ensure!(
-            n == chunk.len(),
-            "balance update touched {n} of {} accounts",
-            chunk.len()
-        );
-    }
-    Ok(())
-}
+type WriterMemory<'a> = (
+    &'a mut account_index::AccountIndex,
+    &'a mut balances::DeferredBalances,
+);
 
 fn write_effect(
     c: &mut Connection,
     e: &Effect,
     domain: &[DomainWrite],
-    index: &mut account_index::AccountIndex,
+    (index, balances): WriterMemory<'_>,
 ) -> anyhow::Result<()> {
     let tx = c.transaction()?;
+    let lag = balances.write(&tx, e)?;
     let pending = write_group(&tx, e, domain, index)?;
     let written = tx.commit().context("commit ledger group");
     match written {
-        Ok(()) => index.committed(pending),
+        Ok(()) => {
+            index.committed(pending);
+            balances.committed(lag);
+        }
         Err(_) => index.rolled_back(pending),
     }
     written
 }
 
-/// Everything of a group commit but the commit. Fails without touching `index`.
+/// Everything of a group commit but the commit and the balances. Fails without touching
+/// `index`.
 fn write_group(
     tx: &rusqlite::Transaction<'_>,
     e: &Effect,
@@ -1016,7 +1063,6 @@ fn write_group(
         insert_entries(tx, &e.entries)?;
         write_holds(tx, e)?;
     }
-    update_balances(tx, &e.balances)?;
     write_domain(tx, domain)?;
     // Last, so that nothing after it can fail and leave `index` ahead of storage.
     index.write(tx, &e.entries)
@@ -1053,6 +1099,27 @@ fn write_holds(tx: &rusqlite::Transaction<'_>, e: &Effect) -> anyhow::Result<()>
             anyhow::ensure!(n == 1, "hold {} is no longer pending in storage", r.id);
         }
     }
+    Ok(())
+}
+
+/// Data directories from before rows could lag their postings: every row is exact, as of
+/// the next entry.
+fn add_balances_seq(c: &mut Connection) -> anyhow::Result<()> {
+    let has: i64 = c.query_row(
+        "SELECT count(*) FROM pragma_table_info('accounts') WHERE name = 'balances_seq'",
+        [],
+        |r| r.get(0),
+    )?;
+    if has == 1 {
+        return Ok(());
+    }
+    let tx = c.transaction()?;
+    tx.execute_batch(
+        "ALTER TABLE accounts ADD COLUMN balances_seq INTEGER NOT NULL DEFAULT 0;
+         UPDATE accounts SET balances_seq = (SELECT coalesce(max(seq) + 1, 0) FROM entries);
+         UPDATE balance_mark SET through_seq = (SELECT coalesce(max(seq) + 1, 0) FROM entries);",
+    )?;
+    tx.commit()?;
     Ok(())
 }
 

@@ -16,8 +16,18 @@ CREATE TABLE IF NOT EXISTS accounts (
     credits_posted INTEGER NOT NULL,
     debits_pending INTEGER NOT NULL,
     credits_pending INTEGER NOT NULL,
-    created_at_ms INTEGER NOT NULL
+    created_at_ms INTEGER NOT NULL,
+    -- The posted balances include exactly the postings of entries with seq < balances_seq;
+    -- the pending ones are the account's pending holds as of that entry. Rows may lag the
+    -- postings (crates/store/src/sqlite/balances.rs).
+    balances_seq INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
+-- Every account row includes every posting of entries with seq < through_seq.
+CREATE TABLE IF NOT EXISTS balance_mark (
+    id INTEGER PRIMARY KEY CHECK (id = 0),
+    through_seq INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO balance_mark (id, through_seq) VALUES (0, 0);
 
 -- seq is the entry's leaf index in the Merkle tree.
 CREATE TABLE IF NOT EXISTS entries (

@@ -153,17 +153,4 @@ impl SqliteStore {
         })
         .await
     }
-
-    pub async fn trial_balance(&self) -> anyhow::Result<Vec<(String, i128, i128)>> {
-        self.with_reader(|c| {
-            let rows = c
-                .prepare_cached("SELECT currency, SUM(debits_posted), SUM(credits_posted) FROM accounts GROUP BY currency ORDER BY currency")?
-                .query_map([], |r| {
-                    Ok((r.get::<_, String>(0)?, i128::from(r.get::<_, i64>(1)?), i128::from(r.get::<_, i64>(2)?)))
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(rows)
-        })
-        .await
-    }
 }
