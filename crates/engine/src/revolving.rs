@@ -434,14 +434,14 @@ fn open_line_accounts(l: &LineDoc) -> Vec<Command> {
 fn line_entry(
     l: &LineDoc,
     merchant: Option<Uuid>,
-    id: EntryId,
+    (id, mut postings): (EntryId, Vec<Posting>),
     intents: &[PostingIntent],
     memo: String,
 ) -> Option<Command> {
-    if intents.is_empty() {
+    if intents.is_empty() && postings.is_empty() {
         return None;
     }
-    let mut postings = Vec::with_capacity(intents.len() * 2);
+    postings.reserve(intents.len() * 2);
     for i in intents {
         assert!(
             i.amount_minor > 0,
@@ -725,7 +725,7 @@ pub async fn open_line(
     commands.extend(line_entry(
         &doc,
         None,
-        derived_entry(doc.id, "open"),
+        (derived_entry(doc.id, "open"), Vec::new()),
         &intents,
         "line opened".into(),
     ));
@@ -806,7 +806,7 @@ where
         commands.extend(line_entry(
             &v.doc,
             plan.merchant,
-            plan.entry_id,
+            (plan.entry_id, plan.leading),
             &outcome.postings,
             plan.memo,
         ));
@@ -883,6 +883,8 @@ struct LinePlan {
     merchant: Option<Uuid>,
     /// Ledger commands before the line's entry (e.g. the authorization's hold post).
     before: Vec<Command>,
+    /// Postings that lead the line's entry (a sale's limit taken).
+    leading: Vec<Posting>,
     writes: Vec<DomainWrite>,
 }
 
@@ -894,6 +896,7 @@ impl LinePlan {
             memo: memo.into(),
             merchant: None,
             before: Vec::new(),
+            leading: Vec::new(),
             writes: Vec::new(),
         }
     }
@@ -1194,11 +1197,10 @@ pub async fn authorize(
     }
 }
 
-/// A one-step sale: authorization and capture of the whole amount in one commit. The limit
-/// moves `available → used` by a posted entry instead of a hold, under the id a capture's
-/// hold post would have, so the trace, refunds and installments see the same entries. A
-/// retry, or an id first used by a plain authorization, takes the two-step path, which
-/// answers replays.
+/// A one-step sale: authorization and capture of the whole amount in one commit, and one
+/// entry: its first postings move the limit `available → used` (what the authorization's
+/// hold post does in two steps), the rest are the capture's, under the capture's id. A retry, or an id
+/// first used by a plain authorization, takes the two-step path, which answers replays.
 pub async fn sale(
     engine: &Engine,
     tenant: &str,
@@ -1218,7 +1220,7 @@ pub async fn sale(
             format!("purchase {} at merchant {}", p.id, p.merchant_id),
         );
         plan.merchant = Some(p.merchant_id);
-        plan.before = vec![limit_taken(&v.doc, &p)];
+        plan.leading = limit_taken(&v.doc, p.amount_minor);
         plan.writes = vec![purchase_write(&p, None)];
         sold = Some(p);
         Ok(plan)
@@ -1289,24 +1291,19 @@ fn sold_purchase(tenant: &str, n: &NewPurchase, today: BusinessDate) -> Purchase
 }
 
 /// The limit a sale takes: what posting its authorization's hold would have moved.
-fn limit_taken(l: &LineDoc, p: &Purchase) -> Command {
-    Command::Entry(EntryRequest {
-        id: capture_limit_entry(p.id),
-        currency: p.currency,
-        postings: vec![
-            Posting {
-                account_id: line_account(l, Purpose::Available),
-                direction: Side::Debit,
-                amount_minor: p.amount_minor,
-            },
-            Posting {
-                account_id: line_account(l, Purpose::Used),
-                direction: Side::Credit,
-                amount_minor: p.amount_minor,
-            },
-        ],
-        memo: format!("purchase {} captured", p.id),
-    })
+fn limit_taken(l: &LineDoc, amount_minor: i64) -> Vec<Posting> {
+    vec![
+        Posting {
+            account_id: line_account(l, Purpose::Available),
+            direction: Side::Debit,
+            amount_minor,
+        },
+        Posting {
+            account_id: line_account(l, Purpose::Used),
+            direction: Side::Credit,
+            amount_minor,
+        },
+    ]
 }
 
 fn declined(amount_minor: i64) -> RevolvingError {
@@ -1642,7 +1639,7 @@ pub struct TraceStep {
 }
 
 /// The entries that moved a purchase's money, in order: the limit taken, the capture
-/// (receivable ← merchant payable), the merchant's settlement from the funder's cash (when
+/// (receivable ← merchant payable; a one-step sale's single entry is both), the merchant's settlement from the funder's cash (when
 /// close of business has run), and refunds.
 pub async fn trace(
     engine: &Engine,
@@ -1653,9 +1650,16 @@ pub async fn trace(
     let m = merchant(engine, tenant, p.merchant_id).await?;
     let mut steps = Vec::new();
     if p.status == PurchaseStatus::Captured {
+        // A capture posts its authorization's hold; a one-step sale takes the limit in
+        // its capture entry (and sales stored before that, in an entry of their own).
+        let limit = capture_limit_entry(id);
+        let limit = match engine.entry(limit).await? {
+            Some(_) => limit,
+            None => capture_entry(id),
+        };
         steps.push(TraceStep {
             step: "limit_used",
-            entry_id: capture_limit_entry(id),
+            entry_id: limit,
         });
         steps.push(TraceStep {
             step: "capture",

@@ -194,6 +194,14 @@ async fn one_step_sales_take_the_limit_exactly_once() {
         let (_, _, steps) = rc::trace(&e, T, sold[1]).await.unwrap();
         let names: Vec<_> = steps.iter().map(|s| s.step).collect();
         assert_eq!(names, ["limit_used", "capture"], "{}", ts.name);
+        // One entry took the limit and captured: available → used, receivable ← payable.
+        assert_eq!(steps[0].entry_id, steps[1].entry_id);
+        let sale = e.entry(steps[0].entry_id).await.unwrap().unwrap();
+        assert_eq!(sale.postings.len(), 4);
+        assert_eq!(
+            sale.postings[0].account_id,
+            rc::line_account(&v.doc, Purpose::Available)
+        );
         let report = engine::verify(e.store(), |_| {}).await.unwrap();
         assert!(report.ok(), "{}: {report:?}", ts.name);
     }
