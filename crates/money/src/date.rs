@@ -91,9 +91,25 @@ impl FromStr for BusinessDate {
     }
 }
 
+/// Written by hand: chrono's `format` interprets its pattern on every call, and documents
+/// and responses print several dates per request (about 1 % of a purchase server's time).
 impl fmt::Display for BusinessDate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.format("%Y-%m-%d"))
+        let year = self.0.year();
+        if !(0..=9999).contains(&year) {
+            return write!(f, "{}", self.0.format("%Y-%m-%d"));
+        }
+        let mut text = *b"0000-00-00";
+        let digits = |out: &mut [u8], mut n: u32| {
+            for d in out.iter_mut().rev() {
+                *d = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        };
+        digits(&mut text[0..4], year.unsigned_abs());
+        digits(&mut text[5..7], self.0.month());
+        digits(&mut text[8..10], self.0.day());
+        f.write_str(std::str::from_utf8(&text).expect("ASCII digits"))
     }
 }
 
@@ -108,6 +124,22 @@ mod tests {
         let leap: BusinessDate = "2028-01-31".parse().unwrap();
         assert_eq!(leap.add_months(1).unwrap().to_string(), "2028-02-29");
         assert!("2026-02-30".parse::<BusinessDate>().is_err());
+    }
+
+    #[test]
+    fn display_is_iso_8601_like_chrono_s() {
+        let first = BusinessDate::from_ymd(1, 1, 1).unwrap().to_epoch_days();
+        let last = BusinessDate::from_ymd(9999, 12, 31)
+            .unwrap()
+            .to_epoch_days();
+        for days in (first..=last).step_by(97).chain([first, last]) {
+            let d = BusinessDate::from_epoch_days(days).unwrap();
+            assert_eq!(d.to_string(), d.naive().format("%Y-%m-%d").to_string());
+        }
+        assert_eq!(
+            BusinessDate::from_ymd(10_000, 1, 1).unwrap().to_string(),
+            "+10000-01-01"
+        );
     }
 
     #[test]

@@ -34,9 +34,11 @@ pub(super) struct AccountIndex {
     caught_up: bool,
     /// The cycle filling up.
     open: BTreeSet<Row>,
-    /// The cycle being written, and the sequence number just past it.
-    frozen: BTreeSet<Row>,
-    frozen_rows: usize,
+    /// The cycle being written, in key order (a vector: taking a slice off a B-tree a
+    /// row at a time cost about 2 % of a purchase server's time), the rows of it written,
+    /// and the sequence number just past it.
+    frozen: Vec<Row>,
+    frozen_written: usize,
     frozen_end_seq: i64,
 }
 
@@ -90,8 +92,9 @@ impl AccountIndex {
         if rows == 0 {
             return Ok(());
         }
-        insert_rows(tx, &self.frozen.iter().take(rows).collect::<Vec<_>>())?;
-        if rows == self.frozen.len() {
+        let start = self.frozen_written;
+        insert_rows(tx, &self.frozen[start..start + rows])?;
+        if start + rows == self.frozen.len() {
             set_mark(tx, self.frozen_end_seq)?;
         }
         Ok(())
@@ -100,25 +103,23 @@ impl AccountIndex {
     /// Rows of the frozen cycle this commit writes: its share of the cycle for how full the
     /// open one is, all of the rest once the open one is full.
     fn slice_due(&self) -> usize {
-        if self.frozen.is_empty() {
+        let left = self.frozen.len() - self.frozen_written;
+        if left == 0 {
             return 0;
         }
-        let written = self.frozen_rows - self.frozen.len();
-        let due = self.frozen_rows * self.open.len().min(LAG_POSTINGS) / LAG_POSTINGS;
-        due.saturating_sub(written)
+        let due = self.frozen.len() * self.open.len().min(LAG_POSTINGS) / LAG_POSTINGS;
+        due.saturating_sub(self.frozen_written)
             .max(SLICE_ROWS_MIN)
-            .min(self.frozen.len())
+            .min(left)
     }
 
     pub(super) fn committed(&mut self, p: Pending) {
         let Some(end_seq) = p.end_seq else { return };
         self.caught_up = true;
-        for _ in 0..p.sliced {
-            self.frozen.pop_first();
-        }
-        if self.frozen.is_empty() && self.open.len() >= LAG_POSTINGS {
-            self.frozen = std::mem::take(&mut self.open);
-            self.frozen_rows = self.frozen.len();
+        self.frozen_written += p.sliced;
+        if self.frozen_written == self.frozen.len() && self.open.len() >= LAG_POSTINGS {
+            self.frozen = std::mem::take(&mut self.open).into_iter().collect();
+            self.frozen_written = 0;
             self.frozen_end_seq = end_seq;
         }
     }
@@ -130,7 +131,7 @@ impl AccountIndex {
     }
 }
 
-fn insert_rows(tx: &Transaction<'_>, rows: &[&Row]) -> anyhow::Result<()> {
+fn insert_rows(tx: &Transaction<'_>, rows: &[Row]) -> anyhow::Result<()> {
     for chunk in rows.chunks(CHUNK_ROWS) {
         let values = vec!["(?,?)"; chunk.len()].join(",");
         let mut st = tx.prepare_cached(&format!(
