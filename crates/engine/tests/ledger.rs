@@ -707,7 +707,7 @@ async fn sqlite_balances_lag_their_rows_and_recover_after_reopening() {
         "lags again"
     );
     // Past the lag allowed, the next commit writes the row, whatever it touches.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    tokio::time::sleep(store::SQLITE_BALANCE_ROW_LAG + std::time::Duration::from_millis(100)).await;
     account(&e, None, Currency::Cny).await;
     assert!(row_holds(&reopened, a, a_now).await, "the row caught up");
     assert_eq!(

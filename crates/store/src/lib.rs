@@ -21,6 +21,8 @@ pub use loans::{
     loan_partition, DomainWrite, LoanEvent, LoanRow, ProductRow, ProductWriteError, LOAN_PARTITIONS,
 };
 pub use postgres::{CobClaim, CobQueue};
+/// How long SQLite lets an account's balance row lag its postings before a commit writes it.
+pub use sqlite::BALANCE_ROW_LAG as SQLITE_BALANCE_ROW_LAG;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;

@@ -15,6 +15,7 @@ const SCHEMA: &str = include_str!("sqlite_schema.sql");
 
 mod account_index;
 mod balances;
+pub use balances::FLUSH_AGE as BALANCE_ROW_LAG;
 mod docs;
 const READERS: usize = 4;
 
