@@ -580,13 +580,13 @@ impl SqliteStore {
     pub async fn accounts(&self) -> anyhow::Result<Vec<Account>> {
         let deferred = self.balances.clone();
         self.with_reader(move |c| {
+            let deferred = recovered(&deferred, c)?;
             let mut accounts: Vec<Account> = c
                 .prepare(ACCOUNT_SELECT)?
                 .query_map([], account_row)?
                 .collect::<Result<Vec<_>, _>>()?
                 .into_iter()
                 .collect::<anyhow::Result<_>>()?;
-            let deferred = recovered(&deferred, c)?;
             for a in &mut accounts {
                 if let Some(b) = deferred.latest(&a.id) {
                     a.balances = b;
@@ -600,12 +600,13 @@ impl SqliteStore {
     pub async fn account(&self, id: AccountId) -> anyhow::Result<Option<Account>> {
         let deferred = self.balances.clone();
         self.with_reader(move |c| {
+            let deferred = recovered(&deferred, c)?;
             let row = c
                 .prepare_cached(&format!("{ACCOUNT_SELECT} WHERE id = ?1"))?
                 .query_row([id.0.as_bytes()], account_row)
                 .optional()?
                 .transpose()?;
-            let latest = recovered(&deferred, c)?.latest(&id);
+            let latest = deferred.latest(&id);
             Ok(row.map(|mut a| {
                 if let Some(b) = latest {
                     a.balances = b;
@@ -896,9 +897,10 @@ fn hold_row(r: &Row<'_>) -> rusqlite::Result<HoldRow> {
     })
 }
 
-/// The lagging balances, once what an earlier process left is known. A row read before
-/// the lock is taken and overlaid after it is at worst as old as the read: rows are
-/// written before their accounts leave the overlay.
+/// The lagging balances, once what an earlier process left is known. Read rows while
+/// holding it: the writer holds it from before a commit until its accounts have left the
+/// overlay, so rows and overlay are of the same moment (a row read first could predate a
+/// commit that wrote it and took its account out of the overlay).
 fn recovered<'a>(
     deferred: &'a Mutex<balances::DeferredBalances>,
     c: &Connection,
