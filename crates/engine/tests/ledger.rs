@@ -560,15 +560,30 @@ async fn entries_by_account_span_the_account_index() {
     }
 }
 
-/// Whether SQLite's account-index watermark is exactly at `seq`.
-async fn index_mark_is(store: &store::Store, seq: u64) -> bool {
+/// Whether a SQLite watermark (`account_index_mark`, `balance_mark`) is exactly at `seq`.
+async fn mark_is(store: &store::Store, table: &str, seq: u64) -> bool {
     store
         .execute_raw(&format!(
-            "UPDATE account_index_mark SET through_seq = through_seq WHERE through_seq = {seq}"
+            "UPDATE {table} SET through_seq = through_seq WHERE through_seq = {seq}"
         ))
         .await
         .unwrap()
         == 1
+}
+
+async fn index_mark_is(store: &store::Store, seq: u64) -> bool {
+    mark_is(store, "account_index_mark", seq).await
+}
+
+/// A SQLite store with an engine and two accounts.
+async fn sqlite_with_two_accounts() -> (testkit::TestStore, Engine, AccountId, AccountId) {
+    let ts = testkit::sqlite();
+    let e = Engine::start(ts.store.clone(), EngineConfig::default())
+        .await
+        .unwrap();
+    let a = account(&e, None, Currency::Cny).await;
+    let b = account(&e, None, Currency::Cny).await;
+    (ts, e, a, b)
 }
 
 /// SQLite indexes postings by account in cycles, a slice per later commit: a finished cycle
@@ -576,14 +591,7 @@ async fn index_mark_is(store: &store::Store, seq: u64) -> bool {
 /// again indexes, in its first commit, whatever the last one left unindexed.
 #[tokio::test]
 async fn sqlite_account_index_cycles_finish_and_resume_after_reopening() {
-    let ts = testkit::sqlite();
-    let e = Engine::start(ts.store.clone(), EngineConfig::default())
-        .await
-        .unwrap();
-    let (a, b) = (
-        account(&e, None, Currency::Cny).await,
-        account(&e, None, Currency::Cny).await,
-    );
+    let (ts, e, a, b) = sqlite_with_two_accounts().await;
     let mut ids = Vec::new();
     // Two postings each: 80 × 1,024 entries are 2.5 cycles of 65,536 postings.
     for _ in 0..80 {
@@ -649,14 +657,7 @@ fn posted(debits_minor: i64, credits_minor: i64, pending_debits_minor: i64) -> l
 /// directory from before rows could lag is taken as exact.
 #[tokio::test]
 async fn sqlite_balances_lag_their_rows_and_recover_after_reopening() {
-    let ts = testkit::sqlite();
-    let e = Engine::start(ts.store.clone(), EngineConfig::default())
-        .await
-        .unwrap();
-    let (a, b) = (
-        account(&e, None, Currency::Cny).await,
-        account(&e, None, Currency::Cny).await,
-    );
+    let (ts, e, a, b) = sqlite_with_two_accounts().await;
     for amount in 1..=20 {
         e.submit_one(Command::Entry(transfer(Uuid::now_v7(), a, b, amount)))
             .await
@@ -710,12 +711,8 @@ async fn sqlite_balances_lag_their_rows_and_recover_after_reopening() {
     tokio::time::sleep(store::SQLITE_BALANCE_ROW_LAG + std::time::Duration::from_millis(100)).await;
     account(&e, None, Currency::Cny).await;
     assert!(row_holds(&reopened, a, a_now).await, "the row caught up");
-    assert_eq!(
-        reopened
-            .execute_raw("UPDATE balance_mark SET through_seq = through_seq WHERE through_seq = 21")
-            .await
-            .unwrap(),
-        1,
+    assert!(
+        mark_is(&reopened, "balance_mark", 21).await,
         "no row lags any of the 21 entries"
     );
     drop(e);
