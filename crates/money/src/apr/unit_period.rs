@@ -103,6 +103,39 @@ impl UnitPeriod {
     }
 }
 
+impl UnitPeriod {
+    /// As [`UnitPeriod::single_payment_term`], but a term of whole months under a year is
+    /// counted in days too, the other choice (b)(5)(vi) allows (365 / days a year): the
+    /// natural one for a price quoted per day.
+    pub fn single_payment_term_in_days(advance: BusinessDate, payment: BusinessDate) -> UnitPeriod {
+        match UnitPeriod::single_payment_term(advance, payment) {
+            UnitPeriod::Months(months) if months < 12 => {
+                let days = advance.days_until(payment);
+                UnitPeriod::Days(u32::try_from(days).expect("under a year of days"))
+            }
+            unit => unit,
+        }
+    }
+
+    /// The `k`th date (from 0) of a series that starts on `first` and steps by this
+    /// unit-period: months are added to `first` itself, so a series on the 31st keeps
+    /// returning to the 31st after a short month; a semimonthly series falls on `first`'s day
+    /// and 15 days later in each month. `None` past the calendar's range.
+    pub fn nth_date(self, first: BusinessDate, k: u32) -> Option<BusinessDate> {
+        match self {
+            UnitPeriod::Day => first.add_days(i64::from(k)),
+            UnitPeriod::Weeks(n) => first.add_days(7 * i64::from(n) * i64::from(k)),
+            UnitPeriod::Days(n) => first.add_days(i64::from(n) * i64::from(k)),
+            UnitPeriod::Months(n) => first.add_months(n.checked_mul(k)?),
+            UnitPeriod::SemiMonth => {
+                first
+                    .add_months(k / 2)?
+                    .add_days(if k % 2 == 1 { 15 } else { 0 })
+            }
+        }
+    }
+}
+
 fn add_year(date: BusinessDate) -> BusinessDate {
     date.add_months(12).unwrap_or(date)
 }
@@ -233,6 +266,19 @@ mod tests {
     }
 
     #[test]
+    fn series_dates_step_by_the_unit_period() {
+        let nth = |u: UnitPeriod, first: &str, k| u.nth_date(d(first), k).unwrap();
+        assert_eq!(nth(UnitPeriod::MONTH, "2026-01-31", 1), d("2026-02-28"));
+        assert_eq!(nth(UnitPeriod::MONTH, "2026-01-31", 2), d("2026-03-31"));
+        assert_eq!(nth(UnitPeriod::QUARTER, "1978-10-01", 4), d("1979-10-01"));
+        assert_eq!(nth(UnitPeriod::Weeks(2), "1978-04-11", 19), d("1979-01-02"));
+        assert_eq!(nth(UnitPeriod::SemiMonth, "1978-03-01", 3), d("1978-04-16"));
+        assert_eq!(nth(UnitPeriod::Day, "1978-03-01", 0), d("1978-03-01"));
+        assert_eq!(nth(UnitPeriod::Days(10), "1978-03-01", 2), d("1978-03-21"));
+        assert_eq!(UnitPeriod::YEAR.nth_date(d("2026-01-01"), u32::MAX), None);
+    }
+
+    #[test]
     fn a_single_payment_term_is_the_unit_period_up_to_a_year() {
         let term = |a, p| UnitPeriod::single_payment_term(d(a), d(p));
         assert_eq!(term("1978-01-03", "1978-09-15"), UnitPeriod::Days(255));
@@ -244,5 +290,9 @@ mod tests {
         // 365 days that fall short of a calendar year (over a leap day) are still days.
         assert_eq!(term("2024-01-02", "2025-01-01"), UnitPeriod::Days(365));
         assert_eq!(term("1978-01-03", "1978-01-04"), UnitPeriod::Day);
+        let in_days = |a, p| UnitPeriod::single_payment_term_in_days(d(a), d(p));
+        assert_eq!(in_days("1978-07-15", "1979-01-15"), UnitPeriod::Days(184));
+        assert_eq!(in_days("1978-01-03", "1978-09-15"), UnitPeriod::Days(255));
+        assert_eq!(in_days("1978-01-03", "1979-01-03"), UnitPeriod::YEAR);
     }
 }
