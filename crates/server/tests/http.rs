@@ -518,3 +518,46 @@ async fn openapi_metrics_and_apr_are_served() {
         );
     }
 }
+
+#[test]
+fn apr_cli_infers_the_unit_period_and_takes_an_override() {
+    let run = |args: &[&str]| {
+        let out = puhui(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    // Appendix J (c)(1)(v): 30 weekly payments of 17.60 on 500.00, 14.96%.
+    let weekly = [
+        "apr",
+        "--currency",
+        "USD",
+        "--advance",
+        "1978-03-20:500.00",
+        "--payment",
+        "1978-04-21:17.60x30/week",
+        "--json",
+    ];
+    let r = run(&weekly);
+    assert_eq!(
+        (r["apr_percent"].as_str(), r["unit_period"].as_str()),
+        (Some("14.96"), Some("week")),
+        "{r}"
+    );
+    let r = run(&[&weekly[..], &["--unit-period", "month"]].concat());
+    assert_eq!(
+        (
+            r["unit_period"].as_str(),
+            r["unit_period_inferred"].as_bool()
+        ),
+        (Some("month"), Some(false)),
+        "{r}"
+    );
+    let out = puhui(&[&weekly[..], &["--unit-period", "fortnight"]].concat())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
