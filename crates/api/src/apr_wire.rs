@@ -1,5 +1,5 @@
 use crate::FieldError;
-use money::{apr, BusinessDate, Currency, Decimal, Money, UnitPeriod};
+use money::{apr, BusinessDate, Currency, Money, UnitPeriod};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -20,8 +20,12 @@ pub struct AprRequest {
     pub currency: String,
     pub advances: Vec<CashFlowWire>,
     pub payments: Vec<CashFlowWire>,
-    /// `month` (default), `semi_month`, `week`, `day`, `year` or `days:N`. With one advance
-    /// and one payment the default is the term itself, as Appendix J (b)(4)(iii) says.
+    /// The unit-period to use, overriding the one Appendix J (b)(4) infers from the dates
+    /// (the most frequent common period, the smaller of a tie; the term itself for one
+    /// advance and one payment): `day`, `week`, `2week` … `52week`, `semimonth`, `month`,
+    /// `2month`, `quarter`, `4month`, `5month`, `halfyear`, `7month` … `11month`, `year`, or
+    /// `Nday` (2–365) for a term of N days. `semi_month` and `days:N` are read as well.
+    #[schema(example = "2week")]
     pub unit_period: Option<String>,
 }
 
@@ -30,41 +34,18 @@ pub struct AprResponse {
     /// Rounded half-up to two decimals, e.g. "9.69".
     pub apr_percent: String,
     pub apr_percent_unrounded: String,
+    /// The unit-period used, in the names `unit_period` takes, e.g. `month` or `2week`.
     pub unit_period: String,
+    /// True when the unit-period was inferred from the dates, false when it was given.
+    pub unit_period_inferred: bool,
+    /// Unit-periods in a year (12 for a month, 26 for two weeks, 365/N for N days).
+    pub unit_periods_per_year: String,
     pub method: String,
 }
 
 pub fn parse_unit_period(field: &str, s: &str) -> Result<UnitPeriod, FieldError> {
-    Ok(match s {
-        "month" => UnitPeriod::Month,
-        "semi_month" => UnitPeriod::SemiMonth,
-        "week" => UnitPeriod::Week,
-        "day" => UnitPeriod::Day,
-        "year" => UnitPeriod::Year,
-        other => match other
-            .strip_prefix("days:")
-            .and_then(|n| n.parse::<u32>().ok())
-        {
-            Some(n) if (1..=365).contains(&n) => UnitPeriod::Days(n),
-            _ => {
-                return Err(FieldError::new(
-                    field,
-                    "must be month, semi_month, week, day, year or days:N (1–365)",
-                ))
-            }
-        },
-    })
-}
-
-fn unit_name(u: UnitPeriod) -> String {
-    match u {
-        UnitPeriod::Month => "month".into(),
-        UnitPeriod::SemiMonth => "semi_month".into(),
-        UnitPeriod::Week => "week".into(),
-        UnitPeriod::Day => "day".into(),
-        UnitPeriod::Year => "year".into(),
-        UnitPeriod::Days(n) => format!("days:{n}"),
-    }
+    s.parse::<UnitPeriod>()
+        .map_err(|e| FieldError::new(field, e.to_string()))
 }
 
 pub type Flows = Vec<(BusinessDate, Money)>;
@@ -107,24 +88,31 @@ impl AprRequest {
     }
 }
 
-/// Computes the APR; the unit period defaults as [`AprRequest::unit_period`] says.
+/// Computes the APR with the given unit-period, or the one Appendix J (b)(4) infers.
 pub fn compute_apr(
     advances: &Flows,
     payments: &Flows,
     unit: Option<UnitPeriod>,
 ) -> Result<AprResponse, FieldError> {
-    let unit = unit.unwrap_or_else(|| match (advances.as_slice(), payments.as_slice()) {
-        ([(a, _)], [(p, _)]) => UnitPeriod::single_payment_term(*a, *p),
-        _ => UnitPeriod::Month,
-    });
-    let unrounded: Decimal = apr::apr_percent_unrounded(advances, payments, unit)
-        .map_err(|e| FieldError::new("payments", e.to_string()))?;
-    let rounded = apr::apr_percent(advances, payments, unit)
-        .map_err(|e| FieldError::new("payments", e.to_string()))?;
+    let field = if unit.is_some() {
+        "unit_period"
+    } else {
+        "payments"
+    };
+    let result = apr::annual_percentage_rate(advances, payments, unit).map_err(|e| match e {
+        apr::AprError::BadUnitPeriod(_) => FieldError::new(field, e.to_string()),
+        _ => FieldError::new("payments", e.to_string()),
+    })?;
+    let per_year = result
+        .unit_period
+        .periods_per_year()
+        .map_err(|e| FieldError::new(field, e.to_string()))?;
     Ok(AprResponse {
-        apr_percent: format!("{rounded:.2}"),
-        apr_percent_unrounded: unrounded.round_dp(6).to_string(),
-        unit_period: unit_name(unit),
+        apr_percent: format!("{:.2}", result.percent),
+        apr_percent_unrounded: result.percent_unrounded.round_dp(6).to_string(),
+        unit_period: result.unit_period.to_string(),
+        unit_period_inferred: unit.is_none(),
+        unit_periods_per_year: per_year.round_dp(6).normalize().to_string(),
         method: "Regulation Z Appendix J actuarial".into(),
     })
 }

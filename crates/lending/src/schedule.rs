@@ -720,11 +720,16 @@ impl Schedule {
     pub fn apr_percent(&self) -> Result<Decimal, AprError> {
         let advance = [(self.disbursed_on, self.amount_financed())];
         let payments = self.payments();
+        // A bullet's term counted in days, as (b)(5)(vi) allows, matches a daily price;
+        // otherwise the unit-period is the one (b)(4) infers from the due dates.
         let unit = match payments.as_slice() {
-            [(due_date, _)] => UnitPeriod::single_payment_term(self.disbursed_on, *due_date),
-            _ => UnitPeriod::Month,
+            [(due_date, _)] => Some(UnitPeriod::single_payment_term_in_days(
+                self.disbursed_on,
+                *due_date,
+            )),
+            _ => None,
         };
-        apr::apr_percent(&advance, &payments, unit)
+        apr::annual_percentage_rate(&advance, &payments, unit).map(|apr| apr.percent)
     }
 
     /// Annualised IRR in percent treating installments as whole months (PBOC 2021 No. 3).

@@ -113,11 +113,12 @@ pub struct AprArgs {
     /// DATE:AMOUNT in major units, e.g. 1978-01-10:5000.00; repeat for several.
     #[arg(long = "advance", required = true)]
     pub advances: Vec<String>,
-    /// DATE:AMOUNT, or DATE:AMOUNTxN for N monthly payments starting on DATE.
+    /// DATE:AMOUNT, or DATE:AMOUNTxN for N monthly payments starting on DATE, or
+    /// DATE:AMOUNTxN/UNIT for N payments UNIT apart (e.g. 1978-04-21:17.60x30/week).
     #[arg(long = "payment", required = true)]
     pub payments: Vec<String>,
-    /// month, semi_month, week, day, year or days:N; default month (the term itself for a
-    /// single advance repaid by a single payment).
+    /// Override the unit-period Appendix J (b)(4) infers from the dates: day, week, 2week …
+    /// 52week, semimonth, month, 2month, quarter, halfyear, … 11month, year, or Nday.
     #[arg(long)]
     pub unit_period: Option<String>,
     #[arg(long, default_value = "CNY")]
@@ -126,7 +127,8 @@ pub struct AprArgs {
     pub json: bool,
 }
 
-/// Expands `DATE:AMOUNT[xN]` into dated amounts (N monthly, same day of month, clamped).
+/// Expands `DATE:AMOUNT[xN[/UNIT]]` into dated amounts: N of them, a UNIT apart (a month
+/// unless given), each counted from DATE so a series on the 31st stays on month ends.
 fn parse_flows(
     args: &[String],
     currency: money::Currency,
@@ -136,13 +138,22 @@ fn parse_flows(
         let (date, rest) = a
             .split_once(':')
             .ok_or_else(|| anyhow::anyhow!("{a:?}: expected DATE:AMOUNT"))?;
-        let (amount, count) = match rest.split_once('x') {
-            Some((amt, n)) => (
-                amt,
-                n.parse::<u32>()
-                    .map_err(|_| anyhow::anyhow!("{a:?}: bad repeat count"))?,
-            ),
-            None => (rest, 1),
+        let (amount, count, step) = match rest.split_once('x') {
+            Some((amt, repeat)) => {
+                let (n, step) = match repeat.split_once('/') {
+                    Some((n, unit)) => (
+                        n,
+                        unit.parse::<money::UnitPeriod>()
+                            .map_err(|e| anyhow::anyhow!("{a:?}: {e}"))?,
+                    ),
+                    None => (repeat, money::UnitPeriod::MONTH),
+                };
+                let n = n
+                    .parse::<u32>()
+                    .map_err(|_| anyhow::anyhow!("{a:?}: bad repeat count"))?;
+                (amt, n, step)
+            }
+            None => (rest, 1, money::UnitPeriod::MONTH),
         };
         anyhow::ensure!(
             (1..=1200).contains(&count),
@@ -151,12 +162,10 @@ fn parse_flows(
         let start: money::BusinessDate = date.parse()?;
         let money = money::Money::parse_major(amount, currency)?;
         for k in 0..count {
-            out.push((
-                start
-                    .add_months(k)
-                    .ok_or_else(|| anyhow::anyhow!("date out of range"))?,
-                money,
-            ));
+            let date = step
+                .nth_date(start, k)
+                .ok_or_else(|| anyhow::anyhow!("date out of range"))?;
+            out.push((date, money));
         }
     }
     Ok(out)
@@ -176,9 +185,14 @@ fn apr(a: AprArgs) -> anyhow::Result<ExitCode> {
     if a.json {
         println!("{}", serde_json::to_string(&r)?);
     } else {
+        let how = if r.unit_period_inferred {
+            "inferred"
+        } else {
+            "given"
+        };
         println!(
-            "APR {}% (unit period {}, {})",
-            r.apr_percent, r.unit_period, r.method
+            "APR {}% (unit period {}, {how}, {} a year; {})",
+            r.apr_percent, r.unit_period, r.unit_periods_per_year, r.method
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -456,6 +456,45 @@ async fn openapi_metrics_and_apr_are_served() {
             "payments": [{"date": "1978-09-15", "amount_minor": 108000}]});
         let (st, r) = s.post("/v1/apr", &body, None).await;
         assert_eq!((st, r["apr_percent"].as_str()), (200, Some("11.45")), "{r}");
+        assert_eq!(r["unit_period"].as_str(), Some("255day"), "{r}");
+        // Appendix J (c)(3)(ii): every 2 weeks, inferred from the dates, not a month.
+        let mut payments: Vec<_> = (0..19)
+            .map(|k| {
+                let date = "1978-04-11".parse::<money::BusinessDate>().unwrap();
+                json!({"date": date.add_days(14 * k).unwrap().to_string(), "amount_minor": 950})
+            })
+            .collect();
+        payments.push(json!({"date": "1979-01-02", "amount_minor": 3000}));
+        let biweekly = json!({"currency": "USD",
+            "advances": [{"date": "1978-04-03", "amount_minor": 20000}], "payments": payments});
+        let (st, r) = s.post("/v1/apr", &biweekly, None).await;
+        assert_eq!(st, 200, "{r}");
+        assert_eq!(
+            (
+                r["apr_percent"].as_str(),
+                r["unit_period"].as_str(),
+                r["unit_period_inferred"].as_bool(),
+                r["unit_periods_per_year"].as_str()
+            ),
+            (Some("12.22"), Some("2week"), Some(true), Some("26")),
+            "{r}"
+        );
+        let mut forced = biweekly.clone();
+        forced["unit_period"] = json!("month");
+        let (st, r) = s.post("/v1/apr", &forced, None).await;
+        assert_eq!(
+            (
+                st,
+                r["unit_period"].as_str(),
+                r["unit_period_inferred"].as_bool()
+            ),
+            (200, Some("month"), Some(false)),
+            "{r}"
+        );
+        assert_ne!(r["apr_percent"].as_str(), Some("12.22"), "{r}");
+        forced["unit_period"] = json!("53week");
+        let (st, p) = s.post("/v1/apr", &forced, None).await;
+        assert_eq!((st, p["field"].as_str()), (422, Some("unit_period")), "{p}");
         let (st, p) = s
             .post(
                 "/v1/apr",
@@ -478,4 +517,47 @@ async fn openapi_metrics_and_apr_are_served() {
             &text[..text.len().min(400)]
         );
     }
+}
+
+#[test]
+fn apr_cli_infers_the_unit_period_and_takes_an_override() {
+    let run = |args: &[&str]| {
+        let out = puhui(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    // Appendix J (c)(1)(v): 30 weekly payments of 17.60 on 500.00, 14.96%.
+    let weekly = [
+        "apr",
+        "--currency",
+        "USD",
+        "--advance",
+        "1978-03-20:500.00",
+        "--payment",
+        "1978-04-21:17.60x30/week",
+        "--json",
+    ];
+    let r = run(&weekly);
+    assert_eq!(
+        (r["apr_percent"].as_str(), r["unit_period"].as_str()),
+        (Some("14.96"), Some("week")),
+        "{r}"
+    );
+    let r = run(&[&weekly[..], &["--unit-period", "month"]].concat());
+    assert_eq!(
+        (
+            r["unit_period"].as_str(),
+            r["unit_period_inferred"].as_bool()
+        ),
+        (Some("month"), Some(false)),
+        "{r}"
+    );
+    let out = puhui(&[&weekly[..], &["--unit-period", "fortnight"]].concat())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
 }
