@@ -5,8 +5,8 @@ use crate::FieldError;
 use lending::loan::{Loan, LoanStatus};
 use lending::product::{
     AllocationOrder, AllocationScope, Component, ContractRate, FeeCollection, OriginationFee,
-    PartialPrepaymentEffect, PenaltyInterest, PenaltyRate, PrepaymentPolicy, RepaymentDayRule,
-    RepaymentMethod,
+    OverpaymentCredit, PartialPrepaymentEffect, PenaltyInterest, PenaltyRate, PrepaymentPolicy,
+    RepaymentDayRule, RepaymentMethod,
 };
 use lending::{LoanProduct, RepaymentTerms, Schedule, ScheduleTerms};
 use money::{
@@ -316,6 +316,9 @@ pub struct LoanProductWire {
     pub entrusted_payment_threshold_minor: i64,
     /// Days past due at which a loan is written off.
     pub write_off_dpd: u32,
+    /// Money paid beyond what is owed: `apply_to_next_due` (default) pays what falls due
+    /// next on its due date; `hold` keeps it until a refund or a full prepayment.
+    pub overpayment_credit: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -442,6 +445,16 @@ impl LoanProductWire {
                 partial_minimum_minor: p.partial_minimum_minor,
             },
             entrusted_payment_threshold_minor: self.entrusted_payment_threshold_minor,
+            overpayment_credit: match self.overpayment_credit.as_deref() {
+                None | Some("apply_to_next_due") => OverpaymentCredit::ApplyToNextDue,
+                Some("hold") => OverpaymentCredit::Hold,
+                Some(_) => {
+                    return Err(FieldError::new(
+                        "overpayment_credit",
+                        "must be apply_to_next_due or hold",
+                    ))
+                }
+            },
         };
         if let Err(errors) = product.validate() {
             let first = &errors[0];
@@ -534,16 +547,39 @@ pub struct LoanResponse {
     pub bucket: String,
     pub classification: String,
     pub principal_outstanding_minor: i64,
+    /// Interest billed and not yet paid (the loan's interest receivable account).
     pub interest_receivable_minor: i64,
+    /// Interest recognised day by day in the current period, not yet billed.
+    pub interest_accrued_minor: i64,
     pub billed_outstanding_minor: i64,
+    /// Paid beyond what was owed and not yet used or refunded.
     pub overpayment_credit_minor: i64,
     pub installments: Vec<LoanInstallmentState>,
 }
 
+/// The answer to a repayment or a prepayment.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RepaymentResponse {
-    /// Names this repayment, e.g. to reverse it.
+    /// Names this repayment (a plain repayment can be reversed by it).
     pub repayment_id: i32,
+    pub loan: LoanResponse,
+}
+
+/// A refund of the overpayment credit to the borrower.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoanRefundRequest {
+    /// Client-chosen id; also the Idempotency-Key.
+    pub id: Option<Uuid>,
+    pub amount_minor: i64,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LoanRefundResponse {
+    pub id: Uuid,
+    /// The refund's event on the loan.
+    pub refund_id: i32,
     pub loan: LoanResponse,
 }
 

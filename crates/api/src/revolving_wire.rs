@@ -232,8 +232,12 @@ pub struct CreditLineResponse {
     pub interest_minor: i64,
     pub penalty_minor: i64,
     pub fee_minor: i64,
+    /// Paid beyond what was owed: pays the next statement at its cut, or goes back to the
+    /// borrower by `POST /v1/credit-lines/{id}/refunds`.
     pub overpayment_minor: i64,
-    /// Everything owed now.
+    /// Everything still owed on the line less the overpayment: revolving principal billed
+    /// or not, installment parts not yet billed and their fees (owed as the plans run, not
+    /// yet due), fees, interest and penalty. Negative when the line owes the borrower.
     pub payoff_minor: i64,
     pub days_past_due: u32,
     /// The statements not yet settled, and the latest one.
@@ -317,6 +321,15 @@ pub struct CaptureRequest {
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefundRequest {
+    pub id: Option<Uuid>,
+    pub amount_minor: i64,
+}
+
+/// A refund of the line's overpayment (credit balance) to the borrower.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LineRefundRequest {
+    /// Client-chosen id; also the Idempotency-Key.
     pub id: Option<Uuid>,
     pub amount_minor: i64,
 }

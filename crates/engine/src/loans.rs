@@ -41,6 +41,9 @@ pub enum LoanUseError {
     },
     #[error("{0}")]
     Refused(String),
+    /// The Idempotency-Key names an earlier request with another body.
+    #[error("{0}")]
+    KeyReused(String),
     #[error("close of business is part-way through the day; finish it (puhui cob) and retry")]
     DayClosing,
     #[error(transparent)]
@@ -528,10 +531,22 @@ pub async fn decide(engine: &Engine, id: Uuid, approve: bool) -> Result<LoanView
 /// A command from a borrower or an operator, with the request's idempotency key.
 #[derive(Clone, Debug)]
 pub enum Action {
-    Disburse { payee: Option<String> },
-    Repay { amount: Money },
-    PrepayFull { amount: Money },
-    PrepayPartial { amount: Money },
+    Disburse {
+        payee: Option<String>,
+    },
+    Repay {
+        amount: Money,
+    },
+    PrepayFull {
+        amount: Money,
+    },
+    PrepayPartial {
+        amount: Money,
+    },
+    /// Pays the overpayment credit back to the borrower.
+    Refund {
+        amount: Money,
+    },
 }
 
 impl Action {
@@ -541,6 +556,7 @@ impl Action {
             Action::Repay { .. } => "repay",
             Action::PrepayFull { .. } => "prepay_full",
             Action::PrepayPartial { .. } => "prepay_partial",
+            Action::Refund { .. } => "refund",
         }
     }
 
@@ -550,7 +566,8 @@ impl Action {
             Action::Disburse { payee } => b.extend(payee.as_deref().unwrap_or("").as_bytes()),
             Action::Repay { amount }
             | Action::PrepayFull { amount }
-            | Action::PrepayPartial { amount } => b.extend(amount.amount_minor().to_le_bytes()),
+            | Action::PrepayPartial { amount }
+            | Action::Refund { amount } => b.extend(amount.amount_minor().to_le_bytes()),
         }
         b
     }
@@ -569,6 +586,7 @@ impl Action {
             "repay" => Action::Repay { amount: amount()? },
             "prepay_full" => Action::PrepayFull { amount: amount()? },
             "prepay_partial" => Action::PrepayPartial { amount: amount()? },
+            "refund" => Action::Refund { amount: amount()? },
             other => anyhow::bail!("unknown loan event kind {other}"),
         })
     }
@@ -581,8 +599,38 @@ impl Action {
             Action::Repay { amount } => loan::Command::Repay { amount: *amount },
             Action::PrepayFull { amount } => loan::Command::PrepayFull { amount: *amount },
             Action::PrepayPartial { amount } => loan::Command::PrepayPartial { amount: *amount },
+            Action::Refund { amount } => loan::Command::Refund { amount: *amount },
         }
     }
+
+    /// The money of the request, to compare a retry's currency with the loan's (the event
+    /// body keeps only the amount: a loan has one currency).
+    fn currency(&self) -> Option<Currency> {
+        match self {
+            Action::Disburse { .. } => None,
+            Action::Repay { amount }
+            | Action::PrepayFull { amount }
+            | Action::PrepayPartial { amount }
+            | Action::Refund { amount } => Some(amount.currency()),
+        }
+    }
+}
+
+/// Whether a request under an already used key is the same request: same kind and body
+/// (amount, payee) and, for money, the loan's currency. Anything else is refused, since
+/// answering with the first request's result would tell the client its new one was done.
+fn same_request(stored: &LoanEvent, action: &Action, key: Uuid, currency: Currency) -> bool {
+    stored.kind == action.kind()
+        && stored.body == action.encode(key)
+        && action.currency().is_none_or(|c| c == currency)
+}
+
+fn key_reused(key: Uuid, stored: &LoanEvent) -> LoanUseError {
+    LoanUseError::KeyReused(format!(
+        "Idempotency-Key {key} was used for another request on this loan (a {} with another \
+         body); use a new key for a new request",
+        stored.kind
+    ))
 }
 
 fn event_key(e: &LoanEvent) -> Option<Uuid> {
@@ -606,11 +654,8 @@ pub async fn execute(
         let view = load(engine, id).await?;
         let events = engine.store().loan_events(id).await?;
         if let Some(e) = events.iter().find(|e| event_key(e) == Some(key)) {
-            if e.kind != action.kind() {
-                return Err(LoanUseError::Refused(format!(
-                    "Idempotency-Key {key} was used for a {} on this loan",
-                    e.kind
-                )));
+            if !same_request(e, &action, key, view.currency()) {
+                return Err(key_reused(key, e));
             }
             return Ok((view, true));
         }
@@ -618,8 +663,11 @@ pub async fn execute(
             return Err(LoanUseError::NotOpenDay { got: date, open });
         }
         let needs_approved = matches!(action, Action::Disburse { .. });
+        let refund = matches!(action, Action::Refund { .. });
         match (view.row.stage.as_str(), needs_approved) {
             ("approved", true) => {}
+            // What is left of the credit goes back to the borrower whenever asked.
+            ("active" | "paid_off" | "written_off", false) if refund => {}
             (_, true) => {
                 return Err(LoanUseError::Stage {
                     stage: view.row.stage.clone(),
@@ -840,10 +888,23 @@ pub async fn state_as_of(
         )));
     }
     let replayed = replay(&events, as_of, None)?;
+    let mut row = view.row;
+    // The row's stage is today's; a loan not yet disbursed then was at least approved.
+    if replayed.loan.status == LoanStatus::Signed
+        && !matches!(row.stage.as_str(), "applied" | "approved" | "declined")
+    {
+        row.stage = "approved".into();
+    }
     Ok(LoanView {
-        row: view.row,
+        row,
         loan: replayed.loan,
     })
+}
+
+fn reversal_body(key: Uuid, seq: i32) -> Vec<u8> {
+    let mut body = key.as_bytes().to_vec();
+    body.extend(seq.to_le_bytes());
+    body
 }
 
 /// Reverses repayment `seq`: its entry is reversed and everything after it is recomputed
@@ -859,7 +920,10 @@ pub async fn reverse_repayment(
     for _ in 0..STALE_RETRIES_MAX {
         let view = load(engine, id).await?;
         let events = engine.store().loan_events(id).await?;
-        if events.iter().any(|e| event_key(e) == Some(key)) {
+        if let Some(e) = events.iter().find(|e| event_key(e) == Some(key)) {
+            if e.kind != "reversal" || e.body != reversal_body(key, seq) {
+                return Err(key_reused(key, e));
+            }
             return Ok((view, true));
         }
         let target = events
@@ -878,7 +942,12 @@ pub async fn reverse_repayment(
         let old = replay(&events, today, None)?;
         let (current, _) = advance_to(view.loan.clone(), today)?;
         assert_eq!(old.loan, current, "stored loan state equals its replay");
-        let new = replay(&events, today, Some(seq))?;
+        // Later events may need the reversed money: a refund of the credit it made.
+        let new = replay(&events, today, Some(seq)).map_err(|e| {
+            LoanUseError::Refused(format!(
+                "repayment {seq} cannot be reversed: later events need it ({e:#})"
+            ))
+        })?;
         let old_net = net(&old.journal, Some(Source::Event(seq)));
         let new_net = net(&new.journal, None);
         let currency = view.currency();
@@ -912,8 +981,7 @@ pub async fn reverse_repayment(
             }));
         }
         let new_row = next_row(&view.row, &new.loan);
-        let mut body = key.as_bytes().to_vec();
-        body.extend(seq.to_le_bytes());
+        let body = reversal_body(key, seq);
         let domain = vec![
             DomainWrite::Loan {
                 row: new_row.clone(),

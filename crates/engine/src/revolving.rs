@@ -1608,11 +1608,15 @@ pub async fn convert_statement(
     key: Uuid,
     months: u32,
 ) -> Result<LineDoc, RevolvingError> {
-    if engine
-        .entry(derived_entry(key, "installments"))
-        .await?
-        .is_some()
-    {
+    let memo = format!("statement in {months} installments");
+    if let Some(e) = engine.entry(derived_entry(key, "installments")).await? {
+        // The key names one conversion: the same months again is a retry, others a reuse.
+        if e.memo != memo {
+            return Err(conflict(
+                "id_reused",
+                "this Idempotency-Key was used for another conversion",
+            ));
+        }
         return Ok(load::<LineDoc>(engine, LINE, line_id, tenant).await?.doc);
     }
     run_line(engine, tenant, line_id, false, |_, _| {
@@ -1622,7 +1626,7 @@ pub async fn convert_statement(
                 months,
             },
             derived_entry(key, "installments"),
-            format!("statement in {months} installments"),
+            memo.clone(),
         ))
     })
     .await
@@ -1949,4 +1953,48 @@ mod tests {
             "no two derived ids are equal"
         );
     }
+}
+
+/// Pays the borrower back out of the line's overpayment (`refund_id` names the entry, as a
+/// repayment's id does). A retry with the same id and amount is answered with the line; the
+/// same id with another amount or line is refused.
+pub async fn refund_overpayment(
+    engine: &Engine,
+    tenant: &str,
+    line_id: Uuid,
+    refund_id: Uuid,
+    amount_minor: i64,
+) -> Result<(LineDoc, bool), RevolvingError> {
+    if amount_minor <= 0 {
+        return Err(invalid("amount_minor", "must be positive"));
+    }
+    let entry_id = EntryId(refund_id);
+    if let Some(e) = engine.entry(entry_id).await? {
+        let v = load::<LineDoc>(engine, LINE, line_id, tenant).await?;
+        let cash = platform_account(tenant, v.doc.line.terms.currency, Platform::BorrowerCash);
+        let paid_out: i64 = e
+            .postings
+            .iter()
+            .filter(|p| p.account_id == cash && p.direction == Side::Credit)
+            .map(|p| p.amount_minor)
+            .sum();
+        let overpayment = line_account(&v.doc, Purpose::Overpayment);
+        let this_line = e.postings.iter().any(|p| p.account_id == overpayment);
+        if !this_line || paid_out != amount_minor {
+            return Err(conflict(
+                "id_reused",
+                "this refund id was used for another request",
+            ));
+        }
+        return Ok((v.doc, true));
+    }
+    let doc = run_line(engine, tenant, line_id, false, |_, _| {
+        Ok(LinePlan::new(
+            revolving::Command::RefundOverpayment { amount_minor },
+            entry_id,
+            "overpayment refund",
+        ))
+    })
+    .await?;
+    Ok((doc, false))
 }

@@ -334,6 +334,22 @@ pub async fn check_loan(engine: &Engine, id: Uuid) -> anyhow::Result<()> {
             "loan {id} {purpose:?}: ledger {balance} but state owes {owed}"
         );
     }
+    // The credit is a liability whatever the status: it stays until used or refunded.
+    let account = loans::account_id(
+        id,
+        &view.row.tenant,
+        view.currency(),
+        AccountPurpose::Overpayment,
+    );
+    let credit = match engine.account(account).await? {
+        Some(a) => a.balances.credits_posted_minor - a.balances.debits_posted_minor,
+        None => 0,
+    };
+    anyhow::ensure!(
+        credit == l.overpayment_credit_minor,
+        "loan {id} overpayment: ledger {credit} but state holds {}",
+        l.overpayment_credit_minor
+    );
     let events = engine.store().loan_events(id).await?;
     let replayed = loans::replay(&events, l.business_date, None)?;
     anyhow::ensure!(

@@ -97,6 +97,7 @@ fn unpaid_loan() -> Loan {
         },
         entrusted_payment_threshold_minor: i64::MAX,
         write_off_dpd: 100_000,
+        overpayment_credit: lending::product::OverpaymentCredit::ApplyToNextDue,
     };
     let signed_on = BusinessDate::from_ymd(2026, 1, 15).expect("valid date");
     let signed = Loan::signed(config, signed_on);

@@ -8,7 +8,8 @@
 use crate::loan::{ComponentAmounts, InstallmentState, Loan, LoanConfig, LoanStatus};
 use crate::product::{
     AllocationOrder, AllocationScope, Component, ContractRate, FeeCollection, OriginationFee,
-    PartialPrepaymentEffect, PrepaymentPolicy, RepaymentDayRule, RepaymentMethod,
+    OverpaymentCredit, PartialPrepaymentEffect, PrepaymentPolicy, RepaymentDayRule,
+    RepaymentMethod,
 };
 use crate::schedule::{Installment, RepaymentTerms};
 use money::{
@@ -17,7 +18,9 @@ use money::{
 };
 
 /// 2: the daily interest carry is no longer stored (accrual has a closed form).
-const VERSION: u8 = 2;
+/// 3: the overpayment credit and the contract's rule for it. A version-2 state decodes with
+/// no credit and the product default (credit pays what falls due next).
+const VERSION: u8 = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("stored loan state is corrupt: {0}")]
@@ -43,6 +46,11 @@ pub fn encode_loan(loan: &Loan) -> Vec<u8> {
     }
     w.uv(u64::from(loan.dpd));
     w.amounts(&loan.written_off);
+    w.u8(match loan.config.overpayment_credit {
+        OverpaymentCredit::ApplyToNextDue => 0,
+        OverpaymentCredit::Hold => 1,
+    });
+    w.iv(loan.overpayment_credit_minor);
     w.uv(loan.installments.len() as u64);
     for i in &loan.installments {
         let s = &i.scheduled;
@@ -68,10 +76,11 @@ pub fn encode_loan(loan: &Loan) -> Vec<u8> {
 
 pub fn decode_loan(bytes: &[u8]) -> Result<Loan, DecodeError> {
     let mut r = Reader { b: bytes, at: 0 };
-    if r.u8()? != VERSION {
+    let version = r.u8()?;
+    if version != VERSION && version != 2 {
         return Err(DecodeError("unknown version"));
     }
-    let config = read_config(&mut r)?;
+    let mut config = read_config(&mut r)?;
     let status = match r.u8()? {
         0 => LoanStatus::Signed,
         1 => LoanStatus::Active,
@@ -87,6 +96,18 @@ pub fn decode_loan(bytes: &[u8]) -> Result<Loan, DecodeError> {
     };
     let dpd = u32::try_from(r.uv()?).map_err(|_| DecodeError("dpd"))?;
     let written_off = r.amounts()?;
+    let mut overpayment_credit_minor = 0;
+    if version == VERSION {
+        config.overpayment_credit = match r.u8()? {
+            0 => OverpaymentCredit::ApplyToNextDue,
+            1 => OverpaymentCredit::Hold,
+            _ => return Err(DecodeError("overpayment credit rule")),
+        };
+        overpayment_credit_minor = r.iv()?;
+        if overpayment_credit_minor < 0 {
+            return Err(DecodeError("overpayment credit"));
+        }
+    }
     let count = r.uv()?;
     if count > 1024 {
         return Err(DecodeError("installment count"));
@@ -129,6 +150,7 @@ pub fn decode_loan(bytes: &[u8]) -> Result<Loan, DecodeError> {
         installments,
         dpd,
         written_off,
+        overpayment_credit_minor,
     })
 }
 
@@ -279,6 +301,7 @@ fn read_config(r: &mut Reader) -> Result<LoanConfig, DecodeError> {
         prepayment,
         entrusted_payment_threshold_minor: r.iv()?,
         write_off_dpd: u32::try_from(r.uv()?).map_err(|_| DecodeError("write-off dpd"))?,
+        overpayment_credit: OverpaymentCredit::ApplyToNextDue,
     })
 }
 

@@ -6,8 +6,8 @@
 //! gives the same state and the same postings.
 
 use crate::product::{
-    AllocationOrder, AllocationScope, Component, LoanProduct, PartialPrepaymentEffect,
-    PrepaymentPolicy, RepaymentMethod,
+    AllocationOrder, AllocationScope, Component, LoanProduct, OverpaymentCredit,
+    PartialPrepaymentEffect, PrepaymentPolicy, RepaymentMethod,
 };
 use crate::schedule::{Installment, RepaymentTerms, Reshape, ScheduleError, SchedulePlan};
 use money::{BusinessDate, Decimal, Money, RateDaily};
@@ -71,6 +71,11 @@ pub enum Command {
     PrepayPartial {
         amount: Money,
     },
+    /// Pays the borrower back out of the overpayment credit (any status but signed, so a
+    /// paid-off loan can return what is left).
+    Refund {
+        amount: Money,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -89,10 +94,16 @@ pub enum LoanError {
         "disbursements above {threshold_minor} minor units must name a payee (entrusted payment)"
     )]
     PayeeRequired { threshold_minor: i64 },
-    #[error("amount {0} must be positive and in the loan's currency")]
+    #[error(
+        "amount must be positive and in the loan's currency, got {} minor units of {}",
+        .0.amount_minor(),
+        .0.currency().code()
+    )]
     Amount(Money),
     #[error("paying off needs {required_minor} minor units")]
     InsufficientForPayoff { required_minor: i64 },
+    #[error("a refund may not exceed the overpayment credit of {credit_minor} minor units")]
+    RefundAboveCredit { credit_minor: i64 },
     #[error("the product does not allow this prepayment")]
     PrepaymentNotAllowed,
     #[error("a partial prepayment must prepay at least {minimum_minor} minor units of principal")]
@@ -169,6 +180,7 @@ pub struct LoanConfig {
     pub prepayment: PrepaymentPolicy,
     pub entrusted_payment_threshold_minor: i64,
     pub write_off_dpd: u32,
+    pub overpayment_credit: OverpaymentCredit,
 }
 
 impl LoanConfig {
@@ -203,6 +215,7 @@ impl LoanConfig {
             prepayment: product.prepayment,
             entrusted_payment_threshold_minor: product.entrusted_payment_threshold_minor,
             write_off_dpd,
+            overpayment_credit: product.overpayment_credit,
         })
     }
 }
@@ -324,6 +337,9 @@ pub struct Loan {
     pub dpd: u32,
     /// What was taken off the books at write-off, per component, for later recovery.
     pub written_off: ComponentAmounts,
+    /// Paid beyond what was owed and not yet used or refunded: the balance of the loan's
+    /// `Overpayment` liability.
+    pub overpayment_credit_minor: i64,
 }
 
 impl Loan {
@@ -336,6 +352,7 @@ impl Loan {
             installments: Vec::new(),
             dpd: 0,
             written_off: ComponentAmounts::default(),
+            overpayment_credit_minor: 0,
         }
     }
 
@@ -358,8 +375,10 @@ impl Loan {
             .sum()
     }
 
-    /// Interest recognised and not yet repaid, billed or not.
-    pub fn interest_receivable_minor(&self) -> i64 {
+    /// Interest recognised and not yet repaid, billed or not (the loan's
+    /// `InterestReceivable` account holds only the billed part; see
+    /// [`Loan::interest_accrued_unbilled_minor`] for the rest).
+    pub fn interest_recognised_unpaid_minor(&self) -> i64 {
         self.installments
             .iter()
             .map(|i| i.interest_accrued_minor - i.paid.get(Component::Interest))
@@ -411,6 +430,8 @@ impl Loan {
     }
 }
 
+mod credit;
+
 fn days_u32(from: BusinessDate, to: BusinessDate) -> u32 {
     u32::try_from(from.days_until(to).max(0)).unwrap_or(u32::MAX)
 }
@@ -459,6 +480,7 @@ pub fn apply(
         Command::Repay { amount } => repay(&mut loan, *amount, as_of, &mut out)?,
         Command::PrepayFull { amount } => prepay_full(&mut loan, *amount, as_of, &mut out)?,
         Command::PrepayPartial { amount } => prepay_partial(&mut loan, *amount, as_of, &mut out)?,
+        Command::Refund { amount } => credit::refund(&mut loan, *amount, as_of, &mut out)?,
     }
     Ok((loan, out.0))
 }
@@ -519,6 +541,13 @@ fn advance_day(loan: &mut Loan, as_of: BusinessDate, out: &mut Postings) -> Resu
     }
     accrue_interest(loan, as_of, out);
     bill_due(loan, as_of, out);
+    if loan.config.overpayment_credit == OverpaymentCredit::ApplyToNextDue {
+        credit::apply_to_billed(loan, out);
+        settle_status(loan, as_of);
+        if loan.status != LoanStatus::Active {
+            return Ok(());
+        }
+    }
     charge_late_fees(loan, as_of, out);
     accrue_penalty(loan, as_of, out);
     loan.dpd = loan.days_past_due(as_of);
@@ -743,6 +772,9 @@ fn repay(
     } else {
         amount_minor
     };
+    if unbooked_to == AccountPurpose::Overpayment {
+        loan.overpayment_credit_minor += remaining_minor;
+    }
     out.push(AccountPurpose::BorrowerCash, unbooked_to, remaining_minor);
     settle_status(loan, as_of);
     Ok(())
@@ -750,17 +782,24 @@ fn repay(
 
 /// Applies cash to billed amounts in the contract's order; returns what is left.
 fn allocate_repayment(loan: &mut Loan, amount_minor: i64, out: &mut Postings) -> i64 {
+    allocate_from(loan, AccountPurpose::BorrowerCash, amount_minor, out)
+}
+
+/// Applies money from `source` (cash, or the overpayment credit) to billed amounts in the
+/// contract's order; returns what is left.
+fn allocate_from(
+    loan: &mut Loan,
+    source: AccountPurpose,
+    amount_minor: i64,
+    out: &mut Postings,
+) -> i64 {
     let order = loan.config.allocation_order;
     let mut remaining_minor = amount_minor;
     let mut pay = |installment: &mut InstallmentState, component: Component| {
         let paid_minor = remaining_minor.min(installment.outstanding(component));
         installment.paid.add(component, paid_minor);
         remaining_minor -= paid_minor;
-        out.push(
-            AccountPurpose::BorrowerCash,
-            receivable(component),
-            paid_minor,
-        );
+        out.push(source, receivable(component), paid_minor);
     };
     match order.scope {
         AllocationScope::OldestInstallmentFirst => {
@@ -795,12 +834,14 @@ fn settle_status(loan: &mut Loan, as_of: BusinessDate) {
     }
 }
 
-/// What paying off today costs: everything billed, all unbilled principal, interest accrued
-/// so far in the current period, and the prepayment fee on the unbilled principal. Unbilled
+/// What paying off today costs in new money: everything billed, all unbilled principal,
+/// interest accrued so far in the current period, and the prepayment fee on the unbilled
+/// principal, less the overpayment credit (which a full prepayment uses first). Unbilled
 /// future interest and fees are not owed.
 pub fn payoff_minor(loan: &Loan) -> Result<i64, LoanError> {
     loan.require(LoanStatus::Active)?;
-    Ok(payoff_parts(loan)?.iter().sum())
+    let owed_minor: i64 = payoff_parts(loan)?.iter().sum();
+    Ok((owed_minor - loan.overpayment_credit_minor).max(0))
 }
 
 /// [billed outstanding, unbilled principal, accrued current interest, prepayment fee].
@@ -829,7 +870,11 @@ fn prepay_full(
     as_of: BusinessDate,
     out: &mut Postings,
 ) -> Result<(), LoanError> {
-    let amount_minor = loan.check_amount(amount)?;
+    // Zero is a valid payment when the overpayment credit covers the payoff.
+    if amount.currency() != loan.config.principal.currency() || amount.is_negative() {
+        return Err(LoanError::Amount(amount));
+    }
+    let amount_minor = amount.amount_minor();
     loan.require(LoanStatus::Active)?;
     if !loan.config.prepayment.full_allowed {
         return Err(LoanError::PrepaymentNotAllowed);
@@ -841,14 +886,18 @@ fn prepay_full(
         });
     }
     let [billed, principal, interest, fee] = payoff_parts(loan)?;
-    let required_minor = billed + principal + interest + fee;
+    let owed_minor = billed + principal + interest + fee;
+    let credit_minor = loan.overpayment_credit_minor;
+    let required_minor = (owed_minor - credit_minor).max(0);
     if amount_minor < required_minor {
         return Err(LoanError::InsufficientForPayoff { required_minor });
     }
-    let left_minor = allocate_repayment(loan, amount_minor, out);
+    // The credit pays first, then the cash, at each step, in the contract's order.
+    let credit_left = allocate_from(loan, AccountPurpose::Overpayment, credit_minor, out);
+    let cash_left = allocate_repayment(loan, amount_minor, out);
     assert_eq!(
-        left_minor,
-        amount_minor - billed,
+        credit_minor - credit_left + amount_minor - cash_left,
+        billed,
         "billed amounts are paid first"
     );
     collapse_unbilled(loan, as_of, fee, out);
@@ -857,13 +906,18 @@ fn prepay_full(
         AccountPurpose::FeeIncome,
         fee,
     );
-    let left_minor = allocate_repayment(loan, left_minor, out);
-    assert_eq!(left_minor, amount_minor - required_minor);
+    let credit_left = allocate_from(loan, AccountPurpose::Overpayment, credit_left, out);
+    let cash_left = allocate_repayment(loan, cash_left, out);
+    assert_eq!(
+        credit_left + cash_left,
+        credit_minor + amount_minor - owed_minor
+    );
     out.push(
         AccountPurpose::BorrowerCash,
         AccountPurpose::Overpayment,
-        left_minor,
+        cash_left,
     );
+    loan.overpayment_credit_minor = credit_left + cash_left;
     settle_status(loan, as_of);
     assert_eq!(loan.status, LoanStatus::PaidOff);
     Ok(())
@@ -947,6 +1001,7 @@ fn prepay_partial(
         AccountPurpose::Overpayment,
         left_minor,
     );
+    loan.overpayment_credit_minor += left_minor;
     settle_status(loan, as_of);
     Ok(())
 }
@@ -1065,15 +1120,19 @@ mod tests {
     use std::collections::BTreeMap;
     use AccountPurpose::*;
 
-    fn d(s: &str) -> BusinessDate {
+    pub(super) fn d(s: &str) -> BusinessDate {
         s.parse().unwrap()
     }
 
-    fn cny(amount_minor: i64) -> Money {
+    pub(super) fn cny(amount_minor: i64) -> Money {
         Money::from_minor(amount_minor, Currency::Cny)
     }
 
-    fn post(debit: AccountPurpose, credit: AccountPurpose, amount_minor: i64) -> PostingIntent {
+    pub(super) fn post(
+        debit: AccountPurpose,
+        credit: AccountPurpose,
+        amount_minor: i64,
+    ) -> PostingIntent {
         PostingIntent {
             debit,
             credit,
@@ -1085,13 +1144,13 @@ mod tests {
     /// fee 10.00, written off at 90 DPD. Schedule (see the schedule tests): due Feb 15,
     /// Mar 15, Apr 15 2026; (principal, interest) = (327,883, 15,500), (333,973, 9,410),
     /// (338,144, 5,241).
-    fn config() -> LoanConfig {
+    pub(super) fn config() -> LoanConfig {
         let mut product = cny_daily_product();
         product.late_fee_minor = 1_000;
         LoanConfig::from_product(&product, cny(1_000_000), 3, 90).unwrap()
     }
 
-    fn disbursed(config: LoanConfig) -> Loan {
+    pub(super) fn disbursed(config: LoanConfig) -> Loan {
         let signed = Loan::signed(config, d("2026-01-15"));
         apply(&signed, &Command::Disburse { payee: None }, d("2026-01-15"))
             .unwrap()
@@ -1099,7 +1158,7 @@ mod tests {
     }
 
     /// Advances day by day through `to`, returning the postings of every day.
-    fn advance_to(loan: &mut Loan, to: &str, journal: &mut Vec<PostingIntent>) {
+    pub(super) fn advance_to(loan: &mut Loan, to: &str, journal: &mut Vec<PostingIntent>) {
         while loan.business_date < d(to) {
             let next = loan.business_date.succ();
             let (state, postings) = apply(loan, &Command::AdvanceDay, next).unwrap();
@@ -1108,7 +1167,11 @@ mod tests {
         }
     }
 
-    fn sum_of(journal: &[PostingIntent], debit: AccountPurpose, credit: AccountPurpose) -> i64 {
+    pub(super) fn sum_of(
+        journal: &[PostingIntent],
+        debit: AccountPurpose,
+        credit: AccountPurpose,
+    ) -> i64 {
         journal
             .iter()
             .filter(|p| p.debit == debit && p.credit == credit)
@@ -1416,7 +1479,7 @@ mod tests {
         advance_to(&mut loan, "2026-05-15", &mut journal); // 89 DPD
         assert_eq!(loan.status, LoanStatus::Active);
         let principal = loan.principal_outstanding_minor();
-        let interest = loan.interest_receivable_minor();
+        let interest = loan.interest_recognised_unpaid_minor();
         let penalty = loan.outstanding_minor(Component::Penalty);
         let fee = loan.outstanding_minor(Component::Fee);
         journal.clear();
@@ -1633,7 +1696,7 @@ mod tests {
     }
 
     /// Balances per purpose (debit positive) from a journal.
-    fn balances(journal: &[PostingIntent]) -> BTreeMap<AccountPurpose, i64> {
+    pub(super) fn balances(journal: &[PostingIntent]) -> BTreeMap<AccountPurpose, i64> {
         let mut map = BTreeMap::new();
         for p in journal {
             *map.entry(p.debit).or_insert(0) += p.amount_minor;
@@ -1690,12 +1753,13 @@ mod tests {
                 0u32..=5,
                 30u32..=120,
                 any::<bool>(),
+                any::<bool>(),
             ),
         )
             .prop_map(
                 |(
                     (method, rate, fee, scope, day_rule, effect, fee_bp),
-                    (term, principal, compounds, grace, write_off, late_fee),
+                    (term, principal, compounds, grace, write_off, late_fee, hold),
                 )| {
                     let mut product = cny_daily_product();
                     product.repayment_method = method;
@@ -1708,6 +1772,11 @@ mod tests {
                     product.late_fee_minor = if late_fee { 1_000 } else { 0 };
                     product.prepayment.partial_effect = effect;
                     product.prepayment.fee_rate_fraction = Decimal::new(fee_bp, 4);
+                    product.overpayment_credit = if hold {
+                        crate::product::OverpaymentCredit::Hold
+                    } else {
+                        crate::product::OverpaymentCredit::ApplyToNextDue
+                    };
                     product.validate().unwrap();
                     LoanConfig::from_product(&product, cny(principal), term, write_off).unwrap()
                 },
@@ -1745,6 +1814,7 @@ mod tests {
                 prop_assert_eq!(get(AccruedInterest), if on_books { loan.interest_accrued_unbilled_minor() } else { 0 });
                 prop_assert_eq!(get(PenaltyReceivable), if on_books { loan.outstanding_minor(Component::Penalty) } else { 0 });
                 prop_assert_eq!(get(FeeReceivable), if on_books { loan.outstanding_minor(Component::Fee) } else { 0 });
+                prop_assert_eq!(-get(Overpayment), loan.overpayment_credit_minor);
                 prop_assert_eq!(b.values().sum::<i64>(), 0);
             }
         }
@@ -1818,6 +1888,8 @@ mod tests {
                     Command::PrepayPartial { amount: cny(amount_minor) }
                 } else if kind < prepay_percent + pay_percent {
                     Command::Repay { amount: cny(amount_minor) }
+                } else if kind >= 97 && loan.overpayment_credit_minor > 0 {
+                    Command::Refund { amount: cny(1 + amount_minor % loan.overpayment_credit_minor) }
                 } else {
                     Command::AdvanceDay
                 };
@@ -1833,7 +1905,9 @@ mod tests {
                     // A partial prepayment may be refused (too small, too large); nothing
                     // else may fail here.
                     Err(error) => prop_assert!(
-                        matches!(command, Command::PrepayPartial { .. }),
+                        matches!(command, Command::PrepayPartial { .. })
+                            || (loan.status != LoanStatus::Active
+                                && !matches!(command, Command::AdvanceDay)),
                         "{}", error
                     ),
                 }
@@ -1848,7 +1922,10 @@ mod tests {
                 prop_assert_eq!(get(AccruedInterest), if on_books { loan.interest_accrued_unbilled_minor() } else { 0 });
             prop_assert_eq!(get(FeeReceivable), if on_books { loan.outstanding_minor(Component::Fee) } else { 0 });
             prop_assert_eq!(get(PenaltyReceivable), if on_books { loan.outstanding_minor(Component::Penalty) } else { 0 });
-            let repaid = sum_of(&journal, BorrowerCash, PrincipalReceivable);
+            prop_assert_eq!(-get(Overpayment), loan.overpayment_credit_minor);
+            prop_assert!(loan.overpayment_credit_minor >= 0);
+            let repaid = sum_of(&journal, BorrowerCash, PrincipalReceivable)
+                + sum_of(&journal, Overpayment, PrincipalReceivable);
             let written_off = sum_of(&journal, WriteOffExpense, PrincipalReceivable);
             prop_assert_eq!(repaid + written_off + get(PrincipalReceivable), principal_minor);
             if loan.status == LoanStatus::PaidOff {

@@ -151,6 +151,16 @@ pub struct PrepaymentPolicy {
     pub partial_minimum_minor: i64,
 }
 
+/// What happens to money paid beyond what is owed (the borrower's overpayment credit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OverpaymentCredit {
+    /// Pays what falls due next, on its due date, in the contract's allocation order, so
+    /// an early payment keeps the loan current (the usual expectation of a borrower).
+    ApplyToNextDue,
+    /// Held until it is refunded or a full prepayment uses it.
+    Hold,
+}
+
 /// A loan product. Amounts are minor units of `currency`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoanProduct {
@@ -176,6 +186,7 @@ pub struct LoanProduct {
     pub prepayment: PrepaymentPolicy,
     /// Disbursements above this must go to a named payee (受托支付), not the borrower.
     pub entrusted_payment_threshold_minor: i64,
+    pub overpayment_credit: OverpaymentCredit,
 }
 
 /// One problem with one field.
@@ -416,6 +427,7 @@ impl LoanProduct {
                 partial_minimum_minor: 10_000,
             },
             entrusted_payment_threshold_minor: 5_000_000,
+            overpayment_credit: OverpaymentCredit::ApplyToNextDue,
         }
     }
 }
@@ -455,6 +467,7 @@ pub(crate) mod tests {
                 partial_minimum_minor: 10_000,
             },
             entrusted_payment_threshold_minor: 5_000_000, // 50,000.00
+            overpayment_credit: OverpaymentCredit::ApplyToNextDue,
         }
     }
 

@@ -187,9 +187,12 @@ impl Line {
         self.limit_total_minor() - self.used_minor + self.shortfall_minor
     }
 
-    /// Everything the borrower owes now (billed, unbilled, installments not yet billed,
-    /// fees, interest, penalty), less any overpayment. Fees of installment parts not yet
-    /// billed are included: they are owed as the plan runs.
+    /// Everything the borrower still owes on the line, less the overpayment: billed and
+    /// unbilled revolving principal, installment parts not yet billed and their fees (owed
+    /// as the plans run, not yet due), billed fees, interest and penalty. Negative when the
+    /// overpayment is larger (the line owes the borrower). A repayment of this amount pays
+    /// what is payable now and leaves the rest as overpayment, which pays the installment
+    /// parts as they are billed.
     pub fn payoff_minor(&self) -> i64 {
         let unbilled_fees: i64 = self
             .plans
@@ -315,6 +318,11 @@ pub enum Command {
         free_minor: i64,
         reason: String,
     },
+    /// Pays the borrower back out of the overpayment, at most all of it, in any status
+    /// (a closed line returns what it holds). Postings: Dr Overpayment / Cr BorrowerCash.
+    RefundOverpayment {
+        amount_minor: i64,
+    },
 }
 
 /// What happened, for the shell to log (limit history, statements, plans).
@@ -350,6 +358,9 @@ pub enum LineEvent {
         fee_minor: i64,
         principal_minor: i64,
         overpayment_minor: i64,
+    },
+    OverpaymentRefunded {
+        amount_minor: i64,
     },
 }
 
@@ -459,6 +470,10 @@ fn dispatch(
             check_positive("amount_minor", *amount_minor)?;
             payments::repay(line, *amount_minor, as_of, book);
             Ok(())
+        }
+        Command::RefundOverpayment { amount_minor } => {
+            check_positive("amount_minor", *amount_minor)?;
+            payments::refund_overpayment(line, *amount_minor, book)
         }
         Command::ConvertPurchase {
             plan_id,

@@ -21,6 +21,7 @@ enum Op {
     Hold(u32),
     Freeze,
     Unfreeze,
+    RefundOverpayment(u32),
 }
 
 /// A share (in 1/1000) of a base, at least 1.
@@ -44,6 +45,7 @@ fn op(repay_weight: u32) -> impl Strategy<Value = Op> {
         1 => per_mille.prop_map(Op::Hold),
         1 => Just(Op::Freeze),
         1 => Just(Op::Unfreeze),
+        1 => (0u32..=1100).prop_map(Op::RefundOverpayment),
     ]
 }
 
@@ -114,6 +116,10 @@ fn command(sim: &Sim, op: &Op, next_plan: &mut u64) -> Command {
         },
         Op::Unfreeze => Command::Unfreeze {
             reason: "test".into(),
+        },
+        // Sometimes more than the overpayment, to be refused.
+        Op::RefundOverpayment(p) => Command::RefundOverpayment {
+            amount_minor: share(line.overpayment_minor + 1, p),
         },
     }
 }

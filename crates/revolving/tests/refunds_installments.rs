@@ -82,6 +82,55 @@ fn a_refund_of_principal_already_repaid_becomes_a_credit_balance() {
     assert!(matches!(unknown, Err(LineError::Invalid(_))));
 }
 
+/// The credit balance goes back to the borrower, never more than it holds, also after the
+/// line is closed.
+#[test]
+fn an_overpayment_is_refunded_to_the_borrower() {
+    let mut sim = Sim::standard(1_000_00, "2025-01-15");
+    sim.capture(100_00);
+    sim.run(Command::Repay {
+        amount_minor: 160_00,
+    });
+    assert_eq!(sim.line.overpayment_minor, 60_00);
+    let too_much = sim.try_apply(Command::RefundOverpayment {
+        amount_minor: 60_01,
+    });
+    assert!(
+        matches!(
+            too_much,
+            Err(LineError::TooLarge {
+                field: "amount_minor",
+                max: 60_00,
+                ..
+            })
+        ),
+        "{too_much:?}"
+    );
+    sim.run(Command::RefundOverpayment {
+        amount_minor: 10_00,
+    });
+    assert_eq!(sim.line.overpayment_minor, 50_00);
+    assert_eq!(
+        sim.journal
+            .total(Purpose::Overpayment, Purpose::BorrowerCash),
+        10_00
+    );
+    sim.run(Command::Close {
+        free_minor: sim.line.available_posted_minor(),
+        reason: "customer left".to_string(),
+    });
+    sim.run(Command::RefundOverpayment {
+        amount_minor: 50_00,
+    });
+    assert_eq!(
+        (sim.line.overpayment_minor, sim.line.payoff_minor()),
+        (0, 0)
+    );
+    assert!(sim.events.contains(&LineEvent::OverpaymentRefunded {
+        amount_minor: 50_00
+    }));
+}
+
 #[test]
 fn a_refund_reaches_the_unbilled_parts_of_the_plan_named() {
     let mut sim = Sim::standard(10_000_00, "2025-01-15");

@@ -261,10 +261,11 @@ async fn loan_routes_refuse_bad_input_and_move_money_once() {
             )
             .await;
         assert_eq!(
-            (s, v["stage"].as_str()),
+            (s, v["loan"]["stage"].as_str()),
             (201, Some("paid_off")),
             "{name}: {v}"
         );
+        assert!(v["repayment_id"].is_i64(), "{name}: like a repayment: {v}");
         let (s, _) = api
             .post(
                 &format!("/v1/loans/{id}/repayments"),
@@ -281,6 +282,140 @@ async fn loan_routes_refuse_bad_input_and_move_money_once() {
         let (s, doc) = api.get("/openapi.json").await;
         assert_eq!(s, 200);
         assert!(doc["paths"]["/v1/loans/{id}/repayments/{rid}/reversal"].is_object());
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
+    }
+}
+
+/// A view `as_of` a date shows that date's state (a credit paid later is not in it); the
+/// quote counts the credit, and what is left after payoff is refunded once.
+#[tokio::test]
+async fn as_of_views_quotes_and_refunds_follow_the_credit() {
+    for ts in testkit::all_stores().await {
+        let name = ts.name;
+        let state = server::app::build_state(ts.store.clone()).await.unwrap();
+        server::app::bootstrap_key(&ts.store, Some(KEY))
+            .await
+            .unwrap();
+        engine::loans::init_business_date(&state.engine, "2026-01-15".parse().unwrap())
+            .await
+            .unwrap();
+        let engine = state.engine.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(server::app::serve(state, listener, async {
+            let _ = stopped.await;
+        }));
+        let api = Api {
+            base,
+            http: reqwest::Client::new(),
+        };
+        let mut bad = product("0.05%/day");
+        bad["overpayment_credit"] = json!("spend_it");
+        let (s, v) = api.post("/v1/loan-products", bad, None).await;
+        assert_eq!((s, field(&v)), (422, "overpayment_credit"), "{name}: {v}");
+        let (_, v) = api
+            .post("/v1/loan-products", product("0.05%/day"), None)
+            .await;
+        let pid = v["id"].as_str().unwrap().to_string();
+        let (_, v) = api
+            .post(
+                "/v1/loans",
+                json!({"product_id": pid, "borrower": "bob", "amount_minor": 1_000_000, "term_months": 6}),
+                None,
+            )
+            .await;
+        let id = v["id"].as_str().unwrap().to_string();
+        api.post(&format!("/v1/loans/{id}/approve"), json!({}), None)
+            .await;
+        let (s, _) = api
+            .post(
+                &format!("/v1/loans/{id}/disburse"),
+                json!({}),
+                Some(Uuid::now_v7()),
+            )
+            .await;
+        assert_eq!(s, 201, "{name}");
+        let (_, on_15th) = api.get(&format!("/v1/loans/{id}")).await;
+        engine::loans::close_business_day(&engine, engine::loans::CobConfig::default(), &|_| {})
+            .await
+            .unwrap();
+        let (_, q) = api.get(&format!("/v1/loans/{id}/prepayment-quote")).await;
+        let quote_before = q["payoff_minor"].as_i64().unwrap();
+        let (s, v) = api
+            .post(
+                &format!("/v1/loans/{id}/repayments"),
+                json!({"amount_minor": 1_000, "currency": "CNY", "date": "2026-01-16"}),
+                Some(Uuid::now_v7()),
+            )
+            .await;
+        assert_eq!(
+            (s, v["loan"]["overpayment_credit_minor"].as_i64()),
+            (201, Some(1_000)),
+            "{name}: {v}"
+        );
+        let (s, then) = api.get(&format!("/v1/loans/{id}?as_of=2026-01-15")).await;
+        assert_eq!(s, 200, "{name}");
+        assert_eq!(then, on_15th, "{name}: the 15th as it was");
+        let (_, q) = api.get(&format!("/v1/loans/{id}/prepayment-quote")).await;
+        let quote = q["payoff_minor"].as_i64().unwrap();
+        assert_eq!(
+            quote,
+            quote_before - 1_000,
+            "{name}: the quote counts the credit"
+        );
+
+        let (s, v) = api
+            .post(
+                &format!("/v1/loans/{id}/prepay"),
+                json!({"amount_minor": quote + 300, "currency": "CNY", "date": "2026-01-16"}),
+                Some(Uuid::now_v7()),
+            )
+            .await;
+        assert_eq!(
+            (
+                s,
+                v["loan"]["stage"].as_str(),
+                v["loan"]["overpayment_credit_minor"].as_i64()
+            ),
+            (201, Some("paid_off"), Some(300)),
+            "{name}: {v}"
+        );
+        let refund = |amount: i64| json!({"amount_minor": amount, "currency": "CNY"});
+        let (s, v) = api
+            .post(
+                &format!("/v1/loans/{id}/refunds"),
+                refund(301),
+                Some(Uuid::now_v7()),
+            )
+            .await;
+        assert_eq!((s, field(&v)), (422, "amount_minor"), "{name}: {v}");
+        let rkey = Uuid::now_v7();
+        let (s, v) = api
+            .post(&format!("/v1/loans/{id}/refunds"), refund(300), Some(rkey))
+            .await;
+        assert_eq!(
+            (
+                s,
+                v["loan"]["overpayment_credit_minor"].as_i64(),
+                v["id"].as_str()
+            ),
+            (201, Some(0), Some(rkey.to_string().as_str())),
+            "{name}: {v}"
+        );
+        let (s, again) = api
+            .post(&format!("/v1/loans/{id}/refunds"), refund(300), Some(rkey))
+            .await;
+        assert_eq!((s, &again), (200, &v), "{name}");
+        let (s, v) = api
+            .post(&format!("/v1/loans/{id}/refunds"), refund(200), Some(rkey))
+            .await;
+        assert_eq!(
+            (s, v["code"].as_str()),
+            (409, Some("idempotency_key_reused")),
+            "{name}: {v}"
+        );
         let _ = stop.send(());
         server.await.unwrap().unwrap();
     }

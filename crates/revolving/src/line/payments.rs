@@ -82,6 +82,28 @@ pub(super) fn use_overpayment(line: &mut Line, on: BusinessDate, book: &mut Book
     line.overpayment_minor = left;
 }
 
+/// Pays `amount` of the overpayment back to the borrower.
+pub(super) fn refund_overpayment(
+    line: &mut Line,
+    amount: i64,
+    book: &mut Book,
+) -> Result<(), LineError> {
+    if amount > line.overpayment_minor {
+        return Err(LineError::TooLarge {
+            field: "amount_minor",
+            what: "refunded from the overpayment",
+            got: amount,
+            max: line.overpayment_minor,
+        });
+    }
+    line.overpayment_minor -= amount;
+    book.post(Purpose::Overpayment, Purpose::BorrowerCash, amount);
+    book.event(LineEvent::OverpaymentRefunded {
+        amount_minor: amount,
+    });
+    Ok(())
+}
+
 /// The most a refund can take back: unbilled and billed revolving principal, and the
 /// unbilled parts of the plan named.
 fn refundable(line: &Line, plan: Option<usize>) -> i64 {

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use engine::loans::{self, Action, Application, LoanUseError, LoanView};
-use lending::loan::{AccountPurpose, LoanConfig, LoanError};
+use lending::loan::{LoanConfig, LoanError};
 use lending::product::Component;
 use money::{BusinessDate, Money};
 use serde::Deserialize;
@@ -35,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/v1/loans/{id}/prepayment-quote", get(prepayment_quote))
         .route("/v1/loans/{id}/prepay", post(prepay))
+        .route("/v1/loans/{id}/refunds", post(refund))
 }
 
 const OPERATORS: &[Role] = &[Role::Operator];
@@ -50,6 +51,9 @@ fn loan_error(e: LoanUseError) -> ApiError {
             field(422, "not_open_business_day", "date", e.to_string())
         }
         LoanUseError::Refused(m) => problem(409, "refused", "Request refused", m),
+        LoanUseError::KeyReused(m) => {
+            problem(409, "idempotency_key_reused", "Idempotency-Key reused", m)
+        }
         LoanUseError::DayClosing => problem(
             503,
             "day_closing",
@@ -66,6 +70,9 @@ fn loan_error(e: LoanUseError) -> ApiError {
                 LoanError::PayeeRequired { .. } => field(422, "payee_required", "payee", detail),
                 LoanError::PrepaymentNotAllowed => {
                     field(422, "prepayment_not_allowed", "kind", detail)
+                }
+                LoanError::RefundAboveCredit { .. } => {
+                    field(422, "refund_above_credit", "amount_minor", detail)
                 }
                 LoanError::Product(_) | LoanError::Schedule(_) => {
                     problem(422, "invalid_terms", "Invalid terms", detail)
@@ -184,20 +191,10 @@ pub async fn get_product(
     Ok(Json(load_product(&s, id, q.version).await?))
 }
 
-async fn respond(s: &AppState, v: &LoanView) -> Result<LoanResponse, ApiError> {
+/// A loan as the wire shows it. Every figure comes from the loan's state (not from its
+/// ledger accounts), so a view `as_of` a past date is that date's state throughout.
+async fn respond(_s: &AppState, v: &LoanView) -> Result<LoanResponse, ApiError> {
     let l = &v.loan;
-    let credit = s
-        .engine
-        .account(loans::account_id(
-            v.row.id,
-            &v.row.tenant,
-            v.currency(),
-            AccountPurpose::Overpayment,
-        ))
-        .await?
-        .map_or(0, |a| {
-            a.balances.credits_posted_minor - a.balances.debits_posted_minor
-        });
     Ok(LoanResponse {
         id: v.row.id,
         borrower: v.row.borrower.clone(),
@@ -211,7 +208,8 @@ async fn respond(s: &AppState, v: &LoanView) -> Result<LoanResponse, ApiError> {
         bucket: format!("{:?}", l.bucket()),
         classification: format!("{:?}", l.classification()),
         principal_outstanding_minor: l.principal_outstanding_minor(),
-        interest_receivable_minor: l.interest_receivable_minor(),
+        interest_receivable_minor: l.outstanding_minor(Component::Interest),
+        interest_accrued_minor: l.interest_accrued_unbilled_minor(),
         billed_outstanding_minor: [
             Component::Penalty,
             Component::Fee,
@@ -221,7 +219,7 @@ async fn respond(s: &AppState, v: &LoanView) -> Result<LoanResponse, ApiError> {
         .iter()
         .map(|c| l.outstanding_minor(*c))
         .sum(),
-        overpayment_credit_minor: credit,
+        overpayment_credit_minor: l.overpayment_credit_minor,
         installments: loan_installments(l),
     })
 }
@@ -425,6 +423,14 @@ pub async fn disburse(
 }
 
 fn amount(amount_minor: i64, currency: &str, loan: &LoanView) -> Result<Money, ApiError> {
+    if amount_minor <= 0 {
+        return Err(FieldError::new("amount_minor", "must be positive").into());
+    }
+    amount_or_zero(amount_minor, currency, loan)
+}
+
+/// An amount that may be zero: a full prepayment the overpayment credit covers.
+fn amount_or_zero(amount_minor: i64, currency: &str, loan: &LoanView) -> Result<Money, ApiError> {
     let c: money::Currency = currency
         .parse()
         .map_err(|_| FieldError::new("currency", "unknown currency"))?;
@@ -435,8 +441,8 @@ fn amount(amount_minor: i64, currency: &str, loan: &LoanView) -> Result<Money, A
         )
         .into());
     }
-    if amount_minor <= 0 {
-        return Err(FieldError::new("amount_minor", "must be positive").into());
+    if amount_minor < 0 {
+        return Err(FieldError::new("amount_minor", "must not be negative").into());
     }
     Ok(Money::from_minor(amount_minor, c))
 }
@@ -508,9 +514,11 @@ pub async fn prepayment_quote(
     }))
 }
 
-/// Prepays in full (at least the quote; any excess becomes a credit) or in part.
+/// Prepays in full (at least the quote, which is net of the overpayment credit: zero when
+/// the credit covers it; any excess becomes a credit) or in part (the credit is not used).
+/// Answers like a repayment: the prepayment's id and the loan.
 #[utoipa::path(post, path = "/v1/loans/{id}/prepay", params(("id" = Uuid, Path)), request_body = PrepayRequest,
-    responses((status = 201, body = LoanResponse), (status = 409, body = Problem), (status = 503, body = Problem, description = "close of business is part-way through the day"), (status = 422, body = Problem)),
+    responses((status = 201, body = RepaymentResponse), (status = 409, body = Problem), (status = 503, body = Problem, description = "close of business is part-way through the day"), (status = 422, body = Problem)),
     security(("api_key" = [])), tag = "loans")]
 pub async fn prepay(
     p: Principal,
@@ -518,15 +526,70 @@ pub async fn prepay(
     Path(id): Path<String>,
     headers: HeaderMap,
     WireJson(req): WireJson<PrepayRequest>,
-) -> Result<(StatusCode, Json<LoanResponse>), ApiError> {
+) -> Result<(StatusCode, Json<RepaymentResponse>), ApiError> {
     let loan = loan_for(&p, &s, &id).await?;
-    let money = amount(req.amount_minor, &req.currency, &loan)?;
-    let date = parse_date("date", &req.date)?;
-    let action = match req.kind.as_deref() {
-        None | Some("full") => Action::PrepayFull { amount: money },
-        Some("partial") => Action::PrepayPartial { amount: money },
+    let full = match req.kind.as_deref() {
+        None | Some("full") => true,
+        Some("partial") => false,
         Some(_) => return Err(FieldError::new("kind", "must be full or partial").into()),
     };
-    let (code, view, _) = act(&p, &s, &id, &headers, action, date).await?;
-    Ok((code, Json(respond(&s, &view).await?)))
+    let money = match full {
+        true => amount_or_zero(req.amount_minor, &req.currency, &loan)?,
+        false => amount(req.amount_minor, &req.currency, &loan)?,
+    };
+    let date = parse_date("date", &req.date)?;
+    let action = match full {
+        true => Action::PrepayFull { amount: money },
+        false => Action::PrepayPartial { amount: money },
+    };
+    let (code, view, key) = act(&p, &s, &id, &headers, action, date).await?;
+    let seq = loans::event_seq_for_key(&s.engine, view.row.id, key)
+        .await
+        .map_err(loan_error)?;
+    Ok((
+        code,
+        Json(RepaymentResponse {
+            repayment_id: seq,
+            loan: respond(&s, &view).await?,
+        }),
+    ))
+}
+
+/// Pays the borrower back out of the loan's overpayment credit, at most the credit; also
+/// after the loan is paid off or written off. Posts `overpayment_liability → cash_clearing`.
+#[utoipa::path(post, path = "/v1/loans/{id}/refunds", params(("id" = Uuid, Path)), request_body = LoanRefundRequest,
+    responses((status = 201, body = LoanRefundResponse), (status = 200, body = LoanRefundResponse, description = "a retry with the same Idempotency-Key and body"), (status = 409, body = Problem), (status = 503, body = Problem, description = "close of business is part-way through the day"), (status = 422, body = Problem)),
+    security(("api_key" = [])), tag = "loans")]
+pub async fn refund(
+    p: Principal,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    WireJson(req): WireJson<LoanRefundRequest>,
+) -> Result<(StatusCode, Json<LoanRefundResponse>), ApiError> {
+    let loan = loan_for(&p, &s, &id).await?;
+    let money = amount(req.amount_minor, &req.currency, &loan)?;
+    let date = open_day(&s).await?;
+    let key = idempotency_key(&headers, req.id)?;
+    let (code, view, key) = act(
+        &p,
+        &s,
+        &id,
+        &headers,
+        Action::Refund { amount: money },
+        date,
+    )
+    .await
+    .map(|(c, v, _)| (c, v, key))?;
+    let seq = loans::event_seq_for_key(&s.engine, view.row.id, key)
+        .await
+        .map_err(loan_error)?;
+    Ok((
+        code,
+        Json(LoanRefundResponse {
+            id: key,
+            refund_id: seq,
+            loan: respond(&s, &view).await?,
+        }),
+    ))
 }

@@ -26,6 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/credit-lines/{id}", get(get_line))
         .route("/v1/credit-lines/{id}/history", get(line_history))
         .route("/v1/credit-lines/{id}/repayments", post(repay))
+        .route("/v1/credit-lines/{id}/refunds", post(refund_overpayment))
         .route("/v1/credit-lines/{id}/changes", post(change_line))
         .route(
             "/v1/credit-lines/{id}/statement-installments",
@@ -641,4 +642,26 @@ pub async fn trace(
         merchant: MerchantResponse::from(&merchant),
         steps: out,
     }))
+}
+
+/// Pays the borrower back out of the line's overpayment, at most all of it; also on a
+/// closed line. Posts `overpayment → borrower_cash`. Roles: operator.
+#[utoipa::path(post, path = "/v1/credit-lines/{id}/refunds", request_body = LineRefundRequest,
+    responses((status = 201, body = CreditLineResponse), (status = 422, body = Problem), (status = 409, body = Problem)),
+    security(("api_key" = [])), tag = "revolving")]
+pub async fn refund_overpayment(
+    p: Principal,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    WireJson(req): WireJson<LineRefundRequest>,
+) -> Result<(StatusCode, Json<CreditLineResponse>), ApiError> {
+    p.require(OPERATORS)?;
+    let id = path_uuid(&id, "credit line id")?;
+    let key = idempotency_key(&headers, req.id)?;
+    let (_, replayed) =
+        rc::refund_overpayment(&s.engine, &tenant_of(&p), id, key, req.amount_minor)
+            .await
+            .map_err(rc_error)?;
+    Ok(created(replayed, line_response(&s, &p, id).await?))
 }
