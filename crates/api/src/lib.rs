@@ -15,3 +15,5 @@ mod apr_wire;
 pub use apr_wire::*;
 mod decision_wire;
 pub use decision_wire::*;
+mod cob_wire;
+pub use cob_wire::*;

@@ -35,6 +35,8 @@ pub struct Shared {
     pub metrics: PrometheusHandle,
     /// The credit decision model and policy loaded at start.
     pub decisions: Arc<DecisionService>,
+    /// Close-of-business runs of this process (`POST /v1/close-of-business`, `--cob-at`).
+    pub cob: Arc<crate::cob_runs::CobRuns>,
 }
 
 /// Installs the Prometheus recorder once per process.
@@ -88,6 +90,7 @@ pub async fn build_state_with(
         key_cache: Arc::new(Mutex::new(HashMap::new())),
         metrics: metrics_handle(),
         decisions: Arc::new(decisions),
+        cob: Arc::default(),
     })))
 }
 
@@ -102,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::loans::routes())
         .merge(routes::decisions::routes())
         .merge(routes::revolving::routes())
+        .merge(routes::cob::routes())
         .route_layer(middleware::from_fn(track))
         .fallback(|| async { crate::problem::not_found("this route") })
         .layer(DefaultBodyLimit::max(8 * 1024 * 1024))

@@ -25,7 +25,25 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    pub async fn open(&self) -> anyhow::Result<Store> {
+    /// Opens the store to write it, after taking its writer lock (held until the returned
+    /// lock is dropped): refused while another process writes the same data directory or
+    /// PostgreSQL database.
+    pub async fn open_writer(&self) -> anyhow::Result<(Store, store::WriterLock)> {
+        match &self.database_url {
+            Some(url) if !url.is_empty() => {
+                let lock = store::WriterLock::postgres(url).await?;
+                Ok((Store::connect_postgres(url).await?, lock))
+            }
+            _ => {
+                let lock = store::WriterLock::sqlite(&self.data_dir)?;
+                Ok((Store::open_sqlite(&self.data_dir)?, lock))
+            }
+        }
+    }
+
+    /// Opens the store without the writer lock, for the processes that run beside the
+    /// writer by design (close-of-business workers on PostgreSQL write only plans).
+    pub async fn open_beside_writer(&self) -> anyhow::Result<Store> {
         match &self.database_url {
             Some(url) if !url.is_empty() => Store::connect_postgres(url).await,
             _ => Store::open_sqlite(&self.data_dir),
@@ -41,6 +59,14 @@ pub enum Cmd {
         store: StoreArgs,
         #[arg(long, env = "PUHUI_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
+        /// The first business date of a new installation (default: today's date, UTC). On a
+        /// store whose business date is open, it must be that date.
+        #[arg(long, env = "PUHUI_BUSINESS_DATE")]
+        business_date: Option<String>,
+        /// Close business every day at this time, UTC (HH:MM): the days before the calendar
+        /// date close, so that today's date opens.
+        #[arg(long, env = "PUHUI_COB_AT")]
+        cob_at: Option<String>,
     },
     /// Create or upgrade the database schema.
     Migrate {
@@ -65,16 +91,25 @@ pub enum Cmd {
         cmd: riskops::ModelCmd,
     },
     /// Close of business: advance the business date one day at a time, servicing every
-    /// open loan (accrual, billing, late fees, penalty, DPD, write-off). Resumable.
+    /// open loan (accrual, billing, late fees, penalty, DPD, write-off). Resumable. With
+    /// `--server`, the running server closes the days and this command shows its progress;
+    /// without, it opens the store itself, which is refused while a server runs on it.
     Cob {
         #[command(flatten)]
         store: StoreArgs,
         /// Close days until this date is the open business day (default: one day).
         #[arg(long)]
         to: Option<String>,
-        /// Open the first business day of a new installation.
-        #[arg(long)]
+        /// Open the first business day of a new installation (and close nothing unless
+        /// `--to` is given). Refused when a business date is already open.
+        #[arg(long, conflicts_with = "server")]
         start: Option<String>,
+        /// A running server's URL, e.g. http://127.0.0.1:8080: close business there.
+        #[arg(long, env = "PUHUI_SERVER")]
+        server: Option<String>,
+        /// An operator API key for `--server`.
+        #[arg(long, env = "PUHUI_API_KEY")]
+        api_key: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -260,9 +295,15 @@ pub fn main() -> ExitCode {
 
 async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
     match cmd {
-        Cmd::Serve { store, listen } => serve(store, &listen).await,
+        Cmd::Serve {
+            store,
+            listen,
+            business_date,
+            cob_at,
+        } => serve(store, &listen, business_date, cob_at).await,
         Cmd::Migrate { store } => {
-            store.open().await?.migrate().await?;
+            let (s, _lock) = store.open_writer().await?;
+            s.migrate().await?;
             println!("schema is current");
             Ok(ExitCode::SUCCESS)
         }
@@ -278,7 +319,7 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
                     label,
                 },
         } => {
-            let s = store.open().await?;
+            let (s, _lock) = store.open_writer().await?;
             s.migrate().await?;
             let role: crate::auth::Role = role.parse().map_err(anyhow::Error::msg)?;
             let key = crate::auth::generate_key();
@@ -301,10 +342,18 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
         Cmd::Revolving { cmd } => crate::rc_cli::run(cmd).await,
         Cmd::Loan { cmd } => crate::loan_cli::run(cmd),
         Cmd::Cob {
+            server: Some(server),
+            api_key,
+            to,
+            json,
+            ..
+        } => crate::cob_client::run(&server, api_key, to, json).await,
+        Cmd::Cob {
             store,
             to,
             start,
             json,
+            ..
         } => crate::loan_cli::cob(store, to, start, json).await,
         Cmd::CobWorker {
             store,
@@ -314,9 +363,31 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn serve(store_args: StoreArgs, listen: &str) -> anyhow::Result<ExitCode> {
-    let store = store_args.open().await?;
+async fn serve(
+    store_args: StoreArgs,
+    listen: &str,
+    business_date: Option<String>,
+    cob_at: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let business_date = business_date
+        .map(|d| d.parse::<money::BusinessDate>())
+        .transpose()
+        .map_err(|_| anyhow::anyhow!("--business-date: must be a date YYYY-MM-DD"))?;
+    let cob_at = cob_at
+        .map(|t| crate::cob_runs::parse_time_of_day(&t))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--cob-at: {e}"))?;
+    let (store, _lock) = store_args.open_writer().await?;
     let state = app::build_state(store.clone()).await?;
+    let open = open_first_day(&state.engine, business_date).await?;
+    tracing::info!(business_date = %open, "business date");
+    if let Some(minute) = cob_at {
+        tokio::spawn(crate::cob_runs::schedule(
+            state.cob.clone(),
+            state.engine.clone(),
+            minute,
+        ));
+    }
     app::bootstrap_key(
         &store,
         std::env::var("PUHUI_BOOTSTRAP_API_KEY").ok().as_deref(),
@@ -334,8 +405,34 @@ async fn serve(store_args: StoreArgs, listen: &str) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
+/// Opens the first business date of a new installation (`--business-date`, or today's date
+/// in UTC), so that it is usable at once; on an installation whose date is open, checks that
+/// `--business-date`, if given, is that date.
+async fn open_first_day(
+    engine: &engine::Engine,
+    asked: Option<money::BusinessDate>,
+) -> anyhow::Result<money::BusinessDate> {
+    use engine::loans;
+    if let Some(open) = loans::business_date(engine).await? {
+        anyhow::ensure!(
+            asked.is_none_or(|a| a == open),
+            "--business-date: the business date {open} is already open; \
+             it moves only by close of business"
+        );
+        return Ok(open);
+    }
+    let today = money::BusinessDate::from_epoch_days(
+        (crate::cob_runs::now_ms().div_euclid(86_400_000)) as i32,
+    )
+    .ok_or_else(|| anyhow::anyhow!("the system clock is out of range"))?;
+    let open = loans::init_business_date(engine, asked.unwrap_or(today)).await?;
+    Ok(open)
+}
+
+/// Offline: verification reads the store in many queries, so it runs only while no other
+/// process writes (it takes the writer lock like any writer, and refuses beside a server).
 async fn verify(store_args: StoreArgs, json: bool) -> anyhow::Result<ExitCode> {
-    let store = store_args.open().await?;
+    let (store, _lock) = store_args.open_writer().await?;
     store.migrate().await?;
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_style(

@@ -8,6 +8,8 @@ pub mod app;
 pub mod auth;
 pub mod bench;
 pub mod cli;
+pub mod cob_client;
+pub mod cob_runs;
 pub mod decisioning;
 pub mod loan_cli;
 pub mod openapi;

@@ -113,18 +113,33 @@ pub async fn cob(
     };
     let to = to.map(|t| parse("to", &t)).transpose()?;
     let start = start.map(|s| parse("start", &s)).transpose()?;
-    let store = store_args.open().await?;
+    let (store, _lock) = store_args.open_writer().await?;
     let engine = engine::Engine::start(store, engine::EngineConfig::default()).await?;
     if let Some(start) = start {
-        let open = loans::init_business_date(&engine, start).await?;
-        anyhow::ensure!(
-            open == start || to.is_some(),
-            "a business date is already open: {open}"
-        );
+        if let Some(open) = loans::business_date(&engine).await? {
+            anyhow::bail!(
+                "--start: the business date {open} is already open; it moves only by close \
+                 of business (`puhui cob --to DATE`)"
+            );
+        }
+        loans::init_business_date(&engine, start).await?;
+        if to.is_none() {
+            match json {
+                true => println!(
+                    "{}",
+                    serde_json::json!({"business_date": start.to_string(), "days": []})
+                ),
+                false => println!("business date is now {start}"),
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
     }
-    let mut today = loans::business_date(&engine)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no business date is open; pass --start YYYY-MM-DD"))?;
+    let mut today = loans::business_date(&engine).await?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "no business date is open; pass --start YYYY-MM-DD (or start the server, which \
+                 opens today's date)"
+        )
+    })?;
     let target = to.unwrap_or(today.succ());
     anyhow::ensure!(
         target > today,
@@ -193,7 +208,8 @@ pub async fn cob_worker(
     use engine::cob_workers;
     const CHUNK_LOANS: u32 = 4096;
     const IDLE_POLL: std::time::Duration = std::time::Duration::from_millis(50);
-    let store = store_args.open().await?;
+    // No writer lock: a worker writes only plans, beside the process that holds it.
+    let store = store_args.open_beside_writer().await?;
     anyhow::ensure!(
         store.cob_queue().is_some(),
         "close-of-business workers need a PostgreSQL store (--database-url)"

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers and wire types.
 
 use crate::auth::Principal;
-use crate::routes::{apr, decisions, keys, ledger, loans, revolving};
+use crate::routes::{apr, cob, decisions, keys, ledger, loans, revolving};
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -105,6 +105,7 @@ impl Modify for IdempotencyHeader {
         revolving::convert_statement, revolving::quote, revolving::authorize,
         revolving::get_purchase, revolving::capture, revolving::void, revolving::refund,
         revolving::convert_purchase, revolving::trace,
+        cob::start_run, cob::get_run, cob::business_date,
     ),
     modifiers(&ApiKeyScheme, &IdempotencyHeader)
 )]

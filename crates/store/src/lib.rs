@@ -8,6 +8,7 @@
 mod codec;
 mod docs;
 mod loans;
+mod lock;
 mod postgres;
 mod sqlite;
 
@@ -20,6 +21,7 @@ use ledger::{
 pub use loans::{
     loan_partition, DomainWrite, LoanEvent, LoanRow, ProductRow, ProductWriteError, LOAN_PARTITIONS,
 };
+pub use lock::{StoreInUse, WriterLock, PG_WRITER_LOCK_KEY};
 pub use postgres::{CobClaim, CobQueue};
 /// How long SQLite lets an account's balance row lag its postings before a commit writes it.
 pub use sqlite::BALANCE_ROW_LAG as SQLITE_BALANCE_ROW_LAG;

@@ -371,7 +371,8 @@ async fn open_day(s: &AppState) -> Result<BusinessDate, ApiError> {
             409,
             "no_business_day",
             "No business day",
-            "no business date is open; run `puhui cob --start`",
+            "no business date is open; `puhui serve` opens one on a new store \
+             (--business-date, default today UTC), or run `puhui cob --start DATE`",
         )
     })
 }

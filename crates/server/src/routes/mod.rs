@@ -1,4 +1,5 @@
 pub mod apr;
+pub mod cob;
 pub mod decisions;
 pub mod keys;
 pub mod ledger;
