@@ -4,6 +4,8 @@ use crate::app;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use store::Store;
 
 #[derive(Parser)]
@@ -33,6 +35,43 @@ impl StoreArgs {
     }
 }
 
+/// How long clients may take, and how many may be connected at once.
+#[derive(Args, Clone, Debug)]
+pub struct ServeLimits {
+    /// Milliseconds from a request's first byte until its head (request line and headers)
+    /// is complete; a slower connection is closed.
+    #[arg(long, env = "PUHUI_HEADER_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_ms: u64,
+    /// Milliseconds from a request's head until its body is complete; a slower request is
+    /// answered 408 and its connection closed.
+    #[arg(long, env = "PUHUI_BODY_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_timeout_ms: u64,
+    /// Milliseconds a connection may stay silent, before its first request or between
+    /// requests, before it is closed.
+    #[arg(long, env = "PUHUI_IDLE_TIMEOUT_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_ms: u64,
+    /// Connections open at once; past it, new ones are closed as they arrive (and a warning
+    /// is logged).
+    #[arg(long, env = "PUHUI_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+    /// Routes that panic or stop the ledger writer, to test that failures are contained.
+    #[arg(long, hide = true)]
+    pub fault_injection: bool,
+}
+
+impl ServeLimits {
+    pub fn config(&self) -> app::ServeConfig {
+        use std::time::Duration;
+        app::ServeConfig {
+            header_timeout: Duration::from_millis(self.header_timeout_ms),
+            body_timeout: Duration::from_millis(self.body_timeout_ms),
+            idle_timeout: Duration::from_millis(self.idle_timeout_ms),
+            max_connections: self.max_connections as usize,
+            fault_injection: self.fault_injection,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 pub enum Cmd {
     /// Serve the HTTP API.
@@ -41,6 +80,8 @@ pub enum Cmd {
         store: StoreArgs,
         #[arg(long, env = "PUHUI_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
+        #[command(flatten)]
+        limits: ServeLimits,
     },
     /// Create or upgrade the database schema.
     Migrate {
@@ -246,7 +287,11 @@ pub fn main() -> ExitCode {
 
 async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
     match cmd {
-        Cmd::Serve { store, listen } => serve(store, &listen).await,
+        Cmd::Serve {
+            store,
+            listen,
+            limits,
+        } => serve(store, &listen, limits.config()).await,
         Cmd::Migrate { store } => {
             store.open().await?.migrate().await?;
             println!("schema is current");
@@ -300,7 +345,12 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn serve(store_args: StoreArgs, listen: &str) -> anyhow::Result<ExitCode> {
+async fn serve(
+    store_args: StoreArgs,
+    listen: &str,
+    config: app::ServeConfig,
+) -> anyhow::Result<ExitCode> {
+    crate::listen::raise_open_file_limit(config.max_connections);
     let store = store_args.open().await?;
     let state = app::build_state(store.clone()).await?;
     app::bootstrap_key(
@@ -313,10 +363,28 @@ async fn serve(store_args: StoreArgs, listen: &str) -> anyhow::Result<ExitCode> 
     tracing::info!(%addr, backend = store.backend_name(), "puhui listening");
     // Scripts and tests read this line to learn the port when listening on :0.
     println!("listening on http://{addr}");
-    app::serve(state, listener, async {
-        let _ = tokio::signal::ctrl_c().await;
+    let engine = state.engine.clone();
+    let writer_stopped = Arc::new(AtomicBool::new(false));
+    let stopped = writer_stopped.clone();
+    app::serve_with(state, listener, config, async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = engine.writer_stopped() => {
+                stopped.store(true, Ordering::SeqCst);
+                tracing::error!(
+                    "the ledger writer has stopped: /healthz answers 503, open requests are \
+                     finished, and the process exits non-zero so that its supervisor starts \
+                     a fresh one"
+                );
+            }
+        }
     })
     .await?;
+    // Nothing can commit without the writer, so serving on would only fail every write.
+    anyhow::ensure!(
+        !writer_stopped.load(Ordering::SeqCst),
+        "the ledger writer stopped; exiting so that a fresh process can take over"
+    );
     Ok(ExitCode::SUCCESS)
 }
 

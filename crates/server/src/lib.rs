@@ -9,6 +9,8 @@ pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod decisioning;
+pub mod faults;
+pub mod listen;
 pub mod loan_cli;
 pub mod openapi;
 pub mod problem;
