@@ -47,12 +47,7 @@ pub struct NewAccount {
 const TEXT_MAX: usize = 128;
 
 fn text(field: &str, s: &str) -> Result<String, FieldError> {
-    if s.trim().is_empty() || s.len() > TEXT_MAX {
-        return Err(FieldError::new(
-            field,
-            format!("must be 1 to {TEXT_MAX} bytes"),
-        ));
-    }
+    crate::check_name(field, s, TEXT_MAX)?;
     Ok(s.to_string())
 }
 

@@ -8,7 +8,7 @@ mod problem;
 
 pub use ledger_wire::*;
 pub use loans_wire::*;
-pub use problem::{DeclinedPurchase, FieldError, Problem};
+pub use problem::{check_name, DeclinedPurchase, FieldError, Problem};
 mod revolving_wire;
 pub use revolving_wire::*;
 mod apr_wire;

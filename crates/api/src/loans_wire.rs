@@ -337,9 +337,7 @@ pub struct ParsedProduct {
 
 impl LoanProductWire {
     pub fn parse(&self) -> Result<ParsedProduct, FieldError> {
-        if self.name.trim().is_empty() || self.name.len() > 128 {
-            return Err(FieldError::new("name", "must be 1 to 128 bytes"));
-        }
+        crate::check_name("name", &self.name, 128)?;
         let currency = currency("currency", &self.currency)?;
         let day_count = match &self.day_count {
             Some(d) => parse_day_count("day_count", d)?,

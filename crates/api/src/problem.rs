@@ -49,10 +49,14 @@ impl Problem {
 }
 
 /// A request value that parsed as JSON but is not acceptable, with the field that is wrong.
+/// Most are 422 `invalid_field`; a value no client could mean (a control character in a
+/// name, a hold that has expired before it is made) is 400 with its own code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
+    pub status: u16,
+    pub code: &'static str,
 }
 
 impl FieldError {
@@ -60,16 +64,75 @@ impl FieldError {
         FieldError {
             field: field.into(),
             message: message.into(),
+            status: 422,
+            code: "invalid_field",
+        }
+    }
+
+    /// A 400 refusal with its own `code`.
+    pub fn bad_request(
+        field: impl Into<String>,
+        message: impl Into<String>,
+        code: &'static str,
+    ) -> FieldError {
+        FieldError {
+            status: 400,
+            code,
+            ..FieldError::new(field, message)
         }
     }
 
     pub fn into_problem(self) -> Problem {
         Problem::new(
-            422,
-            "invalid_field",
+            self.status,
+            self.code,
             "Invalid field",
             format!("{}: {}", self.field, self.message),
         )
         .with_field(self.field)
+    }
+}
+
+/// A name people will read (a borrower's, a merchant's, a product's): 1 to `max_bytes`
+/// bytes, not blank, and free of control characters, which no name contains and which break
+/// logs, exports and screens downstream.
+pub fn check_name(field: &str, name: &str, max_bytes: usize) -> Result<(), FieldError> {
+    if let Some(c) = name.chars().find(|c| c.is_control()) {
+        return Err(FieldError::bad_request(
+            field,
+            format!(
+                "must not contain control characters (found U+{:04X})",
+                u32::from(c)
+            ),
+            "control_character",
+        ));
+    }
+    if name.trim().is_empty() || name.len() > max_bytes {
+        return Err(FieldError::new(
+            field,
+            format!("must be 1 to {max_bytes} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_refuse_control_characters_and_keep_other_text() {
+        for bad in ["a\0b", "tab\there", "new\nline", "del\u{7f}", "c1\u{85}"] {
+            let e = check_name("name", bad, 200).unwrap_err();
+            assert_eq!(
+                (e.status, e.code, e.field.as_str()),
+                (400, "control_character", "name")
+            );
+        }
+        for good in ["Zhang Wei", "张伟 商店", "O'Brien & Sons, Ltd."] {
+            assert_eq!(check_name("name", good, 200), Ok(()));
+        }
+        assert_eq!(check_name("name", "  ", 200).unwrap_err().status, 422);
+        assert_eq!(check_name("name", "abc", 2).unwrap_err().status, 422);
     }
 }

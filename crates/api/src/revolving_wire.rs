@@ -32,9 +32,7 @@ pub struct BorrowerRequest {
 
 impl BorrowerRequest {
     pub fn parse(&self) -> Result<BorrowerKind, FieldError> {
-        if self.name.trim().is_empty() || self.name.len() > 200 {
-            return Err(FieldError::new("name", "must be 1 to 200 bytes"));
-        }
+        crate::check_name("name", &self.name, 200)?;
         match self.kind.as_str() {
             "individual" => Ok(BorrowerKind::Individual),
             "enterprise" => Ok(BorrowerKind::Enterprise),
@@ -81,9 +79,8 @@ pub struct MerchantRequest {
 
 impl MerchantRequest {
     pub fn parse(&self) -> Result<(Currency, Decimal), FieldError> {
-        if self.name.trim().is_empty() || self.name.len() > 200 {
-            return Err(FieldError::new("name", "must be 1 to 200 bytes"));
-        }
+        crate::check_name("name", &self.name, 200)?;
+        crate::check_name("settlement_account", &self.settlement_account, 200)?;
         let c = currency("currency", self.currency.as_deref().unwrap_or("CNY"))?;
         Ok((c, decimal("discount_rate", &self.discount_rate)?))
     }

@@ -77,6 +77,8 @@ pub struct Engine {
     /// The open business day (days since 1970) once read or set here; `i32::MIN` until then.
     /// Only close of business (under the loan-day gate) and the first initialisation move it.
     open_day: Arc<std::sync::atomic::AtomicI32>,
+    /// Stops the writer task, for fault injection only.
+    writer_abort: tokio::task::AbortHandle,
 }
 
 pub(crate) const DAY_UNKNOWN: u8 = 0;
@@ -97,6 +99,26 @@ pub struct EntryProof {
     pub leaf_index: u64,
     pub audit_path: Vec<Hash>,
     pub tree_head: SignedTreeHead,
+}
+
+/// Logs how the writer task ended when that was not the normal end (every sender dropped).
+async fn report_writer_end(task: tokio::task::JoinHandle<()>) {
+    match task.await {
+        Ok(()) => {}
+        Err(e) if e.is_panic() => {
+            let p = e.into_panic();
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(
+                panic = msg,
+                "the ledger writer panicked; no command can commit"
+            );
+        }
+        Err(_) => tracing::error!("the ledger writer was stopped; no command can commit"),
+    }
 }
 
 pub fn now_ms() -> i64 {
@@ -131,8 +153,11 @@ impl Engine {
             state.chain_heads,
             committed_size,
         );
-        let tx = writer::spawn(store.clone(), book, view.clone(), config);
+        let (tx, writer_task) = writer::spawn(store.clone(), book, view.clone(), config);
+        let writer_abort = writer_task.abort_handle();
+        tokio::spawn(report_writer_end(writer_task));
         Ok(Engine {
+            writer_abort,
             decisions: decisions::DecisionLog::spawn(store.clone()),
             store,
             tx,
@@ -328,6 +353,25 @@ impl Engine {
             tree_head: head,
             entry,
         }))
+    }
+
+    /// Whether the writer task still runs. Once it has stopped (a panic, say), no command
+    /// can commit, and the process should make way for a fresh one.
+    pub fn writer_alive(&self) -> bool {
+        !self.tx.is_closed()
+    }
+
+    /// Resolves when the writer task has stopped.
+    pub async fn writer_stopped(&self) {
+        self.tx.closed().await;
+    }
+
+    /// Stops the writer task as a crash would (its queue closes, waiting commands fail with
+    /// [`EngineError::WriterGone`]); for tests of what the process does then.
+    #[doc(hidden)]
+    pub fn stop_writer_for_fault_injection(&self) {
+        tracing::warn!("fault injection: stopping the ledger writer");
+        self.writer_abort.abort();
     }
 
     /// Consistency proof between two committed tree sizes.

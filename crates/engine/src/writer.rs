@@ -98,10 +98,10 @@ pub(crate) fn spawn(
     book: Book,
     view: Arc<Mutex<TreeView>>,
     config: EngineConfig,
-) -> mpsc::Sender<Envelope> {
+) -> (mpsc::Sender<Envelope>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(config.queue_depth_max);
-    tokio::spawn(run(rx, store, book, view, config));
-    tx
+    let task = tokio::spawn(run(rx, store, book, view, config));
+    (tx, task)
 }
 
 async fn run(

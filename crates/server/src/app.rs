@@ -1,7 +1,9 @@
 //! The HTTP application: state, router, start-up and shutdown.
 
-use crate::auth::{self, Principal};
+use crate::auth::{self, Principal, Role};
 use crate::decisioning::DecisionService;
+pub use crate::listen::ServeConfig;
+use crate::problem::ApiError;
 use crate::routes;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
@@ -95,8 +97,17 @@ pub async fn build_state_with(
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+    router_with(state, false)
+}
+
+/// The router; `fault_injection` adds the routes that panic or stop the ledger writer,
+/// which tests use to check that failures are contained.
+pub fn router_with(state: AppState, fault_injection: bool) -> Router {
+    let mut r = Router::new();
+    if fault_injection {
+        r = r.merge(crate::faults::routes());
+    }
+    r.route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(crate::openapi::serve))
         .merge(routes::ledger::routes())
@@ -109,12 +120,31 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn(track))
         .fallback(|| async { crate::problem::not_found("this route") })
         .layer(DefaultBodyLimit::max(8 * 1024 * 1024))
+        .layer(middleware::from_fn(crate::faults::catch_panic))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
 
-async fn metrics(_p: Principal, State(s): State<AppState>) -> impl IntoResponse {
-    s.metrics.render()
+/// 200 while the process can serve; 503 once the ledger writer has stopped (the process
+/// is then on its way out, so that a supervisor starts a fresh one).
+async fn healthz(State(s): State<AppState>) -> Response {
+    if s.engine.writer_alive() {
+        "ok".into_response()
+    } else {
+        crate::problem::problem(
+            503,
+            "writer_stopped",
+            "Unavailable",
+            "the ledger writer has stopped; this process is exiting",
+        )
+        .into_response()
+    }
+}
+
+/// Route and latency figures are for whoever runs the service, not for its customers.
+async fn metrics(p: Principal, State(s): State<AppState>) -> Result<String, ApiError> {
+    p.require(&[Role::Operator])?;
+    Ok(s.metrics.render())
 }
 
 /// Request count and latency per route, for Prometheus.
@@ -133,14 +163,22 @@ async fn track(req: Request, next: Next) -> Response {
     resp
 }
 
-/// Serves until `shutdown` resolves; returns the bound address through `bound`.
+/// Serves until `shutdown` resolves, with the default limits.
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
-    Ok(())
+    serve_with(state, listener, ServeConfig::default(), shutdown).await
+}
+
+/// Serves until `shutdown` resolves, with the given timeouts and connection cap.
+pub async fn serve_with(
+    state: AppState,
+    listener: TcpListener,
+    config: ServeConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let router = router_with(state, config.fault_injection);
+    crate::listen::run(listener, router, config, shutdown).await
 }

@@ -4,6 +4,8 @@ use crate::app;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use store::Store;
 
 #[derive(Parser)]
@@ -51,6 +53,43 @@ impl StoreArgs {
     }
 }
 
+/// How long clients may take, and how many may be connected at once.
+#[derive(Args, Clone, Debug)]
+pub struct ServeLimits {
+    /// Milliseconds from a request's first byte until its head (request line and headers)
+    /// is complete; a slower connection is closed.
+    #[arg(long, env = "PUHUI_HEADER_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_ms: u64,
+    /// Milliseconds from a request's head until its body is complete; a slower request is
+    /// answered 408 and its connection closed.
+    #[arg(long, env = "PUHUI_BODY_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_timeout_ms: u64,
+    /// Milliseconds a connection may stay silent, before its first request or between
+    /// requests, before it is closed.
+    #[arg(long, env = "PUHUI_IDLE_TIMEOUT_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_ms: u64,
+    /// Connections open at once; past it, new ones are closed as they arrive (and a warning
+    /// is logged).
+    #[arg(long, env = "PUHUI_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+    /// Routes that panic or stop the ledger writer, to test that failures are contained.
+    #[arg(long, hide = true)]
+    pub fault_injection: bool,
+}
+
+impl ServeLimits {
+    pub fn config(&self) -> app::ServeConfig {
+        use std::time::Duration;
+        app::ServeConfig {
+            header_timeout: Duration::from_millis(self.header_timeout_ms),
+            body_timeout: Duration::from_millis(self.body_timeout_ms),
+            idle_timeout: Duration::from_millis(self.idle_timeout_ms),
+            max_connections: self.max_connections as usize,
+            fault_injection: self.fault_injection,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 pub enum Cmd {
     /// Serve the HTTP API.
@@ -67,6 +106,8 @@ pub enum Cmd {
         /// date close, so that today's date opens.
         #[arg(long, env = "PUHUI_COB_AT")]
         cob_at: Option<String>,
+        #[command(flatten)]
+        limits: ServeLimits,
     },
     /// Create or upgrade the database schema.
     Migrate {
@@ -300,7 +341,8 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             listen,
             business_date,
             cob_at,
-        } => serve(store, &listen, business_date, cob_at).await,
+            limits,
+        } => serve(store, &listen, business_date, cob_at, limits.config()).await,
         Cmd::Migrate { store } => {
             let (s, _lock) = store.open_writer().await?;
             s.migrate().await?;
@@ -368,6 +410,7 @@ async fn serve(
     listen: &str,
     business_date: Option<String>,
     cob_at: Option<String>,
+    config: app::ServeConfig,
 ) -> anyhow::Result<ExitCode> {
     let business_date = business_date
         .map(|d| d.parse::<money::BusinessDate>())
@@ -377,6 +420,7 @@ async fn serve(
         .map(|t| crate::cob_runs::parse_time_of_day(&t))
         .transpose()
         .map_err(|e| anyhow::anyhow!("--cob-at: {e}"))?;
+    crate::listen::raise_open_file_limit(config.max_connections);
     let (store, _lock) = store_args.open_writer().await?;
     let state = app::build_state(store.clone()).await?;
     let open = open_first_day(&state.engine, business_date).await?;
@@ -398,10 +442,28 @@ async fn serve(
     tracing::info!(%addr, backend = store.backend_name(), "puhui listening");
     // Scripts and tests read this line to learn the port when listening on :0.
     println!("listening on http://{addr}");
-    app::serve(state, listener, async {
-        let _ = tokio::signal::ctrl_c().await;
+    let engine = state.engine.clone();
+    let writer_stopped = Arc::new(AtomicBool::new(false));
+    let stopped = writer_stopped.clone();
+    app::serve_with(state, listener, config, async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = engine.writer_stopped() => {
+                stopped.store(true, Ordering::SeqCst);
+                tracing::error!(
+                    "the ledger writer has stopped: /healthz answers 503, open requests are \
+                     finished, and the process exits non-zero so that its supervisor starts \
+                     a fresh one"
+                );
+            }
+        }
     })
     .await?;
+    // Nothing can commit without the writer, so serving on would only fail every write.
+    anyhow::ensure!(
+        !writer_stopped.load(Ordering::SeqCst),
+        "the ledger writer stopped; exiting so that a fresh process can take over"
+    );
     Ok(ExitCode::SUCCESS)
 }
 

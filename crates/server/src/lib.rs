@@ -11,6 +11,8 @@ pub mod cli;
 pub mod cob_client;
 pub mod cob_runs;
 pub mod decisioning;
+pub mod faults;
+pub mod listen;
 pub mod loan_cli;
 pub mod openapi;
 pub mod problem;

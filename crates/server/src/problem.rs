@@ -51,6 +51,11 @@ impl From<anyhow::Error> for ApiError {
 pub fn internal(detail: &str) -> ApiError {
     let incident = uuid::Uuid::now_v7().to_string();
     tracing::error!(incident_id = %incident, error = %detail, "internal error");
+    internal_with_incident(incident)
+}
+
+/// The 500 problem for an incident already logged under `incident`.
+pub fn internal_with_incident(incident: String) -> ApiError {
     let mut p = Problem::new(
         500,
         "internal",
@@ -162,6 +167,13 @@ pub fn engine_error(e: EngineError, prefix: &str, hold: bool) -> ApiError {
             "Changed meanwhile",
             format!("{id} changed meanwhile; retry with the same Idempotency-Key"),
         ),
+        // The process exits when its writer stops; a retry reaches its successor.
+        EngineError::WriterGone => problem(
+            503,
+            "writer_stopped",
+            "Unavailable",
+            "the ledger writer has stopped and nothing was committed; retry with the same id",
+        ),
         other => internal(&other.to_string()),
     }
 }
@@ -189,7 +201,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for WireJson<T> {
         }
         let bytes = bytes::Bytes::from_request(req, state)
             .await
-            .map_err(|e| problem(413, "body_too_large", "Body rejected", e.body_text()))?;
+            .map_err(body_rejection)?;
+        // serde accepts a JSON array for a struct, matching its fields by position; every
+        // request body of this API is an object, and a positional one is a client's mistake.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            return Err(Problem::new(
+                400,
+                "malformed_json",
+                "Malformed request body",
+                "the request body must be a JSON object, not an array",
+            )
+            .with_field("body")
+            .into());
+        }
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         serde_path_to_error::deserialize(de)
             .map(WireJson)
@@ -209,12 +233,41 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for WireJson<T> {
     }
 }
 
+/// A body that could not be read: too large, too slow (the listener's body deadline), or
+/// cut off.
+fn body_rejection(e: axum::extract::rejection::BytesRejection) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return problem(413, "body_too_large", "Body rejected", e.body_text());
+    }
+    if crate::listen::is_body_timeout(&e) {
+        problem(
+            408,
+            "body_timeout",
+            "Request timeout",
+            "the request body did not arrive in time (--body-timeout-ms)",
+        )
+    } else {
+        problem(400, "body_unreadable", "Body rejected", e.body_text())
+    }
+}
+
 /// Reads the `Idempotency-Key` header every money-moving POST must carry; when the request
 /// names the id it creates, the key must be that id.
 pub fn idempotency_key(
     headers: &HeaderMap,
     must_equal: Option<uuid::Uuid>,
 ) -> Result<uuid::Uuid, ApiError> {
+    // With two keys, which one a retry would repeat is anyone's guess.
+    if headers.get_all("idempotency-key").iter().nth(1).is_some() {
+        return Err(Problem::new(
+            400,
+            "idempotency_key_repeated",
+            "Repeated Idempotency-Key",
+            "send one Idempotency-Key header, not several",
+        )
+        .with_field("Idempotency-Key")
+        .into());
+    }
     let raw = headers
         .get("idempotency-key")
         .ok_or_else(|| {

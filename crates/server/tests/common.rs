@@ -39,6 +39,17 @@ pub async fn servers() -> Vec<TestServer> {
 }
 
 impl TestServer {
+    /// A server already listening at `base` over `ts`.
+    pub fn new(base: String, ts: testkit::TestStore) -> TestServer {
+        TestServer {
+            base,
+            client: reqwest::Client::new(),
+            name: ts.name,
+            store: ts.store.clone(),
+            ts,
+        }
+    }
+
     /// The SQLite data directory or the PostgreSQL URL.
     pub fn location(&self) -> String {
         self.ts.location.clone()

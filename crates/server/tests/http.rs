@@ -225,9 +225,9 @@ async fn holds_post_once_and_expire() {
 
         let hid = new_id();
         let past = engine::now_ms() - 1;
-        let hold = json!({"id": hid, "currency": "CNY", "debit_account_id": a, "credit_account_id": b, "amount_minor": 70, "expires_at_ms": past + 200});
+        let hold = json!({"id": hid, "currency": "CNY", "debit_account_id": a, "credit_account_id": b, "amount_minor": 70, "expires_at_ms": past + 1_000});
         assert_eq!(s.post("/v1/holds", &hold, Some(&hid)).await.0, 201);
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
         let eid = new_id();
         let (st, p) = s
             .post(

@@ -346,7 +346,7 @@ fn hold_outcome(o: Outcome) -> Result<(StatusCode, Json<HoldResponse>), ApiError
 
 /// Reserves an amount (two-phase transfer, first phase).
 #[utoipa::path(post, path = "/v1/holds", request_body = HoldRequestWire, params(("Idempotency-Key" = Uuid, Header, description = "must equal the hold id")),
-    responses((status = 201, body = HoldResponse), (status = 422, body = Problem)), security(("api_key" = [])), tag = "ledger")]
+    responses((status = 201, body = HoldResponse), (status = 400, body = Problem), (status = 422, body = Problem)), security(("api_key" = [])), tag = "ledger")]
 pub async fn create_hold(
     p: Principal,
     State(s): State<AppState>,
@@ -356,6 +356,18 @@ pub async fn create_hold(
     p.require(WRITERS)?;
     idempotency_key(&headers, Some(req.id))?;
     let h = req.parse()?;
+    // A hold that has expired before it exists reserves nothing; a retry of one made while
+    // its expiry was ahead still gets its original answer.
+    if h.expires_at_ms.is_some_and(|t| t <= engine::now_ms())
+        && s.engine.hold(h.id).await?.is_none()
+    {
+        return Err(api::FieldError::bad_request(
+            "expires_at_ms",
+            "is already past; a hold must expire in the future",
+            "expires_in_past",
+        )
+        .into());
+    }
     hold_outcome(
         s.engine
             .submit_one(Command::Hold(h))
