@@ -51,9 +51,11 @@ pub mod metrics;
 mod model;
 mod rng;
 pub mod scorecard;
+mod stream;
 
 pub use data::{
     is_missing, split_rows, Dataset, FeatureKind, FeatureSpec, Schema, Table, TargetSpec,
 };
 pub use error::RiskError;
 pub use model::{Model, ModelKind, Scorer, TrainOptions};
+pub use stream::{EncodePass, SchemaPass};

@@ -2,7 +2,7 @@
 
 use crate::data::{Dataset, Schema, TargetSpec};
 use crate::forest::{Compiled, Forest, BLOCK_ROWS};
-use crate::gbm::{self, GbmModel, GbmParams};
+use crate::gbm::{self, GbmModel, GbmOverrides};
 use crate::scorecard::{self, Scorecard, ScorecardParams};
 use crate::RiskError;
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,8 @@ pub struct TrainOptions {
     /// Columns that are not features (ids, dates, leakage).
     pub exclude: Vec<String>,
     pub scorecard: ScorecardParams,
-    pub gbm: GbmParams,
+    /// Replaces the size-dependent boosting defaults ([`gbm::GbmParams::for_rows`]).
+    pub gbm: GbmOverrides,
 }
 
 /// A trained or imported model with the schema it reads its inputs by.
@@ -73,7 +74,7 @@ impl Model {
             ModelKind::Gbm => Model::Gbm {
                 schema,
                 target,
-                gbm: gbm::train(data, y, rows, &options.gbm, progress),
+                gbm: gbm::train(data, y, rows, &options.gbm.resolve(rows.len()), progress),
             },
         }
     }
@@ -134,9 +135,24 @@ impl Model {
             *self.schema(),
             "data encoded with another schema"
         );
+        let scorer = self.scorer();
+        if let Scorer::Trees(c) = &scorer {
+            // Blocks on every core: each output depends on its row alone, so the result is
+            // the same as the sequential pass.
+            use rayon::prelude::*;
+            let k = data.n_features();
+            let mut out = vec![(0.0, None); data.n_rows];
+            out.par_chunks_mut(BLOCK_ROWS)
+                .zip(data.x.par_chunks(BLOCK_ROWS * k))
+                .for_each(|(out, rows)| {
+                    let mut buf = [0.0; BLOCK_ROWS];
+                    c.predict_block(rows, k, &mut buf[..out.len()]);
+                    out.iter_mut().zip(buf).for_each(|(o, p)| *o = (p, None));
+                });
+            return out;
+        }
         let mut out = Vec::with_capacity(data.n_rows);
-        self.scorer()
-            .predict_each(data, |p, score| out.push((p, score)));
+        scorer.predict_each(data, |p, score| out.push((p, score)));
         out
     }
 }
