@@ -14,8 +14,12 @@ runs="${1:-3}"
 shift || true
 sets=("$@")
 [ ${#sets[@]} -gt 0 ] || sets=(german bloan synthetic)
-cargo build --release -q -p riskops --example model
-bin="$root/target/release/examples/model"
+# PUHUI_MODEL_BIN: a prebuilt `model` example binary (default: build this checkout's).
+bin="${PUHUI_MODEL_BIN:-}"
+if [ -z "$bin" ]; then
+  cargo build --release -q -p riskops --example model
+  bin="$root/target/release/examples/model"
+fi
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 

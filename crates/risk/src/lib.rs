@@ -57,5 +57,5 @@ pub use data::{
     is_missing, split_rows, Dataset, FeatureKind, FeatureSpec, Schema, Table, TargetSpec,
 };
 pub use error::RiskError;
-pub use model::{Model, ModelKind, Scorer, TrainOptions};
+pub use model::{Model, ModelKind, PreparedGbm, Scorer, TrainOptions};
 pub use stream::{EncodePass, SchemaPass};

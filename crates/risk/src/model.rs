@@ -79,6 +79,22 @@ impl Model {
         }
     }
 
+    /// Boosted trees in two steps, [`Model::prepare_gbm`] then [`PreparedGbm::train`], so the
+    /// caller can free the dataset while boosting (it then reads only binned codes).
+    pub fn prepare_gbm(
+        data: &Dataset,
+        target: &TargetSpec,
+        y: &[u8],
+        rows: &[usize],
+        options: &TrainOptions,
+    ) -> PreparedGbm {
+        PreparedGbm {
+            schema: data.schema.clone(),
+            target: target.clone(),
+            prepared: gbm::prepare(data, y, rows, &options.gbm.resolve(rows.len())),
+        }
+    }
+
     /// Checks what scoring indexes by, so a hand-edited or corrupt model file is an error
     /// naming the problem instead of a panic while scoring.
     pub fn validate(&self) -> Result<(), RiskError> {
@@ -128,8 +144,9 @@ impl Model {
         }
     }
 
-    /// Scores every row of a dataset encoded with this model's schema.
-    pub fn predict_all(&self, data: &Dataset) -> Vec<(f64, Option<f64>)> {
+    /// The probability of bad of every row (as [`Model::predict_all`], without scores, in a
+    /// third of the memory).
+    pub fn predict_probabilities(&self, data: &Dataset) -> Vec<f64> {
         assert_eq!(
             data.schema,
             *self.schema(),
@@ -141,19 +158,52 @@ impl Model {
             // the same as the sequential pass.
             use rayon::prelude::*;
             let k = data.n_features();
-            let mut out = vec![(0.0, None); data.n_rows];
+            let mut out = vec![0.0; data.n_rows];
             out.par_chunks_mut(BLOCK_ROWS)
                 .zip(data.x.par_chunks(BLOCK_ROWS * k))
-                .for_each(|(out, rows)| {
-                    let mut buf = [0.0; BLOCK_ROWS];
-                    c.predict_block(rows, k, &mut buf[..out.len()]);
-                    out.iter_mut().zip(buf).for_each(|(o, p)| *o = (p, None));
-                });
+                .for_each(|(out, rows)| c.predict_block(rows, k, out));
             return out;
+        }
+        let mut out = Vec::with_capacity(data.n_rows);
+        scorer.predict_each(data, |p, _| out.push(p));
+        out
+    }
+
+    /// Scores every row of a dataset encoded with this model's schema.
+    pub fn predict_all(&self, data: &Dataset) -> Vec<(f64, Option<f64>)> {
+        assert_eq!(
+            data.schema,
+            *self.schema(),
+            "data encoded with another schema"
+        );
+        let scorer = self.scorer();
+        if let Scorer::Trees(_) = &scorer {
+            return self
+                .predict_probabilities(data)
+                .into_iter()
+                .map(|p| (p, None))
+                .collect();
         }
         let mut out = Vec::with_capacity(data.n_rows);
         scorer.predict_each(data, |p, score| out.push((p, score)));
         out
+    }
+}
+
+/// Binned training data of a boosted-trees model; see [`Model::prepare_gbm`].
+pub struct PreparedGbm {
+    schema: Schema,
+    target: TargetSpec,
+    prepared: gbm::Prepared,
+}
+
+impl PreparedGbm {
+    pub fn train(self, progress: gbm::Progress) -> Model {
+        Model::Gbm {
+            schema: self.schema,
+            target: self.target,
+            gbm: gbm::train_prepared(self.prepared, progress),
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-use crate::{holdout_encoded, io, report, train_encoded};
+use crate::{holdout_encoded, io, report, train_encoded, After};
 use anyhow::{Context, Result};
 use clap::{Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -282,7 +282,9 @@ fn run_train(
     (split, json): (bool, bool),
     options: TrainOptions,
 ) -> Result<()> {
-    let (dataset, y, target) = io::load_training(&data, &target, &options.exclude)?;
+    let spec = target.clone();
+    let (dataset, y, target) = io::load_training(&data, &spec, &options.exclude)?;
+    let reload = || io::load_training(&data, &spec, &options.exclude).map(|(d, _, _)| d);
     let kind = match kind {
         KindArg::Scorecard => ModelKind::Scorecard,
         KindArg::Gbm => ModelKind::Gbm,
@@ -293,7 +295,8 @@ fn run_train(
         bar.set_message(format!("{loss:.5}"));
     };
     let model = if split {
-        let h = holdout_encoded(dataset, &y, &target, kind, &options, &mut tick)?;
+        let after = After::Reload(&reload);
+        let h = holdout_encoded(dataset, &y, &target, kind, &options, &mut tick, after)?;
         bar.finish_and_clear();
         if json {
             let value = serde_json::json!({ "train": h.train, "test": h.test });
@@ -304,7 +307,16 @@ fn run_train(
         }
         h.model
     } else {
-        let (model, _) = train_encoded(dataset, &y, &target, kind, None, &options, &mut tick)?;
+        let (model, _) = train_encoded(
+            dataset,
+            &y,
+            &target,
+            kind,
+            None,
+            &options,
+            &mut tick,
+            After::Drop,
+        )?;
         bar.finish_and_clear();
         model
     };

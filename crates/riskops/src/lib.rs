@@ -39,7 +39,28 @@ pub fn train(
     progress: risk::gbm::Progress,
 ) -> Result<(Model, Vec<u8>, risk::Dataset)> {
     let (data, y, target) = encode(table, target, &options.exclude)?;
-    train_encoded(data, &y, &target, kind, rows, options, progress).map(|(m, d)| (m, y, d))
+    let (model, data) = train_encoded(
+        data,
+        &y,
+        &target,
+        kind,
+        rows,
+        options,
+        progress,
+        After::Keep,
+    )?;
+    Ok((model, y, data.expect("kept")))
+}
+
+/// What [`train_encoded`] does with the dataset once the model no longer needs it.
+pub enum After<'a> {
+    /// Hand it back (in the model's layout).
+    Keep,
+    /// Free it as early as possible (boosting frees it before the first round).
+    Drop,
+    /// Free it like `Drop`, then hand back a fresh copy from this function: on large data the
+    /// peak memory is then the dataset or the boosting state, not both.
+    Reload(&'a dyn Fn() -> Result<risk::Dataset>),
 }
 
 /// Labels, the resolved target and the typed dataset of a table.
@@ -56,8 +77,10 @@ pub fn encode(
     Ok((data, y, target))
 }
 
-/// Trains on `rows` of an encoded dataset (all rows when `None`); returns the model and the
-/// dataset in the model's own layout (scorecards keep only the inputs they use).
+/// Trains on `rows` of an encoded dataset (all rows when `None`); returns the model and, unless
+/// `after` drops it, the dataset in the model's own layout (scorecards keep only the inputs
+/// they use).
+#[allow(clippy::too_many_arguments)]
 pub fn train_encoded(
     data: risk::Dataset,
     y: &[u8],
@@ -66,7 +89,8 @@ pub fn train_encoded(
     rows: Option<&[usize]>,
     options: &TrainOptions,
     progress: risk::gbm::Progress,
-) -> Result<(Model, risk::Dataset)> {
+    after: After,
+) -> Result<(Model, Option<risk::Dataset>)> {
     let all: Vec<usize> = (0..data.n_rows).collect();
     let rows = rows.unwrap_or(&all);
     if rows.len() < MIN_TRAIN_ROWS {
@@ -93,11 +117,25 @@ pub fn train_encoded(
             target.column
         );
     }
+    if kind == ModelKind::Gbm && !matches!(after, After::Keep) {
+        let prepared = Model::prepare_gbm(&data, target, y, rows, options);
+        let schema = data.schema.clone();
+        drop(data);
+        let model = prepared.train(progress);
+        let data = match after {
+            After::Reload(reload) => Some(reload()?),
+            _ => None,
+        };
+        if data.as_ref().is_some_and(|d| d.schema != schema) {
+            anyhow::bail!("the data changed while training: its columns are typed differently");
+        }
+        return Ok((model, data));
+    }
     let model = Model::train(kind, &data, target, y, rows, options, progress);
-    let data = if *model.schema() == data.schema {
-        data
-    } else {
-        data.project(model.schema())
+    let data = match after {
+        After::Drop => None,
+        _ if *model.schema() == data.schema => Some(data),
+        _ => Some(data.project(model.schema())),
     };
     Ok((model, data))
 }
@@ -112,7 +150,7 @@ pub fn holdout(
     progress: risk::gbm::Progress,
 ) -> Result<Holdout> {
     let (data, y, target) = encode(table, target, &options.exclude)?;
-    holdout_encoded(data, &y, &target, kind, options, progress)
+    holdout_encoded(data, &y, &target, kind, options, progress, After::Keep)
 }
 
 /// [`holdout`] on an already encoded dataset (from [`load_training`]).
@@ -123,14 +161,27 @@ pub fn holdout_encoded(
     kind: ModelKind,
     options: &TrainOptions,
     progress: risk::gbm::Progress,
+    after: After,
 ) -> Result<Holdout> {
     let (train_rows, test_rows) = risk::split_rows(data.n_rows);
-    let (model, data) = train_encoded(data, y, target, kind, Some(&train_rows), options, progress)?;
-    let p: Vec<f64> = model
-        .predict_all(&data)
-        .into_iter()
-        .map(|(p, _)| p)
-        .collect();
+    // Scoring needs the rows back: dropping them is keeping them here.
+    let after = match after {
+        After::Drop => After::Keep,
+        other => other,
+    };
+    let (model, data) = train_encoded(
+        data,
+        y,
+        target,
+        kind,
+        Some(&train_rows),
+        options,
+        progress,
+        after,
+    )?;
+    let data = data.expect("kept or reloaded for scoring");
+    let p = model.predict_probabilities(&data);
+    drop(data);
     let pick =
         |rows: &[usize]| -> (Vec<u8>, Vec<f64>) { rows.iter().map(|&r| (y[r], p[r])).unzip() };
     let (ty, train_p) = pick(&train_rows);

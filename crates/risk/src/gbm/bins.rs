@@ -74,9 +74,9 @@ fn numeric_bins(values: &mut Vec<f64>, max_bins: usize) -> Bins {
     Bins::Numeric { upper }
 }
 
-fn categorical_bins(values: &[f64], n_levels: usize, max_bins: usize) -> Bins {
+fn categorical_bins(values: impl Iterator<Item = f64>, n_levels: usize, max_bins: usize) -> Bins {
     let mut counts = vec![0usize; n_levels];
-    for &x in values.iter().filter(|x| !x.is_nan()) {
+    for x in values.filter(|x| !x.is_nan()) {
         counts[x as usize] += 1;
     }
     let mut order: Vec<usize> = (0..n_levels).filter(|&c| counts[c] > 0).collect();
@@ -98,17 +98,22 @@ pub(super) struct Binned {
     pub(super) bins: Vec<Bins>,
     /// `codes[i * n_features + f]`: bin of feature `f` in the `i`-th binned row.
     pub(super) codes: Vec<u8>,
-    /// First histogram slot of each feature.
-    pub(super) offsets: Vec<usize>,
-    pub(super) total_bins: usize,
 }
 
 impl Binned {
-    /// Learns bins from `fit` (categorical bins from every fit row, numeric bounds from an
-    /// even sample of them) and codes `fit` then `valid`, in that order.
-    pub(super) fn build(data: &Dataset, fit: &[usize], valid: &[usize], max_bins: usize) -> Binned {
+    /// Learns bins from the `fit` rows (categorical bins from all of them, numeric bounds
+    /// from an even sample) and codes the `fit` rows then the `valid` rows, in that order.
+    /// The row lists are iterators so that no index list of the size of the data is built.
+    pub(super) fn build<F, V, I, J>(data: &Dataset, fit: F, valid: V, max_bins: usize) -> Binned
+    where
+        F: Fn() -> I + Sync,
+        I: Iterator<Item = usize>,
+        V: Fn() -> J,
+        J: Iterator<Item = usize>,
+    {
         assert!((2..=255).contains(&max_bins));
-        let step = fit.len().div_ceil(BIN_SAMPLE_ROWS).max(1);
+        let n_fit = fit().count();
+        let step = n_fit.div_ceil(BIN_SAMPLE_ROWS).max(1);
         let bins: Vec<Bins> = data
             .schema
             .features
@@ -116,45 +121,46 @@ impl Binned {
             .enumerate()
             .map(|(f, spec)| match &spec.kind {
                 FeatureKind::Numeric => {
-                    let mut column: Vec<f64> = fit
-                        .iter()
-                        .step_by(step)
-                        .map(|&r| data.value(r, f))
-                        .collect();
+                    let mut column: Vec<f64> =
+                        fit().step_by(step).map(|r| data.value(r, f)).collect();
                     numeric_bins(&mut column, max_bins)
                 }
                 FeatureKind::Categorical { levels } => {
-                    let column: Vec<f64> = fit.iter().map(|&r| data.value(r, f)).collect();
-                    categorical_bins(&column, levels.len(), max_bins)
+                    categorical_bins(fit().map(|r| data.value(r, f)), levels.len(), max_bins)
                 }
             })
             .collect();
         let k = data.n_features();
-        let rows: Vec<usize> = fit.iter().chain(valid).copied().collect();
-        let mut codes = vec![0u8; rows.len() * k];
-        codes
-            .par_chunks_mut(k * 4096)
-            .zip(rows.par_chunks(4096))
-            .for_each(|(out, rows)| {
-                for (i, &r) in rows.iter().enumerate() {
-                    let row = data.row(r);
-                    for (f, b) in bins.iter().enumerate() {
-                        out[i * k + f] = b.bin(row[f]) as u8;
+        let n = n_fit + valid().count();
+        let mut codes = vec![0u8; n * k];
+        // Row numbers in batches, each batch coded on every core.
+        const BATCH: usize = 1 << 16;
+        let mut rows = fit().chain(valid());
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut at = 0;
+        loop {
+            batch.clear();
+            batch.extend(rows.by_ref().take(BATCH));
+            if batch.is_empty() {
+                break;
+            }
+            codes[at * k..(at + batch.len()) * k]
+                .par_chunks_mut(k * 1024)
+                .zip(batch.par_chunks(1024))
+                .for_each(|(out, rows)| {
+                    for (i, &r) in rows.iter().enumerate() {
+                        let row = data.row(r);
+                        for (f, b) in bins.iter().enumerate() {
+                            out[i * k + f] = b.bin(row[f]) as u8;
+                        }
                     }
-                }
-            });
-        let mut offsets = Vec::with_capacity(k);
-        let mut total_bins = 0;
-        for b in &bins {
-            offsets.push(total_bins);
-            total_bins += b.n_value_bins() + 1;
+                });
+            at += batch.len();
         }
         Binned {
             n_features: k,
             bins,
             codes,
-            offsets,
-            total_bins,
         }
     }
 

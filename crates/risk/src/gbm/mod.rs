@@ -213,6 +213,24 @@ pub fn train(
     p: &GbmParams,
     progress: Progress,
 ) -> GbmModel {
+    train_prepared(prepare(data, y, rows, p), progress)
+}
+
+/// Everything boosting reads, binned: once it exists the caller may free the dataset, which
+/// is most of the memory on large data.
+pub struct Prepared {
+    params: GbmParams,
+    n_features: usize,
+    /// The fit rows then the validation slice.
+    probe: Binned,
+    probe_y: Vec<u8>,
+    n_fit: usize,
+    /// All rows binned again for the refit (bins learned from all of them).
+    full: Option<(Binned, Vec<u8>)>,
+}
+
+/// Splits `rows` into the fit part and every `valid_every`-th row, learns bins and codes them.
+pub fn prepare(data: &Dataset, y: &[u8], rows: &[usize], p: &GbmParams) -> Prepared {
     assert_eq!(y.len(), data.n_rows);
     assert!(
         p.validate().is_ok(),
@@ -221,29 +239,46 @@ pub fn train(
     );
     // Both the fit part and the validation slice must be non-empty.
     assert!(rows.len() >= 2 * p.valid_every, "too few training rows");
-    let (valid, fit): (Vec<(usize, usize)>, Vec<(usize, usize)>) = rows
-        .iter()
-        .copied()
-        .enumerate()
-        .partition(|(j, _)| j % p.valid_every == 0);
-    let fit: Vec<usize> = fit.into_iter().map(|(_, r)| r).collect();
-    let valid: Vec<usize> = valid.into_iter().map(|(_, r)| r).collect();
-    let mut probe = boost(data, y, &fit, &valid, p, p.max_rounds, progress);
-    probe.params = Some(p.clone());
-    if !p.refit {
-        return probe;
+    let every = p.valid_every;
+    let fit = || {
+        rows.iter()
+            .enumerate()
+            .filter(move |(j, _)| j % every != 0)
+            .map(|(_, &r)| r)
+    };
+    let valid = || rows.iter().step_by(every).copied();
+    let probe = Binned::build(data, fit, valid, p.max_bins);
+    let probe_y: Vec<u8> = fit().chain(valid()).map(|r| y[r]).collect();
+    let n_fit = fit().count();
+    let full = p.refit.then(|| {
+        let all = || rows.iter().copied();
+        let binned = Binned::build(data, all, std::iter::empty::<usize>, p.max_bins);
+        (binned, rows.iter().map(|&r| y[r]).collect())
+    });
+    Prepared {
+        params: p.clone(),
+        n_features: data.n_features(),
+        probe,
+        probe_y,
+        n_fit,
+        full,
     }
+}
+
+/// Boosts on prepared data: early stopping on the validation slice, then the refit if asked.
+pub fn train_prepared(prepared: Prepared, progress: Progress) -> GbmModel {
+    let p = &prepared.params;
+    let k = prepared.n_features;
+    let (fy, vy) = prepared.probe_y.split_at(prepared.n_fit);
+    let mut probe = boost(&prepared.probe, fy, vy, p, k, p.max_rounds, progress);
+    probe.params = Some(p.clone());
+    let Some((binned, y)) = &prepared.full else {
+        return probe;
+    };
     // The same number of rounds: scaling it up by the row ratio (1.25x) lowered the bloan
     // test AUC on average over nine seeds and did not help German.
-    let mut full = boost(
-        data,
-        y,
-        rows,
-        &[],
-        p,
-        probe.best_rounds.max(1),
-        &mut |_, _| {},
-    );
+    let rounds = probe.best_rounds.max(1);
+    let mut full = boost(binned, y, &[], p, k, rounds, &mut |_, _| {});
     full.best_rounds = probe.best_rounds;
     full.valid_logloss = probe.valid_logloss;
     full.params = Some(p.clone());
@@ -283,36 +318,34 @@ fn logloss_of_margin(m: f64, y: u8) -> f64 {
 }
 
 /// Boosts up to `rounds` trees on `fit`; with a non-empty `valid`, stops early on its logloss.
+/// `binned` holds the fit rows (labels `fy`) then the validation rows (labels `vy`).
 fn boost(
-    data: &Dataset,
-    y: &[u8],
-    fit: &[usize],
-    valid: &[usize],
+    binned: &Binned,
+    fy: &[u8],
+    vy: &[u8],
     p: &GbmParams,
+    k: usize,
     rounds: usize,
     progress: Progress,
 ) -> GbmModel {
-    let binned = Binned::build(data, fit, valid, p.max_bins);
-    let n_fit = fit.len();
-    let fy: Vec<u8> = fit.iter().map(|&r| y[r]).collect();
+    let n_fit = fy.len();
     let prior =
         (fy.iter().map(|&v| f64::from(v)).sum::<f64>() / n_fit as f64).clamp(1e-6, 1.0 - 1e-6);
     let mut forest = Forest::new((prior / (1.0 - prior)).ln());
     let mut margin = vec![forest.base_margin; n_fit];
     let mut val = Validation {
-        y: valid.iter().map(|&r| y[r]).collect(),
-        margin: vec![forest.base_margin; valid.len()],
+        y: vy.to_vec(),
+        margin: vec![forest.base_margin; vy.len()],
         best_loss: f64::INFINITY,
         best_round: 0,
     };
     let mut gh = vec![[0f32; 2]; n_fit];
-    let k = data.n_features();
     let (mut gains, mut splits) = (vec![0.0; k], vec![0u32; k]);
     let mut rng = Rng::new(p.seed);
     let mut rows: Vec<u32> = Vec::with_capacity(n_fit);
     for round in 0..rounds {
         gh.par_iter_mut()
-            .zip(margin.par_iter().zip(&fy))
+            .zip(margin.par_iter().zip(fy))
             .for_each(|(gh, (&m, &y))| {
                 let q = crate::forest::sigmoid(m);
                 *gh = [(q - f64::from(y)) as f32, (q * (1.0 - q)).max(1e-16) as f32];
@@ -325,7 +358,7 @@ fn boost(
             rows.extend(0..n_fit as u32);
         }
         let grower = Grower {
-            binned: &binned,
+            binned,
             gh: &gh,
             features,
             p,
@@ -335,15 +368,15 @@ fn boost(
             splits: &mut splits,
         };
         let tree = grow_tree(&grower, &mut rows, &mut forest, &mut imp);
-        update_fit_margins(&mut margin, &tree, &rows, &binned, p.bagging_fraction < 1.0);
+        update_fit_margins(&mut margin, &tree, &rows, binned, p.bagging_fraction < 1.0);
         forest.push_tree(tree.nodes.clone());
-        if valid.is_empty() {
+        if vy.is_empty() {
             continue;
         }
         val.margin
             .par_iter_mut()
             .enumerate()
-            .for_each(|(i, m)| *m += tree.value(&binned, binned.row((n_fit + i) as u32)));
+            .for_each(|(i, m)| *m += tree.value(binned, binned.row((n_fit + i) as u32)));
         let loss = val.logloss();
         progress(round + 1, loss);
         if loss < val.best_loss - 1e-9 {
@@ -352,7 +385,7 @@ fn boost(
             break;
         }
     }
-    if !valid.is_empty() {
+    if !vy.is_empty() {
         truncate(&mut forest, val.best_round.max(1));
     }
     let best_rounds = forest.n_trees();

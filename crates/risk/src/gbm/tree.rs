@@ -56,7 +56,11 @@ pub(super) struct Split {
 impl Split {
     #[inline]
     pub(super) fn goes_left(&self, binned: &Binned, codes: &[u8]) -> bool {
-        let code = codes[self.feature] as usize;
+        self.code_goes_left(binned, codes[self.feature] as usize)
+    }
+
+    #[inline]
+    fn code_goes_left(&self, binned: &Binned, code: usize) -> bool {
         match &self.rule {
             Rule::Numeric { bin, missing_left } => {
                 if code == binned.bins[self.feature].n_value_bins() {
@@ -107,11 +111,25 @@ pub(super) struct Grower<'a> {
 
 struct Leaf {
     range: std::ops::Range<usize>,
-    hist: Vec<Stat>,
+    hist: Hist,
     total: Stat,
     depth: usize,
     node: usize,
     best: Option<Split>,
+}
+
+/// Per feature, one slot per bin code (value bins, then the missing bin).
+type Hist = Vec<[Stat; 256]>;
+
+/// `a += sign * b`, slot by slot.
+fn add_hist(a: &mut Hist, b: &Hist, sign: f64) {
+    for (fa, fb) in a.iter_mut().zip(b) {
+        for (x, y) in fa.iter_mut().zip(fb) {
+            x.g += sign * y.g;
+            x.h += sign * y.h;
+            x.n += sign * y.n;
+        }
+    }
 }
 
 fn score(g: f64, h: f64, lambda: f64) -> f64 {
@@ -119,13 +137,13 @@ fn score(g: f64, h: f64, lambda: f64) -> f64 {
 }
 
 impl Grower<'_> {
-    fn accumulate(&self, hist: &mut [Stat], rows: &[u32]) {
-        let offsets = &self.binned.offsets;
+    fn accumulate(&self, hist: &mut [[Stat; 256]], rows: &[u32]) {
         for &r in rows {
             let [g, h] = self.gh[r as usize];
             let (g, h) = (f64::from(g), f64::from(h));
-            for (&off, &code) in offsets.iter().zip(self.binned.row(r)) {
-                let s = &mut hist[off + code as usize];
+            // A u8 code indexes a 256-slot array: no bounds check in the hottest loop.
+            for (feature, &code) in hist.iter_mut().zip(self.binned.row(r)) {
+                let s = &mut feature[code as usize];
                 s.g += g;
                 s.h += h;
                 s.n += 1.0;
@@ -133,17 +151,17 @@ impl Grower<'_> {
         }
     }
 
-    fn histogram(&self, rows: &[u32]) -> Vec<Stat> {
-        let total_bins = self.binned.total_bins;
+    fn histogram(&self, rows: &[u32]) -> Hist {
+        let k = self.binned.n_features;
         if rows.len() < PARALLEL_MIN_ROWS {
-            let mut hist = vec![Stat::default(); total_bins];
+            let mut hist = vec![[Stat::default(); 256]; k];
             self.accumulate(&mut hist, rows);
             return hist;
         }
-        let parts: Vec<Vec<Stat>> = rows
+        let parts: Vec<Hist> = rows
             .par_chunks(rows.len().div_ceil(HIST_CHUNKS))
             .map(|chunk| {
-                let mut hist = vec![Stat::default(); total_bins];
+                let mut hist = vec![[Stat::default(); 256]; k];
                 self.accumulate(&mut hist, chunk);
                 hist
             })
@@ -151,7 +169,7 @@ impl Grower<'_> {
         let mut parts = parts.into_iter();
         let mut hist = parts.next().expect("at least one chunk");
         for part in parts {
-            hist.iter_mut().zip(&part).for_each(|(a, b)| a.add(*b));
+            add_hist(&mut hist, &part, 1.0);
         }
         hist
     }
@@ -197,7 +215,7 @@ impl Grower<'_> {
 
     fn numeric_split(&self, leaf: &Leaf, f: usize) -> Option<Split> {
         let nb = self.binned.bins[f].n_value_bins();
-        let hist = &leaf.hist[self.binned.offsets[f]..self.binned.offsets[f] + nb + 1];
+        let hist = &leaf.hist[f][..=nb];
         let missing = hist[nb];
         let parent = score(leaf.total.g, leaf.total.h, self.p.lambda_l2);
         let mut best: Option<(f64, usize, bool)> = None;
@@ -236,7 +254,7 @@ impl Grower<'_> {
 
     fn categorical_split(&self, leaf: &Leaf, f: usize) -> Option<Split> {
         let nb = self.binned.bins[f].n_value_bins();
-        let hist = &leaf.hist[self.binned.offsets[f]..self.binned.offsets[f] + nb];
+        let hist = &leaf.hist[f][..nb];
         let p = self.p;
         let mut used: Vec<usize> = (0..nb)
             .filter(|&b| hist[b].n >= p.min_data_per_group as f64)
@@ -315,10 +333,17 @@ impl Grower<'_> {
     /// Stable in-place partition of `rows` by `split`; returns the number going left.
     fn partition(&self, rows: &mut [u32], split: &Split, scratch: &mut Vec<u32>) -> usize {
         scratch.clear();
+        // One lookup per row instead of matching on the rule.
+        let mut left = [false; 256];
+        let n_codes = self.binned.bins[split.feature].n_value_bins() + 1;
+        for (code, l) in left.iter_mut().enumerate().take(n_codes) {
+            *l = split.code_goes_left(self.binned, code);
+        }
+        let f = split.feature;
         let mut n_left = 0;
         for i in 0..rows.len() {
             let r = rows[i];
-            if split.goes_left(self.binned, self.binned.row(r)) {
+            if left[self.binned.row(r)[f] as usize] {
                 rows[n_left] = r;
                 n_left += 1;
             } else {
@@ -415,10 +440,7 @@ fn children(
     let small_hist = g.histogram(small);
     let small_total = g.total(small);
     let mut big_hist = leaf.hist;
-    big_hist
-        .iter_mut()
-        .zip(&small_hist)
-        .for_each(|(p, s)| *p = p.sub(*s));
+    add_hist(&mut big_hist, &small_hist, -1.0);
     let big_total = leaf.total.sub(small_total);
     let ((lh, lt), (rh, rt)) = if left_small {
         ((small_hist, small_total), (big_hist, big_total))
