@@ -45,7 +45,7 @@ measure() {
     return 1
   }
   local auc wall rss
-  auc=$(python3 -c 'import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); print(f"{d[\"test\"][\"auc\"] if \"test\" in d else d[\"auc\"]:.4f}")' <"$out/stdout")
+  auc=$(python3 -c 'import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); print("%.4f" % (d["test"]["auc"] if "test" in d else d["auc"]))' <"$out/stdout")
   wall=$(awk -F': ' '/Elapsed/ {n=split($2,t,":"); s=0; for(i=1;i<=n;i++) s=s*60+t[i]; print s}' "$out/time")
   rss=$(awk -F': ' '/Maximum resident/ {printf "%.0f", $2/1024}' "$out/time")
   echo "$name|$label|$auc|$wall|$rss" >>"$out/results"

@@ -264,3 +264,96 @@ impl EncodePass {
         Ok((data, self.y, self.target_spec))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Table;
+
+    fn records(rows: &[&str]) -> Vec<Vec<String>> {
+        rows.iter()
+            .map(|r| r.split(',').map(String::from).collect())
+            .collect()
+    }
+
+    fn stream(
+        header: &[String],
+        body: &[Vec<String>],
+        target: &TargetSpec,
+    ) -> Result<(Dataset, Vec<u8>, TargetSpec), RiskError> {
+        let mut first = SchemaPass::new(header.to_vec(), &target.column, &["id".into()])?;
+        for r in body {
+            first.push(&r.iter().map(String::as_str).collect::<Vec<_>>())?;
+        }
+        let mut second = first.finish(target)?;
+        for r in body {
+            second.push(&r.iter().map(String::as_str).collect::<Vec<_>>())?;
+        }
+        second.finish()
+    }
+
+    #[test]
+    fn two_passes_equal_typing_and_encoding_the_whole_table() {
+        let header: Vec<String> = ["id", "amount", "city", "code", "y"]
+            .map(String::from)
+            .to_vec();
+        let body = records(&[
+            "1,10.5,b,7,no",
+            "2,,a,NA,yes",
+            "3,3, c ,x,no",
+            "4,NaN,,8,yes",
+            "5,-2e3,b,9,no",
+        ]);
+        let target = TargetSpec {
+            column: "y".into(),
+            bad_value: Some("yes".into()),
+        };
+        let (data, y, resolved) = stream(&header, &body, &target).unwrap();
+        let table = Table::from_records(header, body).unwrap();
+        let schema = Schema::infer(&table, "y", &["id".into()]).unwrap();
+        let expected = schema.encode(&table).unwrap();
+        assert_eq!(data.schema, schema);
+        assert_eq!(data.n_rows, expected.n_rows);
+        let bits = |x: &[f64]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&data.x), bits(&expected.x));
+        assert_eq!(y, target.labels(&table).unwrap());
+        assert_eq!(resolved, target.resolved(&table).unwrap());
+    }
+
+    #[test]
+    fn errors_name_the_row_and_column_like_the_table_path() {
+        let header: Vec<String> = ["id", "amount", "y"].map(String::from).to_vec();
+        let mut rows: Vec<String> = (0..200).map(|i| format!("{i},{i},{}", i % 2)).collect();
+        rows[41] = "41,12;5,1".into();
+        let body = records(&rows.iter().map(String::as_str).collect::<Vec<_>>());
+        let target = TargetSpec {
+            column: "y".into(),
+            bad_value: None,
+        };
+        let err = stream(&header, &body, &target).unwrap_err();
+        assert_eq!(
+            err,
+            RiskError::BadNumber {
+                column: "amount".into(),
+                row: 42,
+                value: "12;5".into()
+            }
+        );
+        let mut ragged = body.clone();
+        ragged[3].pop();
+        assert!(matches!(
+            stream(&header, &ragged, &target),
+            Err(RiskError::RaggedRow {
+                row: 4,
+                found: 2,
+                expected: 3
+            })
+        ));
+        let mut no_target = body[..10].to_vec();
+        no_target[5][2] = "".into();
+        assert!(matches!(
+            stream(&header, &no_target, &target),
+            Err(RiskError::MissingTarget { row: 6, .. })
+        ));
+    }
+}

@@ -139,44 +139,44 @@ pub enum ModelCmd {
 pub struct GbmArgs {
     /// gbm: shrinkage per tree (default 0.02 below 50,000 training rows, else 0.1).
     #[arg(long)]
-    learning_rate: Option<f64>,
+    pub learning_rate: Option<f64>,
     /// gbm: leaves per tree (default 7, or 31 from 50,000 rows).
     #[arg(long)]
-    max_leaves: Option<usize>,
+    pub max_leaves: Option<usize>,
     /// gbm: depth limit per tree (default 6, or 16 from 50,000 rows).
     #[arg(long)]
-    max_depth: Option<usize>,
+    pub max_depth: Option<usize>,
     /// gbm: fewest training rows in a leaf (default 20; from 50,000 rows n/10,000 in 20..200).
     #[arg(long)]
-    min_data_in_leaf: Option<usize>,
+    pub min_data_in_leaf: Option<usize>,
     /// gbm: L2 penalty on leaf values (default 10, or 1 from 50,000 rows).
     #[arg(long)]
-    lambda_l2: Option<f64>,
+    pub lambda_l2: Option<f64>,
     /// gbm: most boosting rounds (default 2000).
     #[arg(long)]
-    max_rounds: Option<usize>,
+    pub max_rounds: Option<usize>,
     /// gbm: stop after this many rounds without a better validation logloss (100, or 50).
     #[arg(long)]
-    early_stopping_rounds: Option<usize>,
+    pub early_stopping_rounds: Option<usize>,
     /// gbm: every N-th training row forms the validation slice (default 5, or 10).
     #[arg(long)]
-    valid_every: Option<usize>,
+    pub valid_every: Option<usize>,
     /// gbm: share of features each tree may split on (default 0.8, or 1).
     #[arg(long)]
-    feature_fraction: Option<f64>,
+    pub feature_fraction: Option<f64>,
     /// gbm: share of rows each tree is grown from (default 0.8, or 1).
     #[arg(long)]
-    bagging_fraction: Option<f64>,
+    pub bagging_fraction: Option<f64>,
     /// gbm: after early stopping, retrain on all rows (default true below 50,000 rows).
     #[arg(long)]
-    refit: Option<bool>,
+    pub refit: Option<bool>,
     /// gbm: seed of the feature and row sampling (default 7).
     #[arg(long)]
-    seed: Option<u64>,
+    pub seed: Option<u64>,
 }
 
 impl GbmArgs {
-    fn overrides(&self) -> risk::gbm::GbmOverrides {
+    pub fn overrides(&self) -> risk::gbm::GbmOverrides {
         risk::gbm::GbmOverrides {
             learning_rate: self.learning_rate,
             max_leaves: self.max_leaves,

@@ -42,7 +42,7 @@ pub fn load_training(
             .push(&record.iter().collect::<Vec<_>>())
             .with_context(context)
     })?;
-    Ok(second.finish().with_context(context)?)
+    second.finish().with_context(context)
 }
 
 fn open_csv(path: &Path) -> Result<(Vec<String>, csv::Reader<fs::File>)> {

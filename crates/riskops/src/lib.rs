@@ -9,7 +9,7 @@ pub mod features;
 mod io;
 pub mod report;
 
-pub use cmd::{run, ModelCmd};
+pub use cmd::{run, GbmArgs, ModelCmd};
 pub use io::{load_model, load_table, load_training, write_atomic};
 
 use anyhow::{Context, Result};

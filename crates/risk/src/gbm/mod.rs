@@ -111,7 +111,16 @@ impl GbmParams {
 
     /// Rejects values training cannot work with, naming the parameter.
     pub fn validate(&self) -> Result<(), String> {
-        let checks: [(bool, &str); 9] = [
+        let fraction = |x: f64| x > 0.0 && x <= 1.0;
+        let checks: [(bool, &str); 11] = [
+            (
+                fraction(self.feature_fraction),
+                "feature_fraction must be in (0, 1]",
+            ),
+            (
+                fraction(self.bagging_fraction),
+                "bagging_fraction must be in (0, 1]",
+            ),
             (
                 self.learning_rate > 0.0 && self.learning_rate.is_finite(),
                 "learning_rate must be positive",
@@ -447,7 +456,7 @@ fn sample(rng: &mut Rng, k: usize, fraction: f64) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{FeatureSpec, Schema};
+    use crate::data::{FeatureKind, FeatureSpec, Schema};
     use crate::metrics;
 
     /// Bad when x > 0.5 or the category is "b"; x is missing for a tenth of rows.
@@ -511,5 +520,75 @@ mod tests {
                 assert_eq!(*p, model.forest.predict(data.row(start + i)));
             }
         }
+    }
+
+    fn test_auc(model: &GbmModel, data: &Dataset, y: &[u8], test: &[usize]) -> f64 {
+        let p: Vec<f64> = test
+            .iter()
+            .map(|&r| model.forest.predict(data.row(r)))
+            .collect();
+        let ty: Vec<u8> = test.iter().map(|&r| y[r]).collect();
+        metrics::auc(&ty, &p)
+    }
+
+    #[test]
+    fn defaults_follow_the_data_size_and_overrides_replace_only_their_field() {
+        assert_eq!(GbmParams::for_rows(LARGE_ROWS - 1), GbmParams::default());
+        let large = GbmParams::for_rows(1_000_000);
+        assert_eq!((large.max_leaves, large.refit), (31, false));
+        assert_eq!(large.min_data_in_leaf, 100);
+        assert_eq!(GbmParams::for_rows(10_000_000).min_data_in_leaf, 200);
+        let o = GbmOverrides {
+            learning_rate: Some(0.3),
+            refit: Some(true),
+            ..GbmOverrides::default()
+        };
+        let p = o.resolve(1_000_000);
+        assert_eq!((p.learning_rate, p.refit), (0.3, true));
+        assert_eq!(
+            GbmParams {
+                learning_rate: large.learning_rate,
+                refit: false,
+                ..p
+            },
+            large
+        );
+        assert!(GbmParams {
+            bagging_fraction: 0.0,
+            ..large
+        }
+        .validate()
+        .unwrap_err()
+        .contains("bagging_fraction"));
+    }
+
+    #[test]
+    fn large_data_defaults_learn_the_signal_the_same_on_any_thread_count() {
+        let (data, y) = synthetic(70_000);
+        let rows: Vec<usize> = (0..60_000).collect();
+        let p = GbmOverrides {
+            max_rounds: Some(25),
+            ..GbmOverrides::default()
+        }
+        .resolve(rows.len());
+        assert_eq!(p.max_leaves, 31, "large-data defaults");
+        let fit = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| train(&data, &y, &rows, &p, &mut |_, _| {}))
+        };
+        let one = fit(1);
+        let two = fit(3);
+        assert_eq!(one.forest, two.forest);
+        assert_eq!(one.params.as_ref(), Some(&p));
+        let test: Vec<usize> = (60_000..70_000).collect();
+        let auc = test_auc(&one, &data, &y, &test);
+        assert!(auc > 0.9, "auc {auc}");
+        // The two-step path (the dataset may be freed in between) trains the same model.
+        let prepared = prepare(&data, &y, &rows, &p);
+        let model = train_prepared(prepared, &mut |_, _| {});
+        assert_eq!(model.forest, one.forest);
     }
 }
