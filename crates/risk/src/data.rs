@@ -133,6 +133,31 @@ impl Dataset {
     pub fn value(&self, row: usize, feature: usize) -> f64 {
         self.x[row * self.n_features() + feature]
     }
+
+    /// The same rows with only the features of `schema` (each found here by name), in its
+    /// order: what encoding the table with `schema` gives when its features are a subset.
+    pub fn project(&self, schema: &Schema) -> Dataset {
+        let pick: Vec<usize> = schema
+            .features
+            .iter()
+            .map(|f| {
+                let i = self.schema.features.iter().position(|g| g.name == f.name);
+                let i = i.expect("the projected schema's features are in the dataset");
+                assert_eq!(self.schema.features[i], *f, "feature `{}` differs", f.name);
+                i
+            })
+            .collect();
+        let mut x = Vec::with_capacity(self.n_rows * pick.len());
+        for r in 0..self.n_rows {
+            let row = self.row(r);
+            x.extend(pick.iter().map(|&i| row[i]));
+        }
+        Dataset {
+            schema: schema.clone(),
+            n_rows: self.n_rows,
+            x,
+        }
+    }
 }
 
 impl Schema {
@@ -307,39 +332,45 @@ impl TargetSpec {
         let mut distinct: Vec<&str> = column.iter().map(|v| v.trim()).collect();
         distinct.sort_unstable();
         distinct.dedup();
-        if distinct.len() < 2 {
-            return Err(RiskError::ConstantTarget {
-                column: self.column.clone(),
-                value: distinct[0].to_string(),
-            });
+        bad_value_of(&self.column, &distinct, self.bad_value.as_deref())
+    }
+}
+
+/// The bad value of a target column with these distinct (trimmed, sorted, present) values:
+/// the given one, else `1` for a 0/1 target; fewer than two values is an error.
+pub(crate) fn bad_value_of(
+    column: &str,
+    distinct: &[&str],
+    bad_value: Option<&str>,
+) -> Result<String, RiskError> {
+    if distinct.len() < 2 {
+        return Err(RiskError::ConstantTarget {
+            column: column.to_string(),
+            value: distinct.first().copied().unwrap_or_default().to_string(),
+        });
+    }
+    match bad_value {
+        Some(b) => Ok(b.trim().to_string()),
+        None if distinct
+            .iter()
+            .all(|v| parse_number(v).is_some_and(|x| x == 0.0 || x == 1.0)) =>
+        {
+            Ok("1".into())
         }
-        let bad = match &self.bad_value {
-            Some(b) => b.trim().to_string(),
-            None if distinct
+        None => Err(RiskError::AmbiguousTarget {
+            column: column.to_string(),
+            values: distinct
                 .iter()
-                .all(|v| parse_number(v).is_some_and(|x| x == 0.0 || x == 1.0)) =>
-            {
-                "1".into()
-            }
-            None => {
-                let values = distinct
-                    .iter()
-                    .take(10)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                return Err(RiskError::AmbiguousTarget {
-                    column: self.column.clone(),
-                    values,
-                });
-            }
-        };
-        Ok(bad)
+                .take(10)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
     }
 }
 
 /// "1" and "1.0" are the same bad value; other strings compare exactly.
-fn same_value(a: &str, b: &str) -> bool {
+pub(crate) fn same_value(a: &str, b: &str) -> bool {
     match (parse_number(a), parse_number(b)) {
         (Some(x), Some(y)) => x == y,
         _ => a == b,

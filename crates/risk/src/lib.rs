@@ -14,7 +14,11 @@
 //!   the penalty chosen by 5-fold CV (one-standard-error rule), PDO/base-odds points.
 //! - [`gbm`]: histogram gradient boosting for logloss, leaf-wise growth, learned missing
 //!   direction, LightGBM-style categorical splits, early stopping on a validation slice of the
-//!   training rows, then a refit on all of them.
+//!   training rows, then (small data) a refit on all of them; defaults follow the data's size
+//!   and histograms are built on every core (rayon) in fixed chunks, so results do not depend
+//!   on the thread count.
+//! - `stream`: the two-pass row-by-row twin of typing and encoding, for files too large to hold
+//!   as strings.
 //! - [`forest`]: the one tree format every booster compiles to (native, LightGBM, XGBoost) and
 //!   its compiled batch scorer.
 //! - [`import`]: LightGBM text and XGBoost JSON models (XGBoost JSON arrives as serde structs;
@@ -51,9 +55,11 @@ pub mod metrics;
 mod model;
 mod rng;
 pub mod scorecard;
+mod stream;
 
 pub use data::{
     is_missing, split_rows, Dataset, FeatureKind, FeatureSpec, Schema, Table, TargetSpec,
 };
 pub use error::RiskError;
-pub use model::{Model, ModelKind, Scorer, TrainOptions};
+pub use model::{Model, ModelKind, PreparedGbm, Scorer, TrainOptions};
+pub use stream::{EncodePass, SchemaPass};

@@ -2,7 +2,7 @@
 
 use crate::data::{Dataset, Schema, TargetSpec};
 use crate::forest::{Compiled, Forest, BLOCK_ROWS};
-use crate::gbm::{self, GbmModel, GbmParams};
+use crate::gbm::{self, GbmModel, GbmOverrides};
 use crate::scorecard::{self, Scorecard, ScorecardParams};
 use crate::RiskError;
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,8 @@ pub struct TrainOptions {
     /// Columns that are not features (ids, dates, leakage).
     pub exclude: Vec<String>,
     pub scorecard: ScorecardParams,
-    pub gbm: GbmParams,
+    /// Replaces the size-dependent boosting defaults ([`gbm::GbmParams::for_rows`]).
+    pub gbm: GbmOverrides,
 }
 
 /// A trained or imported model with the schema it reads its inputs by.
@@ -73,8 +74,24 @@ impl Model {
             ModelKind::Gbm => Model::Gbm {
                 schema,
                 target,
-                gbm: gbm::train(data, y, rows, &options.gbm, progress),
+                gbm: gbm::train(data, y, rows, &options.gbm.resolve(rows.len()), progress),
             },
+        }
+    }
+
+    /// Boosted trees in two steps, [`Model::prepare_gbm`] then [`PreparedGbm::train`], so the
+    /// caller can free the dataset while boosting (it then reads only binned codes).
+    pub fn prepare_gbm(
+        data: &Dataset,
+        target: &TargetSpec,
+        y: &[u8],
+        rows: &[usize],
+        options: &TrainOptions,
+    ) -> PreparedGbm {
+        PreparedGbm {
+            schema: data.schema.clone(),
+            target: target.clone(),
+            prepared: gbm::prepare(data, y, rows, &options.gbm.resolve(rows.len())),
         }
     }
 
@@ -127,6 +144,31 @@ impl Model {
         }
     }
 
+    /// The probability of bad of every row (as [`Model::predict_all`], without scores, in a
+    /// third of the memory).
+    pub fn predict_probabilities(&self, data: &Dataset) -> Vec<f64> {
+        assert_eq!(
+            data.schema,
+            *self.schema(),
+            "data encoded with another schema"
+        );
+        let scorer = self.scorer();
+        if let Scorer::Trees(c) = &scorer {
+            // Blocks on every core: each output depends on its row alone, so the result is
+            // the same as the sequential pass.
+            use rayon::prelude::*;
+            let k = data.n_features();
+            let mut out = vec![0.0; data.n_rows];
+            out.par_chunks_mut(BLOCK_ROWS)
+                .zip(data.x.par_chunks(BLOCK_ROWS * k))
+                .for_each(|(out, rows)| c.predict_block(rows, k, out));
+            return out;
+        }
+        let mut out = Vec::with_capacity(data.n_rows);
+        scorer.predict_each(data, |p, _| out.push(p));
+        out
+    }
+
     /// Scores every row of a dataset encoded with this model's schema.
     pub fn predict_all(&self, data: &Dataset) -> Vec<(f64, Option<f64>)> {
         assert_eq!(
@@ -134,10 +176,34 @@ impl Model {
             *self.schema(),
             "data encoded with another schema"
         );
+        let scorer = self.scorer();
+        if let Scorer::Trees(_) = &scorer {
+            return self
+                .predict_probabilities(data)
+                .into_iter()
+                .map(|p| (p, None))
+                .collect();
+        }
         let mut out = Vec::with_capacity(data.n_rows);
-        self.scorer()
-            .predict_each(data, |p, score| out.push((p, score)));
+        scorer.predict_each(data, |p, score| out.push((p, score)));
         out
+    }
+}
+
+/// Binned training data of a boosted-trees model; see [`Model::prepare_gbm`].
+pub struct PreparedGbm {
+    schema: Schema,
+    target: TargetSpec,
+    prepared: gbm::Prepared,
+}
+
+impl PreparedGbm {
+    pub fn train(self, progress: gbm::Progress) -> Model {
+        Model::Gbm {
+            schema: self.schema,
+            target: self.target,
+            gbm: gbm::train_prepared(self.prepared, progress),
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-use crate::{holdout, io, report, train};
+use crate::{holdout_encoded, io, report, train_encoded, After};
 use anyhow::{Context, Result};
 use clap::{Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -64,6 +64,8 @@ pub enum ModelCmd {
         /// Good:bad odds that score --base-points (50 means 50:1).
         #[arg(long, default_value_t = 50.0)]
         base_odds: f64,
+        #[command(flatten)]
+        gbm: GbmArgs,
     },
     /// Score a CSV: writes row, probability_bad (and score for scorecards) in input order.
     Score {
@@ -131,6 +133,67 @@ pub enum ModelCmd {
     },
 }
 
+/// Boosting parameters; each replaces the default chosen for the data's size (see
+/// `risk::gbm::GbmParams::for_rows`). The model file records the values used.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct GbmArgs {
+    /// gbm: shrinkage per tree (default 0.02 below 50,000 training rows, else 0.1).
+    #[arg(long)]
+    pub learning_rate: Option<f64>,
+    /// gbm: leaves per tree (default 7, or 31 from 50,000 rows).
+    #[arg(long)]
+    pub max_leaves: Option<usize>,
+    /// gbm: depth limit per tree (default 6, or 16 from 50,000 rows).
+    #[arg(long)]
+    pub max_depth: Option<usize>,
+    /// gbm: fewest training rows in a leaf (default 20; from 50,000 rows n/10,000 in 20..200).
+    #[arg(long)]
+    pub min_data_in_leaf: Option<usize>,
+    /// gbm: L2 penalty on leaf values (default 10, or 1 from 50,000 rows).
+    #[arg(long)]
+    pub lambda_l2: Option<f64>,
+    /// gbm: most boosting rounds (default 2000).
+    #[arg(long)]
+    pub max_rounds: Option<usize>,
+    /// gbm: stop after this many rounds without a better validation logloss (100, or 50).
+    #[arg(long)]
+    pub early_stopping_rounds: Option<usize>,
+    /// gbm: every N-th training row forms the validation slice (default 5, or 10).
+    #[arg(long)]
+    pub valid_every: Option<usize>,
+    /// gbm: share of features each tree may split on (default 0.8, or 1).
+    #[arg(long)]
+    pub feature_fraction: Option<f64>,
+    /// gbm: share of rows each tree is grown from (default 0.8, or 1).
+    #[arg(long)]
+    pub bagging_fraction: Option<f64>,
+    /// gbm: after early stopping, retrain on all rows (default true below 50,000 rows).
+    #[arg(long)]
+    pub refit: Option<bool>,
+    /// gbm: seed of the feature and row sampling (default 7).
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+impl GbmArgs {
+    pub fn overrides(&self) -> risk::gbm::GbmOverrides {
+        risk::gbm::GbmOverrides {
+            learning_rate: self.learning_rate,
+            max_leaves: self.max_leaves,
+            max_depth: self.max_depth,
+            min_data_in_leaf: self.min_data_in_leaf,
+            lambda_l2: self.lambda_l2,
+            max_rounds: self.max_rounds,
+            early_stopping_rounds: self.early_stopping_rounds,
+            valid_every: self.valid_every,
+            feature_fraction: self.feature_fraction,
+            bagging_fraction: self.bagging_fraction,
+            refit: self.refit,
+            seed: self.seed,
+        }
+    }
+}
+
 pub fn run(cmd: ModelCmd) -> Result<()> {
     match cmd {
         ModelCmd::Train {
@@ -145,6 +208,7 @@ pub fn run(cmd: ModelCmd) -> Result<()> {
             pdo,
             base_points,
             base_odds,
+            gbm,
         } => {
             if !(pdo > 0.0 && base_odds > 0.0 && base_points.is_finite()) {
                 anyhow::bail!("--pdo and --base-odds must be positive and --base-points finite");
@@ -155,6 +219,7 @@ pub fn run(cmd: ModelCmd) -> Result<()> {
             };
             let mut options = TrainOptions {
                 exclude,
+                gbm: gbm.overrides(),
                 ..TrainOptions::default()
             };
             options.scorecard.pdo = pdo;
@@ -217,18 +282,21 @@ fn run_train(
     (split, json): (bool, bool),
     options: TrainOptions,
 ) -> Result<()> {
-    let table = io::load_table(&data)?;
+    let spec = target.clone();
+    let (dataset, y, target) = io::load_training(&data, &spec, &options.exclude)?;
+    let reload = || io::load_training(&data, &spec, &options.exclude).map(|(d, _, _)| d);
     let kind = match kind {
         KindArg::Scorecard => ModelKind::Scorecard,
         KindArg::Gbm => ModelKind::Gbm,
     };
-    let bar = progress_bar(options.gbm.max_rounds);
+    let bar = progress_bar(options.gbm.max_rounds.unwrap_or(2000));
     let mut tick = |round: usize, loss: f64| {
         bar.set_position(round as u64);
         bar.set_message(format!("{loss:.5}"));
     };
     let model = if split {
-        let h = holdout(&table, &target, kind, &options, &mut tick)?;
+        let after = After::Reload(&reload);
+        let h = holdout_encoded(dataset, &y, &target, kind, &options, &mut tick, after)?;
         bar.finish_and_clear();
         if json {
             let value = serde_json::json!({ "train": h.train, "test": h.test });
@@ -239,7 +307,16 @@ fn run_train(
         }
         h.model
     } else {
-        let (model, _, _) = train(&table, &target, kind, None, &options, &mut tick)?;
+        let (model, _) = train_encoded(
+            dataset,
+            &y,
+            &target,
+            kind,
+            None,
+            &options,
+            &mut tick,
+            After::Drop,
+        )?;
         bar.finish_and_clear();
         model
     };

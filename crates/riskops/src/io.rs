@@ -1,21 +1,12 @@
 use anyhow::{Context, Result};
-use risk::{Model, Table};
+use risk::{Dataset, Model, SchemaPass, Table, TargetSpec};
 use std::fs;
 use std::io::Write;
 use std::path::Path;
 
 /// Reads a CSV with a header row into a string table.
 pub fn load_table(path: &Path) -> Result<Table> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_path(path)
-        .with_context(|| format!("open data file {}", path.display()))?;
-    let header: Vec<String> = reader
-        .headers()
-        .with_context(|| format!("read the header of {}", path.display()))?
-        .iter()
-        .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
-        .collect();
+    let (header, mut reader) = open_csv(path)?;
     let mut records = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let record = record.with_context(|| format!("read {} row {}", path.display(), i + 1))?;
@@ -27,6 +18,62 @@ pub fn load_table(path: &Path) -> Result<Table> {
         return Err(risk::RiskError::Empty).with_context(|| format!("read {}", path.display()));
     }
     Ok(table)
+}
+
+/// Reads a training CSV in two streaming passes (types, then values) straight into a dataset,
+/// its labels and the resolved target: memory holds the `f64` matrix, never the strings.
+pub fn load_training(
+    path: &Path,
+    target: &TargetSpec,
+    exclude: &[String],
+) -> Result<(Dataset, Vec<u8>, TargetSpec)> {
+    let context = || format!("read {}", path.display());
+    let (header, mut reader) = open_csv(path)?;
+    let mut first = SchemaPass::new(header, &target.column, exclude).with_context(context)?;
+    each_record(&mut reader, path, |record| {
+        first
+            .push(&record.iter().collect::<Vec<_>>())
+            .with_context(context)
+    })?;
+    let mut second = first.finish(target).with_context(context)?;
+    let (_, mut reader) = open_csv(path)?;
+    each_record(&mut reader, path, |record| {
+        second
+            .push(&record.iter().collect::<Vec<_>>())
+            .with_context(context)
+    })?;
+    second.finish().with_context(context)
+}
+
+fn open_csv(path: &Path) -> Result<(Vec<String>, csv::Reader<fs::File>)> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .with_context(|| format!("open data file {}", path.display()))?;
+    let header: Vec<String> = reader
+        .headers()
+        .with_context(|| format!("read the header of {}", path.display()))?
+        .iter()
+        .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
+        .collect();
+    Ok((header, reader))
+}
+
+fn each_record(
+    reader: &mut csv::Reader<fs::File>,
+    path: &Path,
+    mut each: impl FnMut(&csv::StringRecord) -> Result<()>,
+) -> Result<()> {
+    let mut record = csv::StringRecord::new();
+    let mut i = 0;
+    while reader
+        .read_record(&mut record)
+        .with_context(|| format!("read {} row {}", path.display(), i + 1))?
+    {
+        each(&record)?;
+        i += 1;
+    }
+    Ok(())
 }
 
 /// Reads a model file written by `train` or `import`.

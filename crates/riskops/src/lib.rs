@@ -9,8 +9,8 @@ pub mod features;
 mod io;
 pub mod report;
 
-pub use cmd::{run, ModelCmd};
-pub use io::{load_model, load_table, write_atomic};
+pub use cmd::{run, GbmArgs, ModelCmd};
+pub use io::{load_model, load_table, load_training, write_atomic};
 
 use anyhow::{Context, Result};
 use risk::metrics::{self, Summary};
@@ -38,18 +38,77 @@ pub fn train(
     options: &TrainOptions,
     progress: risk::gbm::Progress,
 ) -> Result<(Model, Vec<u8>, risk::Dataset)> {
+    let (data, y, target) = encode(table, target, &options.exclude)?;
+    let (model, data) = train_encoded(
+        data,
+        &y,
+        &target,
+        kind,
+        rows,
+        options,
+        progress,
+        After::Keep,
+    )?;
+    Ok((model, y, data.expect("kept")))
+}
+
+/// What [`train_encoded`] does with the dataset once the model no longer needs it.
+pub enum After<'a> {
+    /// Hand it back (in the model's layout).
+    Keep,
+    /// Free it as early as possible (boosting frees it before the first round).
+    Drop,
+    /// Free it like `Drop`, then hand back a fresh copy from this function: on large data the
+    /// peak memory is then the dataset or the boosting state, not both.
+    Reload(&'a dyn Fn() -> Result<risk::Dataset>),
+}
+
+/// Labels, the resolved target and the typed dataset of a table.
+pub fn encode(
+    table: &Table,
+    target: &TargetSpec,
+    exclude: &[String],
+) -> Result<(risk::Dataset, Vec<u8>, TargetSpec)> {
     let y = target.labels(table).context("read the target column")?;
     let target = target.resolved(table).context("read the target column")?;
-    let schema = Schema::infer(table, &target.column, &options.exclude)
-        .context("type the feature columns")?;
+    let schema =
+        Schema::infer(table, &target.column, exclude).context("type the feature columns")?;
     let data = schema.encode(table).context("encode the features")?;
-    let all: Vec<usize> = (0..table.n_rows()).collect();
+    Ok((data, y, target))
+}
+
+/// Trains on `rows` of an encoded dataset (all rows when `None`); returns the model and, unless
+/// `after` drops it, the dataset in the model's own layout (scorecards keep only the inputs
+/// they use).
+#[allow(clippy::too_many_arguments)]
+pub fn train_encoded(
+    data: risk::Dataset,
+    y: &[u8],
+    target: &TargetSpec,
+    kind: ModelKind,
+    rows: Option<&[usize]>,
+    options: &TrainOptions,
+    progress: risk::gbm::Progress,
+    after: After,
+) -> Result<(Model, Option<risk::Dataset>)> {
+    let all: Vec<usize> = (0..data.n_rows).collect();
     let rows = rows.unwrap_or(&all);
     if rows.len() < MIN_TRAIN_ROWS {
         anyhow::bail!(
             "{} training rows; at least {MIN_TRAIN_ROWS} are needed to fit and validate a model",
             rows.len()
         );
+    }
+    if kind == ModelKind::Gbm {
+        let params = options.gbm.resolve(rows.len());
+        params.validate().map_err(|e| anyhow::anyhow!("gbm: {e}"))?;
+        if rows.len() < 2 * params.valid_every {
+            anyhow::bail!(
+                "gbm: {} training rows are too few for a validation slice of every {}th row",
+                rows.len(),
+                params.valid_every
+            );
+        }
     }
     let train_y: Vec<u8> = rows.iter().map(|&r| y[r]).collect();
     if !train_y.contains(&0) || !train_y.contains(&1) {
@@ -58,14 +117,27 @@ pub fn train(
             target.column
         );
     }
-    let model = Model::train(kind, &data, &target, &y, rows, options, progress);
-    // Scorecards keep only the inputs they use; hand back data in the model's own layout.
-    let data = if *model.schema() == data.schema {
-        data
-    } else {
-        model.schema().encode(table)?
+    if kind == ModelKind::Gbm && !matches!(after, After::Keep) {
+        let prepared = Model::prepare_gbm(&data, target, y, rows, options);
+        let schema = data.schema.clone();
+        drop(data);
+        let model = prepared.train(progress);
+        let data = match after {
+            After::Reload(reload) => Some(reload()?),
+            _ => None,
+        };
+        if data.as_ref().is_some_and(|d| d.schema != schema) {
+            anyhow::bail!("the data changed while training: its columns are typed differently");
+        }
+        return Ok((model, data));
+    }
+    let model = Model::train(kind, &data, target, y, rows, options, progress);
+    let data = match after {
+        After::Drop => None,
+        _ if *model.schema() == data.schema => Some(data),
+        _ => Some(data.project(model.schema())),
     };
-    Ok((model, y, data))
+    Ok((model, data))
 }
 
 /// Applies the split rule (row `i` is test when `i % 5 == 0`), trains on the train rows and
@@ -77,13 +149,39 @@ pub fn holdout(
     options: &TrainOptions,
     progress: risk::gbm::Progress,
 ) -> Result<Holdout> {
-    let (train_rows, test_rows) = risk::split_rows(table.n_rows());
-    let (model, y, data) = train(table, target, kind, Some(&train_rows), options, progress)?;
-    let p: Vec<f64> = model
-        .predict_all(&data)
-        .into_iter()
-        .map(|(p, _)| p)
-        .collect();
+    let (data, y, target) = encode(table, target, &options.exclude)?;
+    holdout_encoded(data, &y, &target, kind, options, progress, After::Keep)
+}
+
+/// [`holdout`] on an already encoded dataset (from [`load_training`]).
+pub fn holdout_encoded(
+    data: risk::Dataset,
+    y: &[u8],
+    target: &TargetSpec,
+    kind: ModelKind,
+    options: &TrainOptions,
+    progress: risk::gbm::Progress,
+    after: After,
+) -> Result<Holdout> {
+    let (train_rows, test_rows) = risk::split_rows(data.n_rows);
+    // Scoring needs the rows back: dropping them is keeping them here.
+    let after = match after {
+        After::Drop => After::Keep,
+        other => other,
+    };
+    let (model, data) = train_encoded(
+        data,
+        y,
+        target,
+        kind,
+        Some(&train_rows),
+        options,
+        progress,
+        after,
+    )?;
+    let data = data.expect("kept or reloaded for scoring");
+    let p = model.predict_probabilities(&data);
+    drop(data);
     let pick =
         |rows: &[usize]| -> (Vec<u8>, Vec<f64>) { rows.iter().map(|&r| (y[r], p[r])).unzip() };
     let (ty, train_p) = pick(&train_rows);

@@ -1,7 +1,7 @@
 //! The `puhui model` commands end to end on small generated CSVs: outputs, row order,
 //! fallbacks and the errors users see for bad input.
 
-use riskops::{run, ModelCmd};
+use riskops::{run, GbmArgs, ModelCmd};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -37,6 +37,10 @@ fn write_training_csv(path: &Path) {
 }
 
 fn train(dir: &Path, kind: &str) -> PathBuf {
+    train_with(dir, kind, GbmArgs::default())
+}
+
+fn train_with(dir: &Path, kind: &str, gbm: GbmArgs) -> PathBuf {
     let data = dir.join("train.csv");
     write_training_csv(&data);
     let out = dir.join(format!("{kind}.json"));
@@ -54,6 +58,7 @@ fn train(dir: &Path, kind: &str) -> PathBuf {
         pdo: 20.0,
         base_points: 600.0,
         base_odds: 50.0,
+        gbm,
     })
     .unwrap();
     out
@@ -135,6 +140,7 @@ fn training_errors_name_the_column_and_row() {
         pdo: 20.0,
         base_points: 600.0,
         base_odds: 50.0,
+        gbm: Default::default(),
     };
     assert!(error_text(train("nope", &data)).contains("column `nope` is not in the data"));
     let constant = dir.join("c.csv");
@@ -283,4 +289,64 @@ fn structurally_corrupt_models_are_rejected_on_load() {
     .unwrap();
     let err = format!("{:#}", riskops::load_model(&path).unwrap_err());
     assert!(err.contains("splits on feature 99"), "{err}");
+}
+
+#[test]
+fn gbm_flags_override_the_defaults_and_the_model_file_records_them() {
+    let dir = workdir("gbm-flags");
+    let gbm = GbmArgs {
+        learning_rate: Some(0.05),
+        max_leaves: Some(5),
+        max_rounds: Some(40),
+        ..GbmArgs::default()
+    };
+    let path = train_with(&dir, "gbm", gbm);
+    let model: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    let params = &model["gbm"]["params"];
+    assert_eq!(params["learning_rate"], 0.05);
+    assert_eq!(params["max_leaves"], 5);
+    assert_eq!(params["max_rounds"], 40);
+    // Untouched parameters keep the small-data defaults.
+    assert_eq!(params["min_data_in_leaf"], 20);
+    assert_eq!(params["refit"], true);
+    assert!(model["gbm"]["best_rounds"].as_u64().unwrap() <= 40);
+    // A model file written before parameters were recorded still loads and scores.
+    let mut old = model.clone();
+    old["gbm"].as_object_mut().unwrap().remove("params");
+    let old_path = dir.join("old.json");
+    fs::write(&old_path, old.to_string()).unwrap();
+    assert!(riskops::load_model(&old_path).is_ok());
+}
+
+#[test]
+fn gbm_rejects_bad_parameters_naming_them() {
+    let dir = workdir("gbm-bad-flags");
+    let data = dir.join("train.csv");
+    write_training_csv(&data);
+    let cmd = |gbm: GbmArgs| ModelCmd::Train {
+        data: data.clone(),
+        target: "bad".into(),
+        bad_value: None,
+        kind: clap::ValueEnum::from_str("gbm", true).unwrap(),
+        out: dir.join("m.json"),
+        exclude: vec!["id".into()],
+        holdout: false,
+        json: false,
+        pdo: 20.0,
+        base_points: 600.0,
+        base_odds: 50.0,
+        gbm,
+    };
+    let err = error_text(cmd(GbmArgs {
+        learning_rate: Some(0.0),
+        ..GbmArgs::default()
+    }));
+    assert!(err.contains("learning_rate"), "{err}");
+    let err = error_text(cmd(GbmArgs {
+        bagging_fraction: Some(1.5),
+        ..GbmArgs::default()
+    }));
+    assert!(err.contains("bagging_fraction"), "{err}");
+    assert!(!dir.join("m.json").exists());
 }

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Trains Puhui's gbm, LightGBM (default and early-stopped) and XGBoost (default and
+# early-stopped) on the same CSVs under the split rule (data row i is test when i % 5 == 0)
+# and prints test AUC, wall time and peak RSS (/usr/bin/time -v) of each whole process
+# (CSV load included), RUNS times, interleaved so background load hits every contender alike.
+#
+# Usage: scripts/bench-gbm.sh [RUNS] [DATASET...]   DATASET: german bloan synthetic (default all)
+# Needs: scripts/fetch-data.sh, scripts/make-synthetic.py (for `synthetic`),
+#        pip install lightgbm xgboost pandas scikit-learn, GNU time (/usr/bin/time).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+runs="${1:-3}"
+shift || true
+sets=("$@")
+[ ${#sets[@]} -gt 0 ] || sets=(german bloan synthetic)
+# PUHUI_MODEL_BIN: a prebuilt `model` example binary (default: build this checkout's).
+bin="${PUHUI_MODEL_BIN:-}"
+if [ -z "$bin" ]; then
+  cargo build --release -q -p riskops --example model
+  bin="$root/target/release/examples/model"
+fi
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+
+# name file target bad-value valid-every (Puhui's default validation slice for that size)
+spec() {
+  case "$1" in
+    german) echo "testdata/external/germancredit.csv creditability bad 5" ;;
+    bloan) echo "testdata/external/bloan.csv is_bad 1 5" ;;
+    synthetic)
+      [ -f testdata/synthetic/credit-1m.csv ] || python3 scripts/make-synthetic.py >&2
+      echo "testdata/synthetic/credit-1m.csv is_bad 1 10" ;;
+    *) echo "unknown dataset $1" >&2; exit 2 ;;
+  esac
+}
+
+# measure NAME LABEL CMD...: appends "name label auc wall_s rss_mib" to the results.
+measure() {
+  local name="$1" label="$2"
+  shift 2
+  /usr/bin/time -v -o "$out/time" "$@" >"$out/stdout" 2>"$out/stderr" || {
+    echo "$name $label failed:" >&2
+    cat "$out/stderr" >&2
+    return 1
+  }
+  local auc wall rss
+  auc=$(python3 -c 'import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); print("%.4f" % (d["test"]["auc"] if "test" in d else d["auc"]))' <"$out/stdout")
+  wall=$(awk -F': ' '/Elapsed/ {n=split($2,t,":"); s=0; for(i=1;i<=n;i++) s=s*60+t[i]; print s}' "$out/time")
+  rss=$(awk -F': ' '/Maximum resident/ {printf "%.0f", $2/1024}' "$out/time")
+  echo "$name|$label|$auc|$wall|$rss" >>"$out/results"
+  printf '%-10s %-28s AUC %s  %6.1f s  %5s MiB\n' "$name" "$label" "$auc" "$wall" "$rss" >&2
+}
+
+for name in "${sets[@]}"; do
+  read -r file target bad every <<<"$(spec "$name")"
+  lib=(python3 scripts/bench-gbm-lib.py --data "$file" --target "$target" --bad-value "$bad" --valid-every "$every")
+  for ((r = 1; r <= runs; r++)); do
+    measure "$name" "puhui gbm (defaults)" "$bin" train --data "$file" --target "$target" \
+      --bad-value "$bad" --kind gbm --holdout --json --out "$out/model.json"
+    measure "$name" "lightgbm default" "${lib[@]}" --lib lightgbm --mode default
+    measure "$name" "lightgbm early-stopped" "${lib[@]}" --lib lightgbm --mode early
+    measure "$name" "xgboost default" "${lib[@]}" --lib xgboost --mode default
+    measure "$name" "xgboost early-stopped" "${lib[@]}" --lib xgboost --mode early
+  done
+  size=$(du -m "$file" | cut -f1)
+  echo "$name|csv|$size MiB" >>"$out/results"
+done
+
+# One table: median over runs, with min-max spreads for time and memory.
+python3 - "$out/results" <<'PY'
+import sys, statistics as st
+rows, sizes = {}, {}
+for line in open(sys.argv[1]):
+    f = line.rstrip("\n").split("|")
+    if f[1] == "csv":
+        sizes[f[0]] = f[2]
+        continue
+    rows.setdefault((f[0], f[1]), []).append((float(f[2]), float(f[3]), float(f[4])))
+print("| data (CSV size) | trainer | test AUC | wall s, median (min-max) | peak RSS MiB, median (min-max) | runs |")
+print("|---|---|---|---|---|---|")
+for (name, label), v in rows.items():
+    auc, wall, rss = zip(*v)
+    print(f"| {name} ({sizes.get(name, '?')}) | {label} | {st.median(auc):.4f} | "
+          f"{st.median(wall):.1f} ({min(wall):.1f}-{max(wall):.1f}) | "
+          f"{st.median(rss):.0f} ({min(rss):.0f}-{max(rss):.0f}) | {len(v)} |")
+PY
