@@ -293,7 +293,13 @@ async fn slow_clients_are_closed_and_others_are_served() {
     let (line, merchant) = purchase_setup(&http, &s.base).await;
     let (mut h0, mut p0) = probe(&http, &s.base, &line, &merchant, 20).await;
 
-    let give_up = Duration::from_millis(idle_ms + 10_000);
+    // A connection's timeouts start when the server accepts it. Thousands connecting at once
+    // on a busy machine can fill the accept queue; the kernel then drops the handshake's last
+    // ACK and the server accepts seconds after the client believes it is connected (up to
+    // about 15 s of SYN-ACK retries). Allow that much lag; a connection that is never timed
+    // out (as before the timeouts existed) still fails.
+    const ACCEPT_LAG_MS: u64 = 20_000;
+    let give_up = Duration::from_millis(idle_ms + ACCEPT_LAG_MS + 10_000);
     let connected = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let connecting = Arc::new(tokio::sync::Semaphore::new(256));
     let started = Instant::now();
@@ -348,13 +354,13 @@ async fn slow_clients_are_closed_and_others_are_served() {
             Some(d) if d + Duration::from_millis(1_000) < Duration::from_millis(limit) => {
                 closed_early += 1;
             }
-            Some(d) if d <= Duration::from_millis(limit + 5_000) => {}
+            Some(d) if d <= Duration::from_millis(limit + ACCEPT_LAG_MS) => {}
             other => open_too_long.push((kind, other)),
         }
     }
     assert!(
         open_too_long.is_empty(),
-        "{} of {CLIENTS} slow connections outlived their timeout by 5 s, e.g. {:?}",
+        "{} of {CLIENTS} slow connections outlived their timeout by {ACCEPT_LAG_MS} ms, e.g. {:?}",
         open_too_long.len(),
         &open_too_long[..open_too_long.len().min(5)]
     );
