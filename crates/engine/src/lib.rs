@@ -267,9 +267,10 @@ impl Engine {
                 .await
                 .map_err(|_| EngineError::WriterGone)?;
         } else {
-            self.tx
-                .try_send(envelope)
-                .map_err(|_| EngineError::Overloaded)?;
+            self.tx.try_send(envelope).map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => EngineError::Overloaded,
+                mpsc::error::TrySendError::Closed(_) => EngineError::WriterGone,
+            })?;
         }
         rx.await.map_err(|_| EngineError::WriterGone)?
     }

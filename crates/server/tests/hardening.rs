@@ -113,15 +113,26 @@ async fn control_characters_in_names_are_refused() {
             assert_eq!(s.get(&format!("/v1/merchants/{id}")).await.0, 404);
         }
         // Ordinary names, in any script, still pass.
-        let id = new_id();
         let (st, v) = s
             .post(
-                "/v1/borrowers",
-                &json!({"id": id, "kind": "individual", "name": "张伟 O'Brien"}),
-                Some(&id),
+                "/v1/accounts",
+                &json!({"owner": "张伟 O'Brien", "purpose": "p", "currency": "CNY"}),
+                None,
             )
             .await;
-        assert_eq!((st, v["name"].as_str()), (201, Some("张伟 O'Brien")), "{v}");
+        assert_eq!(
+            (st, v["owner"].as_str()),
+            (201, Some("张伟 O'Brien")),
+            "{v}"
+        );
+        let (st, p) = s
+            .post(
+                "/v1/accounts",
+                &json!({"owner": "o\u{0}", "purpose": "p", "currency": "CNY"}),
+                None,
+            )
+            .await;
+        assert_eq!((st, field(&p)), (400, "owner"), "{p}");
     }
 }
 
