@@ -3,7 +3,9 @@
 //! only after that transaction has committed. Reads go to storage, which holds only
 //! committed state.
 
-pub mod cob_workers;
+mod business_day;
+mod cache;
+pub mod cob;
 mod decisions;
 mod error;
 pub mod loans;
@@ -57,40 +59,13 @@ pub struct Engine {
     tree: Arc<Mutex<TreeView>>,
     signer: Arc<TreeHeadSigner>,
     decisions: decisions::DecisionLog,
-    /// Striped locks that queue changes to one document (a credit line) in this process, so
-    /// that concurrent requests on a busy line wait their turn instead of failing their
-    /// version check and retrying. Versions still guard against other processes.
-    doc_locks: Arc<[tokio::sync::Mutex<()>]>,
-    /// Merchants as stored; a merchant document is written once and never changed.
-    merchants: MerchantCache,
-    /// Credit lines as this process last read or wrote them, with their versions. A stale
-    /// one (another process wrote the line) fails its version check and is read again.
-    lines: LineCache,
-    /// Loan commands hold it shared; close of business holds it exclusively while it closes
-    /// the loans' day. A quiet loan's day is booked in its partition's sum without touching
-    /// the loan, from the loan as close of business read it, so no command may change a
-    /// loan between that read and the day's end (see `loans::close_business_day`).
-    loan_day_gate: Arc<tokio::sync::RwLock<()>>,
-    /// Whether the open day's close of business is part-way through, as far as this
-    /// process knows: `DAY_UNKNOWN` until read from storage.
-    loan_day_state: Arc<std::sync::atomic::AtomicU8>,
-    /// The open business day (days since 1970) once read or set here; `i32::MIN` until then.
-    /// Only close of business (under the loan-day gate) and the first initialisation move it.
-    open_day: Arc<std::sync::atomic::AtomicI32>,
+    /// Revolving credit's documents kept in this process, and turns for changing one.
+    documents: Arc<revolving::Documents>,
+    /// The gate between loan commands and close of business, and the open day.
+    loan_day: Arc<business_day::LoanDay>,
     /// Stops the writer task, for fault injection only.
     writer_abort: tokio::task::AbortHandle,
 }
-
-pub(crate) const DAY_UNKNOWN: u8 = 0;
-pub(crate) const DAY_WHOLE: u8 = 1;
-pub(crate) const DAY_PART_WAY: u8 = 2;
-
-type LineCache = Arc<Mutex<std::collections::HashMap<uuid::Uuid, (revolving::LineDoc, i64)>>>;
-
-type MerchantCache = Arc<Mutex<std::collections::HashMap<uuid::Uuid, Arc<revolving::Merchant>>>>;
-
-/// Stripes of `Engine::doc_locks`: unrelated documents rarely share one.
-const DOC_LOCK_STRIPES: usize = 65_536;
 
 /// An inclusion proof with everything an outside verifier needs.
 pub struct EntryProof {
@@ -163,60 +138,27 @@ impl Engine {
             tx,
             tree: view,
             signer: Arc::new(TreeHeadSigner::from_secret(secret)),
-            merchants: Arc::default(),
-            lines: Arc::default(),
-            loan_day_gate: Arc::new(tokio::sync::RwLock::new(())),
-            loan_day_state: Arc::new(std::sync::atomic::AtomicU8::new(DAY_UNKNOWN)),
-            open_day: Arc::new(std::sync::atomic::AtomicI32::new(i32::MIN)),
-            doc_locks: (0..DOC_LOCK_STRIPES)
-                .map(|_| tokio::sync::Mutex::new(()))
-                .collect(),
+            documents: Arc::default(),
+            loan_day: Arc::new(business_day::LoanDay::new()),
         })
     }
 
-    pub(crate) fn merchant_cache(&self) -> &MerchantCache {
-        &self.merchants
+    pub(crate) fn documents(&self) -> &revolving::Documents {
+        &self.documents
     }
 
-    pub(crate) fn line_cache(&self) -> &LineCache {
-        &self.lines
+    pub(crate) fn loan_day(&self) -> &business_day::LoanDay {
+        &self.loan_day
     }
 
     /// A loan command's share of the loan day (waits while close of business runs).
     pub async fn loan_day_shared(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
-        self.loan_day_gate.read().await
-    }
-
-    pub(crate) fn loan_day_state(&self) -> u8 {
-        self.loan_day_state
-            .load(std::sync::atomic::Ordering::Acquire)
-    }
-
-    pub(crate) fn set_loan_day_state(&self, state: u8) {
-        self.loan_day_state
-            .store(state, std::sync::atomic::Ordering::Release);
-    }
-
-    pub(crate) fn cached_open_day(&self) -> Option<i32> {
-        let day = self.open_day.load(std::sync::atomic::Ordering::Acquire);
-        (day != i32::MIN).then_some(day)
-    }
-
-    pub(crate) fn cache_open_day(&self, epoch_days: i32) {
-        self.open_day
-            .store(epoch_days, std::sync::atomic::Ordering::Release);
+        self.loan_day.shared().await
     }
 
     /// Close of business's exclusive hold on the loan day.
     pub async fn loan_day_exclusive(&self) -> tokio::sync::RwLockWriteGuard<'_, ()> {
-        self.loan_day_gate.write().await
-    }
-
-    /// Waits for this process's turn to change document `id`; the turn lasts as long as the
-    /// guard.
-    pub async fn doc_turn(&self, id: uuid::Uuid) -> tokio::sync::MutexGuard<'_, ()> {
-        let stripe = (id.as_u64_pair().1 % DOC_LOCK_STRIPES as u64) as usize;
-        self.doc_locks[stripe].lock().await
+        self.loan_day.exclusive().await
     }
 
     /// Stores a credit decision for audit, returning once it is durable. Concurrent

@@ -5,7 +5,8 @@
 //! accounts; borrowers who always paid in full owe no interest; money leaving the funder
 //! lands only in merchant accounts).
 
-use crate::loans::{self, CobConfig};
+use crate::cob::{self, CobConfig};
+use crate::loans;
 use crate::revolving::{self as rc, BorrowerKind, NewLine, NewMerchant, NewPurchase, Platform};
 use crate::Engine;
 use money::{BusinessDate, Currency, Decimal};
@@ -84,7 +85,7 @@ pub async fn run(
             .ok_or_else(|| anyhow::anyhow!("no business date"))?;
         trade(engine, &mut rng, &mut lines, &merchants, &mut report).await?;
         repay_due(engine, &mut rng, &lines, today, &mut report).await?;
-        let (_, cob) = loans::close_business_day(engine, CobConfig::default(), &|_| {}).await?;
+        let (_, cob) = cob::close_business_day(engine, CobConfig::default(), &|_| {}).await?;
         report.statements += cob.statements_issued;
         check_balanced(engine).await?;
         report.balanced_days += 1;

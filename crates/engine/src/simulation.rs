@@ -2,7 +2,8 @@
 //! late, partial, missed, prepaying, reversed payments) over many business days, with
 //! invariants checked as it goes. Used by the engine tests (small) and `puhui sim` (full).
 
-use crate::loans::{self, Action, Application, CobConfig};
+use crate::cob::{self, CobConfig};
+use crate::loans::{self, Action, Application};
 use crate::Engine;
 use lending::loan::{self, AccountPurpose, LoanConfig, LoanStatus};
 use lending::product::Component;
@@ -141,7 +142,7 @@ async fn run_inner(
             check_accrued_interest(engine, "sim", money::Currency::Cny, disbursed).await?;
             report.ledger_checks += 1;
         }
-        loans::close_business_day(engine, CobConfig::default(), &|_| {}).await?;
+        cob::close_business_day(engine, CobConfig::default(), &|_| {}).await?;
         progress(day_index + 1);
     }
     for l in &book {

@@ -2,8 +2,8 @@
 //! the day ends in the same loan states and balances, and a worker that dies holding a
 //! partition gives it back.
 
-use engine::cob_workers;
-use engine::loans::{self, Action, Application, CobConfig};
+use engine::cob::{self, workers as cob_workers, CobConfig};
+use engine::loans::{self, Action, Application};
 use engine::simulation;
 use engine::{Engine, EngineConfig};
 use lending::loan::{AccountPurpose, LoanConfig};
@@ -105,7 +105,7 @@ async fn snapshot(e: &Engine) -> Snapshot {
 
 async fn close_days(e: &Engine) {
     for _ in 0..DAYS {
-        let (_, r) = loans::close_business_day(e, CobConfig::default(), &|_| {})
+        let (_, r) = cob::close_business_day(e, CobConfig::default(), &|_| {})
             .await
             .unwrap();
         assert_eq!(
@@ -188,7 +188,7 @@ async fn a_worker_that_dies_holding_a_partition_gives_it_back() {
         let (e, progressed) = (e.clone(), progressed.clone());
         tokio::spawn(async move {
             let progress = |n| progressed.store(n, Ordering::Relaxed);
-            loans::close_business_day(&e, CobConfig::default(), &progress)
+            cob::close_business_day(&e, CobConfig::default(), &progress)
                 .await
                 .unwrap()
         })
@@ -220,7 +220,7 @@ async fn a_worker_that_dies_holding_a_partition_gives_it_back() {
     assert_eq!(report.partitions_done, store::LOAN_PARTITIONS);
     assert!(progressed.load(Ordering::Relaxed) > 0);
     for _ in 1..DAYS {
-        loans::close_business_day(&e, CobConfig::default(), &|_| {})
+        cob::close_business_day(&e, CobConfig::default(), &|_| {})
             .await
             .unwrap();
     }

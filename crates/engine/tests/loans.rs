@@ -1,7 +1,8 @@
 //! Term-loan servicing on SQLite and PostgreSQL: postings and loan state commit together,
 //! replays agree with stored state, close of business resumes after an interruption.
 
-use engine::loans::{self, Action, Application, CobConfig, LoanUseError};
+use engine::cob::{self, CobConfig};
+use engine::loans::{self, Action, Application, LoanUseError};
 use engine::simulation::{self, SimConfig};
 use engine::{Engine, EngineConfig};
 use lending::loan::{LoanConfig, LoanStatus};
@@ -50,7 +51,7 @@ async fn new_loan(e: &Engine, id: Uuid, amount_minor: i64) {
 
 async fn cob(e: &Engine, days: u32) {
     for _ in 0..days {
-        loans::close_business_day(e, CobConfig::default(), &|_| {})
+        cob::close_business_day(e, CobConfig::default(), &|_| {})
             .await
             .unwrap();
     }
@@ -234,9 +235,7 @@ async fn close_of_business_resumes_after_an_interruption_with_the_same_result() 
                         partitions_max: Some(5),
                         ..CobConfig::default()
                     };
-                    let (still, r) = loans::close_business_day(&e, partial, &|_| {})
-                        .await
-                        .unwrap();
+                    let (still, r) = cob::close_business_day(&e, partial, &|_| {}).await.unwrap();
                     assert_eq!(
                         still,
                         loans::business_date(&e).await.unwrap().unwrap(),
@@ -261,7 +260,7 @@ async fn close_of_business_resumes_after_an_interruption_with_the_same_result() 
                     // Restart the engine as a crash would, then finish.
                     drop(e.clone());
                 }
-                loans::close_business_day(&e, CobConfig::default(), &|_| {})
+                cob::close_business_day(&e, CobConfig::default(), &|_| {})
                     .await
                     .unwrap();
             }
@@ -328,7 +327,7 @@ async fn close_of_business_and_concurrent_repayments_both_land() {
             .collect();
         // Let some repayments start first, so that some land and some wait.
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        let closed = loans::close_business_day(&e, CobConfig::default(), &|_| {}).await;
+        let closed = cob::close_business_day(&e, CobConfig::default(), &|_| {}).await;
         let (mut landed, mut refused) = (0, 0);
         for r in repayments {
             match r.await.unwrap() {

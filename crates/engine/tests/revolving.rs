@@ -2,7 +2,8 @@
 //! concurrency, purchases pay merchants (never borrowers), statements and settlement run in
 //! close of business, refused requests change nothing.
 
-use engine::loans::{self, CobConfig};
+use engine::cob::{self, CobConfig};
+use engine::loans;
 use engine::revolving::{
     self as rc, BorrowerKind, NewLine, NewMerchant, NewPurchase, Platform, RevolvingError,
 };
@@ -229,7 +230,7 @@ async fn a_purchase_pays_the_merchant_and_is_traced_to_settlement() {
         );
         assert_eq!(v.doc.line.used_minor, 100_000);
         // Close of business settles the merchant: 100,000 less 0.8% from the funder's cash.
-        loans::close_business_day(&e, CobConfig::default(), &|_| {})
+        cob::close_business_day(&e, CobConfig::default(), &|_| {})
             .await
             .unwrap();
         let payable = rc::merchant_payable(m, Currency::Cny);
@@ -345,7 +346,7 @@ async fn refund_restores_limit_and_merchant_nets_it() {
         let v = rc::line(&e, T, l).await.unwrap();
         assert_eq!(v.available_minor, 70_000, "{}", ts.name);
         assert_eq!(v.doc.line.unbilled_principal_minor, 30_000);
-        loans::close_business_day(&e, CobConfig::default(), &|_| {})
+        cob::close_business_day(&e, CobConfig::default(), &|_| {})
             .await
             .unwrap();
         // Settled on the net 30,000 less 1%.
@@ -376,7 +377,7 @@ async fn installments_disclose_their_apr_and_statements_bill_parts() {
             .unwrap();
         // From 2026-01-05 to the statement day 2026-02-01.
         for _ in 0..27 {
-            loans::close_business_day(&e, CobConfig::default(), &|_| {})
+            cob::close_business_day(&e, CobConfig::default(), &|_| {})
                 .await
                 .unwrap();
         }

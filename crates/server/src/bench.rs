@@ -162,7 +162,8 @@ pub async fn bench_cob(
     quiet: bool,
     workers: Option<(u32, &str)>,
 ) -> anyhow::Result<CobBench> {
-    use engine::loans::{self, CobConfig};
+    use engine::cob::{self, CobConfig};
+    use engine::loans;
     let name = store.backend_name().to_string();
     let engine = Engine::start(store, EngineConfig::default()).await?;
     let start = money::BusinessDate::from_ymd(2026, 1, 15).expect("valid date");
@@ -172,7 +173,7 @@ pub async fn bench_cob(
     originate_book(&engine, start, loans_n, due_days, quiet).await?;
     let bar = progress_bar(start.days_until(timed) as u64 - 1, quiet);
     while loans::business_date(&engine).await? < Some(timed.pred()) {
-        let (_, r) = loans::close_business_day(&engine, CobConfig::default(), &|_| {}).await?;
+        let (_, r) = cob::close_business_day(&engine, CobConfig::default(), &|_| {}).await?;
         anyhow::ensure!(r.loans_advanced == loans_n, "a setup day left loans behind");
         bar.inc(1);
     }
@@ -186,7 +187,7 @@ pub async fn bench_cob(
     let bar = progress_bar(loans_n, quiet);
     let t = Instant::now();
     let (opened, r) =
-        loans::close_business_day(&engine, CobConfig::default(), &|n| bar.set_position(n)).await?;
+        cob::close_business_day(&engine, CobConfig::default(), &|n| bar.set_position(n)).await?;
     let cob_seconds = t.elapsed().as_secs_f64();
     bar.finish_and_clear();
     anyhow::ensure!(opened == timed, "close of business did not finish");

@@ -159,10 +159,11 @@ pub async fn cob(
         bar.set_message(today.to_string());
         bar.set_position(0);
         let t = std::time::Instant::now();
-        let (opened, r) = loans::close_business_day(&engine, loans::CobConfig::default(), &|n| {
-            bar.set_position(n)
-        })
-        .await?;
+        let (opened, r) =
+            engine::cob::close_business_day(&engine, engine::cob::CobConfig::default(), &|n| {
+                bar.set_position(n)
+            })
+            .await?;
         anyhow::ensure!(opened == today.succ(), "close of {today} did not finish");
         days.push(serde_json::json!({
             "closed": today.to_string(),
@@ -205,7 +206,7 @@ pub async fn cob_worker(
     idle_exit_secs: Option<u64>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    use engine::cob_workers;
+    use engine::cob::workers as cob_workers;
     const CHUNK_LOANS: u32 = 4096;
     const IDLE_POLL: std::time::Duration = std::time::Duration::from_millis(50);
     // No writer lock: a worker writes only plans, beside the process that holds it.

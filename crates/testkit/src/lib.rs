@@ -52,6 +52,11 @@ pub async fn postgres() -> TestStore {
 
 pub fn skip_postgres() -> bool {
     let skip = std::env::var("PUHUI_TEST_SKIP_POSTGRES").is_ok_and(|v| v == "1");
+    // CI runs every test on both backends: a skipped half there would pass unseen.
+    assert!(
+        !(skip && std::env::var_os("CI").is_some()),
+        "PUHUI_TEST_SKIP_POSTGRES=1 is not allowed in CI"
+    );
     if skip {
         eprintln!(
             "WARNING: PUHUI_TEST_SKIP_POSTGRES=1: the PostgreSQL half of this test did not run"

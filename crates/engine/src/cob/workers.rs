@@ -12,7 +12,8 @@
 //! that dies or stalls (its session is ended after a minute idle in the claim) loses
 //! nothing: the partition is open again for the next claimant.
 
-use crate::loans::{add_accrual, quiet_day_accrual, AccrualSums, LoanView};
+use super::loans::{add_accrual, quiet_day_accrual, AccrualSums};
+use crate::loans::LoanView;
 use money::{BusinessDate, Currency};
 use store::Store;
 use uuid::Uuid;
