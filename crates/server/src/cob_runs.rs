@@ -8,7 +8,8 @@
 //! starting another, since close of business resumes where it stopped.
 
 use api::{CobDayWire, CobRunWire};
-use engine::loans::{self, CobConfig};
+use engine::cob::{self, CobConfig};
+use engine::loans;
 use engine::Engine;
 use money::BusinessDate;
 use std::collections::{HashMap, VecDeque};
@@ -186,7 +187,7 @@ async fn close_days(engine: &Engine, run: &Run) -> anyhow::Result<()> {
         let started = std::time::Instant::now();
         let progress = |n: u64| run.loans_this_day.store(n, Relaxed);
         let (opened, r) =
-            loans::close_business_day(engine, CobConfig::default(), &progress).await?;
+            cob::close_business_day(engine, CobConfig::default(), &progress).await?;
         anyhow::ensure!(opened == today.succ(), "close of {today} did not finish");
         // Reset first: a reader meanwhile sees too few loans, never a day counted twice.
         run.loans_this_day.store(0, Relaxed);

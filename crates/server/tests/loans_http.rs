@@ -338,7 +338,7 @@ async fn as_of_views_quotes_and_refunds_follow_the_credit() {
             .await;
         assert_eq!(s, 201, "{name}");
         let (_, on_15th) = api.get(&format!("/v1/loans/{id}")).await;
-        engine::loans::close_business_day(&engine, engine::loans::CobConfig::default(), &|_| {})
+        engine::cob::close_business_day(&engine, engine::cob::CobConfig::default(), &|_| {})
             .await
             .unwrap();
         let (_, q) = api.get(&format!("/v1/loans/{id}/prepayment-quote")).await;
