@@ -2,5 +2,7 @@ pub mod apr;
 pub mod decisions;
 pub mod keys;
 pub mod ledger;
+pub mod lists;
 pub mod loans;
+pub mod page;
 pub mod revolving;
