@@ -24,7 +24,9 @@ CREATE TABLE loan_products (id BYTEA NOT NULL, version INTEGER NOT NULL, body BY
 ";
 
 async fn old_store(ts: &testkit::TestStore) {
-    ts.store.execute_raw(OLD_TABLES).await.unwrap();
+    for statement in OLD_TABLES.split(';').filter(|s| !s.trim().is_empty()) {
+        ts.store.execute_raw(statement).await.unwrap();
+    }
     let hash = "0101010101010101010101010101010101010101010101010101010101010101";
     let (key_sql, product_sql) = match ts.store.backend_name() {
         "sqlite" => (
