@@ -394,6 +394,14 @@ pub struct CreateApiKeyRequest {
     /// The tenant the key may see; `*` for all (operators only).
     pub tenant: String,
     pub label: Option<String>,
+    /// The kind of party the key acts for: `borrower` (required for borrower keys),
+    /// `merchant` (required for merchant keys), `partner` (partner_bank keys) or `investor`.
+    pub party_kind: Option<String>,
+    /// The party's id: a borrower id (or a loan's borrower reference), a merchant id, or
+    /// the owner named on the partner's or investor's accounts.
+    pub party_id: Option<String>,
+    /// RFC 3339 time after which the key is refused (401), e.g. `2027-01-31T00:00:00Z`.
+    pub expires_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -402,4 +410,9 @@ pub struct CreateApiKeyResponse {
     pub key: String,
     pub role: String,
     pub tenant: String,
+    /// The key's id, for listing and revoking it.
+    pub id: uuid::Uuid,
+    pub party_kind: Option<String>,
+    pub party_id: Option<String>,
+    pub expires_at: Option<String>,
 }

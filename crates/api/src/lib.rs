@@ -2,10 +2,12 @@
 //! to domain types. Amounts are integer minor units next to a currency code; hashes are hex;
 //! exact signed bytes are base64. Unknown fields are refused so a typo cannot pass silently.
 
+mod access_wire;
 mod ledger_wire;
 mod loans_wire;
 mod problem;
 
+pub use access_wire::*;
 pub use ledger_wire::*;
 pub use loans_wire::*;
 pub use problem::{check_name, DeclinedPurchase, FieldError, Problem};

@@ -1,6 +1,6 @@
 //! The HTTP application: state, router, start-up and shutdown.
 
-use crate::auth::{self, Principal, Role};
+use crate::auth::{self, KeyCache, Principal, Role};
 use crate::decisioning::DecisionService;
 pub use crate::listen::ServeConfig;
 use crate::problem::ApiError;
@@ -12,8 +12,7 @@ use axum::routing::get;
 use axum::Router;
 use engine::{Engine, EngineConfig};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use store::{ApiKeyRow, Store};
 use tokio::net::TcpListener;
 
@@ -33,7 +32,7 @@ impl std::ops::Deref for AppState {
 
 pub struct Shared {
     pub engine: Engine,
-    pub key_cache: Arc<Mutex<HashMap<[u8; 32], Principal>>>,
+    pub key_cache: KeyCache,
     pub metrics: PrometheusHandle,
     /// The credit decision model and policy loaded at start.
     pub decisions: Arc<DecisionService>,
@@ -69,6 +68,10 @@ pub async fn bootstrap_key(store: &Store, key: Option<&str>) -> anyhow::Result<(
                 role: "operator".into(),
                 tenant: "*".into(),
                 label: "bootstrap".into(),
+                party_kind: None,
+                party_id: None,
+                expires_at_ms: None,
+                revoked_at_ms: None,
             })
             .await?;
         tracing::info!("created the bootstrap operator API key");
@@ -89,7 +92,7 @@ pub async fn build_state_with(
     let engine = Engine::start(store, EngineConfig::default()).await?;
     Ok(AppState(Arc::new(Shared {
         engine,
-        key_cache: Arc::new(Mutex::new(HashMap::new())),
+        key_cache: KeyCache::default(),
         metrics: metrics_handle(),
         decisions: Arc::new(decisions),
         cob: Arc::default(),
@@ -117,6 +120,11 @@ pub fn router_with(state: AppState, fault_injection: bool) -> Router {
         .merge(routes::decisions::routes())
         .merge(routes::revolving::routes())
         .merge(routes::cob::routes())
+        .merge(routes::lists::routes())
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authorize,
+        ))
         .route_layer(middleware::from_fn(track))
         .fallback(|| async { crate::problem::not_found("this route") })
         .layer(DefaultBodyLimit::max(8 * 1024 * 1024))

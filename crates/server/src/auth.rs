@@ -1,12 +1,27 @@
 //! API keys: the secret is shown once and only its SHA-256 is stored. Each key carries a
-//! role and a tenant scope; every route but `/healthz` needs one.
+//! role, a tenant scope, optionally the one party it acts for, and optionally an expiry;
+//! every route but `/healthz` needs one. Who may call what is one table
+//! ([`route_roles`]), applied by [`authorize`] before any handler runs.
+
+mod party;
+mod table;
+
+pub use party::{list_party, Parties, PartyKind};
+pub use table::{roles_markdown, route_roles, PartyOf, RouteAccess};
 
 use crate::app::AppState;
 use crate::problem::{problem, ApiError};
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use store::Hash;
+use uuid::Uuid;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -48,17 +63,42 @@ impl FromStr for Role {
     }
 }
 
+/// The party a key acts for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Party {
+    pub kind: PartyKind,
+    pub id: String,
+}
+
 /// The authenticated caller.
 #[derive(Clone, Debug)]
 pub struct Principal {
     pub role: Role,
     /// `*` sees every tenant.
     pub tenant: String,
+    /// The party a bound key acts for.
+    pub party: Option<Party>,
+    pub key_id: Uuid,
+    pub expires_at_ms: Option<i64>,
 }
 
 impl Principal {
     pub fn sees_tenant(&self, tenant: &str) -> bool {
         self.tenant == "*" || self.tenant == tenant
+    }
+
+    /// Whether party rules apply. Borrower and merchant keys always act for one party; one
+    /// made before keys were bound acts for none, so it reaches nothing a party owns.
+    pub fn is_bound(&self) -> bool {
+        self.party.is_some() || matches!(self.role, Role::Borrower | Role::Merchant)
+    }
+
+    /// Whether this key may act on an object with these parties.
+    pub fn acts_for(&self, parties: &Parties) -> bool {
+        if !self.is_bound() {
+            return true;
+        }
+        self.party.as_ref().is_some_and(|p| parties.includes(p))
     }
 
     pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
@@ -86,6 +126,15 @@ impl Principal {
             ))
         }
     }
+
+    /// The tenant new objects go to: a `*` key's go to `default`.
+    pub fn write_tenant(&self) -> String {
+        if self.tenant == "*" {
+            "default".to_string()
+        } else {
+            self.tenant.clone()
+        }
+    }
 }
 
 pub fn hash_key(key: &str) -> [u8; 32] {
@@ -97,6 +146,41 @@ pub fn generate_key() -> String {
     format!("phk_{}", hex::encode(rand::random::<[u8; 32]>()))
 }
 
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Keys read from storage, so that a request costs no query. An entry is read again after
+/// `KEY_CACHE_TTL`, so a key revoked by another process stops working within it; this
+/// process forgets a key it revokes at once.
+#[derive(Default)]
+pub struct KeyCache(Mutex<HashMap<Hash, (Principal, Instant)>>);
+
+const KEY_CACHE_TTL: Duration = Duration::from_secs(30);
+
+impl KeyCache {
+    fn get(&self, hash: &Hash) -> Option<Principal> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(hash)
+            .filter(|(_, at)| at.elapsed() < KEY_CACHE_TTL)
+            .map(|(p, _)| p.clone())
+    }
+
+    fn put(&self, hash: Hash, p: Principal) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.insert(hash, (p, Instant::now()));
+    }
+
+    pub fn forget(&self, hash: &Hash) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(hash);
+    }
+}
+
 fn presented_key(parts: &Parts) -> Option<&str> {
     if let Some(v) = parts.headers.get(axum::http::header::AUTHORIZATION) {
         return v.to_str().ok()?.strip_prefix("Bearer ").map(str::trim);
@@ -104,43 +188,105 @@ fn presented_key(parts: &Parts) -> Option<&str> {
     parts.headers.get("x-api-key")?.to_str().ok().map(str::trim)
 }
 
+fn unauthenticated(detail: &str) -> ApiError {
+    problem(401, "unauthenticated", "Unauthenticated", detail)
+}
+
+/// The key's principal; 401 for a missing, unknown, revoked or expired key.
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
+    let key = presented_key(parts)
+        .ok_or_else(|| unauthenticated("send Authorization: Bearer <api key>"))?;
+    let hash = hash_key(key);
+    let principal = match state.key_cache.get(&hash) {
+        Some(p) => p,
+        None => {
+            let row = state
+                .engine
+                .store()
+                .api_key(hash)
+                .await?
+                .ok_or_else(|| unauthenticated("unknown API key"))?;
+            if row.revoked_at_ms.is_some() {
+                state.key_cache.forget(&hash);
+                return Err(unauthenticated("this API key was revoked"));
+            }
+            let p = principal_of(&row)?;
+            state.key_cache.put(hash, p.clone());
+            p
+        }
+    };
+    if principal.expires_at_ms.is_some_and(|t| now_ms() >= t) {
+        return Err(unauthenticated("this API key has expired"));
+    }
+    Ok(principal)
+}
+
+fn principal_of(row: &store::ApiKeyRow) -> Result<Principal, ApiError> {
+    let role = row
+        .role
+        .parse()
+        .map_err(|e: String| crate::problem::internal(&e))?;
+    let party = match (&row.party_kind, &row.party_id) {
+        (Some(k), Some(id)) => Some(Party {
+            kind: k
+                .parse()
+                .map_err(|e: String| crate::problem::internal(&e))?,
+            id: id.clone(),
+        }),
+        _ => None,
+    };
+    Ok(Principal {
+        role,
+        tenant: row.tenant.clone(),
+        party,
+        key_id: row.id(),
+        expires_at_ms: row.expires_at_ms,
+    })
+}
+
+/// The route table applied: authenticates, checks the role, and for a bound key the party
+/// of the object the request names. The principal is left for the handler.
+pub async fn authorize(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    match gate(&s, req).await {
+        Ok(req) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn gate(s: &AppState, req: Request) -> Result<Request, ApiError> {
+    let Some(path) = req.extensions().get::<MatchedPath>() else {
+        return Ok(req);
+    };
+    let rule = table::rule(req.method().as_str(), path.as_str()).ok_or_else(|| {
+        problem(
+            403,
+            "forbidden",
+            "Forbidden",
+            "this route has no access rule",
+        )
+    })?;
+    let Some(roles) = rule.roles else {
+        return Ok(req);
+    };
+    let (mut parts, body) = req.into_parts();
+    let p = authenticate(&parts, s).await?;
+    p.require(roles)?;
+    let body = if p.is_bound() {
+        party::check(s, &p, rule.party, &mut parts, body).await?
+    } else {
+        body
+    };
+    parts.extensions.insert(p);
+    Ok(Request::from_parts(parts, body))
+}
+
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let key = presented_key(parts).ok_or_else(|| {
-            problem(
-                401,
-                "unauthenticated",
-                "Unauthenticated",
-                "send Authorization: Bearer <api key>",
-            )
-        })?;
-        let hash = hash_key(key);
-        if let Some(p) = state
-            .key_cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&hash)
-        {
-            return Ok(p.clone());
+        if let Some(p) = parts.extensions.remove::<Principal>() {
+            return Ok(p);
         }
-        let row = state.engine.store().api_key(hash).await?;
-        let row = row
-            .ok_or_else(|| problem(401, "unauthenticated", "Unauthenticated", "unknown API key"))?;
-        let role = row
-            .role
-            .parse()
-            .map_err(|e: String| crate::problem::internal(&e))?;
-        let principal = Principal {
-            role,
-            tenant: row.tenant,
-        };
-        state
-            .key_cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(hash, principal.clone());
-        Ok(principal)
+        authenticate(parts, state).await
     }
 }

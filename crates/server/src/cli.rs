@@ -298,6 +298,12 @@ pub enum KeyCmd {
         tenant: String,
         #[arg(long, default_value = "")]
         label: String,
+        /// The party the key acts for: borrower, merchant, partner or investor (borrower
+        /// and merchant keys must have one).
+        #[arg(long, requires = "party_id")]
+        party_kind: Option<String>,
+        #[arg(long, requires = "party_kind")]
+        party_id: Option<String>,
     },
 }
 
@@ -359,17 +365,36 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
                     role,
                     tenant,
                     label,
+                    party_kind,
+                    party_id,
                 },
         } => {
             let (s, _lock) = store.open_writer().await?;
             s.migrate().await?;
             let role: crate::auth::Role = role.parse().map_err(anyhow::Error::msg)?;
+            if let Some(k) = &party_kind {
+                k.parse::<crate::auth::PartyKind>()
+                    .map_err(anyhow::Error::msg)?;
+            }
+            anyhow::ensure!(
+                party_kind.is_some()
+                    || !matches!(
+                        role,
+                        crate::auth::Role::Borrower | crate::auth::Role::Merchant
+                    ),
+                "a {} key must be bound to its party (--party-kind, --party-id)",
+                role.as_str()
+            );
             let key = crate::auth::generate_key();
             s.insert_api_key(store::ApiKeyRow {
                 key_hash: crate::auth::hash_key(&key),
                 role: role.as_str().into(),
                 tenant,
                 label,
+                party_kind,
+                party_id,
+                expires_at_ms: None,
+                revoked_at_ms: None,
             })
             .await?;
             println!("{key}");

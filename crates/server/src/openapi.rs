@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers and wire types.
 
 use crate::auth::Principal;
-use crate::routes::{apr, cob, decisions, keys, ledger, loans, revolving};
+use crate::routes::{apr, cob, decisions, keys, ledger, lists, loans, revolving};
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -106,6 +106,9 @@ impl Modify for IdempotencyHeader {
         revolving::get_purchase, revolving::capture, revolving::void, revolving::refund,
         revolving::convert_purchase, revolving::trace,
         cob::start_run, cob::get_run, cob::business_date,
+        keys::list_keys, keys::revoke_key, lists::list_loans, lists::loan_entries,
+        lists::list_borrowers, lists::list_lines, lists::list_purchases,
+        lists::list_ledger_entries,
     ),
     modifiers(&ApiKeyScheme, &IdempotencyHeader)
 )]

@@ -5,6 +5,7 @@
 //! sqlx with `synchronous_commit=on`. A group of ledger changes is written in one
 //! transaction; nothing is acknowledged before that transaction is durable.
 
+mod access;
 mod codec;
 mod docs;
 mod loans;
@@ -12,6 +13,7 @@ mod lock;
 mod postgres;
 mod sqlite;
 
+pub use access::{key_id, uuid_v7_floor, ApiKeyRow, DocFilter, LoanFilter};
 pub use codec::StoredEntry;
 pub use docs::{DocEvent, DocRow};
 use ledger::{
@@ -42,15 +44,6 @@ pub struct BookState {
     pub chain_heads: [Hash; PARTITIONS as usize],
     /// Leaf hashes in sequence order.
     pub leaf_hashes: Vec<Hash>,
-}
-
-/// An API key as stored: only the SHA-256 of the secret is kept.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ApiKeyRow {
-    pub key_hash: Hash,
-    pub role: String,
-    pub tenant: String,
-    pub label: String,
 }
 
 /// A credit decision as made: the canonical input and output bytes and the versions that
@@ -293,20 +286,6 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.meta_init(key, value).await,
             Store::Postgres(s) => s.meta_init(key, value).await,
-        }
-    }
-
-    pub async fn insert_api_key(&self, key: ApiKeyRow) -> anyhow::Result<()> {
-        match self {
-            Store::Sqlite(s) => s.insert_api_key(key).await,
-            Store::Postgres(s) => s.insert_api_key(key).await,
-        }
-    }
-
-    pub async fn api_key(&self, key_hash: Hash) -> anyhow::Result<Option<ApiKeyRow>> {
-        match self {
-            Store::Sqlite(s) => s.api_key(key_hash).await,
-            Store::Postgres(s) => s.api_key(key_hash).await,
         }
     }
 

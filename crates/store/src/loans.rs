@@ -16,6 +16,8 @@ pub fn loan_partition(id: Uuid) -> i32 {
 pub struct ProductRow {
     pub id: Uuid,
     pub version: i32,
+    /// The tenant whose operators made it; only that tenant sees and lends under it.
+    pub tenant: String,
     pub body: Vec<u8>,
     pub created_at_ms: i64,
 }

@@ -66,7 +66,12 @@ CREATE TABLE IF NOT EXISTS api_keys (
     key_hash BYTEA PRIMARY KEY,
     role TEXT NOT NULL,
     tenant TEXT NOT NULL,
-    label TEXT NOT NULL
+    label TEXT NOT NULL,
+    -- A key bound to a party (borrower, merchant, partner, investor) acts for it only.
+    party_kind TEXT,
+    party_id TEXT,
+    expires_at_ms BIGINT,
+    revoked_at_ms BIGINT
 );
 
 -- Term loans. Product versions are immutable: a change is a new version.
@@ -75,6 +80,8 @@ CREATE TABLE IF NOT EXISTS loan_products (
     version INTEGER NOT NULL,
     body BYTEA NOT NULL,
     created_at_ms BIGINT NOT NULL,
+    -- Only this tenant's keys see the product and lend under it.
+    tenant TEXT NOT NULL DEFAULT 'default',
     PRIMARY KEY (id, version)
 );
 

@@ -1,6 +1,6 @@
 use crate::codec::{self, assemble, EntryRow, HoldRow, PostingRow, StoredEntry};
 use crate::loans::{DomainWrite, LoanEvent, LoanRow, ProductRow, ProductWriteError};
-use crate::{ApiKeyRow, BookState, DecisionRow, Existing, Hash};
+use crate::{BookState, DecisionRow, Existing, Hash};
 use anyhow::Context;
 use futures_util::TryStreamExt;
 use ledger::{
@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 const SCHEMA: &str = include_str!("pg_schema.sql");
 
+mod access;
 mod cob;
 mod docs;
 
@@ -54,6 +55,10 @@ impl PgStore {
             .execute(&self.pool)
             .await
             .context("apply PostgreSQL document schema")?;
+        sqlx::raw_sql(access::MIGRATION)
+            .execute(&self.pool)
+            .await
+            .context("add API key and product tenancy columns")?;
         Ok(())
     }
 
@@ -181,11 +186,12 @@ impl PgStore {
     }
 
     pub async fn insert_product(&self, row: ProductRow) -> Result<bool, ProductWriteError> {
-        let n = sqlx::query("INSERT INTO loan_products (id, version, body, created_at_ms) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+        let n = sqlx::query("INSERT INTO loan_products (id, version, body, created_at_ms, tenant) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
             .bind(row.id.as_bytes().to_vec())
             .bind(row.version)
             .bind(&row.body)
             .bind(row.created_at_ms)
+            .bind(&row.tenant)
             .execute(&self.pool)
             .await
             .context("insert product")?
@@ -193,14 +199,14 @@ impl PgStore {
         if n == 1 {
             return Ok(true);
         }
-        let body: Vec<u8> =
-            sqlx::query_scalar("SELECT body FROM loan_products WHERE id = $1 AND version = $2")
+        let (body, tenant): (Vec<u8>, String) =
+            sqlx::query_as("SELECT body, tenant FROM loan_products WHERE id = $1 AND version = $2")
                 .bind(row.id.as_bytes().to_vec())
                 .bind(row.version)
                 .fetch_one(&self.pool)
                 .await
                 .context("read product")?;
-        if body == row.body {
+        if body == row.body && tenant == row.tenant {
             Ok(false)
         } else {
             Err(ProductWriteError::VersionExists {
@@ -215,7 +221,7 @@ impl PgStore {
         id: uuid::Uuid,
         version: Option<i32>,
     ) -> anyhow::Result<Option<ProductRow>> {
-        let row = sqlx::query("SELECT version, body, created_at_ms FROM loan_products WHERE id = $1 AND ($2::int IS NULL OR version = $2) ORDER BY version DESC LIMIT 1")
+        let row = sqlx::query("SELECT version, body, created_at_ms, tenant FROM loan_products WHERE id = $1 AND ($2::int IS NULL OR version = $2) ORDER BY version DESC LIMIT 1")
             .bind(id.as_bytes().to_vec())
             .bind(version)
             .fetch_optional(&self.pool)
@@ -226,6 +232,7 @@ impl PgStore {
                 version: r.try_get(0)?,
                 body: r.try_get(1)?,
                 created_at_ms: r.try_get(2)?,
+                tenant: r.try_get(3)?,
             })
         })
         .transpose()
@@ -399,33 +406,6 @@ impl PgStore {
             .bind(key)
             .fetch_one(&self.pool)
             .await?)
-    }
-
-    pub async fn insert_api_key(&self, k: ApiKeyRow) -> anyhow::Result<()> {
-        sqlx::query("INSERT INTO api_keys (key_hash, role, tenant, label) VALUES ($1, $2, $3, $4)")
-            .bind(k.key_hash.to_vec())
-            .bind(k.role)
-            .bind(k.tenant)
-            .bind(k.label)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn api_key(&self, key_hash: Hash) -> anyhow::Result<Option<ApiKeyRow>> {
-        let row = sqlx::query("SELECT role, tenant, label FROM api_keys WHERE key_hash = $1")
-            .bind(key_hash.to_vec())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| {
-            Ok(ApiKeyRow {
-                key_hash,
-                role: r.try_get(0)?,
-                tenant: r.try_get(1)?,
-                label: r.try_get(2)?,
-            })
-        })
-        .transpose()
     }
 
     /// Stores decisions with one statement (atomic: all of them or none).

@@ -1,6 +1,6 @@
 use crate::codec::{self, assemble, EntryRow, HoldRow, PostingRow, StoredEntry};
 use crate::loans::{DomainWrite, LoanEvent, LoanRow, ProductRow, ProductWriteError};
-use crate::{ApiKeyRow, BookState, DecisionRow, Existing, Hash};
+use crate::{BookState, DecisionRow, Existing, Hash};
 use anyhow::Context;
 use ledger::{
     Account, AccountId, AccountState, AccountTable, Balances, Effect, EntryId, EntryRecord, HoldId,
@@ -16,6 +16,7 @@ const SCHEMA: &str = include_str!("sqlite_schema.sql");
 mod account_index;
 mod balances;
 pub use balances::FLUSH_AGE as BALANCE_ROW_LAG;
+mod access;
 mod docs;
 const READERS: usize = 4;
 
@@ -225,7 +226,8 @@ impl SqliteStore {
             move_account_index(c)?;
             add_balances_seq(c)?;
             c.execute_batch(docs::SCHEMA)
-                .context("apply sqlite document schema")
+                .context("apply sqlite document schema")?;
+            access::add_access_columns(c)
         })
         .await
     }
@@ -355,18 +357,18 @@ impl SqliteStore {
         let outcome = self
             .with_writer(move |c| {
                 let n = c.execute(
-                    "INSERT OR IGNORE INTO loan_products (id, version, body, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
-                    params![row.id.as_bytes(), row.version, row.body, row.created_at_ms],
+                    "INSERT OR IGNORE INTO loan_products (id, version, body, created_at_ms, tenant) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![row.id.as_bytes(), row.version, row.body, row.created_at_ms, row.tenant],
                 )?;
                 if n == 1 {
                     return Ok(Some(true));
                 }
-                let body: Vec<u8> = c.query_row(
-                    "SELECT body FROM loan_products WHERE id = ?1 AND version = ?2",
+                let (body, tenant): (Vec<u8>, String) = c.query_row(
+                    "SELECT body, tenant FROM loan_products WHERE id = ?1 AND version = ?2",
                     params![row.id.as_bytes(), row.version],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )?;
-                Ok(if body == row.body { Some(false) } else { None })
+                Ok((body == row.body && tenant == row.tenant).then_some(false))
             })
             .await?;
         outcome.ok_or(ProductWriteError::VersionExists {
@@ -381,7 +383,7 @@ impl SqliteStore {
         version: Option<i32>,
     ) -> anyhow::Result<Option<ProductRow>> {
         self.with_reader(move |c| {
-            let sql = "SELECT version, body, created_at_ms FROM loan_products WHERE id = ?1 AND (?2 IS NULL OR version = ?2) ORDER BY version DESC LIMIT 1";
+            let sql = "SELECT version, body, created_at_ms, tenant FROM loan_products WHERE id = ?1 AND (?2 IS NULL OR version = ?2) ORDER BY version DESC LIMIT 1";
             Ok(c.prepare_cached(sql)?
                 .query_row(params![id.as_bytes(), version], |r| {
                     Ok(ProductRow {
@@ -389,6 +391,7 @@ impl SqliteStore {
                         version: r.get(0)?,
                         body: r.get(1)?,
                         created_at_ms: r.get(2)?,
+                        tenant: r.get(3)?,
                     })
                 })
                 .optional()?)
@@ -646,35 +649,6 @@ impl SqliteStore {
                 params![key, value],
             )?;
             Ok(c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))?)
-        })
-        .await
-    }
-
-    pub async fn insert_api_key(&self, k: ApiKeyRow) -> anyhow::Result<()> {
-        self.with_writer(move |c| {
-            c.execute(
-                "INSERT INTO api_keys (key_hash, role, tenant, label) VALUES (?1, ?2, ?3, ?4)",
-                params![k.key_hash.to_vec(), k.role, k.tenant, k.label],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
-    pub async fn api_key(&self, key_hash: Hash) -> anyhow::Result<Option<ApiKeyRow>> {
-        self.with_reader(move |c| {
-            Ok(
-                c.prepare_cached("SELECT role, tenant, label FROM api_keys WHERE key_hash = ?1")?
-                    .query_row([key_hash.to_vec()], |r| {
-                        Ok(ApiKeyRow {
-                            key_hash,
-                            role: r.get(0)?,
-                            tenant: r.get(1)?,
-                            label: r.get(2)?,
-                        })
-                    })
-                    .optional()?,
-            )
         })
         .await
     }

@@ -91,7 +91,12 @@ CREATE TABLE IF NOT EXISTS api_keys (
     key_hash BLOB PRIMARY KEY,
     role TEXT NOT NULL,
     tenant TEXT NOT NULL,
-    label TEXT NOT NULL
+    label TEXT NOT NULL,
+    -- A key bound to a party (borrower, merchant, partner, investor) acts for it only.
+    party_kind TEXT,
+    party_id TEXT,
+    expires_at_ms INTEGER,
+    revoked_at_ms INTEGER
 ) WITHOUT ROWID;
 
 -- Term loans. Product versions are immutable: a change is a new version.
@@ -100,6 +105,8 @@ CREATE TABLE IF NOT EXISTS loan_products (
     version INTEGER NOT NULL,
     body BLOB NOT NULL,
     created_at_ms INTEGER NOT NULL,
+    -- Only this tenant's keys see the product and lend under it.
+    tenant TEXT NOT NULL DEFAULT 'default',
     PRIMARY KEY (id, version)
 ) WITHOUT ROWID;
 

@@ -1,5 +1,5 @@
 use crate::app::AppState;
-use crate::auth::{Principal, Role};
+use crate::auth::Principal;
 use crate::problem::{not_found, problem, ApiError, WireJson};
 use api::{DecisionRequest, DecisionResponse, FieldError, ReplayResponse};
 use axum::extract::{Path, State};
@@ -14,8 +14,6 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/decisions/{id}/replay", post(replay))
 }
 
-const ROLES: &[Role] = &[Role::Operator, Role::RiskAnalyst];
-
 /// Decides an application with the loaded model and policy and stores the decision (input,
 /// versions, rules fired, output) before answering.
 #[utoipa::path(post, path = "/v1/decisions", request_body = DecisionRequest,
@@ -23,11 +21,10 @@ const ROLES: &[Role] = &[Role::Operator, Role::RiskAnalyst];
         (status = 400, body = api::Problem)),
     security(("api_key" = [])), tag = "decisioning")]
 pub async fn decide(
-    p: Principal,
+    _p: Principal,
     State(s): State<AppState>,
     WireJson(DecisionRequest(input)): WireJson<DecisionRequest>,
 ) -> Result<(StatusCode, Json<DecisionResponse>), ApiError> {
-    p.require(ROLES)?;
     let svc = s.decisions.clone();
     let d = svc
         .decide(&input)
@@ -79,11 +76,10 @@ pub async fn decide(
         (status = 409, body = api::Problem)),
     security(("api_key" = [])), tag = "decisioning")]
 pub async fn replay(
-    p: Principal,
+    _p: Principal,
     State(s): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<ReplayResponse>, ApiError> {
-    p.require(ROLES)?;
     let row = s
         .engine
         .store()

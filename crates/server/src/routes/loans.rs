@@ -1,7 +1,7 @@
 //! Term-loan routes: products, schedule previews, loans and their money movements.
 
 use crate::app::AppState;
-use crate::auth::{Principal, Role};
+use crate::auth::Principal;
 use crate::problem::path_uuid;
 use crate::problem::{
     engine_error, idempotency_key, internal, not_found, problem, ApiError, WireJson,
@@ -37,8 +37,6 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/loans/{id}/prepay", post(prepay))
         .route("/v1/loans/{id}/refunds", post(refund))
 }
-
-const OPERATORS: &[Role] = &[Role::Operator];
 
 fn loan_error(e: LoanUseError) -> ApiError {
     let field = |status: u16, code: &str, field: &str, detail: String| {
@@ -109,11 +107,20 @@ pub async fn create_product(
     State(s): State<AppState>,
     WireJson(mut req): WireJson<LoanProductWire>,
 ) -> Result<(StatusCode, Json<LoanProductResponse>), ApiError> {
-    p.require(OPERATORS)?;
     req.parse()?;
     let store = s.engine.store();
+    let tenant = p.write_tenant();
     let (id, version) = match req.id {
         Some(id) => match store.product(id, None).await? {
+            // Another tenant's product id is not this tenant's to version.
+            Some(latest) if latest.tenant != tenant => {
+                return Err(problem(
+                    409,
+                    "product_id_taken",
+                    "Product id taken",
+                    "this product id is in use; create the product without an id",
+                ))
+            }
             Some(latest) => (id, latest.version + 1),
             None => (id, 1),
         },
@@ -124,6 +131,7 @@ pub async fn create_product(
     let row = store::ProductRow {
         id,
         version,
+        tenant,
         body,
         created_at_ms: engine::now_ms(),
     };
@@ -156,8 +164,10 @@ pub struct VersionQuery {
     pub version: Option<u32>,
 }
 
+/// A product version of `tenant` (any tenant's for `*`); another tenant's is not found.
 async fn load_product(
     s: &AppState,
+    tenant: &str,
     id: Uuid,
     version: Option<u32>,
 ) -> Result<LoanProductResponse, ApiError> {
@@ -167,6 +177,7 @@ async fn load_product(
         .store()
         .product(id, version)
         .await?
+        .filter(|r| tenant == "*" || r.tenant == tenant)
         .ok_or_else(|| not_found("product"))?;
     let product: LoanProductWire =
         serde_json::from_slice(&row.body).map_err(|e| internal(&format!("stored product: {e}")))?;
@@ -182,18 +193,18 @@ async fn load_product(
     responses((status = 200, body = LoanProductResponse), (status = 404, body = Problem)),
     security(("api_key" = [])), tag = "loans")]
 pub async fn get_product(
-    _p: Principal,
+    p: Principal,
     State(s): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<VersionQuery>,
 ) -> Result<Json<LoanProductResponse>, ApiError> {
     let id = path_uuid(&id, "product id")?;
-    Ok(Json(load_product(&s, id, q.version).await?))
+    Ok(Json(load_product(&s, &p.tenant, id, q.version).await?))
 }
 
 /// A loan as the wire shows it. Every figure comes from the loan's state (not from its
 /// ledger accounts), so a view `as_of` a past date is that date's state throughout.
-async fn respond(_s: &AppState, v: &LoanView) -> Result<LoanResponse, ApiError> {
+pub(crate) async fn respond(_s: &AppState, v: &LoanView) -> Result<LoanResponse, ApiError> {
     let l = &v.loan;
     Ok(LoanResponse {
         id: v.row.id,
@@ -241,8 +252,9 @@ pub async fn apply(
     State(s): State<AppState>,
     WireJson(req): WireJson<LoanApplicationRequest>,
 ) -> Result<(StatusCode, Json<LoanResponse>), ApiError> {
-    p.require(OPERATORS)?;
-    let product = load_product(&s, req.product_id, req.product_version)
+    // The loan's tenant: a product is lent under in its own tenant only.
+    let tenant = p.write_tenant();
+    let product = load_product(&s, &tenant, req.product_id, req.product_version)
         .await
         .map_err(|_| ApiError::from(FieldError::new("product_id", "no such product (version)")))?;
     let parsed = product.product.parse()?;
@@ -265,11 +277,6 @@ pub async fn apply(
         parsed.write_off_dpd,
     )
     .map_err(|e| loan_error(e.into()))?;
-    let tenant = if p.tenant == "*" {
-        "default".to_string()
-    } else {
-        p.tenant.clone()
-    };
     let (view, replayed) = loans::apply_for_loan(
         &s.engine,
         Application {
@@ -333,7 +340,6 @@ async fn decision(
     id: String,
     approve: bool,
 ) -> Result<Json<LoanResponse>, ApiError> {
-    p.require(OPERATORS)?;
     let view = loan_for(&p, &s, &id).await?;
     let view = loans::decide(&s.engine, view.row.id, approve)
         .await
@@ -385,7 +391,6 @@ async fn act(
     action: Action,
     date: BusinessDate,
 ) -> Result<(StatusCode, LoanView, Uuid), ApiError> {
-    p.require(OPERATORS)?;
     let key = idempotency_key(headers, None)?;
     let view = loan_for(p, s, id).await?;
     let (after, replayed) = loans::execute(&s.engine, view.row.id, action, date, key)
@@ -487,7 +492,6 @@ pub async fn reverse_repayment(
     Path((id, rid)): Path<(String, i32)>,
     headers: HeaderMap,
 ) -> Result<(StatusCode, Json<LoanResponse>), ApiError> {
-    p.require(OPERATORS)?;
     let key = idempotency_key(&headers, None)?;
     let loan = loan_for(&p, &s, &id).await?;
     let (view, replayed) = loans::reverse_repayment(&s.engine, loan.row.id, rid, key)

@@ -3,5 +3,7 @@ pub mod cob;
 pub mod decisions;
 pub mod keys;
 pub mod ledger;
+pub mod lists;
 pub mod loans;
+pub mod page;
 pub mod revolving;

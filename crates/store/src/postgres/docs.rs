@@ -9,9 +9,10 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 pub(super) const SCHEMA: &str = include_str!("../docs_pg.sql");
-const DOC_SELECT: &str = "SELECT kind, id, tenant, parent, open, day, version, body FROM docs";
+pub(super) const DOC_SELECT: &str =
+    "SELECT kind, id, tenant, parent, open, day, version, body FROM docs";
 
-fn doc_row(r: &PgRow) -> anyhow::Result<DocRow> {
+pub(super) fn doc_row(r: &PgRow) -> anyhow::Result<DocRow> {
     let id: Vec<u8> = r.try_get(1)?;
     let parent: Option<Vec<u8>> = r.try_get(3)?;
     Ok(DocRow {

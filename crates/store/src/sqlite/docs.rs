@@ -7,13 +7,14 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 pub(super) const SCHEMA: &str = include_str!("../docs_sqlite.sql");
-const DOC_SELECT: &str = "SELECT kind, id, tenant, parent, open, day, version, body FROM docs";
+pub(super) const DOC_SELECT: &str =
+    "SELECT kind, id, tenant, parent, open, day, version, body FROM docs";
 
 fn uuid_of(bytes: Vec<u8>) -> anyhow::Result<Uuid> {
     Ok(Uuid::from_slice(&bytes)?)
 }
 
-fn doc_row(r: &Row<'_>) -> rusqlite::Result<anyhow::Result<DocRow>> {
+pub(super) fn doc_row(r: &Row<'_>) -> rusqlite::Result<anyhow::Result<DocRow>> {
     let id: Vec<u8> = r.get(1)?;
     let parent: Option<Vec<u8>> = r.get(3)?;
     let (kind, tenant, open, day, version, body) = (

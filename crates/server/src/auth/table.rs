@@ -1,0 +1,316 @@
+//! Who may call which route: one table, read by the authorization middleware and by the
+//! OpenAPI document. A route missing here is refused (403) for everyone.
+
+use super::Role;
+
+/// How the party a bound key acts for is found in a request, and so which requests it
+/// may make. Keys without a party are limited by role and tenant only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PartyOf {
+    /// Nothing here belongs to a party (tree heads, previews, quotes): bound keys may call it.
+    Unowned,
+    /// Only keys without a party (bulk reads across parties, operator tools).
+    Unbound,
+    /// The path's `{id}` is a loan; its party is the loan's borrower.
+    Loan,
+    /// The path's `{id}` is a borrower; its party is itself.
+    Borrower,
+    /// The path's `{id}` is a merchant; its party is itself.
+    Merchant,
+    /// The path's `{id}` is a credit line; its party is the line's borrower.
+    Line,
+    /// The path's `{id}` is a purchase; its parties are its merchant and its line's borrower.
+    Purchase,
+    /// The path's `{id}` is an account; its party is its owner (a loan's or line's
+    /// borrower, a merchant, or the owner named when it was opened).
+    Account,
+    /// The path's `{id}` is a ledger entry; the parties of the accounts it posts to.
+    Entry,
+    /// The path's `{id}` is a hold; the parties of its two accounts.
+    Hold,
+    /// A JSON field of the request body names the party (a purchase's `merchant_id`).
+    BodyField(&'static str),
+    /// A list: a bound key's list is narrowed to its own party's objects.
+    List,
+}
+
+impl PartyOf {
+    /// What the OpenAPI document says about the route's party binding.
+    pub fn description(self) -> &'static str {
+        match self {
+            PartyOf::Unowned => "any key of the roles, bound or not",
+            PartyOf::Unbound => "keys not bound to a party only",
+            PartyOf::Loan => "a bound key only for loans of its borrower",
+            PartyOf::Borrower => "a bound key only for its own borrower",
+            PartyOf::Merchant => "a bound key only for its own merchant",
+            PartyOf::Line => "a bound key only for lines of its borrower",
+            PartyOf::Purchase => {
+                "a bound key only for purchases of its merchant or on its borrower's lines"
+            }
+            PartyOf::Account => "a bound key only for accounts its party owns",
+            PartyOf::Entry | PartyOf::Hold => "a bound key only where its party owns an account",
+            PartyOf::BodyField(_) => "a bound key only with its own party in the body",
+            PartyOf::List => "a bound key sees its own party's objects only",
+        }
+    }
+}
+
+/// One route's rule. `roles` None is public (no key needed).
+#[derive(Clone, Copy, Debug)]
+pub struct RouteAccess {
+    pub method: &'static str,
+    /// The route pattern as routed and documented (`/v1/loans/{id}`).
+    pub path: &'static str,
+    pub roles: Option<&'static [Role]>,
+    pub party: PartyOf,
+}
+
+use super::Role::*;
+
+const ALL: &[Role] = &[
+    Operator,
+    RiskAnalyst,
+    PartnerBank,
+    Investor,
+    Merchant,
+    Borrower,
+];
+const OPS: &[Role] = &[Operator];
+const RISK: &[Role] = &[Operator, RiskAnalyst];
+/// Who reads loans: not merchants, who have none.
+const LOAN_READERS: &[Role] = &[Operator, RiskAnalyst, PartnerBank, Investor, Borrower];
+const LEDGER_READERS: &[Role] = &[Operator, RiskAnalyst, PartnerBank, Investor];
+const MERCHANT_OPS: &[Role] = &[Operator, Merchant];
+const BORROWER_OPS: &[Role] = &[Operator, Borrower];
+
+const fn r(
+    method: &'static str,
+    path: &'static str,
+    roles: &'static [Role],
+    party: PartyOf,
+) -> RouteAccess {
+    RouteAccess {
+        method,
+        path,
+        roles: Some(roles),
+        party,
+    }
+}
+
+const TABLE: &[RouteAccess] = &[
+    RouteAccess {
+        method: "GET",
+        path: "/healthz",
+        roles: None,
+        party: PartyOf::Unowned,
+    },
+    r("GET", "/metrics", OPS, PartyOf::Unbound),
+    r("GET", "/openapi.json", ALL, PartyOf::Unowned),
+    // Ledger.
+    r("POST", "/v1/accounts", OPS, PartyOf::Unbound),
+    r("GET", "/v1/accounts/{id}", ALL, PartyOf::Account),
+    r("GET", "/v1/accounts/{id}/entries", ALL, PartyOf::Account),
+    r(
+        "GET",
+        "/v1/ledger/entries",
+        LEDGER_READERS,
+        PartyOf::Unbound,
+    ),
+    r("POST", "/v1/ledger/entries", OPS, PartyOf::Unbound),
+    r("POST", "/v1/ledger/entry-batches", OPS, PartyOf::Unbound),
+    r("GET", "/v1/ledger/entries/{id}", ALL, PartyOf::Entry),
+    r(
+        "POST",
+        "/v1/ledger/entries/{id}/reversal",
+        OPS,
+        PartyOf::Unbound,
+    ),
+    r("GET", "/v1/ledger/entries/{id}/proof", ALL, PartyOf::Entry),
+    r("GET", "/v1/ledger/tree-head", ALL, PartyOf::Unowned),
+    r("GET", "/v1/ledger/consistency", ALL, PartyOf::Unowned),
+    r("POST", "/v1/holds", OPS, PartyOf::Unbound),
+    r("GET", "/v1/holds/{id}", ALL, PartyOf::Hold),
+    r("POST", "/v1/holds/{id}/post", OPS, PartyOf::Unbound),
+    r("POST", "/v1/holds/{id}/void", OPS, PartyOf::Unbound),
+    // Keys, pricing, decisions.
+    r("POST", "/v1/api-keys", OPS, PartyOf::Unbound),
+    r("GET", "/v1/api-keys", OPS, PartyOf::Unbound),
+    r("POST", "/v1/api-keys/{id}/revoke", OPS, PartyOf::Unbound),
+    r("POST", "/v1/apr", ALL, PartyOf::Unowned),
+    r("POST", "/v1/decisions", RISK, PartyOf::Unbound),
+    r("POST", "/v1/decisions/{id}/replay", RISK, PartyOf::Unbound),
+    // Term loans.
+    r("POST", "/v1/loan-schedules/preview", ALL, PartyOf::Unowned),
+    r("POST", "/v1/loan-products", OPS, PartyOf::Unbound),
+    r("GET", "/v1/loan-products/{id}", ALL, PartyOf::Unowned),
+    r("POST", "/v1/loans", OPS, PartyOf::Unbound),
+    r("GET", "/v1/loans", LOAN_READERS, PartyOf::List),
+    r("GET", "/v1/loans/{id}", LOAN_READERS, PartyOf::Loan),
+    r("GET", "/v1/loans/{id}/entries", LOAN_READERS, PartyOf::Loan),
+    r("POST", "/v1/loans/{id}/approve", OPS, PartyOf::Unbound),
+    r("POST", "/v1/loans/{id}/decline", OPS, PartyOf::Unbound),
+    r("POST", "/v1/loans/{id}/disburse", OPS, PartyOf::Unbound),
+    r("POST", "/v1/loans/{id}/repayments", OPS, PartyOf::Unbound),
+    r(
+        "POST",
+        "/v1/loans/{id}/repayments/{rid}/reversal",
+        OPS,
+        PartyOf::Unbound,
+    ),
+    r(
+        "GET",
+        "/v1/loans/{id}/prepayment-quote",
+        LOAN_READERS,
+        PartyOf::Loan,
+    ),
+    r("POST", "/v1/loans/{id}/prepay", OPS, PartyOf::Unbound),
+    // Revolving credit.
+    r("POST", "/v1/borrowers", OPS, PartyOf::Unbound),
+    r("GET", "/v1/borrowers", LOAN_READERS, PartyOf::List),
+    r("GET", "/v1/borrowers/{id}", ALL, PartyOf::Borrower),
+    r("POST", "/v1/merchants", OPS, PartyOf::Unbound),
+    r("GET", "/v1/merchants/{id}", ALL, PartyOf::Merchant),
+    r("POST", "/v1/credit-lines", OPS, PartyOf::Unbound),
+    r("GET", "/v1/credit-lines", LOAN_READERS, PartyOf::List),
+    r("GET", "/v1/credit-lines/{id}", ALL, PartyOf::Line),
+    r("GET", "/v1/credit-lines/{id}/history", ALL, PartyOf::Line),
+    r(
+        "POST",
+        "/v1/credit-lines/{id}/repayments",
+        BORROWER_OPS,
+        PartyOf::Line,
+    ),
+    r(
+        "POST",
+        "/v1/credit-lines/{id}/changes",
+        RISK,
+        PartyOf::Unbound,
+    ),
+    r(
+        "POST",
+        "/v1/credit-lines/{id}/statement-installments",
+        BORROWER_OPS,
+        PartyOf::Line,
+    ),
+    r(
+        "GET",
+        "/v1/installment-quotes/{months}/{fee_rate}",
+        ALL,
+        PartyOf::Unowned,
+    ),
+    r(
+        "POST",
+        "/v1/purchases",
+        MERCHANT_OPS,
+        PartyOf::BodyField("merchant_id"),
+    ),
+    r("GET", "/v1/purchases", ALL, PartyOf::List),
+    r("GET", "/v1/purchases/{id}", ALL, PartyOf::Purchase),
+    r(
+        "POST",
+        "/v1/purchases/{id}/capture",
+        MERCHANT_OPS,
+        PartyOf::Purchase,
+    ),
+    r(
+        "POST",
+        "/v1/purchases/{id}/void",
+        MERCHANT_OPS,
+        PartyOf::Purchase,
+    ),
+    r(
+        "POST",
+        "/v1/purchases/{id}/refunds",
+        MERCHANT_OPS,
+        PartyOf::Purchase,
+    ),
+    r(
+        "POST",
+        "/v1/purchases/{id}/installments",
+        &[Operator, Borrower, Merchant],
+        PartyOf::Purchase,
+    ),
+    r("GET", "/v1/purchases/{id}/trace", ALL, PartyOf::Purchase),
+    r("POST", "/v1/loans/{id}/refunds", OPS, PartyOf::Unbound),
+    r("POST", "/v1/credit-lines/{id}/refunds", OPS, PartyOf::Unbound),
+    // Close of business.
+    r("POST", "/v1/close-of-business", OPS, PartyOf::Unbound),
+    r("GET", "/v1/close-of-business/{id}", OPS, PartyOf::Unbound),
+    r("GET", "/v1/business-date", ALL, PartyOf::Unowned),
+    // Only routed with the hidden `--fault-injection` flag, for tests.
+    r("POST", "/v1/_faults/panic", OPS, PartyOf::Unbound),
+    r("POST", "/v1/_faults/stop-ledger-writer", OPS, PartyOf::Unbound),
+];
+
+/// Every route's roles and party rule. The middleware refuses a route not listed here.
+pub fn route_roles() -> &'static [RouteAccess] {
+    TABLE
+}
+
+/// The table as Markdown, for docs/security.md.
+pub fn roles_markdown() -> String {
+    let mut out =
+        String::from("| method | route | roles | bound keys |\n| --- | --- | --- | --- |\n");
+    for a in TABLE {
+        let roles = match a.roles {
+            None => "public".to_string(),
+            Some(r) if r.len() == ALL.len() => "all".to_string(),
+            Some(r) => r.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(", "),
+        };
+        out.push_str(&format!(
+            "| {} | `{}` | {} | {} |\n",
+            a.method,
+            a.path,
+            roles,
+            a.party.description()
+        ));
+    }
+    out
+}
+
+/// The rule of `method` on the routed pattern `path`.
+pub fn rule(method: &str, path: &str) -> Option<&'static RouteAccess> {
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
+    static INDEX: OnceLock<HashMap<(&'static str, &'static str), &'static RouteAccess>> =
+        OnceLock::new();
+    INDEX
+        .get_or_init(|| TABLE.iter().map(|a| ((a.method, a.path), a)).collect())
+        .get(&(method, path))
+        .copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_documented_operation_has_one_rule() {
+        let doc = serde_json::to_value(crate::openapi::document()).unwrap();
+        let mut missing = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                let m = method.to_uppercase();
+                if rule(&m, path).is_none() {
+                    missing.push(format!("{m} {path}"));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "routes without a rule: {missing:?}");
+        let docs = include_str!("../../../../docs/security.md");
+        assert!(
+            docs.contains(&roles_markdown()),
+            "docs/security.md must hold roles_markdown():\n{}",
+            roles_markdown()
+        );
+        let mut seen = std::collections::HashSet::new();
+        for a in TABLE {
+            assert!(
+                seen.insert((a.method, a.path)),
+                "two rules for {} {}",
+                a.method,
+                a.path
+            );
+        }
+    }
+}
