@@ -393,7 +393,7 @@ async fn load(book: Arc<Book>, acked: Arc<Mutex<Acked>>, cob_done: Arc<AtomicBoo
             .wrapping_add(n.wrapping_mul(1442695040888963407))
             >> 33;
         let amount = 100 + (pick % 10_000) as i64;
-        if pick % 2 == 0 {
+        if pick.is_multiple_of(2) {
             let line = &book.lines[(pick / 2) as usize % book.lines.len()];
             let id = Uuid::now_v7().to_string();
             let body = json!({"id": id, "credit_line_id": line, "merchant_id": book.merchant,
@@ -509,7 +509,7 @@ async fn cob_over_http_under_load(flag: &str, location: &str) {
         (v["business_date"].as_str(), &v["cob_run"]),
         (Some(TO), &Value::Null)
     );
-    let acked = acked.lock().unwrap();
+    let acked = std::mem::take(&mut *acked.lock().unwrap());
     let repaid: usize = acked.repayments.values().map(Vec::len).sum();
     eprintln!(
         "{flag}: {} purchases and {repaid} repayments acknowledged around close of business",
