@@ -104,6 +104,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::revolving::routes())
         .route_layer(middleware::from_fn(track))
         .fallback(|| async { crate::problem::not_found("this route") })
+        .layer(middleware::from_fn(crate::problem::problems_only))
         .layer(DefaultBodyLimit::max(8 * 1024 * 1024))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
