@@ -186,8 +186,7 @@ async fn close_days(engine: &Engine, run: &Run) -> anyhow::Result<()> {
         run.state.lock().unwrap_or_else(|p| p.into_inner()).current = today;
         let started = std::time::Instant::now();
         let progress = |n: u64| run.loans_this_day.store(n, Relaxed);
-        let (opened, r) =
-            cob::close_business_day(engine, CobConfig::default(), &progress).await?;
+        let (opened, r) = cob::close_business_day(engine, CobConfig::default(), &progress).await?;
         anyhow::ensure!(opened == today.succ(), "close of {today} did not finish");
         // Reset first: a reader meanwhile sees too few loans, never a day counted twice.
         run.loans_this_day.store(0, Relaxed);

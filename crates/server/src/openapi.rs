@@ -1,8 +1,15 @@
-//! The OpenAPI 3.1 document, generated from the handlers and wire types.
+//! The OpenAPI 3.1 document: generated from the handlers and wire types, then completed
+//! from one table (`openapi_ops::OPS`) with what every operation shares: its id, its
+//! roles, the bearer scheme, the `Idempotency-Key` header, typed path parameters and the
+//! RFC 9457 problem answers the server actually sends.
 
-use crate::auth::Principal;
+use crate::auth::Role;
+use crate::openapi_ops::{self, Idem, Op};
 use crate::routes::{apr, cob, decisions, keys, ledger, lists, loans, revolving};
-use axum::Json;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Map, Value};
+use std::sync::OnceLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -13,7 +20,14 @@ impl Modify for ApiKeyScheme {
         let components = doc.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "api_key",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API key (`phk_…`) as a bearer token; `X-Api-Key` is accepted too.",
+                    ))
+                    .build(),
+            ),
         );
     }
 }
@@ -88,7 +102,7 @@ impl Modify for IdempotencyHeader {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Puhui", description = "Inclusive-finance lending core: ledger, loans, credit lines, decisioning."),
+    info(title = "Puhui", description = "Inclusive-finance lending core: ledger, loans, credit lines, decisioning.\n\nErrors are RFC 9457 problems (`application/problem+json`) with a stable `code` and, when one field is at fault, its JSON path in `field`. A refused request changes nothing."),
     paths(
         ledger::create_account, ledger::get_account, ledger::list_entries,
         ledger::post_entry, ledger::post_batch, ledger::get_entry, ledger::reverse_entry,
@@ -114,10 +128,247 @@ impl Modify for IdempotencyHeader {
 )]
 pub struct ApiDoc;
 
-pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+/// The finished document. Built once: it depends on nothing but the code.
+pub fn document() -> &'static Value {
+    static DOC: OnceLock<Value> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("document serializes");
+        crate::openapi_schemas::complete(&mut doc);
+        complete_operations(&mut doc);
+        doc
+    })
 }
 
-pub async fn serve(_p: Principal) -> Json<utoipa::openapi::OpenApi> {
-    Json(document())
+/// Served without a key: the contract is public, and clients need it before they have one.
+pub async fn serve() -> Response {
+    static BODY: OnceLock<bytes::Bytes> = OnceLock::new();
+    let body = BODY.get_or_init(|| serde_json::to_vec(document()).expect("json").into());
+    ([(header::CONTENT_TYPE, "application/json")], body.clone()).into_response()
+}
+
+/// Applies the table to every operation; panics if the document and the table disagree
+/// (a test builds the document, so this cannot reach a running server unnoticed).
+fn complete_operations(doc: &mut Value) {
+    let paths = doc["paths"].as_object_mut().expect("paths");
+    for (path, item) in paths.iter_mut() {
+        let item = item.as_object_mut().expect("path item");
+        for (method, operation) in item.iter_mut() {
+            let op = openapi_ops::find(method, path)
+                .unwrap_or_else(|| panic!("{method} {path} is not in openapi_ops::OPS"));
+            complete_operation(op, operation.as_object_mut().expect("operation"));
+        }
+    }
+}
+
+/// The roles of an operation, from the access table the server enforces (`auth::route_roles`),
+/// so that the document cannot state other roles than those that are checked.
+fn roles_of(op: &Op) -> &'static [Role] {
+    let rule = crate::auth::route_roles()
+        .iter()
+        .find(|r| r.method.eq_ignore_ascii_case(op.method) && r.path == op.path)
+        .unwrap_or_else(|| panic!("{} {} has no access rule", op.method, op.path));
+    rule.roles.unwrap_or(&[])
+}
+
+const ROLES_ALL: usize = 6;
+
+fn complete_operation(op: &Op, o: &mut Map<String, Value>) {
+    o.insert("operationId".into(), json!(op.id));
+    let op_roles = roles_of(op);
+    let roles: Vec<&str> = op_roles.iter().map(|r| r.as_str()).collect();
+    o.insert("x-roles".into(), json!(roles));
+    o.insert("security".into(), json!([{ "api_key": [] }]));
+    let who = if op_roles.len() == ROLES_ALL {
+        "Roles: any (every role; data outside the key's tenant is not shown).".to_string()
+    } else {
+        format!("Roles: {}.", roles.join(", "))
+    };
+    let description = match o.get("description").and_then(Value::as_str) {
+        Some(d) if !d.is_empty() => format!("{d}\n\n{who}"),
+        _ => who,
+    };
+    o.insert("description".into(), json!(description));
+    let mut params = path_parameters(op.path);
+    let old = o.remove("parameters").unwrap_or_else(|| json!([]));
+    for p in old.as_array().into_iter().flatten() {
+        let keep = match p["in"].as_str() {
+            Some("path") => false,
+            Some("header") => !p["name"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case("idempotency-key")),
+            _ => true,
+        };
+        if keep {
+            params.push(p.clone());
+        }
+    }
+    if let Idem::Required(text) = op.idem {
+        params.push(json!({
+            "name": "Idempotency-Key", "in": "header", "required": true, "description": text,
+            "schema": { "type": "string", "format": "uuid" }
+        }));
+    }
+    let has_query = params.iter().any(|p| p["in"] == "query");
+    if !params.is_empty() {
+        o.insert("parameters".into(), Value::Array(params));
+    }
+    if op.path == "/v1/purchases/{id}/capture" {
+        // No body captures the whole authorization.
+        o["requestBody"]["required"] = json!(false);
+    }
+    let has_body = o.contains_key("requestBody");
+    let responses = o
+        .entry("responses")
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .expect("responses");
+    problems_as_problem_json(responses);
+    if let Some(created) = responses.get("201").cloned() {
+        // A retry of an earlier identical request answers the original, with 200.
+        let mut replay = created;
+        replay["description"] =
+            json!("a retry of an earlier identical request: the original answer");
+        responses.entry("200").or_insert(replay);
+    }
+    for (status, why) in problem_statuses(op, has_body, has_query) {
+        responses.entry(status.to_string()).or_insert_with(|| {
+            json!({ "description": why, "content": { "application/problem+json": {
+                "schema": { "$ref": "#/components/schemas/Problem" } } } })
+        });
+    }
+}
+
+/// Each `{name}` of a path, typed as the handler parses it.
+fn path_parameters(path: &str) -> Vec<Value> {
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+        .map(|name| {
+            let (schema, description) = match name {
+                "rid" => (
+                    json!({ "type": "integer", "format": "int32", "minimum": 1, "maximum": i32::MAX }),
+                    "the repayment's `repayment_id`",
+                ),
+                "months" => (
+                    json!({ "type": "integer", "minimum": 1, "maximum": 60 }),
+                    "number of monthly installments",
+                ),
+                "fee_rate" => (
+                    json!({ "type": "string", "pattern": crate::routes::revolving::FEE_RATE_PATTERN }),
+                    "fee per month as a fraction below 1, e.g. `0.025`",
+                ),
+                _ => (
+                    json!({ "type": "string", "format": "uuid" }),
+                    "a UUID (hyphenated)",
+                ),
+            };
+            json!({ "name": name, "in": "path", "required": true,
+                    "description": description, "schema": schema })
+        })
+        .collect()
+}
+
+/// Problems are sent as `application/problem+json`; utoipa writes every body as JSON.
+fn problems_as_problem_json(responses: &mut Map<String, Value>) {
+    for resp in responses.values_mut() {
+        let Some(content) = resp.get_mut("content").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        let is_problem = content
+            .get("application/json")
+            .is_some_and(|c| c["schema"]["$ref"] == "#/components/schemas/Problem");
+        if is_problem {
+            let c = content.remove("application/json").expect("checked");
+            content.insert("application/problem+json".into(), c);
+        }
+    }
+}
+
+/// The problem answers an operation can give, from what its handler and the shared
+/// extractors do.
+fn problem_statuses(op: &Op, has_body: bool, has_query: bool) -> Vec<(u16, &'static str)> {
+    let post = op.method == "post";
+    let has_path = op.path.contains('{');
+    let mut out = vec![
+        (400, "malformed request: body, header, path or query that does not parse (`code` says which)"),
+        (401, "no API key, or an unknown one"),
+        (503, "overloaded or close of business part-way; retry (see `Retry-After`)"),
+    ];
+    if roles_of(op).len() != ROLES_ALL || post {
+        out.push((403, "the key's role or tenant may not do this"));
+    }
+    if has_path || post {
+        out.push((
+            404,
+            "a named resource does not exist (or is outside the key's tenant)",
+        ));
+    }
+    if post {
+        out.push((
+            409,
+            "conflicts with the current state, or an id reused with another body",
+        ));
+    }
+    if has_body {
+        out.push((413, "body larger than 8 MiB"));
+        out.push((415, "the body is not `application/json`"));
+    }
+    if has_body || has_query || has_path || op.idem != Idem::No {
+        out.push((
+            422,
+            "a value parsed but is not acceptable; `field` names it",
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_operation_is_in_the_table_once_and_the_table_in_the_document() {
+        let doc = document();
+        let mut ids = std::collections::HashSet::new();
+        for op in openapi_ops::OPS {
+            let o = &doc["paths"][op.path][op.method];
+            assert!(
+                o.is_object(),
+                "{} {} missing from the document",
+                op.method,
+                op.path
+            );
+            assert!(ids.insert(op.id), "operation id {} used twice", op.id);
+            assert_eq!(o["operationId"], op.id);
+            assert!(o["x-roles"].as_array().is_some_and(|r| !r.is_empty()));
+        }
+        let n: usize = doc["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|i| i.as_object().unwrap().len())
+            .sum();
+        assert_eq!(n, openapi_ops::OPS.len());
+    }
+
+    #[test]
+    fn money_moving_posts_declare_the_key_and_problems_are_problem_json() {
+        let doc = document();
+        for op in openapi_ops::OPS {
+            let o = &doc["paths"][op.path][op.method];
+            let declared = o["parameters"].as_array().into_iter().flatten().any(|p| {
+                p["in"] == "header" && p["name"] == "Idempotency-Key" && p["required"] == true
+            });
+            assert_eq!(declared, op.idem != Idem::No, "{}", op.id);
+            for (status, r) in o["responses"].as_object().unwrap() {
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert!(
+                        r["content"]["application/problem+json"].is_object(),
+                        "{} {status}",
+                        op.id
+                    );
+                    assert!(r["content"]["application/json"].is_null());
+                }
+            }
+        }
+    }
 }

@@ -202,35 +202,39 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for WireJson<T> {
         let bytes = bytes::Bytes::from_request(req, state)
             .await
             .map_err(body_rejection)?;
-        // serde accepts a JSON array for a struct, matching its fields by position; every
-        // request body of this API is an object, and a positional one is a client's mistake.
-        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-            return Err(Problem::new(
-                400,
-                "malformed_json",
-                "Malformed request body",
-                "the request body must be a JSON object, not an array",
-            )
-            .with_field("body")
-            .into());
-        }
-        let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        serde_path_to_error::deserialize(de)
-            .map(WireJson)
-            .map_err(|e| {
-                let path = e.path().to_string();
-                let mut p = Problem::new(
-                    400,
-                    "malformed_json",
-                    "Malformed request body",
-                    e.inner().to_string(),
-                );
-                if path != "." {
-                    p.field = Some(path);
-                }
-                ApiError::from(p)
-            })
+        parse_body(&bytes).map(WireJson)
     }
+}
+
+/// Deserializes a JSON body; 400 with the JSON path of what does not fit.
+pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // serde accepts a JSON array for a struct, matching its fields by position; every
+    // request body of this API is an object, and a positional one is a client's mistake.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(Problem::new(
+            400,
+            "malformed_json",
+            "Malformed request body",
+            "the request body must be a JSON object, not an array",
+        )
+        .with_field("body")
+        .into());
+    }
+    let bytes = crate::json_numbers::integral_numbers(bytes);
+    let de = &mut serde_json::Deserializer::from_slice(&bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let mut p = Problem::new(
+            400,
+            "malformed_json",
+            "Malformed request body",
+            e.inner().to_string(),
+        );
+        if path != "." {
+            p.field = Some(path);
+        }
+        ApiError::from(p)
+    })
 }
 
 /// A body that could not be read: too large, too slow (the listener's body deadline), or
@@ -294,8 +298,9 @@ pub fn idempotency_key(
         })?;
     if let Some(id) = must_equal {
         if id != key {
+            // 422, not 400: the header and the body each parse; together they disagree.
             return Err(problem(
-                400,
+                422,
                 "idempotency_key_mismatch",
                 "Idempotency-Key mismatch",
                 format!("Idempotency-Key {key} must equal the id being created, {id}"),
@@ -315,4 +320,42 @@ pub fn path_uuid(raw: &str, what: &str) -> Result<uuid::Uuid, ApiError> {
             format!("{what} must be a UUID"),
         )
     })
+}
+
+/// Answers that axum makes itself (a query or path that does not parse, a method the
+/// route does not have) are plain text; this turns every error answer that is not yet a
+/// problem into one, keeping its status and headers (`Allow`, `Retry-After`).
+pub async fn problems_only(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_problem = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let (code, title) = match status.as_u16() {
+        404 => ("not_found", "Not found"),
+        405 => ("method_not_allowed", "Method not allowed"),
+        413 => ("body_too_large", "Body rejected"),
+        s if s >= 500 => ("internal", "Internal error"),
+        _ => ("bad_request", "Malformed request"),
+    };
+    let detail = if status.is_server_error() || text.trim_ascii().is_empty() {
+        status.canonical_reason().unwrap_or(title).to_string()
+    } else {
+        String::from_utf8_lossy(&text).trim().to_string()
+    };
+    let mut out = problem(status.as_u16(), code, title, detail).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    out
 }

@@ -9,11 +9,13 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 #[tokio::test]
-async fn health_needs_no_key_and_everything_else_does() {
+async fn health_and_the_contract_need_no_key_and_everything_else_does() {
     for s in servers().await {
-        let r = reqwest::get(format!("{}/healthz", s.base)).await.unwrap();
-        assert_eq!(r.status(), 200);
-        for path in ["/v1/ledger/tree-head", "/metrics", "/openapi.json"] {
+        for path in ["/healthz", "/openapi.json"] {
+            let r = reqwest::get(format!("{}{path}", s.base)).await.unwrap();
+            assert_eq!(r.status(), 200, "{}: {path} is public", s.name);
+        }
+        for path in ["/v1/ledger/tree-head", "/metrics"] {
             let r = reqwest::get(format!("{}{path}", s.base)).await.unwrap();
             assert_eq!(r.status(), 401, "{}: {path}", s.name);
         }
@@ -560,4 +562,58 @@ fn apr_cli_infers_the_unit_period_and_takes_an_override() {
         .output()
         .unwrap();
     assert!(!out.status.success());
+}
+
+#[tokio::test]
+async fn answers_axum_makes_itself_are_problems_too() {
+    for s in servers().await {
+        let acc = s.account("CNY").await;
+        let checks = [
+            (
+                reqwest::Method::GET,
+                format!("/v1/accounts/{acc}/entries?limit=many"),
+                400,
+            ),
+            (
+                reqwest::Method::GET,
+                format!("/v1/accounts/{acc}/entries?colour=red"),
+                400,
+            ),
+            (reqwest::Method::PUT, "/v1/accounts".to_string(), 405),
+            (
+                reqwest::Method::POST,
+                "/v1/loans/00000000-0000-0000-0000-000000000000/repayments/x/reversal".into(),
+                400,
+            ),
+            (
+                reqwest::Method::GET,
+                "/v1/installment-quotes/3/00.5".to_string(),
+                422,
+            ),
+        ];
+        for (method, path, want) in checks {
+            let r = s
+                .client
+                .request(method.clone(), format!("{}{path}", s.base))
+                .bearer_auth(KEY)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), want, "{}: {method} {path}", s.name);
+            let ct = r.headers().get("content-type").cloned();
+            let allow = r.headers().get("allow").cloned();
+            if want == 405 {
+                assert!(allow.is_some(), "{}: 405 keeps its Allow header", s.name);
+            }
+            assert_eq!(
+                ct.as_ref().and_then(|v| v.to_str().ok()),
+                Some("application/problem+json"),
+                "{}: {method} {path}",
+                s.name
+            );
+            let p: Value = r.json().await.unwrap();
+            assert_eq!(p["status"], want);
+            assert!(p["code"].is_string() && p["detail"].is_string(), "{p}");
+        }
+    }
 }

@@ -328,13 +328,9 @@ impl Journey {
                 let sale = json!({"credit_line_id": line, "merchant_id": self.get("merchant"), "amount_minor": 30_000, "currency": "CNY", "capture": true});
                 api.ok("/v1/purchases", sale, Some(Uuid::now_v7())).await;
                 // Close the day: the line's statement is cut on the 16th.
-                engine::cob::close_business_day(
-                    engine,
-                    engine::cob::CobConfig::default(),
-                    &|_| {},
-                )
-                .await
-                .unwrap();
+                engine::cob::close_business_day(engine, engine::cob::CobConfig::default(), &|_| {})
+                    .await
+                    .unwrap();
                 let body = json!({"months": 3});
                 Walk {
                     path: format!("/v1/credit-lines/{line}/statement-installments"),

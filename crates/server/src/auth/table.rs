@@ -105,7 +105,13 @@ const TABLE: &[RouteAccess] = &[
         party: PartyOf::Unowned,
     },
     r("GET", "/metrics", OPS, PartyOf::Unbound),
-    r("GET", "/openapi.json", ALL, PartyOf::Unowned),
+    // The contract is public: clients need it before they have a key.
+    RouteAccess {
+        method: "GET",
+        path: "/openapi.json",
+        roles: None,
+        party: PartyOf::Unowned,
+    },
     // Ledger.
     r("POST", "/v1/accounts", OPS, PartyOf::Unbound),
     r("GET", "/v1/accounts/{id}", ALL, PartyOf::Account),
@@ -232,14 +238,24 @@ const TABLE: &[RouteAccess] = &[
     ),
     r("GET", "/v1/purchases/{id}/trace", ALL, PartyOf::Purchase),
     r("POST", "/v1/loans/{id}/refunds", OPS, PartyOf::Unbound),
-    r("POST", "/v1/credit-lines/{id}/refunds", OPS, PartyOf::Unbound),
+    r(
+        "POST",
+        "/v1/credit-lines/{id}/refunds",
+        OPS,
+        PartyOf::Unbound,
+    ),
     // Close of business.
     r("POST", "/v1/close-of-business", OPS, PartyOf::Unbound),
     r("GET", "/v1/close-of-business/{id}", OPS, PartyOf::Unbound),
     r("GET", "/v1/business-date", ALL, PartyOf::Unowned),
     // Only routed with the hidden `--fault-injection` flag, for tests.
     r("POST", "/v1/_faults/panic", OPS, PartyOf::Unbound),
-    r("POST", "/v1/_faults/stop-ledger-writer", OPS, PartyOf::Unbound),
+    r(
+        "POST",
+        "/v1/_faults/stop-ledger-writer",
+        OPS,
+        PartyOf::Unbound,
+    ),
 ];
 
 /// Every route's roles and party rule. The middleware refuses a route not listed here.

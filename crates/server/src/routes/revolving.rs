@@ -399,6 +399,20 @@ pub async fn convert_statement(
     Ok(Json(line_response(&s, &p, id).await?))
 }
 
+/// What `fee_rate` in an installment quote's path may be: a fraction below 1, written as
+/// `0`, or `0.` and one to eight digits. The document states the same pattern.
+pub const FEE_RATE_PATTERN: &str = "^0(\\.[0-9]{1,8})?$";
+
+fn is_fee_rate(s: &str) -> bool {
+    match s.strip_prefix('0') {
+        Some("") => true,
+        Some(rest) => rest
+            .strip_prefix('.')
+            .is_some_and(|d| (1..=8).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit())),
+        None => false,
+    }
+}
+
 /// The APR of an installment offer, by the IRR method (e.g. 3 months at 0.025 → 14.94%).
 #[utoipa::path(get, path = "/v1/installment-quotes/{months}/{fee_rate}", responses((status = 200, body = InstallmentQuote), (status = 422, body = Problem)),
     security(("api_key" = [])), tag = "revolving")]
@@ -406,15 +420,14 @@ pub async fn quote(
     _p: Principal,
     Path((months, fee_rate)): Path<(String, String)>,
 ) -> Result<Json<InstallmentQuote>, ApiError> {
-    let months: u32 = months
-        .parse()
-        .ok()
+    let months: u32 = Some(months.as_str())
+        .filter(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|m| m.parse().ok())
         .filter(|m| (1..=60).contains(m))
         .ok_or_else(|| ApiError::from(FieldError::new("months", "must be 1 to 60")))?;
-    let rate: money::Decimal = fee_rate
-        .parse()
-        .ok()
-        .filter(|r: &money::Decimal| *r >= money::Decimal::ZERO && *r < money::Decimal::ONE)
+    let rate: money::Decimal = Some(fee_rate.as_str())
+        .filter(|r| is_fee_rate(r))
+        .and_then(|r| r.parse().ok())
         .ok_or_else(|| {
             ApiError::from(FieldError::new("fee_rate", "must be a fraction in [0, 1)"))
         })?;
@@ -495,17 +508,7 @@ pub async fn capture(
     let req: CaptureRequest = if body.iter().all(u8::is_ascii_whitespace) {
         CaptureRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            ApiError::from(
-                Problem::new(
-                    400,
-                    "malformed_json",
-                    "Malformed request body",
-                    e.to_string(),
-                )
-                .with_field("amount_minor"),
-            )
-        })?
+        crate::problem::parse_body(&body)?
     };
     let (purchase, _) = rc::capture(&s.engine, &tenant_of(&p), id, req.amount_minor)
         .await
