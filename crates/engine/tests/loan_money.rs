@@ -2,7 +2,8 @@
 //! names one request only, a view `as_of` a date is that date's state, and the overpayment
 //! credit is used at billing (by close of business), counted in a payoff and refunded.
 
-use engine::loans::{self, Action, Application, CobConfig, LoanUseError};
+use engine::cob::CobConfig;
+use engine::loans::{self, Action, Application, LoanUseError};
 use engine::simulation;
 use engine::{Engine, EngineConfig};
 use lending::loan::{Loan, LoanConfig, LoanError, LoanStatus};
@@ -72,7 +73,7 @@ async fn today(e: &Engine) -> BusinessDate {
 
 async fn cob(e: &Engine, days: u32) {
     for _ in 0..days {
-        loans::close_business_day(e, CobConfig::default(), &|_| {})
+        engine::cob::close_business_day(e, CobConfig::default(), &|_| {})
             .await
             .unwrap();
     }

@@ -631,7 +631,6 @@ pub async fn refund_overpayment(
     headers: HeaderMap,
     WireJson(req): WireJson<LineRefundRequest>,
 ) -> Result<(StatusCode, Json<CreditLineResponse>), ApiError> {
-    p.require(OPERATORS)?;
     let id = path_uuid(&id, "credit line id")?;
     let key = idempotency_key(&headers, req.id)?;
     let (_, replayed) =
