@@ -247,6 +247,9 @@ fn principal_of(row: &store::ApiKeyRow) -> Result<Principal, ApiError> {
 /// The route table applied: authenticates, checks the role, and for a bound key the party
 /// of the object the request names. The principal is left for the handler.
 pub async fn authorize(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(resp) = method_not_routed(&req) {
+        return resp;
+    }
     match gate(&s, req).await {
         Ok(req) => next.run(req).await,
         Err(e) => e.into_response(),
@@ -278,6 +281,35 @@ async fn gate(s: &AppState, req: Request) -> Result<Request, ApiError> {
     };
     parts.extensions.insert(p);
     Ok(Request::from_parts(parts, body))
+}
+
+/// A method the path does not route: 405 with the methods it does, as axum would answer
+/// (this layer runs before axum's own method check).
+fn method_not_routed(req: &Request) -> Option<Response> {
+    let path = req.extensions().get::<MatchedPath>()?.as_str();
+    if table::rule(req.method().as_str(), path).is_some() {
+        return None;
+    }
+    let allowed: Vec<&str> = route_roles()
+        .iter()
+        .filter(|a| a.path == path)
+        .map(|a| a.method)
+        .collect();
+    if allowed.is_empty() {
+        return None;
+    }
+    let allow = allowed.join(", ");
+    let mut resp = problem(
+        405,
+        "method_not_allowed",
+        "Method not allowed",
+        format!("this route answers {allow}"),
+    )
+    .into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&allow) {
+        resp.headers_mut().insert(axum::http::header::ALLOW, v);
+    }
+    Some(resp)
 }
 
 impl FromRequestParts<AppState> for Principal {

@@ -462,7 +462,7 @@ async fn serve(
         std::env::var("PUHUI_BOOTSTRAP_API_KEY").ok().as_deref(),
     )
     .await?;
-    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let listener = crate::listen::bind(listen).await?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = store.backend_name(), "puhui listening");
     // Scripts and tests read this line to learn the port when listening on :0.

@@ -462,3 +462,25 @@ pub fn raise_open_file_limit(max_connections: usize) {
         );
     }
 }
+
+/// Connections the kernel may hold completed before the server accepts them. tokio's default
+/// of 1,024 overflows in a burst of connects while both cores are busy, and a client whose
+/// handshake was dropped from a full queue believes it is connected, but the server never
+/// sees it (and so never times it out). The kernel caps it at `net.core.somaxconn`.
+const LISTEN_BACKLOG: u32 = 8_192;
+
+/// Binds `listen` (`host:port`) with the larger backlog.
+pub async fn bind(listen: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    let addr = tokio::net::lookup_host(listen)
+        .await?
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("--listen {listen}: no address"))?;
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    Ok(socket.listen(LISTEN_BACKLOG)?)
+}

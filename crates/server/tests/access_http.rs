@@ -735,7 +735,7 @@ async fn lists_page_in_order_filter_and_refuse_bad_parameters() {
             );
         }
         assert_eq!(all_pages(&app, "/v1/borrowers", 1).await.len(), 2, "{name}");
-        let lines = all_pages(&app, &format!("/v1/credit-lines"), 1).await;
+        let lines = all_pages(&app, "/v1/credit-lines", 1).await;
         assert_eq!(lines.len(), 2, "{name}");
         let (s, v) = app
             .get(&format!("/v1/credit-lines?parent_id={}", w.borrower), KEY)

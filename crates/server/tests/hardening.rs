@@ -174,9 +174,10 @@ async fn only_operators_read_metrics() {
     for s in common::servers().await {
         let mut keys = Vec::new();
         for role in ["borrower", "merchant", "investor"] {
-            let (st, k) = s
-                .post("/v1/api-keys", &json!({"role": role, "tenant": "t"}), None)
-                .await;
+            // Borrower and merchant keys act for one party; the party need not exist here.
+            let party = uuid::Uuid::new_v4().to_string();
+            let body = json!({"role": role, "tenant": "t", "party_kind": role, "party_id": party});
+            let (st, k) = s.post("/v1/api-keys", &body, None).await;
             assert_eq!(st, 201, "{k}");
             keys.push((role, k["key"].as_str().unwrap().to_string()));
         }

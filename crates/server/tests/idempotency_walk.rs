@@ -85,6 +85,11 @@ fn loan_product() -> Value {
     })
 }
 
+/// Keyed POSTs whose retry answer moves on by itself, so "the same answer" cannot mean the
+/// same bytes: a close-of-business run answers with its progress. Its key (same body → the
+/// same run, 200; another body → 409) is tested in `lock_cob.rs`.
+const ELSEWHERE: &[&str] = &["/v1/close-of-business"];
+
 /// Builds the fixture journey step by step and hands out, for each operation of the
 /// document, a valid request at the point of the journey where it makes sense. The order
 /// of `ORDER` is the journey's; each operation's first request is sent by the walk.
@@ -481,7 +486,7 @@ async fn every_keyed_post_answers_a_retry_and_refuses_another_body() {
         }
         for op in &keyed {
             assert!(
-                ORDER.contains(&op.as_str()),
+                ORDER.contains(&op.as_str()) || ELSEWHERE.contains(&op.as_str()),
                 "{name}: POST {op} takes an Idempotency-Key but the walk has no fixture for it"
             );
         }

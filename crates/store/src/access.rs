@@ -139,26 +139,6 @@ impl Store {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn v7_floor_orders_with_real_v7_ids() {
-        let ts = uuid::Timestamp::from_unix(uuid::NoContext, 1_700_000_000, 5_000_000);
-        let id = Uuid::new_v7(ts);
-        assert!(uuid_v7_floor(1_700_000_000_005) <= id);
-        assert!(uuid_v7_floor(1_700_000_000_006) > id);
-    }
-
-    #[test]
-    fn key_ids_bound_their_hashes() {
-        let hash = [7u8; 32];
-        let (lo, hi) = hash_range(key_id(&hash));
-        assert!(lo.as_slice() <= hash.as_slice() && hash.as_slice() <= hi.as_slice());
-    }
-}
-
 /// A bound value of a list query.
 pub(crate) enum Arg {
     Text(String),
@@ -234,5 +214,25 @@ fn push_ids(
     }
     if let Some(u) = after {
         conds.push(("id >", id(u)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v7_floor_orders_with_real_v7_ids() {
+        let ts = uuid::Timestamp::from_unix(uuid::NoContext, 1_700_000_000, 5_000_000);
+        let id = Uuid::new_v7(ts);
+        assert!(uuid_v7_floor(1_700_000_000_005) <= id);
+        assert!(uuid_v7_floor(1_700_000_000_006) > id);
+    }
+
+    #[test]
+    fn key_ids_bound_their_hashes() {
+        let hash = [7u8; 32];
+        let (lo, hi) = hash_range(key_id(&hash));
+        assert!(lo.as_slice() <= hash.as_slice() && hash.as_slice() <= hi.as_slice());
     }
 }

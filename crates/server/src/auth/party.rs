@@ -64,7 +64,7 @@ impl Parties {
             PartyKind::Merchant => &self.merchants,
             PartyKind::Partner | PartyKind::Investor => &self.owners,
         };
-        list.iter().any(|id| *id == p.id)
+        list.contains(&p.id)
     }
 
     pub fn borrower(id: impl Into<String>) -> Parties {
