@@ -188,7 +188,8 @@ pub async fn open_line(
     if let Ok(v) = load::<LineDoc>(engine, LINE, n.id, tenant).await {
         let same = v.doc.borrower_id == n.borrower_id
             && v.doc.line.terms == n.terms
-            && v.doc.rules == n.rules;
+            && v.doc.rules == n.rules
+            && opened_limit_minor(engine, &v.doc).await? == n.limit_minor;
         if !same {
             return Err(conflict(
                 "id_reused",
@@ -225,6 +226,20 @@ pub async fn open_line(
     submit_doc(engine, commands, domain).await?;
     let version = 1;
     Ok((line_view(engine, Versioned { doc, version }).await?, false))
+}
+
+/// The limit a line was opened with: what its opening entry credited to `available` (the
+/// line's limit may have changed since, so the document's limit cannot tell a retry).
+async fn opened_limit_minor(engine: &Engine, doc: &LineDoc) -> Result<i64, RevolvingError> {
+    let available = line_account(doc, Purpose::Available);
+    let Some(e) = engine.entry(derived_entry(doc.id, "open")).await? else {
+        return Ok(0);
+    };
+    Ok(e.postings
+        .iter()
+        .filter(|p| p.account_id == available && p.direction == Side::Credit)
+        .map(|p| p.amount_minor)
+        .sum())
 }
 
 pub(super) async fn line_view(

@@ -524,6 +524,18 @@ pub async fn convert_statement(
         }
         return Ok(load::<LineDoc>(engine, LINE, line_id, tenant).await?.doc);
     }
+    // A conversion without a fee moves no money, so it leaves no entry: the plan it made,
+    // named by the key, is what tells a retry.
+    let line = load::<LineDoc>(engine, LINE, line_id, tenant).await?.doc;
+    if let Some(plan) = line.line.plans.iter().find(|p| p.id == *key.as_bytes()) {
+        if plan.months != months {
+            return Err(conflict(
+                "id_reused",
+                "this Idempotency-Key was used for another conversion",
+            ));
+        }
+        return Ok(line);
+    }
     run_line(engine, tenant, line_id, false, |_, _| {
         Ok(LinePlan::new(
             revolving::Command::ConvertStatement {
