@@ -69,14 +69,13 @@ impl FieldError {
         }
     }
 
-    /// A 400 refusal with its own `code`.
-    pub fn bad_request(
+    /// A 422 with its own `code`: the request parses, and the schema cannot state the rule.
+    pub fn refused(
         field: impl Into<String>,
         message: impl Into<String>,
         code: &'static str,
     ) -> FieldError {
         FieldError {
-            status: 400,
             code,
             ..FieldError::new(field, message)
         }
@@ -98,7 +97,7 @@ impl FieldError {
 /// logs, exports and screens downstream.
 pub fn check_name(field: &str, name: &str, max_bytes: usize) -> Result<(), FieldError> {
     if let Some(c) = name.chars().find(|c| c.is_control()) {
-        return Err(FieldError::bad_request(
+        return Err(FieldError::refused(
             field,
             format!(
                 "must not contain control characters (found U+{:04X})",
@@ -126,7 +125,7 @@ mod tests {
             let e = check_name("name", bad, 200).unwrap_err();
             assert_eq!(
                 (e.status, e.code, e.field.as_str()),
-                (400, "control_character", "name")
+                (422, "control_character", "name")
             );
         }
         for good in ["Zhang Wei", "张伟 商店", "O'Brien & Sons, Ltd."] {

@@ -723,7 +723,6 @@ async fn lists_page_in_order_filter_and_refuse_bad_parameters() {
             ("status=lost", "status"),
             ("limit=0", "limit"),
             ("limit=501", "limit"),
-            ("cursor=zz", "cursor"),
             ("product_id=x", "product_id"),
             ("created_to=2026-13-01", "created_to"),
         ] {
@@ -734,6 +733,12 @@ async fn lists_page_in_order_filter_and_refuse_bad_parameters() {
                 "{name} {query}: {v}"
             );
         }
+        let (s, v) = app.get("/v1/loans?cursor=zz", KEY).await;
+        assert_eq!(
+            (s, v["field"].as_str()),
+            (422, Some("cursor")),
+            "{name}: {v}"
+        );
         assert_eq!(all_pages(&app, "/v1/borrowers", 1).await.len(), 2, "{name}");
         let lines = all_pages(&app, "/v1/credit-lines", 1).await;
         assert_eq!(lines.len(), 2, "{name}");

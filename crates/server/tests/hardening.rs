@@ -104,7 +104,7 @@ async fn control_characters_in_names_are_refused() {
                 let (st, p) = s.post(path, &body, Some(&id)).await;
                 assert_eq!(
                     (st, p["code"].as_str(), field(&p)),
-                    (400, Some("control_character"), want),
+                    (422, Some("control_character"), want),
                     "{}: {path} {bad:?}: {p}",
                     s.name
                 );
@@ -132,7 +132,7 @@ async fn control_characters_in_names_are_refused() {
                 None,
             )
             .await;
-        assert_eq!((st, field(&p)), (400, "owner"), "{p}");
+        assert_eq!((st, field(&p)), (422, "owner"), "{p}");
     }
 }
 
@@ -159,7 +159,7 @@ async fn a_hold_that_has_already_expired_is_refused() {
         let (st, p) = s.post("/v1/holds", &hold, Some(&hid)).await;
         assert_eq!(
             (st, p["code"].as_str(), field(&p)),
-            (400, Some("expires_in_past"), "expires_at_ms"),
+            (422, Some("expires_in_past"), "expires_at_ms"),
             "{}: {p}",
             s.name
         );

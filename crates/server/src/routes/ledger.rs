@@ -354,7 +354,7 @@ pub async fn create_hold(
     if h.expires_at_ms.is_some_and(|t| t <= engine::now_ms())
         && s.engine.hold(h.id).await?.is_none()
     {
-        return Err(api::FieldError::bad_request(
+        return Err(api::FieldError::refused(
             "expires_at_ms",
             "is already past; a hold must expire in the future",
             "expires_in_past",

@@ -40,7 +40,17 @@ fn decode<const N: usize>(raw: &str) -> Result<[u8; N], ApiError> {
         .decode(raw)
         .ok()
         .and_then(|b| <[u8; N]>::try_from(b.as_slice()).ok())
-        .ok_or_else(|| bad_query("cursor", "not a cursor from this list"))
+        .ok_or_else(|| {
+            // A string the schema allows, which only this list can tell apart: 422.
+            Problem::new(
+                422,
+                "invalid_cursor",
+                "Invalid cursor",
+                "not a cursor from this list".to_string(),
+            )
+            .with_field("cursor")
+            .into()
+        })
 }
 
 pub fn decode_uuid(raw: &str) -> Result<Uuid, ApiError> {
