@@ -199,7 +199,11 @@ fn complete_operation(op: &Op, o: &mut Map<String, Value>) {
             _ => true,
         };
         if keep {
-            params.push(p.clone());
+            let mut p = p.clone();
+            if p["in"] == "query" {
+                constrain_query(&mut p);
+            }
+            params.push(p);
         }
     }
     if let Idem::Required(text) = op.idem {
@@ -236,6 +240,20 @@ fn complete_operation(op: &Op, o: &mut Map<String, Value>) {
                 "schema": { "$ref": "#/components/schemas/Problem" } } } })
         });
     }
+}
+
+/// The list routes' query parameters, as the handlers parse them (`routes/page.rs`,
+/// `routes/lists.rs`): what the derives cannot say.
+fn constrain_query(p: &mut Value) {
+    let schema = match p["name"].as_str() {
+        Some("limit") => json!({ "type": "integer", "minimum": 1, "maximum": 500 }),
+        Some("created_from" | "created_to") => json!({ "type": "string", "format": "date",
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$" }),
+        Some("status") => json!({ "type": "string", "enum": crate::routes::lists::LOAN_STATUSES }),
+        Some("product_id" | "parent_id") => json!({ "type": "string", "format": "uuid" }),
+        _ => return,
+    };
+    p["schema"] = schema;
 }
 
 /// Each `{name}` of a path, typed as the handler parses it.

@@ -220,7 +220,9 @@ pub async fn list_borrowers(
 ) -> Result<Json<BorrowerPage>, ApiError> {
     let limit = page::limit(q.limit)?;
     if q.parent_id.is_some() {
-        return Err(bad_query("parent_id", "borrowers have no parent"));
+        // The parameter is shared with the lists that have parents: well-formed, but not
+        // one this list can apply (422, not a malformed query).
+        return Err(api::FieldError::new("parent_id", "borrowers have no parent").into());
     }
     if let Some(party) = list_party(&p, &[PartyKind::Borrower])? {
         let own = Uuid::parse_str(&party.id).ok();
