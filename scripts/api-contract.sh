@@ -53,7 +53,15 @@ echo "== server $BASE ($BIN)"
 curl -sf "$BASE/openapi.json" -o "$WORK/openapi.json"
 "$BINDIR/openapi-spec-validator" "$WORK/openapi.json"
 
-# 2. Schemathesis: every check, reproducible.
+# 2. A generated client drives a journey; the proof it reads is verified offline. It runs
+#    before schemathesis, which may revoke the key (an operator may revoke any key).
+PATH="$BINDIR:$PATH" "$BINDIR/openapi-python-client" generate --path "$WORK/openapi.json" --output-path "$WORK/client/puhui_client" \
+  --meta none --fail-on-warning >"$WORK/gen.out" 2>&1 || { cat "$WORK/gen.out" >&2; exit 1; }
+if grep -qi "warning" "$WORK/gen.out"; then cat "$WORK/gen.out" >&2; exit 1; fi
+PYTHONPATH="$WORK/client:scripts" "$PYTHON" -W error scripts/api_contract_journey.py "$BASE" "$KEY" "$WORK"
+
+
+# 3. Schemathesis: every check, reproducible.
 "$BINDIR/st" --config-file scripts/schemathesis.toml run "$WORK/openapi.json" --url "$BASE" \
   --checks all --seed "$SEED" --max-examples "$EXAMPLES" \
   --workers 2 -H "Authorization: Bearer $KEY" --no-color --generation-database none \
@@ -61,11 +69,5 @@ curl -sf "$BASE/openapi.json" -o "$WORK/openapi.json"
 sed -n '/= SUMMARY =/,$p' "$WORK/st.out"
 generated=$(sed -n 's/^ *\([0-9]*\) generated, .*/\1/p' "$WORK/st.out" | tail -n 1)
 [ "${generated:-0}" -ge "$MIN_REQUESTS" ] || { echo "only ${generated:-0} test cases, want $MIN_REQUESTS" >&2; exit 1; }
-
-# 3. A generated client drives a journey; the proof it reads is verified offline.
-PATH="$BINDIR:$PATH" "$BINDIR/openapi-python-client" generate --path "$WORK/openapi.json" --output-path "$WORK/client/puhui_client" \
-  --meta none --fail-on-warning >"$WORK/gen.out" 2>&1 || { cat "$WORK/gen.out" >&2; exit 1; }
-if grep -qi "warning" "$WORK/gen.out"; then cat "$WORK/gen.out" >&2; exit 1; fi
-PYTHONPATH="$WORK/client:scripts" "$PYTHON" -W error scripts/api_contract_journey.py "$BASE" "$KEY" "$WORK"
 
 echo "== api contract passed in $(($(date +%s) - start)) s"

@@ -32,74 +32,6 @@ impl Modify for ApiKeyScheme {
     }
 }
 
-/// Every POST whose handler requires the `Idempotency-Key` header (a retry with the same
-/// key and body gets the first answer, another body under the key gets 409). Declared in
-/// the document so that a client, and the idempotency test that walks these operations,
-/// can tell them from the document alone.
-pub const IDEMPOTENT_POSTS: &[&str] = &[
-    "/v1/ledger/entries",
-    "/v1/ledger/entry-batches",
-    "/v1/ledger/entries/{id}/reversal",
-    "/v1/holds",
-    "/v1/holds/{id}/post",
-    "/v1/holds/{id}/void",
-    "/v1/loans/{id}/disburse",
-    "/v1/loans/{id}/repayments",
-    "/v1/loans/{id}/repayments/{rid}/reversal",
-    "/v1/loans/{id}/prepay",
-    "/v1/loans/{id}/refunds",
-    "/v1/borrowers",
-    "/v1/merchants",
-    "/v1/credit-lines",
-    "/v1/credit-lines/{id}/repayments",
-    "/v1/credit-lines/{id}/refunds",
-    "/v1/credit-lines/{id}/changes",
-    "/v1/credit-lines/{id}/statement-installments",
-    "/v1/purchases",
-    "/v1/purchases/{id}/refunds",
-];
-
-struct IdempotencyHeader;
-
-impl Modify for IdempotencyHeader {
-    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
-        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
-        use utoipa::openapi::Required;
-        for path in IDEMPOTENT_POSTS {
-            let op = doc
-                .paths
-                .paths
-                .get_mut(*path)
-                .and_then(|item| item.post.as_mut())
-                .unwrap_or_else(|| panic!("{path} is a documented POST"));
-            let params = op.parameters.get_or_insert_with(Vec::new);
-            if params
-                .iter()
-                .any(|p| p.name.eq_ignore_ascii_case("Idempotency-Key"))
-            {
-                continue;
-            }
-            let uuid = ObjectBuilder::new()
-                .schema_type(Type::String)
-                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)));
-            params.push(
-                ParameterBuilder::new()
-                    .name("Idempotency-Key")
-                    .parameter_in(ParameterIn::Header)
-                    .required(Required::True)
-                    .description(Some(
-                        "A UUID naming this request (the id it creates, where the body has \
-                         an `id`): a retry with the same body is answered as the first \
-                         time; another body under the same key is refused with 409.",
-                    ))
-                    .schema(Some(uuid))
-                    .build(),
-            );
-        }
-    }
-}
-
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Puhui", description = "Inclusive-finance lending core: ledger, loans, credit lines, decisioning.\n\nErrors are RFC 9457 problems (`application/problem+json`) with a stable `code` and, when one field is at fault, its JSON path in `field`. A refused request changes nothing."),
@@ -124,7 +56,7 @@ impl Modify for IdempotencyHeader {
         lists::list_borrowers, lists::list_lines, lists::list_purchases,
         lists::list_ledger_entries,
     ),
-    modifiers(&ApiKeyScheme, &IdempotencyHeader)
+    modifiers(&ApiKeyScheme)
 )]
 pub struct ApiDoc;
 
