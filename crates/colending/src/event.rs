@@ -50,13 +50,17 @@ impl Repayment {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LoanEvent {
-    Disbursed { principal_minor: i64 },
+    Disbursed {
+        principal_minor: i64,
+    },
     Charged(Charge),
     Repaid(Repayment),
     /// Every receivable of every holder is taken off the books.
     WrittenOff,
     /// Money recovered on written-off amounts.
-    Recovered { amount_minor: i64 },
+    Recovered {
+        amount_minor: i64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -165,7 +169,12 @@ impl Work {
             .collect();
         let fallback: Vec<Decimal> = indices
             .iter()
-            .map(|&i| self.funding.funders.get(i).map_or(Decimal::ZERO, |f| f.share))
+            .map(|&i| {
+                self.funding
+                    .funders
+                    .get(i)
+                    .map_or(Decimal::ZERO, |f| f.share)
+            })
             .collect();
         let currency = self.funding.currency();
         split_by_weights(amount_minor, currency, &weights, &fallback)
@@ -223,7 +232,11 @@ fn charge(work: &mut Work, charge: &Charge) -> Result<(), EventError> {
     if charge.guarantee_fee_minor > 0 && guarantor.is_none() {
         return Err(EventError::NoGuarantor);
     }
-    let yields_needed = work.funding.funders.iter().any(|f| f.yield_annual.is_some());
+    let yields_needed = work
+        .funding
+        .funders
+        .iter()
+        .any(|f| f.yield_annual.is_some());
     if charge.interest_minor > 0 && yields_needed && charge.interest_period.is_none() {
         return Err(EventError::MissingInterestPeriod);
     }
@@ -232,7 +245,12 @@ fn charge(work: &mut Work, charge: &Charge) -> Result<(), EventError> {
         .checked_add(charge.guarantee_fee_minor)
         .ok_or(EventError::Overflow)?;
     charge_interest(work, charge.interest_minor, charge.interest_period);
-    charge_by_rule(work, Balance::Fee, charge.fee_minor, work.funding.agreement.fees);
+    charge_by_rule(
+        work,
+        Balance::Fee,
+        charge.fee_minor,
+        work.funding.agreement.fees,
+    );
     let penalties = work.funding.agreement.penalties;
     charge_by_rule(work, Balance::Penalty, charge.penalty_minor, penalties);
     if let Some(g) = guarantor {
@@ -281,7 +299,10 @@ fn yield_minor(principal_minor: i64, rate: Decimal, year_fraction: Decimal) -> i
         .checked_mul(rate)
         .and_then(|v| v.checked_mul(year_fraction));
     match exact {
-        Some(value) => RoundingMode::Down.round_minor(value).unwrap_or(i64::MAX).max(0),
+        Some(value) => RoundingMode::Down
+            .round_minor(value)
+            .unwrap_or(i64::MAX)
+            .max(0),
         None => i64::MAX,
     }
 }

@@ -96,7 +96,10 @@ pub fn claim_guarantee(
     funding: &LoanFunding,
     claim: &GuaranteeClaim,
 ) -> Result<ClaimOutcome, GuaranteeError> {
-    let terms = funding.agreement.guarantee.ok_or(GuaranteeError::NoGuarantee)?;
+    let terms = funding
+        .agreement
+        .guarantee
+        .ok_or(GuaranteeError::NoGuarantee)?;
     if funding.settled_claims.contains(&claim.claim_id) {
         return Ok(ClaimOutcome::AlreadySettled);
     }
@@ -120,7 +123,9 @@ pub fn claim_guarantee(
         });
     }
     let mut work = Work::new(funding);
-    let g = funding.guarantor_index().expect("a guarantee has a guarantor");
+    let g = funding
+        .guarantor_index()
+        .expect("a guarantee has a guarantor");
     let held = funding.held(g).principal_outstanding_minor;
     let new_principal = (claim.overdue_principal_minor - held).max(0);
     let n = funding.funders.len();
@@ -129,7 +134,12 @@ pub fn claim_guarantee(
         .iter()
         .map(|f| f.held.principal_outstanding_minor)
         .collect();
-    let parts = reduce_toward_shares(&principal, &funding.shares(), funding.currency(), new_principal);
+    let parts = reduce_toward_shares(
+        &principal,
+        &funding.shares(),
+        funding.currency(),
+        new_principal,
+    );
     let mut payments = Vec::with_capacity(n);
     for (index, &principal_minor) in parts.iter().enumerate() {
         let interest_minor = funding.funders[index].held.interest_receivable_minor;
@@ -201,7 +211,9 @@ impl FirstLossDeposit {
     /// toward zero).
     pub fn cap_minor(&self) -> i64 {
         let cap = (self.cap_fraction * Decimal::from(self.portfolio_principal_minor)).floor();
-        i64::try_from(cap).unwrap_or(i64::MAX).min(self.deposited_minor)
+        i64::try_from(cap)
+            .unwrap_or(i64::MAX)
+            .min(self.deposited_minor)
     }
 
     pub fn available_minor(&self) -> i64 {

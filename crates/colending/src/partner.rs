@@ -253,8 +253,12 @@ impl Eligibility {
         {
             return Err(Ineligible::Amount);
         }
-        if self.term_months_min.is_some_and(|m| request.term_months < m)
-            || self.term_months_max.is_some_and(|m| request.term_months > m)
+        if self
+            .term_months_min
+            .is_some_and(|m| request.term_months < m)
+            || self
+                .term_months_max
+                .is_some_and(|m| request.term_months > m)
         {
             return Err(Ineligible::Term);
         }

@@ -85,7 +85,10 @@ impl PlanError {
     }
 }
 
-pub(crate) fn find<'a>(partners: &'a [FundingPartner], id: PartnerId) -> Option<&'a FundingPartner> {
+pub(crate) fn find<'a>(
+    partners: &'a [FundingPartner],
+    id: PartnerId,
+) -> Option<&'a FundingPartner> {
     partners.iter().find(|p| p.id == id)
 }
 
@@ -168,9 +171,7 @@ impl FundingPlan {
             FundingPlan::Fixed(shares) => {
                 choose_fixed(shares, partners, request, usage, declined, None)
             }
-            FundingPlan::Routed(policy) => {
-                route(policy, partners, rules, request, usage, declined)
-            }
+            FundingPlan::Routed(policy) => route(policy, partners, rules, request, usage, declined),
         }
     }
 }
@@ -306,7 +307,9 @@ pub(crate) fn check_funder(
     book_share_max: Option<Decimal>,
 ) -> Result<(), DeclineReason> {
     let partner = find(partners, id).ok_or(DeclineReason::UnknownPartner)?;
-    partner.eligible(request).map_err(DeclineReason::Ineligible)?;
+    partner
+        .eligible(request)
+        .map_err(DeclineReason::Ineligible)?;
     let used = usage.of(id);
     let room_minor = quota_room(partner.quota_minor, used.outstanding_minor);
     if principal_minor > room_minor {

@@ -166,7 +166,10 @@ pub struct LoanFunding {
 impl LoanFunding {
     /// A loan's funding before disbursement: the chosen shares (in the plan's order, which
     /// decides ties in every split) with each funder's yield.
-    pub fn new(agreement: Agreement, funders: &[FunderTerms]) -> Result<LoanFunding, Vec<PlanError>> {
+    pub fn new(
+        agreement: Agreement,
+        funders: &[FunderTerms],
+    ) -> Result<LoanFunding, Vec<PlanError>> {
         let shares: Vec<Share> = funders.iter().map(|f| f.share).collect();
         check_shares(&shares)?;
         let ids: BTreeSet<PartnerId> = shares.iter().map(|s| s.partner_id).collect();

@@ -103,7 +103,9 @@ fn is_fraction(value: Decimal) -> bool {
 
 /// The largest multiple of `step` not above `value` (and not below 0).
 fn floor_to_step(value: Decimal, step: Decimal) -> Decimal {
-    ((value / step).floor() * step).max(Decimal::ZERO).normalize()
+    ((value / step).floor() * step)
+        .max(Decimal::ZERO)
+        .normalize()
 }
 
 /// What one candidate can take: its largest share, or why it can take none.
@@ -207,7 +209,10 @@ pub fn route(
     let other_caps: Vec<(PartnerId, Result<Decimal, DeclineReason>)> =
         others.iter().map(|c| (c.partner_id, cap(c))).collect();
     let mut reasons: Vec<(PartnerId, DeclineReason)> = Vec::new();
-    reasons.push((rules.platform_id, platform_cap.err().unwrap_or(DeclineReason::Incomplete)));
+    reasons.push((
+        rules.platform_id,
+        platform_cap.err().unwrap_or(DeclineReason::Incomplete),
+    ));
     reasons.extend(
         other_caps
             .iter()

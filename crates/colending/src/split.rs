@@ -27,7 +27,10 @@ pub fn split_by_weights(
     weights: &[i64],
     fallback: &[Decimal],
 ) -> Vec<i64> {
-    assert!(weights.iter().all(|&w| w >= 0), "balances are never negative");
+    assert!(
+        weights.iter().all(|&w| w >= 0),
+        "balances are never negative"
+    );
     if weights.iter().all(|&w| w == 0) {
         return split_by_shares(amount_minor, currency, fallback);
     }
@@ -82,7 +85,11 @@ pub fn reduce_toward_shares(
         parts[pick] -= 1;
         excess -= 1;
     }
-    assert_eq!(parts.iter().sum::<i64>(), amount_minor, "a reduction conserves");
+    assert_eq!(
+        parts.iter().sum::<i64>(),
+        amount_minor,
+        "a reduction conserves"
+    );
     parts
 }
 
@@ -97,7 +104,10 @@ mod tests {
     fn ties_go_to_the_earlier_funder() {
         assert_eq!(split_by_shares(1, CNY, &[dec!(0.5), dec!(0.5)]), [1, 0]);
         assert_eq!(split_by_shares(101, CNY, &[dec!(0.3), dec!(0.7)]), [30, 71]);
-        assert_eq!(split_by_weights(5, CNY, &[0, 0], &[dec!(0.4), dec!(0.6)]), [2, 3]);
+        assert_eq!(
+            split_by_weights(5, CNY, &[0, 0], &[dec!(0.4), dec!(0.6)]),
+            [2, 3]
+        );
     }
 
     #[test]

@@ -34,7 +34,11 @@ fn policy(order: RouteOrder) -> FundingPlan {
     })
 }
 
-fn choose(plan: &FundingPlan, usage: &BookUsage, declined: &[PartnerId]) -> Result<Vec<Share>, Decline> {
+fn choose(
+    plan: &FundingPlan,
+    usage: &BookUsage,
+    declined: &[PartnerId],
+) -> Result<Vec<Share>, Decline> {
     let declined: BTreeSet<PartnerId> = declined.iter().copied().collect();
     let rules = PlanRules::new(PLATFORM);
     plan.validate(&partners(), &rules).unwrap();
@@ -44,10 +48,24 @@ fn choose(plan: &FundingPlan, usage: &BookUsage, declined: &[PartnerId]) -> Resu
 #[test]
 fn routing_by_priority_fills_the_best_funders_first() {
     let shares = choose(&policy(RouteOrder::Priority), &BookUsage::default(), &[]).unwrap();
-    assert_eq!(shares, [share(PLATFORM, "0.3"), share(BANK_A, "0.5"), share(BANK_B, "0.2")]);
+    assert_eq!(
+        shares,
+        [
+            share(PLATFORM, "0.3"),
+            share(BANK_A, "0.5"),
+            share(BANK_B, "0.2")
+        ]
+    );
     // By cost the cheaper bank (5%) comes before the 6.8% one; the trust (pro rata) last.
     let shares = choose(&policy(RouteOrder::Cost), &BookUsage::default(), &[]).unwrap();
-    assert_eq!(shares, [share(PLATFORM, "0.3"), share(BANK_B, "0.5"), share(BANK_A, "0.2")]);
+    assert_eq!(
+        shares,
+        [
+            share(PLATFORM, "0.3"),
+            share(BANK_B, "0.5"),
+            share(BANK_A, "0.2")
+        ]
+    );
 }
 
 #[test]
@@ -62,10 +80,24 @@ fn quota_and_fallback_shift_the_funding() {
         book_outstanding_minor: 5_000_000_000,
     };
     let shares = choose(&policy(RouteOrder::Priority), &usage, &[]).unwrap();
-    assert_eq!(shares, [share(PLATFORM, "0.3"), share(BANK_A, "0.25"), share(BANK_B, "0.45")]);
+    assert_eq!(
+        shares,
+        [
+            share(PLATFORM, "0.3"),
+            share(BANK_A, "0.25"),
+            share(BANK_B, "0.45")
+        ]
+    );
     // Bank A declines at approval: the policy chooses again without it.
     let shares = choose(&policy(RouteOrder::Priority), &usage, &[BANK_A]).unwrap();
-    assert_eq!(shares, [share(PLATFORM, "0.3"), share(BANK_B, "0.5"), share(TRUST, "0.2")]);
+    assert_eq!(
+        shares,
+        [
+            share(PLATFORM, "0.3"),
+            share(BANK_B, "0.5"),
+            share(TRUST, "0.2")
+        ]
+    );
 }
 
 #[test]
@@ -78,7 +110,10 @@ fn a_decline_gives_every_funders_reason() {
     let decline = choose(&plan, &BookUsage::default(), &[BANK_A]).unwrap_err();
     assert_eq!(
         decline.reasons,
-        [(PLATFORM, DeclineReason::Incomplete), (BANK_A, DeclineReason::Declined)]
+        [
+            (PLATFORM, DeclineReason::Incomplete),
+            (BANK_A, DeclineReason::Declined)
+        ]
     );
     let usage = BookUsage {
         partners: vec![PartnerUsage {
@@ -89,7 +124,10 @@ fn a_decline_gives_every_funders_reason() {
         book_outstanding_minor: 0,
     };
     let decline = choose(&plan, &usage, &[]).unwrap_err();
-    assert_eq!(decline.reasons[1], (BANK_A, DeclineReason::DailyQuota { room_minor: 0 }));
+    assert_eq!(
+        decline.reasons[1],
+        (BANK_A, DeclineReason::DailyQuota { room_minor: 0 })
+    );
     // A fixed plan cannot fall back: one decline declines the loan.
     let fixed = FundingPlan::Fixed(vec![share(PLATFORM, "0.3"), share(BANK_A, "0.7")]);
     let decline = choose(&fixed, &BookUsage::default(), &[BANK_A]).unwrap_err();
@@ -123,7 +161,12 @@ fn two_funders(guarantee: Option<GuaranteeTerms>) -> LoanFunding {
         &[None, Some("0.068")],
     );
     let funding = LoanFunding::new(agreement(guarantee), &funders).unwrap();
-    apply(&funding, LoanEvent::Disbursed { principal_minor: 1_000_000 })
+    apply(
+        &funding,
+        LoanEvent::Disbursed {
+            principal_minor: 1_000_000,
+        },
+    )
 }
 
 fn apply(funding: &LoanFunding, event: LoanEvent) -> LoanFunding {
@@ -209,13 +252,17 @@ fn the_guarantor_pays_once_and_is_repaid_first() {
     };
     assert_eq!(
         claim_guarantee(&funding, &claim),
-        Err(GuaranteeError::NotDue { dpd: 79, trigger_dpd: 80 })
+        Err(GuaranteeError::NotDue {
+            dpd: 79,
+            trigger_dpd: 80
+        })
     );
     let claim = GuaranteeClaim {
         days_past_due: 80,
         ..claim
     };
-    let ClaimOutcome::Paid { outcome, payments } = claim_guarantee(&funding, &claim).unwrap() else {
+    let ClaimOutcome::Paid { outcome, payments } = claim_guarantee(&funding, &claim).unwrap()
+    else {
         panic!("a due claim pays");
     };
     // The funders' principal goes from 1,000,000 to 899,999 split 0.3 / 0.7 by largest
@@ -223,25 +270,56 @@ fn the_guarantor_pays_once_and_is_repaid_first() {
     assert_eq!(
         payments,
         [
-            ClaimPayment { partner_id: PLATFORM, principal_minor: 30_000, interest_minor: 4_439 },
-            ClaimPayment { partner_id: BANK_A, principal_minor: 70_001, interest_minor: 3_912 },
+            ClaimPayment {
+                partner_id: PLATFORM,
+                principal_minor: 30_000,
+                interest_minor: 4_439
+            },
+            ClaimPayment {
+                partner_id: BANK_A,
+                principal_minor: 70_001,
+                interest_minor: 3_912
+            },
         ]
     );
     let funding = outcome.funding;
     let guarantor = funding.guarantor.as_ref().unwrap();
     assert_eq!(guarantor.held.principal_outstanding_minor, 100_001);
-    assert_eq!(claim_guarantee(&funding, &claim), Ok(ClaimOutcome::AlreadySettled));
+    assert_eq!(
+        claim_guarantee(&funding, &claim),
+        Ok(ClaimOutcome::AlreadySettled)
+    );
     // A later claim with the same overdue principal moves nothing new.
-    let later = GuaranteeClaim { claim_id: ClaimId(43), ..claim };
+    let later = GuaranteeClaim {
+        claim_id: ClaimId(43),
+        ..claim
+    };
     let ClaimOutcome::Paid { payments, .. } = claim_guarantee(&funding, &later).unwrap() else {
         panic!("a new claim id is paid");
     };
-    assert!(payments.iter().all(|p| p.principal_minor == 0 && p.interest_minor == 0));
+    assert!(payments
+        .iter()
+        .all(|p| p.principal_minor == 0 && p.interest_minor == 0));
     // The borrower repays 150,000 of principal: 100,001 to the guarantor first.
-    let repaid = Repayment { principal_minor: 150_000, ..Repayment::default() };
+    let repaid = Repayment {
+        principal_minor: 150_000,
+        ..Repayment::default()
+    };
     let funding = apply(&funding, LoanEvent::Repaid(repaid));
-    assert_eq!(funding.guarantor.as_ref().unwrap().held.principal_outstanding_minor, 0);
-    let principal: Vec<i64> = funding.funders.iter().map(|f| f.held.principal_outstanding_minor).collect();
+    assert_eq!(
+        funding
+            .guarantor
+            .as_ref()
+            .unwrap()
+            .held
+            .principal_outstanding_minor,
+        0
+    );
+    let principal: Vec<i64> = funding
+        .funders
+        .iter()
+        .map(|f| f.held.principal_outstanding_minor)
+        .collect();
     assert_eq!(principal, [255_000, 595_000]);
 }
 
@@ -259,11 +337,29 @@ fn recoveries_after_write_off_go_to_the_guarantor_first() {
     let funding = apply(&outcome.funding, LoanEvent::WrittenOff);
     assert_eq!(funding.totals.written_off_minor, 1_000_000);
     assert_eq!(funding.totals.principal_outstanding_minor, 0);
-    let claim = GuaranteeClaim { claim_id: ClaimId(2), ..claim };
-    assert_eq!(claim_guarantee(&funding, &claim), Err(GuaranteeError::WrittenOff));
-    let funding = apply(&funding, LoanEvent::Recovered { amount_minor: 250_000 });
-    assert_eq!(funding.guarantor.as_ref().unwrap().held.written_off_minor, 0);
-    let left: Vec<i64> = funding.funders.iter().map(|f| f.held.written_off_minor).collect();
+    let claim = GuaranteeClaim {
+        claim_id: ClaimId(2),
+        ..claim
+    };
+    assert_eq!(
+        claim_guarantee(&funding, &claim),
+        Err(GuaranteeError::WrittenOff)
+    );
+    let funding = apply(
+        &funding,
+        LoanEvent::Recovered {
+            amount_minor: 250_000,
+        },
+    );
+    assert_eq!(
+        funding.guarantor.as_ref().unwrap().held.written_off_minor,
+        0
+    );
+    let left: Vec<i64> = funding
+        .funders
+        .iter()
+        .map(|f| f.held.written_off_minor)
+        .collect();
     // 800,000 of funders' claims less 50,000 split 240,000 : 560,000.
     assert_eq!(left, [225_000, 525_000]);
 }
@@ -272,10 +368,14 @@ fn recoveries_after_write_off_go_to_the_guarantor_first() {
 fn a_first_loss_deposit_pays_up_to_its_cap_once() {
     let funding = apply(&two_funders(None), LoanEvent::WrittenOff);
     // 5% of a 2,000,000 portfolio caps the deposit at 100,000 though 150,000 was put up.
-    let deposit = FirstLossDeposit::new("consumer-2026".into(), dec!(0.05), 2_000_000, 150_000).unwrap();
+    let deposit =
+        FirstLossDeposit::new("consumer-2026".into(), dec!(0.05), 2_000_000, 150_000).unwrap();
     assert_eq!(deposit.cap_minor(), 100_000);
-    let FirstLossOutcome::Drawn { deposit, outcome, payments } =
-        draw_first_loss(&deposit, &funding, PLATFORM, ClaimId(7)).unwrap()
+    let FirstLossOutcome::Drawn {
+        deposit,
+        outcome,
+        payments,
+    } = draw_first_loss(&deposit, &funding, PLATFORM, ClaimId(7)).unwrap()
     else {
         panic!("drawn");
     };
@@ -307,8 +407,19 @@ fn the_guarantee_fee_is_a_rate_on_principal() {
     // 1,000,000 × 2% × 30/365 = 1,643.84
     assert_eq!(fee, 1_644);
     let funding = two_funders(Some(guarantee(80)));
-    let charge = Charge { guarantee_fee_minor: fee, ..Charge::default() };
+    let charge = Charge {
+        guarantee_fee_minor: fee,
+        ..Charge::default()
+    };
     let funding = apply(&funding, LoanEvent::Charged(charge));
-    assert_eq!(funding.guarantor.as_ref().unwrap().held.fee_receivable_minor, 1_644);
+    assert_eq!(
+        funding
+            .guarantor
+            .as_ref()
+            .unwrap()
+            .held
+            .fee_receivable_minor,
+        1_644
+    );
     assert_eq!(funding.totals.fee_receivable_minor, 1_644);
 }

@@ -25,16 +25,31 @@ fn hamilton(total: i64, weights: &[i128]) -> Vec<i64> {
     for &i in order.iter().take(usize::try_from(left).unwrap()) {
         parts[i] += 1;
     }
-    parts.into_iter().map(|p| i64::try_from(p).unwrap()).collect()
+    parts
+        .into_iter()
+        .map(|p| i64::try_from(p).unwrap())
+        .collect()
 }
 
 #[derive(Clone, Debug)]
 enum Op {
-    Charge { interest_permille: u32, fee: i64, penalty: i64, days: i64 },
-    Repay { permille: [u32; 4] },
-    Claim { id: u8, overdue_permille: u32 },
+    Charge {
+        interest_permille: u32,
+        fee: i64,
+        penalty: i64,
+        days: i64,
+    },
+    Repay {
+        permille: [u32; 4],
+    },
+    Claim {
+        id: u8,
+        overdue_permille: u32,
+    },
     WriteOff,
-    Recover { permille: u32 },
+    Recover {
+        permille: u32,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -79,13 +94,15 @@ fn case() -> impl Strategy<Value = Case> {
                 prop::collection::vec(op(), 0..40),
             )
         })
-        .prop_map(|(shares_bp, yields_bp, principal_minor, guaranteed, ops)| Case {
-            shares_bp,
-            yields_bp,
-            principal_minor,
-            guaranteed,
-            ops,
-        })
+        .prop_map(
+            |(shares_bp, yields_bp, principal_minor, guaranteed, ops)| Case {
+                shares_bp,
+                yields_bp,
+                principal_minor,
+                guaranteed,
+                ops,
+            },
+        )
 }
 
 fn funding_of(case: &Case) -> LoanFunding {
@@ -99,7 +116,8 @@ fn funding_of(case: &Case) -> LoanFunding {
                 partner_id: PartnerId(100 + i as u128),
                 share: Decimal::new(bp, 4),
             },
-            yield_annual: y.map(|y| RateAnnual::from_fraction(Decimal::new(i64::from(y), 4)).unwrap()),
+            yield_annual: y
+                .map(|y| RateAnnual::from_fraction(Decimal::new(i64::from(y), 4)).unwrap()),
         })
         .collect();
     let guarantee = case.guaranteed.then(|| guarantee(90));
@@ -107,7 +125,10 @@ fn funding_of(case: &Case) -> LoanFunding {
 }
 
 fn funder_principal(f: &LoanFunding) -> Vec<i64> {
-    f.funders.iter().map(|p| p.held.principal_outstanding_minor).collect()
+    f.funders
+        .iter()
+        .map(|p| p.held.principal_outstanding_minor)
+        .collect()
 }
 
 /// The holders' sum of every balance equals the loan's total; nothing is negative.
@@ -115,7 +136,13 @@ fn check_sums(f: &LoanFunding) -> Result<(), TestCaseError> {
     let mut holders: Vec<Balances> = f.funders.iter().map(|p| p.held).collect();
     holders.push(f.platform);
     holders.extend(f.guarantor.as_ref().map(|g| g.held));
-    for balance in [Balance::Principal, Balance::Interest, Balance::Fee, Balance::Penalty, Balance::WrittenOff] {
+    for balance in [
+        Balance::Principal,
+        Balance::Interest,
+        Balance::Fee,
+        Balance::Penalty,
+        Balance::WrittenOff,
+    ] {
         let sum: i64 = holders.iter().map(|h| h.get(balance)).sum();
         prop_assert_eq!(sum, f.totals.get(balance), "{:?}", balance);
         prop_assert!(holders.iter().all(|h| h.get(balance) >= 0));
@@ -145,9 +172,23 @@ fn check_principal(before: &[i64], after: &[i64], bp: &[i64]) -> Result<(), Test
 
 /// The interest split of one charge, recomputed: pro-rata parts by principal held, each
 /// yield funder capped at its yield, the rest to the platform.
-fn check_interest(before: &LoanFunding, after: &LoanFunding, interest: i64, days: i64) -> Result<(), TestCaseError> {
-    let mut weights: Vec<i128> = before.funders.iter().map(|f| i128::from(f.held.principal_outstanding_minor)).collect();
-    weights.extend(before.guarantor.as_ref().map(|g| i128::from(g.held.principal_outstanding_minor)));
+fn check_interest(
+    before: &LoanFunding,
+    after: &LoanFunding,
+    interest: i64,
+    days: i64,
+) -> Result<(), TestCaseError> {
+    let mut weights: Vec<i128> = before
+        .funders
+        .iter()
+        .map(|f| i128::from(f.held.principal_outstanding_minor))
+        .collect();
+    weights.extend(
+        before
+            .guarantor
+            .as_ref()
+            .map(|g| i128::from(g.held.principal_outstanding_minor)),
+    );
     if weights.iter().all(|&w| w == 0) {
         return Ok(());
     }
@@ -156,23 +197,30 @@ fn check_interest(before: &LoanFunding, after: &LoanFunding, interest: i64, days
     for (i, f) in before.funders.iter().enumerate() {
         let earned = match f.yield_annual {
             Some(rate) => {
-                let exact = Decimal::from(f.held.principal_outstanding_minor) * rate.fraction() * Decimal::from(days)
+                let exact = Decimal::from(f.held.principal_outstanding_minor)
+                    * rate.fraction()
+                    * Decimal::from(days)
                     / Decimal::from(365);
                 i64::try_from(exact.trunc()).unwrap().min(parts[i])
             }
             None => parts[i],
         };
         spread += parts[i] - earned;
-        let delta = after.funders[i].held.interest_receivable_minor - f.held.interest_receivable_minor;
+        let delta =
+            after.funders[i].held.interest_receivable_minor - f.held.interest_receivable_minor;
         prop_assert_eq!(delta, earned, "funder {}", i);
     }
-    let platform_delta = after.platform.interest_receivable_minor - before.platform.interest_receivable_minor;
+    let platform_delta =
+        after.platform.interest_receivable_minor - before.platform.interest_receivable_minor;
     prop_assert_eq!(platform_delta, spread);
     Ok(())
 }
 
 fn day(offset: i64) -> BusinessDate {
-    BusinessDate::from_ymd(2026, 1, 1).unwrap().add_days(offset).unwrap()
+    BusinessDate::from_ymd(2026, 1, 1)
+        .unwrap()
+        .add_days(offset)
+        .unwrap()
 }
 
 fn permille(total: i64, p: u32) -> i64 {
@@ -183,26 +231,61 @@ fn step(f: &LoanFunding, event: LoanEvent) -> Result<LoanFunding, TestCaseError>
     let first = apply_event(f, &event).unwrap();
     prop_assert_eq!(&apply_event(f, &event).unwrap(), &first, "deterministic");
     let net: i64 = first.changes.iter().map(|c| c.delta_minor).sum();
-    let totals_before: i64 = [Balance::Principal, Balance::Interest, Balance::Fee, Balance::Penalty, Balance::WrittenOff]
-        .iter()
-        .map(|&b| f.totals.get(b))
-        .sum();
-    let totals_after: i64 = [Balance::Principal, Balance::Interest, Balance::Fee, Balance::Penalty, Balance::WrittenOff]
-        .iter()
-        .map(|&b| first.funding.totals.get(b))
-        .sum();
-    prop_assert_eq!(net, totals_after - totals_before, "changes add up to the loan's change");
+    let totals_before: i64 = [
+        Balance::Principal,
+        Balance::Interest,
+        Balance::Fee,
+        Balance::Penalty,
+        Balance::WrittenOff,
+    ]
+    .iter()
+    .map(|&b| f.totals.get(b))
+    .sum();
+    let totals_after: i64 = [
+        Balance::Principal,
+        Balance::Interest,
+        Balance::Fee,
+        Balance::Penalty,
+        Balance::WrittenOff,
+    ]
+    .iter()
+    .map(|&b| first.funding.totals.get(b))
+    .sum();
+    prop_assert_eq!(
+        net,
+        totals_after - totals_before,
+        "changes add up to the loan's change"
+    );
     check_sums(&first.funding)?;
     Ok(first.funding)
 }
 
-fn run_op(f: &LoanFunding, op: &Op, clock: &mut i64, bp: &[i64]) -> Result<LoanFunding, TestCaseError> {
+fn run_op(
+    f: &LoanFunding,
+    op: &Op,
+    clock: &mut i64,
+    bp: &[i64],
+) -> Result<LoanFunding, TestCaseError> {
     match *op {
-        Op::Charge { interest_permille, fee, penalty, days } if !f.written_off => {
+        Op::Charge {
+            interest_permille,
+            fee,
+            penalty,
+            days,
+        } if !f.written_off => {
             let interest = permille(f.totals.principal_outstanding_minor, interest_permille);
-            let period = InterestPeriod { from: day(*clock), to: day(*clock + days) };
+            let period = InterestPeriod {
+                from: day(*clock),
+                to: day(*clock + days),
+            };
             *clock += days;
-            let charge = Charge { interest_minor: interest, interest_period: Some(period), fee_minor: fee, penalty_minor: penalty, guarantee_fee_minor: 0 };
+            let charge = Charge {
+                interest_minor: interest,
+                interest_period: Some(period),
+                fee_minor: fee,
+                penalty_minor: penalty,
+                guarantee_fee_minor: 0,
+            };
             let next = step(f, LoanEvent::Charged(charge))?;
             check_interest(f, &next, interest, days)?;
             Ok(next)
@@ -216,25 +299,39 @@ fn run_op(f: &LoanFunding, op: &Op, clock: &mut i64, bp: &[i64]) -> Result<LoanF
                 penalty_minor: permille(t.penalty_receivable_minor, p[3]),
             };
             let next = step(f, LoanEvent::Repaid(repayment))?;
-            let g_before = f.guarantor.as_ref().map_or(0, |g| g.held.principal_outstanding_minor);
+            let g_before = f
+                .guarantor
+                .as_ref()
+                .map_or(0, |g| g.held.principal_outstanding_minor);
             if repayment.principal_minor >= g_before {
                 check_principal(&funder_principal(f), &funder_principal(&next), bp)?;
             }
             Ok(next)
         }
-        Op::Claim { id, overdue_permille } if f.guarantor.is_some() && !f.written_off => {
-            run_claim(f, id, overdue_permille, bp)
-        }
+        Op::Claim {
+            id,
+            overdue_permille,
+        } if f.guarantor.is_some() && !f.written_off => run_claim(f, id, overdue_permille, bp),
         Op::WriteOff if !f.written_off => step(f, LoanEvent::WrittenOff),
         Op::Recover { permille: p } if f.totals.written_off_minor > 0 => {
             let amount = permille(f.totals.written_off_minor, p).max(1);
-            step(f, LoanEvent::Recovered { amount_minor: amount })
+            step(
+                f,
+                LoanEvent::Recovered {
+                    amount_minor: amount,
+                },
+            )
         }
         _ => Ok(f.clone()),
     }
 }
 
-fn run_claim(f: &LoanFunding, id: u8, overdue_permille: u32, bp: &[i64]) -> Result<LoanFunding, TestCaseError> {
+fn run_claim(
+    f: &LoanFunding,
+    id: u8,
+    overdue_permille: u32,
+    bp: &[i64],
+) -> Result<LoanFunding, TestCaseError> {
     let claim = GuaranteeClaim {
         claim_id: ClaimId(u128::from(id)),
         days_past_due: 90,
@@ -250,15 +347,31 @@ fn run_claim(f: &LoanFunding, id: u8, overdue_permille: u32, bp: &[i64]) -> Resu
             prop_assert!(!settled, "a settled claim never pays again");
             let next = outcome.funding;
             check_sums(&next)?;
-            prop_assert_eq!(next.totals, f.totals, "a claim changes who is owed, not what");
+            prop_assert_eq!(
+                next.totals,
+                f.totals,
+                "a claim changes who is owed, not what"
+            );
             let g = |x: &LoanFunding| x.guarantor.as_ref().unwrap().held;
-            let paid: i64 = payments.iter().map(|p| p.principal_minor + p.interest_minor).sum();
+            let paid: i64 = payments
+                .iter()
+                .map(|p| p.principal_minor + p.interest_minor)
+                .sum();
             let taken = g(&next).principal_outstanding_minor + g(&next).interest_receivable_minor
-                - g(f).principal_outstanding_minor - g(f).interest_receivable_minor;
+                - g(f).principal_outstanding_minor
+                - g(f).interest_receivable_minor;
             prop_assert_eq!(paid, taken);
-            prop_assert!(g(&next).principal_outstanding_minor >= claim.overdue_principal_minor.min(f.totals.principal_outstanding_minor));
+            prop_assert!(
+                g(&next).principal_outstanding_minor
+                    >= claim
+                        .overdue_principal_minor
+                        .min(f.totals.principal_outstanding_minor)
+            );
             check_principal(&funder_principal(f), &funder_principal(&next), bp)?;
-            prop_assert_eq!(claim_guarantee(&next, &claim).unwrap(), ClaimOutcome::AlreadySettled);
+            prop_assert_eq!(
+                claim_guarantee(&next, &claim).unwrap(),
+                ClaimOutcome::AlreadySettled
+            );
             Ok(next)
         }
     }
@@ -278,7 +391,12 @@ fn pay_off(f: &LoanFunding) -> Result<LoanFunding, TestCaseError> {
         f = step(&f, LoanEvent::Repaid(all))?;
     }
     if f.totals.written_off_minor > 0 {
-        f = step(&f, LoanEvent::Recovered { amount_minor: f.totals.written_off_minor })?;
+        f = step(
+            &f,
+            LoanEvent::Recovered {
+                amount_minor: f.totals.written_off_minor,
+            },
+        )?;
     }
     Ok(f)
 }
@@ -339,7 +457,12 @@ proptest! {
 /// sweep must actually meet the paradox.
 #[test]
 fn reductions_through_the_alabama_paradox() {
-    let share_sets: [&[i64]; 4] = [&[200, 600, 9_200], &[200, 700, 9_100], &[1_300, 4_350, 4_350], &[100, 300, 2_000, 3_300, 4_300]];
+    let share_sets: [&[i64]; 4] = [
+        &[200, 600, 9_200],
+        &[200, 700, 9_100],
+        &[1_300, 4_350, 4_350],
+        &[100, 300, 2_000, 3_300, 4_300],
+    ];
     let mut paradoxes = 0;
     for bp in share_sets {
         let shares: Vec<Decimal> = bp.iter().map(|&b| Decimal::new(b, 4)).collect();
@@ -357,5 +480,8 @@ fn reductions_through_the_alabama_paradox() {
             }
         }
     }
-    assert!(paradoxes > 100, "the sweep met the paradox {paradoxes} times");
+    assert!(
+        paradoxes > 100,
+        "the sweep met the paradox {paradoxes} times"
+    );
 }

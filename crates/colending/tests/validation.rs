@@ -37,10 +37,15 @@ fn a_good_partner_passes() {
 fn partner_errors_name_their_fields() {
     assert_eq!(fields(&partner_errors(|p| p.name = " ".into())), ["name"]);
     assert_eq!(
-        fields(&partner_errors(|p| p.yield_annual = Some("1.0".parse().unwrap()))),
+        fields(&partner_errors(
+            |p| p.yield_annual = Some("1.0".parse().unwrap())
+        )),
         ["yield_annual"]
     );
-    assert_eq!(fields(&partner_errors(|p| p.quota_minor = 0)), ["quota_minor"]);
+    assert_eq!(
+        fields(&partner_errors(|p| p.quota_minor = 0)),
+        ["quota_minor"]
+    );
     assert_eq!(
         fields(&partner_errors(|p| p.daily_quota_minor = -1)),
         ["daily_quota_minor"]
@@ -97,11 +102,23 @@ fn callback_errors_name_their_fields() {
         }))
     };
     let secret = "0123456789abcdef";
-    for bad in ["ftp://bank", "https://", "bank.example", "http://:80/x", "https://a b"] {
+    for bad in [
+        "ftp://bank",
+        "https://",
+        "bank.example",
+        "http://:80/x",
+        "https://a b",
+    ] {
         assert_eq!(with(bad, secret, 1000), ["approval.url"], "{bad}");
     }
-    assert_eq!(with("http://127.0.0.1:9/a", "short", 1000), ["approval.secret"]);
-    assert_eq!(with("https://b.example", secret, 0), ["approval.timeout_ms"]);
+    assert_eq!(
+        with("http://127.0.0.1:9/a", "short", 1000),
+        ["approval.secret"]
+    );
+    assert_eq!(
+        with("https://b.example", secret, 0),
+        ["approval.timeout_ms"]
+    );
     assert_eq!(
         with("https://b.example", secret, 60_001),
         ["approval.timeout_ms"]
@@ -127,7 +144,10 @@ fn eligibility_misses_are_named() {
         p.eligible(&r).unwrap_err()
     };
     assert_eq!(miss(|r| r.score = dec!(599.9)), Ineligible::Score);
-    assert_eq!(miss(|r| r.amount = money::Money::from_minor(99_999, CNY)), Ineligible::Amount);
+    assert_eq!(
+        miss(|r| r.amount = money::Money::from_minor(99_999, CNY)),
+        Ineligible::Amount
+    );
     assert_eq!(
         miss(|r| r.amount = money::Money::from_minor(1, money::Currency::Usd)),
         Ineligible::Currency
@@ -149,14 +169,14 @@ fn plan_fields(plan: FundingPlan) -> Vec<String> {
 fn fixed_plan_errors_name_their_fields() {
     let ok = FundingPlan::Fixed(vec![share(PLATFORM, "0.3"), share(BANK_A, "0.7")]);
     assert!(plan_fields(ok).is_empty());
-    assert_eq!(plan_fields(FundingPlan::Fixed(vec![])), ["shares", "shares"]);
+    assert_eq!(
+        plan_fields(FundingPlan::Fixed(vec![])),
+        ["shares", "shares"]
+    );
     let short = FundingPlan::Fixed(vec![share(PLATFORM, "0.3"), share(BANK_A, "0.69")]);
     assert_eq!(plan_fields(short), ["shares"]);
     let over = FundingPlan::Fixed(vec![share(PLATFORM, "1.3"), share(BANK_A, "-0.3")]);
-    assert_eq!(
-        plan_fields(over),
-        ["shares[0].share", "shares[1].share"]
-    );
+    assert_eq!(plan_fields(over), ["shares[0].share", "shares[1].share"]);
     let unknown = FundingPlan::Fixed(vec![share(PLATFORM, "0.3"), share(PartnerId(77), "0.7")]);
     assert_eq!(plan_fields(unknown), ["shares[1].partner_id"]);
     let twice = FundingPlan::Fixed(vec![
@@ -176,7 +196,13 @@ fn plan_currency_and_platform_kind_are_checked() {
     let rules = PlanRules::new(PLATFORM);
     let plan = FundingPlan::Fixed(vec![share(PLATFORM, "0.3"), share(BANK_A, "0.7")]);
     let errors = plan.validate(&list, &rules).unwrap_err();
-    assert_eq!(errors, [PlanError::Currency { field: "shares", index: 1 }]);
+    assert_eq!(
+        errors,
+        [PlanError::Currency {
+            field: "shares",
+            index: 1
+        }]
+    );
     let rules = PlanRules::new(BANK_B);
     let errors = plan.validate(&partners(), &rules).unwrap_err();
     assert_eq!(errors[0].field(), "platform_id");
@@ -237,32 +263,57 @@ fn funding_refuses_bad_shares_and_events_refuse_bad_amounts() {
     );
     let funding = LoanFunding::new(
         agreement(None),
-        &terms(&[share(PLATFORM, "0.3"), share(BANK_A, "0.7")], &[None, Some("0.068")]),
+        &terms(
+            &[share(PLATFORM, "0.3"), share(BANK_A, "0.7")],
+            &[None, Some("0.068")],
+        ),
     )
     .unwrap();
     let repaid = LoanEvent::Repaid(Repayment::default());
-    assert_eq!(apply_event(&funding, &repaid), Err(EventError::NotDisbursed));
+    assert_eq!(
+        apply_event(&funding, &repaid),
+        Err(EventError::NotDisbursed)
+    );
     let zero = LoanEvent::Disbursed { principal_minor: 0 };
     assert_eq!(
         apply_event(&funding, &zero),
-        Err(EventError::NotPositive { field: "principal_minor" })
+        Err(EventError::NotPositive {
+            field: "principal_minor"
+        })
     );
-    let live = apply_event(&funding, &LoanEvent::Disbursed { principal_minor: 10_000 })
-        .unwrap()
-        .funding;
+    let live = apply_event(
+        &funding,
+        &LoanEvent::Disbursed {
+            principal_minor: 10_000,
+        },
+    )
+    .unwrap()
+    .funding;
     let again = LoanEvent::Disbursed { principal_minor: 1 };
-    assert_eq!(apply_event(&live, &again), Err(EventError::AlreadyDisbursed));
+    assert_eq!(
+        apply_event(&live, &again),
+        Err(EventError::AlreadyDisbursed)
+    );
     let charge = |c: Charge| apply_event(&live, &LoanEvent::Charged(c));
     assert_eq!(
-        charge(Charge { fee_minor: -1, ..Charge::default() }),
+        charge(Charge {
+            fee_minor: -1,
+            ..Charge::default()
+        }),
         Err(EventError::Negative { field: "fee_minor" })
     );
     assert_eq!(
-        charge(Charge { interest_minor: 5, ..Charge::default() }),
+        charge(Charge {
+            interest_minor: 5,
+            ..Charge::default()
+        }),
         Err(EventError::MissingInterestPeriod)
     );
     assert_eq!(
-        charge(Charge { guarantee_fee_minor: 5, ..Charge::default() }),
+        charge(Charge {
+            guarantee_fee_minor: 5,
+            ..Charge::default()
+        }),
         Err(EventError::NoGuarantor)
     );
     let too_much = Repayment {
@@ -293,9 +344,18 @@ fn first_loss_deposit_errors_name_their_fields() {
         Err(GuaranteeError::Field { field, .. }) => field,
         other => panic!("{other:?}"),
     };
-    assert_eq!(field(FirstLossDeposit::new(" ".into(), dec!(0.05), 1, 0)), "portfolio");
-    assert_eq!(field(FirstLossDeposit::new("p".into(), dec!(0), 1, 0)), "cap_fraction");
-    assert_eq!(field(FirstLossDeposit::new("p".into(), dec!(1.01), 1, 0)), "cap_fraction");
+    assert_eq!(
+        field(FirstLossDeposit::new(" ".into(), dec!(0.05), 1, 0)),
+        "portfolio"
+    );
+    assert_eq!(
+        field(FirstLossDeposit::new("p".into(), dec!(0), 1, 0)),
+        "cap_fraction"
+    );
+    assert_eq!(
+        field(FirstLossDeposit::new("p".into(), dec!(1.01), 1, 0)),
+        "cap_fraction"
+    );
     assert_eq!(
         field(FirstLossDeposit::new("p".into(), dec!(0.05), 0, 0)),
         "portfolio_principal_minor"
