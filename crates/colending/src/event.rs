@@ -7,7 +7,7 @@
 
 use crate::position::{Balance, Change, ChargeRule, Component, Holder, LoanFunding};
 use crate::split::{reduce_toward_shares, split_by_shares, split_by_weights};
-use money::{BusinessDate, Decimal, RoundingMode};
+use money::{BusinessDate, DayCount, Decimal, RoundingMode};
 
 /// The period an interest charge covers, for the funders' yields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +69,8 @@ pub enum EventError {
     AlreadyDisbursed,
     #[error("the loan is not disbursed yet")]
     NotDisbursed,
+    #[error("the loan is written off: only recoveries move it")]
+    WrittenOff,
     #[error("{field}: must be positive")]
     NotPositive { field: &'static str },
     #[error("{field}: must not be negative")]
@@ -186,6 +188,10 @@ pub fn apply_event(funding: &LoanFunding, event: &LoanEvent) -> Result<Outcome, 
     if !funding.disbursed && !matches!(event, LoanEvent::Disbursed { .. }) {
         return Err(EventError::NotDisbursed);
     }
+    let live_only = matches!(event, LoanEvent::Charged(_) | LoanEvent::Repaid(_));
+    if funding.written_off && live_only {
+        return Err(EventError::WrittenOff);
+    }
     let mut work = Work::new(funding);
     match *event {
         LoanEvent::Disbursed { principal_minor } => disburse(&mut work, principal_minor)?,
@@ -280,8 +286,9 @@ fn charge_interest(work: &mut Work, interest_minor: i64, period: Option<Interest
         let earned = match work.funding.funders.get(index) {
             Some(f) => match (f.yield_annual, period) {
                 (Some(rate), Some(p)) => {
-                    let year = work.funding.agreement.day_count.year_fraction(p.from, p.to);
-                    yield_minor(f.held.principal_outstanding_minor, rate.fraction(), year).min(part)
+                    let day_count = work.funding.agreement.day_count;
+                    let principal = f.held.principal_outstanding_minor;
+                    yield_minor(principal, rate.fraction(), day_count, p).min(part)
                 }
                 _ => part,
             },
@@ -292,19 +299,34 @@ fn charge_interest(work: &mut Work, interest_minor: i64, period: Option<Interest
     }
 }
 
-/// `principal × rate × year_fraction`, rounded toward zero; never negative. An amount too
-/// large for the decimal type is capped by the caller's `min` with the pro-rata part.
-fn yield_minor(principal_minor: i64, rate: Decimal, year_fraction: Decimal) -> i64 {
-    let exact = Decimal::from(principal_minor)
-        .checked_mul(rate)
-        .and_then(|v| v.checked_mul(year_fraction));
-    match exact {
+/// `principal × rate × days / days_per_year`, rounded toward zero; never negative. An
+/// amount too large for the decimal type is capped by the caller's `min` with the pro-rata
+/// part.
+fn yield_minor(principal_minor: i64, rate: Decimal, day_count: DayCount, p: InterestPeriod) -> i64 {
+    match period_amount(principal_minor, rate, day_count, p.from, p.to) {
         Some(value) => RoundingMode::Down
             .round_minor(value)
             .unwrap_or(i64::MAX)
             .max(0),
         None => i64::MAX,
     }
+}
+
+/// `principal × annual rate` over a period, exactly: the one division (by the days in the
+/// year) comes last, so a result that is a whole number of minor units stays whole
+/// (dividing first would round the year fraction to 28 digits and lose a unit on
+/// truncation).
+pub(crate) fn period_amount(
+    principal_minor: i64,
+    rate_annual: Decimal,
+    day_count: DayCount,
+    from: BusinessDate,
+    to: BusinessDate,
+) -> Option<Decimal> {
+    Decimal::from(principal_minor)
+        .checked_mul(rate_annual)?
+        .checked_mul(Decimal::from(day_count.days_between(from, to)))?
+        .checked_div(Decimal::from(day_count.days_per_year()))
 }
 
 fn charge_by_rule(work: &mut Work, balance: Balance, amount_minor: i64, rule: ChargeRule) {

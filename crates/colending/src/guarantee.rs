@@ -5,7 +5,7 @@
 //! caller (derived from the loan and the date, say); an id already settled moves nothing
 //! and answers [`ClaimOutcome::AlreadySettled`], so a retried claim never pays twice.
 
-use crate::event::{EventError, Outcome, Work};
+use crate::event::{period_amount, EventError, Outcome, Work};
 use crate::partner::PartnerId;
 use crate::position::{Balance, LoanFunding};
 use crate::split::{reduce_toward_shares, split_by_weights};
@@ -64,7 +64,8 @@ pub struct ClaimPayment {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClaimOutcome {
     Paid {
-        outcome: Outcome,
+        /// Boxed: a loan's positions are large beside `AlreadySettled`.
+        outcome: Box<Outcome>,
         payments: Vec<ClaimPayment>,
     },
     /// This claim id was paid before; nothing moves.
@@ -81,9 +82,8 @@ pub fn guarantee_fee_minor(
     rounding: RoundingMode,
 ) -> Result<i64, GuaranteeError> {
     let overflow = GuaranteeError::Event(EventError::Overflow);
-    let exact = Decimal::from(principal_outstanding_minor)
-        .checked_mul(terms.fee_rate_annual.fraction())
-        .and_then(|v| v.checked_mul(day_count.year_fraction(from, to)))
+    let rate = terms.fee_rate_annual.fraction();
+    let exact = period_amount(principal_outstanding_minor, rate, day_count, from, to)
         .ok_or(overflow.clone())?;
     rounding.round_minor(exact).map_err(|_| overflow)
 }
@@ -159,7 +159,7 @@ pub fn claim_guarantee(
     }
     work.funding.settled_claims.insert(claim.claim_id);
     Ok(ClaimOutcome::Paid {
-        outcome: work.finish(),
+        outcome: Box::new(work.finish()),
         payments,
     })
 }
@@ -225,7 +225,7 @@ impl FirstLossDeposit {
 pub enum FirstLossOutcome {
     Drawn {
         deposit: FirstLossDeposit,
-        outcome: Outcome,
+        outcome: Box<Outcome>,
         /// What the deposit paid each funder.
         payments: Vec<(PartnerId, i64)>,
     },
@@ -274,7 +274,7 @@ pub fn draw_first_loss(
     deposit.settled_claims.insert(claim_id);
     Ok(FirstLossOutcome::Drawn {
         deposit,
-        outcome: work.finish(),
+        outcome: Box::new(work.finish()),
         payments,
     })
 }

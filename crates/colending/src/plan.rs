@@ -85,10 +85,7 @@ impl PlanError {
     }
 }
 
-pub(crate) fn find<'a>(
-    partners: &'a [FundingPartner],
-    id: PartnerId,
-) -> Option<&'a FundingPartner> {
+pub(crate) fn find(partners: &[FundingPartner], id: PartnerId) -> Option<&FundingPartner> {
     partners.iter().find(|p| p.id == id)
 }
 

@@ -345,6 +345,8 @@ fn recoveries_after_write_off_go_to_the_guarantor_first() {
         claim_guarantee(&funding, &claim),
         Err(GuaranteeError::WrittenOff)
     );
+    let late = LoanEvent::Repaid(Repayment::default());
+    assert_eq!(apply_event(&funding, &late), Err(EventError::WrittenOff));
     let funding = apply(
         &funding,
         LoanEvent::Recovered {
@@ -422,4 +424,32 @@ fn the_guarantee_fee_is_a_rate_on_principal() {
         1_644
     );
     assert_eq!(funding.totals.fee_receivable_minor, 1_644);
+}
+
+#[test]
+fn a_whole_yield_is_not_lost_to_rounding() {
+    // 117,500 × 14.6% × 6/365 is exactly 282. Dividing 6 by 365 first rounds the year
+    // fraction to 28 digits, and truncating the product then loses the unit.
+    let funders = terms(
+        &[share(PLATFORM, "0.5"), share(BANK_A, "0.5")],
+        &[None, Some("0.146")],
+    );
+    let funding = LoanFunding::new(agreement(None), &funders).unwrap();
+    let funding = apply(
+        &funding,
+        LoanEvent::Disbursed {
+            principal_minor: 235_000,
+        },
+    );
+    let charge = Charge {
+        interest_minor: 1_000,
+        interest_period: Some(InterestPeriod {
+            from: date(2026, 3, 1),
+            to: date(2026, 3, 7),
+        }),
+        ..Charge::default()
+    };
+    let funding = apply(&funding, LoanEvent::Charged(charge));
+    assert_eq!(funding.funders[1].held.interest_receivable_minor, 282);
+    assert_eq!(funding.platform.interest_receivable_minor, 500 - 282);
 }

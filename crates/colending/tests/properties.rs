@@ -402,7 +402,7 @@ fn pay_off(f: &LoanFunding) -> Result<LoanFunding, TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(2048))]
 
     #[test]
     fn positions_follow_shares_and_add_up(case in case()) {
