@@ -9,19 +9,15 @@ use crate::position::{Balance, Change, ChargeRule, Component, Holder, LoanFundin
 use crate::split::{reduce_toward_shares, split_by_shares, split_by_weights};
 use money::{BusinessDate, DayCount, Decimal, RoundingMode};
 
-/// The period an interest charge covers, for the funders' yields.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct InterestPeriod {
-    pub from: BusinessDate,
-    pub to: BusinessDate,
-}
-
 /// Amounts charged to the borrower (billed into the loan's receivables).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Charge {
     pub interest_minor: i64,
-    /// Required when interest is charged and some funder has a yield.
-    pub interest_period: Option<InterestPeriod>,
+    /// The date the charged interest runs to (the loan's business date when it bills
+    /// interest). The funders' yields run from the date of the previous charge (or the
+    /// disbursement) to this one. Required when interest is charged and some funder has
+    /// a yield; when given, it moves the loan's interest date forward.
+    pub interest_through: Option<BusinessDate>,
     pub fee_minor: i64,
     pub penalty_minor: i64,
     /// The guarantor's fee, charged to the borrower (part of the loan's fee receivable).
@@ -52,6 +48,7 @@ impl Repayment {
 pub enum LoanEvent {
     Disbursed {
         principal_minor: i64,
+        on: BusinessDate,
     },
     Charged(Charge),
     Repaid(Repayment),
@@ -81,8 +78,10 @@ pub enum EventError {
         requested_minor: i64,
         outstanding_minor: i64,
     },
-    #[error("interest_period: needed to compute the funders' yields")]
-    MissingInterestPeriod,
+    #[error("interest_through: needed to compute the funders' yields")]
+    MissingInterestThrough,
+    #[error("interest_through: before {from}, the date interest was charged through")]
+    InterestThroughTooEarly { from: BusinessDate },
     #[error("guarantee_fee_minor: the agreement has no guarantor")]
     NoGuarantor,
     #[error("amount overflows")]
@@ -194,7 +193,10 @@ pub fn apply_event(funding: &LoanFunding, event: &LoanEvent) -> Result<Outcome, 
     }
     let mut work = Work::new(funding);
     match *event {
-        LoanEvent::Disbursed { principal_minor } => disburse(&mut work, principal_minor)?,
+        LoanEvent::Disbursed {
+            principal_minor,
+            on,
+        } => disburse(&mut work, principal_minor, on)?,
         LoanEvent::Charged(charge) => self::charge(&mut work, &charge)?,
         LoanEvent::Repaid(repayment) => repay(&mut work, &repayment)?,
         LoanEvent::WrittenOff => write_off(&mut work),
@@ -203,7 +205,7 @@ pub fn apply_event(funding: &LoanFunding, event: &LoanEvent) -> Result<Outcome, 
     Ok(work.finish())
 }
 
-fn disburse(work: &mut Work, principal_minor: i64) -> Result<(), EventError> {
+fn disburse(work: &mut Work, principal_minor: i64, on: BusinessDate) -> Result<(), EventError> {
     if work.funding.disbursed {
         return Err(EventError::AlreadyDisbursed);
     }
@@ -220,6 +222,7 @@ fn disburse(work: &mut Work, principal_minor: i64) -> Result<(), EventError> {
     }
     work.total(Balance::Principal, principal_minor);
     work.funding.disbursed = true;
+    work.funding.interest_from = Some(on);
     Ok(())
 }
 
@@ -243,14 +246,25 @@ fn charge(work: &mut Work, charge: &Charge) -> Result<(), EventError> {
         .funders
         .iter()
         .any(|f| f.yield_annual.is_some());
-    if charge.interest_minor > 0 && yields_needed && charge.interest_period.is_none() {
-        return Err(EventError::MissingInterestPeriod);
+    if charge.interest_minor > 0 && yields_needed && charge.interest_through.is_none() {
+        return Err(EventError::MissingInterestThrough);
     }
+    let from = work
+        .funding
+        .interest_from
+        .expect("a disbursed loan has an interest date");
+    if charge.interest_through.is_some_and(|to| to < from) {
+        return Err(EventError::InterestThroughTooEarly { from });
+    }
+    let period = charge.interest_through.map(|to| (from, to));
     let fees_total = charge
         .fee_minor
         .checked_add(charge.guarantee_fee_minor)
         .ok_or(EventError::Overflow)?;
-    charge_interest(work, charge.interest_minor, charge.interest_period);
+    charge_interest(work, charge.interest_minor, period);
+    if let Some(to) = charge.interest_through {
+        work.funding.interest_from = Some(to);
+    }
     charge_by_rule(
         work,
         Balance::Fee,
@@ -275,7 +289,11 @@ fn charge(work: &mut Work, charge: &Charge) -> Result<(), EventError> {
 /// (the platform, as a loan-assistance party, does not guarantee the funder's return). The
 /// rest of the part is the platform's service fee. A funder without a yield, and the
 /// guarantor, earn their whole part.
-fn charge_interest(work: &mut Work, interest_minor: i64, period: Option<InterestPeriod>) {
+fn charge_interest(
+    work: &mut Work,
+    interest_minor: i64,
+    period: Option<(BusinessDate, BusinessDate)>,
+) {
     if interest_minor == 0 {
         return;
     }
@@ -302,8 +320,13 @@ fn charge_interest(work: &mut Work, interest_minor: i64, period: Option<Interest
 /// `principal × rate × days / days_per_year`, rounded toward zero; never negative. An
 /// amount too large for the decimal type is capped by the caller's `min` with the pro-rata
 /// part.
-fn yield_minor(principal_minor: i64, rate: Decimal, day_count: DayCount, p: InterestPeriod) -> i64 {
-    match period_amount(principal_minor, rate, day_count, p.from, p.to) {
+fn yield_minor(
+    principal_minor: i64,
+    rate: Decimal,
+    day_count: DayCount,
+    (from, to): (BusinessDate, BusinessDate),
+) -> i64 {
+    match period_amount(principal_minor, rate, day_count, from, to) {
         Some(value) => RoundingMode::Down
             .round_minor(value)
             .unwrap_or(i64::MAX)

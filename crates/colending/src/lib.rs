@@ -19,7 +19,7 @@ pub mod position;
 pub mod routing;
 pub mod split;
 
-pub use event::{apply_event, Charge, EventError, InterestPeriod, LoanEvent, Outcome, Repayment};
+pub use event::{apply_event, Charge, EventError, LoanEvent, Outcome, Repayment};
 pub use guarantee::{
     claim_guarantee, draw_first_loss, guarantee_fee_minor, ClaimId, ClaimOutcome, ClaimPayment,
     FirstLossDeposit, FirstLossOutcome, GuaranteeClaim, GuaranteeError, GuaranteeTerms,

@@ -3,7 +3,7 @@
 use crate::guarantee::{ClaimId, GuaranteeTerms};
 use crate::partner::PartnerId;
 use crate::plan::{check_shares, PlanError, Share};
-use money::{Currency, DayCount, Decimal, RateAnnual};
+use money::{BusinessDate, Currency, DayCount, Decimal, RateAnnual};
 use std::collections::BTreeSet;
 
 /// A loan's amounts by component, as the loan state machine books them.
@@ -158,6 +158,9 @@ pub struct LoanFunding {
     /// equals this, always.
     pub totals: Balances,
     pub disbursed: bool,
+    /// The date interest has been charged through (the disbursement date at first): the
+    /// start of the next charge's period for the funders' yields.
+    pub interest_from: Option<BusinessDate>,
     pub written_off: bool,
     /// Guarantee claims already paid on this loan (each moves money once).
     pub settled_claims: BTreeSet<ClaimId>,
@@ -191,6 +194,7 @@ impl LoanFunding {
             guarantor,
             totals: Balances::default(),
             disbursed: false,
+            interest_from: None,
             written_off: false,
             settled_claims: BTreeSet::new(),
         })

@@ -165,6 +165,7 @@ fn two_funders(guarantee: Option<GuaranteeTerms>) -> LoanFunding {
         &funding,
         LoanEvent::Disbursed {
             principal_minor: 1_000_000,
+            on: date(2026, 1, 1),
         },
     )
 }
@@ -173,11 +174,8 @@ fn apply(funding: &LoanFunding, event: LoanEvent) -> LoanFunding {
     apply_event(funding, &event).unwrap().funding
 }
 
-fn january() -> Option<InterestPeriod> {
-    Some(InterestPeriod {
-        from: date(2026, 1, 1),
-        to: date(2026, 1, 31),
-    })
+fn january() -> Option<BusinessDate> {
+    Some(date(2026, 1, 31))
 }
 
 #[test]
@@ -190,7 +188,7 @@ fn the_platform_keeps_the_spread_over_the_funders_yield() {
     // 30/365 = 3,912.33, rounded down; the platform keeps 10,356 − 3,912 = 6,444.
     let charge = Charge {
         interest_minor: 14_795,
-        interest_period: january(),
+        interest_through: january(),
         ..Charge::default()
     };
     let outcome = apply_event(&funding, &LoanEvent::Charged(charge)).unwrap();
@@ -210,7 +208,7 @@ fn the_platform_keeps_the_spread_over_the_funders_yield() {
     // The borrower pays less interest than bank A's yield: bank A takes its pro-rata part.
     let thin = Charge {
         interest_minor: 100,
-        interest_period: january(),
+        interest_through: january(),
         ..Charge::default()
     };
     let after = apply(&funding, LoanEvent::Charged(thin));
@@ -241,7 +239,7 @@ fn the_guarantor_pays_once_and_is_repaid_first() {
     let funding = two_funders(Some(guarantee(80)));
     let interest = Charge {
         interest_minor: 14_795,
-        interest_period: january(),
+        interest_through: january(),
         ..Charge::default()
     };
     let funding = apply(&funding, LoanEvent::Charged(interest));
@@ -439,14 +437,12 @@ fn a_whole_yield_is_not_lost_to_rounding() {
         &funding,
         LoanEvent::Disbursed {
             principal_minor: 235_000,
+            on: date(2026, 3, 1),
         },
     );
     let charge = Charge {
         interest_minor: 1_000,
-        interest_period: Some(InterestPeriod {
-            from: date(2026, 3, 1),
-            to: date(2026, 3, 7),
-        }),
+        interest_through: Some(date(2026, 3, 7)),
         ..Charge::default()
     };
     let funding = apply(&funding, LoanEvent::Charged(charge));

@@ -274,14 +274,11 @@ fn run_op(
             days,
         } if !f.written_off => {
             let interest = permille(f.totals.principal_outstanding_minor, interest_permille);
-            let period = InterestPeriod {
-                from: day(*clock),
-                to: day(*clock + days),
-            };
+            let through = day(*clock + days);
             *clock += days;
             let charge = Charge {
                 interest_minor: interest,
-                interest_period: Some(period),
+                interest_through: Some(through),
                 fee_minor: fee,
                 penalty_minor: penalty,
                 guarantee_fee_minor: 0,
@@ -408,7 +405,10 @@ proptest! {
     fn positions_follow_shares_and_add_up(case in case()) {
         let bp = case.shares_bp.clone();
         let weights: Vec<i128> = bp.iter().map(|&b| i128::from(b)).collect();
-        let mut f = step(&funding_of(&case), LoanEvent::Disbursed { principal_minor: case.principal_minor })?;
+        let mut f = step(&funding_of(&case), LoanEvent::Disbursed {
+                principal_minor: case.principal_minor,
+                on: day(0),
+            })?;
         prop_assert_eq!(funder_principal(&f), hamilton(case.principal_minor, &weights));
         let mut clock = 0;
         for op in &case.ops {

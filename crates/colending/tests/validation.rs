@@ -7,6 +7,10 @@ use common::*;
 use money::Decimal;
 use rust_decimal_macros::dec;
 
+fn day(d: u32) -> money::BusinessDate {
+    money::BusinessDate::from_ymd(2026, 1, d).unwrap()
+}
+
 fn partner_errors(edit: impl FnOnce(&mut FundingPartner)) -> Vec<(String, &'static str)> {
     let mut p = partner(BANK_A, PartnerKind::Bank, Some("0.068"));
     edit(&mut p);
@@ -274,7 +278,10 @@ fn funding_refuses_bad_shares_and_events_refuse_bad_amounts() {
         apply_event(&funding, &repaid),
         Err(EventError::NotDisbursed)
     );
-    let zero = LoanEvent::Disbursed { principal_minor: 0 };
+    let zero = LoanEvent::Disbursed {
+        principal_minor: 0,
+        on: day(1),
+    };
     assert_eq!(
         apply_event(&funding, &zero),
         Err(EventError::NotPositive {
@@ -285,11 +292,15 @@ fn funding_refuses_bad_shares_and_events_refuse_bad_amounts() {
         &funding,
         &LoanEvent::Disbursed {
             principal_minor: 10_000,
+            on: day(1),
         },
     )
     .unwrap()
     .funding;
-    let again = LoanEvent::Disbursed { principal_minor: 1 };
+    let again = LoanEvent::Disbursed {
+        principal_minor: 1,
+        on: day(1),
+    };
     assert_eq!(
         apply_event(&live, &again),
         Err(EventError::AlreadyDisbursed)
@@ -307,7 +318,15 @@ fn funding_refuses_bad_shares_and_events_refuse_bad_amounts() {
             interest_minor: 5,
             ..Charge::default()
         }),
-        Err(EventError::MissingInterestPeriod)
+        Err(EventError::MissingInterestThrough)
+    );
+    assert_eq!(
+        charge(Charge {
+            interest_minor: 5,
+            interest_through: Some(day(1).pred()),
+            ..Charge::default()
+        }),
+        Err(EventError::InterestThroughTooEarly { from: day(1) })
     );
     assert_eq!(
         charge(Charge {
