@@ -145,6 +145,7 @@ pub async fn apply_for_loan(
         day: today.to_epoch_days(),
         open: false,
         version: 1,
+        dpd: 0,
         state: state.clone(),
     };
     let event = LoanEvent {
@@ -193,6 +194,7 @@ pub async fn originate(
         day: date.to_epoch_days(),
         open: false,
         version: 0,
+        dpd: 0,
         state: state.clone(),
     };
     let signed_event = LoanEvent {

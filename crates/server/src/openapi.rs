@@ -182,6 +182,9 @@ fn constrain_query(p: &mut Value) {
         Some("created_from" | "created_to") => json!({ "type": "string", "format": "date",
             "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$" }),
         Some("status") => json!({ "type": "string", "enum": crate::routes::lists::LOAN_STATUSES }),
+        Some("dpd_bucket") => {
+            json!({ "type": "string", "enum": crate::routes::lists::DPD_BUCKETS })
+        }
         Some("product_id" | "parent_id") => json!({ "type": "string", "format": "uuid" }),
         _ => return,
     };
