@@ -1,0 +1,20 @@
+//! Securitization (资产证券化, ABS): pool projection, deals, waterfalls and tranche metrics.
+//! Pure: no I/O, no clock, no async; dates, collections and assumptions are arguments.
+//!
+//! - [`rates`]: CPR/CDR ↔ per-period rates (`1 − (1 − r)^(days/365)`, SMM), PSA and SDA.
+//! - [`projection`]: pool cash flows in the SIFMA/BMA Standard Formulas order (defaults,
+//!   prepayments, scheduled amortization; recoveries after a lag, with or without advancing).
+//!
+//! Conventions and money flows: docs/securitization.md.
+
+pub mod projection;
+pub mod rates;
+
+pub use projection::{
+    project, Amortization, Assumptions, Calendar, Default, PoolCohort, PoolPeriod, Prepayment,
+    ProjectionError, PROJECTION_ROUNDING,
+};
+pub use rates::{
+    annual_to_monthly, annual_to_period, monthly_to_annual, psa_cpr, sda_cdr, RateOutOfRange,
+    DAYS_PER_YEAR,
+};
