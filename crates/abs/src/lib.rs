@@ -4,11 +4,24 @@
 //! - [`rates`]: CPR/CDR ↔ per-period rates (`1 − (1 − r)^(days/365)`, SMM), PSA and SDA.
 //! - [`projection`]: pool cash flows in the SIFMA/BMA Standard Formulas order (defaults,
 //!   prepayments, scheduled amortization; recoveries after a lag, with or without advancing).
+//! - [`deal`] and [`validate`]: the deal file's model and its field-path validation.
+//! - [`waterfall`]: one payment period — triggers, the chosen waterfall, revolving
+//!   purchases, the clean-up call; sources = uses to the minor unit.
 //!
 //! Conventions and money flows: docs/securitization.md.
 
+pub mod deal;
 pub mod projection;
 pub mod rates;
+pub mod validate;
+pub mod waterfall;
+
+pub use deal::*;
+pub use validate::FieldError;
+pub use waterfall::{
+    call_exercisable, run_period, BondState, Collections, DealState, FeeState, Payments, Period,
+    RunError, WaterfallKind, WATERFALL_ROUNDING,
+};
 
 pub use projection::{
     project, Amortization, Assumptions, Calendar, Default, PoolCohort, PoolPeriod, Prepayment,

@@ -73,3 +73,6 @@ pub fn quoted_csv(text: &str) -> Vec<Vec<String>> {
         })
         .collect()
 }
+
+mod deals;
+pub use deals::*;
