@@ -7,16 +7,21 @@
 //! - [`deal`] and [`validate`]: the deal file's model and its field-path validation.
 //! - [`waterfall`]: one payment period — triggers, the chosen waterfall, revolving
 //!   purchases, the clean-up call; sources = uses to the minor unit.
+//! - [`metrics`]: projected pool → deal runs → per-tranche WAL, yield, duration and loss.
 //!
 //! Conventions and money flows: docs/securitization.md.
 
 pub mod deal;
+pub mod metrics;
 pub mod projection;
 pub mod rates;
 pub mod validate;
 pub mod waterfall;
 
 pub use deal::*;
+pub use metrics::{
+    bond_flows, collections_from, run_projection, tranche_metrics, TrancheFlow, TrancheMetrics,
+};
 pub use validate::FieldError;
 pub use waterfall::{
     call_exercisable, run_period, BondState, Collections, DealState, FeeState, Payments, Period,
