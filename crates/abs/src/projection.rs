@@ -30,6 +30,7 @@ use crate::rates::RateOutOfRange;
 use crate::rates::{annual_to_monthly, annual_to_period, check_fraction, psa_cpr, sda_cdr};
 use money::RoundingMode;
 use rust_decimal::{Decimal, MathematicalOps};
+use std::collections::HashMap;
 
 /// The rounding rule of every projected amount.
 pub const PROJECTION_ROUNDING: RoundingMode = RoundingMode::HalfEven;
@@ -197,14 +198,36 @@ fn schedule(cohort: &PoolCohort) -> Vec<Decimal> {
     out
 }
 
+/// Per-period rates from annual rates, memoized: the fractional power (`ln`/`exp`) is the
+/// costly step, and a pool's cohorts share the same (annual rate, period length) pairs.
+#[derive(Default)]
+pub struct RateCache(HashMap<(Decimal, u32), Decimal>);
+
+impl RateCache {
+    /// `days` 0 stands for a calendar month (`1/12` of a year).
+    fn period_rate(&mut self, annual: Decimal, days: u32) -> Result<Decimal, RateOutOfRange> {
+        if let Some(r) = self.0.get(&(annual, days)) {
+            return Ok(*r);
+        }
+        let r = if days == 0 {
+            annual_to_monthly(annual)?
+        } else {
+            annual_to_period(annual, days)?
+        };
+        self.0.insert((annual, days), r);
+        Ok(r)
+    }
+}
+
 fn period_rate_from_annual(
+    cache: &mut RateCache,
     annual: Decimal,
     calendar: &Calendar,
     index: usize,
 ) -> Result<Decimal, RateOutOfRange> {
     match calendar {
-        Calendar::Monthly => annual_to_monthly(annual),
-        Calendar::Days(days) => annual_to_period(annual, days[index]),
+        Calendar::Monthly => cache.period_rate(annual, 0),
+        Calendar::Days(days) => cache.period_rate(annual, days[index]),
     }
 }
 
@@ -266,25 +289,37 @@ impl<'a> Rates<'a> {
         })
     }
 
-    fn smm(&self, calendar: &Calendar, index: usize, age: u32) -> Result<Decimal, RateOutOfRange> {
+    fn smm(
+        &self,
+        cache: &mut RateCache,
+        calendar: &Calendar,
+        index: usize,
+        age: u32,
+    ) -> Result<Decimal, RateOutOfRange> {
         if let Some(s) = self.smm_const {
             return Ok(s);
         }
         match &self.a.prepayment {
-            Prepayment::Cpr(c) => period_rate_from_annual(*c, calendar, index),
-            Prepayment::Psa(s) => period_rate_from_annual(psa_cpr(*s, age), calendar, index),
+            Prepayment::Cpr(c) => period_rate_from_annual(cache, *c, calendar, index),
+            Prepayment::Psa(s) => period_rate_from_annual(cache, psa_cpr(*s, age), calendar, index),
             Prepayment::SmmVector(v) => Ok(vector_at(v, index)),
             Prepayment::Smm(s) => Ok(*s),
         }
     }
 
-    fn mdr(&self, calendar: &Calendar, index: usize, age: u32) -> Result<Decimal, RateOutOfRange> {
+    fn mdr(
+        &self,
+        cache: &mut RateCache,
+        calendar: &Calendar,
+        index: usize,
+        age: u32,
+    ) -> Result<Decimal, RateOutOfRange> {
         if let Some(m) = self.mdr_const {
             return Ok(m);
         }
         match &self.a.default {
-            Default::Cdr(c) => period_rate_from_annual(*c, calendar, index),
-            Default::Sda(s) => period_rate_from_annual(sda_cdr(*s, age), calendar, index),
+            Default::Cdr(c) => period_rate_from_annual(cache, *c, calendar, index),
+            Default::Sda(s) => period_rate_from_annual(cache, sda_cdr(*s, age), calendar, index),
             Default::MdrVector(v) => Ok(vector_at(v, index)),
             Default::Mdr(m) => Ok(*m),
         }
@@ -335,6 +370,16 @@ pub fn project(
     assumptions: &Assumptions,
     calendar: &Calendar,
 ) -> Result<Vec<PoolPeriod>, ProjectionError> {
+    project_cached(cohort, assumptions, calendar, &mut RateCache::default())
+}
+
+/// [`project`] with a rate cache shared across cohorts.
+pub fn project_cached(
+    cohort: &PoolCohort,
+    assumptions: &Assumptions,
+    calendar: &Calendar,
+    cache: &mut RateCache,
+) -> Result<Vec<PoolPeriod>, ProjectionError> {
     if cohort.balance_minor < 0 {
         return Err(ProjectionError::NegativeBalance);
     }
@@ -377,12 +422,12 @@ pub fn project(
         let mdr = if i + lag > n {
             Decimal::ZERO
         } else {
-            rates.mdr(calendar, index, age)?
+            rates.mdr(cache, calendar, index, age)?
         };
         let smm = if i > n {
             Decimal::ZERO
         } else {
-            rates.smm(calendar, index, age)?
+            rates.smm(cache, calendar, index, age)?
         };
         let new_default = mul(perf, mdr)?;
         let prepayment = mul(perf, af * smm)?.min(perf - new_default);

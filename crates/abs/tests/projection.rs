@@ -149,3 +149,55 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn cohorts_sum_loans_and_match_loan_by_loan_projection_to_rounding() {
+    let mk = |balance_minor: i64, wac: Decimal, term: u32, age: u32| PoolCohort {
+        balance_minor,
+        wac,
+        remaining_term_months: term,
+        age_months: age,
+        amortization: Amortization::LevelPayment,
+    };
+    let loans = vec![
+        mk(1_000_001, dec!(0.18), 12, 2),
+        mk(2_500_000, dec!(0.24), 6, 0),
+        mk(3_333_333, dec!(0.180), 12, 2),
+        mk(777_777, dec!(0.24), 6, 0),
+        mk(5_000_000, dec!(0.12), 24, 5),
+    ];
+    let cohorts = group_cohorts(&loans);
+    assert_eq!(cohorts.len(), 3);
+    assert_eq!(
+        cohorts.iter().map(|c| c.balance_minor).sum::<i64>(),
+        loans.iter().map(|l| l.balance_minor).sum::<i64>()
+    );
+    let a = Assumptions {
+        prepayment: Prepayment::Psa(dec!(2)),
+        default: Default::Sda(dec!(3)),
+        severity: dec!(0.5),
+        recovery_lag_months: 2,
+        advanced: true,
+    };
+    let pooled = project_pool(&cohorts, &a, &Calendar::Monthly).unwrap();
+    let one_by_one = project_pool(&loans, &a, &Calendar::Monthly).unwrap();
+    assert_eq!(pooled.len(), one_by_one.len());
+    let tolerance = loans.len() as i64;
+    for (p, q) in pooled.iter().zip(&one_by_one) {
+        for (x, y) in [
+            (p.performing_balance_minor, q.performing_balance_minor),
+            (p.new_default_minor, q.new_default_minor),
+            (p.prepayment_minor, q.prepayment_minor),
+            (p.interest_minor, q.interest_minor),
+            (p.loss_minor, q.loss_minor),
+        ] {
+            assert!(
+                (x - y).abs() <= tolerance,
+                "period {}: {x} vs {y}",
+                p.period
+            );
+        }
+    }
+    let total = loans.iter().map(|l| l.balance_minor).sum::<i64>();
+    conserved(total, &pooled);
+}
