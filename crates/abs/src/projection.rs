@@ -5,9 +5,11 @@
 //! With `AF(i) = SCH(i)/SCH(i−1)` the scheduled balance factor of the pool's amortization:
 //! 1. **Defaults** first: `new default = PERF(i−1) × MDR(i)`; the defaulted balance leaves
 //!    the performing balance and enters recovery.
-//! 2. **Voluntary prepayment** on the surviving scheduled balance: `PERF(i−1) × AF(i) × SMM(i)`.
+//! 2. **Voluntary prepayment** on the surviving scheduled balance: `PERF(i−1) × AF(i) × SMM(i)`
+//!    (capped at what is left after defaults and scheduled principal, which matters only
+//!    when MDR + SMM > 1).
 //! 3. **Scheduled amortization** of the loans that did not default:
-//!    `(PERF(i−1) − new default) × (1 − AF(i))`.
+//!    `(PERF(i−1) − new default) × (1 − AF(i))`; the whole remainder in the last period.
 //! 4. `PERF(i) = PERF(i−1) − new default − scheduled − prepayment`.
 //! 5. **Recoveries**: the default cohort of period `i − lag` is liquidated: its balance
 //!    (amortized on schedule while advanced; the defaulted amount when not advanced)
@@ -430,12 +432,14 @@ pub fn project_cached(
             rates.smm(cache, calendar, index, age)?
         };
         let new_default = mul(perf, mdr)?;
-        let prepayment = mul(perf, af * smm)?.min(perf - new_default);
         let scheduled = if i >= n {
-            perf - new_default - prepayment
+            perf - new_default
         } else {
             mul(perf - new_default, Decimal::ONE - af)?
         };
+        // The standard prepays on the whole surviving schedule `PERF × AF`, defaults
+        // included; when MDR + SMM > 1 that would exceed what is left, so it is capped.
+        let prepayment = mul(perf, af * smm)?.min(perf - new_default - scheduled);
         let interest_expected = mul(perf + in_recovery_before, coupon)?;
         let interest_lost = mul(in_recovery_before + new_default, coupon)?;
 
@@ -474,7 +478,7 @@ pub fn project_cached(
             )?;
         }
         perf = perf - new_default - scheduled - prepayment;
-        debug_assert!(perf >= 0);
+        assert!(perf >= 0, "the performing balance never goes negative");
         out.push(PoolPeriod {
             period: i,
             performing_balance_minor: perf,

@@ -494,6 +494,10 @@ pub fn run_period(
         excess_spread,
         triggers: next.triggers.clone(),
     };
-    debug_assert_eq!(payments.sources_minor(), payments.uses_minor());
+    assert_eq!(
+        payments.sources_minor(),
+        payments.uses_minor(),
+        "a period run spends exactly what it has"
+    );
     Ok((next, payments))
 }

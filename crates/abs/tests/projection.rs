@@ -117,8 +117,8 @@ proptest! {
     fn every_minor_unit_is_accounted_for(
         balance in 0i64..10_000_000_000,
         term in 1u32..120,
-        smm_bp in 0u32..3000,
-        mdr_bp in 0u32..2000,
+        smm_bp in 0u32..=10_000,
+        mdr_bp in 0u32..=10_000,
         severity_pct in 0u32..=100,
         lag in 0u32..18,
         advanced: bool,
