@@ -64,7 +64,7 @@ fn main() {
     let loans = consumer_pool(1_000_000);
     let assumptions = Assumptions {
         prepayment: Prepayment::Cpr(Decimal::new(15, 2)),
-        default: Default::Cdr(Decimal::new(4, 2)),
+        default: DefaultRate::Cdr(Decimal::new(4, 2)),
         severity: Decimal::new(85, 2),
         recovery_lag_months: 6,
         advanced: false,

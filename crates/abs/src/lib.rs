@@ -38,8 +38,8 @@ pub use waterfall::{
 };
 
 pub use projection::{
-    project, project_cached, Amortization, Assumptions, Calendar, Default, PoolCohort, PoolPeriod,
-    Prepayment, ProjectionError, RateCache, PROJECTION_ROUNDING,
+    project, project_cached, Amortization, Assumptions, Calendar, DefaultRate, PoolCohort,
+    PoolPeriod, Prepayment, ProjectionError, RateCache, PROJECTION_ROUNDING,
 };
 pub use rates::{
     annual_to_monthly, annual_to_period, monthly_to_annual, psa_cpr, sda_cdr, RateOutOfRange,

@@ -74,9 +74,9 @@ pub enum Prepayment {
     SmmVector(Vec<Decimal>),
 }
 
-/// Default assumption.
+/// Default assumption (named so as not to shadow the `Default` trait).
 #[derive(Clone, Debug, PartialEq)]
-pub enum Default {
+pub enum DefaultRate {
     /// Monthly default rate, fraction per month.
     Mdr(Decimal),
     /// Constant default rate, annual fraction.
@@ -91,7 +91,7 @@ pub enum Default {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Assumptions {
     pub prepayment: Prepayment,
-    pub default: Default,
+    pub default: DefaultRate,
     /// Fraction of the defaulted amount lost at liquidation.
     pub severity: Decimal,
     /// Periods from default to liquidation.
@@ -267,17 +267,17 @@ impl<'a> Rates<'a> {
             }
         };
         let mdr_const = match &a.default {
-            Default::Mdr(m) => Some(check_fraction("mdr", *m)?),
-            Default::Cdr(c) if monthly => Some(annual_to_monthly(*c)?),
-            Default::Cdr(c) => {
+            DefaultRate::Mdr(m) => Some(check_fraction("mdr", *m)?),
+            DefaultRate::Cdr(c) if monthly => Some(annual_to_monthly(*c)?),
+            DefaultRate::Cdr(c) => {
                 check_fraction("cdr", *c)?;
                 None
             }
-            Default::Sda(s) => {
+            DefaultRate::Sda(s) => {
                 non_negative("sda speed", *s)?;
                 None
             }
-            Default::MdrVector(v) => {
+            DefaultRate::MdrVector(v) => {
                 for m in v {
                     check_fraction("mdr", *m)?;
                 }
@@ -320,10 +320,12 @@ impl<'a> Rates<'a> {
             return Ok(m);
         }
         match &self.a.default {
-            Default::Cdr(c) => period_rate_from_annual(cache, *c, calendar, index),
-            Default::Sda(s) => period_rate_from_annual(cache, sda_cdr(*s, age), calendar, index),
-            Default::MdrVector(v) => Ok(vector_at(v, index)),
-            Default::Mdr(m) => Ok(*m),
+            DefaultRate::Cdr(c) => period_rate_from_annual(cache, *c, calendar, index),
+            DefaultRate::Sda(s) => {
+                period_rate_from_annual(cache, sda_cdr(*s, age), calendar, index)
+            }
+            DefaultRate::MdrVector(v) => Ok(vector_at(v, index)),
+            DefaultRate::Mdr(m) => Ok(*m),
         }
     }
 }

@@ -69,7 +69,7 @@ fn a_projected_deal_keeps_its_pool_equal_to_the_performing_balance() {
     };
     let a = Assumptions {
         prepayment: Prepayment::Smm(dec!(0.01)),
-        default: Default::Mdr(dec!(0.005)),
+        default: DefaultRate::Mdr(dec!(0.005)),
         severity: dec!(0.4),
         recovery_lag_months: 6,
         advanced: true,

@@ -45,7 +45,7 @@ fn conserved(start_minor: i64, periods: &[PoolPeriod]) {
 fn not_advanced_defaults_keep_their_balance_until_liquidation() {
     let a = Assumptions {
         prepayment: Prepayment::Cpr(dec!(0)),
-        default: Default::Mdr(dec!(0.1)),
+        default: DefaultRate::Mdr(dec!(0.1)),
         severity: dec!(0.4),
         recovery_lag_months: 3,
         advanced: false,
@@ -75,7 +75,7 @@ fn not_advanced_defaults_keep_their_balance_until_liquidation() {
 fn a_day_count_calendar_converts_annual_rates_by_days() {
     let a = Assumptions {
         prepayment: Prepayment::Cpr(dec!(0.2)),
-        default: Default::Cdr(dec!(0.05)),
+        default: DefaultRate::Cdr(dec!(0.05)),
         severity: dec!(1),
         recovery_lag_months: 0,
         advanced: false,
@@ -100,7 +100,7 @@ fn a_day_count_calendar_converts_annual_rates_by_days() {
 fn out_of_range_rates_are_refused() {
     let mut a = Assumptions {
         prepayment: Prepayment::Cpr(dec!(1.2)),
-        default: Default::Mdr(dec!(0)),
+        default: DefaultRate::Mdr(dec!(0)),
         severity: dec!(0.2),
         recovery_lag_months: 0,
         advanced: true,
@@ -131,7 +131,7 @@ proptest! {
                 Some(s) => Prepayment::Psa(Decimal::from(s) / dec!(100)),
                 None => Prepayment::Smm(Decimal::from(smm_bp) / dec!(10000)),
             },
-            default: Default::Mdr(Decimal::from(mdr_bp) / dec!(10000)),
+            default: DefaultRate::Mdr(Decimal::from(mdr_bp) / dec!(10000)),
             severity: Decimal::from(severity_pct) / dec!(100),
             recovery_lag_months: lag,
             advanced,
@@ -174,7 +174,7 @@ fn cohorts_sum_loans_and_match_loan_by_loan_projection_to_rounding() {
     );
     let a = Assumptions {
         prepayment: Prepayment::Psa(dec!(2)),
-        default: Default::Sda(dec!(3)),
+        default: DefaultRate::Sda(dec!(3)),
         severity: dec!(0.5),
         recovery_lag_months: 2,
         advanced: true,

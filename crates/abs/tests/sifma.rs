@@ -93,7 +93,7 @@ fn cash_flow_a_within_one_unit_per_cell() {
     };
     let assumptions = Assumptions {
         prepayment: Prepayment::Smm(dec!(0.01)),
-        default: Default::Mdr(dec!(0.01)),
+        default: DefaultRate::Mdr(dec!(0.01)),
         severity: dec!(0.20),
         recovery_lag_months: 12,
         advanced: true,

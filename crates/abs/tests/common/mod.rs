@@ -75,4 +75,5 @@ pub fn quoted_csv(text: &str) -> Vec<Vec<String>> {
 }
 
 mod deals;
+#[allow(unused_imports)]
 pub use deals::*;
