@@ -15,6 +15,7 @@
 //! remainder method, so they add up exactly.
 
 use crate::deal::*;
+use crate::validate::FieldError;
 use money::{allocate, BusinessDate, Money, RoundingMode};
 use rust_decimal::Decimal;
 
@@ -156,8 +157,12 @@ impl Payments {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RunError {
+    #[error("the deal is not valid: {} problem(s), the first: {}", .0.len(), .0[0])]
+    InvalidDeal(Vec<FieldError>),
     #[error("payment_date must be after the last payment date {0}")]
     DateNotAfter(BusinessDate),
+    #[error("the state does not belong to this deal (its bonds, fees, accounts or triggers differ in number)")]
+    StateMismatch,
     #[error("the deal has ended: its clean-up call was exercised")]
     Ended,
     #[error("collections.{0} must not be negative")]
@@ -206,14 +211,24 @@ pub fn call_exercisable(deal: &Deal, pool_balance_minor: i64) -> bool {
     })
 }
 
-/// Runs one period of a validated deal. Returns the new state and what was paid; the input
-/// state is not changed, so a refused run changes nothing.
+/// Runs one period of a deal. Returns the new state and what was paid; the input state is
+/// not changed, so a refused run changes nothing. The deal is validated first (a few
+/// microseconds), so the lookups below cannot miss and an invalid deal is an error, not a
+/// panic.
 pub fn run_period(
     deal: &Deal,
     state: &DealState,
     collections: &Collections,
     period: &Period,
 ) -> Result<(DealState, Payments), RunError> {
+    deal.validate().map_err(RunError::InvalidDeal)?;
+    if state.bonds.len() != deal.bonds.len()
+        || state.fees.len() != deal.fees.len()
+        || state.accounts_minor.len() != deal.accounts.len()
+        || state.triggers.len() != deal.triggers.len()
+    {
+        return Err(RunError::StateMismatch);
+    }
     if state.called {
         return Err(RunError::Ended);
     }

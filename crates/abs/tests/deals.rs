@@ -285,4 +285,19 @@ fn a_period_cannot_run_twice_or_backwards() {
         run_period(&deal, &s1, &collections(-1, 0, 0), &on(date(2026, 3, 1))),
         Err(RunError::NegativeCollection("interest_minor"))
     );
+    let mut broken = deal.clone();
+    broken.waterfalls.normal.push(fee("nobody"));
+    assert!(matches!(
+        run_period(&broken, &s1, &collections(1, 1, 0), &on(date(2026, 3, 1))),
+        Err(RunError::InvalidDeal(e)) if e[0].field == "waterfalls.normal[5].fee"
+    ));
+    assert_eq!(
+        run_period(
+            &three_seniors_deal(),
+            &s1,
+            &collections(1, 1, 0),
+            &on(date(2026, 5, 1))
+        ),
+        Err(RunError::StateMismatch)
+    );
 }
