@@ -70,7 +70,7 @@ pub enum Prepayment {
     Cpr(Decimal),
     /// PSA speed (1 = 100% PSA).
     Psa(Decimal),
-    /// One SMM per projected period; the last repeats.
+    /// One SMM per projected period; the last repeats (empty: zero).
     SmmVector(Vec<Decimal>),
 }
 
@@ -83,7 +83,7 @@ pub enum DefaultRate {
     Cdr(Decimal),
     /// SDA speed (1 = 100% SDA).
     Sda(Decimal),
-    /// One MDR per projected period; the last repeats.
+    /// One MDR per projected period; the last repeats (empty: zero).
     MdrVector(Vec<Decimal>),
 }
 
@@ -107,7 +107,8 @@ pub enum Calendar {
     /// the pool's life.
     Monthly,
     /// Periods of these many days each (the deal's payment dates): an annual rate becomes
-    /// `1 − (1 − r)^(days/365)`; the pool still pays monthly-scheduled principal per period.
+    /// `1 − (1 − r)^(days/365)`. Each period is still one step of the monthly schedule, so
+    /// this is for monthly payment dates with their actual lengths.
     Days(Vec<u32>),
 }
 
