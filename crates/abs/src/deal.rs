@@ -96,13 +96,27 @@ pub enum BondKind {
     Equity,
 }
 
+/// A floating coupon: from each reset date on, `index + spread` (floored at zero), with the
+/// index fixing supplied by the period run whose payment date is the reset date.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Floating {
+    /// The index's name (e.g. `LPR1Y`, `SHIBOR3M`).
+    pub index: String,
+    pub spread: Decimal,
+    /// Payment dates at which the coupon resets for the following periods.
+    pub reset_dates: Vec<BusinessDate>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Bond {
     pub name: String,
     pub balance_minor: i64,
-    /// Fixed annual coupon, ACT/365F; zero for equity.
+    /// Annual coupon, ACT/365F: the fixed coupon, or a floating bond's first coupon (until
+    /// its first reset); zero for equity.
     pub coupon: Decimal,
     pub kind: BondKind,
+    /// `Some` for a floating-rate bond.
+    pub floating: Option<Floating>,
 }
 
 /// How a principal step divides its funds among its bonds.

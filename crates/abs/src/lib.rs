@@ -33,8 +33,8 @@ pub use montecarlo::{
 };
 pub use validate::FieldError;
 pub use waterfall::{
-    call_exercisable, run_period, BondState, Collections, DealState, FeeState, Payments, Period,
-    RunError, WaterfallKind, WATERFALL_ROUNDING,
+    call_exercisable, run_period, BondState, Collections, DealState, FeeState, IndexRate, Payments,
+    Period, RunError, WaterfallKind, WATERFALL_ROUNDING,
 };
 
 pub use projection::{

@@ -6,7 +6,7 @@
 
 use crate::deal::Deal;
 use crate::projection::PoolPeriod;
-use crate::waterfall::{run_period, Collections, DealState, Payments, Period, RunError};
+use crate::waterfall::{run_period, Collections, DealState, IndexRate, Payments, Period, RunError};
 use money::BusinessDate;
 use rust_decimal::{Decimal, MathematicalOps};
 
@@ -141,12 +141,14 @@ pub fn collections_from(p: &PoolPeriod) -> Collections {
     }
 }
 
-/// Runs a deal over projected pool periods, one per payment date from the first. Stops at
-/// the end of the projection or when the deal is called.
+/// Runs a deal over projected pool periods, one per payment date from the first, with the
+/// index fixings `index_rates(n)` on the `n`-th (an index scenario). Stops at the end of the
+/// projection or when the deal is called.
 pub fn run_projection(
     deal: &Deal,
     pool: &[PoolPeriod],
     call_when_exercisable: bool,
+    index_rates: impl Fn(usize) -> Vec<IndexRate>,
 ) -> Result<(DealState, Vec<Payments>), RunError> {
     let mut state = DealState::at_closing(deal);
     let mut out = Vec::with_capacity(pool.len());
@@ -166,6 +168,7 @@ pub fn run_projection(
             &Period {
                 payment_date,
                 exercise_call,
+                index_rates: index_rates(n),
             },
         )?;
         state = next;

@@ -212,6 +212,44 @@ impl Deal {
                 ),
                 _ => {}
             }
+            if let Some(f) = &b.floating {
+                if f.index.trim().is_empty() {
+                    e.push(
+                        format!("bonds[{i}].floating.index"),
+                        "empty",
+                        "an index name is required",
+                    );
+                }
+                if f.spread.abs() > Decimal::ONE {
+                    e.push(
+                        format!("bonds[{i}].floating.spread"),
+                        "out_of_range",
+                        "the spread must be between -1 and 1",
+                    );
+                }
+                if b.kind == BondKind::Equity {
+                    e.push(
+                        format!("bonds[{i}].floating"),
+                        "equity_coupon",
+                        "an equity tranche has no coupon",
+                    );
+                }
+                for (k, d) in f.reset_dates.iter().enumerate() {
+                    if *d <= self.dates.closing || *d > self.dates.stated_maturity {
+                        e.push(
+                            format!("bonds[{i}].floating.reset_dates[{k}]"),
+                            "out_of_order",
+                            "reset dates must fall after closing and by stated maturity",
+                        );
+                    } else if k > 0 && *d <= f.reset_dates[k - 1] {
+                        e.push(
+                            format!("bonds[{i}].floating.reset_dates[{k}]"),
+                            "out_of_order",
+                            "reset dates must increase",
+                        );
+                    }
+                }
+            }
         }
         if self.bonds_sum_to_pool {
             let total: i128 = self.bonds.iter().map(|b| i128::from(b.balance_minor)).sum();

@@ -24,6 +24,8 @@ pub const WATERFALL_ROUNDING: RoundingMode = RoundingMode::HalfEven;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BondState {
     pub balance_minor: i64,
+    /// The annual coupon of the next interest period (changes at a floating bond's resets).
+    pub coupon: Decimal,
     /// Interest due and not paid, carried to the next period (no interest on it).
     pub interest_shortfall_minor: i64,
 }
@@ -63,6 +65,7 @@ impl DealState {
                 .iter()
                 .map(|b| BondState {
                     balance_minor: b.balance_minor,
+                    coupon: b.coupon,
                     interest_shortfall_minor: 0,
                 })
                 .collect(),
@@ -96,12 +99,21 @@ pub struct Collections {
     pub new_default_minor: i64,
 }
 
+/// An index fixing for the floating bonds that reset on this payment date.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexRate {
+    pub index: String,
+    pub rate: Decimal,
+}
+
 /// The period to run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Period {
     pub payment_date: BusinessDate,
     /// Exercise the clean-up call: the pool is bought at its balance and the deal ends.
     pub exercise_call: bool,
+    /// Fixings of the indexes of the bonds that reset on `payment_date` (others ignored).
+    pub index_rates: Vec<IndexRate>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,6 +183,8 @@ pub enum RunError {
     ExceedsPool,
     #[error("exercise_call: the clean-up call is not exercisable (pool above the threshold, or no call)")]
     CallNotExercisable,
+    #[error("index_rates: no fixing of {0:?}, which bonds[{1}] resets on this payment date")]
+    MissingIndexRate(String, usize),
     #[error("amount overflows 64-bit minor units")]
     Overflow,
 }
@@ -281,8 +295,8 @@ pub fn run_period(
         fees_due.push(due);
     }
     let mut interest_current = Vec::with_capacity(deal.bonds.len());
-    for (b, bs) in deal.bonds.iter().zip(&state.bonds) {
-        interest_current.push(accrue(bs.balance_minor, b.coupon, days)?);
+    for bs in &state.bonds {
+        interest_current.push(accrue(bs.balance_minor, bs.coupon, days)?);
     }
     let interest_due: Vec<i64> = interest_current
         .iter()
@@ -471,6 +485,18 @@ pub fn run_period(
     for (i, bs) in next.bonds.iter_mut().enumerate() {
         bs.balance_minor -= principal_paid[i];
         bs.interest_shortfall_minor = interest_due[i] - interest_paid[i];
+    }
+    // Floating coupons reset on this payment date apply from the next period.
+    for (i, b) in deal.bonds.iter().enumerate() {
+        let Some(f) = &b.floating else { continue };
+        if f.reset_dates.contains(&period.payment_date) {
+            let fixing = period
+                .index_rates
+                .iter()
+                .find(|r| r.index == f.index)
+                .ok_or_else(|| RunError::MissingIndexRate(f.index.clone(), i))?;
+            next.bonds[i].coupon = (fixing.rate + f.spread).max(Decimal::ZERO);
+        }
     }
     next.pool_balance_minor = pool_end;
     next.accounts_minor = accounts_closing.clone();

@@ -237,8 +237,8 @@ fn revolving_deal_buys_receivables_keeps_a_reserve_and_is_cleaned_up() {
     let c4 = collections(500_000, 71_000_000, 0);
     let too_early = collections(500_000, 69_000_000, 0);
     let call = Period {
-        payment_date: date(2026, 5, 1),
         exercise_call: true,
+        ..on(date(2026, 5, 1))
     };
     assert_eq!(
         run_period(&deal, &s3, &too_early, &call),
@@ -300,4 +300,45 @@ fn a_period_cannot_run_twice_or_backwards() {
         ),
         Err(RunError::StateMismatch)
     );
+}
+
+#[test]
+fn three_sequential_seniors_with_a_floating_rate_middle_tranche() {
+    // B floats at LPR1Y + 1%, first coupon 5%, reset on 2026-05-01.
+    let mut deal = three_seniors_deal();
+    deal.bonds[1].floating = Some(Floating {
+        index: "LPR1Y".into(),
+        spread: rust_decimal_macros::dec!(0.01),
+        reset_dates: vec![date(2026, 5, 1)],
+    });
+    deal.validate().unwrap();
+    let s0 = DealState::at_closing(&deal);
+    let c1 = collections(800_000, 60_000_000, 0);
+    // Without the fixing for its reset, the run is refused.
+    assert_eq!(
+        run_period(&deal, &s0, &c1, &on(date(2026, 5, 1))),
+        Err(RunError::MissingIndexRate("LPR1Y".into(), 1))
+    );
+    let fixing = Period {
+        index_rates: vec![IndexRate {
+            index: "LPR1Y".into(),
+            rate: rust_decimal_macros::dec!(0.031),
+        }],
+        ..on(date(2026, 5, 1))
+    };
+    // The first period accrues at the first coupon: the same as the fixed deal.
+    let (s1, p1) = run_period(&deal, &s0, &c1, &fixing).unwrap();
+    assert_eq!(p1.interest_paid_minor, [164_384, 123_288, 98_630]);
+    assert_eq!(s1.bonds[1].coupon, rust_decimal_macros::dec!(0.041));
+    // June, 31 days: B 20,000,000 × 4.1% × 31/365 = 69,643.84 → 69,644; C 101,918.
+    // Cash 413,698 + 400,000 − 171,562 = 642,136; 500,000 to B; 142,136 kept.
+    let (s2, p2) = run(
+        &deal,
+        &s1,
+        collections(400_000, 0, 500_000),
+        date(2026, 6, 1),
+    );
+    assert_eq!(p2.interest_paid_minor, [0, 69_644, 101_918]);
+    assert_eq!(p2.principal_paid_minor, [0, 500_000, 0]);
+    assert_eq!(s2.accounts_minor, [142_136]);
 }

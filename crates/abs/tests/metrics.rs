@@ -76,7 +76,7 @@ fn a_projected_deal_keeps_its_pool_equal_to_the_performing_balance() {
     };
     let pool = project(&cohort, &a, &Calendar::Monthly).unwrap();
     let deal = senior_equity_deal();
-    let (_, payments) = run_projection(&deal, &pool, false).unwrap();
+    let (_, payments) = run_projection(&deal, &pool, false, |_| Vec::new()).unwrap();
     assert_eq!(payments.len(), pool.len());
     let mut state = DealState::at_closing(&deal);
     for (p, pp) in payments.iter().zip(&pool) {

@@ -159,7 +159,7 @@ proptest! {
             let principal = bp(p_bp);
             let default = bp(d_bp).min(pool - principal);
             let c = Collections { interest_minor: bp(i_bp), principal_minor: principal, recovery_minor: bp(r_bp), new_default_minor: default };
-            let period = Period { payment_date: deal.dates.payment_date(n as u32).unwrap(), exercise_call: false };
+            let period = on(deal.dates.payment_date(n as u32).unwrap());
             let period = Period {
                 exercise_call: try_call && call_exercisable(&deal, pool - principal - default),
                 ..period

@@ -56,11 +56,20 @@ fn rates_out_of_range() {
         pool_fraction: dec!(1),
     });
     deal.bonds[1].coupon = dec!(0.01);
+    deal.bonds[0].floating = Some(Floating {
+        index: " ".into(),
+        spread: dec!(2),
+        reset_dates: vec![date(2026, 3, 1), date(2026, 2, 1), date(2031, 1, 1)],
+    });
     has(&deal, "bonds[0].coupon", "out_of_range");
     has(&deal, "fees[0].pool_fraction", "out_of_range");
     has(&deal, "accounts[1].target.pool_fraction", "out_of_range");
     has(&deal, "cleanup_call.pool_fraction", "out_of_range");
     has(&deal, "bonds[1].coupon", "equity_coupon");
+    has(&deal, "bonds[0].floating.index", "empty");
+    has(&deal, "bonds[0].floating.spread", "out_of_range");
+    has(&deal, "bonds[0].floating.reset_dates[1]", "out_of_order");
+    has(&deal, "bonds[0].floating.reset_dates[2]", "out_of_order");
 }
 
 #[test]

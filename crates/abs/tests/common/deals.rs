@@ -15,6 +15,7 @@ pub fn bond(name: &str, balance_minor: i64, coupon: Decimal, kind: BondKind) -> 
         balance_minor,
         coupon,
         kind,
+        floating: None,
     }
 }
 
@@ -229,5 +230,6 @@ pub fn on(payment_date: BusinessDate) -> Period {
     Period {
         payment_date,
         exercise_call: false,
+        index_rates: Vec::new(),
     }
 }
