@@ -5,14 +5,29 @@
 //! - [`identity`]: the PRC resident identity number (GB 11643-1999) and the unified social
 //!   credit code (GB 32100-2015), each parsed with its check character verified.
 //! - [`mask`]: masking of identity numbers, phone numbers, bank cards and names for display.
+//! - [`pack`]: rule packs, versioned data with effective dates whose rules name their scope,
+//!   message, source and condition; [`PackSet`] holds every version and refuses overlaps.
+//! - [`builtin`]: China's online lending pack and US Regulation Z.
 //!
 //! Conventions and the source of every rule: docs/compliance.md.
 
+pub mod builtin;
+pub mod facts;
 pub mod identity;
 pub mod mask;
+pub mod pack;
 
+pub use builtin::{builtin_packs, china_online_lending, us_regulation_z};
+pub use facts::{
+    AnnualIncome, AprDisclosure, ColendingFacts, CustomerFacts, DisclosureFacts, Exposure, Facts,
+    LenderFacts, LoanFacts,
+};
 pub use identity::{
     credit_code_check_char, resident_id_check_char, CreditCode, CreditCodeError, ResidentId,
     ResidentIdError, Sex,
 };
 pub use mask::{mask_bank_card, mask_name, mask_phone, mask_resident_id};
+pub use pack::{
+    Condition, CustomerKind, DisclosureField, Fraction, FundingKind, LenderKind, PackError,
+    PackProblem, PackSet, Purpose, Rule, RuleKind, RulePack, Scope, Source, SourceStatus,
+};
