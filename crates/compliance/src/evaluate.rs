@@ -36,7 +36,10 @@ pub enum Value {
         tolerance: Decimal,
     },
     /// `share` of the average declared annual income of the last `years` years.
-    IncomeShare { share: Fraction, years: u32 },
+    IncomeShare {
+        share: Fraction,
+        years: u32,
+    },
     /// The fact at this path is needed and was not given.
     Missing(&'static str),
     /// The facts cannot be compared with the limit, for this reason.
@@ -78,7 +81,10 @@ enum Outcome {
     /// The group of facts the rule reads is absent.
     Skipped,
     Pass,
-    Fail { observed: Value, limit: Value },
+    Fail {
+        observed: Value,
+        limit: Value,
+    },
 }
 
 fn fail(observed: Value, limit: Value) -> Outcome {
@@ -152,14 +158,14 @@ impl<S> Report<S> {
     }
 }
 
-fn report_packs<'a, S: Clone>(
-    packs: impl Iterator<Item = &'a RulePack> + Clone,
+fn report_packs<S: Clone>(
+    packs: &[&RulePack],
     items: &[(S, Facts)],
     on: BusinessDate,
 ) -> Report<S> {
     let mut by_rule: BTreeMap<String, Vec<Finding<S>>> = BTreeMap::new();
     for (subject, facts) in items {
-        for pack in packs.clone() {
+        for pack in packs {
             for breach in evaluate(pack, Scope::Book, facts, on) {
                 by_rule
                     .entry(breach.rule_id.clone())
@@ -180,7 +186,7 @@ fn report_packs<'a, S: Clone>(
 /// The book report: every rule of scope `book` in effect on `on`, over every item (a
 /// customer with its exposure, a loan, a co-lent loan, the lender's balance sheet…).
 pub fn report<S: Clone>(pack: &RulePack, items: &[(S, Facts)], on: BusinessDate) -> Report<S> {
-    report_packs(std::iter::once(pack), items, on)
+    report_packs(&[pack], items, on)
 }
 
 impl PackSet {
@@ -200,7 +206,8 @@ impl PackSet {
 
     /// [`report`] with every pack version in effect on `on`.
     pub fn report<S: Clone>(&self, items: &[(S, Facts)], on: BusinessDate) -> Report<S> {
-        report_packs(self.in_effect(on), items, on)
+        let packs: Vec<&RulePack> = self.in_effect(on).collect();
+        report_packs(&packs, items, on)
     }
 }
 
@@ -268,7 +275,11 @@ fn check(condition: &Condition, facts: &Facts, on: BusinessDate) -> Outcome {
             if customer.kind != CustomerKind::Enterprise {
                 return Outcome::Pass;
             }
-            match principal_sum(&customer.exposure, limit.currency(), funded_by(*funder_kind)) {
+            match principal_sum(
+                &customer.exposure,
+                limit.currency(),
+                funded_by(*funder_kind),
+            ) {
                 Ok(total) => at_most(total, *limit),
                 Err(invalid) => fail(invalid, Value::Money(*limit)),
             }
@@ -294,7 +305,11 @@ fn check(condition: &Condition, facts: &Facts, on: BusinessDate) -> Outcome {
                     return fail(missing_or_invalid, limit);
                 }
             };
-            match principal_sum(&customer.exposure, limit.currency(), funded_by(*funder_kind)) {
+            match principal_sum(
+                &customer.exposure,
+                limit.currency(),
+                funded_by(*funder_kind),
+            ) {
                 Ok(total) => at_most(total, limit),
                 Err(invalid) => fail(invalid, Value::Money(limit)),
             }
@@ -327,7 +342,10 @@ fn check(condition: &Condition, facts: &Facts, on: BusinessDate) -> Outcome {
                 return Outcome::Skipped;
             };
             if purposes.contains(&loan.purpose) {
-                fail(Value::Purpose(loan.purpose), Value::Purposes(purposes.clone()))
+                fail(
+                    Value::Purpose(loan.purpose),
+                    Value::Purposes(purposes.clone()),
+                )
             } else {
                 Outcome::Pass
             }
@@ -337,10 +355,7 @@ fn check(condition: &Condition, facts: &Facts, on: BusinessDate) -> Outcome {
                 return Outcome::Skipped;
             };
             if colending.platform_share < *share {
-                fail(
-                    Value::Share(colending.platform_share),
-                    Value::Share(*share),
-                )
+                fail(Value::Share(colending.platform_share), Value::Share(*share))
             } else {
                 Outcome::Pass
             }
@@ -381,8 +396,7 @@ fn check(condition: &Condition, facts: &Facts, on: BusinessDate) -> Outcome {
                     Value::Fields(vec![DisclosureField::AnnualPercentageRate]),
                 );
             };
-            if within_disclosure_tolerance(apr.disclosed_percent, apr.actual_percent, apr.regular)
-            {
+            if within_disclosure_tolerance(apr.disclosed_percent, apr.actual_percent, apr.regular) {
                 Outcome::Pass
             } else {
                 let tolerance = if apr.regular {
@@ -468,10 +482,7 @@ fn income_limit(
     let numerator = sum * i128::from(share.numerator);
     let denominator = i128::from(share.denominator) * window.len() as i128;
     let limit_minor = numerator.div_euclid(denominator);
-    let limit_minor = i64::try_from(limit_minor).unwrap_or(if limit_minor < 0 {
-        i64::MIN
-    } else {
-        i64::MAX
-    });
+    let limit_minor =
+        i64::try_from(limit_minor).unwrap_or(if limit_minor < 0 { i64::MIN } else { i64::MAX });
     Ok(Money::from_minor(limit_minor, currency))
 }

@@ -8,16 +8,20 @@
 //! - [`pack`]: rule packs, versioned data with effective dates whose rules name their scope,
 //!   message, source and condition; [`PackSet`] holds every version and refuses overlaps.
 //! - [`builtin`]: China's online lending pack and US Regulation Z.
+//! - [`facts`] and [`evaluate()`]: the breaches of the rules of a scope in effect on a date by
+//!   what the shell knows of an action, and [`report`] over a whole book, by rule.
 //!
 //! Conventions and the source of every rule: docs/compliance.md.
 
 pub mod builtin;
+mod evaluate;
 pub mod facts;
 pub mod identity;
 pub mod mask;
 pub mod pack;
 
 pub use builtin::{builtin_packs, china_online_lending, us_regulation_z};
+pub use evaluate::{evaluate, report, unevaluated, Breach, Finding, Report, Value};
 pub use facts::{
     AnnualIncome, AprDisclosure, ColendingFacts, CustomerFacts, DisclosureFacts, Exposure, Facts,
     LenderFacts, LoanFacts,
