@@ -91,11 +91,7 @@ fn fail(observed: Value, limit: Value) -> Outcome {
     Outcome::Fail { observed, limit }
 }
 
-fn rules_in<'a>(
-    pack: &'a RulePack,
-    scope: Scope,
-    on: BusinessDate,
-) -> impl Iterator<Item = &'a Rule> {
+fn rules_in(pack: &RulePack, scope: Scope, on: BusinessDate) -> impl Iterator<Item = &Rule> {
     let in_effect = pack.in_effect(on);
     pack.rules
         .iter()

@@ -12,6 +12,23 @@
 //!   what the shell knows of an action, and [`report`] over a whole book, by rule.
 //!
 //! Conventions and the source of every rule: docs/compliance.md.
+//!
+//! ```
+//! use compliance::{builtin_packs, Facts, LoanFacts, Purpose, Scope, Value};
+//! use money::{BusinessDate, Decimal};
+//!
+//! let on: BusinessDate = "2026-12-06".parse().unwrap();
+//! let facts = Facts {
+//!     loan: Some(LoanFacts {
+//!         purpose: Purpose::Consumption,
+//!         all_in_apr_percent: Decimal::new(2450, 2), // 24.50%
+//!     }),
+//!     ..Facts::default()
+//! };
+//! let breaches = builtin_packs().evaluate(Scope::Pricing, &facts, on);
+//! assert_eq!(breaches[0].rule_id, "cn.all_in_apr_max"); // the 422 problem's code
+//! assert_eq!(breaches[0].limit, Value::Percent(Decimal::from(24)));
+//! ```
 
 pub mod builtin;
 mod evaluate;

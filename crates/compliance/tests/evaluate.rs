@@ -1,5 +1,7 @@
 //! Each rule of the built-in packs passes at its limit and blocks just past it, only in its
 //! scopes and only while its pack is in effect.
+// Amounts in fen are written yuan_fen (300_000_00 is 300,000.00 CNY).
+#![allow(clippy::inconsistent_digit_grouping)]
 
 use compliance::{
     builtin_packs, china_online_lending, evaluate, unevaluated, us_regulation_z, AnnualIncome,
@@ -508,4 +510,77 @@ fn a_pack_set_applies_every_pack_in_effect_and_names_what_it_could_not_check() {
         ]
     );
     assert!(set.unevaluated(Scope::Pricing, &facts, on()).is_empty());
+}
+
+/// Facts that break every rule they reach: an individual (`individual` true) or an
+/// enterprise, a purpose that is banned, and every other group past its limit.
+fn breaking_everything(individual_customer: bool) -> Facts {
+    let over = exposure(LenderKind::CommercialBank, true, cny(2_000_000_00));
+    let customer = CustomerFacts {
+        kind: if individual_customer {
+            CustomerKind::Individual
+        } else {
+            CustomerKind::Enterprise
+        },
+        student: true,
+        income_history: vec![AnnualIncome {
+            year: 2026,
+            amount: cny(3_000_00),
+        }],
+        exposure: vec![over],
+    };
+    Facts {
+        customer: Some(customer),
+        loan: Some(LoanFacts {
+            purpose: if individual_customer {
+                Purpose::Securities
+            } else {
+                Purpose::LoanRepayment
+            },
+            all_in_apr_percent: dec!(36),
+        }),
+        colending: Some(ColendingFacts {
+            platform_share: dec!(0.1),
+        }),
+        disclosure: Some(DisclosureFacts {
+            fields_shown: vec![],
+            apr: Some(AprDisclosure {
+                disclosed_percent: dec!(5),
+                actual_percent: dec!(36),
+                regular: true,
+            }),
+            annual_rate_at_least_as_prominent: false,
+        }),
+        lender: Some(LenderFacts {
+            net_assets: cny(1_00),
+            borrowing: cny(2_00),
+            bonds_and_abs: cny(5_00),
+        }),
+    }
+}
+
+#[test]
+fn in_every_scope_exactly_the_rules_that_list_it_apply() {
+    let set = builtin_packs();
+    for scope in Scope::ALL {
+        let mut applied: Vec<String> = [true, false]
+            .into_iter()
+            .flat_map(|individual| set.evaluate(scope, &breaking_everything(individual), on()))
+            .map(|breach| breach.rule_id)
+            .collect();
+        applied.sort();
+        applied.dedup();
+        let mut listed: Vec<String> = set
+            .packs()
+            .iter()
+            .flat_map(|pack| &pack.rules)
+            .filter(|rule| rule.scopes.contains(&scope))
+            .map(|rule| rule.id.clone())
+            .collect();
+        listed.sort();
+        assert_eq!(applied, listed, "{scope}");
+        assert!(set
+            .unevaluated(scope, &breaking_everything(true), on())
+            .is_empty());
+    }
 }

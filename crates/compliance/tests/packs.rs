@@ -57,7 +57,8 @@ fn the_builtin_packs_are_valid_and_name_a_source_for_every_rule() {
 #[test]
 fn pack_fields_are_refused_with_their_path() {
     let base = china_online_lending();
-    let cases: Vec<(Box<dyn Fn(&mut RulePack)>, &str, PackProblem)> = vec![
+    type Change = Box<dyn Fn(&mut RulePack)>;
+    let cases: Vec<(Change, &str, PackProblem)> = vec![
         (
             Box::new(|p| p.id = "CN online".into()),
             "id",

@@ -1,5 +1,7 @@
 //! The book report: a clean book lists no breach, and every planted breach is listed under
 //! its rule with its item, and nothing else is.
+// Amounts in fen are written yuan_fen (300_000_00 is 300,000.00 CNY).
+#![allow(clippy::inconsistent_digit_grouping)]
 
 use compliance::{
     builtin_packs, AnnualIncome, ColendingFacts, CustomerFacts, CustomerKind, Exposure, Facts,
@@ -157,12 +159,12 @@ fn plant(item: &mut Facts, choice: usize, n: i64) -> Option<&'static str> {
         });
     }
     if let Some(loan) = &mut item.loan {
-        return Some(if choice % 2 == 0 {
-            loan.all_in_apr_percent = Decimal::from(24) + Decimal::new(n.min(10_000), 4);
-            "cn.all_in_apr_max"
-        } else {
+        return Some(if choice % 2 == 1 {
             loan.purpose = [Purpose::Securities, Purpose::PropertyDownPayment][choice % 4 / 2];
             "cn.banned_purposes"
+        } else {
+            loan.all_in_apr_percent = Decimal::from(24) + Decimal::new(n.min(10_000), 4);
+            "cn.all_in_apr_max"
         });
     }
     if let Some(colending) = &mut item.colending {
@@ -170,12 +172,12 @@ fn plant(item: &mut Facts, choice: usize, n: i64) -> Option<&'static str> {
         return Some("cn.colending.platform_share_min");
     }
     if let Some(lender) = &mut item.lender {
-        return Some(if choice % 2 == 0 {
-            lender.borrowing = lender.net_assets.checked_add(cny(n)).unwrap();
-            "cn.microloan.leverage_borrowing_max"
-        } else {
+        return Some(if choice % 2 == 1 {
             lender.bonds_and_abs = cny(lender.net_assets.amount_minor() * 4 + n);
             "cn.microloan.leverage_bonds_abs_max"
+        } else {
+            lender.borrowing = lender.net_assets.checked_add(cny(n)).unwrap();
+            "cn.microloan.leverage_borrowing_max"
         });
     }
     None
