@@ -234,7 +234,11 @@ impl LoanProduct {
         }
         // One unit throughout: minor units, as the request and the product state them.
         let reason = if amount.currency() != self.currency {
-            format!("the product lends {}, not {}", self.currency, amount.currency())
+            format!(
+                "the product lends {}, not {}",
+                self.currency,
+                amount.currency()
+            )
         } else {
             format!(
                 "{} is outside {}..={} (minor units of {})",
@@ -543,7 +547,10 @@ pub(crate) mod tests {
             .check_amount(Money::from_minor(9_999, Currency::Cny))
             .unwrap_err();
         // Minor units only: "99.99 CNY is outside 10000..=…" mixed two units.
-        assert!(low.reason.starts_with("9999 is outside 10000..="), "{low:?}");
+        assert!(
+            low.reason.starts_with("9999 is outside 10000..="),
+            "{low:?}"
+        );
         let usd = p
             .check_amount(Money::from_minor(10_000, Currency::Usd))
             .unwrap_err();
