@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Trains Puhui's gbm, LightGBM (default and early-stopped) and XGBoost (default and
 # early-stopped) on the same CSVs under the split rule (data row i is test when i % 5 == 0)
-# and prints test AUC, wall time and peak RSS (/usr/bin/time -v) of each whole process
+# and prints test AUC, rounds, wall time, CPU time and peak RSS (/usr/bin/time -v) of each whole process
 # (CSV load included), RUNS times, interleaved so background load hits every contender alike.
 #
 # Usage: scripts/bench-gbm.sh [RUNS] [DATASET...]   DATASET: german bloan synthetic (default all)
@@ -71,8 +71,8 @@ for name in "${sets[@]}"; do
     measure "$name" "xgboost default" "${lib[@]}" --lib xgboost --mode default
     measure "$name" "xgboost early-stopped" "${lib[@]}" --lib xgboost --mode early
   done
-  size=$(du -m "$file" | cut -f1)
-  echo "$name|csv|$size MiB" >>"$out/results"
+  size=$(stat -c %s "$file")
+  echo "$name|csv|$size" >>"$out/results"
 done
 
 # One table: median over runs, with min-max spreads for time and memory.
@@ -82,7 +82,7 @@ rows, sizes = {}, {}
 for line in open(sys.argv[1]):
     f = line.rstrip("\n").split("|")
     if f[1] == "csv":
-        sizes[f[0]] = f[2]
+        sizes[f[0]] = f"{int(f[2]) / 2**20:.2f} MiB"
         continue
     rows.setdefault((f[0], f[1]), []).append((float(f[2]), float(f[3]), float(f[4]), float(f[5]), f[6]))
 def spread(v, fmt):

@@ -181,18 +181,12 @@ fn main() -> Result<()> {
     let mut with_lightgbm = python != "none";
     for run in 1..=n_runs.max(1) {
         let r = puhui(&data, &y, &target, rounds)?;
-        eprintln!(
-            "run {run}: puhui    {:.1} s, AUC {:.4}",
-            r.train_s, r.auc
-        );
+        eprintln!("run {run}: puhui    {:.1} s, AUC {:.4}", r.train_s, r.auc);
         ours.push(r);
         if with_lightgbm {
             match lightgbm(&python, &data_path, &target_name, n_train)? {
                 Some(r) => {
-                    eprintln!(
-                        "run {run}: lightgbm {:.1} s, AUC {:.4}",
-                        r.train_s, r.auc
-                    );
+                    eprintln!("run {run}: lightgbm {:.1} s, AUC {:.4}", r.train_s, r.auc);
                     theirs.push(r);
                 }
                 None => with_lightgbm = false,
