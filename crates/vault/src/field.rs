@@ -196,7 +196,8 @@ fn field_aad(header: &[u8], kind: FieldKind, binding: &Binding<'_>) -> Option<Ve
 }
 
 /// Seals `plaintext` under `key` for `binding`, with a fresh random 96-bit nonce from
-/// `rng`. Production passes `rand_core::OsRng`; tests pass a seeded generator.
+/// `rng`. Production passes the operating system's generator (or a CSPRNG seeded from it);
+/// tests pass a seeded generator.
 ///
 /// Random nonces are safe for up to 2³² seals per data key (NIST SP 800-38D § 8.3); the
 /// shell starts a tenant's next data key long before (docs/security.md).

@@ -9,7 +9,9 @@
 //! - `blind_index` is HMAC-SHA256 of the normalized value (`normalize`) under the index key.
 //!
 //! Pure: no I/O, no clock, no environment. Randomness (nonces, new keys) comes from the
-//! `rng` argument, `rand_core::OsRng` in production and a seeded generator in tests. No key
+//! `rng` argument (any `rand_core::CryptoRngCore`): the operating system's generator, or a
+//! CSPRNG seeded from it such as `rand::rngs::ThreadRng`, in production; a seeded
+//! generator in tests. No key
 //! or plaintext type prints its secret in `Debug`, and key material is wiped on drop.
 //! Formats and the threat model: docs/security.md, "Personal data".
 
@@ -27,5 +29,3 @@ pub use keys::{
     DataKey, IndexKey, KeyError, KeyId, KeyPurpose, Keyring, MasterKey, MasterKeyId, RotateError,
     WrappedKey,
 };
-/// The generator production passes as `rng`: the operating system's.
-pub use rand_core::OsRng;
