@@ -14,6 +14,7 @@
 //!   days in between rebuilds the state at any business date.
 
 pub(crate) mod accounts;
+pub mod links;
 
 pub use crate::business_day::{business_date, init_business_date};
 pub use accounts::{account_id, day_entry_id, event_entry_id, stage_of, RECEIVABLES};
@@ -49,6 +50,9 @@ pub enum LoanUseError {
     KeyReused(String),
     #[error("close of business is part-way through the day; finish it (puhui cob) and retry")]
     DayClosing,
+    /// A credit decision prices one loan only.
+    #[error("decision {decision_id} was already used for loan {loan_id}")]
+    DecisionUsed { decision_id: String, loan_id: Uuid },
     #[error(transparent)]
     Loan(#[from] loan::LoanError),
     #[error(transparent)]
@@ -111,6 +115,8 @@ pub struct Application {
     pub product_id: Uuid,
     pub product_version: i32,
     pub config: loan::LoanConfig,
+    /// The stored credit decision the loan was decided and priced by.
+    pub decision_id: Option<String>,
 }
 
 /// Records an application (no money moves). Retrying the same id returns the stored loan.
@@ -118,11 +124,17 @@ pub async fn apply_for_loan(
     engine: &Engine,
     a: Application,
 ) -> Result<(LoanView, bool), LoanUseError> {
+    // Checking that a decision is unused and linking it are one step for other requests.
+    let _uses = match a.decision_id {
+        Some(_) => Some(engine.decision_uses().lock().await),
+        None => None,
+    };
     if let Some(row) = engine.store().loan(a.id).await? {
         let view = LoanView::decode(row)?;
         let same = view.row.borrower == a.borrower
             && view.row.product_id == a.product_id
-            && view.loan.config == a.config;
+            && view.loan.config == a.config
+            && links::decision_of(engine, a.id).await? == a.decision_id;
         if !same {
             return Err(LoanUseError::Refused(format!(
                 "loan {} exists with other terms",
@@ -130,6 +142,9 @@ pub async fn apply_for_loan(
             )));
         }
         return Ok((view, true));
+    }
+    if let Some(d) = &a.decision_id {
+        links::check_unused(engine, d, a.id).await?;
     }
     let today = open_day(engine).await?;
     let signed = Loan::signed(a.config, today);
@@ -154,13 +169,16 @@ pub async fn apply_for_loan(
         kind: "signed".into(),
         body: state,
     };
-    let domain = vec![
+    let mut domain = vec![
         DomainWrite::Loan {
             row: row.clone(),
             expected_version: None,
         },
         DomainWrite::LoanEvent(event),
     ];
+    if let Some(d) = &a.decision_id {
+        domain.extend(links::link_writes(a.id, d));
+    }
     engine.submit_with(Vec::new(), domain).await?;
     Ok((LoanView { row, loan: signed }, false))
 }

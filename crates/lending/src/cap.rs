@@ -14,7 +14,7 @@
 //! figure the loan shows) is at most the cap.
 
 use crate::product::{FieldError, LoanProduct, RepaymentDayRule};
-use crate::schedule::{RepaymentTerms, SchedulePlan, ScheduleError};
+use crate::schedule::{RepaymentTerms, ScheduleError, SchedulePlan};
 use money::apr::{Apr, AprError};
 use money::{BusinessDate, Decimal, Money, RateAnnual};
 
@@ -179,7 +179,11 @@ mod tests {
     use money::Currency;
     use rust_decimal_macros::dec;
 
-    fn monthly_with_fee(rate: &str, fee: Option<Decimal>, collection: FeeCollection) -> LoanProduct {
+    fn monthly_with_fee(
+        rate: &str,
+        fee: Option<Decimal>,
+        collection: FeeCollection,
+    ) -> LoanProduct {
         let mut p = cny_daily_product();
         p.contract_rate = ContractRate::Monthly(rate.parse().unwrap());
         p.origination_fee = fee.map(|rate_fraction| OriginationFee {
@@ -245,7 +249,10 @@ mod tests {
         p.term_months_min = 3;
         let (field, e) = p.check_all_in_apr().unwrap_err();
         assert_eq!(field.field, "origination_fee.rate", "{e}");
-        assert!(matches!(e, CapError::AboveCap { term_months: 3, .. }), "{e}");
+        assert!(
+            matches!(e, CapError::AboveCap { term_months: 3, .. }),
+            "{e}"
+        );
     }
 
     #[test]
@@ -253,9 +260,8 @@ mod tests {
         // 24%/360 a day meets a 24% cap as a simple rate, but a month of 31 days
         // charges 2.07%: the APR is above 24% with no fee at all, and the rate is named.
         let mut p = cny_daily_product();
-        p.contract_rate = ContractRate::Daily(
-            money::RateDaily::from_fraction(dec!(0.24) / dec!(360)).unwrap(),
-        );
+        p.contract_rate =
+            ContractRate::Daily(money::RateDaily::from_fraction(dec!(0.24) / dec!(360)).unwrap());
         p.term_months_min = 1;
         p.term_months_max = 1;
         let (field, e) = p.check_all_in_apr().unwrap_err();
@@ -275,9 +281,6 @@ mod tests {
         let whole = check_loan_apr(&terms, principal, "2026-01-01".parse().unwrap(), p.rate_cap);
         assert!(whole.is_ok(), "{whole:?}");
         let short = check_loan_apr(&terms, principal, "2026-01-31".parse().unwrap(), p.rate_cap);
-        assert!(
-            matches!(short, Err(CapError::AboveCap { .. })),
-            "{short:?}"
-        );
+        assert!(matches!(short, Err(CapError::AboveCap { .. })), "{short:?}");
     }
 }
