@@ -342,7 +342,7 @@ impl LoanProductWire {
     pub fn parse_new(&self) -> Result<ParsedProduct, FieldError> {
         let parsed = self.parse()?;
         if let Err((field, e)) = parsed.product.check_all_in_apr() {
-            return Err(match e {
+            return Err(match *e {
                 lending::cap::CapError::AboveCap { .. } => {
                     FieldError::refused(field.field, field.reason, "apr_above_cap")
                 }

@@ -122,7 +122,7 @@ impl LoanProduct {
     /// checked, on [`Self::reference_disbursement_date`]. The one with the highest APR above the
     /// cap is returned, naming `contract_rate` when interest alone breaks the cap, else the
     /// origination fee.
-    pub fn check_all_in_apr(&self) -> Result<(), (FieldError, CapError)> {
+    pub fn check_all_in_apr(&self) -> Result<(), (FieldError, Box<CapError>)> {
         let date = self.reference_disbursement_date();
         let mut terms_months = vec![self.term_months_min];
         if self.term_months_max != self.term_months_min {
@@ -136,7 +136,7 @@ impl LoanProduct {
         for &term in &terms_months {
             let terms = self
                 .repayment_terms(term)
-                .map_err(|e| (e.clone(), CapError::Schedule(ScheduleError::Term)))?;
+                .map_err(|e| (e.clone(), Box::new(CapError::Schedule(ScheduleError::Term))))?;
             for &amount_minor in &amounts_minor {
                 let principal = Money::from_minor(amount_minor, self.currency);
                 let e = match check_loan_apr(&terms, principal, date, self.rate_cap) {
@@ -148,7 +148,7 @@ impl LoanProduct {
                             field: "contract_rate",
                             reason,
                         };
-                        return Err((field, e));
+                        return Err((field, Box::new(e)));
                     }
                 };
                 if worst.as_ref().is_none_or(|w| apr_of(&e) > apr_of(w)) {
@@ -164,8 +164,8 @@ impl LoanProduct {
                 } => "origination_fee.rate",
                 _ => "contract_rate",
             };
-            let reason = e.to_string();
-            return Err((FieldError { field, reason }, e));
+            let reason = format!("at the product's worst case, {e}");
+            return Err((FieldError { field, reason }, Box::new(e)));
         }
         Ok(())
     }
@@ -210,7 +210,7 @@ mod tests {
             term_months,
             fee_breaks_it,
             ..
-        } = e
+        } = *e
         else {
             panic!("{e:?}")
         };
@@ -250,7 +250,7 @@ mod tests {
         let (field, e) = p.check_all_in_apr().unwrap_err();
         assert_eq!(field.field, "origination_fee.rate", "{e}");
         assert!(
-            matches!(e, CapError::AboveCap { term_months: 3, .. }),
+            matches!(*e, CapError::AboveCap { term_months: 3, .. }),
             "{e}"
         );
     }

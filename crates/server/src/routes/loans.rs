@@ -311,7 +311,12 @@ pub async fn apply(
         .repayment_terms(req.term_months)
         .map_err(|e| FieldError::new("term_months", e.reason))?;
     let id = req.id.unwrap_or_else(Uuid::now_v7);
-    let open = loans::business_date(&s.engine).await?;
+    // A retry of a stored application is answered with the loan as stored (or refused if
+    // its terms differ), whatever day it comes on: the cap was checked when it was made.
+    let open = match s.engine.store().loan(id).await? {
+        Some(_) => None,
+        None => loans::business_date(&s.engine).await?,
+    };
     let priced =
         loan_terms::price(&s, &req, id, &parsed.product, parsed.write_off_dpd, open).await?;
     let (view, replayed) = loans::apply_for_loan(
