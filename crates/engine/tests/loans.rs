@@ -43,6 +43,7 @@ async fn new_loan(e: &Engine, id: Uuid, amount_minor: i64) {
             product_id: Uuid::nil(),
             product_version: 1,
             config: config(amount_minor, 6),
+            decision_id: None,
         },
     )
     .await
@@ -400,6 +401,7 @@ async fn reversing_the_payoff_reopens_the_loan_at_the_open_day() {
             product_id: Uuid::nil(),
             product_version: 1,
             config: config(500_000, 1),
+            decision_id: None,
         };
         loans::apply_for_loan(&e, application).await.unwrap();
         loans::decide(&e, id, true).await.unwrap();
