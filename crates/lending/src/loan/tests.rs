@@ -1,0 +1,843 @@
+use super::*;
+use crate::product::tests::cny_daily_product;
+use crate::product::{FeeCollection, OriginationFee};
+use money::Currency;
+use proptest::prelude::*;
+use rust_decimal_macros::dec;
+use std::collections::BTreeMap;
+use AccountPurpose::*;
+
+pub(super) fn d(s: &str) -> BusinessDate {
+    s.parse().unwrap()
+}
+
+pub(super) fn cny(amount_minor: i64) -> Money {
+    Money::from_minor(amount_minor, Currency::Cny)
+}
+
+pub(super) fn post(
+    debit: AccountPurpose,
+    credit: AccountPurpose,
+    amount_minor: i64,
+) -> PostingIntent {
+    PostingIntent {
+        debit,
+        credit,
+        amount_minor,
+    }
+}
+
+/// 10,000.00 CNY, 3 months at 0.05%/day, penalty 1.5× (0.075%/day), grace 3 days, late
+/// fee 10.00, written off at 90 DPD. Schedule (see the schedule tests): due Feb 15,
+/// Mar 15, Apr 15 2026; (principal, interest) = (327,883, 15,500), (333,973, 9,410),
+/// (338,144, 5,241).
+pub(super) fn config() -> LoanConfig {
+    let mut product = cny_daily_product();
+    product.late_fee_minor = 1_000;
+    LoanConfig::from_product(&product, cny(1_000_000), 3, 90).unwrap()
+}
+
+pub(super) fn disbursed(config: LoanConfig) -> Loan {
+    let signed = Loan::signed(config, d("2026-01-15"));
+    apply(&signed, &Command::Disburse { payee: None }, d("2026-01-15"))
+        .unwrap()
+        .0
+}
+
+/// Advances day by day through `to`, returning the postings of every day.
+pub(super) fn advance_to(loan: &mut Loan, to: &str, journal: &mut Vec<PostingIntent>) {
+    while loan.business_date < d(to) {
+        let next = loan.business_date.succ();
+        let (state, postings) = apply(loan, &Command::AdvanceDay, next).unwrap();
+        *loan = state;
+        journal.extend(postings);
+    }
+}
+
+pub(super) fn sum_of(
+    journal: &[PostingIntent],
+    debit: AccountPurpose,
+    credit: AccountPurpose,
+) -> i64 {
+    journal
+        .iter()
+        .filter(|p| p.debit == debit && p.credit == credit)
+        .map(|p| p.amount_minor)
+        .sum()
+}
+
+#[test]
+fn an_invalid_product_cannot_sign_a_loan() {
+    let mut product = cny_daily_product();
+    product.grace_days = 99;
+    let refused = LoanConfig::from_product(&product, cny(1_000_000), 3, 90);
+    assert!(matches!(refused, Err(LoanError::Product(reason)) if reason.starts_with("grace_days")));
+    let product = cny_daily_product();
+    let too_long = LoanConfig::from_product(&product, cny(1_000_000), 24, 90);
+    assert!(
+        matches!(too_long, Err(LoanError::Product(reason)) if reason.starts_with("term_months"))
+    );
+}
+
+#[test]
+fn disbursement_goes_to_the_borrower_or_the_named_payee() {
+    let loan = disbursed(config());
+    assert_eq!(loan.status, LoanStatus::Active);
+    assert_eq!(loan.installments.len(), 3);
+    let signed = Loan::signed(config(), d("2026-01-15"));
+    let (_, postings) =
+        apply(&signed, &Command::Disburse { payee: None }, d("2026-01-15")).unwrap();
+    assert_eq!(
+        postings,
+        [post(PrincipalReceivable, BorrowerCash, 1_000_000)]
+    );
+
+    // 60,000.00 is above the 50,000.00 entrusted-payment threshold.
+    let mut big = config();
+    big.principal = cny(6_000_000);
+    let signed = Loan::signed(big, d("2026-01-15"));
+    let refused = apply(&signed, &Command::Disburse { payee: None }, d("2026-01-15"));
+    assert_eq!(
+        refused,
+        Err(LoanError::PayeeRequired {
+            threshold_minor: 5_000_000
+        })
+    );
+    let payee = Some(PayeeAccount("merchant-42".into()));
+    let (_, postings) = apply(&signed, &Command::Disburse { payee }, d("2026-01-15")).unwrap();
+    assert_eq!(
+        postings,
+        [post(PrincipalReceivable, PayeeSettlement, 6_000_000)]
+    );
+
+    // A second disbursement is refused.
+    let again = apply(
+        &disbursed(config()),
+        &Command::Disburse { payee: None },
+        d("2026-01-15"),
+    );
+    assert!(matches!(again, Err(LoanError::Status { .. })));
+}
+
+#[test]
+fn upfront_fee_is_withheld_from_the_payout() {
+    let mut c = config();
+    c.repayment.origination_fee = Some(OriginationFee {
+        rate_fraction: dec!(0.01),
+        collection: FeeCollection::Upfront,
+    });
+    let signed = Loan::signed(c, d("2026-01-15"));
+    let (_, postings) =
+        apply(&signed, &Command::Disburse { payee: None }, d("2026-01-15")).unwrap();
+    assert_eq!(
+        postings,
+        [
+            post(PrincipalReceivable, BorrowerCash, 990_000),
+            post(PrincipalReceivable, FeeIncome, 10_000)
+        ]
+    );
+}
+
+#[test]
+fn daily_accrual_carries_the_remainder_and_meets_the_schedule_on_the_due_date() {
+    let mut loan = disbursed(config());
+    let mut journal = Vec::new();
+    advance_to(&mut loan, "2026-02-14", &mut journal);
+    // 15,500 over 31 days is exactly 500 a day.
+    assert!(journal
+        .iter()
+        .all(|p| *p == post(AccruedInterest, InterestIncome, 500)));
+    assert_eq!(journal.len(), 30);
+    journal.clear();
+    // The due date accrues its day and bills: the period's interest moves from the
+    // accrued account to the loan's receivable.
+    advance_to(&mut loan, "2026-02-15", &mut journal);
+    assert_eq!(sum_of(&journal, AccruedInterest, InterestIncome), 500);
+    assert_eq!(
+        sum_of(&journal, InterestReceivable, AccruedInterest),
+        15_500
+    );
+    journal.clear();
+    // 9,410 over 28 days is 336.07… a day: 336 most days, the remainder adds a unit
+    // now and then (after k days exactly floor(9,410 k / 28) is recognised), and the
+    // due date tops the period up to exactly 9,410.
+    for k in 1..=27i64 {
+        let next = loan.business_date.succ();
+        let (state, postings) = apply(&loan, &Command::AdvanceDay, next).unwrap();
+        loan = state;
+        assert_eq!(loan.installments[1].interest_accrued_minor, 9_410 * k / 28);
+        let interest = sum_of(&postings, AccruedInterest, InterestIncome);
+        assert!(interest == 336 || interest == 337, "{interest}");
+    }
+    advance_to(&mut loan, "2026-03-15", &mut journal);
+    assert_eq!(loan.installments[1].interest_accrued_minor, 9_410);
+    assert_eq!(loan.interest_accrued_unbilled_minor(), 0);
+    // Days move one at a time.
+    let skipped = apply(&loan, &Command::AdvanceDay, d("2026-03-17"));
+    assert_eq!(
+        skipped,
+        Err(LoanError::Date {
+            expected: d("2026-03-16"),
+            got: d("2026-03-17")
+        })
+    );
+}
+
+#[test]
+fn buckets_tile_the_days_past_due() {
+    let mut next = 0;
+    for b in DelinquencyBucket::ALL {
+        let (min, max) = b.dpd_range();
+        assert_eq!(min, next, "{b:?} starts where the previous ends");
+        assert_eq!(delinquency_bucket(min), b);
+        match max {
+            Some(max) => {
+                assert_eq!(delinquency_bucket(max), b);
+                next = max + 1;
+            }
+            None => assert_eq!(delinquency_bucket(u32::MAX), b),
+        }
+    }
+    assert_eq!(delinquency_bucket(30), DelinquencyBucket::M1);
+    assert_eq!(delinquency_bucket(31), DelinquencyBucket::M2);
+    assert_eq!(delinquency_bucket(91), DelinquencyBucket::M4Plus);
+}
+
+#[test]
+fn installment_falls_due_then_dpd_bucket_and_classification_follow() {
+    let mut loan = disbursed(config());
+    let mut journal = Vec::new();
+    advance_to(&mut loan, "2026-02-14", &mut journal);
+    assert!(!loan.installments[0].billed);
+    assert_eq!(loan.outstanding_minor(Component::Principal), 0);
+    advance_to(&mut loan, "2026-02-15", &mut journal);
+    assert!(loan.installments[0].billed);
+    assert_eq!(loan.outstanding_minor(Component::Principal), 327_883);
+    assert_eq!(
+        (loan.dpd, loan.bucket(), loan.classification()),
+        (0, DelinquencyBucket::M0, Classification::Normal)
+    );
+    advance_to(&mut loan, "2026-02-16", &mut journal);
+    assert_eq!(
+        (loan.dpd, loan.bucket(), loan.classification()),
+        (1, DelinquencyBucket::M1, Classification::SpecialMention)
+    );
+    advance_to(&mut loan, "2026-03-18", &mut journal);
+    assert_eq!((loan.dpd, loan.bucket()), (31, DelinquencyBucket::M2));
+    advance_to(&mut loan, "2026-04-17", &mut journal);
+    assert_eq!((loan.dpd, loan.bucket()), (61, DelinquencyBucket::M3));
+    for (dpd, bucket, class) in [
+        (90, DelinquencyBucket::M3, Classification::SpecialMention),
+        (91, DelinquencyBucket::M4Plus, Classification::Substandard),
+        (271, DelinquencyBucket::M4Plus, Classification::Doubtful),
+        (361, DelinquencyBucket::M4Plus, Classification::Loss),
+    ] {
+        assert_eq!(
+            (delinquency_bucket(dpd), classification(dpd)),
+            (bucket, class),
+            "{dpd}"
+        );
+    }
+}
+
+#[test]
+fn penalty_and_late_fee_start_after_the_grace_days() {
+    let mut loan = disbursed(config());
+    let mut journal = Vec::new();
+    advance_to(&mut loan, "2026-02-18", &mut journal); // 3 days late: still in grace
+    assert_eq!(sum_of(&journal, PenaltyReceivable, PenaltyIncome), 0);
+    assert_eq!(sum_of(&journal, FeeReceivable, FeeIncome), 0);
+    journal.clear();
+    advance_to(&mut loan, "2026-02-19", &mut journal);
+    // 327,883 × 0.075% = 245.91225: 245 posted, 0.91225 carried.
+    assert_eq!(sum_of(&journal, PenaltyReceivable, PenaltyIncome), 245);
+    assert_eq!(loan.installments[0].penalty_carry, dec!(0.91225));
+    assert_eq!(sum_of(&journal, FeeReceivable, FeeIncome), 1_000);
+    journal.clear();
+    advance_to(&mut loan, "2026-02-20", &mut journal);
+    assert_eq!(sum_of(&journal, PenaltyReceivable, PenaltyIncome), 246);
+    assert_eq!(
+        sum_of(&journal, FeeReceivable, FeeIncome),
+        0,
+        "late fee is charged once"
+    );
+
+    // Compounding also charges penalty on the overdue interest: 343,383 × 0.075%.
+    let mut c = config();
+    c.penalty_compounds = true;
+    let mut loan = disbursed(c);
+    let mut journal = Vec::new();
+    advance_to(&mut loan, "2026-02-19", &mut journal);
+    assert_eq!(sum_of(&journal, PenaltyReceivable, PenaltyIncome), 257);
+    assert_eq!(loan.installments[0].penalty_carry, dec!(0.53725));
+}
+
+#[test]
+fn repayment_follows_the_allocation_order() {
+    let mut loan = disbursed(config());
+    let mut journal = Vec::new();
+    advance_to(&mut loan, "2026-02-20", &mut journal); // penalty 245 + 246, late fee 1,000
+    let (after, postings) = apply(
+        &loan,
+        &Command::Repay { amount: cny(2_000) },
+        d("2026-02-20"),
+    )
+    .unwrap();
+    // Penalty first (491), then fee (1,000), then interest (509 of 15,500).
+    assert_eq!(
+        postings,
+        [
+            post(BorrowerCash, PenaltyReceivable, 491),
+            post(BorrowerCash, FeeReceivable, 1_000),
+            post(BorrowerCash, InterestReceivable, 509),
+        ]
+    );
+    assert_eq!(after.dpd, 5);
+    // Paying the rest of installment 1 brings the loan current.
+    let rest = after.installments[0].outstanding_total();
+    let (current, _) = apply(
+        &after,
+        &Command::Repay { amount: cny(rest) },
+        d("2026-02-20"),
+    )
+    .unwrap();
+    assert_eq!((current.dpd, current.bucket()), (0, DelinquencyBucket::M0));
+    assert!(matches!(
+        apply(&after, &Command::Repay { amount: cny(1) }, d("2026-02-21")),
+        Err(LoanError::Date { .. })
+    ));
+}
+
+#[test]
+fn component_first_clears_interest_of_every_installment_before_principal() {
+    let mut c = config();
+    c.allocation_order.scope = AllocationScope::ComponentFirst;
+    c.grace_days = 30; // keep penalties and late fees out of this test
+    let mut loan = disbursed(c);
+    let mut journal = Vec::new();
+    advance_to(&mut loan, "2026-03-15", &mut journal); // two installments billed
+    let (after, postings) = apply(
+        &loan,
+        &Command::Repay {
+            amount: cny(30_000),
+        },
+        d("2026-03-15"),
+    )
+    .unwrap();
+    assert_eq!(
+        postings,
+        [
+            post(BorrowerCash, InterestReceivable, 24_910),
+            post(BorrowerCash, PrincipalReceivable, 5_090)
+        ]
+    );
+    assert_eq!(after.installments[1].outstanding(Component::Interest), 0);
+    assert_eq!(
+        after.installments[0].outstanding(Component::Principal),
+        327_883 - 5_090
+    );
+}
+
+#[test]
+fn paying_every_installment_closes_the_loan_and_excess_is_overpayment() {
+    let mut loan = disbursed(config());
+    let mut journal = Vec::new();
+    for (due, total) in [
+        ("2026-02-15", 343_383),
+        ("2026-03-15", 343_383),
+        ("2026-04-15", 343_385),
+    ] {
+        advance_to(&mut loan, due, &mut journal);
+        let extra = if due == "2026-04-15" { 100 } else { 0 };
+        let (state, postings) = apply(
+            &loan,
+            &Command::Repay {
+                amount: cny(total + extra),
+            },
+            d(due),
+        )
+        .unwrap();
+        loan = state;
+        journal.extend(postings);
+    }
+    assert_eq!(loan.status, LoanStatus::PaidOff);
+    assert_eq!(sum_of(&journal, BorrowerCash, Overpayment), 100);
+    assert_eq!(
+        sum_of(&journal, BorrowerCash, PrincipalReceivable),
+        1_000_000
+    );
+    assert_eq!(sum_of(&journal, BorrowerCash, InterestReceivable), 30_151);
+    assert_eq!(sum_of(&journal, AccruedInterest, InterestIncome), 30_151);
+    assert_eq!(
+        sum_of(&journal, InterestReceivable, AccruedInterest),
+        30_151
+    );
+    // A closed loan follows the calendar without posting.
+    let (_, postings) = apply(&loan, &Command::AdvanceDay, d("2026-04-16")).unwrap();
+    assert!(postings.is_empty());
+}
+
+#[test]
+fn write_off_at_the_configured_dpd_takes_receivables_off_the_books() {
+    let mut loan = disbursed(config());
+    let mut journal = Vec::new();
+    advance_to(&mut loan, "2026-05-15", &mut journal); // 89 DPD
+    assert_eq!(loan.status, LoanStatus::Active);
+    let principal = loan.principal_outstanding_minor();
+    let interest = loan.interest_recognised_unpaid_minor();
+    let penalty = loan.outstanding_minor(Component::Penalty);
+    let fee = loan.outstanding_minor(Component::Fee);
+    journal.clear();
+    advance_to(&mut loan, "2026-05-16", &mut journal); // 90 DPD
+    assert_eq!(loan.status, LoanStatus::WrittenOff);
+    assert_eq!(loan.classification(), Classification::Loss);
+    assert_eq!(principal, 1_000_000);
+    assert_eq!(interest, 30_151);
+    assert_eq!(
+        sum_of(&journal, WriteOffExpense, PrincipalReceivable),
+        principal
+    );
+    assert_eq!(
+        sum_of(&journal, InterestIncome, InterestReceivable),
+        interest
+    );
+    assert_eq!(loan.written_off.get(Component::Fee), fee);
+    assert_eq!(sum_of(&journal, FeeIncome, FeeReceivable), fee);
+    let today_penalty = sum_of(&journal, PenaltyReceivable, PenaltyIncome);
+    assert_eq!(
+        sum_of(&journal, PenaltyIncome, PenaltyReceivable),
+        penalty + today_penalty
+    );
+    // Later cash cannot settle booked receivables: it waits in suspense.
+    let (_, postings) = apply(
+        &loan,
+        &Command::Repay { amount: cny(5_000) },
+        d("2026-05-16"),
+    )
+    .unwrap();
+    assert_eq!(postings, [post(BorrowerCash, Suspense, 5_000)]);
+}
+
+#[test]
+fn full_prepayment_pays_principal_and_interest_accrued_so_far() {
+    let mut loan = disbursed(config());
+    let mut journal = Vec::new();
+    advance_to(&mut loan, "2026-02-15", &mut journal);
+    let (paid, _) = apply(
+        &loan,
+        &Command::Repay {
+            amount: cny(343_383),
+        },
+        d("2026-02-15"),
+    )
+    .unwrap();
+    loan = paid;
+    advance_to(&mut loan, "2026-02-25", &mut journal);
+    // 10 days of 9,410 / 28 = 3,360.71… → 3,360 recognised so far.
+    assert_eq!(loan.installments[1].interest_accrued_minor, 3_360);
+    let required = payoff_minor(&loan).unwrap();
+    assert_eq!(required, 672_117 + 3_360);
+    let short = apply(
+        &loan,
+        &Command::PrepayFull {
+            amount: cny(required - 1),
+        },
+        d("2026-02-25"),
+    );
+    assert_eq!(
+        short,
+        Err(LoanError::InsufficientForPayoff {
+            required_minor: required
+        })
+    );
+    let (closed, postings) = apply(
+        &loan,
+        &Command::PrepayFull {
+            amount: cny(required),
+        },
+        d("2026-02-25"),
+    )
+    .unwrap();
+    assert_eq!(closed.status, LoanStatus::PaidOff);
+    // Interest before principal, as the allocation order says.
+    assert_eq!(
+        postings,
+        [
+            post(InterestReceivable, AccruedInterest, 3_360),
+            post(BorrowerCash, InterestReceivable, 3_360),
+            post(BorrowerCash, PrincipalReceivable, 672_117)
+        ]
+    );
+    assert_eq!(closed.installments.len(), 2);
+}
+
+/// Paid installment 1 on Feb 15, then advanced to Feb 25: 3,360 of interest accrued.
+fn loan_on_feb_25(c: LoanConfig) -> Loan {
+    let mut loan = disbursed(c);
+    let mut journal = Vec::new();
+    advance_to(&mut loan, "2026-02-15", &mut journal);
+    loan = apply(
+        &loan,
+        &Command::Repay {
+            amount: cny(343_383),
+        },
+        d("2026-02-15"),
+    )
+    .unwrap()
+    .0;
+    advance_to(&mut loan, "2026-02-25", &mut journal);
+    loan
+}
+
+fn prepay(loan: &Loan, amount_minor: i64) -> Result<(Loan, Vec<PostingIntent>), LoanError> {
+    apply(
+        loan,
+        &Command::PrepayPartial {
+            amount: cny(amount_minor),
+        },
+        d("2026-02-25"),
+    )
+}
+
+fn shape(loan: &Loan) -> Vec<(u32, BusinessDate, i64, i64)> {
+    loan.installments
+        .iter()
+        .map(|i| {
+            (
+                i.scheduled.number,
+                i.scheduled.due_date,
+                i.scheduled.principal_minor,
+                i.scheduled.interest_minor,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn partial_prepayment_shortening_the_term() {
+    let loan = loan_on_feb_25(config());
+    let (after, postings) = prepay(&loan, 403_360).unwrap();
+    assert_eq!(
+        postings,
+        [
+            post(InterestReceivable, AccruedInterest, 3_360),
+            post(BorrowerCash, InterestReceivable, 3_360),
+            post(BorrowerCash, PrincipalReceivable, 400_000)
+        ]
+    );
+    // 272,117 left; the kept installment of 343,383 clears it on Mar 15 (18 days of
+    // interest: 2,449), so Apr 15 is gone.
+    assert_eq!(
+        shape(&after),
+        [
+            (1, d("2026-02-15"), 327_883, 15_500),
+            (2, d("2026-02-25"), 400_000, 3_360),
+            (3, d("2026-03-15"), 272_117, 2_449),
+        ]
+    );
+    let mut loan = after;
+    let mut journal = Vec::new();
+    advance_to(&mut loan, "2026-03-15", &mut journal);
+    assert_eq!(sum_of(&journal, AccruedInterest, InterestIncome), 2_449);
+    let (closed, _) = apply(
+        &loan,
+        &Command::Repay {
+            amount: cny(274_566),
+        },
+        d("2026-03-15"),
+    )
+    .unwrap();
+    assert_eq!(closed.status, LoanStatus::PaidOff);
+}
+
+#[test]
+fn partial_prepayment_lowering_the_installment_with_a_fee() {
+    let mut c = config();
+    c.prepayment.partial_effect = PartialPrepaymentEffect::LowerInstallment;
+    c.prepayment.fee_rate_fraction = dec!(0.01);
+    let loan = loan_on_feb_25(c);
+    // 400,000 after interest: 396,039 principal + 3,960 fee (1%, half-up) = 399,999,
+    // the most principal whose fee still fits; the last unit is an overpayment.
+    let (after, postings) = prepay(&loan, 403_360).unwrap();
+    assert_eq!(
+        postings,
+        [
+            post(InterestReceivable, AccruedInterest, 3_360),
+            post(FeeReceivable, FeeIncome, 3_960),
+            post(BorrowerCash, FeeReceivable, 3_960),
+            post(BorrowerCash, InterestReceivable, 3_360),
+            post(BorrowerCash, PrincipalReceivable, 396_039),
+            post(BorrowerCash, Overpayment, 1),
+        ]
+    );
+    let remaining: Vec<BusinessDate> = after.installments[2..]
+        .iter()
+        .map(|i| i.scheduled.due_date)
+        .collect();
+    assert_eq!(remaining, [d("2026-03-15"), d("2026-04-15")]);
+    assert_eq!(after.principal_outstanding_minor(), 672_117 - 396_039);
+    assert!(after.installments[2].scheduled.total_minor < 343_383);
+}
+
+#[test]
+fn partial_prepayment_limits() {
+    let loan = loan_on_feb_25(config());
+    assert_eq!(
+        prepay(&loan, 3_360 + 9_999),
+        Err(LoanError::PartialBelowMinimum {
+            minimum_minor: 10_000
+        })
+    );
+    assert_eq!(
+        prepay(&loan, 3_360 + 672_117),
+        Err(LoanError::PartialCoversAll)
+    );
+    let mut c = config();
+    c.prepayment.partial_allowed = false;
+    assert_eq!(
+        prepay(&loan_on_feb_25(c), 403_360),
+        Err(LoanError::PrepaymentNotAllowed)
+    );
+}
+
+/// Balances per purpose (debit positive) from a journal.
+pub(super) fn balances(journal: &[PostingIntent]) -> BTreeMap<AccountPurpose, i64> {
+    let mut map = BTreeMap::new();
+    for p in journal {
+        *map.entry(p.debit).or_insert(0) += p.amount_minor;
+        *map.entry(p.credit).or_insert(0) -= p.amount_minor;
+    }
+    map
+}
+
+fn any_config() -> impl Strategy<Value = LoanConfig> {
+    let method = prop_oneof![
+        Just(crate::product::RepaymentMethod::Annuity),
+        Just(crate::product::RepaymentMethod::EqualPrincipal),
+        Just(crate::product::RepaymentMethod::InterestOnly),
+        Just(crate::product::RepaymentMethod::Bullet),
+    ];
+    let rate = prop_oneof![
+        Just(crate::product::ContractRate::Daily(
+            "0.05%".parse().unwrap()
+        )),
+        Just(crate::product::ContractRate::Monthly(
+            "1.5%".parse().unwrap()
+        )),
+        Just(crate::product::ContractRate::Annual("18%".parse().unwrap())),
+    ];
+    let fee = prop_oneof![
+        Just(None),
+        Just(Some(OriginationFee {
+            rate_fraction: dec!(0.02),
+            collection: FeeCollection::Spread
+        })),
+        Just(Some(OriginationFee {
+            rate_fraction: dec!(0.01),
+            collection: FeeCollection::Upfront
+        })),
+    ];
+    let scope = prop_oneof![
+        Just(AllocationScope::OldestInstallmentFirst),
+        Just(AllocationScope::ComponentFirst)
+    ];
+    let day_rule = prop_oneof![
+        Just(crate::product::RepaymentDayRule::DisbursementDay),
+        (1u8..=31).prop_map(crate::product::RepaymentDayRule::FixedDay),
+    ];
+    let effect = prop_oneof![
+        Just(PartialPrepaymentEffect::ShortenTerm),
+        Just(PartialPrepaymentEffect::LowerInstallment)
+    ];
+    (
+        (method, rate, fee, scope, day_rule, effect, 0i64..=200),
+        (
+            3u32..=12,
+            10_000i64..=5_000_000,
+            any::<bool>(),
+            0u32..=5,
+            30u32..=120,
+            any::<bool>(),
+            any::<bool>(),
+        ),
+    )
+        .prop_map(
+            |(
+                (method, rate, fee, scope, day_rule, effect, fee_bp),
+                (term, principal, compounds, grace, write_off, late_fee, hold),
+            )| {
+                let mut product = cny_daily_product();
+                product.repayment_method = method;
+                product.contract_rate = rate;
+                product.origination_fee = fee;
+                product.allocation_order.scope = scope;
+                product.repayment_day = day_rule;
+                product.penalty.compound_on_overdue_interest = compounds;
+                product.grace_days = grace;
+                product.late_fee_minor = if late_fee { 1_000 } else { 0 };
+                product.prepayment.partial_effect = effect;
+                product.prepayment.fee_rate_fraction = Decimal::new(fee_bp, 4);
+                product.overpayment_credit = if hold {
+                    crate::product::OverpaymentCredit::Hold
+                } else {
+                    crate::product::OverpaymentCredit::ApplyToNextDue
+                };
+                product.validate().unwrap();
+                LoanConfig::from_product(&product, cny(principal), term, write_off).unwrap()
+            },
+        )
+}
+
+proptest! {
+    /// Random days and repayments: the receivables the postings imply always equal what
+    /// the state says is owed, and every posting is positive.
+    #[test]
+    fn postings_agree_with_state(
+        days in 1usize..200,
+        payments in prop::collection::vec((0usize..200, 1i64..400_000), 0..12),
+        compounds in any::<bool>(),
+    ) {
+        let mut c = config();
+        c.penalty_compounds = compounds;
+        let signed = Loan::signed(c, d("2026-01-15"));
+        let (mut loan, mut journal) = apply(&signed, &Command::Disburse { payee: None }, d("2026-01-15")).unwrap();
+        for day in 0..days {
+            let (state, postings) = apply(&loan, &Command::AdvanceDay, loan.business_date.succ()).unwrap();
+            loan = state;
+            journal.extend(postings);
+            for &(_, amount_minor) in payments.iter().filter(|(on, _)| *on == day) {
+                let (state, postings) = apply(&loan, &Command::Repay { amount: cny(amount_minor) }, loan.business_date).unwrap();
+                loan = state;
+                journal.extend(postings);
+            }
+            prop_assert!(journal.iter().all(|p| p.amount_minor > 0));
+            let b = balances(&journal);
+            let get = |purpose| b.get(&purpose).copied().unwrap_or(0);
+            let on_books = loan.status == LoanStatus::Active;
+            prop_assert_eq!(get(PrincipalReceivable), if on_books { loan.principal_outstanding_minor() } else { 0 });
+            prop_assert_eq!(get(InterestReceivable), if on_books { loan.outstanding_minor(Component::Interest) } else { 0 });
+            prop_assert_eq!(get(AccruedInterest), if on_books { loan.interest_accrued_unbilled_minor() } else { 0 });
+            prop_assert_eq!(get(PenaltyReceivable), if on_books { loan.outstanding_minor(Component::Penalty) } else { 0 });
+            prop_assert_eq!(get(FeeReceivable), if on_books { loan.outstanding_minor(Component::Fee) } else { 0 });
+            prop_assert_eq!(-get(Overpayment), loan.overpayment_credit_minor);
+            prop_assert_eq!(b.values().sum::<i64>(), 0);
+        }
+    }
+
+    /// On every day `quiet_through` promises, `AdvanceDay` changes nothing but the date and
+    /// the accrued interest and posts only `AccruedInterest ← InterestIncome`, by the amount
+    /// `quiet_day_accrual_minor` gives; `fast_forward` lands on the same state as stepping.
+    #[test]
+    fn quiet_days_have_a_closed_form(
+        c in any_config(),
+        actions in prop::collection::vec((0u8..100, 1i64..600_000), 1..200),
+    ) {
+        let signed = Loan::signed(c, d("2026-01-31"));
+        let (mut loan, _) = apply(&signed, &Command::Disburse { payee: None }, d("2026-01-31")).unwrap();
+        for &(kind, amount_minor) in &actions {
+            if kind < 15 {
+                if let Ok((state, _)) = apply(&loan, &Command::Repay { amount: cny(amount_minor) }, loan.business_date) {
+                    loan = state;
+                }
+            }
+            let Some(quiet) = quiet_through(&loan) else {
+                loan = apply(&loan, &Command::AdvanceDay, loan.business_date.succ()).unwrap().0;
+                continue;
+            };
+            let start = loan.clone();
+            let mut stepped = loan.clone();
+            while stepped.business_date < quiet {
+                let next = stepped.business_date.succ();
+                let expected = quiet_day_accrual_minor(&stepped, next);
+                let (state, postings) = apply(&stepped, &Command::AdvanceDay, next).unwrap();
+                let accrued: i64 = postings.iter().map(|p| p.amount_minor).sum();
+                prop_assert!(postings.iter().all(|p| p.debit == AccruedInterest && p.credit == InterestIncome));
+                prop_assert_eq!(accrued, expected);
+                prop_assert_eq!(quiet_day_accrual_minor(&start, next), expected);
+                stepped = state;
+                let mut jumped = start.clone();
+                prop_assert_eq!(fast_forward(&mut jumped, next), Some(()));
+                prop_assert_eq!(&jumped, &stepped);
+            }
+            let mut beyond = stepped.clone();
+            prop_assert_eq!(fast_forward(&mut beyond, quiet.succ()), None);
+            prop_assert_eq!(&beyond, &stepped);
+            loan = apply(&stepped, &Command::AdvanceDay, quiet.succ()).unwrap().0;
+            if loan.status != LoanStatus::Active {
+                break;
+            }
+        }
+    }
+
+    /// Random products and borrowers: whatever happens, the journal balances, receivables
+    /// match the state, a paid-off loan owes nothing and every principal unit is either
+    /// repaid or written off.
+    #[test]
+    fn any_product_keeps_the_books_in_step(
+        c in any_config(),
+        actions in prop::collection::vec((0u8..100, 1i64..600_000), 60..420),
+        pay_percent in 0u8..40,
+        prepay_percent in 0u8..3,
+    ) {
+        let principal_minor = c.principal.amount_minor();
+        let signed = Loan::signed(c, d("2026-01-31"));
+        let (mut loan, mut journal) = apply(&signed, &Command::Disburse { payee: None }, d("2026-01-31")).unwrap();
+        for &(kind, amount_minor) in &actions {
+            // Borrowers differ: some pay often, some never, a few pay off early.
+            let command = if kind < prepay_percent {
+                match payoff_minor(&loan) {
+                    Ok(required) => Command::PrepayFull { amount: cny(required + amount_minor % 3) },
+                    Err(_) => Command::AdvanceDay,
+                }
+            } else if kind < prepay_percent + 2 {
+                Command::PrepayPartial { amount: cny(amount_minor) }
+            } else if kind < prepay_percent + pay_percent {
+                Command::Repay { amount: cny(amount_minor) }
+            } else if kind >= 97 && loan.overpayment_credit_minor > 0 {
+                Command::Refund { amount: cny(1 + amount_minor % loan.overpayment_credit_minor) }
+            } else {
+                Command::AdvanceDay
+            };
+            let as_of = match command {
+                Command::AdvanceDay => loan.business_date.succ(),
+                _ => loan.business_date,
+            };
+            match apply(&loan, &command, as_of) {
+                Ok((state, postings)) => {
+                    loan = state;
+                    journal.extend(postings);
+                }
+                // A partial prepayment may be refused (too small, too large); nothing
+                // else may fail here.
+                Err(error) => prop_assert!(
+                    matches!(command, Command::PrepayPartial { .. })
+                        || (loan.status != LoanStatus::Active
+                            && !matches!(command, Command::AdvanceDay)),
+                    "{}", error
+                ),
+            }
+        }
+        prop_assert!(journal.iter().all(|p| p.amount_minor > 0));
+        let b = balances(&journal);
+        let get = |purpose| b.get(&purpose).copied().unwrap_or(0);
+        prop_assert_eq!(b.values().sum::<i64>(), 0);
+        let on_books = loan.status == LoanStatus::Active;
+        prop_assert_eq!(get(PrincipalReceivable), if on_books { loan.principal_outstanding_minor() } else { 0 });
+        prop_assert_eq!(get(InterestReceivable), if on_books { loan.outstanding_minor(Component::Interest) } else { 0 });
+            prop_assert_eq!(get(AccruedInterest), if on_books { loan.interest_accrued_unbilled_minor() } else { 0 });
+        prop_assert_eq!(get(FeeReceivable), if on_books { loan.outstanding_minor(Component::Fee) } else { 0 });
+        prop_assert_eq!(get(PenaltyReceivable), if on_books { loan.outstanding_minor(Component::Penalty) } else { 0 });
+        prop_assert_eq!(-get(Overpayment), loan.overpayment_credit_minor);
+        prop_assert!(loan.overpayment_credit_minor >= 0);
+        let repaid = sum_of(&journal, BorrowerCash, PrincipalReceivable)
+            + sum_of(&journal, Overpayment, PrincipalReceivable);
+        let written_off = sum_of(&journal, WriteOffExpense, PrincipalReceivable);
+        prop_assert_eq!(repaid + written_off + get(PrincipalReceivable), principal_minor);
+        if loan.status == LoanStatus::PaidOff {
+            prop_assert!(loan.installments.iter().all(|i| i.billed && i.outstanding_total() == 0));
+        }
+        let stored = crate::codec::encode_loan(&loan);
+        prop_assert_eq!(crate::codec::decode_loan(&stored), Ok(loan.clone()));
+        prop_assert!(crate::codec::decode_loan(&stored[..stored.len() - 1]).is_err());
+    }
+}
