@@ -1,6 +1,6 @@
 //! The ledger use cases, run on SQLite and PostgreSQL alike.
 
-use engine::{Command, Engine, EngineConfig, EngineError, Outcome};
+use engine::{Clock, Command, Engine, EngineConfig, EngineError, ManualClock, Outcome};
 use ledger::{
     AccountId, Constraint, EntryId, EntryRequest, HoldId, HoldRequest, HoldStatus, LedgerError,
     Posting, Side,
@@ -278,7 +278,11 @@ async fn constraints_count_pending_holds() {
 
 #[tokio::test]
 async fn holds_post_partially_void_and_expire() {
-    for (ts, e) in engines().await {
+    for ts in testkit::all_stores().await {
+        let clock = ManualClock::starting_now();
+        let e = Engine::start_with_clock(ts.store.clone(), EngineConfig::default(), clock.clone())
+            .await
+            .expect("start engine");
         let (a, b) = (
             account(&e, None, Currency::Cny).await,
             account(&e, None, Currency::Cny).await,
@@ -362,9 +366,22 @@ async fn holds_post_partially_void_and_expire() {
         };
         assert_eq!(h.status, HoldStatus::Voided);
 
-        let h3 = mk(70, Some(engine::now_ms() + 300));
+        let h3 = mk(70, Some(clock.now_ms() + 300));
         e.submit_one(Command::Hold(h3.clone())).await.unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+        clock.advance_ms(299);
+        let early = Command::PostHold {
+            hold_id: h3.id,
+            entry_id: EntryId(Uuid::new_v4()),
+            amount_minor: Some(1),
+            memo: String::new(),
+        };
+        // Not yet expired: a post goes through (and releases the hold), so use another.
+        let Outcome::Entry(..) = e.submit_one(early).await.unwrap() else {
+            panic!("{}: a hold 1 ms before its expiry posts", ts.name)
+        };
+        let h3 = mk(70, Some(clock.now_ms() + 1));
+        e.submit_one(Command::Hold(h3.clone())).await.unwrap();
+        clock.advance_ms(1);
         let late = Command::PostHold {
             hold_id: h3.id,
             entry_id: EntryId(Uuid::new_v4()),
@@ -384,12 +401,17 @@ async fn holds_post_partially_void_and_expire() {
             "{}: {err}",
             ts.name
         );
-        assert_eq!(
-            e.hold(h3.id).await.unwrap().unwrap().status,
-            HoldStatus::Expired,
-            "{}: sweeper expired it",
-            ts.name
-        );
+        // The writer sweeps as soon as the clock moves; its commit is awaited here.
+        let mut swept = false;
+        for _ in 0..500 {
+            if e.hold(h3.id).await.unwrap().unwrap().status == HoldStatus::Expired {
+                swept = true;
+                break;
+            }
+            tokio::task::yield_now().await;
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(swept, "{}: the sweeper expired it", ts.name);
         assert_eq!(balances(&e, a).await.debits_pending_minor, 0, "{}", ts.name);
         let report = engine::verify(&ts.store, |_| {}).await.unwrap();
         assert!(report.ok(), "{}: {report:?}", ts.name);

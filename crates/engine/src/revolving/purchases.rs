@@ -86,7 +86,7 @@ pub async fn authorize(
         debit_account_id: line_account(&line, Purpose::Available),
         credit_account_id: line_account(&line, Purpose::Used),
         amount_minor: p.amount_minor,
-        expires_at_ms: Some(crate::now_ms() + AUTHORIZATION_TTL_MS),
+        expires_at_ms: Some(engine.now_ms() + AUTHORIZATION_TTL_MS),
         memo: format!("purchase {} at merchant {}", p.id, p.merchant_id),
     });
     match submit_doc(engine, vec![hold], vec![purchase_write(&p, None)]).await {
