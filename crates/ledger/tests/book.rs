@@ -280,12 +280,19 @@ fn an_account_created_in_a_failed_batch_is_not_reported() {
         ],
     )
     .unwrap_err();
-    assert!(matches!(err, LedgerError::InBatch { index: 2, .. }), "{err:?}");
+    assert!(
+        matches!(err, LedgerError::InBatch { index: 2, .. }),
+        "{err:?}"
+    );
     assert!(b.account(id(9)).is_none());
     let effect = b.take_effect();
     assert!(effect.accounts_created.is_empty());
     let reported: Vec<AccountId> = effect.balances.iter().map(|(a, _)| *a).collect();
-    assert_eq!(reported, vec![id(1), id(3)], "only the funding entry's accounts");
+    assert_eq!(
+        reported,
+        vec![id(1), id(3)],
+        "only the funding entry's accounts"
+    );
 }
 
 fn ids() -> Vec<AccountId> {
