@@ -297,13 +297,12 @@ impl Engine {
         let root = view.tree.root(size).expect("committed size within tree");
         drop(view);
         let head = self.signer.sign(size, self.now_ms() as u64, root);
-        debug_assert!(merkle::verify_inclusion(
-            entry.seq,
-            size,
-            &entry.hash,
-            &path,
-            &root
-        ));
+        // A proof that does not verify here would not verify for the client either: refuse
+        // to serve it (an internal error) rather than hand out a wrong one.
+        anyhow::ensure!(
+            merkle::verify_inclusion(entry.seq, size, &entry.hash, &path, &root),
+            "the inclusion proof of entry {id} does not verify against the committed tree"
+        );
         Ok(Some(EntryProof {
             leaf_data: leaf_data(&entry),
             leaf_index: entry.seq,
