@@ -294,17 +294,24 @@ fn expiry_envelope(book: &Book, clock: &dyn Clock) -> Option<Envelope> {
 
 /// Ids a group refers to, to look up in storage once for the whole group. Optimistically,
 /// new entries and holds are not looked up: a retry of a committed one makes the commit fail
-/// on its unique id, and the group is then run again with every id looked up.
+/// on its unique id, and the group is then run again with every id looked up. Nor is a
+/// hold the book holds pending, or the entry posting it: the book is the authority on
+/// pending holds (a hold posted, voided or expired has left it), so such a hold is applied
+/// whatever storage says, and an entry id already taken fails the commit like a new entry's.
 fn referenced_ids(
     group: &[Envelope],
     optimistic: bool,
+    book: &Book,
 ) -> (Vec<EntryId>, Vec<HoldId>, Vec<EntryId>) {
+    let pending = |id: &HoldId| optimistic && book.pending_hold(*id).is_some();
     let (mut entries, mut holds, mut reversed) = (Vec::new(), Vec::new(), Vec::new());
     for c in group.iter().flat_map(|e| &e.commands) {
         match c {
             Command::Entry(r) if !optimistic => entries.push(r.id),
             Command::Hold(h) if !optimistic => holds.push(h.id),
             Command::Entry(_) | Command::Hold(_) => {}
+            Command::PostHold { hold_id, .. } | Command::VoidHold { hold_id }
+                if pending(hold_id) => {}
             Command::PostHold {
                 hold_id, entry_id, ..
             } => {
@@ -353,7 +360,7 @@ async fn stage(
     seen: &mut Seen,
     optimistic: bool,
 ) -> anyhow::Result<StageOutput> {
-    let (entry_ids, hold_ids, reversed) = referenced_ids(group, optimistic);
+    let (entry_ids, hold_ids, reversed) = referenced_ids(group, optimistic, book);
     let existing = if entry_ids.is_empty() && hold_ids.is_empty() && reversed.is_empty() {
         Existing::default()
     } else {
@@ -450,6 +457,7 @@ impl LoanVersions {
             match w {
                 DomainWrite::Loan { row, .. } => loans.push(row.id),
                 DomainWrite::Doc { row, .. } => docs.push(row.id),
+                DomainWrite::DocAt { id, .. } => docs.push(*id),
                 _ => {}
             }
         }
@@ -476,6 +484,13 @@ impl LoanVersions {
 
     fn admit(&self, writes: &[DomainWrite]) -> Result<(), EngineError> {
         for w in writes {
+            if let DomainWrite::DocAt { id, version } = w {
+                let now = self.current.get(id).copied();
+                if now.is_some_and(|v| v != *version) || (now.is_none() && self.complete) {
+                    return Err(EngineError::StaleDoc { id: *id });
+                }
+                continue;
+            }
             let (id, version, expected, stale) = match w {
                 DomainWrite::Loan {
                     row,

@@ -418,6 +418,62 @@ async fn holds_post_partially_void_and_expire() {
     }
 }
 
+/// Posting a pending hold is applied without looking its ids up in storage first; an entry
+/// id that another entry already took must still be refused, and the hold stay pending.
+#[tokio::test]
+async fn a_hold_posted_under_a_taken_entry_id_is_refused() {
+    for (ts, e) in engines().await {
+        let (a, b) = (
+            account(&e, None, Currency::Cny).await,
+            account(&e, None, Currency::Cny).await,
+        );
+        let taken = Uuid::new_v4();
+        e.submit_one(Command::Entry(transfer(taken, a, b, 5)))
+            .await
+            .unwrap();
+        let hold = HoldRequest {
+            id: HoldId(Uuid::new_v4()),
+            currency: Currency::Cny,
+            debit_account_id: a,
+            credit_account_id: b,
+            amount_minor: 40,
+            expires_at_ms: None,
+            memo: String::new(),
+        };
+        e.submit_one(Command::Hold(hold.clone())).await.unwrap();
+        let post = |entry_id| Command::PostHold {
+            hold_id: hold.id,
+            entry_id: EntryId(entry_id),
+            amount_minor: None,
+            memo: String::new(),
+        };
+        let err = rejected(e.submit_one(post(taken)).await);
+        assert!(
+            matches!(err, LedgerError::IdConflict { .. }),
+            "{}: {err}",
+            ts.name
+        );
+        assert_eq!(
+            e.hold(hold.id).await.unwrap().unwrap().status,
+            HoldStatus::Pending,
+            "{}",
+            ts.name
+        );
+        assert_eq!(
+            balances(&e, a).await.debits_pending_minor,
+            40,
+            "{}",
+            ts.name
+        );
+        let Outcome::Entry(rec, false) = e.submit_one(post(Uuid::new_v4())).await.unwrap() else {
+            panic!("{}: a fresh id posts it", ts.name)
+        };
+        assert_eq!(rec.postings[0].amount_minor, 40);
+        let report = engine::verify(&ts.store, |_| {}).await.unwrap();
+        assert!(report.ok(), "{}: {report:?}", ts.name);
+    }
+}
+
 #[tokio::test]
 async fn reversals_undo_once() {
     for (ts, e) in engines().await {
