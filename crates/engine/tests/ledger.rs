@@ -811,3 +811,56 @@ async fn sqlite_balances_lag_their_rows_and_recover_after_reopening() {
     assert_eq!(balances(&e, a).await, a_now);
     assert!(engine::verify(&old, |_| {}).await.unwrap().ok());
 }
+
+/// A change that depends on a document without rewriting it names the version it read
+/// (`DocAt`): committed while the document is at that version, refused once it moved on,
+/// whether the writer knows the version from this group or only storage does.
+#[tokio::test]
+async fn a_change_naming_a_document_version_needs_that_version() {
+    for (ts, e) in engines().await {
+        let id = Uuid::new_v4();
+        let row = |version| store::DocRow {
+            kind: "test".into(),
+            id,
+            tenant: "t".into(),
+            parent: None,
+            open: false,
+            day: 0,
+            version,
+            body: b"{}".to_vec(),
+        };
+        let write = |version, expected_version| store::DomainWrite::Doc {
+            row: row(version),
+            expected_version,
+        };
+        let at = |version| store::DomainWrite::DocAt { id, version };
+        e.submit_with(Vec::new(), vec![write(1, None)])
+            .await
+            .unwrap();
+        e.submit_with(Vec::new(), vec![at(1)])
+            .await
+            .unwrap_or_else(|err| panic!("{}: at its version: {err}", ts.name));
+        e.submit_with(Vec::new(), vec![write(2, Some(1))])
+            .await
+            .unwrap();
+        for stale in [at(1), at(3)] {
+            let r = e.submit_with(Vec::new(), vec![stale]).await;
+            assert!(
+                matches!(r, Err(EngineError::StaleDoc { id: s }) if s == id),
+                "{}: {r:?}",
+                ts.name
+            );
+        }
+        let missing = store::DomainWrite::DocAt {
+            id: Uuid::new_v4(),
+            version: 1,
+        };
+        let r = e.submit_with(Vec::new(), vec![missing]).await;
+        assert!(
+            matches!(r, Err(EngineError::StaleDoc { .. })),
+            "{}: {r:?}",
+            ts.name
+        );
+        e.submit_with(Vec::new(), vec![at(2)]).await.unwrap();
+    }
+}
