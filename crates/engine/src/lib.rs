@@ -5,6 +5,7 @@
 
 mod business_day;
 mod cache;
+pub mod clock;
 pub mod cob;
 mod decisions;
 mod error;
@@ -15,6 +16,7 @@ pub mod simulation;
 mod verify;
 mod writer;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::EngineError;
 pub use verify::{verify, VerifyReport};
 pub use writer::{Command, Outcome, Replayed};
@@ -68,6 +70,8 @@ pub struct Engine {
     decision_uses: Arc<tokio::sync::Mutex<()>>,
     /// Stops the writer task, for fault injection only.
     writer_abort: tokio::task::AbortHandle,
+    /// The time of day: hold expiry, timestamps of entries, holds and tree heads.
+    clock: Arc<dyn Clock>,
 }
 
 /// An inclusion proof with everything an outside verifier needs.
@@ -99,15 +103,19 @@ async fn report_writer_end(task: tokio::task::JoinHandle<()>) {
     }
 }
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 impl Engine {
-    /// Migrates the store, rebuilds the book from it and starts the writer.
+    /// Migrates the store, rebuilds the book from it and starts the writer, on the system
+    /// clock.
     pub async fn start(store: Store, config: EngineConfig) -> anyhow::Result<Engine> {
+        Engine::start_with_clock(store, config, Arc::new(SystemClock)).await
+    }
+
+    /// As [`Engine::start`], reading the time from `clock`.
+    pub async fn start_with_clock(
+        store: Store,
+        config: EngineConfig,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Engine> {
         store.migrate().await?;
         let state = store.load_book_state().await?;
         let mut tree = MerkleTree::new();
@@ -131,7 +139,8 @@ impl Engine {
             state.chain_heads,
             committed_size,
         );
-        let (tx, writer_task) = writer::spawn(store.clone(), book, view.clone(), config);
+        let (tx, writer_task) =
+            writer::spawn(store.clone(), book, view.clone(), config, clock.clone());
         let writer_abort = writer_task.abort_handle();
         tokio::spawn(report_writer_end(writer_task));
         Ok(Engine {
@@ -144,11 +153,17 @@ impl Engine {
             documents: Arc::default(),
             loan_day: Arc::new(business_day::LoanDay::new()),
             decision_uses: Arc::default(),
+            clock,
         })
     }
 
     pub(crate) fn decision_uses(&self) -> &tokio::sync::Mutex<()> {
         &self.decision_uses
+    }
+
+    /// The time of day as this engine's clock tells it, in milliseconds since the epoch.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     pub(crate) fn documents(&self) -> &revolving::Documents {
@@ -269,7 +284,7 @@ impl Engine {
         let view = self.tree.lock().unwrap_or_else(|p| p.into_inner());
         let size = view.committed_size;
         let root = view.tree.root(size).expect("committed size within tree");
-        self.signer.sign(size, now_ms() as u64, root)
+        self.signer.sign(size, self.now_ms() as u64, root)
     }
 
     pub fn public_key(&self) -> [u8; 32] {
@@ -289,14 +304,13 @@ impl Engine {
             .ok_or_else(|| anyhow::anyhow!("entry {id} is stored but not in the committed tree"))?;
         let root = view.tree.root(size).expect("committed size within tree");
         drop(view);
-        let head = self.signer.sign(size, now_ms() as u64, root);
-        debug_assert!(merkle::verify_inclusion(
-            entry.seq,
-            size,
-            &entry.hash,
-            &path,
-            &root
-        ));
+        let head = self.signer.sign(size, self.now_ms() as u64, root);
+        // A proof that does not verify here would not verify for the client either: refuse
+        // to serve it (an internal error) rather than hand out a wrong one.
+        anyhow::ensure!(
+            merkle::verify_inclusion(entry.seq, size, &entry.hash, &path, &root),
+            "the inclusion proof of entry {id} does not verify against the committed tree"
+        );
         Ok(Some(EntryProof {
             leaf_data: leaf_data(&entry),
             leaf_index: entry.seq,

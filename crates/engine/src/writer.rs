@@ -11,7 +11,7 @@ mod command;
 
 pub use command::{Command, Outcome, Replayed};
 
-use crate::{now_ms, EngineConfig, EngineError, TreeView};
+use crate::{Clock, EngineConfig, EngineError, TreeView};
 use apply::{apply_envelope, Seen};
 use ledger::{Book, EntryId, HoldId};
 use std::collections::HashMap;
@@ -46,9 +46,10 @@ pub(crate) fn spawn(
     book: Book,
     view: Arc<Mutex<TreeView>>,
     config: EngineConfig,
+    clock: Arc<dyn Clock>,
 ) -> (mpsc::Sender<Envelope>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(config.queue_depth_max);
-    let task = tokio::spawn(run(rx, store, book, view, config));
+    let task = tokio::spawn(run(rx, store, book, view, config, clock));
     (tx, task)
 }
 
@@ -58,7 +59,9 @@ async fn run(
     mut book: Book,
     view: Arc<Mutex<TreeView>>,
     config: EngineConfig,
+    clock: Arc<dyn Clock>,
 ) {
+    let clock = &*clock;
     let mut expiry = tokio::time::interval(std::time::Duration::from_millis(500));
     let mut inflight: Option<InFlight> = None;
     loop {
@@ -68,14 +71,18 @@ async fn run(
                     Some(e) => e,
                     None => break,
                 },
-                _ = expiry.tick() => match expiry_envelope(&book) {
+                _ = expiry.tick() => match expiry_envelope(&book, clock) {
+                    Some(e) => e,
+                    None => continue,
+                },
+                _ = clock.jumped() => match expiry_envelope(&book, clock) {
                     Some(e) => e,
                     None => continue,
                 },
             };
             let mut next = Staged::new(book.group_mark());
             next.add(
-                &store,
+                (&store, clock),
                 &mut book,
                 gather(&mut rx, vec![first], config),
                 None,
@@ -95,16 +102,17 @@ async fn run(
                 r = &mut f.handle => break r,
                 Some(env) = rx.recv(), if room => {
                     let chunk = gather(&mut rx, vec![env], config);
-                    next.add(&store, &mut book, chunk, Some(&f.staged.seen)).await;
+                    next.add((&store, clock), &mut book, chunk, Some(&f.staged.seen))
+                        .await;
                 }
             }
         };
         if let Err(e) = committed.unwrap_or_else(|j| Err(anyhow::anyhow!("commit task: {j}"))) {
             // Both groups leave memory; each is run again on its own.
             book.rollback_to(0);
-            retry_failed(&store, &mut book, &view, f.staged.group, e).await;
+            retry_failed((&store, clock), &mut book, &view, f.staged.group, e).await;
             if !next.group.is_empty() {
-                process_group(&store, &mut book, &view, next.group).await;
+                process_group((&store, clock), &mut book, &view, next.group).await;
             }
             continue;
         }
@@ -203,14 +211,14 @@ impl Staged {
     /// for them, nothing of them was applied and each is told so; the group goes on.
     async fn add(
         &mut self,
-        store: &Store,
+        (store, clock): (&Store, &dyn Clock),
         book: &mut Book,
         chunk: Vec<Envelope>,
         prev: Option<&Seen>,
     ) {
         let t = std::time::Instant::now();
         let n = chunk.len();
-        let r = stage(store, book, &chunk, prev, &mut self.seen, true).await;
+        let r = stage((store, clock), book, &chunk, prev, &mut self.seen, true).await;
         tracing::debug!(
             envelopes = n,
             ms = t.elapsed().as_secs_f64() * 1e3,
@@ -251,14 +259,14 @@ fn record_metrics(s: &Staged) {
 /// row at another version means some request was stale, so the group runs again with every
 /// id and version looked up; any other failure is reported to every request.
 async fn retry_failed(
-    store: &Store,
+    (store, clock): (&Store, &dyn Clock),
     book: &mut Book,
     view: &Arc<Mutex<TreeView>>,
     group: Vec<Envelope>,
     e: anyhow::Error,
 ) {
     if store::is_conflict(&e) {
-        match try_group(store, book, view, &group, false).await {
+        match try_group((store, clock), book, view, &group, false).await {
             Ok(results) => reply(group, results),
             Err(e) => reply_error(group, &format!("{e:#}")),
         }
@@ -267,8 +275,8 @@ async fn retry_failed(
     }
 }
 
-fn expiry_envelope(book: &Book) -> Option<Envelope> {
-    let ids = book.expired_holds(now_ms(), 1024);
+fn expiry_envelope(book: &Book, clock: &dyn Clock) -> Option<Envelope> {
+    let ids = book.expired_holds(clock.now_ms(), 1024);
     if ids.is_empty() {
         return None;
     }
@@ -286,17 +294,24 @@ fn expiry_envelope(book: &Book) -> Option<Envelope> {
 
 /// Ids a group refers to, to look up in storage once for the whole group. Optimistically,
 /// new entries and holds are not looked up: a retry of a committed one makes the commit fail
-/// on its unique id, and the group is then run again with every id looked up.
+/// on its unique id, and the group is then run again with every id looked up. Nor is a
+/// hold the book holds pending, or the entry posting it: the book is the authority on
+/// pending holds (a hold posted, voided or expired has left it), so such a hold is applied
+/// whatever storage says, and an entry id already taken fails the commit like a new entry's.
 fn referenced_ids(
     group: &[Envelope],
     optimistic: bool,
+    book: &Book,
 ) -> (Vec<EntryId>, Vec<HoldId>, Vec<EntryId>) {
+    let pending = |id: &HoldId| optimistic && book.pending_hold(*id).is_some();
     let (mut entries, mut holds, mut reversed) = (Vec::new(), Vec::new(), Vec::new());
     for c in group.iter().flat_map(|e| &e.commands) {
         match c {
             Command::Entry(r) if !optimistic => entries.push(r.id),
             Command::Hold(h) if !optimistic => holds.push(h.id),
             Command::Entry(_) | Command::Hold(_) => {}
+            Command::PostHold { hold_id, .. } | Command::VoidHold { hold_id }
+                if pending(hold_id) => {}
             Command::PostHold {
                 hold_id, entry_id, ..
             } => {
@@ -323,14 +338,14 @@ fn referenced_ids(
 
 /// Runs one group on its own: stage, commit, and on a stored id, again with lookups.
 async fn process_group(
-    store: &Store,
+    (store, clock): (&Store, &dyn Clock),
     book: &mut Book,
     view: &Arc<Mutex<TreeView>>,
     group: Vec<Envelope>,
 ) {
-    match try_group(store, book, view, &group, true).await {
+    match try_group((store, clock), book, view, &group, true).await {
         Ok(results) => reply(group, results),
-        Err(e) => retry_failed(store, book, view, group, e).await,
+        Err(e) => retry_failed((store, clock), book, view, group, e).await,
     }
 }
 
@@ -338,21 +353,21 @@ type EnvelopeResult = Result<Vec<Outcome>, EngineError>;
 
 /// Looks up what the group needs and applies it to the book (not yet durable).
 async fn stage(
-    store: &Store,
+    (store, clock): (&Store, &dyn Clock),
     book: &mut Book,
     group: &[Envelope],
     prev: Option<&Seen>,
     seen: &mut Seen,
     optimistic: bool,
 ) -> anyhow::Result<StageOutput> {
-    let (entry_ids, hold_ids, reversed) = referenced_ids(group, optimistic);
+    let (entry_ids, hold_ids, reversed) = referenced_ids(group, optimistic, book);
     let existing = if entry_ids.is_empty() && hold_ids.is_empty() && reversed.is_empty() {
         Existing::default()
     } else {
         store.existing(entry_ids, hold_ids, reversed).await?
     };
     let mut loans = LoanVersions::load(store, group, [prev, Some(seen)], optimistic).await?;
-    let now = now_ms();
+    let now = clock.now_ms();
     let mut results = Vec::with_capacity(group.len());
     let mut domain = Vec::new();
     for env in group {
@@ -379,13 +394,22 @@ struct StageOutput {
 
 /// Stages and commits one group with nothing else in flight; on failure the book is as before.
 async fn try_group(
-    store: &Store,
+    (store, clock): (&Store, &dyn Clock),
     book: &mut Book,
     view: &Arc<Mutex<TreeView>>,
     group: &[Envelope],
     optimistic: bool,
 ) -> anyhow::Result<Vec<EnvelopeResult>> {
-    let out = match stage(store, book, group, None, &mut Seen::default(), optimistic).await {
+    let out = match stage(
+        (store, clock),
+        book,
+        group,
+        None,
+        &mut Seen::default(),
+        optimistic,
+    )
+    .await
+    {
         Ok(s) => s,
         Err(e) => {
             book.rollback_group();
@@ -433,6 +457,7 @@ impl LoanVersions {
             match w {
                 DomainWrite::Loan { row, .. } => loans.push(row.id),
                 DomainWrite::Doc { row, .. } => docs.push(row.id),
+                DomainWrite::DocAt { id, .. } => docs.push(*id),
                 _ => {}
             }
         }
@@ -459,6 +484,13 @@ impl LoanVersions {
 
     fn admit(&self, writes: &[DomainWrite]) -> Result<(), EngineError> {
         for w in writes {
+            if let DomainWrite::DocAt { id, version } = w {
+                let now = self.current.get(id).copied();
+                if now.is_some_and(|v| v != *version) || (now.is_none() && self.complete) {
+                    return Err(EngineError::StaleDoc { id: *id });
+                }
+                continue;
+            }
             let (id, version, expected, stale) = match w {
                 DomainWrite::Loan {
                     row,

@@ -1,6 +1,6 @@
 //! The ledger use cases, run on SQLite and PostgreSQL alike.
 
-use engine::{Command, Engine, EngineConfig, EngineError, Outcome};
+use engine::{Clock, Command, Engine, EngineConfig, EngineError, ManualClock, Outcome};
 use ledger::{
     AccountId, Constraint, EntryId, EntryRequest, HoldId, HoldRequest, HoldStatus, LedgerError,
     Posting, Side,
@@ -278,7 +278,11 @@ async fn constraints_count_pending_holds() {
 
 #[tokio::test]
 async fn holds_post_partially_void_and_expire() {
-    for (ts, e) in engines().await {
+    for ts in testkit::all_stores().await {
+        let clock = ManualClock::starting_now();
+        let e = Engine::start_with_clock(ts.store.clone(), EngineConfig::default(), clock.clone())
+            .await
+            .expect("start engine");
         let (a, b) = (
             account(&e, None, Currency::Cny).await,
             account(&e, None, Currency::Cny).await,
@@ -362,9 +366,22 @@ async fn holds_post_partially_void_and_expire() {
         };
         assert_eq!(h.status, HoldStatus::Voided);
 
-        let h3 = mk(70, Some(engine::now_ms() + 300));
+        let h3 = mk(70, Some(clock.now_ms() + 300));
         e.submit_one(Command::Hold(h3.clone())).await.unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+        clock.advance_ms(299);
+        let early = Command::PostHold {
+            hold_id: h3.id,
+            entry_id: EntryId(Uuid::new_v4()),
+            amount_minor: Some(1),
+            memo: String::new(),
+        };
+        // Not yet expired: a post goes through (and releases the hold), so use another.
+        let Outcome::Entry(..) = e.submit_one(early).await.unwrap() else {
+            panic!("{}: a hold 1 ms before its expiry posts", ts.name)
+        };
+        let h3 = mk(70, Some(clock.now_ms() + 1));
+        e.submit_one(Command::Hold(h3.clone())).await.unwrap();
+        clock.advance_ms(1);
         let late = Command::PostHold {
             hold_id: h3.id,
             entry_id: EntryId(Uuid::new_v4()),
@@ -384,13 +401,74 @@ async fn holds_post_partially_void_and_expire() {
             "{}: {err}",
             ts.name
         );
-        assert_eq!(
-            e.hold(h3.id).await.unwrap().unwrap().status,
-            HoldStatus::Expired,
-            "{}: sweeper expired it",
+        // The writer sweeps as soon as the clock moves; its commit is awaited here.
+        let mut swept = false;
+        for _ in 0..500 {
+            if e.hold(h3.id).await.unwrap().unwrap().status == HoldStatus::Expired {
+                swept = true;
+                break;
+            }
+            tokio::task::yield_now().await;
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(swept, "{}: the sweeper expired it", ts.name);
+        assert_eq!(balances(&e, a).await.debits_pending_minor, 0, "{}", ts.name);
+        let report = engine::verify(&ts.store, |_| {}).await.unwrap();
+        assert!(report.ok(), "{}: {report:?}", ts.name);
+    }
+}
+
+/// Posting a pending hold is applied without looking its ids up in storage first; an entry
+/// id that another entry already took must still be refused, and the hold stay pending.
+#[tokio::test]
+async fn a_hold_posted_under_a_taken_entry_id_is_refused() {
+    for (ts, e) in engines().await {
+        let (a, b) = (
+            account(&e, None, Currency::Cny).await,
+            account(&e, None, Currency::Cny).await,
+        );
+        let taken = Uuid::new_v4();
+        e.submit_one(Command::Entry(transfer(taken, a, b, 5)))
+            .await
+            .unwrap();
+        let hold = HoldRequest {
+            id: HoldId(Uuid::new_v4()),
+            currency: Currency::Cny,
+            debit_account_id: a,
+            credit_account_id: b,
+            amount_minor: 40,
+            expires_at_ms: None,
+            memo: String::new(),
+        };
+        e.submit_one(Command::Hold(hold.clone())).await.unwrap();
+        let post = |entry_id| Command::PostHold {
+            hold_id: hold.id,
+            entry_id: EntryId(entry_id),
+            amount_minor: None,
+            memo: String::new(),
+        };
+        let err = rejected(e.submit_one(post(taken)).await);
+        assert!(
+            matches!(err, LedgerError::IdConflict { .. }),
+            "{}: {err}",
             ts.name
         );
-        assert_eq!(balances(&e, a).await.debits_pending_minor, 0, "{}", ts.name);
+        assert_eq!(
+            e.hold(hold.id).await.unwrap().unwrap().status,
+            HoldStatus::Pending,
+            "{}",
+            ts.name
+        );
+        assert_eq!(
+            balances(&e, a).await.debits_pending_minor,
+            40,
+            "{}",
+            ts.name
+        );
+        let Outcome::Entry(rec, false) = e.submit_one(post(Uuid::new_v4())).await.unwrap() else {
+            panic!("{}: a fresh id posts it", ts.name)
+        };
+        assert_eq!(rec.postings[0].amount_minor, 40);
         let report = engine::verify(&ts.store, |_| {}).await.unwrap();
         assert!(report.ok(), "{}: {report:?}", ts.name);
     }
@@ -732,4 +810,57 @@ async fn sqlite_balances_lag_their_rows_and_recover_after_reopening() {
         .unwrap();
     assert_eq!(balances(&e, a).await, a_now);
     assert!(engine::verify(&old, |_| {}).await.unwrap().ok());
+}
+
+/// A change that depends on a document without rewriting it names the version it read
+/// (`DocAt`): committed while the document is at that version, refused once it moved on,
+/// whether the writer knows the version from this group or only storage does.
+#[tokio::test]
+async fn a_change_naming_a_document_version_needs_that_version() {
+    for (ts, e) in engines().await {
+        let id = Uuid::new_v4();
+        let row = |version| store::DocRow {
+            kind: "test".into(),
+            id,
+            tenant: "t".into(),
+            parent: None,
+            open: false,
+            day: 0,
+            version,
+            body: b"{}".to_vec(),
+        };
+        let write = |version, expected_version| store::DomainWrite::Doc {
+            row: row(version),
+            expected_version,
+        };
+        let at = |version| store::DomainWrite::DocAt { id, version };
+        e.submit_with(Vec::new(), vec![write(1, None)])
+            .await
+            .unwrap();
+        e.submit_with(Vec::new(), vec![at(1)])
+            .await
+            .unwrap_or_else(|err| panic!("{}: at its version: {err}", ts.name));
+        e.submit_with(Vec::new(), vec![write(2, Some(1))])
+            .await
+            .unwrap();
+        for stale in [at(1), at(3)] {
+            let r = e.submit_with(Vec::new(), vec![stale]).await;
+            assert!(
+                matches!(r, Err(EngineError::StaleDoc { id: s }) if s == id),
+                "{}: {r:?}",
+                ts.name
+            );
+        }
+        let missing = store::DomainWrite::DocAt {
+            id: Uuid::new_v4(),
+            version: 1,
+        };
+        let r = e.submit_with(Vec::new(), vec![missing]).await;
+        assert!(
+            matches!(r, Err(EngineError::StaleDoc { .. })),
+            "{}: {r:?}",
+            ts.name
+        );
+        e.submit_with(Vec::new(), vec![at(2)]).await.unwrap();
+    }
 }

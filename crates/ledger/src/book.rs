@@ -112,6 +112,9 @@ enum Undo {
         holds: usize,
         new_holds: usize,
         created: usize,
+        /// Accounts touched before the mark: those touched after it are forgotten with
+        /// their changes, so an account created and undone is not reported afterwards.
+        touched: usize,
     },
 }
 
@@ -264,6 +267,7 @@ impl Book {
             holds: self.effect.holds.len(),
             new_holds: self.effect.new_hold_ids.len(),
             created: self.effect.accounts_created.len(),
+            touched: self.touched.len(),
         });
         self.undo.len() - 1
     }
@@ -291,11 +295,15 @@ impl Book {
                     holds,
                     new_holds,
                     created,
+                    touched,
                 } => {
                     self.effect.entries.truncate(entries);
                     self.effect.holds.truncate(holds);
                     self.effect.new_hold_ids.truncate(new_holds);
                     self.effect.accounts_created.truncate(created);
+                    for id in self.touched.drain(touched.min(self.touched.len())..) {
+                        self.touched_set.remove(&id);
+                    }
                 }
             }
         }

@@ -82,7 +82,11 @@ impl MerkleTree {
     }
 
     fn subtree(&self, start: u64, size: u64) -> Hash {
-        debug_assert!(size >= 1 && start + size <= self.len());
+        assert!(
+            size >= 1 && start + size <= self.len(),
+            "subtree [{start}, {start}+{size}) within {} leaves",
+            self.len()
+        );
         if size.is_power_of_two() && start.is_multiple_of(size) {
             let k = size.trailing_zeros() as usize;
             return self.levels[k][(start >> k) as usize];

@@ -267,6 +267,34 @@ fn a_failed_group_rolls_back_to_exactly_what_was_there() {
     assert!(b.take_effect().entries.is_empty());
 }
 
+#[test]
+fn an_account_created_in_a_failed_batch_is_not_reported() {
+    let mut b = book();
+    fund(&mut b, 100);
+    let err = apply(
+        &mut b,
+        &[
+            Op::CreateAccount(account(9, Side::Debit, None)),
+            entry(1, 9, 1, 5),
+            entry(2, 3, 2, 101), // over the limit
+        ],
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, LedgerError::InBatch { index: 2, .. }),
+        "{err:?}"
+    );
+    assert!(b.account(id(9)).is_none());
+    let effect = b.take_effect();
+    assert!(effect.accounts_created.is_empty());
+    let reported: Vec<AccountId> = effect.balances.iter().map(|(a, _)| *a).collect();
+    assert_eq!(
+        reported,
+        vec![id(1), id(3)],
+        "only the funding entry's accounts"
+    );
+}
+
 fn ids() -> Vec<AccountId> {
     (1..=3).map(id).collect()
 }
@@ -297,9 +325,10 @@ impl Snapshot {
     }
 }
 
-/// A random operation over accounts 1..=4 (4 is created on the way) and holds 0..8.
+/// A random operation over accounts 1..=5 (4 and 5 are created on the way) and holds 0..8.
 #[derive(Clone, Debug)]
 enum RandomOp {
+    Create(u128),
     Entry(u128, u128, i64),
     Hold(u128, u128, u128, i64),
     Post(u128, Option<i64>),
@@ -307,10 +336,9 @@ enum RandomOp {
 }
 
 fn random_op() -> impl Strategy<Value = RandomOp> {
-    let account = 1u128..=4;
-    // Account creation is left out: a linked batch that creates an account, posts to it and
-    // then fails leaves the account among the touched ones after its undo (`Book::take_effect` then finds no such account): not yet handled.
+    let account = 1u128..=5;
     prop_oneof![
+        (4u128..=5).prop_map(RandomOp::Create),
         (account.clone(), account.clone(), 1i64..200)
             .prop_map(|(d, c, a)| RandomOp::Entry(d, c, a)),
         (0u128..8, account.clone(), account, 1i64..200)
@@ -322,6 +350,7 @@ fn random_op() -> impl Strategy<Value = RandomOp> {
 
 fn to_op(op: &RandomOp, n: u128) -> Op {
     match *op {
+        RandomOp::Create(a) => Op::CreateAccount(account(a, Side::Debit, None)),
         RandomOp::Entry(d, c, a) => entry(n, d, c, a),
         RandomOp::Hold(h, d, c, a) => hold(h, d, c, a, None),
         RandomOp::Post(h, a) => post(h, n, a),
@@ -378,6 +407,18 @@ impl Expected {
     }
 }
 
+/// What a group reports must describe the book as it is: every account it names exists
+/// with the balances it reports.
+fn check_effect(b: &Book, effect: &ledger::Effect) {
+    for (a, reported) in &effect.balances {
+        let state = b.account(*a).expect("a reported account exists");
+        assert_eq!(state.balances, *reported, "{a}");
+    }
+    for a in &effect.accounts_created {
+        assert!(b.account(a.id).is_some(), "a reported new account exists");
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -388,7 +429,7 @@ proptest! {
         prefix in proptest::collection::vec(proptest::collection::vec(random_op(), 1..4), 0..12),
         group in proptest::collection::vec(proptest::collection::vec(random_op(), 1..4), 1..12),
     ) {
-        let accounts: Vec<AccountId> = (1..=4).map(id).collect();
+        let accounts: Vec<AccountId> = (1..=5).map(id).collect();
         let holds: Vec<HoldId> = (0..8).map(hold_id).collect();
         let mut b = book();
         let mut expected = Expected::default();
@@ -396,14 +437,18 @@ proptest! {
         expected.add(&[OpOutcome::Entry(b.take_effect().entries[0].clone())]);
         b.finish_group();
         let mut n = 0;
-        // Hold ids are idempotency keys the writer checks before the book sees them, so
-        // the book is never asked to create one twice.
+        // Hold and account ids are idempotency keys the writer checks before the book sees
+        // them, so the book is never asked to create one twice.
         let mut created = std::collections::HashSet::new();
         let mut run = |b: &mut Book, expected: &mut Expected, ops: &[RandomOp]| {
             let mut batch = created.clone();
             let ops: Vec<Op> = ops
                 .iter()
-                .filter(|o| !matches!(o, RandomOp::Hold(h, ..) if !batch.insert(*h)))
+                .filter(|o| match o {
+                    RandomOp::Hold(h, ..) => batch.insert(("hold", *h)),
+                    RandomOp::Create(a) => batch.insert(("account", *a)),
+                    _ => true,
+                })
                 .map(|o| { n += 1; to_op(o, n) })
                 .collect();
             if ops.is_empty() {
@@ -418,14 +463,21 @@ proptest! {
         for ops in &prefix {
             run(&mut b, &mut expected, ops);
         }
-        b.take_effect();
+        let effect = b.take_effect();
+        check_effect(&b, &effect);
         b.finish_group();
         let before = Snapshot::of(&b, &accounts, &holds);
         let mark = b.group_mark();
         for ops in &group {
             run(&mut b, &mut expected, ops);
         }
+        // As the writer does: take the group's effect to persist it, then (the commit
+        // failed) roll the group back.
+        let effect = b.take_effect();
+        check_effect(&b, &effect);
         b.rollback_to(mark);
         prop_assert_eq!(Snapshot::of(&b, &accounts, &holds), before);
+        let effect = b.take_effect();
+        check_effect(&b, &effect);
     }
 }

@@ -279,7 +279,7 @@ impl Arithmetic for FixedPoint {
 /// Divides with the named rounding; `denominator` is positive.
 #[inline]
 pub(crate) fn round_ratio(numerator: i128, denominator: i128, mode: RoundingMode) -> i128 {
-    debug_assert!(denominator > 0);
+    assert!(denominator > 0, "rounding divides by a positive number");
     // Day-to-day interest fits 64 bits, and a 64-bit division is several times cheaper
     // than a 128-bit one, which is a library call.
     if let (Ok(n), Ok(d)) = (i64::try_from(numerator), i64::try_from(denominator)) {
@@ -452,9 +452,10 @@ impl SchedulePlan {
         };
         let (upfront_fee_minor, total_fee_minor) = self.apply_fee(principal, &mut installments)?;
         let total_interest_minor = installments.iter().map(|i| i.interest_minor).sum();
-        debug_assert_eq!(
+        assert_eq!(
             installments.iter().map(|i| i.principal_minor).sum::<i64>(),
-            principal_minor
+            principal_minor,
+            "a schedule repays exactly its principal"
         );
         Ok(Schedule {
             currency: principal.currency(),

@@ -89,7 +89,17 @@ pub async fn build_state_with(
     store: Store,
     decisions: DecisionService,
 ) -> anyhow::Result<AppState> {
-    let engine = Engine::start(store, EngineConfig::default()).await?;
+    build_state_on(store, decisions, Arc::new(engine::SystemClock)).await
+}
+
+/// As [`build_state_with`], the engine reading the time from `clock` (tests move a manual
+/// one forward instead of waiting).
+pub async fn build_state_on(
+    store: Store,
+    decisions: DecisionService,
+    clock: Arc<dyn engine::Clock>,
+) -> anyhow::Result<AppState> {
+    let engine = Engine::start_with_clock(store, EngineConfig::default(), clock).await?;
     Ok(AppState(Arc::new(Shared {
         engine,
         key_cache: KeyCache::default(),

@@ -146,12 +146,6 @@ pub fn generate_key() -> String {
     format!("phk_{}", hex::encode(rand::random::<[u8; 32]>()))
 }
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 /// Keys read from storage, so that a request costs no query. An entry is read again after
 /// `KEY_CACHE_TTL`, so a key revoked by another process stops working within it; this
 /// process forgets a key it revokes at once.
@@ -215,7 +209,10 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiE
             p
         }
     };
-    if principal.expires_at_ms.is_some_and(|t| now_ms() >= t) {
+    if principal
+        .expires_at_ms
+        .is_some_and(|t| state.engine.now_ms() >= t)
+    {
         return Err(unauthenticated("this API key has expired"));
     }
     Ok(principal)

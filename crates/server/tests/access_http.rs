@@ -2,14 +2,18 @@
 //! belong to a tenant, a key bound to a party reaches only that party's objects on every
 //! route of the OpenAPI document, keys expire and are revoked, and the lists page.
 
+use engine::Clock;
 use serde_json::{json, Value};
 use server::auth::{route_roles, PartyOf};
+use std::sync::Arc;
 use uuid::Uuid;
 
 const KEY: &str = "access-http-test-operator-key";
 
 struct App {
     name: &'static str,
+    /// The clock the server's engine reads; it moves only when the test moves it.
+    clock: Arc<engine::ManualClock>,
     base: String,
     http: reqwest::Client,
     _store: testkit::TestStore,
@@ -19,7 +23,11 @@ struct App {
 async fn apps() -> Vec<App> {
     let mut out = Vec::new();
     for ts in testkit::all_stores().await {
-        let state = server::app::build_state(ts.store.clone()).await.unwrap();
+        let clock = engine::ManualClock::starting_now();
+        let decisions = server::decisioning::DecisionService::from_env().unwrap();
+        let state = server::app::build_state_on(ts.store.clone(), decisions, clock.clone())
+            .await
+            .unwrap();
         server::app::bootstrap_key(&ts.store, Some(KEY))
             .await
             .unwrap();
@@ -30,6 +38,7 @@ async fn apps() -> Vec<App> {
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(server::app::serve(state, listener, std::future::pending()));
         out.push(App {
+            clock,
             name: ts.name,
             base,
             http: reqwest::Client::new(),
@@ -565,7 +574,7 @@ async fn a_borrower_key_repays_its_own_line_only() {
 async fn keys_expire_are_listed_and_revoked() {
     for app in apps().await {
         let name = app.name;
-        let soon = chrono_like_in(2);
+        let soon = rfc3339_ms(app.clock.now_ms() + 2_000);
         let (s, v) = app
             .post(
                 "/v1/api-keys",
@@ -663,16 +672,14 @@ async fn keys_expire_are_listed_and_revoked() {
             .await;
         assert_eq!(s, 200, "{name}: another operator key revokes it");
 
-        tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+        app.clock.advance_ms(2_100);
         let (s, v) = app.get("/v1/ledger/tree-head", &expiring).await;
         assert_eq!(s, 401, "{name}: expired: {v}");
     }
 }
 
-/// An RFC 3339 UTC time `secs` seconds from now.
-fn chrono_like_in(secs: u64) -> String {
-    let t = std::time::SystemTime::now() + std::time::Duration::from_secs(secs);
-    let ms = t.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+/// An RFC 3339 UTC time, `ms` after the epoch.
+fn rfc3339_ms(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .unwrap()
         .to_rfc3339()

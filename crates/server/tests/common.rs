@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 use server::app;
+use std::sync::Arc;
 use store::Store;
 
 pub const KEY: &str = "test-operator-key-0123456789";
@@ -16,9 +17,25 @@ pub struct TestServer {
 }
 
 pub async fn servers() -> Vec<TestServer> {
+    servers_on(|| Arc::new(engine::SystemClock))
+        .await
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect()
+}
+
+/// Servers whose engines read a manual clock, started at the system time, which the test
+/// moves forward instead of waiting.
+pub async fn servers_on_manual_clocks() -> Vec<(TestServer, Arc<engine::ManualClock>)> {
+    servers_on(engine::ManualClock::starting_now).await
+}
+
+async fn servers_on<C: engine::Clock>(clock: impl Fn() -> Arc<C>) -> Vec<(TestServer, Arc<C>)> {
     let mut out = Vec::new();
     for ts in testkit::all_stores().await {
-        let state = app::build_state(ts.store.clone())
+        let clock = clock();
+        let decisions = server::decisioning::DecisionService::from_env().expect("decision service");
+        let state = app::build_state_on(ts.store.clone(), decisions, clock.clone())
             .await
             .expect("build state");
         app::bootstrap_key(&ts.store, Some(KEY))
@@ -27,13 +44,14 @@ pub async fn servers() -> Vec<TestServer> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(app::serve(state, listener, std::future::pending()));
-        out.push(TestServer {
+        let server = TestServer {
             base: format!("http://{addr}"),
             client: reqwest::Client::new(),
             name: ts.name,
             store: ts.store.clone(),
             ts,
-        });
+        };
+        out.push((server, clock));
     }
     out
 }

@@ -155,7 +155,7 @@ async fn a_hold_that_has_already_expired_is_refused() {
         let (a, b) = (s.account("CNY").await, s.account("CNY").await);
         let hid = new_id();
         let hold = json!({"id": hid, "currency": "CNY", "debit_account_id": a,
-            "credit_account_id": b, "amount_minor": 70, "expires_at_ms": engine::now_ms() - 1});
+            "credit_account_id": b, "amount_minor": 70, "expires_at_ms": engine::clock::system_now_ms() - 1});
         let (st, p) = s.post("/v1/holds", &hold, Some(&hid)).await;
         assert_eq!(
             (st, p["code"].as_str(), field(&p)),

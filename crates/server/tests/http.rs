@@ -5,6 +5,7 @@ mod common;
 use base64::Engine as _;
 use common::*;
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use engine::Clock;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -185,7 +186,7 @@ async fn bad_input_is_refused_with_a_named_field_and_changes_nothing() {
 
 #[tokio::test]
 async fn holds_post_once_and_expire() {
-    for s in servers().await {
+    for (s, clock) in servers_on_manual_clocks().await {
         let (a, b) = (s.account("CNY").await, s.account("CNY").await);
         let hid = new_id();
         let hold = json!({"id": hid, "currency": "CNY", "debit_account_id": a, "credit_account_id": b, "amount_minor": 500});
@@ -226,10 +227,9 @@ async fn holds_post_once_and_expire() {
         );
 
         let hid = new_id();
-        let past = engine::now_ms() - 1;
-        let hold = json!({"id": hid, "currency": "CNY", "debit_account_id": a, "credit_account_id": b, "amount_minor": 70, "expires_at_ms": past + 1_000});
+        let hold = json!({"id": hid, "currency": "CNY", "debit_account_id": a, "credit_account_id": b, "amount_minor": 70, "expires_at_ms": clock.now_ms() + 1_000});
         assert_eq!(s.post("/v1/holds", &hold, Some(&hid)).await.0, 201);
-        tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+        clock.advance_ms(1_000);
         let eid = new_id();
         let (st, p) = s
             .post(

@@ -77,6 +77,13 @@ pub enum DomainWrite {
         expected_version: Option<i64>,
     },
     DocEvent(crate::DocEvent),
+    /// Writes nothing; the commit fails (`StaleWrite`) unless document `id` is still at
+    /// `version`. A change that depends on a document it does not rewrite (an authorization
+    /// on a line) names the version it read this way.
+    DocAt {
+        id: Uuid,
+        version: i64,
+    },
 }
 
 /// Why a product version could not be stored.

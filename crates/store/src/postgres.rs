@@ -735,6 +735,9 @@ async fn write_domain(tx: &mut Tx<'_>, writes: &[DomainWrite]) -> anyhow::Result
                 expected_version,
             } => docs::write_doc(tx, row, *expected_version).await?,
             DomainWrite::DocEvent(e) => docs::write_doc_event(tx, e).await?,
+            DomainWrite::DocAt { id, version } => {
+                docs::check_doc_version(tx, *id, *version).await?
+            }
             DomainWrite::Meta { key, value } => {
                 sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
                     .bind(key).bind(value)

@@ -817,6 +817,7 @@ fn write_domain(tx: &rusqlite::Transaction<'_>, writes: &[DomainWrite]) -> anyho
                 expected_version,
             } => docs::write_doc(tx, row, *expected_version)?,
             DomainWrite::DocEvent(e) => docs::write_doc_event(tx, e)?,
+            DomainWrite::DocAt { id, version } => docs::check_doc_version(tx, *id, *version)?,
             DomainWrite::Meta { key, value } => {
                 tx.prepare_cached("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")?
                     .execute(params![key, value])?;

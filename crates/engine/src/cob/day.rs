@@ -105,7 +105,7 @@ pub async fn close_business_day(
             DomainWrite::CobDone {
                 day,
                 partition,
-                done_at_ms: crate::now_ms(),
+                done_at_ms: engine.now_ms(),
             },
         ));
         c.report.partitions_done += 1;

@@ -8,6 +8,7 @@ use ledger::{HoldRequest, LedgerError, Posting, Side};
 use money::{BusinessDate, Currency};
 use revolving::{FeePayer, LineStatus, Purpose};
 use std::sync::Arc;
+use store::DomainWrite;
 use uuid::Uuid;
 
 pub struct NewPurchase {
@@ -65,36 +66,91 @@ pub async fn authorize(
     if n.amount_minor <= 0 {
         return Err(invalid("amount_minor", "must be positive"));
     }
-    if let Ok(p) = load::<Purchase>(engine, PURCHASE, n.id, tenant).await {
-        return same_or_conflict(p.doc, |p| {
+    // No read for a retry first: a retry fails to insert the purchase (or its hold) again,
+    // and is then answered from storage.
+    let e = match authorize_new(engine, tenant, &n).await {
+        Ok(p) => return Ok((p, false)),
+        Err(e) => e,
+    };
+    match load::<Purchase>(engine, PURCHASE, n.id, tenant).await {
+        Ok(p) => same_or_conflict(p.doc, |p| {
             p.line_id == n.line_id
                 && p.merchant_id == n.merchant_id
                 && p.currency == n.currency
                 && p.amount_minor == n.amount_minor
-        });
+        }),
+        Err(_) => Err(e),
     }
-    let line = load::<LineDoc>(engine, LINE, n.line_id, tenant)
-        .await
-        .map_err(|_| invalid("credit_line_id", "no such credit line"))?
-        .doc;
-    let merchant = purchase_merchant(engine, tenant, &n).await?;
-    check_purchase(&line, &merchant, &n)?;
-    let p = authorized_purchase(tenant, &n, line.line.business_date);
-    let hold = Command::Hold(HoldRequest {
-        id: hold_id(p.id),
-        currency: p.currency,
-        debit_account_id: line_account(&line, Purpose::Available),
-        credit_account_id: line_account(&line, Purpose::Used),
-        amount_minor: p.amount_minor,
-        expires_at_ms: Some(crate::now_ms() + AUTHORIZATION_TTL_MS),
-        memo: format!("purchase {} at merchant {}", p.id, p.merchant_id),
-    });
-    match submit_doc(engine, vec![hold], vec![purchase_write(&p, None)]).await {
-        Ok(_) => Ok((p, false)),
-        Err(RevolvingError::Engine(EngineError::Rejected(LedgerError::ConstraintViolated {
-            ..
-        }))) => Err(declined(p.amount_minor)),
-        Err(e) => Err(e),
+}
+
+/// Authorizes a purchase not seen before, from the line as this process last read or wrote
+/// it, in its turn on the line; the commit names the line's version, so a line changed
+/// elsewhere (frozen, say) is read again and checked again.
+async fn authorize_new(
+    engine: &Engine,
+    tenant: &str,
+    n: &NewPurchase,
+) -> Result<Purchase, RevolvingError> {
+    let merchant = purchase_merchant(engine, tenant, n).await?;
+    let _turn = engine.documents().turns.turn(n.line_id).await;
+    for _ in 0..STALE_RETRIES_MAX {
+        let line = cached_line(engine, n.line_id, tenant)
+            .await
+            .map_err(|_| invalid("credit_line_id", "no such credit line"))?;
+        check_purchase(&line.doc, &merchant, n)?;
+        let p = authorized_purchase(tenant, n, line.doc.line.business_date);
+        let hold = Command::Hold(HoldRequest {
+            id: hold_id(p.id),
+            currency: p.currency,
+            debit_account_id: line_account(&line.doc, Purpose::Available),
+            credit_account_id: line_account(&line.doc, Purpose::Used),
+            amount_minor: p.amount_minor,
+            expires_at_ms: Some(engine.now_ms() + AUTHORIZATION_TTL_MS),
+            memo: format!("purchase {} at merchant {}", p.id, p.merchant_id),
+        });
+        let writes = vec![
+            purchase_write(&p, None),
+            DomainWrite::DocAt {
+                id: line.doc.id,
+                version: line.version,
+            },
+        ];
+        match engine.submit_with(vec![hold], writes).await {
+            Ok(_) => {
+                engine.documents().purchases.put(p.id, (p.clone(), 1));
+                return Ok(p);
+            }
+            Err(EngineError::StaleDoc { id }) if id == n.line_id => {
+                engine.documents().lines.forget(id);
+                tokio::task::yield_now().await
+            }
+            Err(EngineError::StaleDoc { .. }) => {
+                return Err(conflict("id_reused", "this id was taken meanwhile; retry"))
+            }
+            Err(EngineError::Rejected(LedgerError::ConstraintViolated { .. })) => {
+                return Err(declined(p.amount_minor))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(conflict(
+        "changed_meanwhile",
+        "the line kept changing; retry",
+    ))
+}
+
+/// An authorization as this process made it, else as stored.
+async fn cached_purchase(
+    engine: &Engine,
+    id: Uuid,
+    tenant: &str,
+) -> Result<Versioned<Purchase>, RevolvingError> {
+    match engine.documents().purchases.get(id) {
+        Some((doc, version)) if tenant == "*" || doc.tenant == tenant => {
+            Ok(Versioned { doc, version })
+        }
+        Some(_) => Err(RevolvingError::NotFound(PURCHASE)),
+        None => load::<Purchase>(engine, PURCHASE, id, tenant).await,
     }
 }
 
@@ -251,7 +307,7 @@ pub async fn capture(
     amount_minor: Option<i64>,
 ) -> Result<(Purchase, bool), RevolvingError> {
     for _ in 0..STALE_RETRIES_MAX {
-        let p = load::<Purchase>(engine, PURCHASE, id, tenant).await?;
+        let p = cached_purchase(engine, id, tenant).await?;
         let amount = amount_minor.unwrap_or(p.doc.amount_minor);
         match p.doc.status {
             PurchaseStatus::Captured if amount == p.doc.captured_minor => return Ok((p.doc, true)),
@@ -275,7 +331,10 @@ pub async fn capture(
         let mut after = p.doc.clone();
         after.status = PurchaseStatus::Captured;
         after.captured_minor = amount;
-        match capture_once(engine, tenant, &p, after).await {
+        let r = capture_once(engine, tenant, &p, after).await;
+        // Captured, or changed elsewhere: either way the cached copy is done with.
+        engine.documents().purchases.forget(id);
+        match r {
             Ok(done) => return Ok((done, false)),
             Err(RevolvingError::Engine(EngineError::StaleDoc { .. })) => continue,
             Err(e) => return Err(e),
@@ -348,6 +407,7 @@ pub async fn void(
         hold_id: hold_id(id),
     };
     let write = purchase_write(&after, Some(p.version));
+    engine.documents().purchases.forget(id);
     match engine.submit_with(vec![void], vec![write]).await {
         Ok(_) => Ok((after, false)),
         Err(EngineError::Rejected(LedgerError::HoldExpired { .. }))

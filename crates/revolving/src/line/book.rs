@@ -13,7 +13,8 @@ impl Book {
     /// Books a movement; a zero amount books nothing, so callers need not guard every
     /// split that may come out empty.
     pub fn post(&mut self, debit: Purpose, credit: Purpose, amount_minor: i64) {
-        debug_assert!(amount_minor >= 0, "negative posting {amount_minor}");
+        // A negative amount would be dropped below, silently losing money: stop instead.
+        assert!(amount_minor >= 0, "negative posting {amount_minor}");
         if amount_minor > 0 {
             self.postings.push(PostingIntent {
                 debit,

@@ -392,7 +392,7 @@ fn partition_rows(
         rows[at..at + part.len() - n].copy_from_slice(&part[n..]);
         at += part.len() - n;
     }
-    debug_assert_eq!(at, rows.len());
+    assert_eq!(at, rows.len());
     n_left
 }
 

@@ -34,7 +34,7 @@ pub async fn decide(
     let row = DecisionRow {
         id: id.clone(),
         applicant_id: input.applicant_id.clone(),
-        created_at_ms: now_ms(),
+        created_at_ms: s.engine.now_ms(),
         input_json: d.input_json,
         input_hash: d.input_hash,
         model_version: svc.model_version.clone(),
@@ -163,10 +163,4 @@ fn outcome_str(d: &risk::decision::Decision) -> String {
         risk::decision::Outcome::Decline => "decline",
     }
     .to_string()
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

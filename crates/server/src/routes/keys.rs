@@ -70,7 +70,7 @@ fn rfc3339(ms: Option<i64>) -> Option<String> {
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
-fn parse_expiry(raw: Option<&str>) -> Result<Option<i64>, ApiError> {
+fn parse_expiry(raw: Option<&str>, now_ms: i64) -> Result<Option<i64>, ApiError> {
     let Some(raw) = raw else { return Ok(None) };
     let t = chrono::DateTime::parse_from_rfc3339(raw).map_err(|_| {
         FieldError::new(
@@ -79,7 +79,7 @@ fn parse_expiry(raw: Option<&str>) -> Result<Option<i64>, ApiError> {
         )
     })?;
     let ms = t.timestamp_millis();
-    if ms <= auth::now_ms() {
+    if ms <= now_ms {
         return Err(FieldError::new("expires_at", "must be in the future").into());
     }
     Ok(Some(ms))
@@ -107,7 +107,7 @@ pub async fn create_key(
     }
     p.require_tenant(&req.tenant)?;
     let party = parse_party(role, &req)?;
-    let expires_at_ms = parse_expiry(req.expires_at.as_deref())?;
+    let expires_at_ms = parse_expiry(req.expires_at.as_deref(), s.engine.now_ms())?;
     let key = auth::generate_key();
     let row = ApiKeyRow {
         key_hash: auth::hash_key(&key),
@@ -211,7 +211,7 @@ pub async fn revoke_key(
         .filter(|k| p.sees_tenant(&k.tenant))
         .ok_or_else(|| not_found("API key"))?;
     let key = store
-        .revoke_api_key(key.id(), auth::now_ms())
+        .revoke_api_key(key.id(), s.engine.now_ms())
         .await?
         .ok_or_else(|| not_found("API key"))?;
     s.key_cache.forget(&key.key_hash);

@@ -351,7 +351,7 @@ pub async fn create_hold(
     let h = req.parse()?;
     // A hold that has expired before it exists reserves nothing; a retry of one made while
     // its expiry was ahead still gets its original answer.
-    if h.expires_at_ms.is_some_and(|t| t <= engine::now_ms())
+    if h.expires_at_ms.is_some_and(|t| t <= s.engine.now_ms())
         && s.engine.hold(h.id).await?.is_none()
     {
         return Err(api::FieldError::refused(

@@ -139,7 +139,7 @@ pub async fn create_product(
         version,
         tenant,
         body,
-        created_at_ms: engine::now_ms(),
+        created_at_ms: s.engine.now_ms(),
     };
     match store.insert_product(row).await {
         Ok(_) => {}

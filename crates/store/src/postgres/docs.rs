@@ -27,6 +27,25 @@ pub(super) fn doc_row(r: &PgRow) -> anyhow::Result<DocRow> {
     })
 }
 
+/// Fails with `StaleWrite` unless document `id` is at `version`.
+pub(super) async fn check_doc_version(
+    tx: &mut Tx<'_>,
+    id: Uuid,
+    version: i64,
+) -> anyhow::Result<()> {
+    let at: Option<i64> = sqlx::query_scalar("SELECT version FROM docs WHERE id = $1")
+        .bind(id.as_bytes().to_vec())
+        .fetch_optional(&mut **tx)
+        .await
+        .context("read document version")?;
+    if at != Some(version) {
+        return Err(crate::StaleWrite::error(format!(
+            "document {id} is no longer at version {version}"
+        )));
+    }
+    Ok(())
+}
+
 pub(super) async fn write_doc(
     tx: &mut Tx<'_>,
     row: &DocRow,

@@ -73,6 +73,24 @@ pub(super) fn write_doc(
     Ok(())
 }
 
+/// Fails with `StaleWrite` unless document `id` is at `version`.
+pub(super) fn check_doc_version(
+    tx: &rusqlite::Transaction<'_>,
+    id: Uuid,
+    version: i64,
+) -> anyhow::Result<()> {
+    let at: Option<i64> = tx
+        .prepare_cached("SELECT version FROM docs WHERE id = ?1")?
+        .query_row(params![id.as_bytes()], |r| r.get(0))
+        .optional()?;
+    if at != Some(version) {
+        return Err(crate::StaleWrite::error(format!(
+            "document {id} is no longer at version {version}"
+        )));
+    }
+    Ok(())
+}
+
 pub(super) fn write_doc_event(tx: &rusqlite::Transaction<'_>, e: &DocEvent) -> anyhow::Result<()> {
     tx.prepare_cached(
         "INSERT INTO doc_events (doc_id, seq, day, kind, body) VALUES (?1, ?2, ?3, ?4, ?5)",
