@@ -553,6 +553,10 @@ pub struct LoanResponse {
     /// Paid beyond what was owed and not yet used or refunded.
     pub overpayment_credit_minor: i64,
     pub installments: Vec<LoanInstallmentState>,
+    /// Co-lending: each funder's part after the loan's last command; absent for a loan
+    /// without a funding plan (and for a view `as_of` a past date).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub funding: Option<Vec<crate::LoanFundingWire>>,
 }
 
 /// The answer to a repayment or a prepayment.

@@ -22,8 +22,8 @@ pub use docs::{
     PartnerSpec, PlanDoc, PlanSpec, PositionsDoc, ShareDoc, Versioned,
 };
 pub use partners::{
-    change_partner, create_partner, list_partners, loan_funding, partner, plan, set_plan,
-    PartnerPage,
+    change_partner, create_partner, list_partners, list_positions, loan_funding, partner, plan,
+    set_plan, PartnerPage,
 };
 
 use crate::EngineError;

@@ -375,3 +375,31 @@ pub async fn loan_funding(
     let found = find(engine, POSITIONS, docs::positions_doc_id(loan_id), "*").await?;
     Ok(found.map(|v: Versioned<PositionsDoc>| v.doc))
 }
+
+/// Co-lent loans' positions in id order after `after` (`tenant` `None`: every tenant's),
+/// with the last id read when the page was full.
+pub async fn list_positions(
+    engine: &Engine,
+    tenant: Option<String>,
+    after: Option<Uuid>,
+    limit: u32,
+) -> Result<(Vec<PositionsDoc>, Option<Uuid>), ColendingError> {
+    let rows = engine
+        .store()
+        .docs_page(DocFilter {
+            kind: POSITIONS.into(),
+            tenant,
+            after,
+            limit,
+            ..DocFilter::default()
+        })
+        .await?;
+    let next_after = (rows.len() as u32 == limit)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
+    let mut docs = Vec::with_capacity(rows.len());
+    for row in &rows {
+        docs.push(decode(row)?);
+    }
+    Ok((docs, next_after))
+}

@@ -78,6 +78,7 @@ fn loan_error(e: LoanUseError) -> ApiError {
                 _ => field(422, "invalid_amount", "amount_minor", detail),
             }
         }
+        LoanUseError::Colending(e) => crate::routes::colending::colending_error(e),
         LoanUseError::Engine(e) => engine_error(e, "", false),
         LoanUseError::Storage(e) => internal(&format!("{e:#}")),
     }
@@ -232,6 +233,7 @@ pub(crate) async fn respond(_s: &AppState, v: &LoanView) -> Result<LoanResponse,
         .sum(),
         overpayment_credit_minor: l.overpayment_credit_minor,
         installments: loan_installments(l),
+        funding: None,
     })
 }
 
@@ -319,6 +321,7 @@ pub async fn get_loan(
     Query(q): Query<AsOfQuery>,
 ) -> Result<Json<LoanResponse>, ApiError> {
     let view = loan_for(&p, &s, &id).await?;
+    let current = q.as_of.is_none();
     let view = match q.as_of {
         None => view,
         Some(d) => {
@@ -331,7 +334,12 @@ pub async fn get_loan(
                 })?
         }
     };
-    Ok(Json(respond(&s, &view).await?))
+    let mut out = respond(&s, &view).await?;
+    // Co-lending hook: the funders' positions (kept as of the loan's last command).
+    if current {
+        out.funding = crate::routes::colending::loan_funding(&s, view.row.id).await?;
+    }
+    Ok(Json(out))
 }
 
 async fn decision(
