@@ -358,6 +358,33 @@ async fn co_lent_loans_keep_funders_books_in_step_with_the_loan() {
         assert!(a_interest >= 0);
         let report = engine::verify(e.store(), |_| {}).await.unwrap();
         assert!(report.ok(), "{name}: {report:?}");
+        // A posting to a funder's control account that no position explains is found.
+        let account = |n| books::control_account(TENANT, Currency::Cny, &a.doc.id.to_string(), n);
+        let stray = ledger::EntryRequest {
+            id: ledger::EntryId(Uuid::now_v7()),
+            currency: Currency::Cny,
+            postings: vec![
+                ledger::Posting {
+                    account_id: account("collected"),
+                    direction: ledger::Side::Debit,
+                    amount_minor: 1,
+                },
+                ledger::Posting {
+                    account_id: account("income"),
+                    direction: ledger::Side::Credit,
+                    amount_minor: 1,
+                },
+            ],
+            memo: "not from a loan".into(),
+        };
+        e.submit(vec![engine::Command::Entry(stray)]).await.unwrap();
+        let report = engine::verify(e.store(), |_| {}).await.unwrap();
+        assert_eq!(
+            report.bad_positions.len(),
+            2,
+            "{name}: {:?}",
+            report.bad_positions
+        );
         println!("{name}: {commands} commands on co-lent loans, {exact} with every funder exactly at its largest-remainder share");
     }
 }
