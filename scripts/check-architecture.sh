@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
-for crate in money ledger lending revolving risk funding colending; do
+for crate in money ledger lending revolving risk funding colending compliance abs vault; do
   [ -d "crates/$crate" ] || continue
   tree=$(cargo tree -p "$crate" -e normal --prefix none)
   bad=$(printf '%s\n' "$tree" | awk '{print $1}' | grep -xE 'tokio|sqlx|sqlx-core|axum|serde_json|reqwest|rusqlite' | sort -u || true)

@@ -43,3 +43,27 @@ pub struct ReplayResponse {
     #[schema(value_type = Object)]
     pub replayed: risk::decision::Decision,
 }
+
+/// A stored decision as made, and the loan it was used for.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StoredDecisionResponse {
+    pub decision_id: String,
+    pub applicant_id: String,
+    /// When it was made, milliseconds since 1970-01-01 UTC.
+    pub created_at_ms: i64,
+    pub model_version: String,
+    pub policy_version: String,
+    /// SHA-256 (hex) of the canonical input.
+    pub input_hash: String,
+    /// SHA-256 (hex) of the canonical output.
+    pub output_hash: String,
+    /// The loan the decision was used for (`decision_id` of `POST /v1/loans`); a decision
+    /// is used once.
+    #[schema(value_type = Option<String>, format = "uuid")]
+    pub loan_id: Option<uuid::Uuid>,
+    /// `outcome`, `arm`, `probability_bad`, `score`, `rules_fired`, `reasons`, `limit_minor`,
+    /// `price`, `features`, as stored.
+    #[schema(value_type = Object)]
+    #[serde(flatten)]
+    pub decision: risk::decision::Decision,
+}

@@ -336,6 +336,22 @@ pub struct ParsedProduct {
 }
 
 impl LoanProductWire {
+    /// Parses a product being created: as [`Self::parse`], and its all-in APR at its worst
+    /// case is held to its cap (`lending::cap`). Loans are checked again with their own
+    /// terms and dates, so a stored product is not re-checked on every application.
+    pub fn parse_new(&self) -> Result<ParsedProduct, FieldError> {
+        let parsed = self.parse()?;
+        if let Err((field, e)) = parsed.product.check_all_in_apr() {
+            return Err(match *e {
+                lending::cap::CapError::AboveCap { .. } => {
+                    FieldError::refused(field.field, field.reason, "apr_above_cap")
+                }
+                _ => FieldError::new(field.field, field.reason),
+            });
+        }
+        Ok(parsed)
+    }
+
     pub fn parse(&self) -> Result<ParsedProduct, FieldError> {
         crate::check_name("name", &self.name, 128)?;
         let currency = currency("currency", &self.currency)?;
@@ -482,6 +498,14 @@ pub struct LoanApplicationRequest {
     pub borrower: String,
     pub amount_minor: i64,
     pub term_months: u32,
+    /// A stored credit decision (`POST /v1/decisions`) for this borrower, approved and not
+    /// yet used for another loan. The loan records it, is held to its limit, and takes its
+    /// price (its `annual_rate`) unless `rate` is given.
+    pub decision_id: Option<Uuid>,
+    /// This loan's contract rate (`1.5%/month`, `0.05%/day`, `18%/year`) instead of the
+    /// decision's or the product's. Any rate is held to the product's cap on the all-in APR.
+    #[schema(example = "1.5%/month")]
+    pub rate: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -552,11 +576,45 @@ pub struct LoanResponse {
     pub billed_outstanding_minor: i64,
     /// Paid beyond what was owed and not yet used or refunded.
     pub overpayment_credit_minor: i64,
+    /// The loan's contract rate as priced (product, decision or request).
+    #[schema(example = "1.5%/month")]
+    pub contract_rate: String,
+    /// All-in APR in percent, two decimals (Regulation Z Appendix J actuarial method:
+    /// interest and the origination fee, on the amount paid out), from the schedule as
+    /// disbursed; before disbursement, as if disbursed on the loan's business date. Absent
+    /// only if no APR can be computed.
+    #[schema(example = "19.56")]
+    pub apr_percent: Option<String>,
+    /// The unit-period of the APR (`month`; a bullet's term in days, e.g. `92day`).
+    #[schema(example = "month")]
+    pub apr_unit_period: Option<String>,
+    /// The origination fee, whether taken upfront or spread over the installments.
+    pub origination_fee_minor: i64,
+    /// What the borrower (or the payee) receives: principal less the fee taken upfront.
+    pub net_disbursed_minor: i64,
+    /// The payee of an entrusted payment (受托支付); absent when paid to the borrower or
+    /// not yet disbursed.
+    pub payee: Option<String>,
+    /// The credit decision the loan was decided and priced by.
+    pub decision_id: Option<Uuid>,
+    /// The loan's own ledger accounts (opened at disbursement; the overpayment liability on
+    /// first use): read them at `GET /v1/accounts/{id}`.
+    pub accounts: LoanAccounts,
     pub installments: Vec<LoanInstallmentState>,
     /// Co-lending: each funder's part after the loan's last command; absent for a loan
     /// without a funding plan (and for a view `as_of` a past date).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub funding: Option<Vec<crate::LoanFundingWire>>,
+}
+
+/// Ids of a loan's ledger accounts.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LoanAccounts {
+    pub principal_receivable: Uuid,
+    pub interest_receivable: Uuid,
+    pub fee_receivable: Uuid,
+    pub penalty_receivable: Uuid,
+    pub overpayment_liability: Uuid,
 }
 
 /// The answer to a repayment or a prepayment.

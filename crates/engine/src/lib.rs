@@ -64,6 +64,9 @@ pub struct Engine {
     documents: Arc<revolving::Documents>,
     /// The gate between loan commands and close of business, and the open day.
     loan_day: Arc<business_day::LoanDay>,
+    /// Held while a loan that names a credit decision is checked and created, so a decision
+    /// prices one loan only (one process writes a store: the store's writer lock).
+    decision_uses: Arc<tokio::sync::Mutex<()>>,
     /// Stops the writer task, for fault injection only.
     writer_abort: tokio::task::AbortHandle,
 }
@@ -141,7 +144,12 @@ impl Engine {
             signer: Arc::new(TreeHeadSigner::from_secret(secret)),
             documents: Arc::default(),
             loan_day: Arc::new(business_day::LoanDay::new()),
+            decision_uses: Arc::default(),
         })
+    }
+
+    pub(crate) fn decision_uses(&self) -> &tokio::sync::Mutex<()> {
+        &self.decision_uses
     }
 
     pub(crate) fn documents(&self) -> &revolving::Documents {

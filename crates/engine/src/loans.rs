@@ -14,9 +14,12 @@
 //!   days in between rebuilds the state at any business date.
 
 pub(crate) mod accounts;
+mod application;
+pub mod links;
 
 pub use crate::business_day::{business_date, init_business_date};
 pub use accounts::{account_id, day_entry_id, event_entry_id, stage_of, RECEIVABLES};
+pub use application::{apply_for_loan, Application};
 
 use crate::business_day::DayState;
 use crate::{Command, Engine, EngineError};
@@ -49,6 +52,9 @@ pub enum LoanUseError {
     KeyReused(String),
     #[error("close of business is part-way through the day; finish it (puhui cob) and retry")]
     DayClosing,
+    /// A credit decision prices one loan only.
+    #[error("decision {decision_id} was already used for loan {loan_id}")]
+    DecisionUsed { decision_id: String, loan_id: Uuid },
     #[error(transparent)]
     Loan(#[from] loan::LoanError),
     /// Co-lending refused the command (a funder declined at disbursement; nothing booked).
@@ -104,70 +110,6 @@ async fn open_day(engine: &Engine) -> Result<BusinessDate, LoanUseError> {
         .ok_or_else(|| LoanUseError::Refused("no business date is open yet".into()))
 }
 
-// ---------------------------------------------------------------------------------------
-// Applications
-
-pub struct Application {
-    pub id: Uuid,
-    pub tenant: String,
-    pub borrower: String,
-    pub product_id: Uuid,
-    pub product_version: i32,
-    pub config: loan::LoanConfig,
-}
-
-/// Records an application (no money moves). Retrying the same id returns the stored loan.
-pub async fn apply_for_loan(
-    engine: &Engine,
-    a: Application,
-) -> Result<(LoanView, bool), LoanUseError> {
-    if let Some(row) = engine.store().loan(a.id).await? {
-        let view = LoanView::decode(row)?;
-        let same = view.row.borrower == a.borrower
-            && view.row.product_id == a.product_id
-            && view.loan.config == a.config;
-        if !same {
-            return Err(LoanUseError::Refused(format!(
-                "loan {} exists with other terms",
-                a.id
-            )));
-        }
-        return Ok((view, true));
-    }
-    let today = open_day(engine).await?;
-    let signed = Loan::signed(a.config, today);
-    let state = encode_loan(&signed);
-    let row = LoanRow {
-        id: a.id,
-        partition: store::loan_partition(a.id),
-        tenant: a.tenant,
-        borrower: a.borrower,
-        product_id: a.product_id,
-        product_version: a.product_version,
-        stage: "applied".into(),
-        day: today.to_epoch_days(),
-        open: false,
-        version: 1,
-        state: state.clone(),
-    };
-    let event = LoanEvent {
-        loan_id: a.id,
-        seq: 0,
-        day: row.day,
-        kind: "signed".into(),
-        body: state,
-    };
-    let domain = vec![
-        DomainWrite::Loan {
-            row: row.clone(),
-            expected_version: None,
-        },
-        DomainWrite::LoanEvent(event),
-    ];
-    engine.submit_with(Vec::new(), domain).await?;
-    Ok((LoanView { row, loan: signed }, false))
-}
-
 /// Applies, approves and disburses in one envelope: for onboarding a book of loans decided
 /// elsewhere (a migration, a partner's approved batch, benchmarks).
 pub async fn originate(
@@ -196,6 +138,7 @@ pub async fn originate(
         day: date.to_epoch_days(),
         open: false,
         version: 0,
+        dpd: 0,
         state: state.clone(),
     };
     let signed_event = LoanEvent {

@@ -184,6 +184,7 @@ async fn originate(
             product_id,
             product_version: 1,
             config,
+            decision_id: None,
         },
     )
     .await?;

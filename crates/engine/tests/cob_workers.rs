@@ -46,6 +46,7 @@ async fn seeded() -> (testkit::TestStore, Engine) {
             product_id: Uuid::nil(),
             product_version: 1,
             config,
+            decision_id: None,
         };
         loans::apply_for_loan(&e, app).await.unwrap();
         loans::decide(&e, loan_id(i), true).await.unwrap();

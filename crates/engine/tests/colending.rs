@@ -80,6 +80,7 @@ async fn apply_and_disburse(
             product_id,
             product_version: 1,
             config,
+            decision_id: None,
         },
     )
     .await?;

@@ -49,6 +49,7 @@ async fn active_loan(e: &Engine) -> Uuid {
             product_id: Uuid::nil(),
             product_version: 1,
             config: config(1_000_000),
+            decision_id: None,
         },
     )
     .await

@@ -4,6 +4,7 @@
 //! - [`schedule`]: repayment schedules exact to the minor unit, with a fast `i128` path held
 //!   bit-identical to a `Decimal` reference.
 //! - [`loan`]: `apply(state, command, as_of) -> (state, postings)`.
+//! - [`cap`]: the rate cap on the all-in APR, for a product's worst case and for one loan.
 //!
 //! Invariants, mostly about what is deliberately absent:
 //! - No I/O, no clock, no environment, no async: the business date is an argument and the
@@ -16,6 +17,7 @@
 //! - The loan state does not store balances it can derive: outstanding amounts are computed
 //!   from the installments.
 
+pub mod cap;
 pub mod codec;
 pub mod loan;
 pub mod product;

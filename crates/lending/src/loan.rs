@@ -134,14 +134,32 @@ pub enum DelinquencyBucket {
     M4Plus,
 }
 
-pub fn delinquency_bucket(dpd: u32) -> DelinquencyBucket {
-    match dpd {
-        0 => DelinquencyBucket::M0,
-        1..=30 => DelinquencyBucket::M1,
-        31..=60 => DelinquencyBucket::M2,
-        61..=90 => DelinquencyBucket::M3,
-        _ => DelinquencyBucket::M4Plus,
+impl DelinquencyBucket {
+    pub const ALL: [DelinquencyBucket; 5] = [
+        DelinquencyBucket::M0,
+        DelinquencyBucket::M1,
+        DelinquencyBucket::M2,
+        DelinquencyBucket::M3,
+        DelinquencyBucket::M4Plus,
+    ];
+
+    /// The days past due the bucket spans, inclusive; `None` is unbounded above.
+    pub fn dpd_range(self) -> (u32, Option<u32>) {
+        match self {
+            DelinquencyBucket::M0 => (0, Some(0)),
+            DelinquencyBucket::M1 => (1, Some(30)),
+            DelinquencyBucket::M2 => (31, Some(60)),
+            DelinquencyBucket::M3 => (61, Some(90)),
+            DelinquencyBucket::M4Plus => (91, None),
+        }
     }
+}
+
+pub fn delinquency_bucket(dpd: u32) -> DelinquencyBucket {
+    DelinquencyBucket::ALL
+        .into_iter()
+        .find(|b| b.dpd_range().1.is_none_or(|max| dpd <= max))
+        .expect("the last bucket is unbounded")
 }
 
 /// Five-tier risk classification (五级分类). The overdue floors follow the 2023 NFRA rules
@@ -1296,6 +1314,26 @@ mod tests {
                 got: d("2026-03-17")
             })
         );
+    }
+
+    #[test]
+    fn buckets_tile_the_days_past_due() {
+        let mut next = 0;
+        for b in DelinquencyBucket::ALL {
+            let (min, max) = b.dpd_range();
+            assert_eq!(min, next, "{b:?} starts where the previous ends");
+            assert_eq!(delinquency_bucket(min), b);
+            match max {
+                Some(max) => {
+                    assert_eq!(delinquency_bucket(max), b);
+                    next = max + 1;
+                }
+                None => assert_eq!(delinquency_bucket(u32::MAX), b),
+            }
+        }
+        assert_eq!(delinquency_bucket(30), DelinquencyBucket::M1);
+        assert_eq!(delinquency_bucket(31), DelinquencyBucket::M2);
+        assert_eq!(delinquency_bucket(91), DelinquencyBucket::M4Plus);
     }
 
     #[test]

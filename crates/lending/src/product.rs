@@ -232,12 +232,25 @@ impl LoanProduct {
         if ok {
             return Ok(());
         }
+        // One unit throughout: minor units, as the request and the product state them.
+        let reason = if amount.currency() != self.currency {
+            format!(
+                "the product lends {}, not {}",
+                self.currency,
+                amount.currency()
+            )
+        } else {
+            format!(
+                "{} is outside {}..={} (minor units of {})",
+                amount.amount_minor(),
+                self.amount_minor_min,
+                self.amount_minor_max,
+                self.currency
+            )
+        };
         Err(FieldError {
             field: "amount",
-            reason: format!(
-                "{amount} is outside {}..={} minor units of {}",
-                self.amount_minor_min, self.amount_minor_max, self.currency
-            ),
+            reason,
         })
     }
 
@@ -530,12 +543,18 @@ pub(crate) mod tests {
         assert!(p
             .check_amount(Money::from_minor(10_000, Currency::Cny))
             .is_ok());
-        assert!(p
+        let low = p
             .check_amount(Money::from_minor(9_999, Currency::Cny))
-            .is_err());
-        assert!(p
+            .unwrap_err();
+        // Minor units only: "99.99 CNY is outside 10000..=…" mixed two units.
+        assert!(
+            low.reason.starts_with("9999 is outside 10000..="),
+            "{low:?}"
+        );
+        let usd = p
             .check_amount(Money::from_minor(10_000, Currency::Usd))
-            .is_err());
+            .unwrap_err();
+        assert_eq!(usd.reason, "the product lends CNY, not USD");
         // 0.05% a day × 1.5 = 0.075% a day.
         assert_eq!(p.penalty_rate_daily().unwrap().fraction(), dec!(0.00075));
         let mut monthly = p.clone();

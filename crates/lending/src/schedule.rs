@@ -712,12 +712,18 @@ impl Schedule {
             .collect()
     }
 
-    fn amount_financed(&self) -> Money {
+    /// What the borrower receives: the principal less the fee taken upfront.
+    pub fn amount_financed(&self) -> Money {
         Money::from_minor(self.principal_minor - self.upfront_fee_minor, self.currency)
     }
 
     /// Regulation Z Appendix J APR in percent (2 decimals) on the amount actually paid out.
     pub fn apr_percent(&self) -> Result<Decimal, AprError> {
+        self.apr().map(|apr| apr.percent)
+    }
+
+    /// The Appendix J APR on the amount actually paid out, with the unit-period used.
+    pub fn apr(&self) -> Result<apr::Apr, AprError> {
         let advance = [(self.disbursed_on, self.amount_financed())];
         let payments = self.payments();
         // A bullet's term counted in days, as (b)(5)(vi) allows, matches a daily price;
@@ -729,7 +735,7 @@ impl Schedule {
             )),
             _ => None,
         };
-        apr::annual_percentage_rate(&advance, &payments, unit).map(|apr| apr.percent)
+        apr::annual_percentage_rate(&advance, &payments, unit)
     }
 
     /// Annualised IRR in percent treating installments as whole months (PBOC 2021 No. 3).

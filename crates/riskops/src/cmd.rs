@@ -299,7 +299,12 @@ fn run_train(
         let h = holdout_encoded(dataset, &y, &target, kind, &options, &mut tick, after)?;
         bar.finish_and_clear();
         if json {
-            let value = serde_json::json!({ "train": h.train, "test": h.test });
+            // Boosting rounds kept, so a benchmark can set them beside other libraries'.
+            let rounds = match &h.model {
+                Model::Gbm { gbm, .. } => Some(gbm.best_rounds),
+                _ => None,
+            };
+            let value = serde_json::json!({ "train": h.train, "test": h.test, "rounds": rounds });
             println!("{value}");
         } else {
             println!("train: {}", summary_line(&h.train));

@@ -295,6 +295,7 @@ async fn originate_book(
                         product_id: uuid::Uuid::nil(),
                         product_version: 1,
                         config,
+                        decision_id: None,
                     },
                     None,
                     start,

@@ -41,6 +41,7 @@ impl Modify for ApiKeyScheme {
         ledger::entry_proof, ledger::tree_head, ledger::consistency,
         ledger::create_hold, ledger::get_hold, ledger::post_hold, ledger::void_hold,
         keys::create_key, apr::apr, decisions::decide, decisions::replay,
+        decisions::get_decision,
         loans::preview_schedule, loans::create_product, loans::get_product,
         loans::apply, loans::get_loan, loans::approve, loans::decline, loans::disburse,
         loans::repay, loans::reverse_repayment, loans::prepayment_quote, loans::prepay,
@@ -185,6 +186,9 @@ fn constrain_query(p: &mut Value) {
         Some("created_from" | "created_to") => json!({ "type": "string", "format": "date",
             "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$" }),
         Some("status") => json!({ "type": "string", "enum": crate::routes::lists::LOAN_STATUSES }),
+        Some("dpd_bucket") => {
+            json!({ "type": "string", "enum": crate::routes::lists::DPD_BUCKETS })
+        }
         Some("product_id" | "parent_id") => json!({ "type": "string", "format": "uuid" }),
         _ => return,
     };

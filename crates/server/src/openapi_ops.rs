@@ -77,6 +77,7 @@ pub const OPS: &[Op] = &[
     op("post", "/v1/api-keys", "createApiKey", No),
     op("post", "/v1/apr", "computeApr", No),
     op("post", "/v1/decisions", "decide", No),
+    op("get", "/v1/decisions/{id}", "getDecision", No),
     op("post", "/v1/decisions/{id}/replay", "replayDecision", No),
     // term loans
     op(

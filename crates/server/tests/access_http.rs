@@ -648,6 +648,32 @@ async fn keys_expire_are_listed_and_revoked() {
             )
             .await;
         assert_eq!(s, 404, "{name}");
+        let (s, v) = app
+            .post(
+                "/v1/api-keys",
+                json!({"role": "operator", "tenant": "default"}),
+                KEY,
+            )
+            .await;
+        assert_eq!(s, 201, "{name}: {v}");
+        let (second, second_id) = (v["key"].as_str().unwrap().to_string(), id(&v));
+        let (s, v) = app
+            .post(
+                &format!("/v1/api-keys/{second_id}/revoke"),
+                json!({}),
+                &second,
+            )
+            .await;
+        assert_eq!(
+            (s, v["code"].as_str(), v["field"].as_str()),
+            (422, Some("self_revocation"), Some("id")),
+            "{name}: a key does not revoke itself: {v}"
+        );
+        assert_eq!(app.get("/v1/ledger/tree-head", &second).await.0, 200);
+        let (s, _) = app
+            .post(&format!("/v1/api-keys/{second_id}/revoke"), json!({}), KEY)
+            .await;
+        assert_eq!(s, 200, "{name}: another operator key revokes it");
 
         tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
         let (s, v) = app.get("/v1/ledger/tree-head", &expiring).await;

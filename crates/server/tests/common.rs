@@ -155,6 +155,7 @@ pub async fn seed_cob_book(store: Store, n: u64, start: &str) {
                 product_id: uuid::Uuid::nil(),
                 product_version: 1,
                 config,
+                decision_id: None,
             };
             let key = uuid::Uuid::from_u128(u128::from(i) + 1);
             loans::originate(&engine, app, None, start, key)

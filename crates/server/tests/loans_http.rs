@@ -421,6 +421,105 @@ async fn as_of_views_quotes_and_refunds_follow_the_credit() {
     }
 }
 
+/// `GET /v1/loans?dpd_bucket=` lists the loans whose `bucket` is that one: a loan left unpaid
+/// past its first due date is in M1, one paid off is in M0, and an unknown bucket is refused.
+#[tokio::test]
+async fn loans_list_by_delinquency_bucket() {
+    for ts in testkit::all_stores().await {
+        let name = ts.name;
+        let state = server::app::build_state(ts.store.clone()).await.unwrap();
+        server::app::bootstrap_key(&ts.store, Some(KEY))
+            .await
+            .unwrap();
+        engine::loans::init_business_date(&state.engine, "2026-01-15".parse().unwrap())
+            .await
+            .unwrap();
+        let engine = state.engine.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(server::app::serve(state, listener, async {
+            let _ = stopped.await;
+        }));
+        let api = Api {
+            base,
+            http: reqwest::Client::new(),
+        };
+        let (_, v) = api
+            .post("/v1/loan-products", product("0.05%/day"), None)
+            .await;
+        let pid = v["id"].as_str().unwrap().to_string();
+        let mut ids = Vec::new();
+        for borrower in ["paid", "late"] {
+            let (_, v) = api
+                .post(
+                    "/v1/loans",
+                    json!({"product_id": pid, "borrower": borrower, "amount_minor": 1_000_000, "term_months": 6}),
+                    None,
+                )
+                .await;
+            let id = v["id"].as_str().unwrap().to_string();
+            api.post(&format!("/v1/loans/{id}/approve"), json!({}), None)
+                .await;
+            let (s, _) = api
+                .post(
+                    &format!("/v1/loans/{id}/disburse"),
+                    json!({}),
+                    Some(Uuid::now_v7()),
+                )
+                .await;
+            assert_eq!(s, 201, "{name}");
+            ids.push(id);
+        }
+        let (_, q) = api
+            .get(&format!("/v1/loans/{}/prepayment-quote", ids[0]))
+            .await;
+        let (s, v) = api
+            .post(
+                &format!("/v1/loans/{}/prepay", ids[0]),
+                json!({"amount_minor": q["payoff_minor"], "currency": "CNY", "date": "2026-01-15"}),
+                Some(Uuid::now_v7()),
+            )
+            .await;
+        assert_eq!(s, 201, "{name}: {v}");
+        let (_, late) = api.get(&format!("/v1/loans/{}", ids[1])).await;
+        let due: String = late["installments"][0]["due_date"].as_str().unwrap().into();
+        let (mut today, until) = (
+            "2026-01-15".parse::<money::BusinessDate>().unwrap(),
+            due.parse::<money::BusinessDate>().unwrap().succ().succ(),
+        );
+        while today < until {
+            today = engine::cob::close_business_day(&engine, Default::default(), &|_| {})
+                .await
+                .unwrap()
+                .0;
+        }
+        let listed = |bucket: &'static str| {
+            let api = &api;
+            async move {
+                let (s, v) = api.get(&format!("/v1/loans?dpd_bucket={bucket}")).await;
+                assert_eq!(s, 200, "{bucket}: {v}");
+                v["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|l| {
+                        assert_eq!(l["bucket"], bucket, "{l}");
+                        l["id"].as_str().unwrap().to_string()
+                    })
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(listed("M1").await, vec![ids[1].clone()], "{name}");
+        assert_eq!(listed("M0").await, vec![ids[0].clone()], "{name}");
+        assert!(listed("M2").await.is_empty(), "{name}");
+        let (s, v) = api.get("/v1/loans?dpd_bucket=M9").await;
+        assert_eq!((s, field(&v)), (400, "dpd_bucket"), "{name}: {v}");
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
+    }
+}
+
 /// Co-lending over HTTP: bad partners and plans are refused naming the field; a co-lent
 /// loan shows its funders; a funder over quota declines the loan with every funder's
 /// reason and nothing is booked; a partner's key sees only its own partner.

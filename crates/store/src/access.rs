@@ -49,6 +49,9 @@ pub struct LoanFilter {
     pub stage: Option<String>,
     pub borrower: Option<String>,
     pub product_id: Option<Uuid>,
+    /// Days past due at least / at most (inclusive), as the loan's state last written says.
+    pub dpd_min: Option<i32>,
+    pub dpd_max: Option<i32>,
     /// Ids at or above (UUIDv7 ids carry their creation time, so a date range is an id range).
     pub id_from: Option<Uuid>,
     /// Ids below.
@@ -143,6 +146,7 @@ impl Store {
 pub(crate) enum Arg {
     Text(String),
     Bytes(Vec<u8>),
+    Int(i64),
 }
 
 /// A list query built from the filters present only, so that each backend's planner sees
@@ -181,6 +185,12 @@ impl ListQuery {
         }
         if let Some(p) = f.product_id {
             conds.push(("product_id =", id(p)));
+        }
+        if let Some(d) = f.dpd_min {
+            conds.push(("dpd >=", Arg::Int(d.into())));
+        }
+        if let Some(d) = f.dpd_max {
+            conds.push(("dpd <=", Arg::Int(d.into())));
         }
         push_ids(&mut conds, f.id_from, f.id_to, f.after);
         ListQuery::build(select, conds, f.limit, pg)

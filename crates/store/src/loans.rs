@@ -38,6 +38,8 @@ pub struct LoanRow {
     pub open: bool,
     /// Bumped on every write; a write names the version it read.
     pub version: i64,
+    /// Days past due in `state`, kept beside it so lists can filter by delinquency.
+    pub dpd: i32,
     pub state: Vec<u8>,
 }
 

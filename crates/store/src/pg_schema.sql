@@ -99,6 +99,8 @@ CREATE TABLE IF NOT EXISTS loans (
     day INTEGER NOT NULL,
     open BOOLEAN NOT NULL,
     version BIGINT NOT NULL,
+    -- Days past due as of `day` (lending's `Loan::dpd`), for lists by delinquency.
+    dpd INTEGER NOT NULL DEFAULT 0,
     state BYTEA NOT NULL,
     PRIMARY KEY (partition, id)
 ) WITH (fillfactor = 70);

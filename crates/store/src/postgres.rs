@@ -657,7 +657,7 @@ async fn update_balances(
     Ok(())
 }
 
-const LOAN_SELECT: &str = "SELECT id, partition, tenant, borrower, product_id, product_version, stage, day, open, version, state FROM loans";
+const LOAN_SELECT: &str = "SELECT id, partition, tenant, borrower, product_id, product_version, stage, day, open, version, state, dpd FROM loans";
 
 /// Open loans of `partition` still before `before_day`, by id after `after`, on any
 /// connection (a worker's claim reads inside its transaction).
@@ -699,6 +699,7 @@ fn loan_from_row(r: &sqlx::postgres::PgRow) -> anyhow::Result<LoanRow> {
         open: r.try_get(8)?,
         version: r.try_get(9)?,
         state: r.try_get(10)?,
+        dpd: r.try_get(11)?,
     })
 }
 
@@ -756,8 +757,9 @@ async fn write_domain(tx: &mut Tx<'_>, writes: &[DomainWrite]) -> anyhow::Result
         let opens: Vec<bool> = inserts.iter().map(|r| r.open).collect();
         let versions: Vec<i64> = inserts.iter().map(|r| r.version).collect();
         let states: Vec<&[u8]> = inserts.iter().map(|r| r.state.as_slice()).collect();
-        sqlx::query("INSERT INTO loans (id, partition, tenant, borrower, product_id, product_version, stage, day, open, version, state) SELECT * FROM UNNEST($1::bytea[], $2::int[], $3::text[], $4::text[], $5::bytea[], $6::int[], $7::text[], $8::int[], $9::bool[], $10::bigint[], $11::bytea[])")
-            .bind(ids).bind(parts).bind(tenants).bind(borrowers).bind(products).bind(pvs).bind(stages).bind(days).bind(opens).bind(versions).bind(states)
+        let dpds: Vec<i32> = inserts.iter().map(|r| r.dpd).collect();
+        sqlx::query("INSERT INTO loans (id, partition, tenant, borrower, product_id, product_version, stage, day, open, version, state, dpd) SELECT * FROM UNNEST($1::bytea[], $2::int[], $3::text[], $4::text[], $5::bytea[], $6::int[], $7::text[], $8::int[], $9::bool[], $10::bigint[], $11::bytea[], $12::int[])")
+            .bind(ids).bind(parts).bind(tenants).bind(borrowers).bind(products).bind(pvs).bind(stages).bind(days).bind(opens).bind(versions).bind(states).bind(dpds)
             .execute(&mut **tx).await.context("insert loans")?;
     }
     if !updates.is_empty() {
@@ -771,8 +773,9 @@ async fn write_domain(tx: &mut Tx<'_>, writes: &[DomainWrite]) -> anyhow::Result
         let versions: Vec<i64> = updates.iter().map(|(r, _)| r.version).collect();
         let states: Vec<&[u8]> = updates.iter().map(|(r, _)| r.state.as_slice()).collect();
         let expected: Vec<i64> = updates.iter().map(|(_, v)| *v).collect();
-        let n = sqlx::query("UPDATE loans l SET stage = u.stage, day = u.day, open = u.open, version = u.version, state = u.state FROM UNNEST($1::bytea[], $2::text[], $3::int[], $4::bool[], $5::bigint[], $6::bytea[], $7::bigint[]) AS u(id, stage, day, open, version, state, expected) WHERE l.id = u.id AND l.version = u.expected")
-            .bind(ids).bind(stages).bind(days).bind(opens).bind(versions).bind(states).bind(expected)
+        let dpds: Vec<i32> = updates.iter().map(|(r, _)| r.dpd).collect();
+        let n = sqlx::query("UPDATE loans l SET stage = u.stage, day = u.day, open = u.open, version = u.version, state = u.state, dpd = u.dpd FROM UNNEST($1::bytea[], $2::text[], $3::int[], $4::bool[], $5::bigint[], $6::bytea[], $7::bigint[], $8::int[]) AS u(id, stage, day, open, version, state, expected, dpd) WHERE l.id = u.id AND l.version = u.expected")
+            .bind(ids).bind(stages).bind(days).bind(opens).bind(versions).bind(states).bind(expected).bind(dpds)
             .execute(&mut **tx).await.context("update loans")?.rows_affected();
         if n as usize != updates.len() {
             return Err(crate::StaleWrite::error(format!(

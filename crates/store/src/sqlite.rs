@@ -741,7 +741,7 @@ impl SqliteStore {
     }
 }
 
-const LOAN_SELECT: &str = "SELECT id, partition, tenant, borrower, product_id, product_version, stage, day, open, version, state FROM loans";
+const LOAN_SELECT: &str = "SELECT id, partition, tenant, borrower, product_id, product_version, stage, day, open, version, state, dpd FROM loans";
 
 fn loan_row(r: &Row<'_>) -> rusqlite::Result<anyhow::Result<LoanRow>> {
     let id: Vec<u8> = r.get(0)?;
@@ -769,6 +769,7 @@ fn loan_row(r: &Row<'_>) -> rusqlite::Result<anyhow::Result<LoanRow>> {
             day,
             open: open == 1,
             version,
+            dpd: r.get(11)?,
             state,
         })
     })())
@@ -781,8 +782,8 @@ fn write_domain(tx: &rusqlite::Transaction<'_>, writes: &[DomainWrite]) -> anyho
                 row,
                 expected_version: None,
             } => {
-                tx.prepare_cached("INSERT INTO loans (id, partition, tenant, borrower, product_id, product_version, stage, day, open, version, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")?
-                    .execute(params![row.id.as_bytes(), row.partition, row.tenant, row.borrower, row.product_id.as_bytes(), row.product_version, row.stage, row.day, i64::from(row.open), row.version, row.state])?;
+                tx.prepare_cached("INSERT INTO loans (id, partition, tenant, borrower, product_id, product_version, stage, day, open, version, state, dpd) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")?
+                    .execute(params![row.id.as_bytes(), row.partition, row.tenant, row.borrower, row.product_id.as_bytes(), row.product_version, row.stage, row.day, i64::from(row.open), row.version, row.state, row.dpd])?;
             }
             DomainWrite::Loan {
                 row,
@@ -790,8 +791,8 @@ fn write_domain(tx: &rusqlite::Transaction<'_>, writes: &[DomainWrite]) -> anyho
             } => {
                 // By the primary key (partition, id): one B-tree search, not two via `loans_id`.
                 let n = tx
-                    .prepare_cached("UPDATE loans SET stage = ?2, day = ?3, open = ?4, version = ?5, state = ?6 WHERE partition = ?8 AND id = ?1 AND version = ?7")?
-                    .execute(params![row.id.as_bytes(), row.stage, row.day, i64::from(row.open), row.version, row.state, v, row.partition])?;
+                    .prepare_cached("UPDATE loans SET stage = ?2, day = ?3, open = ?4, version = ?5, state = ?6, dpd = ?9 WHERE partition = ?8 AND id = ?1 AND version = ?7")?
+                    .execute(params![row.id.as_bytes(), row.stage, row.day, i64::from(row.open), row.version, row.state, v, row.partition, row.dpd])?;
                 if n != 1 {
                     return Err(crate::StaleWrite::error(format!(
                         "loan {} is no longer at version {v}",

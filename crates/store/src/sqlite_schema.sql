@@ -125,6 +125,8 @@ CREATE TABLE IF NOT EXISTS loans (
     day INTEGER NOT NULL,
     open INTEGER NOT NULL,
     version INTEGER NOT NULL,
+    -- Days past due as of `day` (lending's `Loan::dpd`), for lists by delinquency.
+    dpd INTEGER NOT NULL DEFAULT 0,
     state BLOB NOT NULL,
     PRIMARY KEY (partition, id)
 ) WITHOUT ROWID;

@@ -140,6 +140,8 @@ async fn empty_lists_of_a_fresh_store_are_empty() {
                 stage: Some("active".into()),
                 borrower: Some("x".into()),
                 product_id: Some(Uuid::nil()),
+                dpd_min: Some(1),
+                dpd_max: Some(30),
                 id_from: Some(Uuid::nil()),
                 id_to: Some(Uuid::max()),
                 after: Some(Uuid::nil()),

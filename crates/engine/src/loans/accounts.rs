@@ -185,6 +185,7 @@ pub(crate) fn next_row(old: &LoanRow, loan: &Loan) -> LoanRow {
         day: loan.business_date.to_epoch_days(),
         open: loan.status == LoanStatus::Active,
         version: old.version + 1,
+        dpd: i32::try_from(loan.dpd).unwrap_or(i32::MAX),
         state: encode_loan(loan),
         ..old.clone()
     }

@@ -352,6 +352,7 @@ fn boost(
     let (mut gains, mut splits) = (vec![0.0; k], vec![0u32; k]);
     let mut rng = Rng::new(p.seed);
     let mut rows: Vec<u32> = Vec::with_capacity(n_fit);
+    let columns = binned.columns(n_fit);
     for round in 0..rounds {
         gh.par_iter_mut()
             .zip(margin.par_iter().zip(fy))
@@ -368,6 +369,7 @@ fn boost(
         }
         let grower = Grower {
             binned,
+            columns: &columns,
             gh: &gh,
             features,
             p,

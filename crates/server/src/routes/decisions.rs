@@ -1,16 +1,17 @@
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::problem::{not_found, problem, ApiError, WireJson};
-use api::{DecisionRequest, DecisionResponse, FieldError, ReplayResponse};
+use api::{DecisionRequest, DecisionResponse, FieldError, ReplayResponse, StoredDecisionResponse};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use store::DecisionRow;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/decisions", post(decide))
+        .route("/v1/decisions/{id}", get(get_decision))
         .route("/v1/decisions/{id}/replay", post(replay))
 }
 
@@ -66,6 +67,46 @@ pub async fn decide(
             decision: d.decision,
         }),
     ))
+}
+
+/// A stored decision as it was made (its output read back from the audit record, not
+/// recomputed), with the loan it was used for.
+#[utoipa::path(get, path = "/v1/decisions/{id}",
+    params(("id" = String, Path, description = "decision id")),
+    responses((status = 200, body = StoredDecisionResponse), (status = 404, body = api::Problem)),
+    security(("api_key" = [])), tag = "decisioning")]
+pub async fn get_decision(
+    _p: Principal,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<StoredDecisionResponse>, ApiError> {
+    let row = stored(&s, &id).await?;
+    let decision = crate::decisioning::stored_decision(&row.output_json)
+        .map_err(|e| crate::problem::internal(&format!("stored decision output {id}: {e}")))?;
+    let loan_id = engine::loans::links::loan_of_decision(&s.engine, &row.id).await?;
+    Ok(Json(StoredDecisionResponse {
+        decision_id: row.id,
+        applicant_id: row.applicant_id,
+        created_at_ms: row.created_at_ms,
+        model_version: row.model_version,
+        policy_version: row.policy_version,
+        input_hash: hex::encode(row.input_hash),
+        output_hash: hex::encode(row.output_hash),
+        loan_id,
+        decision,
+    }))
+}
+
+/// A stored decision; an id that is not a UUID names no decision.
+pub(crate) async fn stored(s: &AppState, id: &str) -> Result<DecisionRow, ApiError> {
+    if uuid::Uuid::parse_str(id).is_err() {
+        return Err(not_found("this decision"));
+    }
+    s.engine
+        .store()
+        .decision(id)
+        .await?
+        .ok_or_else(|| not_found("this decision"))
 }
 
 /// Recomputes a stored decision from its stored input with the loaded model and policy and

@@ -181,9 +181,12 @@ pub async fn list_keys(
     }))
 }
 
-/// Revokes a key: from now on it is refused (401). Revoking again changes nothing.
+/// Revokes a key: from now on it is refused (401). Revoking again changes nothing. A key
+/// cannot revoke itself, so that no operator locks the last key out by mistake: another
+/// operator key revokes it.
 #[utoipa::path(post, path = "/v1/api-keys/{id}/revoke", params(("id" = Uuid, Path)),
-    responses((status = 200, body = ApiKeyResponse), (status = 404, body = api::Problem)),
+    responses((status = 200, body = ApiKeyResponse), (status = 404, body = api::Problem),
+        (status = 422, body = api::Problem)),
     security(("api_key" = [])), tag = "auth")]
 pub async fn revoke_key(
     p: Principal,
@@ -191,6 +194,16 @@ pub async fn revoke_key(
     Path(id): Path<String>,
 ) -> Result<Json<ApiKeyResponse>, ApiError> {
     let id = path_uuid(&id, "key id")?;
+    if id == p.key_id {
+        return Err(api::Problem::new(
+            422,
+            "self_revocation",
+            "A key cannot revoke itself",
+            "revoke this key with another operator key".to_string(),
+        )
+        .with_field("id")
+        .into());
+    }
     let store = s.engine.store();
     let key = store
         .api_key_by_id(id)

@@ -12,6 +12,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use engine::loans;
 use engine::revolving as rc;
+use lending::loan::DelinquencyBucket;
 use serde::Deserialize;
 use std::collections::HashMap;
 use store::{DocFilter, LoanFilter};
@@ -58,6 +59,26 @@ pub struct LoanListQuery {
     pub created_from: Option<String>,
     /// Applied on or before this date (YYYY-MM-DD, UTC).
     pub created_to: Option<String>,
+    /// Delinquency bucket by days past due: M0 (current), M1 (1–30), M2 (31–60), M3 (61–90)
+    /// or M4Plus (over 90), as the loan's `bucket` shows it.
+    pub dpd_bucket: Option<String>,
+}
+
+/// Delinquency buckets a list may filter by, as `bucket` names them.
+pub const DPD_BUCKETS: [&str; 5] = ["M0", "M1", "M2", "M3", "M4Plus"];
+
+/// The days-past-due range of a bucket named in a query.
+fn dpd_range(bucket: Option<&str>) -> Result<(Option<i32>, Option<i32>), ApiError> {
+    let Some(name) = bucket else {
+        return Ok((None, None));
+    };
+    let b = DelinquencyBucket::ALL
+        .into_iter()
+        .find(|b| format!("{b:?}") == name)
+        .ok_or_else(|| bad_query("dpd_bucket", format!("must be one of {DPD_BUCKETS:?}")))?;
+    let (min, max) = b.dpd_range();
+    let day = |d: u32| i32::try_from(d).unwrap_or(i32::MAX);
+    Ok((Some(day(min)), max.map(day)))
 }
 
 /// Loans, oldest application first.
@@ -89,11 +110,14 @@ pub async fn list_loans(
         borrower = Some(party.id);
     }
     let (id_from, id_to) = page::created_range(q.created_from.as_deref(), q.created_to.as_deref())?;
+    let (dpd_min, dpd_max) = dpd_range(q.dpd_bucket.as_deref())?;
     let filter = LoanFilter {
         tenant: list_tenant(&p),
         stage: q.status,
         borrower,
         product_id: page::parse_uuid("product_id", q.product_id.as_deref())?,
+        dpd_min,
+        dpd_max,
         id_from,
         id_to,
         after: q.cursor.as_deref().map(page::decode_uuid).transpose()?,

@@ -1,5 +1,6 @@
 //! Term-loan routes: products, schedule previews, loans and their money movements.
 
+use super::loan_terms;
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::problem::path_uuid;
@@ -12,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use engine::loans::{self, Action, Application, LoanUseError, LoanView};
-use lending::loan::{LoanConfig, LoanError};
+use lending::loan::{AccountPurpose, LoanError};
 use lending::product::Component;
 use money::{BusinessDate, Money};
 use serde::Deserialize;
@@ -52,6 +53,11 @@ fn loan_error(e: LoanUseError) -> ApiError {
         LoanUseError::KeyReused(m) => {
             problem(409, "idempotency_key_reused", "Idempotency-Key reused", m)
         }
+        LoanUseError::DecisionUsed { .. } => ApiError::from(FieldError::refused(
+            "decision_id",
+            e.to_string(),
+            "decision_used",
+        )),
         LoanUseError::DayClosing => problem(
             503,
             "day_closing",
@@ -108,7 +114,7 @@ pub async fn create_product(
     State(s): State<AppState>,
     WireJson(mut req): WireJson<LoanProductWire>,
 ) -> Result<(StatusCode, Json<LoanProductResponse>), ApiError> {
-    req.parse()?;
+    req.parse_new()?;
     let store = s.engine.store();
     let tenant = p.write_tenant();
     let (id, version) = match req.id {
@@ -205,8 +211,28 @@ pub async fn get_product(
 
 /// A loan as the wire shows it. Every figure comes from the loan's state (not from its
 /// ledger accounts), so a view `as_of` a past date is that date's state throughout.
-pub(crate) async fn respond(_s: &AppState, v: &LoanView) -> Result<LoanResponse, ApiError> {
+pub(crate) async fn respond(s: &AppState, v: &LoanView) -> Result<LoanResponse, ApiError> {
     let l = &v.loan;
+    let currency = v.currency();
+    // The schedule as disbursed (or as it would be on the loan's business day): the
+    // disclosure figures are those of the contract, whatever was paid since.
+    let schedule = lending::SchedulePlan::new(l.config.repayment)
+        .and_then(|plan| {
+            plan.generate(
+                l.config.principal,
+                l.disbursed_on.unwrap_or(l.business_date),
+            )
+        })
+        .map_err(|e| internal(&format!("loan {} schedule: {e}", v.row.id)))?;
+    let apr = schedule.apr().ok();
+    let payee = match l.disbursed_on {
+        Some(_) => loans::links::payee(&s.engine, v.row.id, currency).await?,
+        None => None,
+    };
+    let decision_id = loans::links::decision_of(&s.engine, v.row.id)
+        .await?
+        .and_then(|d| Uuid::parse_str(&d).ok());
+    let account = |p| loans::account_id(v.row.id, &v.row.tenant, currency, p).0;
     Ok(LoanResponse {
         id: v.row.id,
         borrower: v.row.borrower.clone(),
@@ -232,6 +258,20 @@ pub(crate) async fn respond(_s: &AppState, v: &LoanView) -> Result<LoanResponse,
         .map(|c| l.outstanding_minor(*c))
         .sum(),
         overpayment_credit_minor: l.overpayment_credit_minor,
+        contract_rate: format_rate(l.config.repayment.rate),
+        apr_percent: apr.map(|a| format!("{:.2}", a.percent)),
+        apr_unit_period: apr.map(|a| a.unit_period.to_string()),
+        origination_fee_minor: schedule.total_fee_minor,
+        net_disbursed_minor: schedule.amount_financed().amount_minor(),
+        payee,
+        decision_id,
+        accounts: LoanAccounts {
+            principal_receivable: account(AccountPurpose::PrincipalReceivable),
+            interest_receivable: account(AccountPurpose::InterestReceivable),
+            fee_receivable: account(AccountPurpose::FeeReceivable),
+            penalty_receivable: account(AccountPurpose::PenaltyReceivable),
+            overpayment_liability: account(AccountPurpose::Overpayment),
+        },
         installments: loan_installments(l),
         funding: None,
     })
@@ -272,22 +312,25 @@ pub async fn apply(
         .product
         .repayment_terms(req.term_months)
         .map_err(|e| FieldError::new("term_months", e.reason))?;
-    let config = LoanConfig::from_product(
-        &parsed.product,
-        amount,
-        req.term_months,
-        parsed.write_off_dpd,
-    )
-    .map_err(|e| loan_error(e.into()))?;
+    let id = req.id.unwrap_or_else(Uuid::now_v7);
+    // A retry of a stored application is answered with the loan as stored (or refused if
+    // its terms differ), whatever day it comes on: the cap was checked when it was made.
+    let open = match s.engine.store().loan(id).await? {
+        Some(_) => None,
+        None => loans::business_date(&s.engine).await?,
+    };
+    let priced =
+        loan_terms::price(&s, &req, id, &parsed.product, parsed.write_off_dpd, open).await?;
     let (view, replayed) = loans::apply_for_loan(
         &s.engine,
         Application {
-            id: req.id.unwrap_or_else(Uuid::now_v7),
+            id,
             tenant,
             borrower: req.borrower,
             product_id: req.product_id,
             product_version: product.version as i32,
-            config,
+            config: priced.config,
+            decision_id: priced.decision_id,
         },
     )
     .await
@@ -424,6 +467,30 @@ pub async fn disburse(
         }
     }
     let today = open_day(&s).await?;
+    idempotency_key(&headers, None)?;
+    let before = loan_for(&p, &s, &id).await?;
+    if before.row.stage == "approved" {
+        // The cap with the loan's own dates: a product's worst case is computed with whole
+        // months, and a short first period can cost more than the product let on.
+        let product = load_product(
+            &s,
+            &before.row.tenant,
+            before.row.product_id,
+            Some(before.row.product_version as u32),
+        )
+        .await?
+        .product
+        .parse()?
+        .product;
+        let config = &before.loan.config;
+        loan_terms::check_cap(
+            &config.repayment,
+            config.principal,
+            today,
+            product.rate_cap,
+            "date",
+        )?;
+    }
     let (code, view, _) = act(
         &p,
         &s,

@@ -5,6 +5,7 @@ pub mod decisions;
 pub mod keys;
 pub mod ledger;
 pub mod lists;
+pub mod loan_terms;
 pub mod loans;
 pub mod page;
 pub mod revolving;

@@ -21,6 +21,8 @@ CREATE INDEX IF NOT EXISTS loans_by_tenant ON loans (tenant, id);
 CREATE INDEX IF NOT EXISTS loans_by_borrower ON loans (tenant, borrower, id);
 CREATE INDEX IF NOT EXISTS loans_by_stage ON loans (tenant, stage, id);
 CREATE INDEX IF NOT EXISTS docs_by_tenant ON docs (kind, tenant, id);
+ALTER TABLE loans ADD COLUMN IF NOT EXISTS dpd INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS loans_overdue ON loans (tenant, dpd, id) WHERE dpd > 0;
 ";
 
 const KEY_SELECT: &str = "SELECT key_hash, role, tenant, label, party_kind, party_id, expires_at_ms, revoked_at_ms FROM api_keys";
@@ -50,6 +52,7 @@ fn bind<'q>(
         q = match a {
             Arg::Text(t) => q.bind(t.as_str()),
             Arg::Bytes(b) => q.bind(b.as_slice()),
+            Arg::Int(i) => q.bind(*i),
         };
     }
     q

@@ -37,6 +37,9 @@ pub(super) fn add_access_columns(c: &mut Connection) -> anyhow::Result<()> {
         ("api_keys", "expires_at_ms", "INTEGER"),
         ("api_keys", "revoked_at_ms", "INTEGER"),
         ("loan_products", "tenant", "TEXT NOT NULL DEFAULT 'default'"),
+        // Rows written before this column say 0 until their loan is next written; an
+        // overdue loan is written at every close of business.
+        ("loans", "dpd", "INTEGER NOT NULL DEFAULT 0"),
     ] {
         let has: i64 = tx.query_row(
             "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2",
@@ -51,7 +54,8 @@ pub(super) fn add_access_columns(c: &mut Connection) -> anyhow::Result<()> {
         "CREATE INDEX IF NOT EXISTS loans_by_tenant ON loans (tenant, id);
          CREATE INDEX IF NOT EXISTS loans_by_borrower ON loans (tenant, borrower, id);
          CREATE INDEX IF NOT EXISTS loans_by_stage ON loans (tenant, stage, id);
-         CREATE INDEX IF NOT EXISTS docs_by_tenant ON docs (kind, tenant, id);",
+         CREATE INDEX IF NOT EXISTS docs_by_tenant ON docs (kind, tenant, id);
+         CREATE INDEX IF NOT EXISTS loans_overdue ON loans (tenant, dpd, id) WHERE dpd > 0;",
     )?;
     tx.commit()?;
     Ok(())
@@ -62,6 +66,7 @@ fn bind(args: &[Arg]) -> Vec<&dyn ToSql> {
         .map(|a| match a {
             Arg::Text(t) => t as &dyn ToSql,
             Arg::Bytes(b) => b as &dyn ToSql,
+            Arg::Int(i) => i as &dyn ToSql,
         })
         .collect()
 }
