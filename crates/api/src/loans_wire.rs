@@ -601,6 +601,10 @@ pub struct LoanResponse {
     /// first use): read them at `GET /v1/accounts/{id}`.
     pub accounts: LoanAccounts,
     pub installments: Vec<LoanInstallmentState>,
+    /// Co-lending: each funder's part after the loan's last command; absent for a loan
+    /// without a funding plan (and for a view `as_of` a past date).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub funding: Option<Vec<crate::LoanFundingWire>>,
 }
 
 /// Ids of a loan's ledger accounts.

@@ -18,6 +18,18 @@ pub struct Problem {
     /// A refused purchase's outcome: `{"id", "status": "declined", "reason"}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub purchase: Option<DeclinedPurchase>,
+    /// A loan whose funders did not all approve: every funder's reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub funders: Option<Vec<FunderDecline>>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FunderDecline {
+    pub partner_id: uuid::Uuid,
+    /// unknown_partner, ineligible_<rule>, quota, daily_quota, concentration, declined,
+    /// approval_unavailable, incomplete (it could fund; another funder could not).
+    pub code: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -39,6 +51,7 @@ impl Problem {
             field: None,
             incident_id: None,
             purchase: None,
+            funders: None,
         }
     }
 

@@ -7,6 +7,7 @@ mod business_day;
 mod cache;
 pub mod clock;
 pub mod cob;
+pub mod colending;
 mod decisions;
 mod error;
 pub mod loans;

@@ -57,6 +57,9 @@ pub enum LoanUseError {
     DecisionUsed { decision_id: String, loan_id: Uuid },
     #[error(transparent)]
     Loan(#[from] loan::LoanError),
+    /// Co-lending refused the command (a funder declined at disbursement; nothing booked).
+    #[error(transparent)]
+    Colending(#[from] crate::colending::ColendingError),
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error(transparent)]
@@ -162,6 +165,18 @@ pub async fn originate(
         }
     }
     domain.push(DomainWrite::LoanEvent(signed_event));
+    // Co-lending hook: a co-lent loan's funders and positions join this submission.
+    let mut commands = commands;
+    let _colending = crate::colending::loan_hook::attach(
+        engine,
+        &view.row,
+        &after.loan,
+        &[],
+        date,
+        &mut commands,
+        &mut domain,
+    )
+    .await?;
     engine.submit_waiting(commands, domain).await?;
     Ok(after)
 }
@@ -415,10 +430,21 @@ pub async fn execute(
                 })
             }
         }
-        let (commands, domain, after) = plan_action(&view, &events, &action, date, key)?;
+        let (mut commands, mut domain, after) = plan_action(&view, &events, &action, date, key)?;
+        // Co-lending hook: a co-lent loan's positions move in this same submission.
+        let _colending = crate::colending::loan_hook::attach(
+            engine,
+            &view.row,
+            &after.loan,
+            &events,
+            date,
+            &mut commands,
+            &mut domain,
+        )
+        .await?;
         match engine.submit_with(commands, domain).await {
             Ok(_) => return Ok((after, false)),
-            Err(EngineError::StaleLoan { .. }) => continue,
+            Err(EngineError::StaleLoan { .. } | EngineError::StaleDoc { .. }) => continue,
             Err(e) => return Err(e.into()),
         }
     }
@@ -713,7 +739,7 @@ pub async fn reverse_repayment(
         }
         let new_row = next_row(&view.row, &new.loan);
         let body = reversal_body(key, seq);
-        let domain = vec![
+        let mut domain = vec![
             DomainWrite::Loan {
                 row: new_row.clone(),
                 expected_version: Some(view.row.version),
@@ -726,6 +752,17 @@ pub async fn reverse_repayment(
                 body,
             }),
         ];
+        // Co-lending hook: the positions are refolded without the reversed repayment.
+        let _colending = crate::colending::loan_hook::attach(
+            engine,
+            &view.row,
+            &new.loan,
+            &events,
+            today,
+            &mut commands,
+            &mut domain,
+        )
+        .await?;
         match engine.submit_with(commands, domain).await {
             Ok(_) => {
                 return Ok((
@@ -736,7 +773,7 @@ pub async fn reverse_repayment(
                     false,
                 ))
             }
-            Err(EngineError::StaleLoan { .. }) => continue,
+            Err(EngineError::StaleLoan { .. } | EngineError::StaleDoc { .. }) => continue,
             Err(e) => return Err(e.into()),
         }
     }

@@ -19,6 +19,9 @@ pub struct VerifyReport {
     pub bad_accounts: Vec<String>,
     /// Entries the index by account leaves out or invents (the first few).
     pub bad_account_index: Vec<String>,
+    /// Co-lending: control accounts that differ from the sum of the funders' positions, and
+    /// positions that differ from what was posted for their loan.
+    pub bad_positions: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -33,6 +36,7 @@ impl VerifyReport {
         self.first_bad_entry.is_none()
             && self.bad_accounts.is_empty()
             && self.bad_account_index.is_empty()
+            && self.bad_positions.is_empty()
     }
 }
 
@@ -132,6 +136,12 @@ pub async fn verify(store: &Store, mut progress: impl FnMut(u64)) -> anyhow::Res
             account_mismatch(&a.balances, &s).map(|m| format!("account {id}: {m}"))
         })
         .collect();
+    let bad_positions = crate::colending::check_positions(store, |id| {
+        state.accounts.get(&id).map(|a| {
+            i128::from(a.balances.debits_posted_minor) - i128::from(a.balances.credits_posted_minor)
+        })
+    })
+    .await?;
     bad_accounts.extend(
         sums.keys()
             .map(|id| format!("postings name account {id}, which does not exist")),
@@ -144,6 +154,7 @@ pub async fn verify(store: &Store, mut progress: impl FnMut(u64)) -> anyhow::Res
         first_bad_entry: first_bad,
         bad_accounts,
         bad_account_index: store.account_index_problems(10).await?,
+        bad_positions,
     })
 }
 

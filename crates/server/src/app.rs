@@ -127,6 +127,7 @@ pub fn router_with(state: AppState, fault_injection: bool) -> Router {
         .merge(routes::keys::routes())
         .merge(routes::apr::routes())
         .merge(routes::loans::routes())
+        .merge(routes::colending::routes())
         .merge(routes::decisions::routes())
         .merge(routes::revolving::routes())
         .merge(routes::cob::routes())

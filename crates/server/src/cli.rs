@@ -172,6 +172,11 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: crate::loan_cli::LoanCmd,
     },
+    /// Co-lending: funding partners and funding plans.
+    Colending {
+        #[command(subcommand)]
+        cmd: crate::colending_cli::ColendingCmd,
+    },
     /// Revolving credit: the seeded book simulation.
     Revolving {
         #[command(subcommand)]
@@ -407,6 +412,7 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             .map(|()| ExitCode::SUCCESS),
         Cmd::Bench { cmd } => crate::bench::run(cmd).await,
         Cmd::Revolving { cmd } => crate::rc_cli::run(cmd).await,
+        Cmd::Colending { cmd } => crate::colending_cli::run(cmd).await,
         Cmd::Loan { cmd } => crate::loan_cli::run(cmd),
         Cmd::Cob {
             server: Some(server),

@@ -10,6 +10,7 @@ pub mod bench;
 pub mod cli;
 pub mod cob_client;
 pub mod cob_runs;
+pub mod colending_cli;
 pub mod decisioning;
 pub mod faults;
 pub mod json_numbers;

@@ -5,7 +5,7 @@
 
 use crate::auth::Role;
 use crate::openapi_ops::{self, Idem, Op};
-use crate::routes::{apr, cob, decisions, keys, ledger, lists, loans, revolving};
+use crate::routes::{apr, cob, colending, decisions, keys, ledger, lists, loans, revolving};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
@@ -56,6 +56,9 @@ impl Modify for ApiKeyScheme {
         keys::list_keys, keys::revoke_key, lists::list_loans, lists::loan_entries,
         lists::list_borrowers, lists::list_lines, lists::list_purchases,
         lists::list_ledger_entries,
+        colending::create_partner, colending::change_partner, colending::get_partner,
+        colending::list_partners, colending::partner_positions, colending::set_plan,
+        colending::get_plan,
     ),
     modifiers(&ApiKeyScheme)
 )]

@@ -125,6 +125,39 @@ pub const OPS: &[Op] = &[
     // revolving credit
     op("post", "/v1/borrowers", "createBorrower", KEY_DEFAULTS_ID),
     op("get", "/v1/borrowers/{id}", "getBorrower", No),
+    // co-lending
+    op(
+        "post",
+        "/v1/funding-partners",
+        "createFundingPartner",
+        KEY_DEFAULTS_ID,
+    ),
+    op("get", "/v1/funding-partners", "listFundingPartners", No),
+    op("get", "/v1/funding-partners/{id}", "getFundingPartner", No),
+    op(
+        "post",
+        "/v1/funding-partners/{id}/changes",
+        "changeFundingPartner",
+        KEY_NAMES_ACTION,
+    ),
+    op(
+        "get",
+        "/v1/funding-partners/{id}/positions",
+        "listFundingPartnerPositions",
+        No,
+    ),
+    op(
+        "post",
+        "/v1/loan-products/{id}/funding-plan",
+        "setFundingPlan",
+        KEY_NAMES_ACTION,
+    ),
+    op(
+        "get",
+        "/v1/loan-products/{id}/funding-plan",
+        "getFundingPlan",
+        No,
+    ),
     op("post", "/v1/merchants", "createMerchant", KEY_DEFAULTS_ID),
     op("get", "/v1/merchants/{id}", "getMerchant", No),
     op(

@@ -333,8 +333,18 @@ async fn world(app: &App) -> World {
         own.insert((party, "entry"), entry.clone());
         own.insert((party, "hold"), hold.clone());
     }
+    // A funding partner none of the keys acts for (the partner key acts for `bank-a`).
+    let funder = id(&app
+        .make(
+            "/v1/funding-partners",
+            json!({"name": "bank b", "kind": "bank", "currency": "CNY",
+                "quota_minor": 1_000_000, "daily_quota_minor": 1_000_000,
+                "approval": {"mode": "auto"}}),
+        )
+        .await);
     // Objects of parties none of the keys acts for.
     let other = [
+        ("funding_partner", &funder),
         ("loan", &loans[1]),
         ("borrower", &borrowers[1]),
         ("merchant", &merchants[1]),
@@ -375,6 +385,7 @@ fn object_kind(party: PartyOf) -> Option<&'static str> {
         PartyOf::Account => "account",
         PartyOf::Entry => "entry",
         PartyOf::Hold => "hold",
+        PartyOf::FundingPartner => "funding_partner",
         _ => return None,
     })
 }
@@ -389,6 +400,7 @@ fn belongs(path: &str, kind: &str, party: &str, item: &Value) -> bool {
         ("/v1/borrowers", _) => "id",
         ("/v1/credit-lines", _) => "borrower_id",
         ("/v1/purchases", "merchant") => "merchant_id",
+        ("/v1/funding-partners", "partner") => "id",
         _ => return false,
     };
     item[field].as_str() == Some(party)

@@ -114,7 +114,15 @@ const ORDER: &[&str] = &[
     "/v1/credit-lines/{id}/repayments",
     "/v1/credit-lines/{id}/refunds",
     "/v1/credit-lines/{id}/changes",
+    "/v1/funding-partners",
+    "/v1/funding-partners/{id}/changes",
+    "/v1/loan-products/{id}/funding-plan",
 ];
+
+fn funding_partner(quota_minor: i64) -> Value {
+    json!({"name": "bank a", "kind": "bank", "currency": "CNY", "yield_annual": "0.068",
+        "quota_minor": quota_minor, "daily_quota_minor": quota_minor, "approval": {"mode": "auto"}})
+}
 
 #[derive(Default)]
 struct Journey {
@@ -408,6 +416,43 @@ impl Journey {
                     changed: Some(with(body.clone(), "limit_minor", json!(130_000))),
                     body: Some(body),
                     witness: format!("/v1/credit-lines/{line}"),
+                }
+            }
+            "/v1/funding-partners" => {
+                self.ids.insert("partner", key.to_string());
+                Walk {
+                    path: op.into(),
+                    key,
+                    body: Some(funding_partner(1_000_000)),
+                    changed: Some(funding_partner(1_000_001)),
+                    witness: format!("/v1/funding-partners/{key}"),
+                }
+            }
+            "/v1/funding-partners/{id}/changes" => {
+                let partner = self.get("partner");
+                Walk {
+                    path: format!("/v1/funding-partners/{partner}/changes"),
+                    key,
+                    body: Some(funding_partner(2_000_000)),
+                    changed: Some(funding_partner(2_000_001)),
+                    witness: format!("/v1/funding-partners/{partner}"),
+                }
+            }
+            "/v1/loan-products/{id}/funding-plan" => {
+                let product = id_of(&api.ok("/v1/loan-products", loan_product(), None).await);
+                let platform =
+                    engine::colending::platform_partner_id("default", money::Currency::Cny);
+                let plan = |platform_share: &str, partner_share: &str| {
+                    json!({"shares": [
+                        {"partner_id": platform, "share": platform_share},
+                        {"partner_id": self.get("partner"), "share": partner_share}]})
+                };
+                Walk {
+                    path: format!("/v1/loan-products/{product}/funding-plan"),
+                    key,
+                    body: Some(plan("0.3", "0.7")),
+                    changed: Some(plan("0.4", "0.6")),
+                    witness: format!("/v1/loan-products/{product}/funding-plan"),
                 }
             }
             other => panic!("no fixture for POST {other}: add one to the journey"),

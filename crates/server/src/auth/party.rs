@@ -184,6 +184,13 @@ async fn parties_of(
                 .map(|_| Parties::merchant(id.to_string())),
             "merchant",
         ),
+        PartyOf::FundingPartner => (
+            doc_of(s, "funding_partner", id).await?.map(|_| Parties {
+                owners: vec![id.to_string()],
+                ..Parties::default()
+            }),
+            "funding partner",
+        ),
         PartyOf::Line => (line_parties(s, id).await?, "credit line"),
         PartyOf::Purchase => (purchase_parties(s, id, p).await?, "purchase"),
         PartyOf::Account => (account_parties(s, AccountId(id)).await?, "account"),
@@ -278,6 +285,13 @@ async fn owner_parties(s: &AppState, owner: &str) -> Result<Parties, ApiError> {
     }
     if let Some(m) = tagged("merchant:") {
         return Ok(Parties::merchant(m.to_string()));
+    }
+    // A funder's control accounts belong to the funding partner.
+    if let Some(f) = tagged("funder:") {
+        return Ok(Parties {
+            owners: vec![f.to_string()],
+            ..Parties::default()
+        });
     }
     Ok(Parties {
         owners: vec![owner.to_string()],

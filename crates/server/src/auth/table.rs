@@ -28,6 +28,8 @@ pub enum PartyOf {
     Entry,
     /// The path's `{id}` is a hold; the parties of its two accounts.
     Hold,
+    /// The path's `{id}` is a funding partner; its party is itself (a `partner` key).
+    FundingPartner,
     /// A JSON field of the request body names the party (a purchase's `merchant_id`).
     BodyField(&'static str),
     /// A list: a bound key's list is narrowed to its own party's objects.
@@ -43,6 +45,7 @@ impl PartyOf {
             PartyOf::Loan => "a bound key only for loans of its borrower",
             PartyOf::Borrower => "a bound key only for its own borrower",
             PartyOf::Merchant => "a bound key only for its own merchant",
+            PartyOf::FundingPartner => "a bound key only for its own funding partner",
             PartyOf::Line => "a bound key only for lines of its borrower",
             PartyOf::Purchase => {
                 "a bound key only for purchases of its merchant or on its borrower's lines"
@@ -82,6 +85,8 @@ const LOAN_READERS: &[Role] = &[Operator, RiskAnalyst, PartnerBank, Investor, Bo
 const LEDGER_READERS: &[Role] = &[Operator, RiskAnalyst, PartnerBank, Investor];
 const MERCHANT_OPS: &[Role] = &[Operator, Merchant];
 const BORROWER_OPS: &[Role] = &[Operator, Borrower];
+/// Who reads funding partners and their positions.
+const FUNDING_READERS: &[Role] = &[Operator, RiskAnalyst, PartnerBank];
 
 const fn r(
     method: &'static str,
@@ -171,6 +176,44 @@ const TABLE: &[RouteAccess] = &[
         PartyOf::Loan,
     ),
     r("POST", "/v1/loans/{id}/prepay", OPS, PartyOf::Unbound),
+    // Co-lending.
+    r("POST", "/v1/funding-partners", OPS, PartyOf::Unbound),
+    r(
+        "GET",
+        "/v1/funding-partners",
+        FUNDING_READERS,
+        PartyOf::List,
+    ),
+    r(
+        "GET",
+        "/v1/funding-partners/{id}",
+        FUNDING_READERS,
+        PartyOf::FundingPartner,
+    ),
+    r(
+        "POST",
+        "/v1/funding-partners/{id}/changes",
+        OPS,
+        PartyOf::Unbound,
+    ),
+    r(
+        "GET",
+        "/v1/funding-partners/{id}/positions",
+        FUNDING_READERS,
+        PartyOf::FundingPartner,
+    ),
+    r(
+        "POST",
+        "/v1/loan-products/{id}/funding-plan",
+        OPS,
+        PartyOf::Unbound,
+    ),
+    r(
+        "GET",
+        "/v1/loan-products/{id}/funding-plan",
+        RISK,
+        PartyOf::Unbound,
+    ),
     // Revolving credit.
     r("POST", "/v1/borrowers", OPS, PartyOf::Unbound),
     r("GET", "/v1/borrowers", LOAN_READERS, PartyOf::List),

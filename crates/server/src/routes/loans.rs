@@ -84,6 +84,7 @@ fn loan_error(e: LoanUseError) -> ApiError {
                 _ => field(422, "invalid_amount", "amount_minor", detail),
             }
         }
+        LoanUseError::Colending(e) => crate::routes::colending::colending_error(e),
         LoanUseError::Engine(e) => engine_error(e, "", false),
         LoanUseError::Storage(e) => internal(&format!("{e:#}")),
     }
@@ -272,6 +273,7 @@ pub(crate) async fn respond(s: &AppState, v: &LoanView) -> Result<LoanResponse, 
             overpayment_liability: account(AccountPurpose::Overpayment),
         },
         installments: loan_installments(l),
+        funding: None,
     })
 }
 
@@ -362,6 +364,7 @@ pub async fn get_loan(
     Query(q): Query<AsOfQuery>,
 ) -> Result<Json<LoanResponse>, ApiError> {
     let view = loan_for(&p, &s, &id).await?;
+    let current = q.as_of.is_none();
     let view = match q.as_of {
         None => view,
         Some(d) => {
@@ -374,7 +377,12 @@ pub async fn get_loan(
                 })?
         }
     };
-    Ok(Json(respond(&s, &view).await?))
+    let mut out = respond(&s, &view).await?;
+    // Co-lending hook: the funders' positions (kept as of the loan's last command).
+    if current {
+        out.funding = crate::routes::colending::loan_funding(&s, view.row.id).await?;
+    }
+    Ok(Json(out))
 }
 
 async fn decision(

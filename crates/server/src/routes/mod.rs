@@ -1,5 +1,6 @@
 pub mod apr;
 pub mod cob;
+pub mod colending;
 pub mod decisions;
 pub mod keys;
 pub mod ledger;

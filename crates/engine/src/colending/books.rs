@@ -1,0 +1,317 @@
+//! From a loan's postings to each holder's positions and control-account bookings.
+//!
+//! A co-lent loan's positions are a pure function of the loan's journal (the postings of
+//! its replayed events and days): every source's postings become `colending` events, and
+//! each event's `Change`s are booked in the holder's control accounts. A command replays
+//! the loan, folds the journal, and posts the difference between the new bookings and
+//! those already posted (`PositionsDoc::memo`), so a repayment, a day billed by close of
+//! business since the last command and a reversal (whose replay leaves the repayment out)
+//! are all the same step. T-accounts: docs/co-lending.md.
+
+use super::docs::{partner_uuid, BalancesDoc, FunderDoc, PositionsDoc};
+use crate::loans::Source;
+use crate::Command;
+use colending::{
+    apply_event, Agreement, Balance, Change, Charge, EventError, FunderTerms, Holder, LoanEvent,
+    LoanFunding, Repayment, Share,
+};
+use ledger::{AccountId, EntryId, EntryRequest, Posting, Side};
+use lending::loan::{AccountPurpose, PostingIntent};
+use money::{BusinessDate, Currency, DayCount, RateAnnual};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// Debit minus credit per `holder/account`.
+pub type Memo = BTreeMap<String, i64>;
+
+/// The accounts each holder has, with their normal side.
+pub const ACCOUNTS: [(&str, Side); 8] = [
+    ("principal", Side::Debit),
+    ("interest", Side::Debit),
+    ("fee", Side::Debit),
+    ("penalty", Side::Debit),
+    ("written_off", Side::Debit),
+    // The holder's money lent out (credited at disbursement).
+    ("funding", Side::Credit),
+    // Interest, fees and penalty the holder earned.
+    ("income", Side::Credit),
+    // Cash the platform collected for the holder and owes it at settlement.
+    ("collected", Side::Debit),
+];
+
+pub(crate) fn balance_name(b: Balance) -> &'static str {
+    match b {
+        Balance::Principal => "principal",
+        Balance::Interest => "interest",
+        Balance::Fee => "fee",
+        Balance::Penalty => "penalty",
+        Balance::WrittenOff => "written_off",
+    }
+}
+
+pub fn holder_key(h: Holder) -> String {
+    match h {
+        Holder::Funder(p) => partner_uuid(p).to_string(),
+        Holder::Platform => "platform".into(),
+        Holder::Guarantor(p) => format!("guarantor:{}", partner_uuid(p)),
+    }
+}
+
+/// The control account `name` of a holder in a tenant and currency.
+pub fn control_account(tenant: &str, currency: Currency, holder: &str, name: &str) -> AccountId {
+    AccountId(Uuid::new_v5(
+        &super::docs::NS,
+        format!("cl:{tenant}:{}:{holder}:{name}", currency.code()).as_bytes(),
+    ))
+}
+
+#[derive(Clone, Copy)]
+enum Step {
+    Disbursed,
+    Charged,
+    Repaid,
+    WrittenOff,
+}
+
+fn add(memo: &mut Memo, holder: &str, name: &str, delta: i64) {
+    if delta != 0 {
+        *memo.entry(format!("{holder}/{name}")).or_insert(0) += delta;
+    }
+}
+
+/// Books one event's changes: each is paired with its counter-account in the same holder's
+/// books, so every holder's bookings balance on their own.
+fn book(memo: &mut Memo, step: Step, changes: &[Change]) {
+    for c in changes {
+        let holder = holder_key(c.holder);
+        add(memo, &holder, balance_name(c.balance), c.delta_minor);
+        let counter = match step {
+            Step::Disbursed => Some("funding"),
+            Step::Charged => Some("income"),
+            Step::Repaid => Some("collected"),
+            // A write-off's changes pair up themselves: a receivable down, written_off up.
+            Step::WrittenOff => None,
+        };
+        if let Some(name) = counter {
+            add(memo, &holder, name, -c.delta_minor);
+        }
+    }
+}
+
+fn receivable(p: AccountPurpose) -> Option<Balance> {
+    match p {
+        AccountPurpose::PrincipalReceivable => Some(Balance::Principal),
+        AccountPurpose::InterestReceivable => Some(Balance::Interest),
+        AccountPurpose::FeeReceivable => Some(Balance::Fee),
+        AccountPurpose::PenaltyReceivable => Some(Balance::Penalty),
+        _ => None,
+    }
+}
+
+/// The events of one source's postings: disbursement, then charges, then repayments (a
+/// prepayment bills interest before it pays it), then a write-off.
+fn events_of(intents: &[PostingIntent], on: BusinessDate) -> Vec<(Step, LoanEvent)> {
+    let mut principal_minor = 0;
+    let mut charge = Charge::default();
+    let mut repaid = Repayment::default();
+    let mut written_off = false;
+    for i in intents {
+        let amount = i.amount_minor;
+        match (receivable(i.debit), receivable(i.credit)) {
+            (Some(Balance::Principal), _) => principal_minor += amount,
+            (Some(Balance::Interest), _) => charge.interest_minor += amount,
+            (Some(Balance::Fee), _) => charge.fee_minor += amount,
+            (Some(Balance::Penalty), _) => charge.penalty_minor += amount,
+            (None, Some(b)) => match i.debit {
+                AccountPurpose::BorrowerCash | AccountPurpose::Overpayment => match b {
+                    Balance::Principal => repaid.principal_minor += amount,
+                    Balance::Interest => repaid.interest_minor += amount,
+                    Balance::Fee => repaid.fee_minor += amount,
+                    _ => repaid.penalty_minor += amount,
+                },
+                // Expense or income ← receivable: the loan is written off.
+                _ => written_off = true,
+            },
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if principal_minor > 0 {
+        out.push((
+            Step::Disbursed,
+            LoanEvent::Disbursed {
+                principal_minor,
+                on,
+            },
+        ));
+    }
+    if charge != Charge::default() {
+        charge.interest_through = Some(on);
+        out.push((Step::Charged, LoanEvent::Charged(charge)));
+    }
+    if repaid != Repayment::default() {
+        out.push((Step::Repaid, LoanEvent::Repaid(repaid)));
+    }
+    if written_off {
+        out.push((Step::WrittenOff, LoanEvent::WrittenOff));
+    }
+    out
+}
+
+/// The agreement and funders fixed in a loan's positions document.
+pub fn funding_of(doc: &PositionsDoc, day_count: DayCount) -> anyhow::Result<LoanFunding> {
+    let agreement = Agreement {
+        currency: doc.currency,
+        day_count,
+        fees: doc.fees.into(),
+        penalties: doc.penalties.into(),
+        guarantee: None,
+    };
+    let mut terms = Vec::with_capacity(doc.funders.len());
+    for f in &doc.funders {
+        let yield_annual = match f.yield_annual {
+            Some(y) => Some(RateAnnual::from_fraction(y).map_err(|e| anyhow::anyhow!("{e}"))?),
+            None => None,
+        };
+        terms.push(FunderTerms {
+            share: Share {
+                partner_id: super::docs::partner_id(f.partner_id),
+                share: f.share,
+            },
+            yield_annual,
+        });
+    }
+    LoanFunding::new(agreement, &terms).map_err(|e| anyhow::anyhow!("stored funders: {e:?}"))
+}
+
+/// Folds a loan's journal into its funding and bookings.
+pub fn fold(
+    mut funding: LoanFunding,
+    journal: &[(Source, Vec<PostingIntent>)],
+    event_day: impl Fn(i32) -> Option<BusinessDate>,
+) -> Result<(LoanFunding, Memo), EventError> {
+    let mut memo = Memo::new();
+    for (source, intents) in journal {
+        let on = match source {
+            Source::Day(d) => *d,
+            Source::Event(seq) => event_day(*seq).expect("every journal event has a day"),
+        };
+        for (step, event) in events_of(intents, on) {
+            let out = apply_event(&funding, &event)?;
+            book(&mut memo, step, &out.changes);
+            funding = out.funding;
+        }
+    }
+    Ok((funding, memo))
+}
+
+/// The positions document's balances after a fold.
+pub fn refresh(doc: &mut PositionsDoc, funding: &LoanFunding, memo: Memo) {
+    for (f, p) in doc.funders.iter_mut().zip(&funding.funders) {
+        assert_eq!(
+            f.partner_id,
+            partner_uuid(p.partner_id),
+            "funders keep order"
+        );
+        f.principal_funded_minor = p.principal_funded_minor;
+        f.balances = BalancesDoc::from(&p.held);
+    }
+    doc.platform = BalancesDoc::from(&funding.platform);
+    doc.totals = BalancesDoc::from(&funding.totals);
+    doc.memo = memo;
+}
+
+fn split_key(key: &str) -> (&str, &str) {
+    key.rsplit_once('/').expect("memo keys are holder/account")
+}
+
+fn normal_side(name: &str) -> Side {
+    ACCOUNTS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(Side::Debit, |(_, s)| *s)
+}
+
+/// The commands that post `new − old`: the accounts opened (an open is idempotent) and
+/// entries of at most eight holders each (every holder's bookings balance on their own, so
+/// each entry does, within the ledger's 64 postings).
+pub fn post_difference(
+    doc: &PositionsDoc,
+    old: &Memo,
+    new: &Memo,
+    entry_name: &str,
+) -> Vec<Command> {
+    let mut by_holder: BTreeMap<&str, Vec<(&str, i64)>> = BTreeMap::new();
+    for key in old.keys().chain(new.keys()) {
+        let delta = new.get(key).copied().unwrap_or(0) - old.get(key).copied().unwrap_or(0);
+        let (holder, name) = split_key(key);
+        let list = by_holder.entry(holder).or_default();
+        if delta != 0 && !list.iter().any(|(n, _)| *n == name) {
+            list.push((name, delta));
+        }
+    }
+    by_holder.retain(|_, v| !v.is_empty());
+    let mut commands = Vec::new();
+    let holders: Vec<_> = by_holder.into_iter().collect();
+    for (chunk_index, chunk) in holders.chunks(8).enumerate() {
+        let mut postings = Vec::new();
+        for (holder, list) in chunk {
+            assert_eq!(
+                list.iter().map(|(_, d)| d).sum::<i64>(),
+                0,
+                "a holder's bookings balance"
+            );
+            for (name, delta) in list {
+                let id = control_account(&doc.tenant, doc.currency, holder, name);
+                commands.push(Command::OpenAccount {
+                    id,
+                    tenant: doc.tenant.clone(),
+                    owner: owner(holder),
+                    purpose: format!("colending_{name}"),
+                    currency: doc.currency,
+                    normal_side: normal_side(name),
+                    constraint: None,
+                });
+                postings.push(Posting {
+                    account_id: id,
+                    direction: if *delta > 0 {
+                        Side::Debit
+                    } else {
+                        Side::Credit
+                    },
+                    amount_minor: delta.abs(),
+                });
+            }
+        }
+        let name = format!("colending:{entry_name}:{chunk_index}");
+        commands.push(Command::Entry(EntryRequest {
+            id: EntryId(Uuid::new_v5(&doc.loan_id, name.as_bytes())),
+            currency: doc.currency,
+            postings,
+            memo: format!("loan {} funders' positions ({entry_name})", doc.loan_id),
+        }));
+    }
+    commands
+}
+
+fn owner(holder: &str) -> String {
+    match holder {
+        "platform" => "platform".into(),
+        h if h.starts_with("guarantor:") => h.into(),
+        h => format!("funder:{h}"),
+    }
+}
+
+/// A new positions document's funders (balances zero until the fold).
+pub fn funder_docs(shares: &[(Uuid, money::Decimal, Option<money::Decimal>)]) -> Vec<FunderDoc> {
+    shares
+        .iter()
+        .map(|(partner_id, share, yield_annual)| FunderDoc {
+            partner_id: *partner_id,
+            share: *share,
+            yield_annual: *yield_annual,
+            principal_funded_minor: 0,
+            balances: BalancesDoc::default(),
+        })
+        .collect()
+}

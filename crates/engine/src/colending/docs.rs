@@ -1,0 +1,348 @@
+//! The co-lending documents: funding partners, funding plans, each co-lent loan's positions
+//! and each partner's disbursements of a day, with their conversion to `colending` types.
+
+use super::ColendingError;
+use crate::Engine;
+use colending::{
+    ApprovalMode, Balances, ChargeRule, Eligibility, FundingPartner, PartnerId, PartnerKind,
+};
+use money::{BusinessDate, Currency, Decimal, RateAnnual};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use std::collections::BTreeMap;
+use store::{DocRow, DomainWrite};
+use uuid::Uuid;
+
+pub const PARTNER: &str = "funding_partner";
+/// A partner change as requested, under its Idempotency-Key (an event of the partner).
+pub const PARTNER_CHANGE: &str = "partner_change";
+pub const PLAN: &str = "funding_plan";
+pub const POSITIONS: &str = "loan_funding";
+pub const PARTNER_DAY: &str = "funding_partner_day";
+
+/// Namespace of every id derived here.
+pub(crate) const NS: Uuid = Uuid::from_u128(0x9c4e_0b7a_51d2_4e8f_a3c6_7d19_2f60_e845);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Bank,
+    Trust,
+    Platform,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EligibilityDoc {
+    pub score_min: Option<Decimal>,
+    pub amount_min_minor: Option<i64>,
+    pub amount_max_minor: Option<i64>,
+    pub term_months_min: Option<u32>,
+    pub term_months_max: Option<u32>,
+    #[serde(default)]
+    pub regions: Vec<String>,
+    #[serde(default)]
+    pub products: Vec<String>,
+}
+
+/// How a partner approves. `Callback` is stored and validated; origination does not call
+/// it yet, so a plan naming such a partner declines its loans (nothing is booked).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum ApprovalDoc {
+    Auto,
+    Callback {
+        url: String,
+        secret: String,
+        timeout_ms: u32,
+    },
+}
+
+/// What a partner is, as an operator states it (create or change).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartnerSpec {
+    pub name: String,
+    pub kind: Kind,
+    pub currency: Currency,
+    /// The partner's annual yield on its principal; absent: it earns interest pro rata.
+    pub yield_annual: Option<Decimal>,
+    pub quota_minor: i64,
+    pub daily_quota_minor: i64,
+    pub eligibility: EligibilityDoc,
+    pub approval: ApprovalDoc,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartnerDoc {
+    pub id: Uuid,
+    pub tenant: String,
+    #[serde(flatten)]
+    pub spec: PartnerSpec,
+    pub created_on: BusinessDate,
+    pub changed_on: BusinessDate,
+}
+
+impl PartnerSpec {
+    /// The domain partner; a yield the domain cannot hold as a rate is reported by
+    /// `FundingPartner::validate` through [`PartnerSpec::validate`].
+    pub fn to_domain(&self, id: Uuid) -> Result<FundingPartner, ColendingError> {
+        let yield_annual = match self.yield_annual {
+            None => None,
+            Some(y) => Some(
+                RateAnnual::from_fraction(y)
+                    .map_err(|e| ColendingError::invalid("yield_annual", e.to_string()))?,
+            ),
+        };
+        let e = &self.eligibility;
+        Ok(FundingPartner {
+            id: partner_id(id),
+            name: self.name.clone(),
+            kind: match self.kind {
+                Kind::Bank => PartnerKind::Bank,
+                Kind::Trust => PartnerKind::Trust,
+                Kind::Platform => PartnerKind::Platform,
+            },
+            currency: self.currency,
+            yield_annual,
+            quota_minor: self.quota_minor,
+            daily_quota_minor: self.daily_quota_minor,
+            eligibility: Eligibility {
+                score_min: e.score_min,
+                amount_min_minor: e.amount_min_minor,
+                amount_max_minor: e.amount_max_minor,
+                term_months_min: e.term_months_min,
+                term_months_max: e.term_months_max,
+                regions: e.regions.clone(),
+                products: e.products.clone(),
+            },
+            approval: match &self.approval {
+                ApprovalDoc::Auto => ApprovalMode::Auto,
+                ApprovalDoc::Callback {
+                    url,
+                    secret,
+                    timeout_ms,
+                } => ApprovalMode::Callback {
+                    url: url.clone(),
+                    secret: secret.clone(),
+                    timeout_ms: *timeout_ms,
+                },
+            },
+        })
+    }
+
+    /// Every problem `colending` finds, each with its field.
+    pub fn validate(&self, id: Uuid) -> Result<FundingPartner, ColendingError> {
+        let partner = self.to_domain(id)?;
+        partner
+            .validate()
+            .map_err(|errors| ColendingError::Invalid {
+                errors: errors
+                    .iter()
+                    .map(|e| (e.field().to_string(), e.to_string()))
+                    .collect(),
+            })?;
+        Ok(partner)
+    }
+}
+
+pub fn partner_id(id: Uuid) -> PartnerId {
+    PartnerId(id.as_u128())
+}
+
+pub fn partner_uuid(id: PartnerId) -> Uuid {
+    Uuid::from_u128(id.0)
+}
+
+/// The platform's own partner of a tenant and currency: created with the first plan in
+/// that currency, so every plan has its platform funder without an operator's step.
+pub fn platform_partner_id(tenant: &str, currency: Currency) -> Uuid {
+    Uuid::new_v5(
+        &NS,
+        format!("platform:{tenant}:{}", currency.code()).as_bytes(),
+    )
+}
+
+pub(crate) fn platform_spec(currency: Currency) -> PartnerSpec {
+    PartnerSpec {
+        name: "platform".into(),
+        kind: Kind::Platform,
+        currency,
+        yield_annual: None,
+        // The platform's own money is limited by its balance sheet, not by a quota here;
+        // an operator may set one through a change.
+        quota_minor: i64::MAX,
+        daily_quota_minor: i64::MAX,
+        eligibility: EligibilityDoc::default(),
+        approval: ApprovalDoc::Auto,
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChargeRuleDoc {
+    Platform,
+    ProRata,
+}
+
+impl From<ChargeRuleDoc> for ChargeRule {
+    fn from(r: ChargeRuleDoc) -> ChargeRule {
+        match r {
+            ChargeRuleDoc::Platform => ChargeRule::Platform,
+            ChargeRuleDoc::ProRata => ChargeRule::ProRata,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareDoc {
+    pub partner_id: Uuid,
+    pub share: Decimal,
+}
+
+/// A fixed funding plan as an operator states it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanSpec {
+    pub shares: Vec<ShareDoc>,
+    pub platform_share_min: Decimal,
+    pub fees: ChargeRuleDoc,
+    pub penalties: ChargeRuleDoc,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanDoc {
+    pub product_id: Uuid,
+    pub tenant: String,
+    pub currency: Currency,
+    pub platform_partner_id: Uuid,
+    #[serde(flatten)]
+    pub spec: PlanSpec,
+    pub changed_on: BusinessDate,
+}
+
+pub fn plan_doc_id(product_id: Uuid) -> Uuid {
+    Uuid::new_v5(&NS, format!("plan:{product_id}").as_bytes())
+}
+
+/// One funder of a loan with its balances, as `GET /v1/loans/{id}` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunderDoc {
+    pub partner_id: Uuid,
+    pub share: Decimal,
+    pub yield_annual: Option<Decimal>,
+    pub principal_funded_minor: i64,
+    pub balances: BalancesDoc,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BalancesDoc {
+    pub principal_outstanding_minor: i64,
+    pub interest_receivable_minor: i64,
+    pub fee_receivable_minor: i64,
+    pub penalty_receivable_minor: i64,
+    pub written_off_minor: i64,
+}
+
+impl From<&Balances> for BalancesDoc {
+    fn from(b: &Balances) -> BalancesDoc {
+        BalancesDoc {
+            principal_outstanding_minor: b.principal_outstanding_minor,
+            interest_receivable_minor: b.interest_receivable_minor,
+            fee_receivable_minor: b.fee_receivable_minor,
+            penalty_receivable_minor: b.penalty_receivable_minor,
+            written_off_minor: b.written_off_minor,
+        }
+    }
+}
+
+/// A co-lent loan's funding: the terms fixed at origination (a later plan change does not
+/// touch them), the positions after the loan's last command, and what has been posted to
+/// the control accounts for this loan (`memo`: debit minus credit per `holder/account`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PositionsDoc {
+    pub loan_id: Uuid,
+    pub tenant: String,
+    pub currency: Currency,
+    pub product_id: Uuid,
+    pub platform_partner_id: Uuid,
+    pub fees: ChargeRuleDoc,
+    pub penalties: ChargeRuleDoc,
+    pub funders: Vec<FunderDoc>,
+    /// The platform's service fee (interest above funders' yields) and what it keeps.
+    pub platform: BalancesDoc,
+    pub totals: BalancesDoc,
+    pub memo: BTreeMap<String, i64>,
+}
+
+pub fn positions_doc_id(loan_id: Uuid) -> Uuid {
+    Uuid::new_v5(&NS, format!("funding:{loan_id}").as_bytes())
+}
+
+/// What a partner disbursed on one business day, for its daily quota.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartnerDayDoc {
+    pub partner_id: Uuid,
+    pub day: BusinessDate,
+    pub disbursed_minor: i64,
+}
+
+pub fn partner_day_id(partner: Uuid, day: BusinessDate) -> Uuid {
+    Uuid::new_v5(&partner, format!("day:{day}").as_bytes())
+}
+
+/// A document and the version it was read at.
+#[derive(Clone, Debug)]
+pub struct Versioned<T> {
+    pub doc: T,
+    pub version: i64,
+}
+
+pub(crate) fn encode<T: Serialize>(doc: &T) -> Vec<u8> {
+    serde_json::to_vec(doc).expect("documents serialize")
+}
+
+pub(crate) fn decode<T: DeserializeOwned>(row: &DocRow) -> anyhow::Result<T> {
+    serde_json::from_slice(&row.body)
+        .map_err(|e| anyhow::anyhow!("stored {} {} does not decode: {e}", row.kind, row.id))
+}
+
+/// A document of `kind` and `tenant` (any tenant's for `*`), or `None`.
+pub(crate) async fn find<T: DeserializeOwned>(
+    engine: &Engine,
+    kind: &str,
+    id: Uuid,
+    tenant: &str,
+) -> anyhow::Result<Option<Versioned<T>>> {
+    let Some(row) = engine.store().doc(id).await? else {
+        return Ok(None);
+    };
+    if row.kind != kind || (tenant != "*" && row.tenant != tenant) {
+        return Ok(None);
+    }
+    Ok(Some(Versioned {
+        doc: decode(&row)?,
+        version: row.version,
+    }))
+}
+
+pub(crate) struct Place<'a> {
+    pub kind: &'a str,
+    pub id: Uuid,
+    pub tenant: &'a str,
+    pub parent: Option<Uuid>,
+    pub open: bool,
+    pub day: BusinessDate,
+}
+
+pub(crate) fn write(at: Place<'_>, body: Vec<u8>, read_version: Option<i64>) -> DomainWrite {
+    DomainWrite::Doc {
+        row: DocRow {
+            kind: at.kind.into(),
+            id: at.id,
+            tenant: at.tenant.into(),
+            parent: at.parent,
+            open: at.open,
+            day: at.day.to_epoch_days(),
+            version: read_version.map_or(1, |v| v + 1),
+            body,
+        },
+        expected_version: read_version,
+    }
+}

@@ -1,0 +1,277 @@
+//! What a term-loan command adds to its own submission when the loan is co-lent: at
+//! disbursement, the funders chosen by the product's plan and their positions; at every
+//! later command, the positions after the command and the control-account entries that
+//! move them. Loans of a product without a plan get nothing added.
+
+use super::books::{self, control_account};
+use super::docs::{
+    self, encode, find, partner_day_id, partner_id, partner_uuid, write, ApprovalDoc,
+    PartnerDayDoc, PartnerDoc, Place, PlanDoc, PositionsDoc, Versioned, PARTNER, PARTNER_DAY, PLAN,
+    POSITIONS,
+};
+use super::{ColendingError, FunderReason};
+use crate::loans::replay;
+use crate::{Command, Engine};
+use colending::{
+    BookUsage, Decline, DeclineReason, FundingPlan, LoanRequest, PartnerUsage, PlanRules, Share,
+};
+use lending::loan::Loan;
+use money::{BusinessDate, Decimal};
+use std::collections::{BTreeSet, HashMap};
+use store::{DomainWrite, LoanEvent, LoanRow};
+use tokio::sync::{Mutex, MutexGuard};
+
+/// Co-lent originations run one at a time in a process, from reading the funders' usage to
+/// the commit, so two loans cannot both fit under the room one quota has left.
+static ORIGINATIONS: Mutex<()> = Mutex::const_new(());
+
+/// Held until the loan's submission has answered.
+pub(crate) type Held = Option<MutexGuard<'static, ()>>;
+
+/// Adds the co-lent loan's positions to a loan command's submission. `stored` are the
+/// loan's events before the command; the command's own are among `domain`'s writes.
+pub(crate) async fn attach(
+    engine: &Engine,
+    row: &LoanRow,
+    after: &Loan,
+    stored: &[LoanEvent],
+    until: BusinessDate,
+    commands: &mut Vec<Command>,
+    domain: &mut Vec<DomainWrite>,
+) -> Result<Held, ColendingError> {
+    let mut events: Vec<LoanEvent> = stored.to_vec();
+    for w in domain.iter() {
+        if let DomainWrite::LoanEvent(e) = w {
+            events.push(e.clone());
+        }
+    }
+    events.sort_by_key(|e| e.seq);
+    events.dedup_by_key(|e| e.seq);
+    let new_seq = events.last().map_or(0, |e| e.seq);
+    let disbursing = events
+        .iter()
+        .any(|e| e.kind == "disburse" && e.seq == new_seq);
+    let position = find::<PositionsDoc>(
+        engine,
+        POSITIONS,
+        docs::positions_doc_id(row.id),
+        &row.tenant,
+    )
+    .await?;
+    let (doc, read_version, held) = match (position, disbursing) {
+        (Some(p), _) => (p.doc, Some(p.version), None),
+        (None, true) => {
+            let plan_id = docs::plan_doc_id(row.product_id);
+            let Some(plan) = find::<PlanDoc>(engine, PLAN, plan_id, &row.tenant).await? else {
+                return Ok(None);
+            };
+            let held = ORIGINATIONS.lock().await;
+            let (doc, days) = choose_funders(engine, row, after, &plan.doc, until).await?;
+            domain.extend(days);
+            (doc, None, Some(held))
+        }
+        (None, false) => return Ok(None),
+    };
+    let journal = replay(&events, until, None)?.journal;
+    let day_of: HashMap<i32, BusinessDate> = events
+        .iter()
+        .filter_map(|e| Some((e.seq, BusinessDate::from_epoch_days(e.day)?)))
+        .collect();
+    let funding = books::funding_of(&doc, after.config.repayment.day_count)?;
+    let (funding, memo) = books::fold(funding, &journal, |seq| day_of.get(&seq).copied())
+        .map_err(|e| anyhow::anyhow!("loan {}: funders' positions: {e}", row.id))?;
+    let mut new_doc = doc.clone();
+    books::refresh(&mut new_doc, &funding, memo);
+    let entry_name = format!("event:{new_seq}");
+    commands.extend(books::post_difference(
+        &new_doc,
+        &doc.memo,
+        &new_doc.memo,
+        &entry_name,
+    ));
+    domain.push(write(
+        Place {
+            kind: POSITIONS,
+            id: docs::positions_doc_id(row.id),
+            tenant: &row.tenant,
+            parent: Some(row.id),
+            open: after.status == lending::loan::LoanStatus::Active,
+            day: until,
+        },
+        encode(&new_doc),
+        read_version,
+    ));
+    Ok(held)
+}
+
+/// Chooses the funders of a loan by its product's plan (auto approval; eligibility and
+/// quotas checked): the new positions document and each funder's day-usage write, or a
+/// decline with every funder's reason.
+async fn choose_funders(
+    engine: &Engine,
+    row: &LoanRow,
+    loan: &Loan,
+    plan: &PlanDoc,
+    day: BusinessDate,
+) -> Result<(PositionsDoc, Vec<DomainWrite>), ColendingError> {
+    let principal = loan.config.principal;
+    let mut partners = Vec::new();
+    let mut docs_by_id: HashMap<uuid::Uuid, PartnerDoc> = HashMap::new();
+    let mut usage = BookUsage::default();
+    let mut day_docs: HashMap<uuid::Uuid, Option<Versioned<PartnerDayDoc>>> = HashMap::new();
+    for s in &plan.spec.shares {
+        let Some(p) = find::<PartnerDoc>(engine, PARTNER, s.partner_id, &row.tenant).await? else {
+            continue;
+        };
+        let outstanding_minor = principal_outstanding(engine, &p.doc).await?;
+        let today: Option<Versioned<PartnerDayDoc>> = find(
+            engine,
+            PARTNER_DAY,
+            partner_day_id(p.doc.id, day),
+            &row.tenant,
+        )
+        .await?;
+        usage.partners.push(PartnerUsage {
+            partner_id: partner_id(p.doc.id),
+            outstanding_minor,
+            disbursed_today_minor: today.as_ref().map_or(0, |d| d.doc.disbursed_minor),
+        });
+        day_docs.insert(p.doc.id, today);
+        partners.push(p.doc.spec.to_domain(p.doc.id)?);
+        docs_by_id.insert(p.doc.id, p.doc);
+    }
+    let request = LoanRequest {
+        amount: principal,
+        term_months: loan.config.repayment.term_months,
+        // No credit score or region reaches a loan command yet: a partner with a score
+        // cut-off or a region list declines (fails closed), documented in co-lending.md.
+        score: Decimal::ZERO,
+        region: String::new(),
+        product: row.product_id.to_string(),
+    };
+    let rules = PlanRules {
+        platform_id: partner_id(plan.platform_partner_id),
+        platform_share_min: plan.spec.platform_share_min,
+    };
+    let shares: Vec<Share> = plan
+        .spec
+        .shares
+        .iter()
+        .map(|s| Share {
+            partner_id: partner_id(s.partner_id),
+            share: s.share,
+        })
+        .collect();
+    // Callback approval is not called yet: such a funder counts as declining.
+    let declined: BTreeSet<_> = docs_by_id
+        .values()
+        .filter(|d| matches!(d.spec.approval, ApprovalDoc::Callback { .. }))
+        .map(|d| partner_id(d.id))
+        .collect();
+    let chosen = FundingPlan::Fixed(shares)
+        .choose(&partners, &rules, &request, &usage, &declined)
+        .map_err(|d| declined_error(&d, &docs_by_id))?;
+    let funders: Vec<_> = chosen
+        .iter()
+        .map(|s| {
+            let id = partner_uuid(s.partner_id);
+            let yield_annual = docs_by_id.get(&id).and_then(|d| d.spec.yield_annual);
+            (id, s.share, yield_annual)
+        })
+        .collect();
+    let doc = PositionsDoc {
+        loan_id: row.id,
+        tenant: row.tenant.clone(),
+        currency: principal.currency(),
+        product_id: row.product_id,
+        platform_partner_id: plan.platform_partner_id,
+        fees: plan.spec.fees,
+        penalties: plan.spec.penalties,
+        funders: books::funder_docs(&funders),
+        platform: Default::default(),
+        totals: Default::default(),
+        memo: Default::default(),
+    };
+    let parts = colending::split_by_shares(
+        principal.amount_minor(),
+        principal.currency(),
+        &chosen.iter().map(|s| s.share).collect::<Vec<_>>(),
+    );
+    let mut writes = Vec::new();
+    for (s, part) in chosen.iter().zip(parts) {
+        let id = partner_uuid(s.partner_id);
+        let today = day_docs.remove(&id).flatten();
+        let read_version = today.as_ref().map(|d| d.version);
+        let body = PartnerDayDoc {
+            partner_id: id,
+            day,
+            disbursed_minor: today.map_or(0, |d| d.doc.disbursed_minor) + part,
+        };
+        writes.push(write(
+            Place {
+                kind: PARTNER_DAY,
+                id: partner_day_id(id, day),
+                tenant: &row.tenant,
+                parent: Some(id),
+                open: false,
+                day,
+            },
+            encode(&body),
+            read_version,
+        ));
+    }
+    Ok((doc, writes))
+}
+
+/// A partner's principal outstanding over every loan: its principal control account.
+async fn principal_outstanding(engine: &Engine, p: &PartnerDoc) -> anyhow::Result<i64> {
+    let id = control_account(
+        &p.tenant,
+        p.spec.currency,
+        &p.id.to_string(),
+        books::balance_name(colending::Balance::Principal),
+    );
+    Ok(match engine.account(id).await? {
+        Some(a) => {
+            let b = a.balances;
+            let net = i128::from(b.debits_posted_minor) - i128::from(b.credits_posted_minor);
+            i64::try_from(net).unwrap_or(i64::MAX)
+        }
+        None => 0,
+    })
+}
+
+fn declined_error(d: &Decline, docs_by_id: &HashMap<uuid::Uuid, PartnerDoc>) -> ColendingError {
+    let reasons = d
+        .reasons
+        .iter()
+        .map(|(pid, reason)| {
+            let partner_id = partner_uuid(*pid);
+            let callback = docs_by_id
+                .get(&partner_id)
+                .is_some_and(|p| matches!(p.spec.approval, ApprovalDoc::Callback { .. }));
+            let (code, text) = match reason {
+                DeclineReason::Declined if callback => (
+                    "approval_unavailable".to_string(),
+                    "callback approval is not available yet; the partner cannot approve".into(),
+                ),
+                DeclineReason::UnknownPartner => ("unknown_partner".into(), reason.to_string()),
+                DeclineReason::Ineligible(i) => (
+                    format!("ineligible_{}", format!("{i:?}").to_lowercase()),
+                    reason.to_string(),
+                ),
+                DeclineReason::Quota { .. } => ("quota".into(), reason.to_string()),
+                DeclineReason::DailyQuota { .. } => ("daily_quota".into(), reason.to_string()),
+                DeclineReason::Concentration => ("concentration".into(), reason.to_string()),
+                DeclineReason::Declined => ("declined".into(), reason.to_string()),
+                DeclineReason::Incomplete => ("incomplete".into(), reason.to_string()),
+            };
+            FunderReason {
+                partner_id,
+                code,
+                reason: text,
+            }
+        })
+        .collect();
+    ColendingError::Declined { reasons }
+}

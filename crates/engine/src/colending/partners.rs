@@ -1,0 +1,405 @@
+//! Funding partners and funding plans: create, change (a new version), read, list.
+
+use super::docs::{
+    self, decode, encode, find, partner_id, platform_partner_id, platform_spec, write, Kind,
+    PartnerDoc, PartnerSpec, Place, PlanDoc, PlanSpec, PositionsDoc, Versioned, PARTNER,
+    PARTNER_CHANGE, PLAN, POSITIONS,
+};
+use super::{ColendingError, FUNDERS_MAX};
+use crate::{Command, Engine, EngineError};
+use colending::{FundingPartner, FundingPlan, PlanRules, Share};
+use money::{BusinessDate, Currency, Decimal};
+use serde::{Deserialize, Serialize};
+use store::{DocEvent, DocFilter, DomainWrite};
+use uuid::Uuid;
+
+async fn open_day(engine: &Engine) -> Result<BusinessDate, ColendingError> {
+    crate::business_day::business_date(engine)
+        .await?
+        .ok_or_else(|| ColendingError::conflict("no_business_date", "no business date is open yet"))
+}
+
+/// Inserts only: a stale answer means a twin request took the id meanwhile.
+async fn submit(
+    engine: &Engine,
+    commands: Vec<Command>,
+    domain: Vec<DomainWrite>,
+) -> Result<(), ColendingError> {
+    engine
+        .submit_with(commands, domain)
+        .await
+        .map(|_| ())
+        .map_err(|e| match e {
+            EngineError::StaleDoc { .. } => ColendingError::conflict(
+                "changed_meanwhile",
+                "another request changed this meanwhile; read it and retry",
+            ),
+            other => other.into(),
+        })
+}
+
+fn partner_write(doc: &PartnerDoc, read_version: Option<i64>) -> DomainWrite {
+    write(
+        Place {
+            kind: PARTNER,
+            id: doc.id,
+            tenant: &doc.tenant,
+            parent: None,
+            open: true,
+            day: doc.changed_on,
+        },
+        encode(doc),
+        read_version,
+    )
+}
+
+/// Creates a partner, or returns the stored one when the same id comes again with the same
+/// fields (`true` = replay). The platform's own partner is not created here.
+pub async fn create_partner(
+    engine: &Engine,
+    tenant: &str,
+    id: Uuid,
+    spec: PartnerSpec,
+) -> Result<(Versioned<PartnerDoc>, bool), ColendingError> {
+    if spec.kind == Kind::Platform {
+        return Err(ColendingError::invalid(
+            "kind",
+            format!(
+                "the platform's own partner is created with the first funding plan in its \
+                 currency (id {}); change it with /changes",
+                platform_partner_id(tenant, spec.currency)
+            ),
+        ));
+    }
+    spec.validate(id)?;
+    if let Some(row) = engine.store().doc(id).await? {
+        let stored: Option<PartnerDoc> = (row.kind == PARTNER && row.tenant == tenant)
+            .then(|| decode(&row))
+            .transpose()?;
+        return match stored {
+            Some(doc) if doc.spec == spec => Ok((
+                Versioned {
+                    doc,
+                    version: row.version,
+                },
+                true,
+            )),
+            _ => Err(ColendingError::conflict(
+                "id_reused",
+                "this id was already used with different fields",
+            )),
+        };
+    }
+    let day = open_day(engine).await?;
+    let doc = PartnerDoc {
+        id,
+        tenant: tenant.into(),
+        spec,
+        created_on: day,
+        changed_on: day,
+    };
+    submit(engine, Vec::new(), vec![partner_write(&doc, None)]).await?;
+    Ok((Versioned { doc, version: 1 }, false))
+}
+
+#[derive(Serialize, Deserialize, PartialEq)]
+struct ChangeRecord {
+    key: Uuid,
+    spec: PartnerSpec,
+}
+
+/// A new version of a partner under an Idempotency-Key. Kind and currency stay; a retry
+/// with the same key and body is answered with the partner as it is (`true` = replay).
+pub async fn change_partner(
+    engine: &Engine,
+    tenant: &str,
+    id: Uuid,
+    key: Uuid,
+    spec: PartnerSpec,
+) -> Result<(Versioned<PartnerDoc>, bool), ColendingError> {
+    let current = partner(engine, tenant, id).await?;
+    let events = engine.store().doc_events(id).await?;
+    let record = ChangeRecord { key, spec };
+    for e in events.iter().filter(|e| e.kind == PARTNER_CHANGE) {
+        let stored: ChangeRecord = serde_json::from_slice(&e.body)
+            .map_err(|err| anyhow::anyhow!("stored partner change: {err}"))?;
+        if stored.key == key {
+            return match stored == record {
+                true => Ok((current, true)),
+                false => Err(ColendingError::conflict(
+                    "idempotency_key_reused",
+                    format!("Idempotency-Key {key} was used for another change of this partner"),
+                )),
+            };
+        }
+    }
+    let spec = record.spec.clone();
+    for (field, same) in [
+        ("kind", spec.kind == current.doc.spec.kind),
+        ("currency", spec.currency == current.doc.spec.currency),
+    ] {
+        if !same {
+            return Err(ColendingError::invalid(field, "cannot change"));
+        }
+    }
+    spec.validate(id)?;
+    let day = open_day(engine).await?;
+    let doc = PartnerDoc {
+        spec,
+        changed_on: day,
+        ..current.doc
+    };
+    let event = DomainWrite::DocEvent(DocEvent {
+        doc_id: id,
+        seq: events.last().map_or(0, |e| e.seq + 1),
+        day: day.to_epoch_days(),
+        kind: PARTNER_CHANGE.into(),
+        body: serde_json::to_vec(&record).expect("changes serialize"),
+    });
+    let writes = vec![partner_write(&doc, Some(current.version)), event];
+    submit(engine, Vec::new(), writes).await?;
+    Ok((
+        Versioned {
+            doc,
+            version: current.version + 1,
+        },
+        false,
+    ))
+}
+
+/// A partner of `tenant` (any tenant's for `*`).
+pub async fn partner(
+    engine: &Engine,
+    tenant: &str,
+    id: Uuid,
+) -> Result<Versioned<PartnerDoc>, ColendingError> {
+    find(engine, PARTNER, id, tenant)
+        .await?
+        .ok_or(ColendingError::NotFound("funding partner"))
+}
+
+pub struct PartnerPage {
+    pub partners: Vec<Versioned<PartnerDoc>>,
+    /// The last id read, when the page was full.
+    pub next_after: Option<Uuid>,
+}
+
+/// Partners in id order after `after`; `tenant` `None` lists every tenant's.
+pub async fn list_partners(
+    engine: &Engine,
+    tenant: Option<String>,
+    after: Option<Uuid>,
+    limit: u32,
+) -> Result<PartnerPage, ColendingError> {
+    let rows = engine
+        .store()
+        .docs_page(DocFilter {
+            kind: PARTNER.into(),
+            tenant,
+            after,
+            limit,
+            ..DocFilter::default()
+        })
+        .await?;
+    let next_after = (rows.len() as u32 == limit)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
+    let mut partners = Vec::with_capacity(rows.len());
+    for row in &rows {
+        partners.push(Versioned {
+            doc: decode(row)?,
+            version: row.version,
+        });
+    }
+    Ok(PartnerPage {
+        partners,
+        next_after,
+    })
+}
+
+#[derive(Serialize, Deserialize, PartialEq)]
+struct PlanRecord {
+    key: Uuid,
+    spec: PlanSpec,
+}
+
+/// Attaches a fixed funding plan to a product (a new version if it has one). Loans already
+/// disbursed keep the funders and shares they were booked with.
+pub async fn set_plan(
+    engine: &Engine,
+    tenant: &str,
+    product_id: Uuid,
+    currency: Currency,
+    key: Uuid,
+    spec: PlanSpec,
+) -> Result<(Versioned<PlanDoc>, bool), ColendingError> {
+    let doc_id = docs::plan_doc_id(product_id);
+    let current: Option<Versioned<PlanDoc>> = find(engine, PLAN, doc_id, tenant).await?;
+    let events = engine.store().doc_events(doc_id).await?;
+    let record = PlanRecord { key, spec };
+    for e in &events {
+        let stored: PlanRecord = serde_json::from_slice(&e.body)
+            .map_err(|err| anyhow::anyhow!("stored plan change: {err}"))?;
+        if stored.key == key {
+            return match (stored == record, current) {
+                (true, Some(current)) => Ok((current, true)),
+                _ => Err(ColendingError::conflict(
+                    "idempotency_key_reused",
+                    format!("Idempotency-Key {key} was used for another plan of this product"),
+                )),
+            };
+        }
+    }
+    let spec = record.spec.clone();
+    let platform_id = platform_partner_id(tenant, currency);
+    let mut writes = Vec::new();
+    let platform = match find::<PartnerDoc>(engine, PARTNER, platform_id, tenant).await? {
+        Some(p) => p.doc,
+        None => {
+            let day = open_day(engine).await?;
+            let doc = PartnerDoc {
+                id: platform_id,
+                tenant: tenant.into(),
+                spec: platform_spec(currency),
+                created_on: day,
+                changed_on: day,
+            };
+            writes.push(partner_write(&doc, None));
+            doc
+        }
+    };
+    validate_plan(engine, tenant, &spec, &platform).await?;
+    let day = open_day(engine).await?;
+    let doc = PlanDoc {
+        product_id,
+        tenant: tenant.into(),
+        currency,
+        platform_partner_id: platform_id,
+        spec,
+        changed_on: day,
+    };
+    let read_version = current.as_ref().map(|c| c.version);
+    writes.push(write(
+        Place {
+            kind: PLAN,
+            id: doc_id,
+            tenant,
+            parent: Some(product_id),
+            open: true,
+            day,
+        },
+        encode(&doc),
+        read_version,
+    ));
+    writes.push(DomainWrite::DocEvent(DocEvent {
+        doc_id,
+        seq: events.last().map_or(0, |e| e.seq + 1),
+        day: day.to_epoch_days(),
+        kind: "plan_change".into(),
+        body: serde_json::to_vec(&record).expect("plans serialize"),
+    }));
+    submit(engine, Vec::new(), writes).await?;
+    Ok((
+        Versioned {
+            doc,
+            version: read_version.map_or(1, |v| v + 1),
+        },
+        false,
+    ))
+}
+
+/// Every problem `colending` finds with the plan, each naming its field.
+async fn validate_plan(
+    engine: &Engine,
+    tenant: &str,
+    spec: &PlanSpec,
+    platform: &PartnerDoc,
+) -> Result<(), ColendingError> {
+    if spec.shares.len() > FUNDERS_MAX {
+        return Err(ColendingError::invalid(
+            "shares",
+            format!("at most {FUNDERS_MAX} funders"),
+        ));
+    }
+    let min = spec.platform_share_min;
+    if min < Decimal::ZERO || min > Decimal::ONE {
+        return Err(ColendingError::invalid(
+            "platform_share_min",
+            "must be between 0 and 1",
+        ));
+    }
+    let mut partners: Vec<FundingPartner> = vec![platform.spec.to_domain(platform.id)?];
+    for s in &spec.shares {
+        if s.partner_id == platform.id {
+            continue;
+        }
+        if let Some(p) = find::<PartnerDoc>(engine, PARTNER, s.partner_id, tenant).await? {
+            partners.push(p.doc.spec.to_domain(p.doc.id)?);
+        }
+    }
+    let rules = PlanRules {
+        platform_id: partner_id(platform.id),
+        platform_share_min: min,
+    };
+    let plan = FundingPlan::Fixed(
+        spec.shares
+            .iter()
+            .map(|s| Share {
+                partner_id: partner_id(s.partner_id),
+                share: s.share,
+            })
+            .collect(),
+    );
+    plan.validate(&partners, &rules)
+        .map_err(|errors| ColendingError::Invalid {
+            errors: errors.iter().map(|e| (e.field(), e.to_string())).collect(),
+        })
+}
+
+/// The funding plan of a product, if it has one.
+pub async fn plan(
+    engine: &Engine,
+    tenant: &str,
+    product_id: Uuid,
+) -> Result<Versioned<PlanDoc>, ColendingError> {
+    find(engine, PLAN, docs::plan_doc_id(product_id), tenant)
+        .await?
+        .ok_or(ColendingError::NotFound("funding plan"))
+}
+
+/// A co-lent loan's positions after its last command; `None` for a loan without a plan.
+pub async fn loan_funding(
+    engine: &Engine,
+    loan_id: Uuid,
+) -> Result<Option<PositionsDoc>, ColendingError> {
+    let found = find(engine, POSITIONS, docs::positions_doc_id(loan_id), "*").await?;
+    Ok(found.map(|v: Versioned<PositionsDoc>| v.doc))
+}
+
+/// Co-lent loans' positions in id order after `after` (`tenant` `None`: every tenant's),
+/// with the last id read when the page was full.
+pub async fn list_positions(
+    engine: &Engine,
+    tenant: Option<String>,
+    after: Option<Uuid>,
+    limit: u32,
+) -> Result<(Vec<PositionsDoc>, Option<Uuid>), ColendingError> {
+    let rows = engine
+        .store()
+        .docs_page(DocFilter {
+            kind: POSITIONS.into(),
+            tenant,
+            after,
+            limit,
+            ..DocFilter::default()
+        })
+        .await?;
+    let next_after = (rows.len() as u32 == limit)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
+    let mut docs = Vec::with_capacity(rows.len());
+    for row in &rows {
+        docs.push(decode(row)?);
+    }
+    Ok((docs, next_after))
+}
