@@ -73,6 +73,50 @@ fn product(rate: &str) -> Value {
     })
 }
 
+/// A server on port 0 over the test's store, with the operator key and the business date
+/// 2026-01-15 open.
+async fn start(ts: &testkit::TestStore) -> (Api, Running) {
+    let state = server::app::build_state(ts.store.clone()).await.unwrap();
+    server::app::bootstrap_key(&ts.store, Some(KEY))
+        .await
+        .unwrap();
+    engine::loans::init_business_date(&state.engine, "2026-01-15".parse().unwrap())
+        .await
+        .unwrap();
+    let engine = state.engine.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(server::app::serve(state, listener, async {
+        let _ = stopped.await;
+    }));
+    let api = Api {
+        base,
+        http: reqwest::Client::new(),
+    };
+    (
+        api,
+        Running {
+            engine,
+            stop,
+            server,
+        },
+    )
+}
+
+struct Running {
+    engine: engine::Engine,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.server.await.unwrap().unwrap();
+    }
+}
+
 fn field(v: &Value) -> &str {
     v["field"].as_str().unwrap_or("")
 }
@@ -81,23 +125,7 @@ fn field(v: &Value) -> &str {
 async fn loan_routes_refuse_bad_input_and_move_money_once() {
     for ts in testkit::all_stores().await {
         let name = ts.name;
-        let state = server::app::build_state(ts.store.clone()).await.unwrap();
-        server::app::bootstrap_key(&ts.store, Some(KEY))
-            .await
-            .unwrap();
-        engine::loans::init_business_date(&state.engine, "2026-01-15".parse().unwrap())
-            .await
-            .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(server::app::serve(state, listener, async {
-            let _ = stopped.await;
-        }));
-        let api = Api {
-            base,
-            http: reqwest::Client::new(),
-        };
+        let (api, running) = start(&ts).await;
 
         // Schedule preview.
         let (s, v) = api
@@ -282,8 +310,7 @@ async fn loan_routes_refuse_bad_input_and_move_money_once() {
         let (s, doc) = api.get("/openapi.json").await;
         assert_eq!(s, 200);
         assert!(doc["paths"]["/v1/loans/{id}/repayments/{rid}/reversal"].is_object());
-        let _ = stop.send(());
-        server.await.unwrap().unwrap();
+        running.stop().await;
     }
 }
 
@@ -293,24 +320,8 @@ async fn loan_routes_refuse_bad_input_and_move_money_once() {
 async fn as_of_views_quotes_and_refunds_follow_the_credit() {
     for ts in testkit::all_stores().await {
         let name = ts.name;
-        let state = server::app::build_state(ts.store.clone()).await.unwrap();
-        server::app::bootstrap_key(&ts.store, Some(KEY))
-            .await
-            .unwrap();
-        engine::loans::init_business_date(&state.engine, "2026-01-15".parse().unwrap())
-            .await
-            .unwrap();
-        let engine = state.engine.clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(server::app::serve(state, listener, async {
-            let _ = stopped.await;
-        }));
-        let api = Api {
-            base,
-            http: reqwest::Client::new(),
-        };
+        let (api, running) = start(&ts).await;
+        let engine = running.engine.clone();
         let mut bad = product("0.05%/day");
         bad["overpayment_credit"] = json!("spend_it");
         let (s, v) = api.post("/v1/loan-products", bad, None).await;
@@ -416,8 +427,7 @@ async fn as_of_views_quotes_and_refunds_follow_the_credit() {
             (409, Some("idempotency_key_reused")),
             "{name}: {v}"
         );
-        let _ = stop.send(());
-        server.await.unwrap().unwrap();
+        running.stop().await;
     }
 }
 
@@ -427,24 +437,8 @@ async fn as_of_views_quotes_and_refunds_follow_the_credit() {
 async fn loans_list_by_delinquency_bucket() {
     for ts in testkit::all_stores().await {
         let name = ts.name;
-        let state = server::app::build_state(ts.store.clone()).await.unwrap();
-        server::app::bootstrap_key(&ts.store, Some(KEY))
-            .await
-            .unwrap();
-        engine::loans::init_business_date(&state.engine, "2026-01-15".parse().unwrap())
-            .await
-            .unwrap();
-        let engine = state.engine.clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(server::app::serve(state, listener, async {
-            let _ = stopped.await;
-        }));
-        let api = Api {
-            base,
-            http: reqwest::Client::new(),
-        };
+        let (api, running) = start(&ts).await;
+        let engine = running.engine.clone();
         let (_, v) = api
             .post("/v1/loan-products", product("0.05%/day"), None)
             .await;
@@ -515,8 +509,7 @@ async fn loans_list_by_delinquency_bucket() {
         assert!(listed("M2").await.is_empty(), "{name}");
         let (s, v) = api.get("/v1/loans?dpd_bucket=M9").await;
         assert_eq!((s, field(&v)), (400, "dpd_bucket"), "{name}: {v}");
-        let _ = stop.send(());
-        server.await.unwrap().unwrap();
+        running.stop().await;
     }
 }
 
@@ -527,23 +520,7 @@ async fn loans_list_by_delinquency_bucket() {
 async fn co_lending_routes_refuse_bad_partners_and_plans_and_show_funders() {
     for ts in testkit::all_stores().await {
         let name = ts.name;
-        let state = server::app::build_state(ts.store.clone()).await.unwrap();
-        server::app::bootstrap_key(&ts.store, Some(KEY))
-            .await
-            .unwrap();
-        engine::loans::init_business_date(&state.engine, "2026-01-15".parse().unwrap())
-            .await
-            .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(server::app::serve(state, listener, async {
-            let _ = stopped.await;
-        }));
-        let api = Api {
-            base,
-            http: reqwest::Client::new(),
-        };
+        let (api, running) = start(&ts).await;
         let partner = |name: &str, quota: i64| {
             json!({"name": name, "kind": "bank", "currency": "CNY", "yield_annual": "0.068",
                 "quota_minor": quota, "daily_quota_minor": quota, "approval": {"mode": "auto"}})
@@ -836,7 +813,6 @@ async fn co_lending_routes_refuse_bad_partners_and_plans_and_show_funders() {
             "{name}: not its borrower's loan"
         );
 
-        let _ = stop.send(());
-        server.await.unwrap().unwrap();
+        running.stop().await;
     }
 }
