@@ -34,10 +34,6 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-fn write_tenant(p: &Principal) -> String {
-    p.write_tenant()
-}
-
 /// Reads see every tenant for `*` principals.
 fn read_tenant(p: &Principal) -> &str {
     &p.tenant
@@ -136,7 +132,7 @@ pub async fn create_partner(
 ) -> Result<(StatusCode, Json<FundingPartnerResponse>), ApiError> {
     let spec = req.parse()?;
     let id = idempotency_key(&headers, req.id)?;
-    let (partner, replayed) = cl::create_partner(&s.engine, &write_tenant(&p), id, spec)
+    let (partner, replayed) = cl::create_partner(&s.engine, &p.write_tenant(), id, spec)
         .await
         .map_err(colending_error)?;
     Ok(created(replayed, FundingPartnerResponse::from(&partner)))
@@ -160,7 +156,7 @@ pub async fn change_partner(
         return Err(FieldError::new("id", "must be the partner's id or absent").into());
     }
     let spec = req.parse()?;
-    let (partner, replayed) = cl::change_partner(&s.engine, &write_tenant(&p), id, key, spec)
+    let (partner, replayed) = cl::change_partner(&s.engine, &p.write_tenant(), id, key, spec)
         .await
         .map_err(colending_error)?;
     Ok(created(replayed, FundingPartnerResponse::from(&partner)))
@@ -309,7 +305,7 @@ pub async fn set_plan(
     let product_id = path_uuid(&id, "product id")?;
     let spec = req.parse()?;
     let key = idempotency_key(&headers, None)?;
-    let tenant = write_tenant(&p);
+    let tenant = p.write_tenant();
     let currency = product_currency(&s, &tenant, product_id).await?;
     let (plan, replayed) = cl::set_plan(&s.engine, &tenant, product_id, currency, key, spec)
         .await

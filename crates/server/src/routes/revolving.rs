@@ -42,14 +42,6 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/purchases/{id}/trace", get(trace))
 }
 
-fn tenant_of(p: &Principal) -> String {
-    if p.tenant == "*" {
-        "default".to_string()
-    } else {
-        p.tenant.clone()
-    }
-}
-
 /// Reads see every tenant for `*` principals.
 fn read_tenant(p: &Principal) -> &str {
     if p.tenant == "*" {
@@ -149,7 +141,7 @@ pub async fn create_borrower(
 ) -> Result<(StatusCode, Json<BorrowerResponse>), ApiError> {
     let kind = req.parse()?;
     let id = idempotency_key(&headers, req.id)?;
-    let (b, replayed) = rc::create_borrower(&s.engine, id, &tenant_of(&p), kind, req.name)
+    let (b, replayed) = rc::create_borrower(&s.engine, id, &p.write_tenant(), kind, req.name)
         .await
         .map_err(rc_error)?;
     Ok(created(replayed, BorrowerResponse::from(&b)))
@@ -188,7 +180,7 @@ pub async fn create_merchant(
         discount_rate,
         settlement_account: req.settlement_account,
     };
-    let (m, replayed) = rc::create_merchant(&s.engine, &tenant_of(&p), new)
+    let (m, replayed) = rc::create_merchant(&s.engine, &p.write_tenant(), new)
         .await
         .map_err(rc_error)?;
     Ok(created(replayed, MerchantResponse::from(&m)))
@@ -227,7 +219,7 @@ pub async fn create_line(
         terms,
         rules: revolving::LimitRules::default(),
     };
-    let (v, replayed) = rc::open_line(&s.engine, &tenant_of(&p), new)
+    let (v, replayed) = rc::open_line(&s.engine, &p.write_tenant(), new)
         .await
         .map_err(rc_error)?;
     Ok(created(replayed, CreditLineResponse::from(&v)))
@@ -297,7 +289,7 @@ pub async fn repay(
 ) -> Result<(StatusCode, Json<CreditLineResponse>), ApiError> {
     let id = path_uuid(&id, "credit line id")?;
     let key = idempotency_key(&headers, req.id)?;
-    let (_, replayed) = rc::repay(&s.engine, &tenant_of(&p), id, key, req.amount_minor)
+    let (_, replayed) = rc::repay(&s.engine, &p.write_tenant(), id, key, req.amount_minor)
         .await
         .map_err(rc_error)?;
     Ok(created(replayed, line_response(&s, &p, id).await?))
@@ -318,7 +310,7 @@ pub async fn change_line(
     let id = path_uuid(&id, "credit line id")?;
     let key = idempotency_key(&headers, None)?;
     let action = line_action(&req)?;
-    rc::change_line(&s.engine, &tenant_of(&p), id, key, action, req.reason)
+    rc::change_line(&s.engine, &p.write_tenant(), id, key, action, req.reason)
         .await
         .map_err(rc_error)?;
     Ok(Json(line_response(&s, &p, id).await?))
@@ -393,7 +385,7 @@ pub async fn convert_statement(
         )
         .into());
     }
-    rc::convert_statement(&s.engine, &tenant_of(&p), id, key, req.months)
+    rc::convert_statement(&s.engine, &p.write_tenant(), id, key, req.months)
         .await
         .map_err(rc_error)?;
     Ok(Json(line_response(&s, &p, id).await?))
@@ -461,7 +453,7 @@ pub async fn authorize(
         currency,
         amount_minor: req.amount_minor,
     };
-    let tenant = tenant_of(&p);
+    let tenant = p.write_tenant();
     let answer = if req.capture == Some(true) {
         rc::sale(&s.engine, &tenant, new).await
     } else {
@@ -510,7 +502,7 @@ pub async fn capture(
     } else {
         crate::problem::parse_body(&body)?
     };
-    let (purchase, _) = rc::capture(&s.engine, &tenant_of(&p), id, req.amount_minor)
+    let (purchase, _) = rc::capture(&s.engine, &p.write_tenant(), id, req.amount_minor)
         .await
         .map_err(rc_error)?;
     Ok(Json(PurchaseResponse::from(&purchase)))
@@ -526,7 +518,7 @@ pub async fn void(
     Path(id): Path<String>,
 ) -> Result<Json<PurchaseResponse>, ApiError> {
     let id = path_uuid(&id, "purchase id")?;
-    let (purchase, _) = rc::void(&s.engine, &tenant_of(&p), id)
+    let (purchase, _) = rc::void(&s.engine, &p.write_tenant(), id)
         .await
         .map_err(rc_error)?;
     Ok(Json(PurchaseResponse::from(&purchase)))
@@ -546,7 +538,7 @@ pub async fn refund(
 ) -> Result<(StatusCode, Json<PurchaseResponse>), ApiError> {
     let id = path_uuid(&id, "purchase id")?;
     let key = idempotency_key(&headers, req.id)?;
-    let (purchase, replayed) = rc::refund(&s.engine, &tenant_of(&p), id, key, req.amount_minor)
+    let (purchase, replayed) = rc::refund(&s.engine, &p.write_tenant(), id, key, req.amount_minor)
         .await
         .map_err(rc_error)?;
     Ok(created(replayed, PurchaseResponse::from(&purchase)))
@@ -564,7 +556,7 @@ pub async fn convert_purchase(
 ) -> Result<Json<PurchaseResponse>, ApiError> {
     let id = path_uuid(&id, "purchase id")?;
     let payer = req.fee_payer()?;
-    let (purchase, _) = rc::convert_purchase(&s.engine, &tenant_of(&p), id, req.months, payer)
+    let (purchase, _) = rc::convert_purchase(&s.engine, &p.write_tenant(), id, req.months, payer)
         .await
         .map_err(rc_error)?;
     Ok(Json(PurchaseResponse::from(&purchase)))
@@ -634,7 +626,7 @@ pub async fn refund_overpayment(
     let id = path_uuid(&id, "credit line id")?;
     let key = idempotency_key(&headers, req.id)?;
     let (_, replayed) =
-        rc::refund_overpayment(&s.engine, &tenant_of(&p), id, key, req.amount_minor)
+        rc::refund_overpayment(&s.engine, &p.write_tenant(), id, key, req.amount_minor)
             .await
             .map_err(rc_error)?;
     Ok(created(replayed, line_response(&s, &p, id).await?))
