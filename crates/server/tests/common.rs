@@ -222,3 +222,93 @@ pub async fn loan_snapshot(store: &Store) -> (String, Vec<(uuid::Uuid, i32, Vec<
     rows.sort();
     (date, rows)
 }
+
+/// A client of an in-process server: the operator key, and `Idempotency-Key` when given.
+pub struct Api {
+    pub base: String,
+    pub http: reqwest::Client,
+    /// The store's name, for assertion messages.
+    pub name: &'static str,
+}
+
+impl Api {
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        key: Option<uuid::Uuid>,
+    ) -> (u16, Value) {
+        let url = format!("{}{path}", self.base);
+        let mut req = match method {
+            "GET" => self.http.get(url),
+            _ => self.http.post(url),
+        }
+        .bearer_auth(KEY);
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k.to_string());
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("send request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("read body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn post(&self, path: &str, body: Value, key: Option<uuid::Uuid>) -> (u16, Value) {
+        self.send("POST", path, Some(body), key).await
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.send("GET", path, None, None).await
+    }
+}
+
+/// An in-process server on port 0 over the test's store, for tests that also call the
+/// engine; stopped when `stop` is awaited or when this is dropped.
+pub struct Running {
+    pub engine: engine::Engine,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.server.await.unwrap().unwrap();
+    }
+}
+
+/// Starts an in-process server with the operator key `KEY` and `business_date` open.
+pub async fn start_in_process(ts: &testkit::TestStore, business_date: &str) -> (Api, Running) {
+    let state = app::build_state(ts.store.clone()).await.unwrap();
+    app::bootstrap_key(&ts.store, Some(KEY)).await.unwrap();
+    engine::loans::init_business_date(&state.engine, business_date.parse().unwrap())
+        .await
+        .unwrap();
+    let engine = state.engine.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app::serve(state, listener, async {
+        let _ = stopped.await;
+    }));
+    let api = Api {
+        base,
+        http: reqwest::Client::new(),
+        name: ts.name,
+    };
+    (
+        api,
+        Running {
+            engine,
+            stop,
+            server,
+        },
+    )
+}

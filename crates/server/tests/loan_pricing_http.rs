@@ -3,54 +3,13 @@
 //! disbursement; the loan shows its APR, net payout, payee and accounts; a stored credit
 //! decision is read back and prices one loan for its own borrower.
 
+mod common;
+
+use common::{start_in_process, Api};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-const KEY: &str = "loan-pricing-test-operator-key";
-
-struct Api {
-    base: String,
-    http: reqwest::Client,
-    name: &'static str,
-}
-
 impl Api {
-    async fn send(
-        &self,
-        post: bool,
-        path: &str,
-        body: Option<Value>,
-        key: Option<Uuid>,
-    ) -> (u16, Value) {
-        let url = format!("{}{path}", self.base);
-        let mut req = match post {
-            true => self.http.post(url),
-            false => self.http.get(url),
-        }
-        .bearer_auth(KEY);
-        if let Some(k) = key {
-            req = req.header("Idempotency-Key", k.to_string());
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.expect("send request");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.expect("read body");
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    async fn post(&self, path: &str, body: Value, key: Option<Uuid>) -> (u16, Value) {
-        self.send(true, path, Some(body), key).await
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.send(false, path, None, None).await
-    }
-
     /// Creates a product; panics unless it is accepted.
     async fn product(&self, body: Value) -> String {
         let (s, v) = self.post("/v1/loan-products", body, None).await;
@@ -104,30 +63,11 @@ fn problem(v: &Value) -> (&str, &str) {
     )
 }
 
-async fn start(ts: &testkit::TestStore, business_date: &str) -> (Api, engine::Engine) {
-    let state = server::app::build_state(ts.store.clone()).await.unwrap();
-    server::app::bootstrap_key(&ts.store, Some(KEY))
-        .await
-        .unwrap();
-    engine::loans::init_business_date(&state.engine, business_date.parse().unwrap())
-        .await
-        .unwrap();
-    let engine = state.engine.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(server::app::serve(state, listener, std::future::pending()));
-    let api = Api {
-        base,
-        http: reqwest::Client::new(),
-        name: ts.name,
-    };
-    (api, engine)
-}
-
 #[tokio::test]
 async fn the_cap_holds_the_all_in_apr_at_creation_application_and_disbursement() {
     for ts in testkit::all_stores().await {
-        let (api, engine) = start(&ts, "2026-01-10").await;
+        let (api, running) = start_in_process(&ts, "2026-01-10").await;
+        let engine = running.engine.clone();
         let name = api.name;
 
         // 1.9% a month is 22.8% a year, under the 24% cap; 5% taken upfront makes a 3-month
@@ -280,7 +220,7 @@ fn application() -> Value {
 #[tokio::test]
 async fn a_stored_decision_prices_one_loan_of_its_own_borrower() {
     for ts in testkit::all_stores().await {
-        let (api, _engine) = start(&ts, "2026-01-10").await;
+        let (api, _running) = start_in_process(&ts, "2026-01-10").await;
         let name = api.name;
         let (s, decided) = api.post("/v1/decisions", application(), None).await;
         assert_eq!(

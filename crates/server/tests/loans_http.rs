@@ -1,53 +1,11 @@
 //! Term-loan routes through a real server on port 0, on SQLite and PostgreSQL: bad input is
 //! refused naming the field and changes nothing; money-moving POSTs are idempotent.
 
+mod common;
+
+use common::start_in_process;
 use serde_json::{json, Value};
 use uuid::Uuid;
-
-const KEY: &str = "loans-http-test-operator-key";
-
-struct Api {
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Api {
-    async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<Value>,
-        key: Option<Uuid>,
-    ) -> (u16, Value) {
-        let url = format!("{}{path}", self.base);
-        let mut req = match method {
-            "GET" => self.http.get(url),
-            _ => self.http.post(url),
-        }
-        .bearer_auth(KEY);
-        if let Some(k) = key {
-            req = req.header("Idempotency-Key", k.to_string());
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.expect("send request");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.expect("read body");
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    async fn post(&self, path: &str, body: Value, key: Option<Uuid>) -> (u16, Value) {
-        self.send("POST", path, Some(body), key).await
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.send("GET", path, None, None).await
-    }
-}
 
 fn product(rate: &str) -> Value {
     json!({
@@ -73,50 +31,6 @@ fn product(rate: &str) -> Value {
     })
 }
 
-/// A server on port 0 over the test's store, with the operator key and the business date
-/// 2026-01-15 open.
-async fn start(ts: &testkit::TestStore) -> (Api, Running) {
-    let state = server::app::build_state(ts.store.clone()).await.unwrap();
-    server::app::bootstrap_key(&ts.store, Some(KEY))
-        .await
-        .unwrap();
-    engine::loans::init_business_date(&state.engine, "2026-01-15".parse().unwrap())
-        .await
-        .unwrap();
-    let engine = state.engine.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(server::app::serve(state, listener, async {
-        let _ = stopped.await;
-    }));
-    let api = Api {
-        base,
-        http: reqwest::Client::new(),
-    };
-    (
-        api,
-        Running {
-            engine,
-            stop,
-            server,
-        },
-    )
-}
-
-struct Running {
-    engine: engine::Engine,
-    stop: tokio::sync::oneshot::Sender<()>,
-    server: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-impl Running {
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        self.server.await.unwrap().unwrap();
-    }
-}
-
 fn field(v: &Value) -> &str {
     v["field"].as_str().unwrap_or("")
 }
@@ -125,7 +39,7 @@ fn field(v: &Value) -> &str {
 async fn loan_routes_refuse_bad_input_and_move_money_once() {
     for ts in testkit::all_stores().await {
         let name = ts.name;
-        let (api, running) = start(&ts).await;
+        let (api, running) = start_in_process(&ts, "2026-01-15").await;
 
         // Schedule preview.
         let (s, v) = api
@@ -320,7 +234,7 @@ async fn loan_routes_refuse_bad_input_and_move_money_once() {
 async fn as_of_views_quotes_and_refunds_follow_the_credit() {
     for ts in testkit::all_stores().await {
         let name = ts.name;
-        let (api, running) = start(&ts).await;
+        let (api, running) = start_in_process(&ts, "2026-01-15").await;
         let engine = running.engine.clone();
         let mut bad = product("0.05%/day");
         bad["overpayment_credit"] = json!("spend_it");
@@ -437,7 +351,7 @@ async fn as_of_views_quotes_and_refunds_follow_the_credit() {
 async fn loans_list_by_delinquency_bucket() {
     for ts in testkit::all_stores().await {
         let name = ts.name;
-        let (api, running) = start(&ts).await;
+        let (api, running) = start_in_process(&ts, "2026-01-15").await;
         let engine = running.engine.clone();
         let (_, v) = api
             .post("/v1/loan-products", product("0.05%/day"), None)
@@ -520,7 +434,7 @@ async fn loans_list_by_delinquency_bucket() {
 async fn co_lending_routes_refuse_bad_partners_and_plans_and_show_funders() {
     for ts in testkit::all_stores().await {
         let name = ts.name;
-        let (api, running) = start(&ts).await;
+        let (api, running) = start_in_process(&ts, "2026-01-15").await;
         let partner = |name: &str, quota: i64| {
             json!({"name": name, "kind": "bank", "currency": "CNY", "yield_annual": "0.068",
                 "quota_minor": quota, "daily_quota_minor": quota, "approval": {"mode": "auto"}})
@@ -766,14 +680,10 @@ async fn co_lending_routes_refuse_bad_partners_and_plans_and_show_funders() {
 
         // Partner A's key: its own partner and positions, nothing of partner B's.
         let (_, k) = api.post("/v1/api-keys", json!({"role": "partner_bank", "tenant": "default", "party_kind": "partner", "party_id": a.to_string()}), None).await;
-        let bank = Api {
-            base: api.base.clone(),
-            http: reqwest::Client::new(),
-        };
         let send = |path: String| {
-            let req = bank
+            let req = api
                 .http
-                .get(format!("{}{path}", bank.base))
+                .get(format!("{}{path}", api.base))
                 .bearer_auth(k["key"].as_str().unwrap().to_string());
             async move {
                 let r = req.send().await.unwrap();
