@@ -76,6 +76,8 @@ pub enum FeeKind {
     FixedMinor(i64),
     /// An annual fraction of the pool balance at the period's start, × days/365 (ACT/365F).
     PoolFraction(Decimal),
+    /// A fraction of the pool balance at the period's start, per period whatever its length.
+    PoolFractionPerPeriod(Decimal),
     /// Due until this total has been paid (a one-off fee, a capped fee).
     TargetMinor(i64),
 }

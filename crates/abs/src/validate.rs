@@ -110,7 +110,9 @@ impl Deal {
             match f.kind {
                 FeeKind::FixedMinor(m) => e.non_negative(format!("fees[{i}].fixed_minor"), m),
                 FeeKind::TargetMinor(m) => e.non_negative(format!("fees[{i}].target_minor"), m),
-                FeeKind::PoolFraction(r) => e.fraction(format!("fees[{i}].pool_fraction"), r),
+                FeeKind::PoolFraction(r) | FeeKind::PoolFractionPerPeriod(r) => {
+                    e.fraction(format!("fees[{i}].pool_fraction"), r)
+                }
             }
         }
         self.validate_bonds(&mut e);

@@ -286,6 +286,10 @@ pub fn run_period(
                 let c = accrue(pool_begin, *r, days)?;
                 (c, c + fs.arrears_minor)
             }
+            FeeKind::PoolFractionPerPeriod(r) => {
+                let c = round(Decimal::from(pool_begin) * r)?;
+                (c, c + fs.arrears_minor)
+            }
             FeeKind::TargetMinor(t) => {
                 let left = (t - fs.paid_total_minor).max(0);
                 (left, left)

@@ -46,6 +46,7 @@ fn deal(
             fee("trustee"),
             fee("servicer"),
             fee("arranger"),
+            fee("backup servicer"),
             interest(&["A", "B"]),
             interest(&["C"]),
             Step::Purchase,
@@ -68,6 +69,10 @@ fn deal(
         Fee {
             name: "arranger".into(),
             kind: FeeKind::TargetMinor(250_000),
+        },
+        Fee {
+            name: "backup servicer".into(),
+            kind: FeeKind::PoolFractionPerPeriod(dec!(0.0002)),
         },
     ];
     deal.accounts.push(Account {

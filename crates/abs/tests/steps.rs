@@ -104,3 +104,29 @@ fn a_target_fee_is_due_until_its_total_is_paid() {
     assert_eq!(p3.fees_due_minor, [0]);
     assert_eq!(s3.fees[0].paid_total_minor, 150_000);
 }
+
+#[test]
+fn a_pool_fraction_per_period_fee_ignores_the_period_length_and_carries_arrears() {
+    let mut deal = senior_equity_deal();
+    deal.fees[1].kind = FeeKind::PoolFractionPerPeriod(dec!(0.001));
+    deal.validate().unwrap();
+    // 31 days: 100,000,000 × 0.1% = 100,000, whatever the days.
+    let (s1, p1) = run_period(
+        &deal,
+        &DealState::at_closing(&deal),
+        &collections(1_000_000, 5_000_000, 0),
+        &on(date(2026, 2, 1)),
+    )
+    .unwrap();
+    assert_eq!(p1.fees_paid_minor, [10_000, 100_000]);
+    // 28 days, no cash: 95,000,000 × 0.1% = 95,000 due and carried.
+    let (s2, p2) = run_period(&deal, &s1, &collections(0, 0, 0), &on(date(2026, 3, 1))).unwrap();
+    assert_eq!(p2.fees_due_minor, [10_000, 95_000]);
+    assert_eq!(s2.fees[1].arrears_minor, 95_000);
+    let mut bad = deal.clone();
+    bad.fees[1].kind = FeeKind::PoolFractionPerPeriod(dec!(1.5));
+    assert_eq!(
+        bad.validate().unwrap_err()[0].field,
+        "fees[1].pool_fraction"
+    );
+}
