@@ -131,6 +131,7 @@ pub fn router_with(state: AppState, fault_injection: bool) -> Router {
         .merge(routes::decisions::routes())
         .merge(routes::revolving::routes())
         .merge(routes::cob::routes())
+        .merge(routes::abs::routes())
         .merge(routes::lists::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -172,6 +172,11 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: crate::loan_cli::LoanCmd,
     },
+    /// Securitization: deal files checked, projected, run and reported.
+    Abs {
+        #[command(subcommand)]
+        cmd: crate::abs_cli::AbsCmd,
+    },
     /// Co-lending: funding partners and funding plans.
     Colending {
         #[command(subcommand)]
@@ -412,6 +417,7 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             .map(|()| ExitCode::SUCCESS),
         Cmd::Bench { cmd } => crate::bench::run(cmd).await,
         Cmd::Revolving { cmd } => crate::rc_cli::run(cmd).await,
+        Cmd::Abs { cmd } => crate::abs_cli::run(cmd),
         Cmd::Colending { cmd } => crate::colending_cli::run(cmd).await,
         Cmd::Loan { cmd } => crate::loan_cli::run(cmd),
         Cmd::Cob {

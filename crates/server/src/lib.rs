@@ -4,6 +4,8 @@
 // response; boxing it would add an allocation on every error for no measurable gain.
 #![allow(clippy::result_large_err)]
 
+pub mod abs_cli;
+pub mod abs_report;
 pub mod app;
 pub mod auth;
 pub mod bench;

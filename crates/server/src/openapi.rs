@@ -59,6 +59,7 @@ impl Modify for ApiKeyScheme {
         colending::create_partner, colending::change_partner, colending::get_partner,
         colending::list_partners, colending::partner_positions, colending::set_plan,
         colending::get_plan,
+        crate::routes::abs::validate_deal, crate::routes::abs::project, crate::routes::abs::monte_carlo,
     ),
     modifiers(&ApiKeyScheme)
 )]

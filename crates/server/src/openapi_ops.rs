@@ -231,6 +231,10 @@ pub const OPS: &[Op] = &[
         "refundLineOverpayment",
         KEY_DEFAULTS_ID,
     ),
+    // securitization (stateless)
+    op("post", "/v1/abs/deals/validate", "validateAbsDeal", No),
+    op("post", "/v1/abs/projections", "projectAbsDeal", No),
+    op("post", "/v1/abs/monte-carlo", "simulateAbsLosses", No),
     // close of business
     op(
         "post",

@@ -87,6 +87,8 @@ const MERCHANT_OPS: &[Role] = &[Operator, Merchant];
 const BORROWER_OPS: &[Role] = &[Operator, Borrower];
 /// Who reads funding partners and their positions.
 const FUNDING_READERS: &[Role] = &[Operator, RiskAnalyst, PartnerBank];
+/// Who checks deal files and runs projections of them.
+const ABS_USERS: &[Role] = &[Operator, RiskAnalyst, Investor];
 
 const fn r(
     method: &'static str,
@@ -288,6 +290,15 @@ const TABLE: &[RouteAccess] = &[
         OPS,
         PartyOf::Unbound,
     ),
+    // Securitization: stateless deal checks, projections and simulations.
+    r(
+        "POST",
+        "/v1/abs/deals/validate",
+        ABS_USERS,
+        PartyOf::Unowned,
+    ),
+    r("POST", "/v1/abs/projections", ABS_USERS, PartyOf::Unowned),
+    r("POST", "/v1/abs/monte-carlo", ABS_USERS, PartyOf::Unowned),
     // Close of business.
     r("POST", "/v1/close-of-business", OPS, PartyOf::Unbound),
     r("GET", "/v1/close-of-business/{id}", OPS, PartyOf::Unbound),

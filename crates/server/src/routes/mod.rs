@@ -1,3 +1,4 @@
+pub mod abs;
 pub mod apr;
 pub mod cob;
 pub mod colending;
