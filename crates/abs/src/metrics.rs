@@ -44,17 +44,25 @@ fn years(settle: BusinessDate, date: BusinessDate) -> Decimal {
     Decimal::from(settle.days_until(date)) / Decimal::from(365)
 }
 
-fn discount(y: Decimal, t: Decimal) -> Decimal {
-    // (1 + y)^(−t) = exp(−t ln(1 + y)); exact for t = 0.
+/// `(1 + y)^(−t)`: zero when it is too small for `Decimal` (a high yield over decades);
+/// `None` when it is too large (a yield near −100 %), which the callers read as larger than
+/// any price.
+fn discount(y: Decimal, t: Decimal) -> Option<Decimal> {
+    // exp(−t ln(1 + y)); exact for t = 0.
     if t.is_zero() {
-        Decimal::ONE
-    } else {
-        (-(t * (Decimal::ONE + y).ln())).exp()
+        return Some(Decimal::ONE);
+    }
+    let x = -(t * (Decimal::ONE + y).ln());
+    match x.checked_exp() {
+        None if x.is_sign_negative() => Some(Decimal::ZERO),
+        e => e,
     }
 }
 
-fn present_value(flows: &[(Decimal, Decimal)], y: Decimal) -> Decimal {
-    flows.iter().map(|(t, cf)| *cf * discount(y, *t)).sum()
+fn present_value(flows: &[(Decimal, Decimal)], y: Decimal) -> Option<Decimal> {
+    flows.iter().try_fold(Decimal::ZERO, |pv, (t, cf)| {
+        pv.checked_add(cf.checked_mul(discount(y, *t)?)?)
+    })
 }
 
 /// WAL, yield, duration and loss of a tranche bought at `price_minor` on `settle`.
@@ -79,17 +87,15 @@ pub fn tranche_metrics(
         .collect();
     let price = Decimal::from(price_minor);
     let yield_annual = solve_yield(&timed, price);
-    let duration_years = yield_annual.map(|y| {
-        let pv: Decimal = present_value(&timed, y);
+    let duration_years = yield_annual.and_then(|y| {
+        let pv = present_value(&timed, y)?;
         if pv.is_zero() {
-            Decimal::ZERO
-        } else {
-            timed
-                .iter()
-                .map(|(t, cf)| *t * *cf * discount(y, *t))
-                .sum::<Decimal>()
-                / pv
+            return Some(Decimal::ZERO);
         }
+        let weighted = timed.iter().try_fold(Decimal::ZERO, |sum, (t, cf)| {
+            sum.checked_add(t.checked_mul(*cf)?.checked_mul(discount(y, *t)?)?)
+        })?;
+        weighted.checked_div(pv)
     });
     let loss_minor = (original_balance_minor - principal).max(0);
     let loss_fraction = if original_balance_minor > 0 {
@@ -111,15 +117,17 @@ fn solve_yield(flows: &[(Decimal, Decimal)], price: Decimal) -> Option<Decimal> 
     if flows.is_empty() || price <= Decimal::ZERO {
         return None;
     }
-    let f = |y: Decimal| present_value(flows, y) - price;
+    // Whether the value at `y` is above the price; beyond `Decimal`'s range it is.
+    let above = |y: Decimal| present_value(flows, y).is_none_or(|pv| pv > price);
+    let below = |y: Decimal| present_value(flows, y).is_some_and(|pv| pv < price);
     let (mut lo, mut hi) = (Decimal::new(-99, 2), Decimal::from(10));
-    if f(lo) < Decimal::ZERO || f(hi) > Decimal::ZERO {
+    if below(lo) || above(hi) {
         return None;
     }
     let tolerance = Decimal::new(1, 12);
     while hi - lo > tolerance {
         let mid = (lo + hi) / Decimal::TWO;
-        if f(mid) > Decimal::ZERO {
+        if above(mid) {
             lo = mid;
         } else {
             hi = mid;

@@ -107,3 +107,23 @@ fn a_projected_deal_keeps_its_pool_equal_to_the_performing_balance() {
         "the equity earns the excess spread"
     );
 }
+
+#[test]
+fn long_dated_flows_have_a_yield_and_do_not_overflow() {
+    // 30 years of annual coupons at 5% on 1,000,000 bought at par: yield 5%. Discounting at
+    // the search's lower end (−99%) over 30 years is 100^30, beyond `Decimal`'s range, which
+    // the search reads as "far above the price" instead of failing.
+    let settle = date(2026, 1, 1);
+    let flows: Vec<TrancheFlow> = (1..=30)
+        .map(|y| {
+            let principal = if y == 30 { 1_000_000 } else { 0 };
+            // 365 days a year, so each year is exactly 1 in ACT/365F.
+            let d = settle.add_days(365 * y).unwrap();
+            flow(d, 50_000, principal)
+        })
+        .collect();
+    let m = tranche_metrics(1_000_000, 1_000_000, settle, &flows);
+    let y = m.yield_annual.expect("a yield");
+    assert!((y - dec!(0.05)).abs() < dec!(0.000001), "{y}");
+    assert!(m.duration_years.is_some());
+}
