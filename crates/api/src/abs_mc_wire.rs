@@ -155,6 +155,18 @@ impl MonteCarloRequest {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        // A scenario's loss is a sum of these; kept within the amounts a deal may state.
+        let exposure: i128 = loans
+            .iter()
+            .map(|l| i128::from(l.loss_given_default_minor))
+            .sum();
+        if exposure > i128::from(crate::abs_wire::DEAL_AMOUNT_MINOR_MAX) {
+            return Err(FieldError::refused(
+                "loans",
+                "the losses given default add up to more than 10^15",
+                "out_of_range",
+            ));
+        }
         if self.tranches.is_empty() || self.tranches.len() > TRANCHES_MAX {
             return Err(FieldError::new(
                 "tranches",

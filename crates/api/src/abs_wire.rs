@@ -27,6 +27,8 @@ pub const DEAL_DATES_MAX: usize = 600;
 /// inside `i64`, so that arrears carried over hundreds of periods cannot overflow.
 pub const DEAL_AMOUNT_MINOR_MAX: i64 = 1_000_000_000_000_000;
 const NAME_BYTES_MAX: usize = 200;
+/// The longest a deal may live, cut-off to stated maturity.
+pub const DEAL_YEARS_MAX: u32 = 100;
 
 /// A securitization deal: its dates, accounts, fees, bonds, waterfalls, triggers and
 /// clean-up call.
@@ -471,6 +473,26 @@ impl DealFile {
                 .map(|t| p.date("dates.revolving_end", t)),
             stated_maturity: p.date("dates.stated_maturity", &d.stated_maturity),
         };
+        // Accruals over a longer life could leave 64-bit minor units.
+        if dates
+            .cutoff
+            .add_months(12 * DEAL_YEARS_MAX)
+            .is_some_and(|end| dates.stated_maturity > end)
+        {
+            p.push(
+                "dates.stated_maturity",
+                "out_of_range",
+                format!("at most {DEAL_YEARS_MAX} years after the cut-off date"),
+            );
+        }
+        let bonds_total: i128 = self.bonds.iter().map(|b| i128::from(b.balance_minor)).sum();
+        if bonds_total > i128::from(DEAL_AMOUNT_MINOR_MAX) {
+            p.push(
+                "bonds",
+                "out_of_range",
+                "the bonds add up to more than 10^15",
+            );
+        }
         p.count("accounts", self.accounts.len(), DEAL_ITEMS_MAX);
         p.count("fees", self.fees.len(), DEAL_ITEMS_MAX);
         p.count("bonds", self.bonds.len(), DEAL_ITEMS_MAX);

@@ -69,6 +69,17 @@ fn deal_problems_name_their_field_and_code() {
     assert!(has(&e, "dates.cutoff", "invalid_field"), "{e:?}");
 
     let mut f = example();
+    f["dates"]["stated_maturity"] = json!("2200-01-01");
+    let e = problems(f);
+    assert!(has(&e, "dates.stated_maturity", "out_of_range"), "{e:?}");
+
+    let mut f = example();
+    f["bonds"][0]["balance_minor"] = json!(1_000_000_000_000_000i64);
+    f["bonds"][1]["balance_minor"] = json!(1);
+    let e = problems(f);
+    assert!(has(&e, "bonds", "out_of_range"), "{e:?}");
+
+    let mut f = example();
     f["pool_balance_minor"] = json!(i64::MAX);
     let e = problems(f);
     assert!(has(&e, "pool_balance_minor", "out_of_range"), "{e:?}");
@@ -208,6 +219,11 @@ fn monte_carlo_requests_are_bounded_and_checked() {
     assert_eq!(e.field, "correlation");
     let e = parse(&|v| v["loans"][0]["default_probability"] = json!("1.5")).unwrap();
     assert_eq!(e.field, "loans[0].default_probability");
+    let e = parse(&|v| {
+        v["loans"] = json!(vec![json!({"default_probability": "0.01", "loss_given_default_minor": 1_000_000_000_000_000i64}); 2]);
+    })
+    .unwrap();
+    assert_eq!((e.field.as_str(), e.code), ("loans", "out_of_range"));
     let e = parse(&|v| v["scenarios"] = json!(0)).unwrap();
     assert_eq!(e.field, "scenarios");
     let e = parse(&|v| v["tranches"][0]["attach_minor"] = json!(500)).unwrap();
@@ -221,4 +237,27 @@ fn monte_carlo_requests_are_bounded_and_checked() {
     })
     .unwrap();
     assert_eq!((e.field.as_str(), e.code), ("scenarios", "too_large"));
+}
+
+#[test]
+fn a_thirty_year_pool_projects_to_the_end_with_tranche_measures() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/deals/static-senior-equity.json"
+    );
+    let mut deal: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    deal["dates"]["stated_maturity"] = json!("2056-06-01");
+    let req: ProjectionRequest = serde_json::from_value(json!({
+        "deal": deal,
+        "pool": {"loans": [{"balance_minor": 100_000_000, "annual_rate": "0.08", "remaining_term_months": 360}]},
+        "scenario": {"smm": "0.01", "mdr": "0.01", "severity": "0.2", "recovery_lag_months": 12, "advanced": true},
+    }))
+    .unwrap();
+    let r = req.run().unwrap();
+    assert!(r.periods.len() > 300, "{}", r.periods.len());
+    assert!(
+        r.tranches.iter().all(|t| t.yield_annual.is_some()),
+        "{:?}",
+        r.tranches
+    );
 }
