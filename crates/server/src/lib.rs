@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod backup_cli;
 pub mod bench;
 pub mod cli;
 pub mod cob_client;
