@@ -317,17 +317,11 @@ async fn check_after_restart(
 }
 
 /// Every operation sent, once: account totals, line usage and loan entries add up.
-async fn check_exactly_once(
-    name: &str,
-    base: &str,
-    c: &reqwest::Client,
-    f: &Fixture,
-    journal: &Journal,
-) {
+async fn check_exactly_once(name: &str, base: &str, c: &reqwest::Client, f: &Fixture, sent: &[Op]) {
     let mut debits: HashMap<String, i64> = HashMap::new();
     let mut used: HashMap<String, i64> = HashMap::new();
     let mut repayments: HashMap<String, usize> = HashMap::new();
-    for op in &journal.sent {
+    for op in sent {
         match op.kind {
             Kind::Entry => {
                 let p = &op.body["postings"][0];
@@ -429,7 +423,8 @@ async fn mixed_crash_suite(name: &str, store_args: Vec<String>, seed: u64) {
         server = Some(s);
     }
     let s = server.take().unwrap();
-    check_exactly_once(name, &s.base, &c, &f, &journal.lock().unwrap()).await;
+    let sent = std::mem::take(&mut journal.lock().unwrap().sent);
+    check_exactly_once(name, &s.base, &c, &f, &sent).await;
     let mut child = s.child;
     child.kill().unwrap();
     child.wait().unwrap();
@@ -444,7 +439,7 @@ async fn mixed_crash_suite(name: &str, store_args: Vec<String>, seed: u64) {
         String::from_utf8_lossy(&out.stdout)
     );
     let j = journal.lock().unwrap();
-    let by_kind = |k: Kind| j.sent.iter().filter(|o| o.kind == k).count();
+    let by_kind = |k: Kind| sent.iter().filter(|o| o.kind == k).count();
     eprintln!(
         "{name}: {points} kill points; exactly once: {} entries, {} sales, {} repayments; {} decisions acknowledged; ledger verified",
         by_kind(Kind::Entry),
