@@ -314,7 +314,7 @@ pub struct ReverseRequest {
     pub memo: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TreeHeadResponse {
     pub tree_size: u64,
     pub timestamp_ms: u64,

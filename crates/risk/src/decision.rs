@@ -473,7 +473,7 @@ impl Decider {
     /// Equal monthly installments at `annual_rate / 12`, rounded half-up to the minor unit,
     /// the last one absorbing the residue, and the fee deducted at disbursement.
     fn quote(&self, amount_minor: i64, term: u32, annual_rate: Decimal) -> Option<Quote> {
-        let installments = annuity(amount_minor, term, annual_rate / Decimal::from(12));
+        let installments = try_annuity(amount_minor, term, annual_rate / Decimal::from(12))?;
         let fee_minor = (Decimal::from(amount_minor) * self.policy.pricing.origination_fee)
             .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
             .to_i64()?;
@@ -562,9 +562,21 @@ fn check_policy(p: &Policy) -> Result<(), String> {
         ),
         (
             p.pricing.max_apr_percent > Decimal::ZERO
+                && p.pricing.max_apr_percent <= Decimal::ONE_THOUSAND
                 && p.pricing.origination_fee >= Decimal::ZERO
                 && p.pricing.origination_fee < Decimal::ONE,
-            "pricing: cap must be positive and the fee in [0, 1)",
+            "pricing: cap must be in (0, 1000] percent and the fee in [0, 1)",
+        ),
+        (
+            [
+                p.pricing.cost_of_funds,
+                p.pricing.lgd,
+                p.pricing.operating_cost,
+                p.pricing.margin,
+            ]
+            .iter()
+            .all(|r| (Decimal::ZERO..=Decimal::ONE).contains(r)),
+            "pricing: cost_of_funds, lgd, operating_cost and margin must each be in [0, 1]",
         ),
         (
             p.score_scale.pdo > 0.0 && p.score_scale.base_odds > 0.0,
@@ -614,32 +626,51 @@ fn hard_rules(r: &Rules, input: &DecisionInput) -> Vec<String> {
 }
 
 /// Installments of an amortising loan, exact to the minor unit.
+///
+/// # Panics
+/// When `term` is 0 or over [`ANNUITY_TERM_MAX_MONTHS`], `amount_minor` is not positive, or
+/// an installment would not fit `i64` (see [`try_annuity`]).
 pub fn annuity(amount_minor: i64, term: u32, monthly_rate: Decimal) -> Vec<i64> {
-    assert!(term >= 1 && amount_minor > 0);
+    try_annuity(amount_minor, term, monthly_rate).expect("annuity in range")
+}
+
+/// The longest term [`try_annuity`] schedules: a hundred years.
+pub const ANNUITY_TERM_MAX_MONTHS: u32 = 1_200;
+
+/// As [`annuity`], `None` where the arithmetic would overflow or the term is out of range (a
+/// rate or term far outside any loan), so that a policy or an application cannot crash a
+/// decision.
+pub fn try_annuity(amount_minor: i64, term: u32, monthly_rate: Decimal) -> Option<Vec<i64>> {
+    if !(1..=ANNUITY_TERM_MAX_MONTHS).contains(&term) || amount_minor <= 0 {
+        return None;
+    }
     let p = Decimal::from(amount_minor);
     let n = term as usize;
     let payment = if monthly_rate.is_zero() {
         p / Decimal::from(term)
     } else {
-        let growth = (Decimal::ONE + monthly_rate).powu(u64::from(term));
-        p * monthly_rate * growth / (growth - Decimal::ONE)
+        let growth = (Decimal::ONE + monthly_rate).checked_powu(u64::from(term))?;
+        p.checked_mul(monthly_rate)?
+            .checked_mul(growth)?
+            .checked_div(growth - Decimal::ONE)?
     }
     .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
     let mut balance = p;
     let mut out = Vec::with_capacity(n);
     for k in 0..n {
-        let interest = (balance * monthly_rate)
+        let interest = balance
+            .checked_mul(monthly_rate)?
             .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
         let pay = if k + 1 == n {
-            balance + interest
+            balance.checked_add(interest)?
         } else {
             payment
         };
-        balance = balance + interest - pay;
-        out.push(pay.to_i64().expect("installment fits i64"));
+        balance = balance.checked_add(interest)?.checked_sub(pay)?;
+        out.push(pay.to_i64()?);
     }
     assert!(balance.is_zero());
-    out
+    Some(out)
 }
 
 /// Contribution of each feature: margin with the row as is minus margin with that feature

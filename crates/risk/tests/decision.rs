@@ -1,6 +1,6 @@
 //! Rules, cut-offs, reasons, price and limit on the shipped German scorecard and policy.
 
-use risk::decision::{annuity, Arm, Decider, Outcome, Policy};
+use risk::decision::{annuity, try_annuity, Arm, Decider, Outcome, Policy};
 use risk::features::{DecisionInput, Scalar};
 use risk::Model;
 use rust_decimal::Decimal;
@@ -210,6 +210,25 @@ fn corrupt_policy_is_refused_with_the_reason() {
         .err()
         .unwrap()
         .contains("step_minor"));
+}
+
+/// Found by fuzzing the policy file: a loss-given-default of 4294967296.65 priced a rate whose
+/// annuity overflowed `Decimal::powu` and panicked the decision.
+#[test]
+fn pricing_inputs_out_of_range_are_refused_not_a_panic() {
+    let model: Model =
+        serde_json::from_str(include_str!("../../../models/german-scorecard.json")).unwrap();
+    let base: Policy = serde_json::from_str(include_str!("../../../models/policy.json")).unwrap();
+    let mut policy = base.clone();
+    policy.pricing.lgd = "4294967296.65".parse().unwrap();
+    let e = Decider::new(model.clone(), policy).err().unwrap();
+    assert!(e.contains("lgd"), "{e}");
+    let mut policy = base;
+    policy.pricing.max_apr_percent = Decimal::from(100_000);
+    assert!(Decider::new(model, policy).is_err());
+    assert_eq!(try_annuity(1_000, 12, Decimal::from(1_000_000)), None);
+    assert_eq!(try_annuity(1_000, u32::MAX, Decimal::new(1, 2)), None);
+    assert_eq!(try_annuity(1_000, 0, Decimal::new(1, 2)), None);
 }
 
 #[test]

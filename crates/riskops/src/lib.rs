@@ -10,7 +10,9 @@ mod io;
 pub mod report;
 
 pub use cmd::{run, GbmArgs, ModelCmd};
-pub use io::{load_model, load_table, load_training, write_atomic};
+pub use io::{
+    load_model, load_table, load_training, parse_model, table_from, training_from, write_atomic,
+};
 
 use anyhow::{Context, Result};
 use risk::metrics::{self, Summary};

@@ -192,6 +192,11 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: crate::bench::BenchCmd,
     },
+    /// Online backup of the store, and restore into a new data directory or database.
+    Backup {
+        #[command(subcommand)]
+        cmd: crate::backup_cli::BackupCmd,
+    },
 }
 
 #[derive(Args)]
@@ -294,6 +299,9 @@ pub enum LedgerCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Check that this ledger extends a signed tree head saved earlier (before a backup,
+    /// say): its signature, its key, and the consistency proof to today's tree; exit 1 if not.
+    Extends(crate::backup_cli::ExtendsArgs),
 }
 
 #[derive(Subcommand)]
@@ -368,6 +376,10 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
         Cmd::Ledger {
             cmd: LedgerCmd::Verify { store, json },
         } => verify(store, json).await,
+        Cmd::Ledger {
+            cmd: LedgerCmd::Extends(a),
+        } => crate::backup_cli::extends(a).await,
+        Cmd::Backup { cmd } => crate::backup_cli::run(cmd).await,
         Cmd::ApiKey {
             cmd:
                 KeyCmd::Create {
@@ -553,6 +565,7 @@ async fn verify(store_args: StoreArgs, json: bool) -> anyhow::Result<ExitCode> {
             "first_bad_entry": report.first_bad_entry.as_ref().map(|b| serde_json::json!({"seq": b.seq, "id": b.id, "reason": b.reason})),
             "bad_accounts": report.bad_accounts,
             "bad_account_index": report.bad_account_index,
+            "bad_positions": report.bad_positions,
         });
         println!("{v}");
     } else {
@@ -565,7 +578,12 @@ async fn verify(store_args: StoreArgs, json: bool) -> anyhow::Result<ExitCode> {
         if let Some(b) = &report.first_bad_entry {
             println!("BAD ENTRY seq {} id {}: {}", b.seq, b.id, b.reason);
         }
-        for a in report.bad_accounts.iter().chain(&report.bad_account_index) {
+        for a in report
+            .bad_accounts
+            .iter()
+            .chain(&report.bad_account_index)
+            .chain(&report.bad_positions)
+        {
             println!("BAD {a}");
         }
         println!(

@@ -8,6 +8,7 @@ pub mod abs_cli;
 pub mod abs_report;
 pub mod app;
 pub mod auth;
+pub mod backup_cli;
 pub mod bench;
 pub mod cli;
 pub mod cob_client;

@@ -1,0 +1,477 @@
+//! The crash harness under mixed load: clients post ledger entries, sales on credit lines,
+//! loan repayments and credit decisions while the server is SIGKILLed at random moments and
+//! restarted. After every restart each acknowledged operation is there, every other one
+//! retried with its key is answered 200 or 201, and at the end every operation sent is there
+//! exactly once (account, line and loan totals) and `puhui ledger verify` passes.
+//!
+//! `PUHUI_CRASH_POINTS` sets the kill points per store (CI: 6; the harness run in the README:
+//! 50); `PUHUI_CRASH_SEED` replays a run.
+
+mod common;
+
+use common::{new_id, KEY};
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const BUSINESS_DATE: &str = "2026-01-15";
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+fn start(store_args: &[String]) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_puhui"))
+        .arg("serve")
+        .args(store_args)
+        .args(["--listen", "127.0.0.1:0", "--business-date", BUSINESS_DATE])
+        .env("PUHUI_BOOTSTRAP_API_KEY", KEY)
+        .env("PUHUI_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start puhui serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    Server { child, base }
+}
+
+/// One request a client sent: where, with which key and body.
+#[derive(Clone)]
+struct Op {
+    kind: Kind,
+    path: String,
+    key: String,
+    body: Value,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+enum Kind {
+    Entry,
+    Sale,
+    Repayment,
+    Decision,
+}
+
+/// What the clients know: every operation sent, which were acknowledged, and the ids of
+/// acknowledged decisions (a decision is not retried: it moves no money).
+#[derive(Default)]
+struct Journal {
+    sent: Vec<Op>,
+    acked: HashSet<String>,
+    decisions: Vec<String>,
+}
+
+/// The book the load runs on, set up before the first kill.
+struct Fixture {
+    accounts: Vec<String>,
+    lines: Vec<String>,
+    merchant: String,
+    loans: Vec<String>,
+    loan_entries_before: HashMap<String, usize>,
+}
+
+async fn call(
+    c: &reqwest::Client,
+    base: &str,
+    path: &str,
+    key: Option<&str>,
+    body: &Value,
+) -> (u16, Value) {
+    let mut req = c.post(format!("{base}{path}")).bearer_auth(KEY).json(body);
+    if let Some(k) = key {
+        req = req.header("idempotency-key", k);
+    }
+    let r = req.send().await.expect("request");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn get(c: &reqwest::Client, base: &str, path: &str) -> (u16, Value) {
+    let r = c
+        .get(format!("{base}{path}"))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .expect("request");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn created(c: &reqwest::Client, base: &str, path: &str, body: Value) -> Value {
+    let (s, v) = call(c, base, path, Some(&new_id()), &body).await;
+    assert!(matches!(s, 200 | 201), "{path}: {s} {v}");
+    v
+}
+
+async fn set_up(c: &reqwest::Client, base: &str) -> Fixture {
+    let mut accounts = Vec::new();
+    for i in 0..4 {
+        let v = created(
+            c,
+            base,
+            "/v1/accounts",
+            json!({"owner": format!("o{i}"), "purpose": "crash", "currency": "CNY"}),
+        )
+        .await;
+        accounts.push(v["id"].as_str().unwrap().to_string());
+    }
+    let merchant = created(c, base, "/v1/merchants", json!({"name": "Tea house", "discount_rate": "0.008", "settlement_account": "bank:6222-0001"})).await;
+    let mut lines = Vec::new();
+    for i in 0..3 {
+        let b = created(
+            c,
+            base,
+            "/v1/borrowers",
+            json!({"kind": "individual", "name": format!("Borrower {i}")}),
+        )
+        .await;
+        let l = created(
+            c,
+            base,
+            "/v1/credit-lines",
+            json!({"borrower_id": b["id"], "currency": "CNY", "limit_minor": 1_000_000_000}),
+        )
+        .await;
+        lines.push(l["id"].as_str().unwrap().to_string());
+    }
+    let product = created(c, base, "/v1/loan-products", json!({
+        "name": "crash", "currency": "CNY", "amount_minor_min": 10_000, "amount_minor_max": 20_000_000,
+        "term_months_min": 1, "term_months_max": 12, "repayment_method": "annuity",
+        "contract_rate": "0.05%/day", "rate_cap": "24%/year", "grace_days": 3, "late_fee_minor": 1_000,
+        "penalty_rate": "x1.5", "penalty_compounds": false,
+        "prepayment": {"full_allowed": true, "partial_allowed": true, "partial_effect": "shorten_term", "fee_rate": "0%", "partial_minimum_minor": 10_000},
+        "entrusted_payment_threshold_minor": 50_000_000, "write_off_dpd": 90})).await;
+    let mut loans = Vec::new();
+    let mut loan_entries_before = HashMap::new();
+    for i in 0..3 {
+        let v = created(c, base, "/v1/loans", json!({"product_id": product["id"], "product_version": 1, "borrower": format!("crash-{i}"), "amount_minor": 1_000_000, "term_months": 6})).await;
+        let id = v["id"].as_str().unwrap().to_string();
+        created(c, base, &format!("/v1/loans/{id}/approve"), json!({})).await;
+        created(c, base, &format!("/v1/loans/{id}/disburse"), json!({})).await;
+        loan_entries_before.insert(id.clone(), loan_entry_count(c, base, &id).await);
+        loans.push(id);
+    }
+    let merchant = merchant["id"].as_str().unwrap().to_string();
+    Fixture {
+        accounts,
+        lines,
+        merchant,
+        loans,
+        loan_entries_before,
+    }
+}
+
+fn next_op(f: &Fixture, rng: &mut rand::rngs::StdRng) -> Op {
+    let id = new_id();
+    let amount = rng.gen_range(1..1_000i64);
+    match rng.gen_range(0..4) {
+        0 => {
+            let a = rng.gen_range(0..f.accounts.len());
+            let b = (a + 1 + rng.gen_range(0..f.accounts.len() - 1)) % f.accounts.len();
+            Op {
+                kind: Kind::Entry,
+                path: "/v1/ledger/entries".into(),
+                key: id.clone(),
+                body: common::entry(&id, &f.accounts[a], &f.accounts[b], amount),
+            }
+        }
+        1 => {
+            let line = &f.lines[rng.gen_range(0..f.lines.len())];
+            Op {
+                kind: Kind::Sale,
+                path: "/v1/purchases".into(),
+                key: id.clone(),
+                body: json!({"id": id, "credit_line_id": line, "merchant_id": f.merchant, "amount_minor": amount, "currency": "CNY", "capture": true}),
+            }
+        }
+        2 => {
+            let loan = &f.loans[rng.gen_range(0..f.loans.len())];
+            Op {
+                kind: Kind::Repayment,
+                path: format!("/v1/loans/{loan}/repayments"),
+                key: id,
+                body: json!({"amount_minor": amount, "currency": "CNY", "date": BUSINESS_DATE}),
+            }
+        }
+        _ => {
+            let body: Value =
+                serde_json::from_str(include_str!("../../../models/example-application.json"))
+                    .unwrap();
+            Op {
+                kind: Kind::Decision,
+                path: "/v1/decisions".into(),
+                key: id,
+                body,
+            }
+        }
+    }
+}
+
+async fn load(base: String, f: Arc<Fixture>, journal: Arc<Mutex<Journal>>, seed: u64) {
+    let c = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    loop {
+        let op = next_op(&f, &mut rng);
+        let idem = (op.kind != Kind::Decision).then_some(op.key.as_str());
+        if op.kind != Kind::Decision {
+            journal.lock().unwrap().sent.push(op.clone());
+        }
+        // A repayment racing another on the same loan is answered 409 `loan_changed`, to be
+        // retried with the same key: the client does, as the problem says.
+        loop {
+            let mut req = c
+                .post(format!("{base}{}", op.path))
+                .bearer_auth(KEY)
+                .json(&op.body);
+            if let Some(k) = idem {
+                req = req.header("idempotency-key", k);
+            }
+            let Ok(r) = req.send().await else {
+                return; // the server died under us: this operation's outcome is unknown
+            };
+            let status = r.status().as_u16();
+            let v: Value = r.json().await.unwrap_or(Value::Null);
+            match status {
+                201 => {
+                    let mut j = journal.lock().unwrap();
+                    match op.kind {
+                        Kind::Decision => j
+                            .decisions
+                            .push(v["decision_id"].as_str().unwrap_or_default().to_string()),
+                        _ => {
+                            j.acked.insert(op.key.clone());
+                        }
+                    }
+                    break;
+                }
+                409 if v["code"] == "loan_changed" => continue,
+                503 => break,
+                _ => panic!("unexpected status {status} for {:?}: {v}", op.kind),
+            }
+        }
+    }
+}
+
+async fn check_after_restart(
+    name: &str,
+    point: usize,
+    base: &str,
+    c: &reqwest::Client,
+    journal: &Arc<Mutex<Journal>>,
+) {
+    let (sent, acked, decisions) = {
+        let j = journal.lock().unwrap();
+        (j.sent.clone(), j.acked.clone(), j.decisions.clone())
+    };
+    for op in sent.iter().filter(|o| acked.contains(&o.key)) {
+        let path = match op.kind {
+            Kind::Entry => format!("/v1/ledger/entries/{}", op.key),
+            Kind::Sale => format!("/v1/purchases/{}", op.key),
+            _ => continue, // repayments are counted per loan at the end
+        };
+        let (s, _) = get(c, base, &path).await;
+        assert_eq!(
+            s, 200,
+            "{name}: kill point {point}: acknowledged {:?} {} lost",
+            op.kind, op.key
+        );
+    }
+    for id in &decisions {
+        let (s, _) = get(c, base, &format!("/v1/decisions/{id}")).await;
+        assert_eq!(
+            s, 200,
+            "{name}: kill point {point}: acknowledged decision {id} lost"
+        );
+    }
+    let mut now_acked = Vec::new();
+    for op in sent.iter().filter(|o| !acked.contains(&o.key)) {
+        let (mut s, mut v) = call(c, base, &op.path, Some(&op.key), &op.body).await;
+        while s == 409 && v["code"] == "loan_changed" {
+            (s, v) = call(c, base, &op.path, Some(&op.key), &op.body).await;
+        }
+        assert!(
+            matches!(s, 200 | 201),
+            "{name}: retry of {:?} {} got {s}: {v}",
+            op.kind,
+            op.key
+        );
+        now_acked.push(op.key.clone());
+    }
+    journal.lock().unwrap().acked.extend(now_acked);
+}
+
+/// Every operation sent, once: account totals, line usage and loan entries add up.
+async fn check_exactly_once(name: &str, base: &str, c: &reqwest::Client, f: &Fixture, sent: &[Op]) {
+    let mut debits: HashMap<String, i64> = HashMap::new();
+    let mut used: HashMap<String, i64> = HashMap::new();
+    let mut repayments: HashMap<String, usize> = HashMap::new();
+    for op in sent {
+        match op.kind {
+            Kind::Entry => {
+                let p = &op.body["postings"][0];
+                *debits
+                    .entry(p["account_id"].as_str().unwrap().into())
+                    .or_default() += p["amount_minor"].as_i64().unwrap();
+            }
+            Kind::Sale => {
+                *used
+                    .entry(op.body["credit_line_id"].as_str().unwrap().into())
+                    .or_default() += op.body["amount_minor"].as_i64().unwrap()
+            }
+            Kind::Repayment => {
+                *repayments
+                    .entry(op.path.split('/').nth(3).unwrap().into())
+                    .or_default() += 1
+            }
+            Kind::Decision => {}
+        }
+    }
+    for a in &f.accounts {
+        let (_, v) = get(c, base, &format!("/v1/accounts/{a}")).await;
+        assert_eq!(
+            v["debits_posted_minor"].as_i64().unwrap(),
+            debits.get(a).copied().unwrap_or(0),
+            "{name}: account {a}"
+        );
+    }
+    for l in &f.lines {
+        let (_, v) = get(c, base, &format!("/v1/credit-lines/{l}")).await;
+        assert_eq!(
+            v["used_minor"].as_i64().unwrap(),
+            used.get(l).copied().unwrap_or(0),
+            "{name}: line {l}"
+        );
+    }
+    for loan in &f.loans {
+        let count = loan_entry_count(c, base, loan).await;
+        assert_eq!(
+            count,
+            f.loan_entries_before[loan] + repayments.get(loan).copied().unwrap_or(0),
+            "{name}: loan {loan}: one entry per repayment"
+        );
+    }
+}
+
+async fn loan_entry_count(c: &reqwest::Client, base: &str, loan: &str) -> usize {
+    let mut n = 0;
+    let mut cursor = String::new();
+    loop {
+        let (s, v) = get(
+            c,
+            base,
+            &format!("/v1/loans/{loan}/entries?limit=500{cursor}"),
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+        n += v["items"].as_array().unwrap().len();
+        match v["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => return n,
+        }
+    }
+}
+
+async fn mixed_crash_suite(name: &str, store_args: Vec<String>, seed: u64) {
+    let points: usize = std::env::var("PUHUI_CRASH_POINTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(6);
+    eprintln!("{name}: mixed crash test seed {seed}, {points} kill points");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let c = reqwest::Client::new();
+    let s = start(&store_args);
+    let f = Arc::new(set_up(&c, &s.base).await);
+    let journal = Arc::new(Mutex::new(Journal::default()));
+    let mut server = Some(s);
+    for point in 0..points {
+        let s = server.take().unwrap_or_else(|| start(&store_args));
+        let tasks: Vec<_> = (0..12)
+            .map(|t| {
+                tokio::spawn(load(
+                    s.base.clone(),
+                    f.clone(),
+                    journal.clone(),
+                    seed ^ ((point * 100 + t) as u64),
+                ))
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(30..500))).await;
+        let mut child = s.child;
+        child.kill().expect("SIGKILL the server");
+        child.wait().unwrap();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let s = start(&store_args);
+        check_after_restart(name, point, &s.base, &c, &journal).await;
+        server = Some(s);
+    }
+    let s = server.take().unwrap();
+    let sent = std::mem::take(&mut journal.lock().unwrap().sent);
+    check_exactly_once(name, &s.base, &c, &f, &sent).await;
+    let mut child = s.child;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_puhui"))
+        .args(["ledger", "verify", "--json"])
+        .args(&store_args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{name}: verify: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let j = journal.lock().unwrap();
+    let by_kind = |k: Kind| sent.iter().filter(|o| o.kind == k).count();
+    eprintln!(
+        "{name}: {points} kill points; exactly once: {} entries, {} sales, {} repayments; {} decisions acknowledged; ledger verified",
+        by_kind(Kind::Entry),
+        by_kind(Kind::Sale),
+        by_kind(Kind::Repayment),
+        j.decisions.len()
+    );
+}
+
+fn seed() -> u64 {
+    std::env::var("PUHUI_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_mixed_load_survives_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    mixed_crash_suite(
+        "sqlite",
+        vec!["--data-dir".into(), dir.path().display().to_string()],
+        seed(),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_mixed_load_survives_sigkill() {
+    if testkit::skip_postgres() {
+        return;
+    }
+    let url = testkit::fresh_postgres_url().await;
+    mixed_crash_suite("postgres", vec!["--database-url".into(), url], seed()).await;
+}
