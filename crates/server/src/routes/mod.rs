@@ -1,6 +1,8 @@
 pub mod apr;
 pub mod cob;
 pub mod colending;
+pub mod compliance;
+pub mod customers;
 pub mod decisions;
 pub mod keys;
 pub mod ledger;
