@@ -199,13 +199,10 @@ fn condition(path: &str, v: &Value) -> Res<Condition> {
         "disclosure_fields" => &["kind", "fields"],
         _ => &["kind"],
     };
+    let rule_kind = compliance::RuleKind::parse(kind, 0)
+        .map_err(|_| (join(path, "kind"), format!("unknown rule kind {kind:?}")))?;
     let o = Obj::new(path, v, fields)?;
-    Ok(match compliance::RuleKind::parse(kind, 0).map_err(|_| {
-        (
-            o.at("kind"),
-            format!("unknown rule kind {kind:?}"),
-        )
-    })? {
+    Ok(match rule_kind {
         compliance::RuleKind::IndividualBalanceMax => Condition::IndividualBalanceMax {
             limit: money(&o)?,
             funder_kind: funder_kind(&o)?,
