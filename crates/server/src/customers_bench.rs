@@ -37,7 +37,13 @@ pub fn seeded_person(seed: u64, n: u64) -> SeededCustomer {
     let ymd = birth.to_string().replace('-', "");
     let first17 = format!("{region}{ymd}{seq:03}");
     let check = compliance::resident_id_check_char(&first17).expect("17 digits");
-    let phone = format!("13{}{:08}", rng.gen_range(0..10), n % 100_000_000);
+    // n times a number prime to 10⁸ is a permutation of 0..10⁸: distinct phones whose
+    // digits look random (runs of zeros would turn up by chance in any long number).
+    let phone = format!(
+        "13{}{:08}",
+        rng.gen_range(0..10),
+        (n % 99_999_999 + 1) * 7_919_993 % 100_000_000
+    );
     SeededCustomer {
         id: Uuid::now_v7(),
         id_number: format!("{first17}{check}"),

@@ -76,6 +76,34 @@ fn found_in(bytes: &[u8], secrets: &HashSet<Vec<u8>>) -> Vec<String> {
     out
 }
 
+/// The dump split in two: its text with every `\x…` hexadecimal run (a `bytea` value)
+/// blanked out, and the bytes those runs encode, one after another (each followed by a
+/// newline so that two values do not join into one number). Hexadecimal is not plaintext,
+/// and the hexadecimal of ASCII digits is itself a long run of digits.
+fn split_bytea(dump: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let mut text = dump.to_vec();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + 1 < dump.len() {
+        if dump[i] == b'\\' && dump[i + 1] == b'x' {
+            let start = i + 2;
+            let mut j = start;
+            while j < dump.len() && dump[j].is_ascii_hexdigit() {
+                j += 1;
+            }
+            if let Ok(bytes) = hex::decode(&dump[start..start + (j - start) / 2 * 2]) {
+                out.extend(bytes);
+                out.push(b'\n');
+            }
+            text[i..j].fill(b' ');
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    (text, out)
+}
+
 async fn send(http: &reqwest::Client, base: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
     let url = format!("{base}{path}");
     let mut req = match method {
@@ -98,6 +126,8 @@ async fn no_identity_or_phone_number_is_stored_or_logged_in_plaintext_and_rotati
     // something.
     let control: HashSet<Vec<u8>> = [b"11010519491231002X".to_vec()].into();
     assert_eq!(found_in(b"..id=11010519491231002X&", &control).len(), 1);
+    let (text, bytes) = split_bytea(br"a\x3131303130353139343931323331303032580a b");
+    assert_eq!((found_in(&text, &control).len(), found_in(&bytes, &control).len()), (0, 1));
 
     for ts in testkit::all_stores().await {
         let name = ts.name;
@@ -221,10 +251,15 @@ async fn no_identity_or_phone_number_is_stored_or_logged_in_plaintext_and_rotati
                 .expect("run pg_dump");
             assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
             scanned_bytes += out.stdout.len();
-            // The dump holds the sealed fields (hex in the documents' bodies): it is the
-            // database's content, not an empty shell.
-            assert!(String::from_utf8_lossy(&out.stdout).contains("id_number_sealed"), "{name}");
-            hits.extend(found_in(&out.stdout, &secrets).into_iter().map(|h| format!("pg_dump: {h}")));
+            // `bytea` columns (documents' bodies) are dumped as `\x` and hexadecimal:
+            // decode them, or the scan would not see what they hold.
+            let (text, decoded) = split_bytea(&out.stdout);
+            assert!(
+                String::from_utf8_lossy(&decoded).contains("id_number_sealed"),
+                "{name}: the dump holds the customers' documents"
+            );
+            hits.extend(found_in(&text, &secrets).into_iter().map(|h| format!("pg_dump: {h}")));
+            hits.extend(found_in(&decoded, &secrets).into_iter().map(|h| format!("pg_dump bytea: {h}")));
         }
         assert!(scanned_bytes > 1_000_000, "{name}: only {scanned_bytes} bytes scanned");
         let logged = logs.0.lock().unwrap().clone();
@@ -232,7 +267,13 @@ async fn no_identity_or_phone_number_is_stored_or_logged_in_plaintext_and_rotati
             String::from_utf8_lossy(&logged).contains("/v1/customers"),
             "{name}: the requests were logged (the log scan looks at something)"
         );
-        hits.extend(found_in(&logged, &secrets).into_iter().map(|h| format!("log: {h}")));
+        for h in found_in(&logged, &secrets) {
+            let text = String::from_utf8_lossy(&logged);
+            let at = text.find(&h).unwrap_or(0);
+            let from = text.floor_char_boundary(at.saturating_sub(200));
+            let to = text.floor_char_boundary((at + 100).min(text.len()));
+            hits.push(format!("log: {h} in …{}…", &text[from..to]));
+        }
         eprintln!(
             "{name}: {} secrets searched in {scanned_bytes} stored bytes and {} log bytes",
             secrets.len(),
