@@ -59,7 +59,10 @@ fn need<T: Clone>(field: &str, v: &Option<T>) -> Result<T, FieldError> {
 
 fn refuse<T>(field: &str, v: &Option<T>) -> Result<(), FieldError> {
     match v {
-        Some(_) => Err(FieldError::new(field, "does not apply to this kind of customer")),
+        Some(_) => Err(FieldError::new(
+            field,
+            "does not apply to this kind of customer",
+        )),
         None => Ok(()),
     }
 }

@@ -146,7 +146,10 @@ pub fn router_with(state: AppState, fault_injection: bool) -> Router {
         .layer(middleware::from_fn(crate::problem::problems_only))
         .layer(DefaultBodyLimit::max(8 * 1024 * 1024))
         .layer(middleware::from_fn(crate::faults::catch_panic))
-        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(crate::customers::request_span))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(crate::customers::request_span),
+        )
         .with_state(state)
 }
 

@@ -369,7 +369,15 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             rule_packs,
             limits,
         } => {
-            serve(store, &listen, business_date, cob_at, rule_packs, limits.config()).await
+            serve(
+                store,
+                &listen,
+                business_date,
+                cob_at,
+                rule_packs,
+                limits.config(),
+            )
+            .await
         }
         Cmd::Migrate { store } => {
             let (s, _lock) = store.open_writer().await?;

@@ -85,8 +85,9 @@ pub fn keyring_from_text(text: &str) -> anyhow::Result<Keyring> {
     {
         let (id, hex) = match item.split_once(':') {
             Some((id, hex)) => (
-                id.parse::<u32>()
-                    .map_err(|_| anyhow::anyhow!("master key {}: the id must be a number", n + 1))?,
+                id.parse::<u32>().map_err(|_| {
+                    anyhow::anyhow!("master key {}: the id must be a number", n + 1)
+                })?,
                 hex,
             ),
             None => (n as u32 + 1, item),

@@ -30,7 +30,8 @@ pub fn seeded_person(seed: u64, n: u64) -> SeededCustomer {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let region = REGIONS[(n % REGIONS.len() as u64) as usize];
     // Birth dates from 1960-01-01, one day per 999 customers, so (date, sequence) is unique.
-    let birth = BusinessDate::from_ymd(1960, 1, 1).expect("a date")
+    let birth = BusinessDate::from_ymd(1960, 1, 1)
+        .expect("a date")
         .add_days((n / 999) as i64 % 14_000)
         .expect("in range");
     let seq = n % 999 + 1;
@@ -80,7 +81,8 @@ pub async fn seed_customers(
     n: u64,
     concurrency: u64,
 ) -> anyhow::Result<(Vec<SeededCustomer>, f64, Vec<u64>)> {
-    let people: Arc<Vec<SeededCustomer>> = Arc::new((0..n).map(|i| seeded_person(seed, i)).collect());
+    let people: Arc<Vec<SeededCustomer>> =
+        Arc::new((0..n).map(|i| seeded_person(seed, i)).collect());
     // The tenant's keys are made once, before the clock starts.
     vault.tenant(engine, tenant).await?;
     let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -141,7 +143,10 @@ fn pct(lat: &[u64], p: f64) -> u64 {
 /// `puhui bench customers`: customers created per second in process, each with its name,
 /// identity number and phone sealed, a blind index written, and a durable commit.
 pub async fn run(a: CustomersArgs) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(a.customers > 0 && a.concurrency > 0, "--customers and --concurrency must be positive");
+    anyhow::ensure!(
+        a.customers > 0 && a.concurrency > 0,
+        "--customers and --concurrency must be positive"
+    );
     let (s, _dir) = a.target.open().await?;
     let engine = Engine::start(s, engine::EngineConfig::default()).await?;
     engine::loans::init_business_date(&engine, "2026-12-01".parse()?).await?;

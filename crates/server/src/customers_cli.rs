@@ -163,7 +163,10 @@ pub async fn compliance(cmd: ComplianceCmd) -> anyhow::Result<ExitCode> {
                 for rule in &r.rules {
                     println!("{}  {}  {}", rule.rule_id, rule.count, rule.message);
                     for f in rule.findings.iter().take(20) {
-                        println!("    {}  observed {}  limit {}", f.subject, f.observed, f.limit);
+                        println!(
+                            "    {}  observed {}  limit {}",
+                            f.subject, f.observed, f.limit
+                        );
                     }
                 }
             }

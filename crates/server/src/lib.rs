@@ -24,5 +24,5 @@ pub mod openapi_ops;
 pub mod openapi_schemas;
 pub mod problem;
 pub mod rc_cli;
-pub mod rule_packs;
 pub mod routes;
+pub mod rule_packs;

@@ -258,7 +258,12 @@ pub const OPS: &[Op] = &[
     op("post", "/v1/customers", "createCustomer", KEY_DEFAULTS_ID),
     op("get", "/v1/customers", "listCustomers", No),
     op("get", "/v1/customers/{id}", "getCustomer", No),
-    op("get", "/v1/customers/{id}/exposure", "getCustomerExposure", No),
+    op(
+        "get",
+        "/v1/customers/{id}/exposure",
+        "getCustomerExposure",
+        No,
+    ),
     op("get", "/v1/compliance/report", "getComplianceReport", No),
 ];
 

@@ -113,14 +113,16 @@ where
         .iter()
         .find(|(n, _)| *n == text)
         .map(|(_, t)| *t)
-        .ok_or_else(|| (field.to_string(), format!("must be one of {}", names(table))))
+        .ok_or_else(|| {
+            (
+                field.to_string(),
+                format!("must be one of {}", names(table)),
+            )
+        })
 }
 
 fn name_of<T: Copy + PartialEq>(table: &[(&'static str, T)], t: T) -> &'static str {
-    table
-        .iter()
-        .find(|(_, x)| *x == t)
-        .map_or("", |(n, _)| *n)
+    table.iter().find(|(_, x)| *x == t).map_or("", |(n, _)| *n)
 }
 
 const STATUSES: &[(&str, SourceStatus)] = &[
@@ -130,7 +132,10 @@ const STATUSES: &[(&str, SourceStatus)] = &[
     ("convention", SourceStatus::Convention),
 ];
 const LENDERS: &[(&str, LenderKind)] = &[
-    ("online_micro_loan_company", LenderKind::OnlineMicroLoanCompany),
+    (
+        "online_micro_loan_company",
+        LenderKind::OnlineMicroLoanCompany,
+    ),
     ("commercial_bank", LenderKind::CommercialBank),
     ("other", LenderKind::Other),
 ];
@@ -141,7 +146,10 @@ const FUNDING: &[(&str, FundingKind)] = &[
 const FIELDS: &[(&str, DisclosureField)] = &[
     ("amount_financed", DisclosureField::AmountFinanced),
     ("finance_charge", DisclosureField::FinanceCharge),
-    ("annual_percentage_rate", DisclosureField::AnnualPercentageRate),
+    (
+        "annual_percentage_rate",
+        DisclosureField::AnnualPercentageRate,
+    ),
     ("payment_schedule", DisclosureField::PaymentSchedule),
     ("total_of_payments", DisclosureField::TotalOfPayments),
 ];
@@ -172,7 +180,11 @@ fn funder_kind(o: &Obj<'_>) -> Res<Option<LenderKind>> {
         .transpose()
 }
 
-fn list_of<T: Copy + PartialEq>(o: &Obj<'_>, key: &str, table: &[(&'static str, T)]) -> Res<Vec<T>> {
+fn list_of<T: Copy + PartialEq>(
+    o: &Obj<'_>,
+    key: &str,
+    table: &[(&'static str, T)],
+) -> Res<Vec<T>> {
     o.list(key)?
         .iter()
         .enumerate()
@@ -189,7 +201,13 @@ fn condition(path: &str, v: &Value) -> Res<Condition> {
         .and_then(Value::as_str)
         .ok_or_else(|| (join(path, "kind"), "is required (a string)".to_string()))?;
     let fields: &[&str] = match kind {
-        "individual_balance_max" => &["kind", "limit_minor", "currency", "funder_kind", "consumer_credit_only"],
+        "individual_balance_max" => &[
+            "kind",
+            "limit_minor",
+            "currency",
+            "funder_kind",
+            "consumer_credit_only",
+        ],
         "income_share_max" => &["kind", "share", "years", "funder_kind"],
         "enterprise_balance_max" => &["kind", "limit_minor", "currency", "funder_kind"],
         "all_in_apr_max" => &["kind", "percent"],
@@ -208,14 +226,22 @@ fn condition(path: &str, v: &Value) -> Res<Condition> {
             funder_kind: funder_kind(&o)?,
             consumer_credit_only: match o.opt("consumer_credit_only") {
                 None => false,
-                Some(b) => b
-                    .as_bool()
-                    .ok_or_else(|| (o.at("consumer_credit_only"), "must be true or false".to_string()))?,
+                Some(b) => b.as_bool().ok_or_else(|| {
+                    (
+                        o.at("consumer_credit_only"),
+                        "must be true or false".to_string(),
+                    )
+                })?,
             },
         },
         compliance::RuleKind::IncomeShareMax => {
             let text = o.str("share")?;
-            let bad = || (o.at("share"), "must be a fraction such as \"1/3\"".to_string());
+            let bad = || {
+                (
+                    o.at("share"),
+                    "must be a fraction such as \"1/3\"".to_string(),
+                )
+            };
             let (n, d) = text.split_once('/').ok_or_else(bad)?;
             let numerator = n.trim().parse().map_err(|_| bad())?;
             let denominator: u32 = d.trim().parse().map_err(|_| bad())?;
@@ -259,7 +285,11 @@ fn condition(path: &str, v: &Value) -> Res<Condition> {
 
 fn rule(path: &str, v: &Value) -> Res<Rule> {
     let o = Obj::new(path, v, &["id", "scopes", "message", "source", "condition"])?;
-    let src = Obj::new(&o.at("source"), o.get("source")?, &["regulation", "article", "status"])?;
+    let src = Obj::new(
+        &o.at("source"),
+        o.get("source")?,
+        &["regulation", "article", "status"],
+    )?;
     Ok(Rule {
         id: o.str("id")?.to_string(),
         scopes: list_of(&o, "scopes", &scopes())?,
@@ -277,7 +307,14 @@ fn pack(v: &Value) -> Res<RulePack> {
     let o = Obj::new(
         "",
         v,
-        &["id", "version", "jurisdiction", "effective_from", "effective_to", "rules"],
+        &[
+            "id",
+            "version",
+            "jurisdiction",
+            "effective_from",
+            "effective_to",
+            "rules",
+        ],
     )?;
     let rules = o
         .list("rules")?
@@ -290,7 +327,10 @@ fn pack(v: &Value) -> Res<RulePack> {
         version: o.uint("version")?,
         jurisdiction: o.str("jurisdiction")?.to_string(),
         effective_from: o.date("effective_from")?,
-        effective_to: o.opt("effective_to").map(|_| o.date("effective_to")).transpose()?,
+        effective_to: o
+            .opt("effective_to")
+            .map(|_| o.date("effective_to"))
+            .transpose()?,
         rules,
     };
     p.validate().map_err(|e| (e.field, e.problem.to_string()))?;
@@ -346,7 +386,9 @@ pub fn load_dir(dir: &Path) -> Result<PackSet, PackFileError> {
             .field
             .strip_prefix("packs[")
             .and_then(|r| r.split_once("]."))
-            .map_or((None, e.field.as_str()), |(i, rest)| (i.parse::<usize>().ok(), rest));
+            .map_or((None, e.field.as_str()), |(i, rest)| {
+                (i.parse::<usize>().ok(), rest)
+            });
         PackFileError {
             file: index
                 .and_then(|i| files.get(i))
@@ -365,13 +407,17 @@ fn condition_json(c: &Condition) -> Value {
             limit,
             funder_kind,
             consumer_credit_only,
-        } => json!({"kind": kind, "limit_minor": limit.amount_minor(), "currency": limit.currency().code(),
-            "funder_kind": lender(funder_kind), "consumer_credit_only": consumer_credit_only}),
+        } => {
+            json!({"kind": kind, "limit_minor": limit.amount_minor(), "currency": limit.currency().code(),
+            "funder_kind": lender(funder_kind), "consumer_credit_only": consumer_credit_only})
+        }
         Condition::IncomeShareMax {
             share,
             years,
             funder_kind,
-        } => json!({"kind": kind, "share": share.to_string(), "years": years, "funder_kind": lender(funder_kind)}),
+        } => {
+            json!({"kind": kind, "share": share.to_string(), "years": years, "funder_kind": lender(funder_kind)})
+        }
         Condition::EnterpriseBalanceMax { limit, funder_kind } => json!({"kind": kind,
             "limit_minor": limit.amount_minor(), "currency": limit.currency().code(), "funder_kind": lender(funder_kind)}),
         Condition::AllInAprMax { percent } => json!({"kind": kind, "percent": percent.to_string()}),
@@ -382,7 +428,9 @@ fn condition_json(c: &Condition) -> Value {
             "funding": name_of(FUNDING, *funding), "multiple": multiple.to_string()}),
         Condition::DisclosureFields { fields } => json!({"kind": kind,
             "fields": fields.iter().map(|f| name_of(FIELDS, *f)).collect::<Vec<_>>()}),
-        Condition::NoStudents | Condition::AprDisclosureAccuracy | Condition::AnnualRateProminence => {
+        Condition::NoStudents
+        | Condition::AprDisclosureAccuracy
+        | Condition::AnnualRateProminence => {
             json!({ "kind": kind })
         }
     }
@@ -432,7 +480,10 @@ mod tests {
         let mut v = china();
         v["rules"][2]["condition"]["limit_minor"] = json!("lots");
         let e = parse_pack("cn.json", &v.to_string()).unwrap_err();
-        assert_eq!((e.file.as_str(), e.field.as_str()), ("cn.json", "rules[2].condition.limit_minor"));
+        assert_eq!(
+            (e.file.as_str(), e.field.as_str()),
+            ("cn.json", "rules[2].condition.limit_minor")
+        );
 
         let mut v = china();
         v["rules"][0]["scopes"][1] = json!("everywhere");

@@ -104,15 +104,25 @@ fn split_bytea(dump: &[u8]) -> (Vec<u8>, Vec<u8>) {
     (text, out)
 }
 
-async fn send(http: &reqwest::Client, base: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+async fn send(
+    http: &reqwest::Client,
+    base: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let url = format!("{base}{path}");
     let mut req = match method {
         "GET" => http.get(url),
-        _ => http.post(url).header("Idempotency-Key", Uuid::now_v7().to_string()),
+        _ => http
+            .post(url)
+            .header("Idempotency-Key", Uuid::now_v7().to_string()),
     }
     .bearer_auth(KEY);
     if let Some(b) = body {
-        req = req.header("content-type", "application/json").body(b.to_string());
+        req = req
+            .header("content-type", "application/json")
+            .body(b.to_string());
     }
     let r = req.send().await.unwrap();
     let s = r.status().as_u16();
@@ -120,14 +130,21 @@ async fn send(http: &reqwest::Client, base: &str, method: &str, path: &str, body
 }
 
 #[tokio::test]
-async fn no_identity_or_phone_number_is_stored_or_logged_in_plaintext_and_rotation_keeps_all_readable() {
+async fn no_identity_or_phone_number_is_stored_or_logged_in_plaintext_and_rotation_keeps_all_readable(
+) {
     let logs = logs();
     // The scanner finds what is there: a positive control, so that a clean scan means
     // something.
     let control: HashSet<Vec<u8>> = [b"11010519491231002X".to_vec()].into();
     assert_eq!(found_in(b"..id=11010519491231002X&", &control).len(), 1);
     let (text, bytes) = split_bytea(br"a\x3131303130353139343931323331303032580a b");
-    assert_eq!((found_in(&text, &control).len(), found_in(&bytes, &control).len()), (0, 1));
+    assert_eq!(
+        (
+            found_in(&text, &control).len(),
+            found_in(&bytes, &control).len()
+        ),
+        (0, 1)
+    );
 
     for ts in testkit::all_stores().await {
         let name = ts.name;
@@ -136,13 +153,19 @@ async fn no_identity_or_phone_number_is_stored_or_logged_in_plaintext_and_rotati
             .customers
             .install_vault(Keyring::new(master(1, 3)))
             .unwrap();
-        server::app::bootstrap_key(&ts.store, Some(KEY)).await.unwrap();
+        server::app::bootstrap_key(&ts.store, Some(KEY))
+            .await
+            .unwrap();
         engine::loans::init_business_date(&state.engine, "2026-12-01".parse().unwrap())
             .await
             .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(server::app::serve(state.clone(), listener, std::future::pending()));
+        tokio::spawn(server::app::serve(
+            state.clone(),
+            listener,
+            std::future::pending(),
+        ));
 
         let seed = if name == "sqlite" { 19 } else { 20 };
         let t = std::time::Instant::now();
@@ -165,7 +188,12 @@ async fn no_identity_or_phone_number_is_stored_or_logged_in_plaintext_and_rotati
             people.iter().map(|p| (p.id, p.id_number.clone())).collect();
         let mut secrets: HashSet<Vec<u8>> = people
             .iter()
-            .flat_map(|p| [p.id_number.clone().into_bytes(), p.phone.clone().into_bytes()])
+            .flat_map(|p| {
+                [
+                    p.id_number.clone().into_bytes(),
+                    p.phone.clone().into_bytes(),
+                ]
+            })
             .collect();
 
         // Through HTTP: creations, lookups, a duplicate, a refused number and a reveal.
@@ -180,8 +208,19 @@ async fn no_identity_or_phone_number_is_stored_or_logged_in_plaintext_and_rotati
             let (s, v) = send(&http, &base, "POST", "/v1/customers", Some(body.clone())).await;
             assert_eq!(s, 201, "{name}: {v}");
             let id: Uuid = v["id"].as_str().unwrap().parse().unwrap();
-            let (s, v) = send(&http, &base, "GET", &format!("/v1/customers?id_number={}", p.id_number), None).await;
-            assert_eq!((s, v["items"][0]["id"].as_str()), (200, Some(id.to_string().as_str())), "{name}");
+            let (s, v) = send(
+                &http,
+                &base,
+                "GET",
+                &format!("/v1/customers?id_number={}", p.id_number),
+                None,
+            )
+            .await;
+            assert_eq!(
+                (s, v["items"][0]["id"].as_str()),
+                (200, Some(id.to_string().as_str())),
+                "{name}"
+            );
             let (s, _) = send(&http, &base, "POST", "/v1/customers", Some(body.clone())).await;
             assert_eq!(s, 409, "{name}");
             let mut wrong = body;
@@ -191,8 +230,19 @@ async fn no_identity_or_phone_number_is_stored_or_logged_in_plaintext_and_rotati
             assert_eq!(s, 422, "{name}");
             secrets.insert(format!("{}{check}", &p.id_number[..17]).into_bytes());
             if n == 0 {
-                let (s, v) = send(&http, &base, "GET", &format!("/v1/customers/{id}?reveal=true&reason=scan%20test"), None).await;
-                assert_eq!((s, v["id_number"].as_str()), (200, Some(p.id_number.as_str())), "{name}");
+                let (s, v) = send(
+                    &http,
+                    &base,
+                    "GET",
+                    &format!("/v1/customers/{id}?reveal=true&reason=scan%20test"),
+                    None,
+                )
+                .await;
+                assert_eq!(
+                    (s, v["id_number"].as_str()),
+                    (200, Some(p.id_number.as_str())),
+                    "{name}"
+                );
             }
             expected.insert(id, p.id_number.clone());
             secrets.insert(p.id_number.into_bytes());
@@ -201,9 +251,16 @@ async fn no_identity_or_phone_number_is_stored_or_logged_in_plaintext_and_rotati
         assert_eq!(expected.len() as u64, SEEDED + 50);
 
         // Rotation: the new master key alone opens every record, found by its index too.
-        let ring = Keyring::new(master(2, 4)).with_retired(master(1, 3)).unwrap();
-        let r = engine::customers::rotate_master(&state.engine, &ring).await.unwrap();
-        assert_eq!(r.keys_rewrapped, 2, "{name}: one tenant, a data and an index key");
+        let ring = Keyring::new(master(2, 4))
+            .with_retired(master(1, 3))
+            .unwrap();
+        let r = engine::customers::rotate_master(&state.engine, &ring)
+            .await
+            .unwrap();
+        assert_eq!(
+            r.keys_rewrapped, 2,
+            "{name}: one tenant, a data and an index key"
+        );
         let fresh = engine::customers::Vault::new(Keyring::new(master(2, 4)));
         let mut after = None;
         let mut opened = 0;
@@ -240,7 +297,11 @@ async fn no_identity_or_phone_number_is_stored_or_logged_in_plaintext_and_rotati
                 if path.is_file() {
                     let bytes = std::fs::read(&path).unwrap();
                     scanned_bytes += bytes.len();
-                    hits.extend(found_in(&bytes, &secrets).into_iter().map(|h| format!("{}: {h}", path.display())));
+                    hits.extend(
+                        found_in(&bytes, &secrets)
+                            .into_iter()
+                            .map(|h| format!("{}: {h}", path.display())),
+                    );
                 }
             }
         } else {
@@ -249,7 +310,11 @@ async fn no_identity_or_phone_number_is_stored_or_logged_in_plaintext_and_rotati
                 .arg(&ts.location)
                 .output()
                 .expect("run pg_dump");
-            assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "pg_dump: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             scanned_bytes += out.stdout.len();
             // `bytea` columns (documents' bodies) are dumped as `\x` and hexadecimal:
             // decode them, or the scan would not see what they hold.
@@ -258,10 +323,21 @@ async fn no_identity_or_phone_number_is_stored_or_logged_in_plaintext_and_rotati
                 String::from_utf8_lossy(&decoded).contains("id_number_sealed"),
                 "{name}: the dump holds the customers' documents"
             );
-            hits.extend(found_in(&text, &secrets).into_iter().map(|h| format!("pg_dump: {h}")));
-            hits.extend(found_in(&decoded, &secrets).into_iter().map(|h| format!("pg_dump bytea: {h}")));
+            hits.extend(
+                found_in(&text, &secrets)
+                    .into_iter()
+                    .map(|h| format!("pg_dump: {h}")),
+            );
+            hits.extend(
+                found_in(&decoded, &secrets)
+                    .into_iter()
+                    .map(|h| format!("pg_dump bytea: {h}")),
+            );
         }
-        assert!(scanned_bytes > 1_000_000, "{name}: only {scanned_bytes} bytes scanned");
+        assert!(
+            scanned_bytes > 1_000_000,
+            "{name}: only {scanned_bytes} bytes scanned"
+        );
         let logged = logs.0.lock().unwrap().clone();
         assert!(
             String::from_utf8_lossy(&logged).contains("/v1/customers"),
@@ -279,6 +355,10 @@ async fn no_identity_or_phone_number_is_stored_or_logged_in_plaintext_and_rotati
             secrets.len(),
             logged.len()
         );
-        assert!(hits.is_empty(), "{name}: plaintext found: {:?}", &hits[..hits.len().min(10)]);
+        assert!(
+            hits.is_empty(),
+            "{name}: plaintext found: {:?}",
+            &hits[..hits.len().min(10)]
+        );
     }
 }

@@ -86,7 +86,8 @@ pub async fn exposure(
             })
             .await?;
         for row in &rows {
-            let loan = decode_loan(&row.state).map_err(|e| anyhow::anyhow!("loan {}: {e}", row.id))?;
+            let loan =
+                decode_loan(&row.state).map_err(|e| anyhow::anyhow!("loan {}: {e}", row.id))?;
             let principal_minor = match loan.status {
                 LoanStatus::Signed => loan.config.principal.amount_minor(),
                 LoanStatus::Active => loan.principal_outstanding_minor(),

@@ -174,10 +174,7 @@ pub async fn rotate_master(engine: &Engine, keyring: &Keyring) -> anyhow::Result
     };
     let mut rng = rand::rngs::OsRng;
     loop {
-        let rows = engine
-            .store()
-            .docs(VAULT_KEY, None, after, 500)
-            .await?;
+        let rows = engine.store().docs(VAULT_KEY, None, after, 500).await?;
         let Some(last) = rows.last() else { break };
         after = Some(last.id);
         let mut writes = Vec::new();

@@ -187,8 +187,13 @@ fn open_hex(
 ) -> anyhow::Result<Plaintext> {
     let sealed = Sealed::from_bytes(hex::decode(hex_text)?)
         .map_err(|e| anyhow::anyhow!("customer {id} {field}: {e}"))?;
-    vault::open(kind, &sealed, &keys.data, &Binding::new(id.as_bytes(), field))
-        .map_err(|e| anyhow::anyhow!("customer {id} {field}: {e}"))
+    vault::open(
+        kind,
+        &sealed,
+        &keys.data,
+        &Binding::new(id.as_bytes(), field),
+    )
+    .map_err(|e| anyhow::anyhow!("customer {id} {field}: {e}"))
 }
 
 /// Keyed digest of the request's fields, in a fixed order with lengths, for replays: the
@@ -228,8 +233,8 @@ pub async fn create_customer(
     let (doc, index_id, index_field) = match new {
         NewCustomer::Individual(n) => {
             let name = normalized(FieldKind::Name, "name", &n.name)?;
-            let rid = ResidentId::parse(n.id_number.trim(), today)
-                .map_err(|e| resident_id_error(&e))?;
+            let rid =
+                ResidentId::parse(n.id_number.trim(), today).map_err(|e| resident_id_error(&e))?;
             let id_norm = normalized(FieldKind::ResidentId, "id_number", rid.as_str())?;
             let phone = normalized(FieldKind::Phone, "phone", &n.phone)?;
             let card = n
@@ -269,9 +274,6 @@ pub async fn create_customer(
                     &n.annual_income_minor.to_be_bytes(),
                 ],
             );
-            if let Some(replay) = replay(engine, tenant, id, &mac).await? {
-                return Ok((replay, true));
-            }
             let profile = IndividualProfile {
                 name_sealed: seal_hex(&keys, FieldKind::Name, &n.name, id, "name")?,
                 id_number_sealed: seal_hex(
@@ -327,9 +329,6 @@ pub async fn create_customer(
                     n.legal_representative_id.as_bytes(),
                 ],
             );
-            if let Some(replay) = replay(engine, tenant, id, &mac).await? {
-                return Ok((replay, true));
-            }
             match customer_doc(engine, tenant, n.legal_representative_id).await {
                 Ok(rep) if matches!(rep.profile, Some(Profile::Individual(_))) => {}
                 Ok(_) | Err(CustomerError::NotFound) => {
@@ -363,12 +362,6 @@ pub async fn create_customer(
             (doc, index_id, "credit_code")
         }
     };
-    if let Some(existing) = indexed(engine, index_id).await? {
-        return Err(CustomerError::Duplicate {
-            field: index_field,
-            existing,
-        });
-    }
     writes.push(doc_write(&doc));
     writes.push(DomainWrite::Doc {
         row: DocRow {
@@ -383,29 +376,25 @@ pub async fn create_customer(
         },
         expected_version: None,
     });
+    // Nothing is read before the commit: a taken id or identity number fails it on the
+    // document's key (rare), and only then is it found out which, and whose.
     match engine.submit_with(Vec::new(), writes).await {
         Ok(_) => Ok((doc, false)),
-        Err(EngineError::StaleDoc { id: stale }) if stale == index_id => {
-            let existing = indexed(engine, index_id).await?.unwrap_or(Uuid::nil());
-            if existing == id {
-                // Our own twin committed first.
-                let mac = doc.request_mac.clone().unwrap_or_default();
-                return replay(engine, tenant, id, &mac)
-                    .await?
-                    .map(|d| (d, true))
-                    .ok_or_else(|| id_reused());
-            }
-            Err(CustomerError::Duplicate {
-                field: index_field,
-                existing,
-            })
-        }
         Err(EngineError::StaleDoc { .. }) => {
             let mac = doc.request_mac.clone().unwrap_or_default();
-            replay(engine, tenant, id, &mac)
-                .await?
-                .map(|d| (d, true))
-                .ok_or_else(id_reused)
+            if let Some(stored) = replay(engine, tenant, id, &mac).await? {
+                return Ok((stored, true));
+            }
+            match indexed(engine, index_id).await? {
+                Some(existing) if existing != id => Err(CustomerError::Duplicate {
+                    field: index_field,
+                    existing,
+                }),
+                _ => Err(CustomerError::Conflict {
+                    code: "conflict",
+                    message: "the customer changed meanwhile; retry".into(),
+                }),
+            }
         }
         Err(e) => Err(e.into()),
     }
@@ -502,7 +491,13 @@ pub async fn open_customer(
     let id = view.doc.id;
     match profile {
         Profile::Individual(p) => {
-            view.name = Some(open_hex(&keys, FieldKind::Name, &p.name_sealed, id, "name")?);
+            view.name = Some(open_hex(
+                &keys,
+                FieldKind::Name,
+                &p.name_sealed,
+                id,
+                "name",
+            )?);
             view.id_number = Some(open_hex(
                 &keys,
                 FieldKind::ResidentId,
@@ -510,7 +505,13 @@ pub async fn open_customer(
                 id,
                 "id_number",
             )?);
-            view.phone = Some(open_hex(&keys, FieldKind::Phone, &p.phone_sealed, id, "phone")?);
+            view.phone = Some(open_hex(
+                &keys,
+                FieldKind::Phone,
+                &p.phone_sealed,
+                id,
+                "phone",
+            )?);
             view.bank_card = p
                 .bank_card_sealed
                 .as_deref()
@@ -518,7 +519,13 @@ pub async fn open_customer(
                 .transpose()?;
         }
         Profile::Enterprise(p) => {
-            view.name = Some(open_hex(&keys, FieldKind::Name, &p.name_sealed, id, "name")?);
+            view.name = Some(open_hex(
+                &keys,
+                FieldKind::Name,
+                &p.name_sealed,
+                id,
+                "name",
+            )?);
         }
     }
     Ok(view)

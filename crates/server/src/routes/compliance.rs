@@ -13,8 +13,8 @@ use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use compliance::{
-    AnnualIncome, Breach, ColendingFacts, CustomerFacts, CustomerKind, Exposure, Facts,
-    LenderKind, LoanFacts, PackSet, Purpose, Scope,
+    AnnualIncome, Breach, ColendingFacts, CustomerFacts, CustomerKind, Exposure, Facts, LenderKind,
+    LoanFacts, PackSet, Purpose, Scope,
 };
 use engine::customers::{self as cu, CustomerDoc, ExposureItem, Profile};
 use engine::Engine;
@@ -88,7 +88,9 @@ fn field_of(rule_kind: compliance::RuleKind, amount_field: &str) -> String {
 fn exposure_fact(i: &ExposureItem) -> Exposure {
     Exposure {
         product_id: format!("{}:{}", i.product, i.id),
-        funder_id: i.funder_id.map_or_else(|| "platform".into(), |f| f.to_string()),
+        funder_id: i
+            .funder_id
+            .map_or_else(|| "platform".into(), |f| f.to_string()),
         // The platform lends as an online micro-loan company; its funding partners are
         // banks. A partner's own kind is not consulted yet.
         funder_kind: if i.funder_id.is_some() {
@@ -210,7 +212,13 @@ pub async fn check_loan(
             .sum();
         facts.colending = Some(ColendingFacts { platform_share });
     }
-    first_breach(&s.customers.packs(), Scope::Origination, &facts, on, "amount_minor")
+    first_breach(
+        &s.customers.packs(),
+        Scope::Origination,
+        &facts,
+        on,
+        "amount_minor",
+    )
 }
 
 /// [`check_loan`] for an application priced as `config`, disbursed on `on`.
@@ -294,7 +302,16 @@ pub async fn check_new_line(
     let on = engine::revolving::business_day(&s.engine)
         .await
         .map_err(|e| crate::problem::internal(&e.to_string()))?;
-    check_line(s, tenant, on, Scope::Origination, borrower_id, line_id, limit).await
+    check_line(
+        s,
+        tenant,
+        on,
+        Scope::Origination,
+        borrower_id,
+        line_id,
+        limit,
+    )
+    .await
 }
 
 /// [`check_line`] for a request to set a line's limit to `limit_minor`.
@@ -312,7 +329,16 @@ pub async fn check_limit_change(
         .await
         .map_err(|e| crate::problem::internal(&e.to_string()))?;
     let limit = Money::from_minor(limit_minor, l.doc.line.terms.currency);
-    check_line(s, tenant, on, Scope::LimitChange, l.doc.borrower_id, line_id, limit).await
+    check_line(
+        s,
+        tenant,
+        on,
+        Scope::LimitChange,
+        l.doc.borrower_id,
+        line_id,
+        limit,
+    )
+    .await
 }
 
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
@@ -423,9 +449,10 @@ pub async fn book_report(
     let mut loans_checked = 0;
     let mut after = None;
     loop {
-        let (docs, next) = engine::colending::list_positions(engine, tenant.clone(), after, PAGE_ROWS)
-            .await
-            .map_err(|e| anyhow::anyhow!("co-lent loans: {e}"))?;
+        let (docs, next) =
+            engine::colending::list_positions(engine, tenant.clone(), after, PAGE_ROWS)
+                .await
+                .map_err(|e| anyhow::anyhow!("co-lent loans: {e}"))?;
         for d in &docs {
             loans_checked += 1;
             let platform: Decimal = d
