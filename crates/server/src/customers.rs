@@ -192,6 +192,8 @@ pub fn generate_next_key(store: &StoreArgs) -> anyhow::Result<u32> {
             "--generate writes a key file; with PUHUI_MASTER_KEY, append the new key yourself"
         ),
     };
+    // The embedded default's file is made on first use; make it before adding to it.
+    load_keyring(store)?;
     let old = read_key_file(&path)?;
     let ring = keyring_from_text(&old)?;
     let next = ring.active_id().0 + 1;
@@ -211,4 +213,42 @@ pub fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Spa
         method = %req.method(),
         path = %req.uri().path(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+    const B: &str = "1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100";
+
+    #[test]
+    fn key_text_lists_keys_the_last_active() {
+        assert_eq!(keyring_from_text(A).unwrap().active_id(), MasterKeyId(1));
+        assert_eq!(
+            keyring_from_text(&format!("# keys\n1:{A}\n7:{B} # current\n"))
+                .unwrap()
+                .active_id(),
+            MasterKeyId(7)
+        );
+        assert_eq!(
+            keyring_from_text(&format!("{A},{B}")).unwrap().active_id(),
+            MasterKeyId(2)
+        );
+    }
+
+    #[test]
+    fn bad_key_text_is_refused_without_echoing_it() {
+        for text in [
+            "",
+            "# nothing",
+            "12:zz",
+            &format!("x:{A}"),
+            &format!("1:{A}\n1:{B}"),
+            &A[..60],
+        ] {
+            let e = keyring_from_text(text).unwrap_err().to_string();
+            assert!(!e.contains(&A[..16]) && !e.contains(&B[..16]), "{e}");
+        }
+    }
 }
