@@ -102,10 +102,7 @@ fn names<T: Copy + PartialEq>(table: &[(&'static str, T)]) -> String {
     table.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
 }
 
-fn pick<T: Copy>(table: &[(&'static str, T)], field: &str, v: &Value) -> Res<T>
-where
-    T: PartialEq,
-{
+fn pick<T: Copy + PartialEq>(table: &[(&'static str, T)], field: &str, v: &Value) -> Res<T> {
     let text = v
         .as_str()
         .ok_or_else(|| (field.to_string(), "must be a string".to_string()))?;

@@ -147,11 +147,7 @@ async fn rotate_master_generates_a_key_and_rewraps_every_tenant_key() {
     );
     // The new key alone (the file's last line) opens every customer.
     let text = std::fs::read_to_string(dir.path().join("master.key")).unwrap();
-    let last = text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .last()
-        .unwrap();
+    let last = text.lines().rfind(|l| !l.trim().is_empty()).unwrap();
     let vault = Vault::new(server::customers::keyring_from_text(last).unwrap());
     let store = store::Store::open_sqlite(dir.path()).unwrap();
     let engine = engine::Engine::start(store, engine::EngineConfig::default())
