@@ -30,3 +30,5 @@ pub use abs_mc_wire::*;
 pub use abs_pool_wire::*;
 pub use abs_report_wire::*;
 pub use abs_wire::*;
+mod customers_wire;
+pub use customers_wire::*;

@@ -506,6 +506,10 @@ pub struct LoanApplicationRequest {
     /// decision's or the product's. Any rate is held to the product's cap on the all-in APR.
     #[schema(example = "1.5%/month")]
     pub rate: Option<String>,
+    /// What the loan is for: consumption (the default), business_operation, education,
+    /// medical, home_improvement, securities, property_down_payment, loan_repayment or
+    /// other. The rule packs ban some.
+    pub purpose: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -8,6 +8,7 @@ mod cache;
 pub mod clock;
 pub mod cob;
 pub mod colending;
+pub mod customers;
 mod decisions;
 mod error;
 pub mod loans;

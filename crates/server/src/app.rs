@@ -38,6 +38,8 @@ pub struct Shared {
     pub decisions: Arc<DecisionService>,
     /// Close-of-business runs of this process (`POST /v1/close-of-business`, `--cob-at`).
     pub cob: Arc<crate::cob_runs::CobRuns>,
+    /// The vault of personal data and the rule packs in force.
+    pub customers: crate::customers::CustomerState,
 }
 
 /// Installs the Prometheus recorder once per process.
@@ -106,6 +108,7 @@ pub async fn build_state_on(
         metrics: metrics_handle(),
         decisions: Arc::new(decisions),
         cob: Arc::default(),
+        customers: Default::default(),
     })))
 }
 
@@ -133,6 +136,8 @@ pub fn router_with(state: AppState, fault_injection: bool) -> Router {
         .merge(routes::cob::routes())
         .merge(routes::abs::routes())
         .merge(routes::lists::routes())
+        .merge(routes::customers::routes())
+        .merge(routes::compliance::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authorize,
@@ -142,7 +147,10 @@ pub fn router_with(state: AppState, fault_injection: bool) -> Router {
         .layer(middleware::from_fn(crate::problem::problems_only))
         .layer(DefaultBodyLimit::max(8 * 1024 * 1024))
         .layer(middleware::from_fn(crate::faults::catch_panic))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(crate::customers::request_span),
+        )
         .with_state(state)
 }
 

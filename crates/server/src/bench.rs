@@ -18,6 +18,9 @@ pub enum Backend {
 
 #[derive(Subcommand)]
 pub enum BenchCmd {
+    /// Customers created in process, each with its personal data sealed, a blind index and
+    /// a durable commit, from concurrent clients.
+    Customers(crate::customers_bench::CustomersArgs),
     /// Purchases on credit lines, each an authorization (a ledger hold) and its capture,
     /// from concurrent clients, durably.
     Authorize(crate::rc_cli::AuthorizeArgs),
@@ -317,6 +320,7 @@ async fn originate_book(
 pub async fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         BenchCmd::Authorize(args) => crate::rc_cli::bench(args).await,
+        BenchCmd::Customers(args) => crate::customers_bench::run(args).await,
         BenchCmd::Cob {
             target,
             loans,

@@ -106,6 +106,10 @@ pub enum Cmd {
         /// date close, so that today's date opens.
         #[arg(long, env = "PUHUI_COB_AT")]
         cob_at: Option<String>,
+        /// A directory of rule pack files (*.json, docs/compliance.md); the built-in China
+        /// and Regulation Z packs otherwise.
+        #[arg(long, env = "PUHUI_RULE_PACKS")]
+        rule_packs: Option<PathBuf>,
         #[command(flatten)]
         limits: ServeLimits,
     },
@@ -196,6 +200,16 @@ pub enum Cmd {
     Backup {
         #[command(subcommand)]
         cmd: crate::backup_cli::BackupCmd,
+    },
+    /// Master keys of personal data: rotation.
+    Keys {
+        #[command(subcommand)]
+        cmd: crate::customers_cli::KeysCmd,
+    },
+    /// Regulatory rule packs and the book report.
+    Compliance {
+        #[command(subcommand)]
+        cmd: crate::customers_cli::ComplianceCmd,
     },
 }
 
@@ -365,8 +379,19 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             listen,
             business_date,
             cob_at,
+            rule_packs,
             limits,
-        } => serve(store, &listen, business_date, cob_at, limits.config()).await,
+        } => {
+            serve(
+                store,
+                &listen,
+                business_date,
+                cob_at,
+                rule_packs,
+                limits.config(),
+            )
+            .await
+        }
         Cmd::Migrate { store } => {
             let (s, _lock) = store.open_writer().await?;
             s.migrate().await?;
@@ -428,6 +453,8 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             .await?
             .map(|()| ExitCode::SUCCESS),
         Cmd::Bench { cmd } => crate::bench::run(cmd).await,
+        Cmd::Keys { cmd } => crate::customers_cli::keys(cmd).await,
+        Cmd::Compliance { cmd } => crate::customers_cli::compliance(cmd).await,
         Cmd::Revolving { cmd } => crate::rc_cli::run(cmd).await,
         Cmd::Abs { cmd } => crate::abs_cli::run(cmd),
         Cmd::Colending { cmd } => crate::colending_cli::run(cmd).await,
@@ -459,6 +486,7 @@ async fn serve(
     listen: &str,
     business_date: Option<String>,
     cob_at: Option<String>,
+    rule_packs: Option<PathBuf>,
     config: app::ServeConfig,
 ) -> anyhow::Result<ExitCode> {
     let business_date = business_date
@@ -472,6 +500,7 @@ async fn serve(
     crate::listen::raise_open_file_limit(config.max_connections);
     let (store, _lock) = store_args.open_writer().await?;
     let state = app::build_state(store.clone()).await?;
+    crate::customers_cli::configure(&state, &store_args, rule_packs.as_deref())?;
     let open = open_first_day(&state.engine, business_date).await?;
     tracing::info!(business_date = %open, "business date");
     if let Some(minute) = cob_at {

@@ -5,7 +5,9 @@
 
 use crate::auth::Role;
 use crate::openapi_ops::{self, Idem, Op};
-use crate::routes::{apr, cob, colending, decisions, keys, ledger, lists, loans, revolving};
+use crate::routes::{
+    apr, cob, colending, compliance, customers, decisions, keys, ledger, lists, loans, revolving,
+};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
@@ -60,6 +62,8 @@ impl Modify for ApiKeyScheme {
         colending::list_partners, colending::partner_positions, colending::set_plan,
         colending::get_plan,
         crate::routes::abs::validate_deal, crate::routes::abs::project, crate::routes::abs::monte_carlo,
+        customers::create_customer, customers::get_customer, customers::list_customers,
+        customers::customer_exposure, compliance::report,
     ),
     modifiers(&ApiKeyScheme)
 )]

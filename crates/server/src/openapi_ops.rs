@@ -258,6 +258,17 @@ pub const OPS: &[Op] = &[
     op("get", "/v1/credit-lines", "listCreditLines", No),
     op("get", "/v1/purchases", "listPurchases", No),
     op("get", "/v1/ledger/entries", "listLedgerEntries", No),
+    // customers and compliance
+    op("post", "/v1/customers", "createCustomer", KEY_DEFAULTS_ID),
+    op("get", "/v1/customers", "listCustomers", No),
+    op("get", "/v1/customers/{id}", "getCustomer", No),
+    op(
+        "get",
+        "/v1/customers/{id}/exposure",
+        "getCustomerExposure",
+        No,
+    ),
+    op("get", "/v1/compliance/report", "getComplianceReport", No),
 ];
 
 pub fn find(method: &str, path: &str) -> Option<&'static Op> {

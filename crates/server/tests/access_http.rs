@@ -397,7 +397,7 @@ const UNOWNED_IDS: [&str; 2] = ["/v1/loan-products/{id}", "/v1/decisions/{id}/re
 fn belongs(path: &str, kind: &str, party: &str, item: &Value) -> bool {
     let field = match (path, kind) {
         ("/v1/loans", _) => "borrower",
-        ("/v1/borrowers", _) => "id",
+        ("/v1/borrowers" | "/v1/customers", _) => "id",
         ("/v1/credit-lines", _) => "borrower_id",
         ("/v1/purchases", "merchant") => "merchant_id",
         ("/v1/funding-partners", "partner") => "id",

@@ -117,6 +117,7 @@ const ORDER: &[&str] = &[
     "/v1/funding-partners",
     "/v1/funding-partners/{id}/changes",
     "/v1/loan-products/{id}/funding-plan",
+    "/v1/customers",
 ];
 
 fn funding_partner(quota_minor: i64) -> Value {
@@ -312,6 +313,20 @@ impl Journey {
                     changed: Some(with(body.clone(), "name", json!("Han Meimei"))),
                     body: Some(body),
                     witness: format!("/v1/borrowers/{key}"),
+                }
+            }
+            "/v1/customers" => {
+                let body = json!({"kind": "individual", "name": "Li Lei",
+                    "id_number": "11010519491231002X", "phone": "13812345678",
+                    "birth_date": "1949-12-31", "region_code": "110105",
+                    "occupation": "teacher", "student": false, "currency": "CNY",
+                    "annual_income_minor": 12_000_000});
+                Walk {
+                    path: op.into(),
+                    key,
+                    changed: Some(with(body.clone(), "occupation", json!("pilot"))),
+                    body: Some(body),
+                    witness: format!("/v1/customers/{key}"),
                 }
             }
             "/v1/merchants" => {

@@ -216,6 +216,17 @@ const TABLE: &[RouteAccess] = &[
         RISK,
         PartyOf::Unbound,
     ),
+    // Customers.
+    r("POST", "/v1/customers", OPS, PartyOf::Unbound),
+    r("GET", "/v1/customers", LOAN_READERS, PartyOf::List),
+    r("GET", "/v1/customers/{id}", ALL, PartyOf::Borrower),
+    r(
+        "GET",
+        "/v1/customers/{id}/exposure",
+        LOAN_READERS,
+        PartyOf::Borrower,
+    ),
+    r("GET", "/v1/compliance/report", RISK, PartyOf::Unbound),
     // Revolving credit.
     r("POST", "/v1/borrowers", OPS, PartyOf::Unbound),
     r("GET", "/v1/borrowers", LOAN_READERS, PartyOf::List),

@@ -1,6 +1,6 @@
 //! Term-loan routes: products, schedule previews, loans and their money movements.
 
-use super::loan_terms;
+use super::{compliance, loan_terms};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::problem::path_uuid;
@@ -321,6 +321,9 @@ pub async fn apply(
     };
     let priced =
         loan_terms::price(&s, &req, id, &parsed.product, parsed.write_off_dpd, open).await?;
+    if let Some(day) = open {
+        compliance::check_application(&s, &tenant, day, id, &req, &priced.config).await?;
+    }
     let (view, replayed) = loans::apply_for_loan(
         &s.engine,
         Application {

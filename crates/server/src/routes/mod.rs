@@ -2,6 +2,8 @@ pub mod abs;
 pub mod apr;
 pub mod cob;
 pub mod colending;
+pub mod compliance;
+pub mod customers;
 pub mod decisions;
 pub mod keys;
 pub mod ledger;

@@ -212,6 +212,8 @@ pub async fn create_line(
 ) -> Result<(StatusCode, Json<CreditLineResponse>), ApiError> {
     let terms = req.terms()?;
     let id = idempotency_key(&headers, req.id)?;
+    let limit = money::Money::from_minor(req.limit_minor, terms.currency);
+    super::compliance::check_new_line(&s, &p.write_tenant(), id, req.borrower_id, limit).await?;
     let new = rc::NewLine {
         id,
         borrower_id: req.borrower_id,
@@ -310,6 +312,9 @@ pub async fn change_line(
     let id = path_uuid(&id, "credit line id")?;
     let key = idempotency_key(&headers, None)?;
     let action = line_action(&req)?;
+    if let LimitAction::Set { limit_minor } = &action {
+        super::compliance::check_limit_change(&s, &p.write_tenant(), id, *limit_minor).await?;
+    }
     rc::change_line(&s.engine, &p.write_tenant(), id, key, action, req.reason)
         .await
         .map_err(rc_error)?;
