@@ -386,9 +386,10 @@ impl Decider {
         let l = &self.policy.limits;
         let income = Decimal::from(input.application.monthly_income_minor.max(0));
         let risk_factor = (Decimal::ONE - pd / l.pd_zero_limit).max(Decimal::ZERO);
-        let by_income = (income * l.income_multiple * risk_factor)
-            .floor()
-            .to_i64()
+        let by_income = income
+            .checked_mul(l.income_multiple)
+            .and_then(|x| x.checked_mul(risk_factor))
+            .and_then(|x| x.floor().to_i64())
             .unwrap_or(i64::MAX);
         let headroom = self
             .policy
@@ -551,6 +552,10 @@ fn check_policy(p: &Policy) -> Result<(), String> {
         (
             p.limits.step_minor > 0,
             "limits.step_minor must be positive",
+        ),
+        (
+            (Decimal::ZERO..=Decimal::ONE_THOUSAND).contains(&p.limits.income_multiple),
+            "limits.income_multiple must be in [0, 1000]",
         ),
         (
             p.limits.pd_zero_limit > Decimal::ZERO,

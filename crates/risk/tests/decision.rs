@@ -223,9 +223,15 @@ fn pricing_inputs_out_of_range_are_refused_not_a_panic() {
     policy.pricing.lgd = "4294967296.65".parse().unwrap();
     let e = Decider::new(model.clone(), policy).err().unwrap();
     assert!(e.contains("lgd"), "{e}");
-    let mut policy = base;
+    let mut policy = base.clone();
     policy.pricing.max_apr_percent = Decimal::from(100_000);
-    assert!(Decider::new(model, policy).is_err());
+    assert!(Decider::new(model.clone(), policy).is_err());
+    // Also found by fuzzing: a negative income multiple gave a negative limit and failed the
+    // limit's range assertion.
+    let mut policy = base;
+    policy.limits.income_multiple = Decimal::NEGATIVE_ONE;
+    let e = Decider::new(model, policy).err().unwrap();
+    assert!(e.contains("income_multiple"), "{e}");
     assert_eq!(try_annuity(1_000, 12, Decimal::from(1_000_000)), None);
     assert_eq!(try_annuity(1_000, u32::MAX, Decimal::new(1, 2)), None);
     assert_eq!(try_annuity(1_000, 0, Decimal::new(1, 2)), None);
