@@ -7,6 +7,7 @@
 pub mod app;
 pub mod auth;
 pub mod bench;
+pub mod bench_colending;
 pub mod cli;
 pub mod cob_client;
 pub mod cob_runs;

@@ -7,6 +7,7 @@
 
 mod access;
 mod codec;
+mod colending;
 mod docs;
 mod loans;
 mod lock;

@@ -9,7 +9,7 @@ use super::docs::{
     PartnerDayDoc, PartnerDoc, Place, PlanDoc, PositionsDoc, Versioned, PARTNER, PARTNER_DAY, PLAN,
     POSITIONS,
 };
-use super::{ColendingError, FunderReason};
+use super::{moves, ColendingError, FunderReason};
 use crate::loans::replay;
 use crate::{Command, Engine};
 use colending::{
@@ -78,16 +78,27 @@ pub(crate) async fn attach(
         .filter_map(|e| Some((e.seq, BusinessDate::from_epoch_days(e.day)?)))
         .collect();
     let funding = books::funding_of(&doc, after.config.repayment.day_count)?;
-    let (funding, memo) = books::fold(funding, &journal, |seq| day_of.get(&seq).copied())
+    let (funding, booked) = books::fold(funding, &journal, |seq| day_of.get(&seq).copied())
         .map_err(|e| anyhow::anyhow!("loan {}: funders' positions: {e}", row.id))?;
     let mut new_doc = doc.clone();
-    books::refresh(&mut new_doc, &funding, memo);
+    books::refresh(&mut new_doc, &funding, booked);
     let entry_name = format!("event:{new_seq}");
     commands.extend(books::post_difference(
         &new_doc,
         &doc.memo,
         &new_doc.memo,
         &entry_name,
+    ));
+    let deltas = books::difference(&doc.memo, &new_doc.memo);
+    let flows = books::difference(&doc.flows, &new_doc.flows);
+    let overdue = moves::overdue_since(after, until);
+    domain.extend(moves::record(
+        &mut new_doc,
+        overdue,
+        deltas,
+        flows,
+        until,
+        entry_name,
     ));
     domain.push(write(
         Place {
@@ -191,6 +202,11 @@ async fn choose_funders(
         platform: Default::default(),
         totals: Default::default(),
         memo: Default::default(),
+        interest_from: None,
+        written_off: false,
+        overdue_since: None,
+        moves: 0,
+        flows: Default::default(),
     };
     let parts = colending::split_by_shares(
         principal.amount_minor(),

@@ -12,8 +12,10 @@
 
 pub mod books;
 pub(crate) mod check;
+pub(crate) mod cob;
 pub mod docs;
 pub(crate) mod loan_hook;
+pub(crate) mod moves;
 mod partners;
 
 pub use check::check_positions;
