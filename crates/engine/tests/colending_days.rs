@@ -20,6 +20,8 @@ use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
+mod recon_check;
+
 const TENANT: &str = "t1";
 const SEED: u64 = 0xc0b_c01e;
 
@@ -146,7 +148,7 @@ pub async fn disburse(
 ) -> Uuid {
     let id = Uuid::now_v7();
     let config =
-        LoanConfig::from_product(&LoanProduct::example_cny(), cny(amount_minor), term, 20).unwrap();
+        LoanConfig::from_product(&LoanProduct::example_cny(), cny(amount_minor), term, 10).unwrap();
     loans::apply_for_loan(
         e,
         Application {
@@ -179,20 +181,47 @@ async fn close_of_business_moves_funders_positions_every_day() {
         let start: BusinessDate = "2026-01-15".parse().unwrap();
         loans::init_business_date(&e, start).await.unwrap();
         let product_id = Uuid::now_v7();
-        three_funders(&e, product_id).await;
+        let partners = three_funders(&e, product_id).await;
         let mut ids = Vec::new();
         for _ in 0..12 {
             let amount = rng.gen_range(100_000..3_000_000);
             ids.push(disburse(&e, product_id, amount, rng.gen_range(2..=6), start).await);
         }
+        // Per partner: its control accounts at the end of the day before the one to check
+        // and at the end of that day, and the day before's balances file.
+        let zero: recon_check::Snapshot = recon_check::ACCOUNTS.iter().map(|a| (*a, 0)).collect();
+        let mut books = Vec::new();
+        for &p in &partners {
+            let end = recon_check::snapshot(&e, TENANT, p).await;
+            books.push((zero.clone(), end, recon_check::Balances::new()));
+        }
+        let mut overdue = BTreeMap::new();
         // Half the loans are never repaid (they go overdue, pay penalty and late fees and
-        // are written off at 20 days past due); the others are repaid now and then.
+        // are written off at 10 days past due); the others are repaid now and then.
         let (mut cob_moves, mut checked) = (0, 0);
-        for day in 0..70 {
+        for day in 0..50 {
+            let closed = loans::business_date(&e).await.unwrap().unwrap();
             cob::close_business_day(&e, CobConfig::default(), &|_| {})
                 .await
                 .unwrap();
+            // The closed day's files re-add to what the ledger held at its end.
+            for (&p, (before, end, balances)) in partners.iter().zip(books.iter_mut()) {
+                *balances = recon_check::check_day(
+                    &e,
+                    TENANT,
+                    p,
+                    closed,
+                    (before, balances),
+                    end,
+                    &overdue,
+                    day % 10 == 0,
+                )
+                .await;
+            }
             let today = loans::business_date(&e).await.unwrap().unwrap();
+            if day == 10 {
+                ids.push(disburse(&e, product_id, 900_000, 3, today).await);
+            }
             let mut docs = Vec::new();
             for (i, &id) in ids.iter().enumerate() {
                 let view = loans::load(&e, id).await.unwrap();
@@ -202,9 +231,14 @@ async fn close_of_business_moves_funders_positions_every_day() {
                 docs.push(doc);
                 if i % 2 == 0 && day % 9 == 4 && view.loan.status == LoanStatus::Active {
                     let amount = cny(rng.gen_range(50_000..400_000));
-                    loans::execute(&e, id, Action::Repay { amount }, today, Uuid::now_v7())
-                        .await
-                        .unwrap();
+                    let action = match day % 2 {
+                        0 => Action::PrepayPartial { amount },
+                        _ => Action::Repay { amount },
+                    };
+                    match loans::execute(&e, id, action, today, Uuid::now_v7()).await {
+                        Ok(_) | Err(loans::LoanUseError::Loan(_)) => {}
+                        Err(err) => panic!("{name}: {err}"),
+                    }
                     let doc = cl::loan_funding(&e, id).await.unwrap().unwrap();
                     positions_match_loan(&doc, &loans::load(&e, id).await.unwrap(), today);
                     *docs.last_mut().unwrap() = doc;
@@ -212,6 +246,16 @@ async fn close_of_business_moves_funders_positions_every_day() {
             }
             control_accounts_match(&e, &docs).await;
             cob_moves = docs.iter().map(|d| d.moves).sum::<u32>();
+            overdue.clear();
+            for &id in &ids {
+                let loan = loans::load(&e, id).await.unwrap().loan;
+                if loan.dpd > 0 && loan.status == LoanStatus::Active {
+                    overdue.insert(id, loan.dpd);
+                }
+            }
+            for (&p, (before, end, _)) in partners.iter().zip(books.iter_mut()) {
+                *before = std::mem::replace(end, recon_check::snapshot(&e, TENANT, p).await);
+            }
         }
         let written_off = {
             let mut n = 0;

@@ -236,13 +236,9 @@ pub(super) struct Sorted {
 }
 
 impl Sorted {
-    /// The loans whose co-lent positions the day may move.
+    /// The loans whose co-lent positions the day may move (or whose delinquency it starts).
     pub(super) fn written_ids(&self) -> Vec<Uuid> {
-        self.advanced
-            .iter()
-            .filter(|a| !a.intents.is_empty())
-            .map(|a| a.row.id)
-            .collect()
+        self.advanced.iter().map(|a| a.row.id).collect()
     }
 }
 
@@ -298,9 +294,7 @@ pub(super) fn pack_chunk(
         let currency = a.currency;
         let split = split_postings(&a.row, currency, &a.intents);
         let colent = match positions.get(&a.row.id) {
-            Some(p) if !a.intents.is_empty() => {
-                colending::cob::day_move(p, &a.after, &a.intents, next)?
-            }
+            Some(p) => colending::cob::day_move(p, &a.after, &a.intents, next)?,
             _ => None,
         };
         let fits = |b: &BatchBuilder| {

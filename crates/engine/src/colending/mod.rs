@@ -17,6 +17,7 @@ pub mod docs;
 pub(crate) mod loan_hook;
 pub(crate) mod moves;
 mod partners;
+pub mod recon;
 
 pub use check::check_positions;
 pub use docs::{
