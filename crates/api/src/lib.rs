@@ -21,3 +21,5 @@ mod cob_wire;
 pub use cob_wire::*;
 mod colending_wire;
 pub use colending_wire::*;
+mod colending_recon_wire;
+pub use colending_recon_wire::*;

@@ -158,6 +158,11 @@ pub struct CobBench {
     pub partitions_from_workers: u32,
     pub rss_before_cob_mib: f64,
     pub peak_rss_mib: f64,
+    /// With three funders: the bank's reconciliation manifest of the timed day (every
+    /// file read and hashed), its time and rows, and the peak RSS after it.
+    pub recon_seconds: Option<f64>,
+    pub recon_rows: Option<u64>,
+    pub peak_rss_after_recon_mib: f64,
 }
 
 pub async fn bench_cob(
@@ -206,6 +211,10 @@ pub async fn bench_cob(
         r.loans_advanced
     );
     let (peak, _) = rss_mib();
+    let recon = match funders {
+        3 => Some(crate::bench_colending::time_recon(&engine, "bench", timed).await?),
+        _ => None,
+    };
     for mut h in helpers {
         h.wait()?;
     }
@@ -224,6 +233,9 @@ pub async fn bench_cob(
         partitions_from_workers: r.partitions_from_workers,
         rss_before_cob_mib: rss_before,
         peak_rss_mib: peak,
+        recon_seconds: recon.map(|r| r.0),
+        recon_rows: recon.map(|r| r.1),
+        peak_rss_after_recon_mib: rss_mib().0,
     })
 }
 
@@ -365,6 +377,12 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
                     "COB of {} over {} loans of {} funders ({} written, {} quiet) on {:?}: {:.2}s ({:.0} loans/s), {} entries, {} of {} partitions read by {} workers; setup {:.1}s; RSS before COB {:.0} MiB, peak {:.0} MiB",
                     r.day, r.loans, r.funders, r.loans_written, r.loans_quiet, target.store, r.cob_seconds, r.loans_per_s, r.entries_posted, r.partitions_from_workers, store::LOAN_PARTITIONS, r.workers, r.setup_seconds, r.rss_before_cob_mib, r.peak_rss_mib
                 );
+                if let (Some(secs), Some(rows)) = (r.recon_seconds, r.recon_rows) {
+                    println!(
+                        "recon manifest of the bank's {}: {rows} rows in {secs:.2}s ({:.0} rows/s), peak RSS after {:.0} MiB",
+                        r.day, rows as f64 / secs, r.peak_rss_after_recon_mib
+                    );
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

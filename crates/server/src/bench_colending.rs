@@ -60,3 +60,19 @@ pub async fn three_funders(engine: &Engine, tenant: &str) -> anyhow::Result<[Uui
     .map_err(|e| anyhow::anyhow!("set bench plan: {e}"))?;
     Ok([platform, bank, trust])
 }
+
+/// Manifest of the bank's day (every file read once, hashed, discarded): seconds and rows.
+pub async fn time_recon(
+    engine: &Engine,
+    tenant: &str,
+    day: money::BusinessDate,
+) -> anyhow::Result<(f64, u64)> {
+    let t = std::time::Instant::now();
+    let m = engine::colending::recon::manifest(engine, tenant, Uuid::from_u128(0xb1), day)
+        .await
+        .map_err(|e| anyhow::anyhow!("bench recon: {e}"))?;
+    Ok((
+        t.elapsed().as_secs_f64(),
+        m.files.iter().map(|f| f.rows).sum(),
+    ))
+}

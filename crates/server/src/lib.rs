@@ -12,6 +12,7 @@ pub mod cli;
 pub mod cob_client;
 pub mod cob_runs;
 pub mod colending_cli;
+pub mod colending_recon_cli;
 pub mod decisioning;
 pub mod faults;
 pub mod json_numbers;

@@ -529,11 +529,24 @@ pub async fn manifest(
     for spec in &FILES {
         files.push(write(engine, &day, spec, None).await?);
     }
+    seal(engine, tenant, partner_id, date, files).await
+}
+
+/// The manifest of files already written (by [`stream_file`]), with the tree head signed
+/// now, after them.
+pub async fn seal(
+    engine: &Engine,
+    tenant: &str,
+    partner_id: Uuid,
+    date: BusinessDate,
+    files: Vec<FileSummary>,
+) -> Result<Manifest, ColendingError> {
+    let p = partner(engine, tenant, partner_id).await?;
     let open = crate::business_day::business_date(engine).await?;
     Ok(Manifest {
         partner_id,
-        tenant: day.tenant,
-        currency: day.partner.spec.currency,
+        tenant: p.doc.tenant,
+        currency: p.doc.spec.currency,
         date,
         closed: open.is_some_and(|o| o > date),
         files,

@@ -1,6 +1,7 @@
 pub mod apr;
 pub mod cob;
 pub mod colending;
+pub mod colending_recon;
 pub mod decisions;
 pub mod keys;
 pub mod ledger;
