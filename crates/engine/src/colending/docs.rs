@@ -43,8 +43,8 @@ pub struct EligibilityDoc {
     pub products: Vec<String>,
 }
 
-/// How a partner approves. `Callback` is stored and validated; origination does not call
-/// it yet, so a plan naming such a partner declines its loans (nothing is booked).
+/// How a partner approves. A `Callback` partner is asked over HTTP at disbursement
+/// (`approval.rs`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "mode", rename_all = "snake_case")]
 pub enum ApprovalDoc {
