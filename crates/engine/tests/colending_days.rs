@@ -208,8 +208,7 @@ async fn close_of_business_moves_funders_positions_every_day() {
             for (&p, (before, end, balances)) in partners.iter().zip(books.iter_mut()) {
                 *balances = recon_check::check_day(
                     &e,
-                    TENANT,
-                    p,
+                    (TENANT, p),
                     closed,
                     (before, balances),
                     end,

@@ -85,8 +85,7 @@ pub type Balances = BTreeMap<String, Vec<i64>>;
 /// end of the day (active loans only). Returns the day's balances.
 pub async fn check_day(
     e: &Engine,
-    tenant: &str,
-    partner: Uuid,
+    (tenant, partner): (&str, Uuid),
     date: BusinessDate,
     before: (&Snapshot, &Balances),
     end: &Snapshot,
