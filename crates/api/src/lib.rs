@@ -32,3 +32,5 @@ pub use abs_report_wire::*;
 pub use abs_wire::*;
 mod customers_wire;
 pub use customers_wire::*;
+mod colending_recon_wire;
+pub use colending_recon_wire::*;

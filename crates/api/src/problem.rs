@@ -27,7 +27,8 @@ pub struct Problem {
 pub struct FunderDecline {
     pub partner_id: uuid::Uuid,
     /// unknown_partner, ineligible_<rule>, quota, daily_quota, concentration, declined,
-    /// approval_unavailable, incomplete (it could fund; another funder could not).
+    /// callback_<timeout|malformed|bad_signature|status|unreachable>, incomplete (it could
+    /// fund; another funder could not).
     pub code: String,
     pub reason: String,
 }

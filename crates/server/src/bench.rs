@@ -78,6 +78,10 @@ pub enum BenchCmd {
         /// days can be closed on it with `puhui --data-dir DIR cob` in a fresh process.
         #[arg(long)]
         keep_data: bool,
+        /// Funders per loan: 1 (no funding plan) or 3 (the platform 0.35, a bank at a
+        /// 6.8% yield 0.4, a trust pro rata 0.25), whose positions close of business moves.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
+        funders: u8,
     },
 }
 
@@ -141,6 +145,7 @@ pub fn rss_mib() -> (f64, f64) {
 pub struct CobBench {
     pub store: String,
     pub loans: u64,
+    pub funders: u8,
     /// The day closed in the timed run.
     pub day: String,
     /// Loans whose row the timed day wrote (billed, overdue) and those that only accrued.
@@ -156,6 +161,11 @@ pub struct CobBench {
     pub partitions_from_workers: u32,
     pub rss_before_cob_mib: f64,
     pub peak_rss_mib: f64,
+    /// With three funders: the bank's reconciliation manifest of the timed day (every
+    /// file read and hashed), its time and rows, and the peak RSS after it.
+    pub recon_seconds: Option<f64>,
+    pub recon_rows: Option<u64>,
+    pub peak_rss_after_recon_mib: f64,
 }
 
 pub async fn bench_cob(
@@ -164,6 +174,7 @@ pub async fn bench_cob(
     due_days: u8,
     quiet: bool,
     workers: Option<(u32, &str)>,
+    funders: u8,
 ) -> anyhow::Result<CobBench> {
     use engine::cob::{self, CobConfig};
     use engine::loans;
@@ -173,6 +184,9 @@ pub async fn bench_cob(
     let timed = money::BusinessDate::from_ymd(2026, 2, 3).expect("valid date");
     loans::init_business_date(&engine, start).await?;
     let t = Instant::now();
+    if funders == 3 {
+        crate::bench_colending::three_funders(&engine, "bench").await?;
+    }
     originate_book(&engine, start, loans_n, due_days, quiet).await?;
     let bar = progress_bar(start.days_until(timed) as u64 - 1, quiet);
     while loans::business_date(&engine).await? < Some(timed.pred()) {
@@ -200,12 +214,17 @@ pub async fn bench_cob(
         r.loans_advanced
     );
     let (peak, _) = rss_mib();
+    let recon = match funders {
+        3 => Some(crate::bench_colending::time_recon(&engine, "bench", timed).await?),
+        _ => None,
+    };
     for mut h in helpers {
         h.wait()?;
     }
     Ok(CobBench {
         store: name,
         loans: loans_n,
+        funders,
         day: timed.to_string(),
         loans_written: r.loans_advanced - r.loans_quiet,
         loans_quiet: r.loans_quiet,
@@ -217,6 +236,9 @@ pub async fn bench_cob(
         partitions_from_workers: r.partitions_from_workers,
         rss_before_cob_mib: rss_before,
         peak_rss_mib: peak,
+        recon_seconds: recon.map(|r| r.0),
+        recon_rows: recon.map(|r| r.1),
+        peak_rss_after_recon_mib: rss_mib().0,
     })
 }
 
@@ -328,6 +350,7 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
             json,
             workers,
             keep_data,
+            funders,
         } => {
             anyhow::ensure!(loans > 0, "--loans must be positive");
             let (s, dir, url) = match workers {
@@ -346,7 +369,8 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
                 }
             };
             let helpers = (workers > 0).then_some((workers, url.as_str()));
-            let r = bench_cob(s, loans, due_days, json, helpers).await?;
+            anyhow::ensure!(funders != 2, "--funders is 1 or 3");
+            let r = bench_cob(s, loans, due_days, json, helpers, funders).await?;
             if let Some(dir) = dir.filter(|_| keep_data) {
                 eprintln!("kept {}", dir.keep().display());
             }
@@ -354,9 +378,15 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string(&r)?);
             } else {
                 println!(
-                    "COB of {} over {} loans ({} written, {} quiet) on {:?}: {:.2}s ({:.0} loans/s), {} entries, {} of {} partitions read by {} workers; setup {:.1}s; RSS before COB {:.0} MiB, peak {:.0} MiB",
-                    r.day, r.loans, r.loans_written, r.loans_quiet, target.store, r.cob_seconds, r.loans_per_s, r.entries_posted, r.partitions_from_workers, store::LOAN_PARTITIONS, r.workers, r.setup_seconds, r.rss_before_cob_mib, r.peak_rss_mib
+                    "COB of {} over {} loans of {} funders ({} written, {} quiet) on {:?}: {:.2}s ({:.0} loans/s), {} entries, {} of {} partitions read by {} workers; setup {:.1}s; RSS before COB {:.0} MiB, peak {:.0} MiB",
+                    r.day, r.loans, r.funders, r.loans_written, r.loans_quiet, target.store, r.cob_seconds, r.loans_per_s, r.entries_posted, r.partitions_from_workers, store::LOAN_PARTITIONS, r.workers, r.setup_seconds, r.rss_before_cob_mib, r.peak_rss_mib
                 );
+                if let (Some(secs), Some(rows)) = (r.recon_seconds, r.recon_rows) {
+                    println!(
+                        "recon manifest of the bank's {}: {rows} rows in {secs:.2}s ({:.0} rows/s), peak RSS after {:.0} MiB",
+                        r.day, rows as f64 / secs, r.peak_rss_after_recon_mib
+                    );
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -18,6 +18,8 @@ pub enum ColendingCmd {
         #[command(subcommand)]
         cmd: PlanCmd,
     },
+    /// Write a partner's reconciliation files of a business day and their manifest.
+    Recon(crate::colending_recon_cli::ReconArgs),
 }
 
 #[derive(Subcommand)]
@@ -66,7 +68,7 @@ pub struct PlanSetArgs {
     pub body: String,
 }
 
-fn refused(message: impl std::fmt::Display) -> anyhow::Result<ExitCode> {
+pub(crate) fn refused(message: impl std::fmt::Display) -> anyhow::Result<ExitCode> {
     eprintln!("refused: {message}");
     Ok(ExitCode::from(2))
 }
@@ -92,10 +94,13 @@ pub async fn run(cmd: ColendingCmd) -> anyhow::Result<ExitCode> {
         ColendingCmd::Plan {
             cmd: PlanCmd::Set(a),
         } => set_plan(a).await,
+        ColendingCmd::Recon(a) => crate::colending_recon_cli::run(a).await,
     }
 }
 
-async fn open(store: crate::cli::StoreArgs) -> anyhow::Result<(engine::Engine, store::WriterLock)> {
+pub(crate) async fn open(
+    store: crate::cli::StoreArgs,
+) -> anyhow::Result<(engine::Engine, store::WriterLock)> {
     let (store, lock) = store.open_writer().await?;
     let engine = engine::Engine::start(store, engine::EngineConfig::default()).await?;
     Ok((engine, lock))

@@ -147,6 +147,18 @@ pub const OPS: &[Op] = &[
         No,
     ),
     op(
+        "get",
+        "/v1/funding-partners/{id}/recon/{date}",
+        "getReconManifest",
+        No,
+    ),
+    op(
+        "get",
+        "/v1/funding-partners/{id}/recon/{date}/{file}",
+        "getReconFile",
+        No,
+    ),
+    op(
         "post",
         "/v1/loan-products/{id}/funding-plan",
         "setFundingPlan",

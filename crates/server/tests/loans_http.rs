@@ -722,6 +722,42 @@ async fn co_lending_routes_refuse_bad_partners_and_plans_and_show_funders() {
             404,
             "{name}: not its borrower's loan"
         );
+        // Partner A's reconciliation of the day: the manifest, and each file streamed as
+        // the manifest describes it; partner B's day is not A's to read.
+        let day = "2026-01-15";
+        let (s, m) = send(format!("/v1/funding-partners/{a}/recon/{day}")).await;
+        assert_eq!(s, 200, "{name}: {m}");
+        assert_eq!(m["closed"], json!(false), "{name}: the day is open");
+        let files = m["files"].as_array().unwrap();
+        assert_eq!(files.len(), 8, "{name}: {m}");
+        let rows = |n: &str| files.iter().find(|f| f["name"] == n).unwrap()["rows"].clone();
+        assert_eq!(rows("disbursements.csv"), json!(1), "{name}: {m}");
+        assert_eq!(rows("balances.csv"), json!(1), "{name}: {m}");
+        for f in files {
+            let url = format!("{}{}", api.base, f["href"].as_str().unwrap());
+            let r = api
+                .http
+                .get(url)
+                .bearer_auth(k["key"].as_str().unwrap())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 200, "{name}: {f}");
+            let bytes = r.bytes().await.unwrap();
+            let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+            assert_eq!(json!(digest), f["sha256"], "{name}: {f}");
+            let lines = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+            assert_eq!(lines, f["rows"].as_u64().unwrap() + 1, "{name}: {f}");
+        }
+        for path in [
+            format!("/v1/funding-partners/{b}/recon/{day}"),
+            format!("/v1/funding-partners/{b}/recon/{day}/balances.csv"),
+            format!("/v1/funding-partners/{a}/recon/{day}/secrets.csv"),
+        ] {
+            assert_eq!(send(path.clone()).await.0, 404, "{name}: {path}");
+        }
+        let (s, v) = send(format!("/v1/funding-partners/{a}/recon/2026-13-01")).await;
+        assert_eq!((s, field(&v)), (400, "date"), "{name}: {v}");
 
         running.stop().await;
     }

@@ -8,6 +8,7 @@
 mod access;
 pub mod backup;
 mod codec;
+mod colending;
 mod docs;
 mod loans;
 mod lock;

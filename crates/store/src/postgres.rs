@@ -16,6 +16,7 @@ const SCHEMA: &str = include_str!("pg_schema.sql");
 
 mod access;
 mod cob;
+mod colending;
 mod docs;
 
 pub use cob::{CobClaim, CobQueue};

@@ -17,6 +17,7 @@ mod account_index;
 mod balances;
 pub use balances::FLUSH_AGE as BALANCE_ROW_LAG;
 mod access;
+mod colending;
 mod docs;
 const READERS: usize = 4;
 

@@ -2,10 +2,13 @@
 //! the credit lines and merchants, then the next day opens.
 
 use super::lines;
-use super::loans::{accrual_entries, add_accrual, plan_chunk, submit_chunk, AccrualSums};
+use super::loans::{
+    accrual_entries, add_accrual, pack_chunk, sort_chunk, submit_chunk, AccrualSums,
+};
 use super::partitions::{Partitions, Work};
 use super::workers::WorkerPlan;
 use crate::business_day::{business_date, DayState, BUSINESS_DATE_KEY};
+use crate::colending;
 use crate::{Command, Engine, EngineError};
 use anyhow::Context;
 use money::BusinessDate;
@@ -82,6 +85,7 @@ pub async fn close_business_day(
             ..CobReport::default()
         },
         progress,
+        colent: colending::cob::any(engine).await?,
     };
     let mut partitions = Partitions::publish(engine.store(), day, todo).await?;
     while config
@@ -144,6 +148,8 @@ struct Closing<'a> {
     pipe: Pipeline,
     report: CobReport,
     progress: &'a (dyn Fn(u64) + Sync),
+    /// Whether any loan is co-lent (else no chunk looks its loans' positions up).
+    colent: bool,
 }
 
 impl Closing<'_> {
@@ -198,9 +204,18 @@ impl Closing<'_> {
         sums: &mut AccrualSums,
     ) -> anyhow::Result<()> {
         let next = self.next;
-        let plan = tokio::task::spawn_blocking(move || plan_chunk(rows, next))
-            .await
-            .context("join close-of-business planner")??;
+        let colent = self.colent;
+        let plan = match colent {
+            false => {
+                blocking(move || pack_chunk(sort_chunk(rows, next)?, &Default::default(), next))
+                    .await?
+            }
+            true => {
+                let sorted = blocking(move || sort_chunk(rows, next)).await?;
+                let positions = colending::cob::load(self.engine, &sorted.written_ids()).await?;
+                blocking(move || pack_chunk(sorted, &positions, next)).await?
+            }
+        };
         self.report.entries_posted += plan.entries;
         self.report.loans_quiet += plan.quiet;
         for ((tenant, currency), amount_minor) in plan.sums {
@@ -221,6 +236,15 @@ impl Closing<'_> {
             )
             .await
     }
+}
+
+/// Runs CPU work off the async workers, so the writer is never starved.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .context("join close-of-business planner")?
 }
 
 /// Chunks submitted but not yet confirmed: reading and planning the next chunk overlaps

@@ -2,13 +2,17 @@
 //! every other loan is advanced one day and packed with others into a batch that commits
 //! its rows and one entry holding all their postings.
 
+use crate::colending::{
+    self,
+    cob::{BatchControl, ChunkPositions, DayMove},
+};
 use crate::loans::accounts::{
     account_id, dated_entry_id, day_partition_id, next_row, per_loan, NS,
 };
 use crate::loans::{advance_to, catch_up_quietly, LoanView};
 use crate::{Command, Engine};
 use ledger::{EntryId, EntryRequest, Posting, Side};
-use lending::loan::{self, AccountPurpose, PostingIntent};
+use lending::loan::{self, AccountPurpose, Loan, PostingIntent};
 use money::{BusinessDate, Currency};
 use store::{DomainWrite, LoanRow};
 use uuid::Uuid;
@@ -93,6 +97,8 @@ struct BatchBuilder {
     own: Vec<Posting>,
     shared: Vec<Posting>,
     domain: Vec<DomainWrite>,
+    /// Co-lent loans' control-account deltas, posted in entries of their own.
+    control: BatchControl,
 }
 
 impl BatchBuilder {
@@ -107,7 +113,14 @@ impl BatchBuilder {
         Some(self.own.len() + own + self.shared.len() + new_shared)
     }
 
-    fn add(&mut self, id: Uuid, currency: Currency, split: SplitPostings, row: DomainWrite) {
+    fn add(
+        &mut self,
+        id: Uuid,
+        currency: Currency,
+        split: SplitPostings,
+        row: DomainWrite,
+        colent: Option<DayMove>,
+    ) {
         self.ids.push(id);
         self.currency = Some(currency);
         self.own.extend(split.own);
@@ -118,6 +131,10 @@ impl BatchBuilder {
             }
         }
         self.domain.push(row);
+        if let Some(m) = colent {
+            colending::cob::add_control(&mut self.control, &m);
+            self.domain.extend(m.writes);
+        }
     }
 
     fn finish(&mut self, next: BusinessDate) -> Option<Batch> {
@@ -125,7 +142,7 @@ impl BatchBuilder {
         let first = *b.ids.first()?;
         let mut postings = b.own;
         postings.extend(b.shared);
-        let commands = match b.currency {
+        let mut commands = match b.currency {
             Some(currency) if !postings.is_empty() => vec![Command::Entry(EntryRequest {
                 id: batch_entry_id(first, next),
                 currency,
@@ -134,6 +151,11 @@ impl BatchBuilder {
             })],
             _ => Vec::new(),
         };
+        if let Some(currency) = b.currency {
+            commands.extend(colending::cob::control_entries(b.control, currency, |i| {
+                dated_entry_id(first, next, &format!("cob-colending-{i}"))
+            }));
+        }
         Some(Batch {
             ids: b.ids,
             commands,
@@ -198,32 +220,82 @@ pub(super) struct ChunkPlan {
     pub(super) sums: AccrualSums,
 }
 
-/// Plans a chunk of loans: a quiet loan adds its day's accrual to the sums; any other is
-/// brought over the quiet days since its row was written, advanced one day and packed into
-/// a batch.
-pub(super) fn plan_chunk(rows: Vec<LoanRow>, next: BusinessDate) -> anyhow::Result<ChunkPlan> {
-    let postings_max = ledger::LIMITS.postings_max;
-    let mut plan = ChunkPlan {
-        batches: Vec::new(),
-        entries: 0,
+/// A loan advanced one day: its row as read, the loan after the day and the day's postings.
+pub(super) struct Advanced {
+    row: LoanRow,
+    currency: Currency,
+    after: Loan,
+    intents: Vec<PostingIntent>,
+}
+
+/// A chunk sorted: the loans to write, and the quiet ones' count and sums.
+pub(super) struct Sorted {
+    pub(super) advanced: Vec<Advanced>,
+    quiet: u64,
+    sums: AccrualSums,
+}
+
+impl Sorted {
+    /// The loans whose co-lent positions the day may move (or whose delinquency it starts).
+    pub(super) fn written_ids(&self) -> Vec<Uuid> {
+        self.advanced.iter().map(|a| a.row.id).collect()
+    }
+}
+
+/// Sorts a chunk of loans: a quiet loan adds its day's accrual to the sums; any other is
+/// brought over the quiet days since its row was written and advanced one day.
+pub(super) fn sort_chunk(rows: Vec<LoanRow>, next: BusinessDate) -> anyhow::Result<Sorted> {
+    let mut out = Sorted {
+        advanced: Vec::new(),
         quiet: 0,
         sums: AccrualSums::new(),
     };
-    let mut builder = BatchBuilder::default();
     for row in rows {
         let mut view = LoanView::decode(row)?;
         let currency = view.currency();
         if let Some(accrued_minor) = quiet_day_accrual(&view, next) {
-            add_accrual(&mut plan.sums, &view.row.tenant, currency, accrued_minor);
-            plan.quiet += 1;
+            add_accrual(&mut out.sums, &view.row.tenant, currency, accrued_minor);
+            out.quiet += 1;
             continue;
         }
         catch_up_quietly(&mut view.loan, next.pred())?;
-        let (after, days) = advance_to(view.loan.clone(), next)?;
-        let split = match days.as_slice() {
-            [] => SplitPostings::default(),
-            [(_, intents)] => split_postings(&view.row, currency, intents),
+        let (after, mut days) = advance_to(view.loan, next)?;
+        let intents = match days.len() {
+            0 => Vec::new(),
+            1 => days.pop().expect("one day").1,
             _ => unreachable!("a loan caught up to the day before moves one day"),
+        };
+        out.advanced.push(Advanced {
+            row: view.row,
+            currency,
+            after,
+            intents,
+        });
+    }
+    Ok(out)
+}
+
+/// Packs the advanced loans into batches up to the ledger's postings limit; a co-lent
+/// loan's day moves its positions (`positions`) in the same batch.
+pub(super) fn pack_chunk(
+    sorted: Sorted,
+    positions: &ChunkPositions,
+    next: BusinessDate,
+) -> anyhow::Result<ChunkPlan> {
+    let postings_max = ledger::LIMITS.postings_max;
+    let mut plan = ChunkPlan {
+        batches: Vec::new(),
+        entries: 0,
+        quiet: sorted.quiet,
+        sums: sorted.sums,
+    };
+    let mut builder = BatchBuilder::default();
+    for a in sorted.advanced {
+        let currency = a.currency;
+        let split = split_postings(&a.row, currency, &a.intents);
+        let colent = match positions.get(&a.row.id) {
+            Some(p) => colending::cob::day_move(p, &a.after, &a.intents, next)?,
+            _ => None,
         };
         let fits = |b: &BatchBuilder| {
             b.postings_with(currency, split.own.len(), &split.shared)
@@ -236,10 +308,10 @@ pub(super) fn plan_chunk(rows: Vec<LoanRow>, next: BusinessDate) -> anyhow::Resu
         }
         assert!(fits(&builder), "one loan-day fits in an entry");
         let row = DomainWrite::Loan {
-            row: next_row(&view.row, &after),
-            expected_version: Some(view.row.version),
+            row: next_row(&a.row, &a.after),
+            expected_version: Some(a.row.version),
         };
-        builder.add(view.row.id, currency, split, row);
+        builder.add(a.row.id, currency, split, row, colent);
     }
     if let Some(batch) = builder.finish(next) {
         plan.entries += batch.commands.len() as u64;

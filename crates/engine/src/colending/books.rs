@@ -73,6 +73,27 @@ enum Step {
     WrittenOff,
 }
 
+impl Step {
+    fn name(self) -> &'static str {
+        match self {
+            Step::Disbursed => "disbursed",
+            Step::Charged => "charged",
+            Step::Repaid => "repaid",
+            Step::WrittenOff => "written_off",
+        }
+    }
+}
+
+/// What a fold booked: per `holder/account` (what the control accounts hold), and per
+/// `holder/step/balance` (the gross flows by kind, which the reconciliation files list:
+/// a prepayment's interest is billed and repaid in one command, and only the flows tell
+/// the two apart).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Booked {
+    pub accounts: Memo,
+    pub flows: Memo,
+}
+
 fn add(memo: &mut Memo, holder: &str, name: &str, delta: i64) {
     if delta != 0 {
         *memo.entry(format!("{holder}/{name}")).or_insert(0) += delta;
@@ -81,10 +102,17 @@ fn add(memo: &mut Memo, holder: &str, name: &str, delta: i64) {
 
 /// Books one event's changes: each is paired with its counter-account in the same holder's
 /// books, so every holder's bookings balance on their own.
-fn book(memo: &mut Memo, step: Step, changes: &[Change]) {
+fn book(booked: &mut Booked, step: Step, changes: &[Change]) {
     for c in changes {
         let holder = holder_key(c.holder);
-        add(memo, &holder, balance_name(c.balance), c.delta_minor);
+        let balance = balance_name(c.balance);
+        add(&mut booked.accounts, &holder, balance, c.delta_minor);
+        add(
+            &mut booked.flows,
+            &holder,
+            &format!("{}/{balance}", step.name()),
+            c.delta_minor,
+        );
         let counter = match step {
             Step::Disbursed => Some("funding"),
             Step::Charged => Some("income"),
@@ -93,7 +121,7 @@ fn book(memo: &mut Memo, step: Step, changes: &[Change]) {
             Step::WrittenOff => None,
         };
         if let Some(name) = counter {
-            add(memo, &holder, name, -c.delta_minor);
+            add(&mut booked.accounts, &holder, name, -c.delta_minor);
         }
     }
 }
@@ -189,24 +217,109 @@ pub fn fold(
     mut funding: LoanFunding,
     journal: &[(Source, Vec<PostingIntent>)],
     event_day: impl Fn(i32) -> Option<BusinessDate>,
-) -> Result<(LoanFunding, Memo), EventError> {
-    let mut memo = Memo::new();
+) -> Result<(LoanFunding, Booked), EventError> {
+    let mut booked = Booked::default();
     for (source, intents) in journal {
         let on = match source {
             Source::Day(d) => *d,
             Source::Event(seq) => event_day(*seq).expect("every journal event has a day"),
         };
-        for (step, event) in events_of(intents, on) {
-            let out = apply_event(&funding, &event)?;
-            book(&mut memo, step, &out.changes);
-            funding = out.funding;
+        fold_source(&mut funding, &mut booked, intents, on)?;
+    }
+    Ok((funding, booked))
+}
+
+/// Folds one source's postings (a command's, or one day's) into `funding` and `booked`.
+pub fn fold_source(
+    funding: &mut LoanFunding,
+    booked: &mut Booked,
+    intents: &[PostingIntent],
+    on: BusinessDate,
+) -> Result<(), EventError> {
+    for (step, event) in events_of(intents, on) {
+        let out = apply_event(funding, &event)?;
+        book(booked, step, &out.changes);
+        *funding = out.funding;
+    }
+    Ok(())
+}
+
+/// The funding as a positions document left it, so that one more day can be folded on
+/// without replaying the loan: the same state a fold of the loan's journal reaches, since
+/// what events read beyond the balances is the yield period's start and the write-off.
+pub fn resume(doc: &PositionsDoc, day_count: DayCount) -> anyhow::Result<LoanFunding> {
+    let mut funding = funding_of(doc, day_count)?;
+    for (p, f) in funding.funders.iter_mut().zip(&doc.funders) {
+        p.principal_funded_minor = f.principal_funded_minor;
+        p.held = f.balances.to_domain();
+    }
+    funding.platform = doc.platform.to_domain();
+    funding.totals = doc.totals.to_domain();
+    funding.disbursed = doc.funders.iter().any(|f| f.principal_funded_minor > 0);
+    funding.interest_from = doc.interest_from;
+    funding.written_off = doc.written_off;
+    funding.assert_consistent();
+    Ok(funding)
+}
+
+/// `new − old` per `holder/account`, without zeros.
+pub fn difference(old: &Memo, new: &Memo) -> Memo {
+    let mut out = Memo::new();
+    for key in old.keys().chain(new.keys()) {
+        let delta = new.get(key).copied().unwrap_or(0) - old.get(key).copied().unwrap_or(0);
+        if delta != 0 {
+            out.insert(key.clone(), delta);
         }
     }
-    Ok((funding, memo))
+    out
+}
+
+/// The control accounts `deltas` touch (each open is idempotent) and one posting per
+/// account; every holder's postings balance on their own.
+pub fn control_postings(
+    tenant: &str,
+    currency: Currency,
+    deltas: &Memo,
+) -> (Vec<Command>, Vec<Posting>) {
+    let mut opens = Vec::with_capacity(deltas.len());
+    let mut postings = Vec::with_capacity(deltas.len());
+    for (key, delta) in deltas {
+        let (holder, name) = split_key(key);
+        let id = control_account(tenant, currency, holder, name);
+        opens.push(open_command(tenant, currency, holder, name, id));
+        postings.push(Posting {
+            account_id: id,
+            direction: if *delta > 0 {
+                Side::Debit
+            } else {
+                Side::Credit
+            },
+            amount_minor: delta.abs(),
+        });
+    }
+    (opens, postings)
+}
+
+fn open_command(
+    tenant: &str,
+    currency: Currency,
+    holder: &str,
+    name: &str,
+    id: AccountId,
+) -> Command {
+    Command::OpenAccount {
+        id,
+        tenant: tenant.to_string(),
+        owner: owner(holder),
+        purpose: format!("colending_{name}"),
+        currency,
+        normal_side: normal_side(name),
+        constraint: None,
+    }
 }
 
 /// The positions document's balances after a fold.
-pub fn refresh(doc: &mut PositionsDoc, funding: &LoanFunding, memo: Memo) {
+pub fn refresh(doc: &mut PositionsDoc, funding: &LoanFunding, booked: Booked) {
     for (f, p) in doc.funders.iter_mut().zip(&funding.funders) {
         assert_eq!(
             f.partner_id,
@@ -218,7 +331,10 @@ pub fn refresh(doc: &mut PositionsDoc, funding: &LoanFunding, memo: Memo) {
     }
     doc.platform = BalancesDoc::from(&funding.platform);
     doc.totals = BalancesDoc::from(&funding.totals);
-    doc.memo = memo;
+    doc.memo = booked.accounts;
+    doc.flows = booked.flows;
+    doc.interest_from = funding.interest_from;
+    doc.written_off = funding.written_off;
 }
 
 fn split_key(key: &str) -> (&str, &str) {
@@ -263,15 +379,7 @@ pub fn post_difference(
             );
             for (name, delta) in list {
                 let id = control_account(&doc.tenant, doc.currency, holder, name);
-                commands.push(Command::OpenAccount {
-                    id,
-                    tenant: doc.tenant.clone(),
-                    owner: owner(holder),
-                    purpose: format!("colending_{name}"),
-                    currency: doc.currency,
-                    normal_side: normal_side(name),
-                    constraint: None,
-                });
+                commands.push(open_command(&doc.tenant, doc.currency, holder, name, id));
                 postings.push(Posting {
                     account_id: id,
                     direction: if *delta > 0 {

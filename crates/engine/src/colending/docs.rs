@@ -43,8 +43,8 @@ pub struct EligibilityDoc {
     pub products: Vec<String>,
 }
 
-/// How a partner approves. `Callback` is stored and validated; origination does not call
-/// it yet, so a plan naming such a partner declines its loans (nothing is booked).
+/// How a partner approves. A `Callback` partner is asked over HTTP at disbursement
+/// (`approval.rs`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "mode", rename_all = "snake_case")]
 pub enum ApprovalDoc {
@@ -240,6 +240,18 @@ pub struct BalancesDoc {
     pub written_off_minor: i64,
 }
 
+impl BalancesDoc {
+    pub fn to_domain(self) -> Balances {
+        Balances {
+            principal_outstanding_minor: self.principal_outstanding_minor,
+            interest_receivable_minor: self.interest_receivable_minor,
+            fee_receivable_minor: self.fee_receivable_minor,
+            penalty_receivable_minor: self.penalty_receivable_minor,
+            written_off_minor: self.written_off_minor,
+        }
+    }
+}
+
 impl From<&Balances> for BalancesDoc {
     fn from(b: &Balances) -> BalancesDoc {
         BalancesDoc {
@@ -269,10 +281,52 @@ pub struct PositionsDoc {
     pub platform: BalancesDoc,
     pub totals: BalancesDoc,
     pub memo: BTreeMap<String, i64>,
+    /// The date interest has been charged through, where the funders' next yield period
+    /// starts; with `written_off`, what close of business needs to move the positions
+    /// without replaying the loan.
+    #[serde(default)]
+    pub interest_from: Option<BusinessDate>,
+    #[serde(default)]
+    pub written_off: bool,
+    /// The first day of the loan's current delinquency (its day less its DPD), if any.
+    #[serde(default)]
+    pub overdue_since: Option<BusinessDate>,
+    /// Movements recorded so far (`MoveDoc`s); the next one's number.
+    #[serde(default)]
+    pub moves: u32,
+    /// The gross flows booked so far per `holder/step/balance` (`books::Booked::flows`).
+    #[serde(default)]
+    pub flows: BTreeMap<String, i64>,
 }
 
 pub fn positions_doc_id(loan_id: Uuid) -> Uuid {
     Uuid::new_v5(&NS, format!("funding:{loan_id}").as_bytes())
+}
+
+pub const MOVE: &str = "funding_move";
+
+/// What one command or one close-of-business day changed in a co-lent loan's positions,
+/// kept (closed, under its business day) so a day's movements can be read back for the
+/// reconciliation files. `deltas` is debit minus credit per `holder/account`, exactly what
+/// was posted to the control accounts for the loan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MoveDoc {
+    pub loan_id: Uuid,
+    /// The loan's movements are numbered from 0 in the order they were committed.
+    pub seq: u32,
+    pub day: BusinessDate,
+    /// `event:<seq>` for a loan command, `cob` for close of business.
+    pub source: String,
+    pub deltas: BTreeMap<String, i64>,
+    /// The movement's flows per `holder/step/balance` (step: disbursed, charged, repaid,
+    /// written_off): what the reconciliation files list.
+    pub flows: BTreeMap<String, i64>,
+    pub overdue_since_before: Option<BusinessDate>,
+    pub overdue_since: Option<BusinessDate>,
+}
+
+pub fn move_doc_id(loan_id: Uuid, n: u32) -> Uuid {
+    Uuid::new_v5(&NS, format!("move:{loan_id}:{n}").as_bytes())
 }
 
 /// What a partner disbursed on one business day, for its daily quota.

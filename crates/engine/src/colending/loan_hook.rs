@@ -3,13 +3,14 @@
 //! later command, the positions after the command and the control-account entries that
 //! move them. Loans of a product without a plan get nothing added.
 
+use super::approval::{self, ApprovalRequest, Verdict};
 use super::books::{self, control_account};
 use super::docs::{
     self, encode, find, partner_day_id, partner_id, partner_uuid, write, ApprovalDoc,
     PartnerDayDoc, PartnerDoc, Place, PlanDoc, PositionsDoc, Versioned, PARTNER, PARTNER_DAY, PLAN,
     POSITIONS,
 };
-use super::{ColendingError, FunderReason};
+use super::{moves, ColendingError, FunderReason};
 use crate::loans::replay;
 use crate::{Command, Engine};
 use colending::{
@@ -78,16 +79,27 @@ pub(crate) async fn attach(
         .filter_map(|e| Some((e.seq, BusinessDate::from_epoch_days(e.day)?)))
         .collect();
     let funding = books::funding_of(&doc, after.config.repayment.day_count)?;
-    let (funding, memo) = books::fold(funding, &journal, |seq| day_of.get(&seq).copied())
+    let (funding, booked) = books::fold(funding, &journal, |seq| day_of.get(&seq).copied())
         .map_err(|e| anyhow::anyhow!("loan {}: funders' positions: {e}", row.id))?;
     let mut new_doc = doc.clone();
-    books::refresh(&mut new_doc, &funding, memo);
+    books::refresh(&mut new_doc, &funding, booked);
     let entry_name = format!("event:{new_seq}");
     commands.extend(books::post_difference(
         &new_doc,
         &doc.memo,
         &new_doc.memo,
         &entry_name,
+    ));
+    let deltas = books::difference(&doc.memo, &new_doc.memo);
+    let flows = books::difference(&doc.flows, &new_doc.flows);
+    let overdue = moves::overdue_since(after, until);
+    domain.extend(moves::record(
+        &mut new_doc,
+        overdue,
+        deltas,
+        flows,
+        until,
+        entry_name,
     ));
     domain.push(write(
         Place {
@@ -162,15 +174,61 @@ async fn choose_funders(
             share: s.share,
         })
         .collect();
-    // Callback approval is not called yet: such a funder counts as declining.
-    let declined: BTreeSet<_> = docs_by_id
-        .values()
-        .filter(|d| matches!(d.spec.approval, ApprovalDoc::Callback { .. }))
-        .map(|d| partner_id(d.id))
-        .collect();
-    let chosen = FundingPlan::Fixed(shares)
-        .choose(&partners, &rules, &request, &usage, &declined)
-        .map_err(|d| declined_error(&d, &docs_by_id))?;
+    // Callback funders are asked here, before the loan's submission: a decline (or a
+    // timeout, a malformed answer, a bad signature) books nothing and the plan chooses
+    // again without that funder; a fixed plan cannot, so the loan is declined.
+    let plan_choice = FundingPlan::Fixed(shares);
+    let mut declined = BTreeSet::new();
+    let mut answers: HashMap<uuid::Uuid, (String, String)> = HashMap::new();
+    let chosen = loop {
+        let chosen = plan_choice
+            .choose(&partners, &rules, &request, &usage, &declined)
+            .map_err(|d| declined_error(&d, &answers))?;
+        let parts = colending::split_by_shares(
+            principal.amount_minor(),
+            principal.currency(),
+            &chosen.iter().map(|s| s.share).collect::<Vec<_>>(),
+        );
+        let mut refused = false;
+        for (s, part) in chosen.iter().zip(parts) {
+            let id = partner_uuid(s.partner_id);
+            let Some(ApprovalDoc::Callback {
+                url,
+                secret,
+                timeout_ms,
+            }) = docs_by_id.get(&id).map(|d| &d.spec.approval)
+            else {
+                continue;
+            };
+            if answers.contains_key(&id) {
+                continue;
+            }
+            let ask = ApprovalRequest {
+                loan_id: row.id,
+                partner_id: id,
+                product_id: row.product_id,
+                currency: principal.currency().code().into(),
+                amount_minor: part,
+                share: s.share.to_string(),
+                term_months: loan.config.repayment.term_months,
+                business_date: day,
+            };
+            match approval::ask(url, secret, *timeout_ms, &ask, engine.now_ms()).await {
+                Verdict::Approved => {
+                    answers.insert(id, ("approved".into(), String::new()));
+                }
+                Verdict::Declined { code, reason } => {
+                    answers.insert(id, (code.into(), reason));
+                    declined.insert(s.partner_id);
+                    refused = true;
+                    break;
+                }
+            }
+        }
+        if !refused {
+            break chosen;
+        }
+    };
     let funders: Vec<_> = chosen
         .iter()
         .map(|s| {
@@ -191,6 +249,11 @@ async fn choose_funders(
         platform: Default::default(),
         totals: Default::default(),
         memo: Default::default(),
+        interest_from: None,
+        written_off: false,
+        overdue_since: None,
+        moves: 0,
+        flows: Default::default(),
     };
     let parts = colending::split_by_shares(
         principal.amount_minor(),
@@ -241,20 +304,17 @@ async fn principal_outstanding(engine: &Engine, p: &PartnerDoc) -> anyhow::Resul
     })
 }
 
-fn declined_error(d: &Decline, docs_by_id: &HashMap<uuid::Uuid, PartnerDoc>) -> ColendingError {
+/// The decline with every funder's reason; `answers` are the callback funders' (code,
+/// reason), a declined one's standing for its `Declined`.
+fn declined_error(d: &Decline, answers: &HashMap<uuid::Uuid, (String, String)>) -> ColendingError {
     let reasons = d
         .reasons
         .iter()
         .map(|(pid, reason)| {
             let partner_id = partner_uuid(*pid);
-            let callback = docs_by_id
-                .get(&partner_id)
-                .is_some_and(|p| matches!(p.spec.approval, ApprovalDoc::Callback { .. }));
+            let answer = answers.get(&partner_id);
             let (code, text) = match reason {
-                DeclineReason::Declined if callback => (
-                    "approval_unavailable".to_string(),
-                    "callback approval is not available yet; the partner cannot approve".into(),
-                ),
+                DeclineReason::Declined if answer.is_some() => answer.cloned().expect("checked"),
                 DeclineReason::UnknownPartner => ("unknown_partner".into(), reason.to_string()),
                 DeclineReason::Ineligible(i) => (
                     format!("ineligible_{}", format!("{i:?}").to_lowercase()),

@@ -10,11 +10,15 @@
 //!
 //! Money flows and T-accounts: docs/co-lending.md.
 
+pub mod approval;
 pub mod books;
 pub(crate) mod check;
+pub(crate) mod cob;
 pub mod docs;
 pub(crate) mod loan_hook;
+pub(crate) mod moves;
 mod partners;
+pub mod recon;
 
 pub use check::check_positions;
 pub use docs::{
@@ -38,7 +42,8 @@ pub const FUNDERS_MAX: usize = 16;
 pub struct FunderReason {
     pub partner_id: Uuid,
     /// Stable: unknown_partner, ineligible_<rule>, quota, daily_quota, concentration,
-    /// declined, approval_unavailable, incomplete.
+    /// declined, callback_timeout, callback_malformed, callback_bad_signature,
+    /// callback_status, callback_unreachable, incomplete.
     pub code: String,
     pub reason: String,
 }

@@ -205,6 +205,18 @@ const TABLE: &[RouteAccess] = &[
         PartyOf::FundingPartner,
     ),
     r(
+        "GET",
+        "/v1/funding-partners/{id}/recon/{date}",
+        FUNDING_READERS,
+        PartyOf::FundingPartner,
+    ),
+    r(
+        "GET",
+        "/v1/funding-partners/{id}/recon/{date}/{file}",
+        FUNDING_READERS,
+        PartyOf::FundingPartner,
+    ),
+    r(
         "POST",
         "/v1/loan-products/{id}/funding-plan",
         OPS,

@@ -32,6 +32,7 @@ pub fn routes() -> Router<AppState> {
             "/v1/loan-products/{id}/funding-plan",
             post(set_plan).get(get_plan),
         )
+        .merge(super::colending_recon::routes())
 }
 
 /// Reads see every tenant for `*` principals.

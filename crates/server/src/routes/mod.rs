@@ -4,6 +4,7 @@ pub mod cob;
 pub mod colending;
 pub mod compliance;
 pub mod customers;
+pub mod colending_recon;
 pub mod decisions;
 pub mod keys;
 pub mod ledger;

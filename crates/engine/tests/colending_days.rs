@@ -1,0 +1,274 @@
+//! Co-lent loans over close of business, on SQLite and PostgreSQL: the day a loan is
+//! billed, charged a late fee or penalty, or written off moves its funders' positions and
+//! control accounts that same day, so after every close of business the positions equal
+//! the loan's balances and the control accounts equal the positions, without waiting for
+//! the loan's next command.
+
+use engine::cob::{self, CobConfig};
+use engine::colending::{
+    self as cl, books, ApprovalDoc, ChargeRuleDoc, EligibilityDoc, Kind, PartnerSpec, PlanSpec,
+    PositionsDoc, ShareDoc,
+};
+use engine::loans::{self, Action, Application};
+use engine::{simulation, Engine, EngineConfig};
+use lending::loan::{LoanConfig, LoanStatus};
+use lending::product::Component;
+use lending::LoanProduct;
+use money::{BusinessDate, Currency, Decimal, Money};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+mod recon_check;
+
+const TENANT: &str = "t1";
+const SEED: u64 = 0xc0b_c01e;
+
+fn cny(minor: i64) -> Money {
+    Money::from_minor(minor, Currency::Cny)
+}
+
+fn bank(name: &str, yield_annual: Option<&str>) -> PartnerSpec {
+    PartnerSpec {
+        name: name.into(),
+        kind: Kind::Bank,
+        currency: Currency::Cny,
+        yield_annual: yield_annual.map(|y| y.parse().unwrap()),
+        quota_minor: 10_000_000_000,
+        daily_quota_minor: 10_000_000_000,
+        eligibility: EligibilityDoc::default(),
+        approval: ApprovalDoc::Auto,
+    }
+}
+
+/// Sets up a plan of the platform and two banks on a product; returns the partners' ids.
+pub async fn three_funders(e: &Engine, product_id: Uuid) -> [Uuid; 3] {
+    let (a, _) = cl::create_partner(e, TENANT, Uuid::now_v7(), bank("bank a", Some("0.068")))
+        .await
+        .unwrap();
+    let (b, _) = cl::create_partner(e, TENANT, Uuid::now_v7(), bank("trust b", None))
+        .await
+        .unwrap();
+    let platform = cl::platform_partner_id(TENANT, Currency::Cny);
+    let share = |partner_id, s: &str| ShareDoc {
+        partner_id,
+        share: s.parse().unwrap(),
+    };
+    let spec = PlanSpec {
+        shares: vec![
+            share(platform, "0.35"),
+            share(a.doc.id, "0.4"),
+            share(b.doc.id, "0.25"),
+        ],
+        platform_share_min: Decimal::new(3, 1),
+        fees: ChargeRuleDoc::Platform,
+        penalties: ChargeRuleDoc::ProRata,
+    };
+    cl::set_plan(e, TENANT, product_id, Currency::Cny, Uuid::now_v7(), spec)
+        .await
+        .unwrap();
+    [platform, a.doc.id, b.doc.id]
+}
+
+/// The positions equal the loan's balances as the loan stands on the open day.
+fn positions_match_loan(doc: &PositionsDoc, view: &loans::LoanView, day: BusinessDate) {
+    let loan = &view.loan;
+    let t = &doc.totals;
+    let at = format!("loan {} on {day}", doc.loan_id);
+    if loan.status == LoanStatus::WrittenOff {
+        // Everything the loan was owed moved to written off, the day it was written off.
+        assert!(doc.written_off, "{at}");
+        assert_eq!(t.principal_outstanding_minor, 0, "{at}");
+        assert!(
+            t.written_off_minor >= loan.principal_outstanding_minor(),
+            "{at}"
+        );
+        return;
+    }
+    assert_eq!(
+        t.principal_outstanding_minor,
+        loan.principal_outstanding_minor(),
+        "{at}"
+    );
+    for (held, component) in [
+        (t.interest_receivable_minor, Component::Interest),
+        (t.fee_receivable_minor, Component::Fee),
+        (t.penalty_receivable_minor, Component::Penalty),
+    ] {
+        assert_eq!(
+            held,
+            loan.outstanding_minor(component),
+            "{at}: {component:?}"
+        );
+    }
+    let overdue = (loan.dpd > 0)
+        .then(|| BusinessDate::from_epoch_days(day.to_epoch_days() - loan.dpd as i32 + 1).unwrap());
+    assert_eq!(doc.overdue_since, overdue, "{at}: delinquency");
+}
+
+/// Every holder's control accounts equal the sum of its positions over the loans.
+pub async fn control_accounts_match(e: &Engine, docs: &[PositionsDoc]) {
+    let mut sums: BTreeMap<(String, &str), i64> = BTreeMap::new();
+    for doc in docs {
+        let mut holders: Vec<(String, &cl::docs::BalancesDoc)> = doc
+            .funders
+            .iter()
+            .map(|f| (f.partner_id.to_string(), &f.balances))
+            .collect();
+        holders.push(("platform".into(), &doc.platform));
+        for (holder, b) in holders {
+            for (name, v) in [
+                ("principal", b.principal_outstanding_minor),
+                ("interest", b.interest_receivable_minor),
+                ("fee", b.fee_receivable_minor),
+                ("penalty", b.penalty_receivable_minor),
+                ("written_off", b.written_off_minor),
+            ] {
+                *sums.entry((holder.clone(), name)).or_insert(0) += v;
+            }
+        }
+    }
+    for ((holder, name), expected) in sums {
+        let id = books::control_account(TENANT, Currency::Cny, &holder, name);
+        let balance = match e.account(id).await.unwrap() {
+            Some(a) => a.balances.debits_posted_minor - a.balances.credits_posted_minor,
+            None => 0,
+        };
+        assert_eq!(balance, expected, "{holder}/{name}");
+    }
+}
+
+pub async fn disburse(
+    e: &Engine,
+    product_id: Uuid,
+    amount_minor: i64,
+    term: u32,
+    day: BusinessDate,
+) -> Uuid {
+    let id = Uuid::now_v7();
+    let config =
+        LoanConfig::from_product(&LoanProduct::example_cny(), cny(amount_minor), term, 10).unwrap();
+    loans::apply_for_loan(
+        e,
+        Application {
+            id,
+            tenant: TENANT.into(),
+            borrower: "b".into(),
+            product_id,
+            product_version: 1,
+            config,
+            decision_id: None,
+        },
+    )
+    .await
+    .unwrap();
+    loans::decide(e, id, true).await.unwrap();
+    loans::execute(e, id, Action::Disburse { payee: None }, day, Uuid::now_v7())
+        .await
+        .unwrap();
+    id
+}
+
+#[tokio::test]
+async fn close_of_business_moves_funders_positions_every_day() {
+    for ts in testkit::all_stores().await {
+        let name = ts.name;
+        let e = Engine::start(ts.store.clone(), EngineConfig::default())
+            .await
+            .unwrap();
+        let mut rng = StdRng::seed_from_u64(SEED);
+        let start: BusinessDate = "2026-01-15".parse().unwrap();
+        loans::init_business_date(&e, start).await.unwrap();
+        let product_id = Uuid::now_v7();
+        let partners = three_funders(&e, product_id).await;
+        let mut ids = Vec::new();
+        for _ in 0..12 {
+            let amount = rng.gen_range(100_000..3_000_000);
+            ids.push(disburse(&e, product_id, amount, rng.gen_range(2..=6), start).await);
+        }
+        // Per partner: its control accounts at the end of the day before the one to check
+        // and at the end of that day, and the day before's balances file.
+        let zero: recon_check::Snapshot = recon_check::ACCOUNTS.iter().map(|a| (*a, 0)).collect();
+        let mut books = Vec::new();
+        for &p in &partners {
+            let end = recon_check::snapshot(&e, TENANT, p).await;
+            books.push((zero.clone(), end, recon_check::Balances::new()));
+        }
+        let mut overdue = BTreeMap::new();
+        // Half the loans are never repaid (they go overdue, pay penalty and late fees and
+        // are written off at 10 days past due); the others are repaid now and then.
+        let (mut cob_moves, mut checked) = (0, 0);
+        for day in 0..50 {
+            let closed = loans::business_date(&e).await.unwrap().unwrap();
+            cob::close_business_day(&e, CobConfig::default(), &|_| {})
+                .await
+                .unwrap();
+            // The closed day's files re-add to what the ledger held at its end.
+            for (&p, (before, end, balances)) in partners.iter().zip(books.iter_mut()) {
+                *balances = recon_check::check_day(
+                    &e,
+                    (TENANT, p),
+                    closed,
+                    (before, balances),
+                    end,
+                    &overdue,
+                    day % 10 == 0,
+                )
+                .await;
+            }
+            let today = loans::business_date(&e).await.unwrap().unwrap();
+            if day == 10 {
+                ids.push(disburse(&e, product_id, 900_000, 3, today).await);
+            }
+            let mut docs = Vec::new();
+            for (i, &id) in ids.iter().enumerate() {
+                let view = loans::load(&e, id).await.unwrap();
+                let doc = cl::loan_funding(&e, id).await.unwrap().unwrap();
+                positions_match_loan(&doc, &view, today);
+                checked += 1;
+                docs.push(doc);
+                if i % 2 == 0 && day % 9 == 4 && view.loan.status == LoanStatus::Active {
+                    let amount = cny(rng.gen_range(50_000..400_000));
+                    let action = match day % 2 {
+                        0 => Action::PrepayPartial { amount },
+                        _ => Action::Repay { amount },
+                    };
+                    match loans::execute(&e, id, action, today, Uuid::now_v7()).await {
+                        Ok(_) | Err(loans::LoanUseError::Loan(_)) => {}
+                        Err(err) => panic!("{name}: {err}"),
+                    }
+                    let doc = cl::loan_funding(&e, id).await.unwrap().unwrap();
+                    positions_match_loan(&doc, &loans::load(&e, id).await.unwrap(), today);
+                    *docs.last_mut().unwrap() = doc;
+                }
+            }
+            control_accounts_match(&e, &docs).await;
+            cob_moves = docs.iter().map(|d| d.moves).sum::<u32>();
+            overdue.clear();
+            for &id in &ids {
+                let loan = loans::load(&e, id).await.unwrap().loan;
+                if loan.dpd > 0 && loan.status == LoanStatus::Active {
+                    overdue.insert(id, loan.dpd);
+                }
+            }
+            for (&p, (before, end, _)) in partners.iter().zip(books.iter_mut()) {
+                *before = std::mem::replace(end, recon_check::snapshot(&e, TENANT, p).await);
+            }
+        }
+        let written_off = {
+            let mut n = 0;
+            for &id in &ids {
+                simulation::check_loan(&e, id).await.unwrap();
+                n += usize::from(
+                    loans::load(&e, id).await.unwrap().loan.status == LoanStatus::WrittenOff,
+                );
+            }
+            n
+        };
+        assert!(written_off > 0, "{name}: some loans were written off");
+        let report = engine::verify(e.store(), |_| {}).await.unwrap();
+        assert!(report.ok(), "{name}: {report:?}");
+        println!("{name}: {checked} loan-days checked, {cob_moves} position movements, {written_off} loans written off");
+    }
+}

@@ -1,0 +1,172 @@
+//! Checks a partner's reconciliation files of a day against the ledger: the end-of-day
+//! balances re-add, loan by loan, from the day before's and the day's movements, their
+//! sums are the partner's control accounts at the end of the day, the settlement is what
+//! the `funding` and `collected` accounts moved, and the manifest describes the files.
+
+use engine::colending::{books, recon};
+use engine::Engine;
+use money::{BusinessDate, Currency};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// A partner's control accounts at the end of a day (debit minus credit).
+pub type Snapshot = BTreeMap<&'static str, i64>;
+
+pub const ACCOUNTS: [&str; 7] = [
+    "principal",
+    "interest",
+    "fee",
+    "penalty",
+    "written_off",
+    "funding",
+    "collected",
+];
+
+pub async fn snapshot(e: &Engine, tenant: &str, partner: Uuid) -> Snapshot {
+    let mut out = Snapshot::new();
+    for name in ACCOUNTS {
+        let id = books::control_account(tenant, Currency::Cny, &partner.to_string(), name);
+        let v = match e.account(id).await.unwrap() {
+            Some(a) => a.balances.debits_posted_minor - a.balances.credits_posted_minor,
+            None => 0,
+        };
+        out.insert(name, v);
+    }
+    out
+}
+
+/// One file's bytes as streamed, with its summary.
+pub async fn read(
+    e: &Engine,
+    tenant: &str,
+    partner: Uuid,
+    date: BusinessDate,
+    name: &str,
+) -> (String, recon::FileSummary) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(2);
+    let collect = async move {
+        let mut bytes = Vec::new();
+        while let Some(chunk) = rx.recv().await {
+            bytes.extend(chunk);
+        }
+        bytes
+    };
+    let (summary, bytes) = tokio::join!(
+        recon::stream_file(e, tenant, partner, date, name, tx),
+        collect
+    );
+    let summary = summary.unwrap();
+    assert_eq!(summary.bytes, bytes.len() as u64);
+    assert_eq!(summary.sha256, <[u8; 32]>::from(Sha256::digest(&bytes)));
+    (String::from_utf8(bytes).unwrap(), summary)
+}
+
+/// Rows of a file keyed by loan id, amounts summed per loan (a loan may move twice a day).
+fn by_loan(text: &str, skip: usize) -> BTreeMap<String, Vec<i64>> {
+    let mut out: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for line in text.lines().skip(1) {
+        let cols: Vec<&str> = line.split(',').collect();
+        let amounts: Vec<i64> = cols[skip..].iter().map(|c| c.parse().unwrap()).collect();
+        let row = out
+            .entry(cols[0].to_string())
+            .or_insert_with(|| vec![0; amounts.len()]);
+        for (x, a) in row.iter_mut().zip(amounts) {
+            *x += a;
+        }
+    }
+    out
+}
+
+/// The day's end-of-day balances per loan (`balances.csv`), for the next day's check.
+pub type Balances = BTreeMap<String, Vec<i64>>;
+
+/// Checks one partner's files of `date`; `overdue` is every loan's days past due at the
+/// end of the day (active loans only). Returns the day's balances.
+pub async fn check_day(
+    e: &Engine,
+    (tenant, partner): (&str, Uuid),
+    date: BusinessDate,
+    before: (&Snapshot, &Balances),
+    end: &Snapshot,
+    overdue: &BTreeMap<Uuid, u32>,
+    with_manifest: bool,
+) -> Balances {
+    let at = format!("partner {partner} on {date}");
+    let mut files = BTreeMap::new();
+    for spec in &recon::FILES {
+        files.insert(spec.name, read(e, tenant, partner, date, spec.name).await);
+    }
+    let text = |name: &str| files[name].0.as_str();
+    let balances = by_loan(text("balances.csv"), 1);
+    let disbursed = by_loan(text("disbursements.csv"), 2);
+    let repaid = by_loan(text("repayments.csv"), 2);
+    let charged = by_loan(text("charges.csv"), 2);
+    let written_off = by_loan(text("write_offs.csv"), 2);
+    // Loan by loan: yesterday's balances plus the day's movements are today's.
+    let mut loans: Vec<&String> = balances.keys().chain(before.1.keys()).collect();
+    loans.sort();
+    loans.dedup();
+    let get =
+        |m: &BTreeMap<String, Vec<i64>>, loan: &String, i: usize| m.get(loan).map_or(0, |v| v[i]);
+    for loan in loans {
+        let prev = |i| get(before.1, loan, i);
+        let expected = [
+            prev(0) + get(&disbursed, loan, 0) - get(&repaid, loan, 0) - get(&written_off, loan, 0),
+            prev(1) + get(&charged, loan, 0) - get(&repaid, loan, 1) - get(&written_off, loan, 1),
+            prev(2) + get(&charged, loan, 1) - get(&repaid, loan, 2) - get(&written_off, loan, 2),
+            prev(3) + get(&charged, loan, 2) - get(&repaid, loan, 3) - get(&written_off, loan, 3),
+            prev(4) + get(&written_off, loan, 4),
+        ];
+        let today: Vec<i64> = (0..5).map(|i| get(&balances, loan, i)).collect();
+        assert_eq!(today, expected, "{at}: loan {loan} re-adds");
+    }
+    // The balances add up to the control accounts at the end of the day.
+    for (i, name) in ACCOUNTS[..5].iter().enumerate() {
+        let sum: i64 = balances.values().map(|v| v[i]).sum();
+        assert_eq!(sum, end[name], "{at}: {name}");
+    }
+    // The settlement is what the partner's funding and collected accounts moved.
+    let row: Vec<&str> = text("settlement.csv")
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .collect();
+    let [out, collected, net] = [2, 3, 4].map(|i| row[i].parse::<i64>().unwrap());
+    assert_eq!(out, before.0["funding"] - end["funding"], "{at}: disbursed");
+    assert_eq!(
+        collected,
+        end["collected"] - before.0["collected"],
+        "{at}: collected"
+    );
+    assert_eq!(net, collected - out);
+    let total = |m: &BTreeMap<String, Vec<i64>>, i: usize| m.values().map(|v| v[i]).sum::<i64>();
+    assert_eq!(out, total(&disbursed, 0), "{at}");
+    assert_eq!(collected, total(&repaid, 4), "{at}");
+    // Overdue: the loans past due at the end of the day, with their days past due.
+    let listed: BTreeMap<Uuid, u32> = text("overdue.csv")
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            (c[0].parse().unwrap(), c[2].parse().unwrap())
+        })
+        .collect();
+    assert_eq!(&listed, overdue, "{at}: overdue loans");
+    assert_eq!(
+        text("guarantee_claims.csv").lines().count(),
+        1,
+        "{at}: no guarantee claims yet"
+    );
+    // The manifest describes the same files and carries a signed tree head.
+    if with_manifest {
+        let m = recon::manifest(e, tenant, partner, date).await.unwrap();
+        assert!(m.closed, "{at}: the day is closed");
+        for f in &m.files {
+            assert_eq!(&files[f.name].1, f, "{at}: {}", f.name);
+        }
+        assert!(m.tree_head.tree_size > 0);
+    }
+    balances
+}

@@ -1,0 +1,207 @@
+//! Callback approval against a real local HTTP server, on SQLite and PostgreSQL: the
+//! funder that approves (after checking the request's signature) funds the loan; one that
+//! declines, hangs past its timeout, answers garbage or signs its answer wrongly declines
+//! it with its reason, and nothing is booked.
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use engine::colending::approval::{self, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use engine::colending::{
+    self as cl, ApprovalDoc, ChargeRuleDoc, ColendingError, EligibilityDoc, Kind, PartnerSpec,
+    PlanSpec, ShareDoc,
+};
+use engine::loans::{self, Action, Application, LoanUseError};
+use engine::{Engine, EngineConfig};
+use lending::loan::LoanConfig;
+use lending::LoanProduct;
+use money::{Currency, Money};
+use std::time::Duration;
+use uuid::Uuid;
+
+const TENANT: &str = "t1";
+const SECRET: &str = "0123456789abcdef-secret";
+
+fn header<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
+    h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+/// Answers `body` signed over the request's timestamp and id (`bad`: signed wrongly).
+fn answer(h: &HeaderMap, body: &str, bad: bool) -> (StatusCode, HeaderMap, String) {
+    let id: Uuid = header(h, IDEMPOTENCY_HEADER).parse().unwrap();
+    let secret = if bad { "another-secret-of-16+" } else { SECRET };
+    let sig = approval::signature(secret, header(h, TIMESTAMP_HEADER), id, body.as_bytes());
+    let mut out = HeaderMap::new();
+    out.insert(SIGNATURE_HEADER, sig.parse().unwrap());
+    (StatusCode::OK, out, body.to_string())
+}
+
+/// The request's signature must verify, or the funder refuses to answer (401).
+fn verified(h: &HeaderMap, body: &Bytes) -> bool {
+    let Ok(id) = header(h, IDEMPOTENCY_HEADER).parse::<Uuid>() else {
+        return false;
+    };
+    approval::signature(SECRET, header(h, TIMESTAMP_HEADER), id, body)
+        == header(h, SIGNATURE_HEADER)
+}
+
+async fn funder() -> String {
+    let app = Router::new()
+        .route(
+            "/approve",
+            post(|h: HeaderMap, body: Bytes| async move {
+                if !verified(&h, &body) {
+                    return (StatusCode::UNAUTHORIZED, HeaderMap::new(), String::new());
+                }
+                answer(&h, r#"{"decision":"approve","reasons":[]}"#, false)
+            }),
+        )
+        .route(
+            "/decline",
+            post(|h: HeaderMap| async move {
+                answer(
+                    &h,
+                    r#"{"decision":"decline","reasons":["score too low"]}"#,
+                    false,
+                )
+            }),
+        )
+        .route(
+            "/hang",
+            post(|h: HeaderMap| async move {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                answer(&h, r#"{"decision":"approve"}"#, false)
+            }),
+        )
+        .route(
+            "/garbage",
+            post(|h: HeaderMap| async move { answer(&h, "<html>ok</html>", false) }),
+        )
+        .route(
+            "/badsig",
+            post(|h: HeaderMap| async move { answer(&h, r#"{"decision":"approve"}"#, true) }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+async fn disburse(e: &Engine, product_id: Uuid) -> Result<Uuid, LoanUseError> {
+    let id = Uuid::now_v7();
+    let amount = Money::from_minor(1_000_000, Currency::Cny);
+    let config = LoanConfig::from_product(&LoanProduct::example_cny(), amount, 6, 90).unwrap();
+    loans::apply_for_loan(
+        e,
+        Application {
+            id,
+            tenant: TENANT.into(),
+            borrower: "b".into(),
+            product_id,
+            product_version: 1,
+            config,
+            decision_id: None,
+        },
+    )
+    .await?;
+    loans::decide(e, id, true).await?;
+    let today = loans::business_date(e).await.unwrap().unwrap();
+    loans::execute(
+        e,
+        id,
+        Action::Disburse { payee: None },
+        today,
+        Uuid::now_v7(),
+    )
+    .await?;
+    Ok(id)
+}
+
+#[tokio::test]
+async fn callback_funders_approve_or_decline_over_http_before_anything_is_booked() {
+    let base = funder().await;
+    for ts in testkit::all_stores().await {
+        let name = ts.name;
+        let e = Engine::start(ts.store.clone(), EngineConfig::default())
+            .await
+            .unwrap();
+        loans::init_business_date(&e, "2026-01-15".parse().unwrap())
+            .await
+            .unwrap();
+        let platform = cl::platform_partner_id(TENANT, Currency::Cny);
+        for (path, code) in [
+            ("approve", None),
+            ("decline", Some(("declined", "score too low"))),
+            ("hang", Some(("callback_timeout", "300 ms"))),
+            ("garbage", Some(("callback_malformed", "JSON"))),
+            ("badsig", Some(("callback_bad_signature", "signature"))),
+        ] {
+            let spec = PartnerSpec {
+                name: format!("bank {path}"),
+                kind: Kind::Bank,
+                currency: Currency::Cny,
+                yield_annual: None,
+                quota_minor: 1_000_000_000,
+                daily_quota_minor: 1_000_000_000,
+                eligibility: EligibilityDoc::default(),
+                approval: ApprovalDoc::Callback {
+                    url: format!("{base}/{path}"),
+                    secret: SECRET.into(),
+                    timeout_ms: 300,
+                },
+            };
+            let (bank, _) = cl::create_partner(&e, TENANT, Uuid::now_v7(), spec)
+                .await
+                .unwrap();
+            let product_id = Uuid::now_v7();
+            let shares = vec![
+                ShareDoc {
+                    partner_id: platform,
+                    share: "0.5".parse().unwrap(),
+                },
+                ShareDoc {
+                    partner_id: bank.doc.id,
+                    share: "0.5".parse().unwrap(),
+                },
+            ];
+            let plan = PlanSpec {
+                shares,
+                platform_share_min: "0.3".parse().unwrap(),
+                fees: ChargeRuleDoc::Platform,
+                penalties: ChargeRuleDoc::Platform,
+            };
+            cl::set_plan(&e, TENANT, product_id, Currency::Cny, Uuid::now_v7(), plan)
+                .await
+                .unwrap();
+            let before = engine::verify(e.store(), |_| {}).await.unwrap();
+            match (disburse(&e, product_id).await, code) {
+                (Ok(loan), None) => {
+                    let doc = cl::loan_funding(&e, loan).await.unwrap().unwrap();
+                    assert_eq!(doc.funders[1].principal_funded_minor, 500_000, "{name}");
+                }
+                (
+                    Err(LoanUseError::Colending(ColendingError::Declined { reasons })),
+                    Some((c, text)),
+                ) => {
+                    let r = reasons
+                        .iter()
+                        .find(|r| r.partner_id == bank.doc.id)
+                        .unwrap();
+                    assert_eq!(r.code, c, "{name} {path}: {reasons:?}");
+                    assert!(r.reason.contains(text), "{name} {path}: {}", r.reason);
+                    let p = reasons.iter().find(|r| r.partner_id == platform).unwrap();
+                    assert_eq!(p.code, "incomplete", "{name} {path}");
+                    let after = engine::verify(e.store(), |_| {}).await.unwrap();
+                    assert_eq!(
+                        before.entries_checked, after.entries_checked,
+                        "{name} {path}: nothing posted"
+                    );
+                }
+                (other, _) => panic!("{name} {path}: {:?}", other.map_err(|e| e.to_string())),
+            }
+        }
+        let report = engine::verify(e.store(), |_| {}).await.unwrap();
+        assert!(report.ok(), "{name}: {report:?}");
+    }
+}
