@@ -10,6 +10,7 @@ pub mod cob;
 pub mod colending;
 mod decisions;
 mod error;
+pub mod events;
 pub mod loans;
 pub mod rc_simulation;
 pub mod revolving;
@@ -188,7 +189,7 @@ impl Engine {
     /// Stores a credit decision for audit, returning once it is durable. Concurrent
     /// decisions share one transaction (group commit).
     pub async fn record_decision(&self, row: store::DecisionRow) -> Result<(), EngineError> {
-        self.decisions.record(row).await
+        self.decisions.record(row, None).await
     }
 
     pub fn store(&self) -> &Store {
