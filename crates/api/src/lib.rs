@@ -21,3 +21,5 @@ mod cob_wire;
 pub use cob_wire::*;
 mod colending_wire;
 pub use colending_wire::*;
+mod events_wire;
+pub use events_wire::*;

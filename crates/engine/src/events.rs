@@ -17,39 +17,111 @@ use uuid::Uuid;
 
 /// Every event type, with what it reports.
 pub const CATALOGUE: &[(&str, &str)] = &[
-    ("loan.created", "a term loan was applied for or signed (stage in the payload)"),
+    (
+        "loan.created",
+        "a term loan was applied for or signed (stage in the payload)",
+    ),
     ("loan.approved", "a term loan application was approved"),
     ("loan.declined", "a term loan application was declined"),
     ("loan.disbursed", "a term loan's principal was paid out"),
     ("loan.repaid", "a repayment was applied to a term loan"),
     ("loan.prepaid", "a term loan was paid off early"),
-    ("loan.prepaid_partially", "part of a term loan's principal was prepaid"),
-    ("loan.refunded", "an overpayment of a term loan was refunded"),
+    (
+        "loan.prepaid_partially",
+        "part of a term loan's principal was prepaid",
+    ),
+    (
+        "loan.refunded",
+        "an overpayment of a term loan was refunded",
+    ),
     ("loan.reversed", "a term loan command was reversed"),
-    ("loan.payment_missed", "close of business found an installment unpaid the day after it fell due"),
-    ("loan.written_off", "close of business wrote a term loan off"),
+    (
+        "loan.payment_missed",
+        "close of business found an installment unpaid the day after it fell due",
+    ),
+    (
+        "loan.written_off",
+        "close of business wrote a term loan off",
+    ),
     ("line.opened", "a credit line was opened"),
-    ("line.limit_changed", "a credit line's limit or temporary limit changed"),
-    ("line.status_changed", "a credit line was frozen, unfrozen or closed"),
-    ("line.statement_issued", "a credit line's statement was issued"),
-    ("line.statement_settled", "a credit line's statement was paid in full"),
-    ("line.plan_created", "a purchase or statement was converted to installments"),
-    ("line.payment_allocated", "a repayment was applied to a credit line"),
-    ("line.overpayment_refunded", "a credit line's overpayment was refunded"),
-    ("borrower.created", "a revolving-credit borrower was registered"),
+    (
+        "line.limit_changed",
+        "a credit line's limit or temporary limit changed",
+    ),
+    (
+        "line.status_changed",
+        "a credit line was frozen, unfrozen or closed",
+    ),
+    (
+        "line.statement_issued",
+        "a credit line's statement was issued",
+    ),
+    (
+        "line.statement_settled",
+        "a credit line's statement was paid in full",
+    ),
+    (
+        "line.plan_created",
+        "a purchase or statement was converted to installments",
+    ),
+    (
+        "line.payment_allocated",
+        "a repayment was applied to a credit line",
+    ),
+    (
+        "line.overpayment_refunded",
+        "a credit line's overpayment was refunded",
+    ),
+    (
+        "borrower.created",
+        "a revolving-credit borrower was registered",
+    ),
     ("merchant.created", "a merchant was registered"),
-    ("purchase.authorized", "a purchase was authorized (a hold on the line)"),
-    ("purchase.captured", "a purchase was captured or sold in one step"),
+    (
+        "purchase.authorized",
+        "a purchase was authorized (a hold on the line)",
+    ),
+    (
+        "purchase.captured",
+        "a purchase was captured or sold in one step",
+    ),
     ("purchase.voided", "an authorization was voided"),
-    ("purchase.refunded", "a captured purchase was refunded, in part or in full"),
-    ("purchase.converted", "a captured purchase was converted to installments"),
+    (
+        "purchase.refunded",
+        "a captured purchase was refunded, in part or in full",
+    ),
+    (
+        "purchase.converted",
+        "a captured purchase was converted to installments",
+    ),
     ("decision.made", "a credit decision was made and stored"),
-    ("colending.partner_created", "a funding partner was registered"),
-    ("colending.partner_changed", "a funding partner's terms changed"),
+    (
+        "colending.partner_created",
+        "a funding partner was registered",
+    ),
+    (
+        "colending.partner_changed",
+        "a funding partner's terms changed",
+    ),
     ("colending.plan_created", "a co-lending plan was created"),
     ("colending.plan_changed", "a co-lending plan changed"),
-    ("colending.positions_changed", "a co-lent loan's per-funder positions changed"),
+    (
+        "colending.positions_changed",
+        "a co-lent loan's per-funder positions changed",
+    ),
 ];
+
+static OUTBOX_OFF: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Benchmarks only (`puhui bench … --no-events`): with `false`, this process commits
+/// changes without their events, to measure what the outbox costs. Never off in service.
+pub fn set_outbox_enabled(on: bool) {
+    OUTBOX_OFF.store(!on, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn outbox_enabled() -> bool {
+    !OUTBOX_OFF.load(std::sync::atomic::Ordering::Relaxed)
+}
 
 /// Whether `kind` is in the catalogue.
 pub fn is_known(kind: &str) -> bool {
@@ -71,7 +143,8 @@ pub(crate) fn event_id(subject: Uuid, tag: &str, number: i64, index: u32) -> Uui
 
 /// The event of a stored credit decision; its id follows from the decision's.
 pub(crate) fn decision_event(row: &DecisionRow, tenant: &str, day: i32) -> EventRow {
-    let subject = Uuid::parse_str(&row.id).unwrap_or_else(|_| Uuid::new_v5(&ID_NAMESPACE, row.id.as_bytes()));
+    let subject =
+        Uuid::parse_str(&row.id).unwrap_or_else(|_| Uuid::new_v5(&ID_NAMESPACE, row.id.as_bytes()));
     let payload = serde_json::json!({
         "decision_id": row.id,
         "applicant_id": row.applicant_id,
@@ -106,7 +179,7 @@ impl Engine {
         tenant: &str,
     ) -> Result<(), EngineError> {
         let day = self.loan_day().open_day().unwrap_or(0);
-        let event = decision_event(&row, tenant, day);
-        self.decisions.record(row, Some(event)).await
+        let event = outbox_enabled().then(|| decision_event(&row, tenant, day));
+        self.decisions.record(row, event).await
     }
 }

@@ -22,7 +22,9 @@ async fn engines() -> Vec<(testkit::TestStore, Engine)> {
         let e = Engine::start(ts.store.clone(), EngineConfig::default())
             .await
             .expect("start engine");
-        loans::init_business_date(&e, d("2026-01-15")).await.unwrap();
+        loans::init_business_date(&e, d("2026-01-15"))
+            .await
+            .unwrap();
         out.push((ts, e));
     }
     out
@@ -55,7 +57,11 @@ fn check_feed(name: &str, events: &[StoredEvent]) {
     let mut ids = HashSet::new();
     for (i, ev) in events.iter().enumerate() {
         assert_eq!(ev.seq, i as i64 + 1, "{name}: gap or reorder at {i}");
-        assert!(ids.insert(ev.event.id), "{name}: duplicate id {:?}", ev.event);
+        assert!(
+            ids.insert(ev.event.id),
+            "{name}: duplicate id {:?}",
+            ev.event
+        );
         assert!(
             engine::events::is_known(&ev.event.kind),
             "{name}: {} not catalogued",
@@ -199,7 +205,11 @@ async fn every_change_reports_itself_once_in_order() {
             .await
             .unwrap();
         assert!(replayed, "{name}");
-        assert_eq!(all_events(&e).await.len(), before_retry, "{name}: a retry adds no event");
+        assert_eq!(
+            all_events(&e).await.len(),
+            before_retry,
+            "{name}: a retry adds no event"
+        );
 
         let dec = Uuid::now_v7();
         e.record_decision_for(decision(dec), T).await.unwrap();
@@ -225,9 +235,19 @@ async fn every_change_reports_itself_once_in_order() {
             "{name}"
         );
         let line_kinds = kinds_of(&events, l);
-        assert_eq!(line_kinds.first(), Some(&"line.opened"), "{name}: {line_kinds:?}");
-        assert!(line_kinds.contains(&"line.limit_changed"), "{name}: {line_kinds:?}");
-        assert!(line_kinds.contains(&"line.payment_allocated"), "{name}: {line_kinds:?}");
+        assert_eq!(
+            line_kinds.first(),
+            Some(&"line.opened"),
+            "{name}: {line_kinds:?}"
+        );
+        assert!(
+            line_kinds.contains(&"line.limit_changed"),
+            "{name}: {line_kinds:?}"
+        );
+        assert!(
+            line_kinds.contains(&"line.payment_allocated"),
+            "{name}: {line_kinds:?}"
+        );
         let loan_kinds = kinds_of(&events, loan);
         assert_eq!(
             loan_kinds[..3],
@@ -291,7 +311,9 @@ async fn concurrent_writers_share_one_gap_free_sequence() {
             let e = e.clone();
             tasks.spawn(async move {
                 if i % 3 == 0 {
-                    e.record_decision_for(decision(Uuid::now_v7()), T).await.unwrap();
+                    e.record_decision_for(decision(Uuid::now_v7()), T)
+                        .await
+                        .unwrap();
                 } else {
                     rc::sale(&e, T, purchase(l, m, 100)).await.unwrap();
                 }

@@ -106,6 +106,10 @@ pub enum Cmd {
         /// date close, so that today's date opens.
         #[arg(long, env = "PUHUI_COB_AT")]
         cob_at: Option<String>,
+        /// Relay the event outbox to this NATS JetStream server (stream PUHUI_EVENTS,
+        /// subjects `puhui.events.<type>`), as `puhui events relay` does.
+        #[arg(long, env = "PUHUI_RELAY_NATS")]
+        relay_nats: Option<String>,
         #[command(flatten)]
         limits: ServeLimits,
     },
@@ -181,6 +185,11 @@ pub enum Cmd {
     Revolving {
         #[command(subcommand)]
         cmd: crate::rc_cli::RevolvingCmd,
+    },
+    /// Domain events: the JetStream relay, the catalogue.
+    Events {
+        #[command(subcommand)]
+        cmd: crate::events_cli::EventsCmd,
     },
     /// Benchmarks.
     Bench {
@@ -352,8 +361,19 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             listen,
             business_date,
             cob_at,
+            relay_nats,
             limits,
-        } => serve(store, &listen, business_date, cob_at, limits.config()).await,
+        } => {
+            let relay = relay_nats.map(crate::events_relay::RelayArgs::defaults);
+            serve(
+                store,
+                &listen,
+                business_date,
+                (cob_at, relay),
+                limits.config(),
+            )
+            .await
+        }
         Cmd::Migrate { store } => {
             let (s, _lock) = store.open_writer().await?;
             s.migrate().await?;
@@ -413,6 +433,7 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
         Cmd::Bench { cmd } => crate::bench::run(cmd).await,
         Cmd::Revolving { cmd } => crate::rc_cli::run(cmd).await,
         Cmd::Colending { cmd } => crate::colending_cli::run(cmd).await,
+        Cmd::Events { cmd } => crate::events_cli::run(cmd).await,
         Cmd::Loan { cmd } => crate::loan_cli::run(cmd),
         Cmd::Cob {
             server: Some(server),
@@ -440,7 +461,7 @@ async fn serve(
     store_args: StoreArgs,
     listen: &str,
     business_date: Option<String>,
-    cob_at: Option<String>,
+    (cob_at, relay): (Option<String>, Option<crate::events_relay::RelayArgs>),
     config: app::ServeConfig,
 ) -> anyhow::Result<ExitCode> {
     let business_date = business_date
@@ -462,6 +483,9 @@ async fn serve(
             state.engine.clone(),
             minute,
         ));
+    }
+    if let Some(relay) = relay {
+        tokio::spawn(crate::events_relay::supervise(store.clone(), relay));
     }
     app::bootstrap_key(
         &store,

@@ -12,6 +12,8 @@ pub mod cob_client;
 pub mod cob_runs;
 pub mod colending_cli;
 pub mod decisioning;
+pub mod events_cli;
+pub mod events_relay;
 pub mod faults;
 pub mod json_numbers;
 pub mod listen;

@@ -5,7 +5,9 @@
 
 use crate::auth::Role;
 use crate::openapi_ops::{self, Idem, Op};
-use crate::routes::{apr, cob, colending, decisions, keys, ledger, lists, loans, revolving};
+use crate::routes::{
+    apr, cob, colending, decisions, events, keys, ledger, lists, loans, revolving,
+};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
@@ -58,7 +60,7 @@ impl Modify for ApiKeyScheme {
         lists::list_ledger_entries,
         colending::create_partner, colending::change_partner, colending::get_partner,
         colending::list_partners, colending::partner_positions, colending::set_plan,
-        colending::get_plan,
+        colending::get_plan, events::list_events,
     ),
     modifiers(&ApiKeyScheme)
 )]

@@ -306,7 +306,8 @@ impl Store {
     /// Stores decisions in one transaction, so many share one durable commit: all of them,
     /// or (an id already stored, a failed write) none.
     pub async fn insert_decisions(&self, rows: Arc<Vec<DecisionRow>>) -> anyhow::Result<()> {
-        self.insert_decisions_with_events(rows, Arc::default()).await
+        self.insert_decisions_with_events(rows, Arc::default())
+            .await
     }
 
     pub async fn decision(&self, id: &str) -> anyhow::Result<Option<DecisionRow>> {

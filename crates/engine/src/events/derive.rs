@@ -7,6 +7,9 @@ use uuid::Uuid;
 
 /// Appends to `domain` the outbox rows of the changes it holds, so they commit with them.
 pub fn append(domain: &mut Vec<DomainWrite>) {
+    if !super::outbox_enabled() {
+        return;
+    }
     let events = derive(domain);
     domain.extend(events.into_iter().map(DomainWrite::Event));
 }
@@ -252,5 +255,8 @@ fn raw_payload(id: Uuid, kind: &str, number: i64, field: &str, body: &[u8]) -> S
         .ok()
         .filter(|b| serde_json::from_str::<serde::de::IgnoredAny>(b).is_ok())
         .unwrap_or("null");
-    format!(r#"{{"id":"{id}","kind":{},"number":{number},"{field}":{body}}}"#, serde_json::Value::from(kind))
+    format!(
+        r#"{{"id":"{id}","kind":{},"number":{number},"{field}":{body}}}"#,
+        serde_json::Value::from(kind)
+    )
 }

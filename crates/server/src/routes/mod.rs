@@ -2,6 +2,7 @@ pub mod apr;
 pub mod cob;
 pub mod colending;
 pub mod decisions;
+pub mod events;
 pub mod keys;
 pub mod ledger;
 pub mod lists;

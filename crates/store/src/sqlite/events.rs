@@ -87,17 +87,21 @@ impl SqliteStore {
 
     pub async fn events_head(&self) -> anyhow::Result<i64> {
         self.with_reader(|c| {
-            Ok(c.prepare_cached("SELECT coalesce(max(seq), 0) FROM events")?
-                .query_row([], |r| r.get(0))?)
+            Ok(
+                c.prepare_cached("SELECT coalesce(max(seq), 0) FROM events")?
+                    .query_row([], |r| r.get(0))?,
+            )
         })
         .await
     }
 
     pub async fn event_cursor(&self, name: String) -> anyhow::Result<Option<i64>> {
         self.with_reader(move |c| {
-            Ok(c.prepare_cached("SELECT seq FROM event_cursors WHERE name = ?1")?
-                .query_row([name], |r| r.get(0))
-                .optional()?)
+            Ok(
+                c.prepare_cached("SELECT seq FROM event_cursors WHERE name = ?1")?
+                    .query_row([name], |r| r.get(0))
+                    .optional()?,
+            )
         })
         .await
     }
