@@ -35,20 +35,17 @@ pub(super) async fn write(tx: &mut Tx<'_>, events: &[&EventRow]) -> anyhow::Resu
         .execute(&mut **tx)
         .await
         .context("lock event sequence")?;
-    // Read after the lock, in a statement of its own: READ COMMITTED gives it a snapshot
-    // that includes the transaction that held the lock before.
-    let last: i64 = sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM events")
-        .fetch_one(&mut **tx)
-        .await?;
-    let seqs: Vec<i64> = (1..=events.len() as i64).map(|i| last + i).collect();
+    // The numbers are read in the insert, a statement after the lock's: READ COMMITTED
+    // gives it a snapshot that includes the transaction that held the lock before.
     let bytes = |f: fn(&EventRow) -> Uuid| -> Vec<Vec<u8>> {
         events.iter().map(|e| f(e).as_bytes().to_vec()).collect()
     };
     sqlx::query(
         "INSERT INTO events (seq, id, kind, tenant, day, subject, payload) \
-         SELECT * FROM UNNEST($1::bigint[], $2::bytea[], $3::text[], $4::text[], $5::int[], $6::bytea[], $7::text[])",
+         SELECT (SELECT coalesce(max(seq), 0) FROM events) + u.n, u.id, u.kind, u.tenant, u.day, u.subject, u.payload \
+         FROM UNNEST($1::bytea[], $2::text[], $3::text[], $4::int[], $5::bytea[], $6::text[]) \
+         WITH ORDINALITY AS u(id, kind, tenant, day, subject, payload, n)",
     )
-    .bind(seqs)
     .bind(bytes(|e| e.id))
     .bind(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>())
     .bind(events.iter().map(|e| e.tenant.as_str()).collect::<Vec<_>>())
