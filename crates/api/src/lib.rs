@@ -34,3 +34,5 @@ mod customers_wire;
 pub use customers_wire::*;
 mod colending_recon_wire;
 pub use colending_recon_wire::*;
+mod events_wire;
+pub use events_wire::*;

@@ -7,7 +7,7 @@
 
 use crate::EngineError;
 use std::sync::Arc;
-use store::{DecisionRow, Store, DECISIONS_PER_WRITE_MAX};
+use store::{DecisionRow, EventRow, Store, DECISIONS_PER_WRITE_MAX};
 use tokio::sync::{mpsc, oneshot};
 
 /// Decisions waiting for the writer before new ones are refused as overloaded.
@@ -15,6 +15,8 @@ pub(crate) const DECISIONS_QUEUED_MAX: usize = 16_384;
 
 pub(crate) struct Pending {
     row: DecisionRow,
+    /// Written in the decision's transaction.
+    event: Option<EventRow>,
     reply: oneshot::Sender<Result<(), EngineError>>,
 }
 
@@ -31,10 +33,14 @@ impl DecisionLog {
     }
 
     /// Returns once the decision is durable; an error means it was not stored.
-    pub(crate) async fn record(&self, row: DecisionRow) -> Result<(), EngineError> {
+    pub(crate) async fn record(
+        &self,
+        row: DecisionRow,
+        event: Option<EventRow>,
+    ) -> Result<(), EngineError> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .try_send(Pending { row, reply })
+            .try_send(Pending { row, event, reply })
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => EngineError::Overloaded,
                 mpsc::error::TrySendError::Closed(_) => EngineError::WriterGone,
@@ -46,11 +52,24 @@ impl DecisionLog {
 async fn run(store: Store, mut rx: mpsc::Receiver<Pending>) {
     let mut batch = Vec::new();
     while rx.recv_many(&mut batch, DECISIONS_PER_WRITE_MAX).await > 0 {
-        let (rows, replies): (Vec<_>, Vec<_>) = batch.drain(..).map(|p| (p.row, p.reply)).unzip();
+        let mut events = Vec::with_capacity(batch.len());
+        let (rows, replies): (Vec<_>, Vec<_>) = batch
+            .drain(..)
+            .map(|p| {
+                events.push(p.event);
+                (p.row, p.reply)
+            })
+            .unzip();
         let count = rows.len();
         let started = std::time::Instant::now();
         let rows = Arc::new(rows);
-        match store.insert_decisions(rows.clone()).await {
+        match store
+            .insert_decisions_with_events(
+                rows.clone(),
+                Arc::new(events.iter().flatten().cloned().collect()),
+            )
+            .await
+        {
             Ok(()) => {
                 metrics::histogram!("puhui_decision_commit_seconds")
                     .record(started.elapsed().as_secs_f64());
@@ -69,8 +88,13 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Pending>) {
             // One bad row (an id already stored) fails the whole transaction and nothing of
             // it was stored: write each alone, so only that one fails.
             Err(_) => {
-                for (row, reply) in rows.iter().zip(replies) {
-                    let alone = store.insert_decisions(Arc::new(vec![row.clone()])).await;
+                for ((row, event), reply) in rows.iter().zip(events).zip(replies) {
+                    let alone = store
+                        .insert_decisions_with_events(
+                            Arc::new(vec![row.clone()]),
+                            Arc::new(event.into_iter().collect()),
+                        )
+                        .await;
                     let _ = reply.send(alone.map_err(|e| storage(&e)));
                 }
             }

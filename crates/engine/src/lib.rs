@@ -11,6 +11,7 @@ pub mod colending;
 pub mod customers;
 mod decisions;
 mod error;
+pub mod events;
 pub mod loans;
 pub mod rc_simulation;
 pub mod revolving;
@@ -189,7 +190,7 @@ impl Engine {
     /// Stores a credit decision for audit, returning once it is durable. Concurrent
     /// decisions share one transaction (group commit).
     pub async fn record_decision(&self, row: store::DecisionRow) -> Result<(), EngineError> {
-        self.decisions.record(row).await
+        self.decisions.record(row, None).await
     }
 
     pub fn store(&self) -> &Store {

@@ -135,15 +135,13 @@ fn launch(store: &Store, book: &mut Book, mut next: Staged) -> Option<InFlight> 
         reply(next.group, next.results);
         return None;
     }
-    let (s, effect, domain) = (
-        store.clone(),
-        next.effect.clone(),
-        Arc::new(next.domain.clone()),
-    );
+    let (s, effect, mut domain) = (store.clone(), next.effect.clone(), next.domain.clone());
     let handle = tokio::spawn(async move {
         let t = std::time::Instant::now();
         let n = effect.entries.len();
-        let r = s.commit(effect, domain).await;
+        // Off the writer's loop: it stages the next group meanwhile.
+        crate::events::append(&mut domain);
+        let r = s.commit(effect, Arc::new(domain)).await;
         tracing::debug!(
             entries = n,
             ms = t.elapsed().as_secs_f64() * 1e3,
@@ -419,7 +417,9 @@ async fn try_group(
     let effect = book.take_effect();
     if !effect.is_empty() || !out.domain.is_empty() {
         let effect = Arc::new(effect);
-        if let Err(e) = store.commit(effect.clone(), Arc::new(out.domain)).await {
+        let mut domain = out.domain;
+        crate::events::append(&mut domain);
+        if let Err(e) = store.commit(effect.clone(), Arc::new(domain)).await {
             book.rollback_group();
             return Err(e);
         }

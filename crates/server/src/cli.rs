@@ -110,6 +110,10 @@ pub enum Cmd {
         /// and Regulation Z packs otherwise.
         #[arg(long, env = "PUHUI_RULE_PACKS")]
         rule_packs: Option<PathBuf>,
+        /// Relay the event outbox to this NATS JetStream server (stream PUHUI_EVENTS,
+        /// subjects `puhui.events.<type>`), as `puhui events relay` does.
+        #[arg(long, env = "PUHUI_RELAY_NATS")]
+        relay_nats: Option<String>,
         #[command(flatten)]
         limits: ServeLimits,
     },
@@ -190,6 +194,11 @@ pub enum Cmd {
     Revolving {
         #[command(subcommand)]
         cmd: crate::rc_cli::RevolvingCmd,
+    },
+    /// Domain events: the JetStream relay, the catalogue.
+    Events {
+        #[command(subcommand)]
+        cmd: crate::events_cli::EventsCmd,
     },
     /// Benchmarks.
     Bench {
@@ -380,13 +389,15 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             business_date,
             cob_at,
             rule_packs,
+            relay_nats,
             limits,
         } => {
+            let relay = relay_nats.map(crate::events_relay::RelayArgs::defaults);
             serve(
                 store,
                 &listen,
                 business_date,
-                cob_at,
+                (cob_at, relay),
                 rule_packs,
                 limits.config(),
             )
@@ -458,6 +469,7 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
         Cmd::Revolving { cmd } => crate::rc_cli::run(cmd).await,
         Cmd::Abs { cmd } => crate::abs_cli::run(cmd),
         Cmd::Colending { cmd } => crate::colending_cli::run(cmd).await,
+        Cmd::Events { cmd } => crate::events_cli::run(cmd).await,
         Cmd::Loan { cmd } => crate::loan_cli::run(cmd),
         Cmd::Cob {
             server: Some(server),
@@ -485,7 +497,7 @@ async fn serve(
     store_args: StoreArgs,
     listen: &str,
     business_date: Option<String>,
-    cob_at: Option<String>,
+    (cob_at, relay): (Option<String>, Option<crate::events_relay::RelayArgs>),
     rule_packs: Option<PathBuf>,
     config: app::ServeConfig,
 ) -> anyhow::Result<ExitCode> {
@@ -509,6 +521,9 @@ async fn serve(
             state.engine.clone(),
             minute,
         ));
+    }
+    if let Some(relay) = relay {
+        tokio::spawn(crate::events_relay::supervise(store.clone(), relay));
     }
     app::bootstrap_key(
         &store,

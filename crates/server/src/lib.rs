@@ -20,6 +20,8 @@ pub mod customers_bench;
 pub mod customers_cli;
 pub mod colending_recon_cli;
 pub mod decisioning;
+pub mod events_cli;
+pub mod events_relay;
 pub mod faults;
 pub mod json_numbers;
 pub mod listen;

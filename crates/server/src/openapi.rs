@@ -6,8 +6,8 @@
 use crate::auth::Role;
 use crate::openapi_ops::{self, Idem, Op};
 use crate::routes::{
-    apr, cob, colending, colending_recon, compliance, customers, decisions, keys, ledger, lists,
-    loans, revolving,
+    apr, cob, colending, colending_recon, compliance, customers, decisions, events, keys, ledger,
+    lists, loans, revolving,
 };
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -66,6 +66,7 @@ impl Modify for ApiKeyScheme {
         customers::create_customer, customers::get_customer, customers::list_customers,
         customers::customer_exposure, compliance::report,
         colending_recon::recon_manifest, colending_recon::recon_file,
+        events::list_events,
     ),
     modifiers(&ApiKeyScheme)
 )]

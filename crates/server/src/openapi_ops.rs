@@ -79,6 +79,7 @@ pub const OPS: &[Op] = &[
     op("post", "/v1/decisions", "decide", No),
     op("get", "/v1/decisions/{id}", "getDecision", No),
     op("post", "/v1/decisions/{id}/replay", "replayDecision", No),
+    op("get", "/v1/events", "listEvents", No),
     // term loans
     op(
         "post",

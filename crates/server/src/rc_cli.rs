@@ -50,6 +50,9 @@ pub struct AuthorizeArgs {
     /// HTTP) instead of an authorization followed by its capture.
     #[arg(long)]
     sale: bool,
+    /// Commit without outbox events, to measure what they cost.
+    #[arg(long)]
+    no_events: bool,
     #[arg(long)]
     json: bool,
 }
@@ -127,6 +130,7 @@ pub async fn bench(args: AuthorizeArgs) -> anyhow::Result<ExitCode> {
     );
     let (s, _dir) = args.target.open().await?;
     let name = s.backend_name().to_string();
+    engine::events::set_outbox_enabled(!args.no_events);
     let engine = Engine::start(s, EngineConfig::default()).await?;
     let (merchant, lines) = setup(&engine, args.lines).await?;
     let bar = indicatif::ProgressBar::new(args.purchases);

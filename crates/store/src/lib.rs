@@ -10,6 +10,7 @@ pub mod backup;
 mod codec;
 mod colending;
 mod docs;
+mod events;
 mod loans;
 mod lock;
 mod postgres;
@@ -18,6 +19,7 @@ mod sqlite;
 pub use access::{key_id, uuid_v7_floor, ApiKeyRow, DocFilter, LoanFilter};
 pub use codec::StoredEntry;
 pub use docs::{DocEvent, DocRow};
+pub use events::{EventFilter, EventRow, StoredEvent, PG_EVENT_LOCK_KEY};
 use ledger::{
     Account, AccountId, AccountTable, BodyHash, Effect, EntryId, EntryRecord, HoldId, HoldRecord,
     PARTITIONS,
@@ -306,18 +308,8 @@ impl Store {
     /// Stores decisions in one transaction, so many share one durable commit: all of them,
     /// or (an id already stored, a failed write) none.
     pub async fn insert_decisions(&self, rows: Arc<Vec<DecisionRow>>) -> anyhow::Result<()> {
-        assert!(
-            rows.len() <= DECISIONS_PER_WRITE_MAX,
-            "{} decisions in one write; the limit is {DECISIONS_PER_WRITE_MAX}",
-            rows.len()
-        );
-        if rows.is_empty() {
-            return Ok(());
-        }
-        match self {
-            Store::Sqlite(s) => s.insert_decisions(rows).await,
-            Store::Postgres(s) => s.insert_decisions(rows).await,
-        }
+        self.insert_decisions_with_events(rows, Arc::default())
+            .await
     }
 
     pub async fn decision(&self, id: &str) -> anyhow::Result<Option<DecisionRow>> {

@@ -84,6 +84,8 @@ pub enum DomainWrite {
         id: Uuid,
         version: i64,
     },
+    /// An outbox event; numbered when the transaction commits.
+    Event(crate::EventRow),
 }
 
 /// Why a product version could not be stored.

@@ -18,6 +18,7 @@ mod access;
 mod cob;
 mod colending;
 mod docs;
+mod events;
 
 pub use cob::{CobClaim, CobQueue};
 
@@ -56,6 +57,10 @@ impl PgStore {
             .execute(&self.pool)
             .await
             .context("apply PostgreSQL document schema")?;
+        sqlx::raw_sql(events::SCHEMA)
+            .execute(&self.pool)
+            .await
+            .context("apply PostgreSQL event schema")?;
         sqlx::raw_sql(access::MIGRATION)
             .execute(&self.pool)
             .await
@@ -182,6 +187,7 @@ impl PgStore {
         upsert_holds(&mut tx, &e.holds, &e.new_hold_ids).await?;
         update_balances(&mut tx, &e.balances).await?;
         write_domain(&mut tx, &domain).await?;
+        events::write(&mut tx, &crate::events::in_writes(&domain)).await?;
         tx.commit().await.context("commit ledger group")?;
         Ok(())
     }
@@ -410,7 +416,12 @@ impl PgStore {
     }
 
     /// Stores decisions with one statement (atomic: all of them or none).
-    pub async fn insert_decisions(&self, rows: Arc<Vec<DecisionRow>>) -> anyhow::Result<()> {
+    pub async fn insert_decisions(
+        &self,
+        rows: Arc<Vec<DecisionRow>>,
+        decision_events: Arc<Vec<crate::EventRow>>,
+    ) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
         let text = |f: fn(&DecisionRow) -> &str| rows.iter().map(f).collect::<Vec<&str>>();
         let hash =
             |f: fn(&DecisionRow) -> &Hash| rows.iter().map(|d| &f(d)[..]).collect::<Vec<&[u8]>>();
@@ -431,9 +442,11 @@ impl PgStore {
         .bind(text(|d| &d.rules_fired))
         .bind(text(|d| &d.output_json))
         .bind(hash(|d| &d.output_hash))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .context("insert decisions")?;
+        events::write(&mut tx, &decision_events.iter().collect::<Vec<_>>()).await?;
+        tx.commit().await.context("commit decisions")?;
         Ok(())
     }
 
@@ -744,6 +757,8 @@ async fn write_domain(tx: &mut Tx<'_>, writes: &[DomainWrite]) -> anyhow::Result
                     .bind(key).bind(value)
                     .execute(&mut **tx).await.context("set meta")?;
             }
+            // Numbered and written together, last (`events::write`).
+            DomainWrite::Event(_) => {}
         }
     }
     if !inserts.is_empty() {

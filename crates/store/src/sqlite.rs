@@ -19,6 +19,7 @@ pub use balances::FLUSH_AGE as BALANCE_ROW_LAG;
 mod access;
 mod colending;
 mod docs;
+mod events;
 const READERS: usize = 4;
 
 /// One writer connection (the ledger has a single writer) and a few readers; WAL lets readers
@@ -228,6 +229,8 @@ impl SqliteStore {
             add_balances_seq(c)?;
             c.execute_batch(docs::SCHEMA)
                 .context("apply sqlite document schema")?;
+            c.execute_batch(events::SCHEMA)
+                .context("apply sqlite event schema")?;
             access::add_access_columns(c)
         })
         .await
@@ -655,7 +658,11 @@ impl SqliteStore {
     }
 
     /// Stores decisions in one transaction: all of them or, on any error, none.
-    pub async fn insert_decisions(&self, rows: Arc<Vec<DecisionRow>>) -> anyhow::Result<()> {
+    pub async fn insert_decisions(
+        &self,
+        rows: Arc<Vec<DecisionRow>>,
+        decision_events: Arc<Vec<crate::EventRow>>,
+    ) -> anyhow::Result<()> {
         self.with_writer(move |c| {
             let tx = c.transaction()?;
             {
@@ -681,6 +688,7 @@ impl SqliteStore {
                     ])?;
                 }
             }
+            events::write(&tx, &decision_events.iter().collect::<Vec<_>>())?;
             tx.commit().context("commit decisions")
         })
         .await
@@ -819,6 +827,8 @@ fn write_domain(tx: &rusqlite::Transaction<'_>, writes: &[DomainWrite]) -> anyho
             } => docs::write_doc(tx, row, *expected_version)?,
             DomainWrite::DocEvent(e) => docs::write_doc_event(tx, e)?,
             DomainWrite::DocAt { id, version } => docs::check_doc_version(tx, *id, *version)?,
+            // Numbered and written together, last (`events::write`).
+            DomainWrite::Event(_) => {}
             DomainWrite::Meta { key, value } => {
                 tx.prepare_cached("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")?
                     .execute(params![key, value])?;
@@ -1007,6 +1017,7 @@ fn write_effect(
     let tx = c.transaction()?;
     let lag = balances.write(&tx, e)?;
     let pending = write_group(&tx, e, domain, index)?;
+    events::write(&tx, &crate::events::in_writes(domain))?;
     let written = tx.commit().context("commit ledger group");
     match written {
         Ok(()) => {

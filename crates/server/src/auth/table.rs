@@ -153,6 +153,7 @@ const TABLE: &[RouteAccess] = &[
     r("POST", "/v1/decisions", RISK, PartyOf::Unbound),
     r("GET", "/v1/decisions/{id}", RISK, PartyOf::Unbound),
     r("POST", "/v1/decisions/{id}/replay", RISK, PartyOf::Unbound),
+    r("GET", "/v1/events", OPS, PartyOf::Unbound),
     // Term loans.
     r("POST", "/v1/loan-schedules/preview", ALL, PartyOf::Unowned),
     r("POST", "/v1/loan-products", OPS, PartyOf::Unbound),

@@ -22,7 +22,7 @@ pub fn routes() -> Router<AppState> {
         (status = 400, body = api::Problem)),
     security(("api_key" = [])), tag = "decisioning")]
 pub async fn decide(
-    _p: Principal,
+    p: Principal,
     State(s): State<AppState>,
     WireJson(DecisionRequest(input)): WireJson<DecisionRequest>,
 ) -> Result<(StatusCode, Json<DecisionResponse>), ApiError> {
@@ -45,15 +45,18 @@ pub async fn decide(
         output_hash: d.output_hash,
     };
     // Answered only once stored: an unrecorded decision must not reach the applicant.
-    s.engine.record_decision(row).await.map_err(|e| match e {
-        engine::EngineError::Overloaded => problem(
-            503,
-            "overloaded",
-            "Overloaded",
-            "too many decisions are waiting to be stored; retry",
-        ),
-        other => crate::problem::internal(&other.to_string()),
-    })?;
+    s.engine
+        .record_decision_for(row, &p.tenant)
+        .await
+        .map_err(|e| match e {
+            engine::EngineError::Overloaded => problem(
+                503,
+                "overloaded",
+                "Overloaded",
+                "too many decisions are waiting to be stored; retry",
+            ),
+            other => crate::problem::internal(&other.to_string()),
+        })?;
     Ok((
         StatusCode::CREATED,
         Json(DecisionResponse {

@@ -6,6 +6,7 @@ pub mod compliance;
 pub mod customers;
 pub mod colending_recon;
 pub mod decisions;
+pub mod events;
 pub mod keys;
 pub mod ledger;
 pub mod lists;

@@ -1,0 +1,168 @@
+//! `puhui events relay | catalogue` and `puhui bench events`.
+
+use crate::bench::ScratchStore;
+use crate::cli::StoreArgs;
+use crate::events_relay::{self, RelayArgs};
+use clap::Subcommand;
+use engine::{Engine, EngineConfig};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use store::EventFilter;
+
+#[derive(Subcommand)]
+pub enum EventsCmd {
+    /// Publish the event outbox to NATS JetStream in sequence order, resuming from the
+    /// stored position; runs until stopped. Runs beside the server (it writes only its
+    /// position); `serve --relay-nats URL` runs the same relay inside the server.
+    Relay {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        relay: RelayArgs,
+    },
+    /// Print the event catalogue (type and meaning), one per line.
+    Catalogue,
+}
+
+pub async fn run(cmd: EventsCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        EventsCmd::Relay { store, relay } => {
+            let s = store.open_beside_writer().await?;
+            events_relay::run(s, relay).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        EventsCmd::Catalogue => {
+            for (kind, meaning) in engine::events::CATALOGUE {
+                println!("{kind}\t{meaning}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+#[derive(clap::Args)]
+pub struct EventsBenchArgs {
+    #[command(flatten)]
+    target: ScratchStore,
+    /// Decisions stored through the decision log, each with its event.
+    #[arg(long, default_value_t = 50_000)]
+    decisions: u64,
+    /// Concurrent clients, each waiting for its previous decision.
+    #[arg(long, default_value_t = 256)]
+    concurrency: u64,
+    /// Store the decisions without events, to measure what the outbox costs.
+    #[arg(long)]
+    no_events: bool,
+    /// Then relay every event to this NATS server (a fresh stream) and time it.
+    #[arg(long)]
+    relay_nats: Option<String>,
+}
+
+/// Decisions/s through the decision log; then the feed's events/s (reading and rendering
+/// pages of 5,000 as `GET /v1/events` does); then, with `--relay-nats`, the relay's.
+pub async fn bench(args: EventsBenchArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        args.decisions > 0 && args.concurrency > 0,
+        "counts must be positive"
+    );
+    let (s, _dir) = args.target.open().await?;
+    let backend = s.backend_name();
+    engine::events::set_outbox_enabled(!args.no_events);
+    let engine = Engine::start(s.clone(), EngineConfig::default()).await?;
+    let input_json = format!("{{\"applicant\":\"{}\"}}", "x".repeat(900));
+    let next = Arc::new(AtomicU64::new(0));
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..args.concurrency {
+        let (engine, next, input_json, n) = (
+            engine.clone(),
+            next.clone(),
+            input_json.clone(),
+            args.decisions,
+        );
+        tasks.push(tokio::spawn(async move {
+            while next.fetch_add(1, Ordering::Relaxed) < n {
+                let id = uuid::Uuid::now_v7().to_string();
+                let row = store::DecisionRow {
+                    id,
+                    applicant_id: "bench".into(),
+                    created_at_ms: engine.now_ms(),
+                    input_json: input_json.clone(),
+                    input_hash: [7; 32],
+                    model_version: "bench-model".into(),
+                    policy_version: "bench-policy".into(),
+                    outcome: "approve".into(),
+                    rules_fired: "[]".into(),
+                    output_json: "{\"outcome\":\"approve\"}".into(),
+                    output_hash: [8; 32],
+                };
+                engine.record_decision_for(row, "bench").await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "{} decisions stored in {secs:.2}s on {backend}: {:.0} decisions/s ({}; concurrency {})",
+        args.decisions,
+        args.decisions as f64 / secs,
+        if args.no_events {
+            "no events"
+        } else {
+            "with events"
+        },
+        args.concurrency
+    );
+    if args.no_events {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let head = s.events_head().await?;
+    let t = Instant::now();
+    let (mut after, mut bytes) = (0, 0usize);
+    while after < head {
+        let page = s
+            .events(EventFilter {
+                after,
+                limit: crate::routes::events::EVENTS_LIMIT_MAX,
+                ..EventFilter::default()
+            })
+            .await?;
+        bytes += api::render_event_page(&page, after).len();
+        after = page.last().map_or(head, |e| e.seq);
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "feed: {head} events read and rendered in {secs:.2}s: {:.0} events/s ({:.1} MB of JSON)",
+        head as f64 / secs,
+        bytes as f64 / 1e6
+    );
+    if let Some(url) = args.relay_nats {
+        let stream = format!("PUHUI_BENCH_{}", uuid::Uuid::new_v4().simple());
+        let relay = RelayArgs {
+            nats_url: url,
+            subject_prefix: format!("bench.{}", &stream[12..20]),
+            stream,
+            duplicate_window_secs: 600,
+            batch: 2_000,
+        };
+        let cursor = relay.cursor_name();
+        let t = Instant::now();
+        let task = tokio::spawn(events_relay::run(s.clone(), relay));
+        while s.event_cursor(&cursor).await?.unwrap_or(0) < head {
+            anyhow::ensure!(!task.is_finished(), "relay stopped: {:?}", task.await?);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let secs = t.elapsed().as_secs_f64();
+        task.abort();
+        println!(
+            "relay: {head} events published and acknowledged by JetStream in {secs:.2}s: {:.0} events/s",
+            head as f64 / secs
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
