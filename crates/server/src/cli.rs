@@ -108,7 +108,16 @@ pub enum Cmd {
         cob_at: Option<String>,
         #[command(flatten)]
         limits: ServeLimits,
+        /// On a new data directory, build the seeded demo book first (`puhui demo`) and
+        /// print an operator key for the console.
+        #[arg(long)]
+        demo: bool,
+        #[command(flatten)]
+        demo_size: crate::demo::DemoSize,
     },
+    /// Build a seeded demo book (borrowers, merchants, partner banks, term loans, credit
+    /// lines, months of close of business) on a new data directory.
+    Demo(crate::demo::DemoArgs),
     /// Create or upgrade the database schema.
     Migrate {
         #[command(flatten)]
@@ -353,7 +362,13 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             business_date,
             cob_at,
             limits,
-        } => serve(store, &listen, business_date, cob_at, limits.config()).await,
+            demo,
+            demo_size,
+        } => {
+            let demo = demo.then_some(demo_size);
+            serve(store, &listen, business_date, cob_at, limits.config(), demo).await
+        }
+        Cmd::Demo(args) => crate::demo::run(args).await,
         Cmd::Migrate { store } => {
             let (s, _lock) = store.open_writer().await?;
             s.migrate().await?;
@@ -442,6 +457,7 @@ async fn serve(
     business_date: Option<String>,
     cob_at: Option<String>,
     config: app::ServeConfig,
+    demo: Option<crate::demo::DemoSize>,
 ) -> anyhow::Result<ExitCode> {
     let business_date = business_date
         .map(|d| d.parse::<money::BusinessDate>())
@@ -454,6 +470,9 @@ async fn serve(
     crate::listen::raise_open_file_limit(config.max_connections);
     let (store, _lock) = store_args.open_writer().await?;
     let state = app::build_state(store.clone()).await?;
+    if let Some(size) = demo {
+        crate::demo::prepare_for_serve(&state, size, listen).await?;
+    }
     let open = open_first_day(&state.engine, business_date).await?;
     tracing::info!(business_date = %open, "business date");
     if let Some(minute) = cob_at {

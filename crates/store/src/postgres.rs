@@ -17,6 +17,7 @@ const SCHEMA: &str = include_str!("pg_schema.sql");
 mod access;
 mod cob;
 mod docs;
+mod portfolio;
 
 pub use cob::{CobClaim, CobQueue};
 

@@ -18,6 +18,7 @@ mod balances;
 pub use balances::FLUSH_AGE as BALANCE_ROW_LAG;
 mod access;
 mod docs;
+mod portfolio;
 const READERS: usize = 4;
 
 /// One writer connection (the ledger has a single writer) and a few readers; WAL lets readers
