@@ -126,7 +126,7 @@ impl LineBook {
         Ok(book)
     }
 
-    pub fn len(&self) -> usize {
+    pub fn count(&self) -> usize {
         self.lines.len()
     }
 

@@ -126,7 +126,7 @@ async fn drive(
     let pop = people::Population::from_model(crate::decisioning::DEFAULT_MODEL)?;
     let mut term = term::TermBook::set_up(api).await?;
     let mut lines = lines::LineBook::open(engine, &mut rng, size.merchants, size.lines).await?;
-    report.lines = lines.len() as u64;
+    report.lines = lines.count() as u64;
     // Applications arrive over all but the last month, so every vintage has some age.
     let arriving_days = size.days.saturating_sub(30).max(1);
     let mut arrivals = vec![0u32; arriving_days as usize];
@@ -190,6 +190,13 @@ fn print_ready(report: &DemoReport, listen: &str, built: bool) {
             report.days,
             report.seconds
         );
+        if !report.refusals.is_empty() {
+            let mut codes: std::collections::BTreeMap<&str, u32> = Default::default();
+            for c in &report.refusals {
+                *codes.entry(c.as_str()).or_default() += 1;
+            }
+            println!("applications the API refused, by code: {codes:?}");
+        }
     }
     println!("demo operator API key: {}", report.key);
     println!("console: http://{listen}/console (sign in with the key above)");
@@ -216,6 +223,9 @@ pub async fn prepare_for_serve(
         engine::loans::business_date(&state.engine).await?.is_none(),
         "--demo: this store holds data that is not the demo book; use a new --data-dir"
     );
+    // The bootstrap key works beside the demo's, as the README's examples expect.
+    let bootstrap = std::env::var("PUHUI_BOOTSTRAP_API_KEY").ok();
+    app::bootstrap_key(store, bootstrap.as_deref()).await?;
     let report = build(state, size, today(state)?).await?;
     print_ready(&report, listen, true);
     Ok(())

@@ -147,7 +147,7 @@ async fn create(ctx: Ctx, State(s): State<AppState>, body: String) -> Reply {
                 Some(other) => other,
                 None => "tenant",
             };
-            f.fail(&field.to_string(), e.0.detail.clone());
+            f.fail(field, e.0.detail.clone());
             render(&ctx, s, &f, None).await
         }
         Err(e) => api_error(&ctx, e),

@@ -96,6 +96,19 @@ fn hash32(hex_text: &str) -> Option<[u8; 32]> {
     hex::decode(hex_text).ok()?.try_into().ok()
 }
 
+/// Whether the tree head's Ed25519 signature holds and names the proof's root and size.
+fn signed(p: &ProofResponse) -> Option<bool> {
+    let h = &p.tree_head;
+    let head = SignedTreeHead {
+        tree_size: h.tree_size,
+        timestamp_ms: h.timestamp_ms,
+        root_hash: hash32(&h.root_hash)?,
+        signature: hex::decode(&h.signature).ok()?.try_into().ok()?,
+        public_key: hash32(&h.public_key)?,
+    };
+    Some(head.verify() && h.root_hash == p.root_hash && h.tree_size == p.tree_size)
+}
+
 fn check(p: &ProofResponse) -> Checked {
     let leaf = base64::engine::general_purpose::STANDARD
         .decode(&p.leaf_data)
@@ -110,18 +123,7 @@ fn check(p: &ProofResponse) -> Checked {
         }
         _ => false,
     };
-    let h = &p.tree_head;
-    let signature = (|| {
-        let head = SignedTreeHead {
-            tree_size: h.tree_size,
-            timestamp_ms: h.timestamp_ms,
-            root_hash: hash32(&h.root_hash)?,
-            signature: hex::decode(&h.signature).ok()?.try_into().ok()?,
-            public_key: hash32(&h.public_key)?,
-        };
-        Some(head.verify() && h.root_hash == p.root_hash && h.tree_size == p.tree_size)
-    })()
-    .unwrap_or(false);
+    let signature = signed(p).unwrap_or(false);
     Checked {
         leaf_hash: leaf.is_some() && leaf == claimed,
         inclusion,
