@@ -147,7 +147,10 @@ async fn sign_in_overview_roles_tenants_and_parties() {
         }
         let r = app.form(Some(&app.key), "/console/logout", "").await;
         assert_eq!(r.status(), 303);
-        assert!(r.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
+        assert!(r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0"));
 
         // The overview's aggregates equal the API's loans, loan by loan.
         let loans = app.loans().await;
@@ -158,11 +161,17 @@ async fn sign_in_overview_roles_tenants_and_parties() {
             .sum();
         let (status, html) = app.page(&app.key, "/console").await;
         assert_eq!(status, 200, "{name}");
-        assert!(html.contains(&cny(outstanding)), "{name}: {} not shown", cny(outstanding));
+        assert!(
+            html.contains(&cny(outstanding)),
+            "{name}: {} not shown",
+            cny(outstanding)
+        );
         assert_eq!(html.matches("<svg class=\"chart\"").count(), 3, "{name}");
 
         // Roles: a risk analyst reads the overview, not the keys; a merchant neither.
-        let analyst = app.new_key(json!({"role": "risk_analyst", "tenant": "default"})).await;
+        let analyst = app
+            .new_key(json!({"role": "risk_analyst", "tenant": "default"}))
+            .await;
         assert_eq!(app.page(&analyst, "/console").await.0, 200, "{name}");
         assert_eq!(app.page(&analyst, "/console/keys").await.0, 403, "{name}");
         // Parties: a borrower's key opens its own loan only, and no overview.
@@ -181,7 +190,9 @@ async fn sign_in_overview_roles_tenants_and_parties() {
         assert!(list.contains(mine["id"].as_str().unwrap()), "{name}");
         assert!(!list.contains(other["id"].as_str().unwrap()), "{name}");
         // Tenants: another tenant's operator sees none of this book.
-        let acme = app.new_key(json!({"role": "operator", "tenant": "acme"})).await;
+        let acme = app
+            .new_key(json!({"role": "operator", "tenant": "acme"}))
+            .await;
         assert_eq!(app.page(&acme, &own).await.0, 404, "{name}");
         let (_, html) = app.page(&acme, "/console").await;
         assert!(!html.contains(&cny(outstanding)), "{name}");
