@@ -119,7 +119,7 @@ fn cny(minor: i64) -> String {
     let s = (minor / 100).to_string();
     let mut grouped = String::new();
     for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(ch);
