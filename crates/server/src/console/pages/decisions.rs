@@ -234,7 +234,7 @@ fn result(ctx: &Ctx, d: &Decision) -> Markup {
             div.card { div.k { (t.probability_bad) } div.v { (format!("{:.1}%", d.probability_bad * 100.0)) } }
             div.card { div.k { (t.limit) } div.v { (layout::money(d.limit_minor, "CNY")) } }
             @if let Some(p) = &d.price {
-                div.card { div.k { (t.rate) } div.v { (p.annual_rate) } }
+                div.card { div.k { (t.rate) } div.v { ((p.annual_rate * money::Decimal::ONE_HUNDRED).round_dp(2)) "%" } }
                 div.card { div.k { "APR" } div.v { (p.apr_percent) "%" } }
                 div.card { div.k { (t.fee) } div.v { (layout::money(p.fee_minor, "CNY")) } }
             }
