@@ -187,15 +187,22 @@ struct Browser {
 }
 
 impl Drop for Browser {
+    /// The whole process group: `chromium` may be a wrapper script whose browser and
+    /// helper processes would outlive it.
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // SAFETY: kill(2) on the group this test created; no memory is involved.
+        unsafe {
+            libc::kill(-(self.child.id() as i32), libc::SIGKILL);
+        }
         let _ = self.child.wait();
     }
 }
 
 fn launch(path: &str) -> (Browser, Cdp) {
     let profile = tempfile::tempdir().unwrap();
+    use std::os::unix::process::CommandExt;
     let child = Command::new(path)
+        .process_group(0)
         .args([
             "--headless=new",
             "--no-sandbox",
