@@ -146,6 +146,8 @@ pub fn router_with(state: AppState, fault_injection: bool) -> Router {
         .route_layer(middleware::from_fn(track))
         .fallback(|| async { crate::problem::not_found("this route") })
         .layer(middleware::from_fn(crate::problem::problems_only))
+        // HTML pages behind their own gate and table, outside the JSON problem layer.
+        .merge(crate::console::routes(state.clone()))
         .layer(DefaultBodyLimit::max(8 * 1024 * 1024))
         .layer(middleware::from_fn(crate::faults::catch_panic))
         .layer(

@@ -6,6 +6,7 @@
 mod party;
 mod table;
 
+pub(crate) use party::check as check_party;
 pub use party::{list_party, Parties, PartyKind};
 pub use table::{roles_markdown, route_roles, PartyOf, RouteAccess};
 

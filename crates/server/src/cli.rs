@@ -116,7 +116,16 @@ pub enum Cmd {
         relay_nats: Option<String>,
         #[command(flatten)]
         limits: ServeLimits,
+        /// On a new data directory, build the seeded demo book first (`puhui demo`) and
+        /// print an operator key for the console.
+        #[arg(long)]
+        demo: bool,
+        #[command(flatten)]
+        demo_size: crate::demo::DemoSize,
     },
+    /// Build a seeded demo book (borrowers, merchants, partner banks, term loans, credit
+    /// lines, months of close of business) on a new data directory.
+    Demo(crate::demo::DemoArgs),
     /// Create or upgrade the database schema.
     Migrate {
         #[command(flatten)]
@@ -391,8 +400,11 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             rule_packs,
             relay_nats,
             limits,
+            demo,
+            demo_size,
         } => {
             let relay = relay_nats.map(crate::events_relay::RelayArgs::defaults);
+            let demo = demo.then_some(demo_size);
             serve(
                 store,
                 &listen,
@@ -400,9 +412,11 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
                 (cob_at, relay),
                 rule_packs,
                 limits.config(),
+                demo,
             )
             .await
         }
+        Cmd::Demo(args) => crate::demo::run(args).await,
         Cmd::Migrate { store } => {
             let (s, _lock) = store.open_writer().await?;
             s.migrate().await?;
@@ -500,6 +514,7 @@ async fn serve(
     (cob_at, relay): (Option<String>, Option<crate::events_relay::RelayArgs>),
     rule_packs: Option<PathBuf>,
     config: app::ServeConfig,
+    demo: Option<crate::demo::DemoSize>,
 ) -> anyhow::Result<ExitCode> {
     let business_date = business_date
         .map(|d| d.parse::<money::BusinessDate>())
@@ -513,6 +528,9 @@ async fn serve(
     let (store, _lock) = store_args.open_writer().await?;
     let state = app::build_state(store.clone()).await?;
     crate::customers_cli::configure(&state, &store_args, rule_packs.as_deref())?;
+    if let Some(size) = demo {
+        crate::demo::prepare_for_serve(&state, size, listen).await?;
+    }
     let open = open_first_day(&state.engine, business_date).await?;
     tracing::info!(business_date = %open, "business date");
     if let Some(minute) = cob_at {

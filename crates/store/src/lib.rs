@@ -13,6 +13,7 @@ mod docs;
 mod events;
 mod loans;
 mod lock;
+mod portfolio;
 mod postgres;
 mod sqlite;
 
@@ -28,6 +29,7 @@ pub use loans::{
     loan_partition, DomainWrite, LoanEvent, LoanRow, ProductRow, ProductWriteError, LOAN_PARTITIONS,
 };
 pub use lock::{StoreInUse, WriterLock, PG_WRITER_LOCK_KEY};
+pub use portfolio::{dpd_bucket, Cohort, Outstanding, Portfolio, DPD_BUCKETS};
 pub use postgres::{CobClaim, CobQueue};
 /// How long SQLite lets an account's balance row lag its postings before a commit writes it.
 pub use sqlite::BALANCE_ROW_LAG as SQLITE_BALANCE_ROW_LAG;

@@ -19,6 +19,7 @@ mod cob;
 mod colending;
 mod docs;
 mod events;
+mod portfolio;
 
 pub use cob::{CobClaim, CobQueue};
 

@@ -20,6 +20,7 @@ mod access;
 mod colending;
 mod docs;
 mod events;
+mod portfolio;
 const READERS: usize = 4;
 
 /// One writer connection (the ledger has a single writer) and a few readers; WAL lets readers

@@ -94,7 +94,7 @@ fn refused(detail: &str) -> ApiError {
 
 /// Checks a bound key's request against the route's party rule; the body comes back
 /// untouched (read into memory only where a body field names the party).
-pub(super) async fn check(
+pub(crate) async fn check(
     s: &AppState,
     p: &Principal,
     rule: PartyOf,

@@ -106,6 +106,12 @@ impl DeferredBalances {
         self.recovered = true;
     }
 
+    /// Every account whose row lags, with its latest committed balances (for aggregates
+    /// over rows, which add the difference).
+    pub(super) fn lagging(&self) -> impl Iterator<Item = (&AccountId, Balances)> {
+        self.lagging.iter().map(|(id, l)| (id, l.balances))
+    }
+
     /// The latest committed balances of `id` if its row lags.
     pub(super) fn latest(&self, id: &AccountId) -> Option<Balances> {
         self.lagging.get(id).map(|l| l.balances)
