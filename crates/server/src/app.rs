@@ -132,6 +132,7 @@ pub fn router_with(state: AppState, fault_injection: bool) -> Router {
         .merge(routes::revolving::routes())
         .merge(routes::cob::routes())
         .merge(routes::abs::routes())
+        .merge(routes::abs_deals::routes())
         .merge(routes::lists::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -60,6 +60,7 @@ impl Modify for ApiKeyScheme {
         colending::list_partners, colending::partner_positions, colending::set_plan,
         colending::get_plan,
         crate::routes::abs::validate_deal, crate::routes::abs::project, crate::routes::abs::monte_carlo,
+        crate::routes::abs_deals::create_deal, crate::routes::abs_deals::list_deals, crate::routes::abs_deals::get_deal, crate::routes::abs_deals::pool_deal, crate::routes::abs_deals::get_pool, crate::routes::abs_deals::pool_tape, crate::routes::abs_deals::close_deal, crate::routes::abs_deals::list_periods, crate::routes::abs_deals::run_period,
     ),
     modifiers(&ApiKeyScheme)
 )]

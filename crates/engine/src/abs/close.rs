@@ -104,12 +104,16 @@ pub struct Closing {
     pub replayed: bool,
 }
 
-fn replay_or_conflict(doc: DealDoc, key: Uuid) -> Result<Closing, AbsError> {
+fn replay_or_conflict(doc: DealDoc, key: Uuid, price: Decimal) -> Result<Closing, AbsError> {
     match &doc.closing {
-        Some(c) if c.key == key => Ok(Closing {
+        Some(c) if c.key == key && c.price == price => Ok(Closing {
             deal: doc,
             replayed: true,
         }),
+        Some(c) if c.key == key => Err(AbsError::conflict(
+            "key_reused",
+            "this Idempotency-Key closed the deal at another price",
+        )),
         _ => Err(AbsError::conflict(
             "already_closed",
             "the deal was closed under another Idempotency-Key",
@@ -136,7 +140,7 @@ pub async fn close_deal(
     }
     let (mut doc, version) = load(engine, deal_id, tenant).await?;
     match doc.status {
-        DealStatus::Closed => return replay_or_conflict(doc, key),
+        DealStatus::Closed => return replay_or_conflict(doc, key, price),
         DealStatus::Draft => {
             return Err(AbsError::conflict(
                 "no_pool",
@@ -208,7 +212,7 @@ pub async fn close_deal(
         Err(EngineError::StaleDoc { .. }) => {
             let (now, _) = load(engine, deal_id, tenant).await?;
             if now.status == DealStatus::Closed {
-                replay_or_conflict(now, key)
+                replay_or_conflict(now, key, price)
             } else {
                 Err(AbsError::conflict(
                     "changed_meanwhile",

@@ -188,6 +188,8 @@ pub struct CollectionsDoc {
 pub struct PeriodDoc {
     pub n: u32,
     pub key: Uuid,
+    /// The fixings the run was given (index, rate), to tell a retry from another request.
+    pub index_rates: Vec<(String, Decimal)>,
     /// Collections are those of the days after `from` up to `payment_date`.
     pub from: BusinessDate,
     pub payment_date: BusinessDate,

@@ -58,9 +58,22 @@ async fn collect(
     Ok((c, next))
 }
 
-fn replay_or_conflict(doc: &DealDoc, n: u32, key: Uuid) -> Result<(PeriodDoc, bool), AbsError> {
+fn fixings(rates: &[abs::IndexRate]) -> Vec<(String, Decimal)> {
+    rates.iter().map(|r| (r.index.clone(), r.rate)).collect()
+}
+
+fn replay_or_conflict(
+    doc: &DealDoc,
+    n: u32,
+    key: Uuid,
+    rates: &[abs::IndexRate],
+) -> Result<(PeriodDoc, bool), AbsError> {
     match doc.periods.iter().find(|p| p.n == n) {
-        Some(p) if p.key == key => Ok((p.clone(), true)),
+        Some(p) if p.key == key && p.index_rates == fixings(rates) => Ok((p.clone(), true)),
+        Some(p) if p.key == key => Err(AbsError::conflict(
+            "key_reused",
+            format!("this Idempotency-Key ran period {} with other fixings", p.n),
+        )),
         Some(_) => Err(AbsError::conflict(
             "period_already_run",
             format!("period {n} has already been run"),
@@ -87,7 +100,7 @@ pub async fn run_period(
 ) -> Result<(PeriodDoc, bool), AbsError> {
     let (mut doc, version) = load(engine, deal_id, tenant).await?;
     if doc.periods.iter().any(|p| p.n == n) {
-        return replay_or_conflict(&doc, n, key);
+        return replay_or_conflict(&doc, n, key, &index_rates);
     }
     if doc.status != DealStatus::Closed {
         return Err(AbsError::conflict(
@@ -131,6 +144,7 @@ pub async fn run_period(
         recovery_minor: total.recovery_minor,
         new_default_minor: total.new_default_minor,
     };
+    let given = fixings(&index_rates);
     let period = abs::Period {
         payment_date,
         exercise_call: false,
@@ -200,6 +214,7 @@ pub async fn run_period(
     let record = PeriodDoc {
         n,
         key,
+        index_rates: given,
         from,
         payment_date,
         collections: total,
@@ -236,7 +251,7 @@ pub async fn run_period(
         Ok(_) => Ok((record, false)),
         Err(EngineError::StaleDoc { .. }) => {
             let (now, _) = load(engine, deal_id, tenant).await?;
-            replay_or_conflict(&now, n, key)
+            replay_or_conflict(&now, n, key, &period.index_rates)
         }
         Err(e) => Err(e.into()),
     }

@@ -208,6 +208,9 @@ pub async fn pool_deal(
         }
     }
     let as_of = open_day(engine).await?;
+    // A key for every tenant acts on the deal's.
+    let tenant = deal.tenant.clone();
+    let tenant = tenant.as_str();
     let load_loan = |id: Uuid| async move {
         match loans::load(engine, id).await {
             Ok(v) if v.row.tenant == tenant => Ok(Some(v)),
