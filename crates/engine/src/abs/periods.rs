@@ -123,6 +123,12 @@ pub async fn run_period(
     }
     let pool = doc.pool.clone().expect("a closed deal has its pool");
     let from = doc.periods.last().map_or(pool.as_of, |p| p.payment_date);
+    if payment_date <= from {
+        return Err(AbsError::conflict(
+            "period_before_pool",
+            format!("payment date {payment_date} is not after {from}, when the pool was measured"),
+        ));
+    }
     let mut total = CollectionsDoc::default();
     let mut lines = Vec::with_capacity(pool.loans.len());
     for line in &pool.loans {
