@@ -3,6 +3,7 @@
 //! only after that transaction has committed. Reads go to storage, which holds only
 //! committed state.
 
+pub mod abs;
 mod business_day;
 mod cache;
 pub mod clock;

@@ -135,6 +135,7 @@ pub fn router_with(state: AppState, fault_injection: bool) -> Router {
         .merge(routes::revolving::routes())
         .merge(routes::cob::routes())
         .merge(routes::abs::routes())
+        .merge(routes::abs_deals::routes())
         .merge(routes::lists::routes())
         .merge(routes::customers::routes())
         .merge(routes::compliance::routes())

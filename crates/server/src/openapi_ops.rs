@@ -248,6 +248,25 @@ pub const OPS: &[Op] = &[
     op("post", "/v1/abs/deals/validate", "validateAbsDeal", No),
     op("post", "/v1/abs/projections", "projectAbsDeal", No),
     op("post", "/v1/abs/monte-carlo", "simulateAbsLosses", No),
+    op("post", "/v1/abs/deals", "createAbsDeal", KEY_DEFAULTS_ID),
+    op("get", "/v1/abs/deals", "listAbsDeals", No),
+    op("get", "/v1/abs/deals/{id}", "getAbsDeal", No),
+    op("post", "/v1/abs/deals/{id}/pool", "poolAbsDeal", No),
+    op("get", "/v1/abs/deals/{id}/pool", "getAbsPool", No),
+    op("get", "/v1/abs/deals/{id}/pool/tape", "getAbsPoolTape", No),
+    op(
+        "post",
+        "/v1/abs/deals/{id}/close",
+        "closeAbsDeal",
+        KEY_NAMES_ACTION,
+    ),
+    op("get", "/v1/abs/deals/{id}/periods", "listAbsPeriods", No),
+    op(
+        "post",
+        "/v1/abs/deals/{id}/periods/{n}/run",
+        "runAbsPeriod",
+        KEY_NAMES_ACTION,
+    ),
     // close of business
     op(
         "post",

@@ -88,7 +88,13 @@ fn loan_product() -> Value {
 /// Keyed POSTs whose retry answer moves on by itself, so "the same answer" cannot mean the
 /// same bytes: a close-of-business run answers with its progress. Its key (same body → the
 /// same run, 200; another body → 409) is tested in `lock_cob.rs`.
-const ELSEWHERE: &[&str] = &["/v1/close-of-business"];
+const ELSEWHERE: &[&str] = &[
+    "/v1/close-of-business",
+    // Walked in abs_deals_http.rs, which builds the book a deal needs.
+    "/v1/abs/deals",
+    "/v1/abs/deals/{id}/close",
+    "/v1/abs/deals/{id}/periods/{n}/run",
+];
 
 /// Builds the fixture journey step by step and hands out, for each operation of the
 /// document, a valid request at the point of the journey where it makes sense. The order

@@ -323,6 +323,36 @@ const TABLE: &[RouteAccess] = &[
     ),
     r("POST", "/v1/abs/projections", ABS_USERS, PartyOf::Unowned),
     r("POST", "/v1/abs/monte-carlo", ABS_USERS, PartyOf::Unowned),
+    // Securitization on the live book: operators change deals; readers not bound to a party.
+    r("POST", "/v1/abs/deals", OPS, PartyOf::Unbound),
+    r("GET", "/v1/abs/deals", ABS_USERS, PartyOf::Unbound),
+    r("GET", "/v1/abs/deals/{id}", ABS_USERS, PartyOf::Unbound),
+    r("POST", "/v1/abs/deals/{id}/pool", OPS, PartyOf::Unbound),
+    r(
+        "GET",
+        "/v1/abs/deals/{id}/pool",
+        ABS_USERS,
+        PartyOf::Unbound,
+    ),
+    r(
+        "GET",
+        "/v1/abs/deals/{id}/pool/tape",
+        ABS_USERS,
+        PartyOf::Unbound,
+    ),
+    r("POST", "/v1/abs/deals/{id}/close", OPS, PartyOf::Unbound),
+    r(
+        "GET",
+        "/v1/abs/deals/{id}/periods",
+        ABS_USERS,
+        PartyOf::Unbound,
+    ),
+    r(
+        "POST",
+        "/v1/abs/deals/{id}/periods/{n}/run",
+        OPS,
+        PartyOf::Unbound,
+    ),
     // Close of business.
     r("POST", "/v1/close-of-business", OPS, PartyOf::Unbound),
     r("GET", "/v1/close-of-business/{id}", OPS, PartyOf::Unbound),

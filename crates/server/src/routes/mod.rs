@@ -1,4 +1,5 @@
 pub mod abs;
+pub mod abs_deals;
 pub mod apr;
 pub mod cob;
 pub mod colending;

@@ -1,0 +1,241 @@
+//! Securitization on the live book: stored deals, their pools, closing and period runs.
+
+use crate::{parse_decimal, DealFile, FieldError, IndexRateWire};
+use engine::abs::{DealDoc, DealStatus, PeriodDoc, PoolCriteria, PoolDoc, PooledLoan};
+use money::Decimal;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A deal to keep: its file, validated as `POST /v1/abs/deals/validate` does.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DealCreateRequest {
+    /// Defaults to the Idempotency-Key.
+    pub id: Option<Uuid>,
+    pub deal: DealFile,
+}
+
+/// Which term loans a pool takes. Absent bounds do not restrict.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PoolRequest {
+    /// Days past due at most; default 0.
+    #[serde(default)]
+    pub dpd_max: u32,
+    pub remaining_term_months_min: Option<u32>,
+    pub remaining_term_months_max: Option<u32>,
+    pub seasoning_days_min: Option<u32>,
+    #[serde(default)]
+    pub product_ids: Vec<Uuid>,
+    /// A borrower's share of the pool at most, e.g. "0.05".
+    pub borrower_share_max: Option<String>,
+    /// Exactly these loans, each of which must pass every rule.
+    pub loan_ids: Option<Vec<Uuid>>,
+}
+
+impl PoolRequest {
+    pub fn parse(&self) -> Result<PoolCriteria, FieldError> {
+        let share = self
+            .borrower_share_max
+            .as_deref()
+            .map(|s| parse_decimal("criteria.borrower_share_max", s))
+            .transpose()?;
+        Ok(PoolCriteria {
+            dpd_max: self.dpd_max,
+            remaining_term_months_min: self.remaining_term_months_min,
+            remaining_term_months_max: self.remaining_term_months_max,
+            seasoning_days_min: self.seasoning_days_min,
+            product_ids: self.product_ids.clone(),
+            borrower_share_max: share,
+            loan_ids: self.loan_ids.clone(),
+        })
+    }
+}
+
+/// The true sale.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloseRequest {
+    /// Purchase price per unit of sold principal, e.g. "0.99"; default "1" (par).
+    pub price: Option<String>,
+}
+
+impl CloseRequest {
+    pub fn price(&self) -> Result<Decimal, FieldError> {
+        self.price
+            .as_deref()
+            .map_or(Ok(Decimal::ONE), |p| parse_decimal("price", p))
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodRunRequest {
+    /// Fixings of the floating bonds that reset on this payment date.
+    #[serde(default)]
+    pub index_rates: Vec<IndexRateWire>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PooledLoanWire {
+    pub loan_id: Uuid,
+    pub borrower: String,
+    pub product_id: Uuid,
+    pub principal_at_pool_minor: i64,
+    /// Sold principal / outstanding principal when pooled.
+    pub share: String,
+    pub sold_minor: i64,
+    pub written_off: bool,
+}
+
+impl From<&PooledLoan> for PooledLoanWire {
+    fn from(l: &PooledLoan) -> Self {
+        PooledLoanWire {
+            loan_id: l.loan_id,
+            borrower: l.borrower.clone(),
+            product_id: l.product_id,
+            principal_at_pool_minor: l.principal_at_pool_minor,
+            share: l.share.normalize().to_string(),
+            sold_minor: l.sold_minor,
+            written_off: l.written_off,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PoolWireResponse {
+    pub as_of: String,
+    pub currency: String,
+    pub total_minor: i64,
+    pub loans: Vec<PooledLoanWire>,
+}
+
+impl PoolWireResponse {
+    pub fn new(pool: &PoolDoc, currency: &str) -> Self {
+        PoolWireResponse {
+            as_of: pool.as_of.to_string(),
+            currency: currency.into(),
+            total_minor: pool.total_minor,
+            loans: pool.loans.iter().map(PooledLoanWire::from).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ClosingWire {
+    pub closed_on: String,
+    pub price: String,
+    pub sold_minor: i64,
+    pub price_minor: i64,
+    pub entry_id: Uuid,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PeriodWire {
+    pub n: u32,
+    pub from: String,
+    pub payment_date: String,
+    pub currency: String,
+    pub interest_collected_minor: i64,
+    pub principal_collected_minor: i64,
+    pub recovery_collected_minor: i64,
+    pub new_default_minor: i64,
+    /// `normal`, `accelerated` or `clean_up`.
+    pub waterfall: String,
+    pub revolving: bool,
+    pub fees_paid_minor: Vec<i64>,
+    pub interest_paid_minor: Vec<i64>,
+    pub principal_paid_minor: Vec<i64>,
+    pub residual_paid_minor: Vec<i64>,
+    pub purchase_paid_minor: i64,
+    pub accounts_closing_minor: Vec<i64>,
+    pub bond_balances_minor: Vec<i64>,
+    /// Trigger states after the period, in the deal's order.
+    pub triggers: Vec<bool>,
+    pub pool_balance_minor: i64,
+    pub entry_id: Uuid,
+}
+
+impl PeriodWire {
+    pub fn new(p: &PeriodDoc, currency: &str) -> Self {
+        PeriodWire {
+            n: p.n,
+            from: p.from.to_string(),
+            payment_date: p.payment_date.to_string(),
+            currency: currency.into(),
+            interest_collected_minor: p.collections.interest_minor,
+            principal_collected_minor: p.collections.principal_minor,
+            recovery_collected_minor: p.collections.recovery_minor,
+            new_default_minor: p.collections.new_default_minor,
+            waterfall: p.waterfall.clone(),
+            revolving: p.revolving,
+            fees_paid_minor: p.fees_paid_minor.clone(),
+            interest_paid_minor: p.interest_paid_minor.clone(),
+            principal_paid_minor: p.principal_paid_minor.clone(),
+            residual_paid_minor: p.residual_paid_minor.clone(),
+            purchase_paid_minor: p.purchase_paid_minor,
+            accounts_closing_minor: p.accounts_closing_minor.clone(),
+            bond_balances_minor: p.bond_balances_minor.clone(),
+            triggers: p.triggers.clone(),
+            pool_balance_minor: p.pool_balance_minor,
+            entry_id: p.entry_id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StoredDealResponse {
+    pub id: Uuid,
+    pub name: String,
+    pub currency: String,
+    /// `draft`, `pooled` or `closed`.
+    pub status: String,
+    pub created_on: String,
+    /// The deal file as stored.
+    #[schema(value_type = Object)]
+    pub deal: serde_json::Value,
+    pub pool_total_minor: Option<i64>,
+    pub pool_loans: Option<usize>,
+    pub closing: Option<ClosingWire>,
+    pub periods_run: usize,
+}
+
+impl From<&DealDoc> for StoredDealResponse {
+    fn from(d: &DealDoc) -> Self {
+        StoredDealResponse {
+            id: d.id,
+            name: d.name.clone(),
+            currency: d.currency.code().into(),
+            status: match d.status {
+                DealStatus::Draft => "draft",
+                DealStatus::Pooled => "pooled",
+                DealStatus::Closed => "closed",
+            }
+            .into(),
+            created_on: d.created_on.to_string(),
+            deal: d.file.clone(),
+            pool_total_minor: d.pool.as_ref().map(|p| p.total_minor),
+            pool_loans: d.pool.as_ref().map(|p| p.loans.len()),
+            closing: d.closing.as_ref().map(|c| ClosingWire {
+                closed_on: c.closed_on.to_string(),
+                price: c.price.normalize().to_string(),
+                sold_minor: c.sold_minor,
+                price_minor: c.price_minor,
+                entry_id: c.entry_id,
+            }),
+            periods_run: d.periods.len(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StoredDealPage {
+    pub items: Vec<StoredDealResponse>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PeriodPage {
+    pub items: Vec<PeriodWire>,
+}

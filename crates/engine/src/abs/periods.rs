@@ -1,0 +1,264 @@
+//! A period run on the live book: the period's collections on the pooled loans' sold share
+//! (from each loan's journal, replayed to the payment date), `abs::run_period`, and one
+//! entry remitting the collections to the SPV and paying the waterfall, written with the
+//! deal's new state. A period is run once.
+
+use super::close::{platform_cash, Moves};
+use super::docs::{
+    deal_account, deal_write, load, period_entry_id, CollectionsDoc, DealDoc, DealStatus,
+    PeriodDoc, PooledLoan, StateDoc,
+};
+use super::pool::{interest_paid_minor, principal_paid_minor};
+use super::{open_day, AbsError};
+use crate::{loans, Command, Engine, EngineError};
+use lending::loan::LoanStatus;
+use money::{BusinessDate, Decimal, RoundingMode};
+use uuid::Uuid;
+
+/// Rounding of a loan's sold share of an amount.
+pub const SHARE_ROUNDING: RoundingMode = RoundingMode::HalfEven;
+
+fn share_of(share: Decimal, amount_minor: i64) -> Result<i64, AbsError> {
+    SHARE_ROUNDING
+        .round_minor(share * Decimal::from(amount_minor))
+        .map_err(|_| AbsError::Storage(anyhow::anyhow!("a share overflows")))
+}
+
+/// One loan's contribution to the period, and its line after it.
+async fn collect(
+    engine: &Engine,
+    line: &PooledLoan,
+    to: BusinessDate,
+) -> Result<(CollectionsDoc, PooledLoan), AbsError> {
+    let mut next = line.clone();
+    let mut c = CollectionsDoc::default();
+    if line.written_off || line.sold_minor == 0 {
+        return Ok((c, next));
+    }
+    let view = loans::state_as_of(engine, line.loan_id, to)
+        .await
+        .map_err(|e| anyhow::anyhow!("loan {}: {e}", line.loan_id))?;
+    let loan = &view.loan;
+    let principal_paid = principal_paid_minor(loan);
+    let interest_paid = interest_paid_minor(loan);
+    c.interest_minor = share_of(line.share, interest_paid - line.interest_paid_minor)?;
+    if loan.status == LoanStatus::WrittenOff {
+        c.principal_minor = share_of(line.share, principal_paid - line.principal_paid_minor)?
+            .clamp(0, line.sold_minor);
+        c.new_default_minor = line.sold_minor - c.principal_minor;
+        next.sold_minor = 0;
+        next.written_off = true;
+    } else {
+        let held = share_of(line.share, loan.principal_outstanding_minor())?;
+        next.sold_minor = held.clamp(0, line.sold_minor);
+        c.principal_minor = line.sold_minor - next.sold_minor;
+    }
+    next.principal_paid_minor = principal_paid;
+    next.interest_paid_minor = interest_paid;
+    Ok((c, next))
+}
+
+fn fixings(rates: &[abs::IndexRate]) -> Vec<(String, Decimal)> {
+    rates.iter().map(|r| (r.index.clone(), r.rate)).collect()
+}
+
+fn replay_or_conflict(
+    doc: &DealDoc,
+    n: u32,
+    key: Uuid,
+    rates: &[abs::IndexRate],
+) -> Result<(PeriodDoc, bool), AbsError> {
+    match doc.periods.iter().find(|p| p.n == n) {
+        Some(p) if p.key == key && p.index_rates == fixings(rates) => Ok((p.clone(), true)),
+        Some(p) if p.key == key => Err(AbsError::conflict(
+            "key_reused",
+            format!("this Idempotency-Key ran period {} with other fixings", p.n),
+        )),
+        Some(_) => Err(AbsError::conflict(
+            "period_already_run",
+            format!("period {n} has already been run"),
+        )),
+        None => Err(AbsError::conflict(
+            "changed_meanwhile",
+            "the deal changed; retry",
+        )),
+    }
+}
+
+/// Runs period `n` (1-based, the next one) on `payment_date`. The same key again answers
+/// with the period as it was run (`true`); any other run of it is refused.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_period(
+    engine: &Engine,
+    tenant: &str,
+    deal_id: Uuid,
+    n: u32,
+    key: Uuid,
+    deal: &abs::Deal,
+    payment_date: BusinessDate,
+    index_rates: Vec<abs::IndexRate>,
+) -> Result<(PeriodDoc, bool), AbsError> {
+    let (mut doc, version) = load(engine, deal_id, tenant).await?;
+    if doc.periods.iter().any(|p| p.n == n) {
+        return replay_or_conflict(&doc, n, key, &index_rates);
+    }
+    if doc.status != DealStatus::Closed {
+        return Err(AbsError::conflict(
+            "not_closed",
+            "close the deal before running periods",
+        ));
+    }
+    if n as usize != doc.periods.len() + 1 {
+        return Err(AbsError::conflict(
+            "period_out_of_order",
+            format!("the next period is {}", doc.periods.len() + 1),
+        ));
+    }
+    let today = open_day(engine).await?;
+    if payment_date > today {
+        return Err(AbsError::conflict(
+            "period_not_due",
+            format!("payment date {payment_date} is after the open business day {today}"),
+        ));
+    }
+    let pool = doc.pool.clone().expect("a closed deal has its pool");
+    let from = doc.periods.last().map_or(pool.as_of, |p| p.payment_date);
+    if payment_date <= from {
+        return Err(AbsError::conflict(
+            "period_before_pool",
+            format!("payment date {payment_date} is not after {from}, when the pool was measured"),
+        ));
+    }
+    let mut total = CollectionsDoc::default();
+    let mut lines = Vec::with_capacity(pool.loans.len());
+    for line in &pool.loans {
+        let (c, next) = collect(engine, line, payment_date).await?;
+        total.interest_minor += c.interest_minor;
+        total.principal_minor += c.principal_minor;
+        total.recovery_minor += c.recovery_minor;
+        total.new_default_minor += c.new_default_minor;
+        lines.push(next);
+    }
+    let state = doc
+        .state
+        .as_ref()
+        .expect("a closed deal has its state")
+        .to_domain();
+    let collections = abs::Collections {
+        interest_minor: total.interest_minor,
+        principal_minor: total.principal_minor,
+        recovery_minor: total.recovery_minor,
+        new_default_minor: total.new_default_minor,
+    };
+    let given = fixings(&index_rates);
+    let period = abs::Period {
+        payment_date,
+        exercise_call: false,
+        index_rates,
+    };
+    let (after, pay) = abs::run_period(deal, &state, &collections, &period).map_err(|e| {
+        let field = match e {
+            abs::RunError::MissingIndexRate(..) => "index_rates",
+            _ => "payment_date",
+        };
+        AbsError::invalid(field, "run_refused", e.to_string())
+    })?;
+
+    let account = |name: &str| deal_account(deal_id, name);
+    let (p, i, r, d) = (
+        total.principal_minor,
+        total.interest_minor,
+        total.recovery_minor,
+        total.new_default_minor,
+    );
+    let mut moves = Moves::default();
+    // The platform hands over what it collected on the sold share, and the sold principal
+    // that left the loans (repaid or written off) leaves its contra.
+    moves.credit(platform_cash(&doc), p + i + r);
+    moves.debit(account("platform:sold_receivable"), p + d);
+    moves.debit(account("platform:collections_remitted"), i + r);
+    moves.credit(account("platform:loss_transferred"), d);
+    // The SPV receives it: principal and defaults reduce its receivable.
+    moves.credit(account("spv:pool_receivable"), p + d);
+    moves.credit(account("spv:interest_income"), i);
+    moves.credit(account("spv:recovery_income"), r);
+    moves.debit(account("spv:credit_loss"), d);
+    // The waterfall: every deal account moves to its closing balance (the collection
+    // account's move includes the collections just received), and each use is paid.
+    for (k, a) in deal.accounts.iter().enumerate() {
+        let change = pay.accounts_closing_minor[k] - pay.accounts_opening_minor[k];
+        moves.debit(account(&format!("spv:account:{}", a.name)), change);
+    }
+    for (f, fee) in deal.fees.iter().enumerate() {
+        moves.debit(
+            account(&format!("spv:fee:{}", fee.name)),
+            pay.fees_paid_minor[f],
+        );
+    }
+    for (j, b) in deal.bonds.iter().enumerate() {
+        let name = &b.name;
+        moves.debit(
+            account(&format!("spv:bond_interest:{name}")),
+            pay.interest_paid_minor[j],
+        );
+        moves.debit(
+            account(&format!("spv:bond:{name}")),
+            pay.principal_paid_minor[j],
+        );
+        moves.debit(
+            account(&format!("spv:residual:{name}")),
+            pay.residual_paid_minor[j],
+        );
+    }
+    moves.debit(account("spv:purchases"), pay.purchase_paid_minor);
+    let entry_id = period_entry_id(deal_id, n);
+    let entry = moves.entry(
+        entry_id,
+        &doc,
+        format!("abs deal {deal_id}: period {n} paid {payment_date}"),
+    );
+    let record = PeriodDoc {
+        n,
+        key,
+        index_rates: given,
+        from,
+        payment_date,
+        collections: total,
+        waterfall: match pay.waterfall {
+            abs::WaterfallKind::Normal => "normal",
+            abs::WaterfallKind::Accelerated => "accelerated",
+            abs::WaterfallKind::CleanUp => "clean_up",
+        }
+        .into(),
+        revolving: pay.revolving,
+        fees_paid_minor: pay.fees_paid_minor.clone(),
+        interest_paid_minor: pay.interest_paid_minor.clone(),
+        principal_paid_minor: pay.principal_paid_minor.clone(),
+        residual_paid_minor: pay.residual_paid_minor.clone(),
+        purchase_paid_minor: pay.purchase_paid_minor,
+        accounts_closing_minor: pay.accounts_closing_minor.clone(),
+        bond_balances_minor: after.bonds.iter().map(|b| b.balance_minor).collect(),
+        triggers: pay.triggers.clone(),
+        pool_balance_minor: after.pool_balance_minor,
+        entry_id: entry_id.0,
+    };
+    let mut pool = pool;
+    pool.loans = lines;
+    doc.pool = Some(pool);
+    doc.state = Some(StateDoc::from(&after));
+    doc.periods.push(record.clone());
+    match engine
+        .submit_with(
+            vec![Command::Entry(entry)],
+            vec![deal_write(&doc, today, Some(version))],
+        )
+        .await
+    {
+        Ok(_) => Ok((record, false)),
+        Err(EngineError::StaleDoc { .. }) => {
+            let (now, _) = load(engine, deal_id, tenant).await?;
+            replay_or_conflict(&now, n, key, &period.index_rates)
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,319 @@
+//! Securitization on the live book: deals stored, pools drawn from the term loans'
+//! platform share, the true sale at closing and period runs posted to the ledger.
+
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::problem::{
+    engine_error, idempotency_key, internal, not_found, path_uuid, ApiError, WireJson,
+};
+use crate::routes::abs::field_problems;
+use crate::routes::page;
+use api::*;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use engine::abs::{self as live, AbsError, DealDoc};
+use serde::Deserialize;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/abs/deals", post(create_deal).get(list_deals))
+        .route("/v1/abs/deals/{id}", get(get_deal))
+        .route("/v1/abs/deals/{id}/pool", post(pool_deal).get(get_pool))
+        .route("/v1/abs/deals/{id}/pool/tape", get(pool_tape))
+        .route("/v1/abs/deals/{id}/close", post(close_deal))
+        .route("/v1/abs/deals/{id}/periods", get(list_periods))
+        .route("/v1/abs/deals/{id}/periods/{n}/run", post(run_period))
+}
+
+pub(crate) fn abs_error(e: AbsError) -> ApiError {
+    match e {
+        AbsError::NotFound(what) => not_found(what),
+        AbsError::Invalid {
+            field,
+            code,
+            message,
+        } => Problem::new(422, code, "Request refused; nothing changed", message)
+            .with_field(field)
+            .into(),
+        AbsError::Conflict { code, message } => Problem::new(
+            409,
+            code,
+            "Conflicts with the deal's state; nothing changed",
+            message,
+        )
+        .into(),
+        AbsError::Engine(e) => engine_error(e, "", false),
+        AbsError::Storage(e) => internal(&format!("{e:#}")),
+    }
+}
+
+fn created<T>(replayed: bool, body: T) -> (StatusCode, Json<T>) {
+    let status = if replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    (status, Json(body))
+}
+
+/// The stored file as the domain deal (it was valid when stored; the parser is the same).
+fn domain_deal(doc: &DealDoc) -> Result<abs::Deal, ApiError> {
+    let file: DealFile = serde_json::from_value(doc.file.clone())
+        .map_err(|e| internal(&format!("stored deal {} does not decode: {e}", doc.id)))?;
+    file.parse()
+        .map_err(|e| internal(&format!("stored deal {} no longer valid: {e:?}", doc.id)))
+}
+
+async fn load(s: &AppState, p: &Principal, id: &str) -> Result<DealDoc, ApiError> {
+    let id = path_uuid(id, "deal id")?;
+    live::deal(&s.engine, id, &p.tenant)
+        .await
+        .map_err(abs_error)
+}
+
+/// Stores a deal file (validated as `/v1/abs/deals/validate` does; 422 lists every
+/// problem). Its `id` defaults to the Idempotency-Key; the same id and file again is 200.
+#[utoipa::path(post, path = "/v1/abs/deals", request_body = DealCreateRequest,
+    responses((status = 201, body = StoredDealResponse), (status = 200, body = StoredDealResponse),
+        (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("api_key" = [])), tag = "securitization")]
+pub async fn create_deal(
+    p: Principal,
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    WireJson(req): WireJson<DealCreateRequest>,
+) -> Result<Response, ApiError> {
+    let id = idempotency_key(&headers, req.id)?;
+    let deal = match req.deal.parse() {
+        Ok(d) => d,
+        Err(errors) => {
+            let errors = errors
+                .into_iter()
+                .map(|mut e| {
+                    e.field = format!("deal.{}", e.field);
+                    e
+                })
+                .collect();
+            return Ok(field_problems(errors));
+        }
+    };
+    let file = serde_json::to_value(&req.deal).map_err(|e| internal(&e.to_string()))?;
+    let (doc, replayed) = live::create_deal(&s.engine, &p.write_tenant(), id, file, &deal)
+        .await
+        .map_err(abs_error)?;
+    Ok(created(replayed, StoredDealResponse::from(&doc)).into_response())
+}
+
+#[utoipa::path(get, path = "/v1/abs/deals/{id}", params(("id" = Uuid, Path)),
+    responses((status = 200, body = StoredDealResponse), (status = 404, body = Problem)),
+    security(("api_key" = [])), tag = "securitization")]
+pub async fn get_deal(
+    p: Principal,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<StoredDealResponse>, ApiError> {
+    Ok(Json(StoredDealResponse::from(&load(&s, &p, &id).await?)))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DealListQuery {
+    /// From a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// 1–500, default 50.
+    pub limit: Option<u32>,
+}
+
+/// Stored deals in id order.
+#[utoipa::path(get, path = "/v1/abs/deals", params(DealListQuery),
+    responses((status = 200, body = StoredDealPage), (status = 400, body = Problem)),
+    security(("api_key" = [])), tag = "securitization")]
+pub async fn list_deals(
+    p: Principal,
+    State(s): State<AppState>,
+    Query(q): Query<DealListQuery>,
+) -> Result<Json<StoredDealPage>, ApiError> {
+    let limit = page::limit(q.limit)?;
+    let after = q.cursor.as_deref().map(page::decode_uuid).transpose()?;
+    let tenant = (p.tenant != "*").then(|| p.tenant.clone());
+    let (docs, next) = live::list_deals(&s.engine, tenant, after, limit)
+        .await
+        .map_err(abs_error)?;
+    Ok(Json(StoredDealPage {
+        items: docs.iter().map(StoredDealResponse::from).collect(),
+        next_cursor: next.map(|id| page::encode(id.as_bytes())),
+    }))
+}
+
+/// Draws the deal's pool from the live book: active term loans passing every criterion,
+/// each with the platform's share of its outstanding principal. A loan forced in by id
+/// that fails a rule is refused naming the rule (`criteria.<rule>`, `ineligible_loan`);
+/// one in another deal's pool with `loan_in_another_pool`.
+#[utoipa::path(post, path = "/v1/abs/deals/{id}/pool", params(("id" = Uuid, Path)),
+    request_body = PoolRequest,
+    responses((status = 201, body = PoolWireResponse), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("api_key" = [])), tag = "securitization")]
+pub async fn pool_deal(
+    p: Principal,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    WireJson(req): WireJson<PoolRequest>,
+) -> Result<(StatusCode, Json<PoolWireResponse>), ApiError> {
+    let doc = load(&s, &p, &id).await?;
+    let criteria = req.parse()?;
+    let pool = live::pool_deal(&s.engine, &doc.tenant, doc.id, criteria)
+        .await
+        .map_err(abs_error)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(PoolWireResponse::new(&pool, doc.currency.code())),
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/abs/deals/{id}/pool", params(("id" = Uuid, Path)),
+    responses((status = 200, body = PoolWireResponse), (status = 404, body = Problem)),
+    security(("api_key" = [])), tag = "securitization")]
+pub async fn get_pool(
+    p: Principal,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<PoolWireResponse>, ApiError> {
+    let doc = load(&s, &p, &id).await?;
+    let pool = doc.pool.as_ref().ok_or_else(|| not_found("pool"))?;
+    Ok(Json(PoolWireResponse::new(pool, doc.currency.code())))
+}
+
+/// The pool as a loan tape (CSV, the columns `puhui abs` reads): each loan's sold principal
+/// now, its rate, remaining term and age.
+#[utoipa::path(get, path = "/v1/abs/deals/{id}/pool/tape", params(("id" = Uuid, Path)),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = Problem)),
+    security(("api_key" = [])), tag = "securitization")]
+pub async fn pool_tape(
+    p: Principal,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let doc = load(&s, &p, &id).await?;
+    let pool = doc.pool.as_ref().ok_or_else(|| not_found("pool"))?;
+    let loans: Vec<PoolLoanWire> = pool
+        .loans
+        .iter()
+        .filter(|l| l.sold_minor > 0)
+        .map(|l| PoolLoanWire {
+            loan_id: Some(l.loan_id.to_string()),
+            balance_minor: l.sold_minor,
+            annual_rate: l.annual_rate.normalize().to_string(),
+            remaining_term_months: l.remaining_term_months,
+            age_months: l.age_months,
+            amortization: AmortizationWire::parse("amortization", &l.amortization)
+                .unwrap_or_default(),
+        })
+        .collect();
+    let csv = abs_tape::write_loan_tape(&loans, doc.currency.code());
+    Ok(([(header::CONTENT_TYPE, "text/csv")], csv).into_response())
+}
+
+/// The true sale: one balanced entry moves the pool's sold principal to the SPV at the
+/// price, issues the bonds and funds the deal's accounts, with the deal closed in the same
+/// commit. The same Idempotency-Key again answers 200 with the closing; another key 409.
+#[utoipa::path(post, path = "/v1/abs/deals/{id}/close", params(("id" = Uuid, Path)),
+    request_body = CloseRequest,
+    responses((status = 201, body = StoredDealResponse), (status = 200, body = StoredDealResponse),
+        (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("api_key" = [])), tag = "securitization")]
+pub async fn close_deal(
+    p: Principal,
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    WireJson(req): WireJson<CloseRequest>,
+) -> Result<(StatusCode, Json<StoredDealResponse>), ApiError> {
+    let doc = load(&s, &p, &id).await?;
+    let key = idempotency_key(&headers, None)?;
+    let price = req.price()?;
+    let deal = domain_deal(&doc)?;
+    let closing = live::close_deal(&s.engine, &doc.tenant, doc.id, key, price, &deal)
+        .await
+        .map_err(abs_error)?;
+    Ok(created(
+        closing.replayed,
+        StoredDealResponse::from(&closing.deal),
+    ))
+}
+
+/// Runs period `n` (the next one, on the deal's `n`-th payment date, which must not be
+/// after the open business day): the sold share's collections, the waterfall, one entry.
+/// A period already run is refused (409 `period_already_run`) unless the same
+/// Idempotency-Key repeats it (200, the run as it was).
+#[utoipa::path(post, path = "/v1/abs/deals/{id}/periods/{n}/run",
+    params(("id" = Uuid, Path), ("n" = u32, Path)), request_body = PeriodRunRequest,
+    responses((status = 201, body = PeriodWire), (status = 200, body = PeriodWire),
+        (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("api_key" = [])), tag = "securitization")]
+pub async fn run_period(
+    p: Principal,
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path((id, n)): Path<(String, String)>,
+    WireJson(req): WireJson<PeriodRunRequest>,
+) -> Result<(StatusCode, Json<PeriodWire>), ApiError> {
+    let doc = load(&s, &p, &id).await?;
+    let key = idempotency_key(&headers, None)?;
+    let deal = domain_deal(&doc)?;
+    let dates = payment_dates(&deal);
+    let n: u32 = n
+        .parse()
+        .ok()
+        .filter(|&n| n >= 1 && n as usize <= dates.len())
+        .ok_or_else(|| {
+            ApiError::from(
+                Problem::new(
+                    400,
+                    "invalid_path",
+                    "Invalid path",
+                    format!("the period must be 1 to {}", dates.len()),
+                )
+                .with_field("n"),
+            )
+        })?;
+    let rates = index_rates("index_rates", &req.index_rates)?;
+    let (period, replayed) = live::run_period(
+        &s.engine,
+        &doc.tenant,
+        doc.id,
+        n,
+        key,
+        &deal,
+        dates[n as usize - 1],
+        rates,
+    )
+    .await
+    .map_err(abs_error)?;
+    Ok(created(
+        replayed,
+        PeriodWire::new(&period, doc.currency.code()),
+    ))
+}
+
+/// Every period run, in order.
+#[utoipa::path(get, path = "/v1/abs/deals/{id}/periods", params(("id" = Uuid, Path)),
+    responses((status = 200, body = PeriodPage), (status = 404, body = Problem)),
+    security(("api_key" = [])), tag = "securitization")]
+pub async fn list_periods(
+    p: Principal,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<PeriodPage>, ApiError> {
+    let doc = load(&s, &p, &id).await?;
+    Ok(Json(PeriodPage {
+        items: doc
+            .periods
+            .iter()
+            .map(|x| PeriodWire::new(x, doc.currency.code()))
+            .collect(),
+    }))
+}
