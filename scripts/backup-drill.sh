@@ -14,6 +14,8 @@ loans="${2:-100000}"
 BIN="${BIN:-target/release/puhui}"
 PG="${PUHUI_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 KEY="drill-operator-key-0123456789"
+# PostgreSQL stores refuse to serve without a master key for personal data (docs/security.md).
+export PUHUI_MASTER_KEY="${PUHUI_MASTER_KEY:-1:$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/puhui-drill.XXXXXX")"
 server_pid=""
 load_pid=""

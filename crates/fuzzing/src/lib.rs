@@ -1,5 +1,6 @@
 //! Fuzzing of every parser that reads outside input: CSV for training and scoring, model
-//! files (Puhui, LightGBM, XGBoost), policy files and decision inputs.
+//! files (Puhui, LightGBM, XGBoost), policy files and decision inputs, securitization's deal
+//! runs, loan tapes and collection tables, and regulatory rule packs.
 //!
 //! Each target ([`targets`]) takes arbitrary bytes and must not panic. [`fuzz`] feeds one
 //! target cases made by the seeded mutation engine ([`mutate`]) and stops at the first panic
@@ -8,6 +9,7 @@
 
 pub mod mutate;
 pub mod targets;
+pub mod targets_more;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

@@ -28,6 +28,12 @@ pub struct Target {
 }
 
 pub fn all() -> Vec<Target> {
+    let mut all = risk_targets();
+    all.extend(crate::targets_more::all());
+    all
+}
+
+fn risk_targets() -> Vec<Target> {
     vec![
         Target {
             name: "training-csv",
@@ -70,7 +76,15 @@ pub fn all() -> Vec<Target> {
 /// A small training set with every column kind (number, category, missing values, a 0/1
 /// target), and the first rows of the German credit data (text categories).
 fn csv_seeds() -> Vec<Vec<u8>> {
-    let german: String = GERMAN_ROWS.lines().take(40).collect::<Vec<_>>().join("\n");
+    let mut german = String::new();
+    for (i, line) in GERMAN_ROWS.lines().take(40).enumerate() {
+        let label = if i == 0 {
+            "bad".to_string()
+        } else {
+            u8::from(i % 3 == 0).to_string()
+        };
+        german.push_str(&format!("{line},{label}\n"));
+    }
     vec![synthetic_csv(60).into_bytes(), german.into_bytes()]
 }
 

@@ -26,6 +26,18 @@ const DEALS: [(&str, &str); 5] = [
         include_str!("../../../examples/deals/revolving-consumer.collections.csv"),
     ),
 ];
+/// The fixing of the three-seniors deal's floating bond (the others ignore it).
+const LPR: [IndexFixing; 1] = [IndexFixing {
+    index: "LPR1Y",
+    rate: "0.0345",
+}];
+
+#[derive(serde::Serialize)]
+struct IndexFixing {
+    index: &'static str,
+    rate: &'static str,
+}
+
 const TAPE: &str = include_str!("../../../examples/deals/three-sequential-seniors.tape.csv");
 
 pub fn all() -> Vec<Target> {
@@ -69,7 +81,7 @@ fn deal_seeds() -> Vec<Vec<u8>> {
         .map(|(deal, table)| {
             let rows = api::abs_tape::read_collection_table(table).expect("example table");
             let deal: serde_json::Value = serde_json::from_str(deal).expect("example deal");
-            serde_json::json!({"deal": deal, "pool": {"collections": rows}})
+            serde_json::json!({"deal": deal, "pool": {"collections": rows}, "index_rates": LPR})
                 .to_string()
                 .into_bytes()
         })
@@ -77,7 +89,7 @@ fn deal_seeds() -> Vec<Vec<u8>> {
     let loans = api::abs_tape::read_loan_tape(TAPE, None).expect("example tape");
     let deal: serde_json::Value = serde_json::from_str(DEALS[1].0).expect("example deal");
     out.push(
-        serde_json::json!({"deal": deal, "pool": {"loans": loans},
+        serde_json::json!({"deal": deal, "pool": {"loans": loans}, "index_rates": LPR,
             "scenario": {"cpr": "0.1", "cdr": "0.02", "severity": "0.5", "recovery_lag_months": 3}})
         .to_string()
         .into_bytes(),

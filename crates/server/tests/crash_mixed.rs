@@ -31,6 +31,11 @@ fn start(store_args: &[String]) -> Server {
         .args(store_args)
         .args(["--listen", "127.0.0.1:0", "--business-date", BUSINESS_DATE])
         .env("PUHUI_BOOTSTRAP_API_KEY", KEY)
+        // PostgreSQL refuses to start without a master key for personal data (a test key).
+        .env(
+            "PUHUI_MASTER_KEY",
+            "1:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+        )
         .env("PUHUI_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -36,6 +36,11 @@ fn serve(store: &[&str], extra: &[&str]) -> Server {
         .args(store)
         .args(extra)
         .env("PUHUI_BOOTSTRAP_API_KEY", KEY)
+        // PostgreSQL refuses to start without a master key for personal data (a test key).
+        .env(
+            "PUHUI_MASTER_KEY",
+            "1:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
