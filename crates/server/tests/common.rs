@@ -315,3 +315,44 @@ pub async fn start_in_process(ts: &testkit::TestStore, business_date: &str) -> (
         },
     )
 }
+
+/// The master key the test servers seal personal data under (PostgreSQL refuses to serve
+/// without one).
+pub const TEST_MASTER_KEY: &str =
+    "1:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+/// A `puhui serve` child process on port 0 over `store_args` (plus `extra` flags), with the
+/// test operator key, and the base URL it printed.
+pub fn serve_child(store_args: &[String], extra: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_puhui"))
+        .arg("serve")
+        .args(store_args)
+        .args(["--listen", "127.0.0.1:0"])
+        .args(extra)
+        .env("PUHUI_BOOTSTRAP_API_KEY", KEY)
+        .env("PUHUI_MASTER_KEY", TEST_MASTER_KEY)
+        .env("PUHUI_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("start puhui serve");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    (child, base)
+}
+
+/// The seed in environment variable `var` (to replay a run), or a random one.
+pub fn seed_from_env(var: &str) -> u64 {
+    std::env::var(var)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random)
+}

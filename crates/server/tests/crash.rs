@@ -8,8 +8,7 @@ use common::{entry, new_id, KEY};
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,30 +20,7 @@ struct Server {
 }
 
 fn start(store_args: &[String]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_puhui"))
-        .arg("serve")
-        .args(store_args)
-        .args(["--listen", "127.0.0.1:0"])
-        .env("PUHUI_BOOTSTRAP_API_KEY", KEY)
-        // PostgreSQL refuses to start without a master key for personal data (a test key).
-        .env(
-            "PUHUI_MASTER_KEY",
-            "1:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
-        )
-        .env("PUHUI_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start puhui serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
+    let (child, base) = common::serve_child(store_args, &[]);
     Server { child, base }
 }
 
@@ -224,10 +200,7 @@ async fn check_after_restart(
 }
 
 fn seed() -> u64 {
-    std::env::var("PUHUI_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(rand::random)
+    common::seed_from_env("PUHUI_CRASH_SEED")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
