@@ -146,7 +146,7 @@ fn complete_operation(op: &Op, o: &mut Map<String, Value>) {
         if keep {
             let mut p = p.clone();
             if p["in"] == "query" {
-                constrain_query(&mut p);
+                constrain_query(op.path, &mut p);
             }
             params.push(p);
         }
@@ -189,9 +189,17 @@ fn complete_operation(op: &Op, o: &mut Map<String, Value>) {
 
 /// The list routes' query parameters, as the handlers parse them (`routes/page.rs`,
 /// `routes/lists.rs`): what the derives cannot say.
-fn constrain_query(p: &mut Value) {
+fn constrain_query(path: &str, p: &mut Value) {
+    let limit_max = if path == "/v1/events" {
+        crate::routes::events::EVENTS_LIMIT_MAX
+    } else {
+        500
+    };
     let schema = match p["name"].as_str() {
-        Some("limit") => json!({ "type": "integer", "minimum": 1, "maximum": 500 }),
+        Some("limit") => json!({ "type": "integer", "minimum": 1, "maximum": limit_max }),
+        Some("after") => json!({ "type": "integer", "minimum": 0, "maximum": i64::MAX }),
+        Some("on") => json!({ "type": "string", "format": "date",
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$" }),
         Some("created_from" | "created_to") => json!({ "type": "string", "format": "date",
             "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$" }),
         Some("status") => json!({ "type": "string", "enum": crate::routes::lists::LOAN_STATUSES }),

@@ -15,6 +15,11 @@ pub fn complete(doc: &mut Value) {
         .as_object_mut()
         .expect("components.schemas");
     unsigned_ranges_all(schemas);
+    for name in ["FeeWire", "CouponWire", "StepWire", "TriggerWire"] {
+        if let Some(schema) = schemas.get_mut(name) {
+            close_variants(schema);
+        }
+    }
     let codes: Vec<&str> = money::Currency::ALL.iter().map(|c| c.code()).collect();
     for (name, schema) in schemas.iter_mut() {
         let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
@@ -148,6 +153,21 @@ pub fn unsigned_ranges(v: &mut Value) {
             o.values_mut().for_each(unsigned_ranges);
         }
         Value::Array(a) => a.iter_mut().for_each(unsigned_ranges),
+        _ => {}
+    }
+}
+
+/// The variants of a tagged union whose Rust enum denies unknown fields: each object with
+/// properties says so too (the derive leaves `additionalProperties` open on variants).
+fn close_variants(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            if o.contains_key("properties") {
+                o.entry("additionalProperties").or_insert(json!(false));
+            }
+            o.values_mut().for_each(close_variants);
+        }
+        Value::Array(a) => a.iter_mut().for_each(close_variants),
         _ => {}
     }
 }

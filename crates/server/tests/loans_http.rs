@@ -757,7 +757,7 @@ async fn co_lending_routes_refuse_bad_partners_and_plans_and_show_funders() {
             assert_eq!(send(path.clone()).await.0, 404, "{name}: {path}");
         }
         let (s, v) = send(format!("/v1/funding-partners/{a}/recon/2026-13-01")).await;
-        assert_eq!((s, field(&v)), (400, "date"), "{name}: {v}");
+        assert_eq!((s, field(&v)), (422, "date"), "{name}: {v}");
 
         running.stop().await;
     }

@@ -5,6 +5,7 @@ use crate::app::AppState;
 use crate::auth::Principal;
 use crate::problem::{not_found, path_uuid, ApiError};
 use crate::routes::colending::colending_error;
+use api::FieldError;
 use api::*;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
@@ -29,15 +30,8 @@ pub fn routes() -> Router<AppState> {
 
 fn path_date(raw: &str) -> Result<BusinessDate, ApiError> {
     raw.parse().map_err(|_| {
-        ApiError::from(
-            Problem::new(
-                400,
-                "invalid_path",
-                "Invalid path",
-                "date must be a date, YYYY-MM-DD",
-            )
-            .with_field("date"),
-        )
+        // A string the path allows that is no calendar date: refused like any field.
+        ApiError::from(FieldError::new("date", "must be a date, YYYY-MM-DD"))
     })
 }
 

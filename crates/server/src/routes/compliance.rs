@@ -7,7 +7,7 @@
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::problem::ApiError;
-use crate::routes::page;
+use api::FieldError;
 use api::Problem;
 use axum::extract::{Query, State};
 use axum::routing::get;
@@ -500,7 +500,7 @@ pub async fn report(
     let on = match q.on.as_deref() {
         Some(raw) => raw
             .parse::<BusinessDate>()
-            .map_err(|_| page::bad_query("on", "must be a date YYYY-MM-DD"))?,
+            .map_err(|_| FieldError::new("on", "must be a date YYYY-MM-DD"))?,
         None => engine::revolving::business_day(&s.engine)
             .await
             .map_err(|e| crate::problem::internal(&e.to_string()))?,

@@ -6,6 +6,7 @@ use crate::app::AppState;
 use crate::auth::{PartyKind, Principal, Role};
 use crate::problem::{engine_error, idempotency_key, not_found, path_uuid, ApiError, WireJson};
 use crate::routes::page;
+use api::FieldError;
 use api::*;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -96,7 +97,7 @@ pub async fn get_customer(
     let id = path_uuid(&id, "customer id")?;
     let reveal = q.reveal.unwrap_or(false);
     if !reveal && q.reason.is_some() {
-        return Err(page::bad_query("reason", "a reason goes with reveal=true"));
+        return Err(FieldError::new("reason", "a reason goes with reveal=true").into());
     }
     if reveal && (p.role != Role::Operator || p.is_bound()) {
         return Err(Problem::new(
@@ -156,7 +157,9 @@ pub async fn list_customers(
         if let Some(doc) = cu::find_by_id_number(&s.engine, vault, &p.write_tenant(), raw)
             .await
             .map_err(|e| match e {
-                CustomerError::Invalid { message, .. } => page::bad_query("id_number", message),
+                CustomerError::Invalid { message, .. } => {
+                    FieldError::new("id_number", message).into()
+                }
                 e => customer_error(e),
             })?
         {

@@ -5,6 +5,7 @@ use crate::app::AppState;
 use crate::auth::Principal;
 use crate::problem::ApiError;
 use crate::routes::page::bad_query;
+use api::FieldError;
 use api::{EventPage, Problem};
 use axum::extract::{Query, State};
 use axum::http::header;
@@ -71,10 +72,10 @@ pub async fn list_events(
     }
     let after = q.after.unwrap_or(0);
     if after < 0 {
-        return Err(bad_query("after", "must be 0 or more"));
+        return Err(FieldError::new("after", "must be 0 or more").into());
     }
     let kinds = match &q.types {
-        Some(raw) => parse_types("types", raw).map_err(|m| bad_query("types", m))?,
+        Some(raw) => parse_types("types", raw).map_err(|m| FieldError::new("types", m))?,
         None => Vec::new(),
     };
     let events = s
