@@ -189,10 +189,7 @@ pub async fn seed_cob_book(store: Store, n: u64, start: &str) {
 /// The `puhui` binary of this build, logging only warnings.
 pub fn puhui(args: &[&str]) -> std::process::Command {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_puhui"));
-    c.args(args).env("PUHUI_LOG", "warn").env(
-        "PUHUI_MASTER_KEY",
-        "1:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
-    );
+    c.args(args).env("PUHUI_LOG", "warn");
     c
 }
 
