@@ -107,6 +107,10 @@ async fn report_writer_end(task: tokio::task::JoinHandle<()>) {
     }
 }
 
+/// The `meta` key under which the store keeps the tree heads' Ed25519 signing key: a
+/// restored store signs with it, and `ledger extends` checks old heads against it.
+pub const SIGNING_KEY_META: &str = "tree_head_signing_key";
+
 impl Engine {
     /// Migrates the store, rebuilds the book from it and starts the writer, on the system
     /// clock.
@@ -128,7 +132,7 @@ impl Engine {
         }
         let committed_size = tree.len();
         let secret = store
-            .meta_init("tree_head_signing_key", rand::random::<[u8; 32]>().to_vec())
+            .meta_init(SIGNING_KEY_META, rand::random::<[u8; 32]>().to_vec())
             .await?;
         let secret: [u8; 32] = secret
             .try_into()

@@ -168,7 +168,7 @@ pub async fn extends(a: ExtendsArgs) -> anyhow::Result<ExitCode> {
     let (store, _lock) = a.store.open_writer().await?;
     store.migrate().await?;
     let secret = store
-        .meta("tree_head_signing_key")
+        .meta(engine::SIGNING_KEY_META)
         .await?
         .ok_or_else(|| anyhow::anyhow!("this store has no signing key: it has never served"))?;
     let secret: [u8; 32] = secret
