@@ -1,3 +1,4 @@
+use super::binning::*;
 use super::*;
 
 #[test]
