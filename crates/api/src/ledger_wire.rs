@@ -402,6 +402,10 @@ pub struct CreateApiKeyRequest {
     pub party_id: Option<String>,
     /// RFC 3339 time after which the key is refused (401), e.g. `2027-01-31T00:00:00Z`.
     pub expires_at: Option<String>,
+    /// Requests per second the key may make (1 to 1,000,000); beyond it the server answers
+    /// 429 with `Retry-After`. Absent: the default of the key's role.
+    #[schema(minimum = 1, maximum = 1_000_000)]
+    pub rate_limit_per_s: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -415,4 +419,6 @@ pub struct CreateApiKeyResponse {
     pub party_kind: Option<String>,
     pub party_id: Option<String>,
     pub expires_at: Option<String>,
+    /// The key's own rate limit; absent when it takes its role's default.
+    pub rate_limit_per_s: Option<i64>,
 }

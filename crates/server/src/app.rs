@@ -40,6 +40,12 @@ pub struct Shared {
     pub cob: Arc<crate::cob_runs::CobRuns>,
     /// The vault of personal data and the rule packs in force.
     pub customers: crate::customers::CustomerState,
+    /// Each role's default requests per second per key.
+    pub rate_limits: crate::auth::RoleRates,
+    /// The hash-chained log of changes and plaintext reads.
+    pub audit: crate::audit::AuditLog,
+    /// One customer's exposure checks and the writes they allow, in turn.
+    pub exposure_locks: crate::exposure_lock::ExposureLocks,
 }
 
 /// Installs the Prometheus recorder once per process.
@@ -74,6 +80,7 @@ pub async fn bootstrap_key(store: &Store, key: Option<&str>) -> anyhow::Result<(
                 party_id: None,
                 expires_at_ms: None,
                 revoked_at_ms: None,
+                rate_limit_per_s: None,
             })
             .await?;
         tracing::info!("created the bootstrap operator API key");
@@ -101,6 +108,7 @@ pub async fn build_state_on(
     decisions: DecisionService,
     clock: Arc<dyn engine::Clock>,
 ) -> anyhow::Result<AppState> {
+    let audit = crate::audit::AuditLog::start(store.clone());
     let engine = Engine::start_with_clock(store, EngineConfig::default(), clock).await?;
     Ok(AppState(Arc::new(Shared {
         engine,
@@ -109,6 +117,9 @@ pub async fn build_state_on(
         decisions: Arc::new(decisions),
         cob: Arc::default(),
         customers: Default::default(),
+        rate_limits: Default::default(),
+        exposure_locks: Default::default(),
+        audit,
     })))
 }
 
@@ -140,6 +151,7 @@ pub fn router_with(state: AppState, fault_injection: bool) -> Router {
         .merge(routes::customers::routes())
         .merge(routes::compliance::routes())
         .merge(routes::events::routes())
+        .merge(routes::audit::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authorize,
@@ -149,7 +161,7 @@ pub fn router_with(state: AppState, fault_injection: bool) -> Router {
         .layer(middleware::from_fn(crate::problem::problems_only))
         // HTML pages behind their own gate and table, outside the JSON problem layer.
         .merge(crate::console::routes(state.clone()))
-        .layer(DefaultBodyLimit::max(8 * 1024 * 1024))
+        .layer(DefaultBodyLimit::max(crate::limits::BODY_BYTES_MAX))
         .layer(middleware::from_fn(crate::faults::catch_panic))
         .layer(
             tower_http::trace::TraceLayer::new_for_http()
@@ -212,6 +224,13 @@ pub async fn serve_with(
     config: ServeConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let router = router_with(state, config.fault_injection);
-    crate::listen::run(listener, router, config, shutdown).await
+    state
+        .rate_limits
+        .set(&config.rate_limits)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let router = router_with(state.clone(), config.fault_injection);
+    let served = crate::listen::run(listener, router, config, shutdown).await;
+    // Changes answered before the stop are in the log before the process ends.
+    state.audit.flush().await;
+    served
 }

@@ -4,10 +4,12 @@
 //! ([`route_roles`]), applied by [`authorize`] before any handler runs.
 
 mod party;
+mod rate;
 mod table;
 
 pub(crate) use party::check as check_party;
 pub use party::{list_party, Parties, PartyKind};
+pub use rate::{RoleRates, RATE_LIMIT_PER_S_MAX};
 pub use table::{roles_markdown, route_roles, PartyOf, RouteAccess};
 
 use crate::app::AppState;
@@ -150,22 +152,42 @@ pub fn generate_key() -> String {
 /// Keys read from storage, so that a request costs no query. An entry is read again after
 /// `KEY_CACHE_TTL`, so a key revoked by another process stops working within it; this
 /// process forgets a key it revokes at once.
+/// Each entry holds the key's rate limiter too, kept across re-reads while the key's rate
+/// stays the same, so that a re-read does not refill its budget.
 #[derive(Default)]
-pub struct KeyCache(Mutex<HashMap<Hash, (Principal, Instant)>>);
+pub struct KeyCache(Mutex<HashMap<Hash, Cached>>);
+
+struct Cached {
+    principal: Principal,
+    at: Instant,
+    limiter: rate::KeyLimiter,
+}
 
 const KEY_CACHE_TTL: Duration = Duration::from_secs(30);
 
 impl KeyCache {
-    fn get(&self, hash: &Hash) -> Option<Principal> {
+    fn get(&self, hash: &Hash) -> Option<(Principal, rate::KeyLimiter)> {
         let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         map.get(hash)
-            .filter(|(_, at)| at.elapsed() < KEY_CACHE_TTL)
-            .map(|(p, _)| p.clone())
+            .filter(|c| c.at.elapsed() < KEY_CACHE_TTL)
+            .map(|c| (c.principal.clone(), c.limiter.clone()))
     }
 
-    fn put(&self, hash: Hash, p: Principal) {
+    fn put(&self, hash: Hash, p: Principal, per_s: u32) -> rate::KeyLimiter {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        map.insert(hash, (p, Instant::now()));
+        let limiter = match map.get(&hash) {
+            Some(old) if old.limiter.per_s() == per_s => old.limiter.clone(),
+            _ => rate::KeyLimiter::new(per_s),
+        };
+        map.insert(
+            hash,
+            Cached {
+                principal: p,
+                at: Instant::now(),
+                limiter: limiter.clone(),
+            },
+        );
+        limiter
     }
 
     pub fn forget(&self, hash: &Hash) {
@@ -189,11 +211,19 @@ fn unauthenticated(detail: &str) -> ApiError {
 
 /// The key's principal; 401 for a missing, unknown, revoked or expired key.
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
+    Ok(authenticate_limited(parts, state).await?.0)
+}
+
+/// As [`authenticate`], with the key's rate limiter.
+async fn authenticate_limited(
+    parts: &Parts,
+    state: &AppState,
+) -> Result<(Principal, rate::KeyLimiter), ApiError> {
     let key = presented_key(parts)
         .ok_or_else(|| unauthenticated("send Authorization: Bearer <api key>"))?;
     let hash = hash_key(key);
-    let principal = match state.key_cache.get(&hash) {
-        Some(p) => p,
+    let (principal, limiter) = match state.key_cache.get(&hash) {
+        Some(hit) => hit,
         None => {
             let row = state
                 .engine
@@ -206,8 +236,9 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiE
                 return Err(unauthenticated("this API key was revoked"));
             }
             let p = principal_of(&row)?;
-            state.key_cache.put(hash, p.clone());
-            p
+            let per_s = state.rate_limits.of(p.role, row.rate_limit_per_s);
+            let limiter = state.key_cache.put(hash, p.clone(), per_s);
+            (p, limiter)
         }
     };
     if principal
@@ -216,7 +247,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiE
     {
         return Err(unauthenticated("this API key has expired"));
     }
-    Ok(principal)
+    Ok((principal, limiter))
 }
 
 fn principal_of(row: &store::ApiKeyRow) -> Result<Principal, ApiError> {
@@ -248,15 +279,29 @@ pub async fn authorize(State(s): State<AppState>, req: Request, next: Next) -> R
     if let Some(resp) = method_not_routed(&req) {
         return resp;
     }
+    if let Some(resp) = crate::limits::headers_too_large(&req) {
+        return resp;
+    }
     match gate(&s, req).await {
-        Ok(req) => next.run(req).await,
-        Err(e) => e.into_response(),
+        Ok((req, None)) => next.run(req).await,
+        Ok((req, Some(change))) => {
+            let resp = next.run(req).await;
+            s.audit
+                .change(change, resp.status().as_u16(), s.engine.now_ms());
+            resp
+        }
+        Err(resp) => resp,
     }
 }
 
-async fn gate(s: &AppState, req: Request) -> Result<Request, ApiError> {
+/// The route rule's checks in order: key, rate, role, party; a change also has its body
+/// hashed for the audit log.
+async fn gate(
+    s: &AppState,
+    req: Request,
+) -> Result<(Request, Option<crate::audit::Change>), Response> {
     let Some(path) = req.extensions().get::<MatchedPath>() else {
-        return Ok(req);
+        return Ok((req, None));
     };
     let rule = table::rule(req.method().as_str(), path.as_str()).ok_or_else(|| {
         problem(
@@ -265,20 +310,34 @@ async fn gate(s: &AppState, req: Request) -> Result<Request, ApiError> {
             "Forbidden",
             "this route has no access rule",
         )
+        .into_response()
     })?;
     let Some(roles) = rule.roles else {
-        return Ok(req);
+        return Ok((req, None));
     };
     let (mut parts, body) = req.into_parts();
-    let p = authenticate(&parts, s).await?;
-    p.require(roles)?;
+    let (p, limiter) = authenticate_limited(&parts, s)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    limiter.check()?;
+    p.require(roles).map_err(IntoResponse::into_response)?;
     let body = if p.is_bound() {
-        party::check(s, &p, rule.party, &mut parts, body).await?
+        party::check(s, &p, rule.party, &mut parts, body)
+            .await
+            .map_err(IntoResponse::into_response)?
     } else {
         body
     };
+    let (body, change) = if crate::audit::is_change(&parts.method) {
+        let (body, change) = crate::audit::Change::read(&p, rule.path, &parts, body)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        (body, Some(change))
+    } else {
+        (body, None)
+    };
     parts.extensions.insert(p);
-    Ok(Request::from_parts(parts, body))
+    Ok((Request::from_parts(parts, body), change))
 }
 
 /// A method the path does not route: 405 with the methods it does, as axum would answer

@@ -75,6 +75,10 @@ pub struct ServeLimits {
     /// Routes that panic or stop the ledger writer, to test that failures are contained.
     #[arg(long, hide = true)]
     pub fault_injection: bool,
+    /// A role's default requests per second per API key, as ROLE=N (repeat, or separate with
+    /// commas); a key created with its own `rate_limit_per_s` keeps that. Over it: 429.
+    #[arg(long = "rate-limit", env = "PUHUI_RATE_LIMITS", value_delimiter = ',')]
+    pub rate_limit: Vec<String>,
 }
 
 impl ServeLimits {
@@ -86,6 +90,7 @@ impl ServeLimits {
             idle_timeout: Duration::from_millis(self.idle_timeout_ms),
             max_connections: self.max_connections as usize,
             fault_injection: self.fault_injection,
+            rate_limits: self.rate_limit.clone(),
         }
     }
 }
@@ -218,6 +223,11 @@ pub enum Cmd {
     Backup {
         #[command(subcommand)]
         cmd: crate::backup_cli::BackupCmd,
+    },
+    /// The hash-chained audit log of changes and plaintext reads.
+    Audit {
+        #[command(subcommand)]
+        cmd: crate::audit::AuditCmd,
     },
     /// Master keys of personal data: rotation.
     Keys {
@@ -467,6 +477,7 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
                 party_id,
                 expires_at_ms: None,
                 revoked_at_ms: None,
+                rate_limit_per_s: None,
             })
             .await?;
             println!("{key}");
@@ -478,6 +489,7 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             .await?
             .map(|()| ExitCode::SUCCESS),
         Cmd::Bench { cmd } => crate::bench::run(cmd).await,
+        Cmd::Audit { cmd } => crate::audit::run(cmd).await,
         Cmd::Keys { cmd } => crate::customers_cli::keys(cmd).await,
         Cmd::Compliance { cmd } => crate::customers_cli::compliance(cmd).await,
         Cmd::Revolving { cmd } => crate::rc_cli::run(cmd).await,

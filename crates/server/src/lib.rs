@@ -7,6 +7,7 @@
 pub mod abs_cli;
 pub mod abs_report;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod backup_cli;
 pub mod bench;
@@ -24,8 +25,10 @@ pub mod decisioning;
 pub mod demo;
 pub mod events_cli;
 pub mod events_relay;
+pub mod exposure_lock;
 pub mod faults;
 pub mod json_numbers;
+pub mod limits;
 pub mod listen;
 pub mod loan_cli;
 pub mod openapi;

@@ -45,6 +45,8 @@ pub struct ServeConfig {
     pub max_connections: usize,
     /// Test-only routes that panic or stop the ledger writer (`puhui serve` hides the flag).
     pub fault_injection: bool,
+    /// `ROLE=REQUESTS_PER_SECOND` defaults of per-key rate limits, over the built-in ones.
+    pub rate_limits: Vec<String>,
 }
 
 impl Default for ServeConfig {
@@ -55,6 +57,7 @@ impl Default for ServeConfig {
             idle_timeout: Duration::from_secs(60),
             max_connections: 10_000,
             fault_injection: false,
+            rate_limits: Vec::new(),
         }
     }
 }
@@ -173,7 +176,10 @@ async fn connection(
         activity: activity.clone(),
     });
     let service = service(router, activity.clone(), config.body_timeout);
-    let mut conn = pin!(http1::Builder::new().serve_connection(io, service));
+    let mut conn = pin!(http1::Builder::new()
+        .max_buf_size(crate::limits::HEAD_BUFFER_BYTES)
+        .max_headers(crate::limits::HYPER_HEADERS_MAX)
+        .serve_connection(io, service));
     let mut check = pin!(tokio::time::sleep(
         config.header_timeout.min(config.idle_timeout)
     ));

@@ -66,7 +66,7 @@ impl Modify for ApiKeyScheme {
         customers::create_customer, customers::get_customer, customers::list_customers,
         customers::customer_exposure, compliance::report,
         colending_recon::recon_manifest, colending_recon::recon_file,
-        events::list_events,
+        events::list_events, crate::routes::audit::list_audit,
         crate::routes::abs_deals::create_deal, crate::routes::abs_deals::list_deals, crate::routes::abs_deals::get_deal, crate::routes::abs_deals::pool_deal, crate::routes::abs_deals::get_pool, crate::routes::abs_deals::pool_tape, crate::routes::abs_deals::close_deal, crate::routes::abs_deals::list_periods, crate::routes::abs_deals::run_period,
     ),
     modifiers(&ApiKeyScheme)

@@ -301,6 +301,7 @@ pub const OPS: &[Op] = &[
         No,
     ),
     op("get", "/v1/compliance/report", "getComplianceReport", No),
+    op("get", "/v1/audit", "listAuditLog", No),
 ];
 
 pub fn find(method: &str, path: &str) -> Option<&'static Op> {

@@ -18,6 +18,8 @@ pub struct ApiKeyRow {
     /// Milliseconds since the epoch after which the key is refused.
     pub expires_at_ms: Option<i64>,
     pub revoked_at_ms: Option<i64>,
+    /// Requests per second this key may make; None takes its role's default.
+    pub rate_limit_per_s: Option<i64>,
 }
 
 impl ApiKeyRow {

@@ -6,6 +6,7 @@
 //! transaction; nothing is acknowledged before that transaction is durable.
 
 mod access;
+mod audit;
 pub mod backup;
 mod codec;
 mod colending;
@@ -18,6 +19,7 @@ mod postgres;
 mod sqlite;
 
 pub use access::{key_id, uuid_v7_floor, ApiKeyRow, DocFilter, LoanFilter};
+pub use audit::{audit_hash, verify_audit, AuditBreak, AuditRow, AuditVerdict, PG_AUDIT_LOCK_KEY};
 pub use codec::StoredEntry;
 pub use docs::{DocEvent, DocRow};
 pub use events::{EventFilter, EventRow, StoredEvent, PG_EVENT_LOCK_KEY};

@@ -14,6 +14,7 @@ fn key(n: u8, tenant: &str) -> ApiKeyRow {
         party_id: Some(format!("b{n}")),
         expires_at_ms: Some(1_000 + i64::from(n)),
         revoked_at_ms: None,
+        rate_limit_per_s: None,
     }
 }
 

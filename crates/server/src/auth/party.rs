@@ -126,7 +126,7 @@ pub(crate) async fn check(
 }
 
 async fn body_field(p: &Principal, field: &str, body: Body) -> Result<Body, ApiError> {
-    let bytes = axum::body::to_bytes(body, 8 * 1024 * 1024)
+    let bytes = axum::body::to_bytes(body, crate::limits::BODY_BYTES_MAX)
         .await
         .map_err(|_| refused("unreadable body"))?;
     let named = serde_json::from_slice::<serde_json::Value>(&bytes)

@@ -154,6 +154,7 @@ const TABLE: &[RouteAccess] = &[
     r("GET", "/v1/decisions/{id}", RISK, PartyOf::Unbound),
     r("POST", "/v1/decisions/{id}/replay", RISK, PartyOf::Unbound),
     r("GET", "/v1/events", OPS, PartyOf::Unbound),
+    r("GET", "/v1/audit", OPS, PartyOf::Unbound),
     // Term loans.
     r("POST", "/v1/loan-schedules/preview", ALL, PartyOf::Unowned),
     r("POST", "/v1/loan-products", OPS, PartyOf::Unbound),

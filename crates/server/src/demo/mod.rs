@@ -165,6 +165,7 @@ async fn demo_key(state: &AppState) -> anyhow::Result<String> {
             party_id: None,
             expires_at_ms: None,
             revoked_at_ms: None,
+            rate_limit_per_s: None,
         })
         .await?;
     Ok(key)

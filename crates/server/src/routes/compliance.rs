@@ -314,17 +314,23 @@ pub async fn check_new_line(
     .await
 }
 
-/// [`check_line`] for a request to set a line's limit to `limit_minor`.
+/// [`check_line`] for a request to set a line's limit to `limit_minor`; the borrower's
+/// exposure lock is held from the check on, for the caller to keep until the change is
+/// written.
 pub async fn check_limit_change(
     s: &AppState,
     tenant: &str,
     line_id: Uuid,
     limit_minor: i64,
-) -> Result<(), ApiError> {
+) -> Result<Option<crate::exposure_lock::ExposureGuard>, ApiError> {
     let Ok(l) = engine::revolving::line(&s.engine, tenant, line_id).await else {
         // The use case answers an unknown line itself.
-        return Ok(());
+        return Ok(None);
     };
+    let guard = s
+        .exposure_locks
+        .lock(tenant, &l.doc.borrower_id.to_string())
+        .await;
     let on = engine::revolving::business_day(&s.engine)
         .await
         .map_err(|e| crate::problem::internal(&e.to_string()))?;
@@ -338,7 +344,8 @@ pub async fn check_limit_change(
         line_id,
         limit,
     )
-    .await
+    .await?;
+    Ok(Some(guard))
 }
 
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]

@@ -124,6 +124,9 @@ pub async fn get_customer(
         )
         .await
         .map_err(customer_error)?;
+        s.audit
+            .pii_read(&p, &doc.tenant, id, reason, s.engine.now_ms())
+            .await?;
     }
     let view = cu::open_customer(&s.engine, s.customers.vault(), doc)
         .await

@@ -108,6 +108,18 @@ pub async fn create_key(
     p.require_tenant(&req.tenant)?;
     let party = parse_party(role, &req)?;
     let expires_at_ms = parse_expiry(req.expires_at.as_deref(), s.engine.now_ms())?;
+    if let Some(n) = req.rate_limit_per_s {
+        if !(1..=crate::auth::RATE_LIMIT_PER_S_MAX).contains(&n) {
+            return Err(FieldError::new(
+                "rate_limit_per_s",
+                format!(
+                    "must be 1 to {} requests per second",
+                    crate::auth::RATE_LIMIT_PER_S_MAX
+                ),
+            )
+            .into());
+        }
+    }
     let key = auth::generate_key();
     let row = ApiKeyRow {
         key_hash: auth::hash_key(&key),
@@ -118,6 +130,7 @@ pub async fn create_key(
         party_id: party.map(|x| x.id),
         expires_at_ms,
         revoked_at_ms: None,
+        rate_limit_per_s: req.rate_limit_per_s,
     };
     s.engine.store().insert_api_key(row.clone()).await?;
     Ok((
@@ -130,6 +143,7 @@ pub async fn create_key(
             party_kind: row.party_kind,
             party_id: row.party_id,
             expires_at: rfc3339(row.expires_at_ms),
+            rate_limit_per_s: row.rate_limit_per_s,
         }),
     ))
 }
@@ -139,6 +153,7 @@ fn key_response(k: ApiKeyRow) -> ApiKeyResponse {
         id: k.id(),
         expires_at: rfc3339(k.expires_at_ms),
         revoked_at: rfc3339(k.revoked_at_ms),
+        rate_limit_per_s: k.rate_limit_per_s,
         role: k.role,
         tenant: k.tenant,
         label: k.label,

@@ -321,9 +321,16 @@ pub async fn apply(
     };
     let priced =
         loan_terms::price(&s, &req, id, &parsed.product, parsed.write_off_dpd, open).await?;
-    if let Some(day) = open {
-        compliance::check_application(&s, &tenant, day, id, &req, &priced.config).await?;
-    }
+    // Held until the loan is written, so that a second application of the borrower is
+    // checked against this one.
+    let _exposure = match open {
+        Some(day) => {
+            let guard = s.exposure_locks.lock(&tenant, &req.borrower).await;
+            compliance::check_application(&s, &tenant, day, id, &req, &priced.config).await?;
+            Some(guard)
+        }
+        None => None,
+    };
     let (view, replayed) = loans::apply_for_loan(
         &s.engine,
         Application {

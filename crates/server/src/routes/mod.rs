@@ -1,6 +1,7 @@
 pub mod abs;
 pub mod abs_deals;
 pub mod apr;
+pub mod audit;
 pub mod cob;
 pub mod colending;
 pub mod colending_recon;

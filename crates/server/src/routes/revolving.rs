@@ -213,6 +213,11 @@ pub async fn create_line(
     let terms = req.terms()?;
     let id = idempotency_key(&headers, req.id)?;
     let limit = money::Money::from_minor(req.limit_minor, terms.currency);
+    // Held until the line is written (crate::exposure_lock).
+    let _exposure = s
+        .exposure_locks
+        .lock(&p.write_tenant(), &req.borrower_id.to_string())
+        .await;
     super::compliance::check_new_line(&s, &p.write_tenant(), id, req.borrower_id, limit).await?;
     let new = rc::NewLine {
         id,
@@ -312,9 +317,12 @@ pub async fn change_line(
     let id = path_uuid(&id, "credit line id")?;
     let key = idempotency_key(&headers, None)?;
     let action = line_action(&req)?;
-    if let LimitAction::Set { limit_minor } = &action {
-        super::compliance::check_limit_change(&s, &p.write_tenant(), id, *limit_minor).await?;
-    }
+    let _exposure = match &action {
+        LimitAction::Set { limit_minor } => {
+            super::compliance::check_limit_change(&s, &p.write_tenant(), id, *limit_minor).await?
+        }
+        _ => None,
+    };
     rc::change_line(&s.engine, &p.write_tenant(), id, key, action, req.reason)
         .await
         .map_err(rc_error)?;

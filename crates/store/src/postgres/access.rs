@@ -16,6 +16,7 @@ ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS party_kind TEXT;
 ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS party_id TEXT;
 ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS expires_at_ms BIGINT;
 ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS revoked_at_ms BIGINT;
+ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS rate_limit_per_s BIGINT;
 ALTER TABLE loan_products ADD COLUMN IF NOT EXISTS tenant TEXT NOT NULL DEFAULT 'default';
 CREATE INDEX IF NOT EXISTS loans_by_tenant ON loans (tenant, id);
 CREATE INDEX IF NOT EXISTS loans_by_borrower ON loans (tenant, borrower, id);
@@ -25,7 +26,7 @@ ALTER TABLE loans ADD COLUMN IF NOT EXISTS dpd INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS loans_overdue ON loans (tenant, dpd, id) WHERE dpd > 0;
 ";
 
-const KEY_SELECT: &str = "SELECT key_hash, role, tenant, label, party_kind, party_id, expires_at_ms, revoked_at_ms FROM api_keys";
+const KEY_SELECT: &str = "SELECT key_hash, role, tenant, label, party_kind, party_id, expires_at_ms, revoked_at_ms, rate_limit_per_s FROM api_keys";
 
 fn key_row(r: &PgRow) -> anyhow::Result<ApiKeyRow> {
     let hash: Vec<u8> = r.try_get(0)?;
@@ -41,6 +42,7 @@ fn key_row(r: &PgRow) -> anyhow::Result<ApiKeyRow> {
         party_id: r.try_get(5)?,
         expires_at_ms: r.try_get(6)?,
         revoked_at_ms: r.try_get(7)?,
+        rate_limit_per_s: r.try_get(8)?,
     })
 }
 
@@ -60,7 +62,7 @@ fn bind<'q>(
 
 impl PgStore {
     pub async fn insert_api_key(&self, k: ApiKeyRow) -> anyhow::Result<()> {
-        sqlx::query("INSERT INTO api_keys (key_hash, role, tenant, label, party_kind, party_id, expires_at_ms, revoked_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        sqlx::query("INSERT INTO api_keys (key_hash, role, tenant, label, party_kind, party_id, expires_at_ms, revoked_at_ms, rate_limit_per_s) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
             .bind(k.key_hash.to_vec())
             .bind(k.role)
             .bind(k.tenant)
@@ -69,6 +71,7 @@ impl PgStore {
             .bind(k.party_id)
             .bind(k.expires_at_ms)
             .bind(k.revoked_at_ms)
+            .bind(k.rate_limit_per_s)
             .execute(&self.pool)
             .await?;
         Ok(())

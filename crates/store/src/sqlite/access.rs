@@ -7,7 +7,7 @@ use crate::{ApiKeyRow, DocFilter, DocRow, Hash, LoanFilter, LoanRow};
 use rusqlite::{params, Connection, OptionalExtension, Row, ToSql};
 use uuid::Uuid;
 
-const KEY_SELECT: &str = "SELECT key_hash, role, tenant, label, party_kind, party_id, expires_at_ms, revoked_at_ms FROM api_keys";
+const KEY_SELECT: &str = "SELECT key_hash, role, tenant, label, party_kind, party_id, expires_at_ms, revoked_at_ms, rate_limit_per_s FROM api_keys";
 
 fn key_row(r: &Row<'_>) -> rusqlite::Result<ApiKeyRow> {
     let hash: Vec<u8> = r.get(0)?;
@@ -24,6 +24,7 @@ fn key_row(r: &Row<'_>) -> rusqlite::Result<ApiKeyRow> {
         party_id: r.get(5)?,
         expires_at_ms: r.get(6)?,
         revoked_at_ms: r.get(7)?,
+        rate_limit_per_s: r.get(8)?,
     })
 }
 
@@ -36,6 +37,7 @@ pub(super) fn add_access_columns(c: &mut Connection) -> anyhow::Result<()> {
         ("api_keys", "party_id", "TEXT"),
         ("api_keys", "expires_at_ms", "INTEGER"),
         ("api_keys", "revoked_at_ms", "INTEGER"),
+        ("api_keys", "rate_limit_per_s", "INTEGER"),
         ("loan_products", "tenant", "TEXT NOT NULL DEFAULT 'default'"),
         // Rows written before this column say 0 until their loan is next written; an
         // overdue loan is written at every close of business.
@@ -75,8 +77,8 @@ impl SqliteStore {
     pub async fn insert_api_key(&self, k: ApiKeyRow) -> anyhow::Result<()> {
         self.with_writer(move |c| {
             c.execute(
-                "INSERT INTO api_keys (key_hash, role, tenant, label, party_kind, party_id, expires_at_ms, revoked_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![k.key_hash.to_vec(), k.role, k.tenant, k.label, k.party_kind, k.party_id, k.expires_at_ms, k.revoked_at_ms],
+                "INSERT INTO api_keys (key_hash, role, tenant, label, party_kind, party_id, expires_at_ms, revoked_at_ms, rate_limit_per_s) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![k.key_hash.to_vec(), k.role, k.tenant, k.label, k.party_kind, k.party_id, k.expires_at_ms, k.revoked_at_ms, k.rate_limit_per_s],
             )?;
             Ok(())
         })

@@ -138,6 +138,7 @@ async fn create(ctx: Ctx, State(s): State<AppState>, body: String) -> Reply {
         party_kind,
         party_id,
         expires_at,
+        rate_limit_per_s: None,
     };
     match api_keys::create_key(ctx.p.clone(), State(s.clone()), WireJson(req)).await {
         Ok((_, created)) => render(&ctx, s, &f, Some(created.0.key)).await,
