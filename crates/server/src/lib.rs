@@ -35,3 +35,4 @@ pub mod problem;
 pub mod rc_cli;
 pub mod routes;
 pub mod rule_packs;
+pub mod webhooks_cli;
