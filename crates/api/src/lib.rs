@@ -38,3 +38,5 @@ mod colending_recon_wire;
 pub use colending_recon_wire::*;
 mod events_wire;
 pub use events_wire::*;
+mod webhooks_wire;
+pub use webhooks_wire::*;

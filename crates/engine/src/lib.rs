@@ -18,6 +18,7 @@ pub mod rc_simulation;
 pub mod revolving;
 pub mod simulation;
 mod verify;
+pub mod webhooks;
 mod writer;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -172,6 +173,11 @@ impl Engine {
     /// The time of day as this engine's clock tells it, in milliseconds since the epoch.
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// The clock this engine reads, for work beside it (webhook signatures).
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
     }
 
     pub(crate) fn documents(&self) -> &revolving::Documents {

@@ -152,6 +152,7 @@ pub fn router_with(state: AppState, fault_injection: bool) -> Router {
         .merge(routes::compliance::routes())
         .merge(routes::events::routes())
         .merge(routes::audit::routes())
+        .merge(routes::webhooks::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authorize,

@@ -26,6 +26,9 @@ pub enum BenchCmd {
     Authorize(crate::rc_cli::AuthorizeArgs),
     /// Decisions stored with their events, the event feed's and the relay's events/s.
     Events(crate::events_cli::EventsBenchArgs),
+    /// Webhook deliveries to a local receiver that verifies each signature: one pass of
+    /// the worker over a fresh store's events.
+    Webhooks(crate::webhooks_cli::WebhooksBenchArgs),
     /// Full in-process credit decisions (features, model, rules, price, limit, canonical
     /// output hash), one at a time on one thread; no database.
     Decision {
@@ -351,6 +354,7 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
         BenchCmd::Authorize(args) => crate::rc_cli::bench(args).await,
         BenchCmd::Customers(args) => crate::customers_bench::run(args).await,
         BenchCmd::Events(args) => crate::events_cli::bench(args).await,
+        BenchCmd::Webhooks(args) => crate::webhooks_cli::bench(args).await,
         BenchCmd::Cob {
             target,
             loans,

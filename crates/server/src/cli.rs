@@ -120,6 +120,8 @@ pub enum Cmd {
         #[arg(long, env = "PUHUI_RELAY_NATS")]
         relay_nats: Option<String>,
         #[command(flatten)]
+        webhooks: crate::webhooks_cli::DeliveryArgs,
+        #[command(flatten)]
         limits: ServeLimits,
         /// On a new data directory, build the seeded demo book first (`puhui demo`) and
         /// print an operator key for the console.
@@ -213,6 +215,11 @@ pub enum Cmd {
     Events {
         #[command(subcommand)]
         cmd: crate::events_cli::EventsCmd,
+    },
+    /// Webhook subscriptions and their delivery.
+    Webhooks {
+        #[command(subcommand)]
+        cmd: crate::webhooks_cli::WebhooksCmd,
     },
     /// Benchmarks.
     Bench {
@@ -409,11 +416,13 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             cob_at,
             rule_packs,
             relay_nats,
+            webhooks,
             limits,
             demo,
             demo_size,
         } => {
             let relay = relay_nats.map(crate::events_relay::RelayArgs::defaults);
+            let relay = (relay, webhooks.config());
             let demo = demo.then_some(demo_size);
             serve(
                 store,
@@ -496,6 +505,7 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
         Cmd::Abs { cmd } => crate::abs_cli::run(cmd),
         Cmd::Colending { cmd } => crate::colending_cli::run(cmd).await,
         Cmd::Events { cmd } => crate::events_cli::run(cmd).await,
+        Cmd::Webhooks { cmd } => crate::webhooks_cli::run(cmd).await,
         Cmd::Loan { cmd } => crate::loan_cli::run(cmd),
         Cmd::Cob {
             server: Some(server),
@@ -523,7 +533,13 @@ async fn serve(
     store_args: StoreArgs,
     listen: &str,
     business_date: Option<String>,
-    (cob_at, relay): (Option<String>, Option<crate::events_relay::RelayArgs>),
+    (cob_at, (relay, webhooks)): (
+        Option<String>,
+        (
+            Option<crate::events_relay::RelayArgs>,
+            engine::webhooks::DeliveryConfig,
+        ),
+    ),
     rule_packs: Option<PathBuf>,
     config: app::ServeConfig,
     demo: Option<crate::demo::DemoSize>,
@@ -555,6 +571,11 @@ async fn serve(
     if let Some(relay) = relay {
         tokio::spawn(crate::events_relay::supervise(store.clone(), relay));
     }
+    tokio::spawn(engine::webhooks::supervise(
+        store.clone(),
+        webhooks,
+        state.engine.clock(),
+    ));
     app::bootstrap_key(
         &store,
         std::env::var("PUHUI_BOOTSTRAP_API_KEY").ok().as_deref(),

@@ -38,3 +38,4 @@ pub mod problem;
 pub mod rc_cli;
 pub mod routes;
 pub mod rule_packs;
+pub mod webhooks_cli;

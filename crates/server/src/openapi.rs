@@ -7,7 +7,7 @@ use crate::auth::Role;
 use crate::openapi_ops::{self, Idem, Op};
 use crate::routes::{
     apr, cob, colending, colending_recon, compliance, customers, decisions, events, keys, ledger,
-    lists, loans, revolving,
+    lists, loans, revolving, webhooks,
 };
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -67,6 +67,8 @@ impl Modify for ApiKeyScheme {
         customers::customer_exposure, compliance::report,
         colending_recon::recon_manifest, colending_recon::recon_file,
         events::list_events, crate::routes::audit::list_audit,
+        webhooks::create_webhook, webhooks::list_webhooks, webhooks::get_webhook,
+        webhooks::disable_webhook, webhooks::redeliver_webhook, webhooks::list_deliveries,
         crate::routes::abs_deals::create_deal, crate::routes::abs_deals::list_deals, crate::routes::abs_deals::get_deal, crate::routes::abs_deals::pool_deal, crate::routes::abs_deals::get_pool, crate::routes::abs_deals::pool_tape, crate::routes::abs_deals::close_deal, crate::routes::abs_deals::list_periods, crate::routes::abs_deals::run_period,
     ),
     modifiers(&ApiKeyScheme)
@@ -190,10 +192,10 @@ fn complete_operation(op: &Op, o: &mut Map<String, Value>) {
 /// The list routes' query parameters, as the handlers parse them (`routes/page.rs`,
 /// `routes/lists.rs`): what the derives cannot say.
 fn constrain_query(path: &str, p: &mut Value) {
-    let limit_max = if path == "/v1/events" {
-        crate::routes::events::EVENTS_LIMIT_MAX
-    } else {
-        500
+    let limit_max = match path {
+        "/v1/events" => crate::routes::events::EVENTS_LIMIT_MAX,
+        "/v1/webhooks/{id}/deliveries" => crate::routes::webhooks::DELIVERIES_LIMIT_MAX,
+        _ => 500,
     };
     let schema = match p["name"].as_str() {
         Some("limit") => json!({ "type": "integer", "minimum": 1, "maximum": limit_max }),

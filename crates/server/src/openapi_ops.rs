@@ -80,6 +80,22 @@ pub const OPS: &[Op] = &[
     op("get", "/v1/decisions/{id}", "getDecision", No),
     op("post", "/v1/decisions/{id}/replay", "replayDecision", No),
     op("get", "/v1/events", "listEvents", No),
+    op("post", "/v1/webhooks", "createWebhook", KEY_DEFAULTS_ID),
+    op("get", "/v1/webhooks", "listWebhooks", No),
+    op("get", "/v1/webhooks/{id}", "getWebhook", No),
+    op("post", "/v1/webhooks/{id}/disable", "disableWebhook", No),
+    op(
+        "post",
+        "/v1/webhooks/{id}/redeliver",
+        "redeliverWebhook",
+        No,
+    ),
+    op(
+        "get",
+        "/v1/webhooks/{id}/deliveries",
+        "listWebhookDeliveries",
+        No,
+    ),
     // term loans
     op(
         "post",

@@ -17,6 +17,7 @@ mod lock;
 mod portfolio;
 mod postgres;
 mod sqlite;
+mod webhooks;
 
 pub use access::{key_id, uuid_v7_floor, ApiKeyRow, DocFilter, LoanFilter};
 pub use audit::{audit_hash, verify_audit, AuditBreak, AuditRow, AuditVerdict, PG_AUDIT_LOCK_KEY};
@@ -38,6 +39,7 @@ pub use sqlite::BALANCE_ROW_LAG as SQLITE_BALANCE_ROW_LAG;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+pub use webhooks::{DeliveryRow, FailureOutcome, WebhookFilter, WebhookRow, DELIVERIES_KEPT};
 
 /// Most decisions written in one transaction (a bound on one statement's parameters and on
 /// the memory a write holds).

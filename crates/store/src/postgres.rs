@@ -21,6 +21,7 @@ mod colending;
 mod docs;
 mod events;
 mod portfolio;
+mod webhooks;
 
 pub use cob::{CobClaim, CobQueue};
 
@@ -67,6 +68,10 @@ impl PgStore {
             .execute(&self.pool)
             .await
             .context("apply PostgreSQL audit schema")?;
+        sqlx::raw_sql(webhooks::SCHEMA)
+            .execute(&self.pool)
+            .await
+            .context("apply PostgreSQL webhook schema")?;
         sqlx::raw_sql(access::MIGRATION)
             .execute(&self.pool)
             .await

@@ -22,6 +22,7 @@ mod colending;
 mod docs;
 mod events;
 mod portfolio;
+mod webhooks;
 const READERS: usize = 4;
 
 /// One writer connection (the ledger has a single writer) and a few readers; WAL lets readers
@@ -235,6 +236,8 @@ impl SqliteStore {
                 .context("apply sqlite event schema")?;
             c.execute_batch(audit::SCHEMA)
                 .context("apply sqlite audit schema")?;
+            c.execute_batch(webhooks::SCHEMA)
+                .context("apply sqlite webhook schema")?;
             access::add_access_columns(c)
         })
         .await

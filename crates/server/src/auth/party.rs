@@ -215,6 +215,20 @@ async fn parties_of(
             };
             (found, "hold")
         }
+        PartyOf::Webhook => (
+            store.webhook(id).await?.map(|w| {
+                let mut parties = Parties::default();
+                if let (Some(kind), Some(id)) = (w.party_kind, w.party_id) {
+                    match kind.as_str() {
+                        "merchant" => parties.merchants.push(id),
+                        "borrower" => parties.borrowers.push(id),
+                        _ => parties.owners.push(id),
+                    }
+                }
+                parties
+            }),
+            "webhook",
+        ),
         PartyOf::Unowned | PartyOf::Unbound | PartyOf::List | PartyOf::BodyField(_) => {
             unreachable!("handled by check")
         }

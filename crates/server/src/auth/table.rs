@@ -34,6 +34,8 @@ pub enum PartyOf {
     BodyField(&'static str),
     /// A list: a bound key's list is narrowed to its own party's objects.
     List,
+    /// The path's `{id}` is a webhook subscription; its party is the one it was made for.
+    Webhook,
 }
 
 impl PartyOf {
@@ -54,6 +56,7 @@ impl PartyOf {
             PartyOf::Entry | PartyOf::Hold => "a bound key only where its party owns an account",
             PartyOf::BodyField(_) => "a bound key only with its own party in the body",
             PartyOf::List => "a bound key sees its own party's objects only",
+            PartyOf::Webhook => "a bound key only for its own party's subscriptions",
         }
     }
 }
@@ -87,6 +90,8 @@ const MERCHANT_OPS: &[Role] = &[Operator, Merchant];
 const BORROWER_OPS: &[Role] = &[Operator, Borrower];
 /// Who reads funding partners and their positions.
 const FUNDING_READERS: &[Role] = &[Operator, RiskAnalyst, PartnerBank];
+/// Who subscribes to events: operators to any, partner banks and merchants to their own.
+const SUBSCRIBERS: &[Role] = &[Operator, PartnerBank, Merchant];
 /// Who checks deal files and runs projections of them.
 const ABS_USERS: &[Role] = &[Operator, RiskAnalyst, Investor];
 
@@ -155,6 +160,22 @@ const TABLE: &[RouteAccess] = &[
     r("POST", "/v1/decisions/{id}/replay", RISK, PartyOf::Unbound),
     r("GET", "/v1/events", OPS, PartyOf::Unbound),
     r("GET", "/v1/audit", OPS, PartyOf::Unbound),
+    r("POST", "/v1/webhooks", SUBSCRIBERS, PartyOf::List),
+    r("GET", "/v1/webhooks", SUBSCRIBERS, PartyOf::List),
+    r("GET", "/v1/webhooks/{id}", SUBSCRIBERS, PartyOf::Webhook),
+    r(
+        "POST",
+        "/v1/webhooks/{id}/disable",
+        SUBSCRIBERS,
+        PartyOf::Webhook,
+    ),
+    r("POST", "/v1/webhooks/{id}/redeliver", OPS, PartyOf::Unbound),
+    r(
+        "GET",
+        "/v1/webhooks/{id}/deliveries",
+        SUBSCRIBERS,
+        PartyOf::Webhook,
+    ),
     // Term loans.
     r("POST", "/v1/loan-schedules/preview", ALL, PartyOf::Unowned),
     r("POST", "/v1/loan-products", OPS, PartyOf::Unbound),

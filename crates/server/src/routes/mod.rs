@@ -16,3 +16,4 @@ pub mod loan_terms;
 pub mod loans;
 pub mod page;
 pub mod revolving;
+pub mod webhooks;
