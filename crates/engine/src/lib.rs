@@ -14,6 +14,7 @@ mod decisions;
 mod error;
 pub mod events;
 pub mod loans;
+pub mod monitor;
 pub mod rc_simulation;
 pub mod revolving;
 pub mod simulation;
@@ -76,6 +77,8 @@ pub struct Engine {
     writer_abort: tokio::task::AbortHandle,
     /// The time of day: hold expiry, timestamps of entries, holds and tree heads.
     clock: Arc<dyn Clock>,
+    /// Customers early warning stopped from new borrowing (`monitor::halts`).
+    risk_halts: Arc<monitor::Halts>,
 }
 
 /// An inclusion proof with everything an outside verifier needs.
@@ -162,6 +165,7 @@ impl Engine {
             loan_day: Arc::new(business_day::LoanDay::new()),
             decision_uses: Arc::default(),
             clock,
+            risk_halts: Arc::default(),
         })
     }
 
@@ -172,6 +176,11 @@ impl Engine {
     /// The time of day as this engine's clock tells it, in milliseconds since the epoch.
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// The customers halted by early warning, as this process knows them.
+    pub fn risk_halts(&self) -> &monitor::Halts {
+        &self.risk_halts
     }
 
     pub(crate) fn documents(&self) -> &revolving::Documents {
