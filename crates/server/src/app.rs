@@ -138,6 +138,7 @@ pub fn router_with(state: AppState, fault_injection: bool) -> Router {
         .merge(routes::abs_deals::routes())
         .merge(routes::lists::routes())
         .merge(routes::customers::routes())
+        .merge(routes::risk::routes())
         .merge(routes::compliance::routes())
         .merge(routes::events::routes())
         .route_layer(middleware::from_fn_with_state(

@@ -26,6 +26,9 @@ pub enum BenchCmd {
     Authorize(crate::rc_cli::AuthorizeArgs),
     /// Decisions stored with their events, the event feed's and the relay's events/s.
     Events(crate::events_cli::EventsBenchArgs),
+    /// The risk monitor's lag from a signal's commit to its early-warning action's commit,
+    /// under a load of concurrent purchases.
+    RiskLag(crate::risk_cli::RiskLagArgs),
     /// Full in-process credit decisions (features, model, rules, price, limit, canonical
     /// output hash), one at a time on one thread; no database.
     Decision {
@@ -346,6 +349,7 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
         BenchCmd::Authorize(args) => crate::rc_cli::bench(args).await,
         BenchCmd::Customers(args) => crate::customers_bench::run(args).await,
         BenchCmd::Events(args) => crate::events_cli::bench(args).await,
+        BenchCmd::RiskLag(args) => crate::risk_cli::bench_lag(args).await,
         BenchCmd::Cob {
             target,
             loans,

@@ -114,6 +114,10 @@ pub enum Cmd {
         /// subjects `puhui.events.<type>`), as `puhui events relay` does.
         #[arg(long, env = "PUHUI_RELAY_NATS")]
         relay_nats: Option<String>,
+        /// The early-warning rule file the risk monitor runs (docs/monitoring.md); the
+        /// built-in pack otherwise (`puhui risk rules builtin` prints it).
+        #[arg(long, env = "PUHUI_EARLY_WARNING_RULES")]
+        early_warning_rules: Option<PathBuf>,
         #[command(flatten)]
         limits: ServeLimits,
         /// On a new data directory, build the seeded demo book first (`puhui demo`) and
@@ -203,6 +207,11 @@ pub enum Cmd {
     Revolving {
         #[command(subcommand)]
         cmd: crate::rc_cli::RevolvingCmd,
+    },
+    /// Real-time risk: a customer's risk state, early-warning rule files.
+    Risk {
+        #[command(subcommand)]
+        cmd: crate::risk_cli::RiskCmd,
     },
     /// Domain events: the JetStream relay, the catalogue.
     Events {
@@ -399,17 +408,20 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             cob_at,
             rule_packs,
             relay_nats,
+            early_warning_rules,
             limits,
             demo,
             demo_size,
         } => {
             let relay = relay_nats.map(crate::events_relay::RelayArgs::defaults);
             let demo = demo.then_some(demo_size);
+            // Bad rules stop the start, naming the field, before anything is opened.
+            let early_warning = crate::risk_cli::load_rules(early_warning_rules.as_deref())?;
             serve(
                 store,
                 &listen,
                 business_date,
-                (cob_at, relay),
+                (cob_at, relay, early_warning),
                 rule_packs,
                 limits.config(),
                 demo,
@@ -484,6 +496,7 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
         Cmd::Abs { cmd } => crate::abs_cli::run(cmd),
         Cmd::Colending { cmd } => crate::colending_cli::run(cmd).await,
         Cmd::Events { cmd } => crate::events_cli::run(cmd).await,
+        Cmd::Risk { cmd } => crate::risk_cli::run(cmd).await,
         Cmd::Loan { cmd } => crate::loan_cli::run(cmd),
         Cmd::Cob {
             server: Some(server),
@@ -511,7 +524,11 @@ async fn serve(
     store_args: StoreArgs,
     listen: &str,
     business_date: Option<String>,
-    (cob_at, relay): (Option<String>, Option<crate::events_relay::RelayArgs>),
+    (cob_at, relay, early_warning): (
+        Option<String>,
+        Option<crate::events_relay::RelayArgs>,
+        risk::early_warning::RulePack,
+    ),
     rule_packs: Option<PathBuf>,
     config: app::ServeConfig,
     demo: Option<crate::demo::DemoSize>,
@@ -543,6 +560,11 @@ async fn serve(
     if let Some(relay) = relay {
         tokio::spawn(crate::events_relay::supervise(store.clone(), relay));
     }
+    tracing::info!(version = %early_warning.version, rules = early_warning.rules.len(), "early-warning rules");
+    tokio::spawn(
+        engine::monitor::Monitor::new(state.engine.clone(), early_warning)
+            .run(std::time::Duration::from_millis(10)),
+    );
     app::bootstrap_key(
         &store,
         std::env::var("PUHUI_BOOTSTRAP_API_KEY").ok().as_deref(),

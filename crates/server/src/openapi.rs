@@ -65,6 +65,7 @@ impl Modify for ApiKeyScheme {
         crate::routes::abs::validate_deal, crate::routes::abs::project, crate::routes::abs::monte_carlo,
         customers::create_customer, customers::get_customer, customers::list_customers,
         customers::customer_exposure, compliance::report,
+        crate::routes::risk::post_signal, crate::routes::risk::get_risk,
         colending_recon::recon_manifest, colending_recon::recon_file,
         events::list_events,
         crate::routes::abs_deals::create_deal, crate::routes::abs_deals::list_deals, crate::routes::abs_deals::get_deal, crate::routes::abs_deals::pool_deal, crate::routes::abs_deals::get_pool, crate::routes::abs_deals::pool_tape, crate::routes::abs_deals::close_deal, crate::routes::abs_deals::list_periods, crate::routes::abs_deals::run_period,

@@ -301,6 +301,13 @@ pub const OPS: &[Op] = &[
         No,
     ),
     op("get", "/v1/compliance/report", "getComplianceReport", No),
+    op(
+        "post",
+        "/v1/customers/{id}/signals",
+        "postCustomerSignal",
+        KEY_DEFAULTS_ID,
+    ),
+    op("get", "/v1/customers/{id}/risk", "getCustomerRisk", No),
 ];
 
 pub fn find(method: &str, path: &str) -> Option<&'static Op> {

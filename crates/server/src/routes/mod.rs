@@ -15,3 +15,4 @@ pub mod loan_terms;
 pub mod loans;
 pub mod page;
 pub mod revolving;
+pub mod risk;
