@@ -34,6 +34,8 @@ pub use abs_report_wire::*;
 pub use abs_wire::*;
 mod customers_wire;
 pub use customers_wire::*;
+mod risk_wire;
+pub use risk_wire::*;
 mod colending_recon_wire;
 pub use colending_recon_wire::*;
 mod events_wire;

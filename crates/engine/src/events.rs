@@ -109,6 +109,18 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "colending.positions_changed",
         "a co-lent loan's per-funder positions changed",
     ),
+    (
+        "risk.signal_received",
+        "an external signal about a customer was recorded",
+    ),
+    (
+        "risk.action_taken",
+        "an early-warning rule acted on a customer (with its cause and result)",
+    ),
+    (
+        "risk.funders_notified",
+        "an early-warning rule told the funding partners of a customer's co-lent loans",
+    ),
 ];
 
 static OUTBOX_OFF: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);

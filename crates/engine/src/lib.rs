@@ -14,6 +14,7 @@ mod decisions;
 mod error;
 pub mod events;
 pub mod loans;
+pub mod monitor;
 pub mod rc_simulation;
 pub mod revolving;
 pub mod simulation;
@@ -77,6 +78,8 @@ pub struct Engine {
     writer_abort: tokio::task::AbortHandle,
     /// The time of day: hold expiry, timestamps of entries, holds and tree heads.
     clock: Arc<dyn Clock>,
+    /// Customers early warning stopped from new borrowing (`monitor::halts`).
+    risk_halts: Arc<monitor::Halts>,
 }
 
 /// An inclusion proof with everything an outside verifier needs.
@@ -163,6 +166,7 @@ impl Engine {
             loan_day: Arc::new(business_day::LoanDay::new()),
             decision_uses: Arc::default(),
             clock,
+            risk_halts: Arc::default(),
         })
     }
 
@@ -178,6 +182,11 @@ impl Engine {
     /// The clock this engine reads, for work beside it (webhook signatures).
     pub fn clock(&self) -> Arc<dyn Clock> {
         self.clock.clone()
+    }
+
+    /// The customers halted by early warning, as this process knows them.
+    pub fn risk_halts(&self) -> &monitor::Halts {
+        &self.risk_halts
     }
 
     pub(crate) fn documents(&self) -> &revolving::Documents {

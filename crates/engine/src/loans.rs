@@ -104,6 +104,19 @@ pub fn advance_to(
     Ok((loan, days))
 }
 
+/// Early warning may have stopped the borrower from new loans (`monitor`).
+pub(crate) async fn refuse_halted(engine: &Engine, borrower: &str) -> Result<(), LoanUseError> {
+    let Ok(customer) = Uuid::parse_str(borrower) else {
+        return Ok(());
+    };
+    if crate::monitor::halts::halted(engine, customer).await? {
+        return Err(LoanUseError::Refused(crate::monitor::halts::refusal(
+            customer,
+        )));
+    }
+    Ok(())
+}
+
 async fn open_day(engine: &Engine) -> Result<BusinessDate, LoanUseError> {
     business_date(engine)
         .await?
@@ -120,6 +133,7 @@ pub async fn originate(
     key: Uuid,
 ) -> Result<LoanView, LoanUseError> {
     let _day = enter_loan_day(engine).await?;
+    refuse_halted(engine, &a.borrower).await?;
     // A loan disbursed on an earlier day would start with days no close of business saw.
     let open = open_day(engine).await?;
     if date != open {

@@ -29,6 +29,8 @@
 //!   and decisions.
 //! - [`decision`]: policy rules, cut-offs, champion/challenger, reason codes, risk-based price
 //!   under the APR cap, credit limit.
+//! - [`early_warning`]: versioned early-warning rule packs over a customer's risk state, and
+//!   [`behaviour`], the bundled behaviour scorecard over repayment history.
 //! - `model`: [`Model`], the serialisable model file, and [`Scorer`].
 //!
 //! # Invariants
@@ -44,8 +46,10 @@
 //!
 //! Probabilities are `f64`: they are statistics, not money.
 
+pub mod behaviour;
 mod data;
 pub mod decision;
+pub mod early_warning;
 mod error;
 pub mod features;
 pub mod forest;

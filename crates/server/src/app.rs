@@ -149,6 +149,7 @@ pub fn router_with(state: AppState, fault_injection: bool) -> Router {
         .merge(routes::abs_deals::routes())
         .merge(routes::lists::routes())
         .merge(routes::customers::routes())
+        .merge(routes::risk::routes())
         .merge(routes::compliance::routes())
         .merge(routes::events::routes())
         .merge(routes::audit::routes())

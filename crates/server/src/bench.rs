@@ -29,6 +29,9 @@ pub enum BenchCmd {
     /// Webhook deliveries to a local receiver that verifies each signature: one pass of
     /// the worker over a fresh store's events.
     Webhooks(crate::webhooks_cli::WebhooksBenchArgs),
+    /// The risk monitor's lag from a signal's commit to its early-warning action's commit,
+    /// under a load of concurrent purchases.
+    RiskLag(crate::risk_cli::RiskLagArgs),
     /// Full in-process credit decisions (features, model, rules, price, limit, canonical
     /// output hash), one at a time on one thread; no database.
     Decision {
@@ -355,6 +358,7 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
         BenchCmd::Customers(args) => crate::customers_bench::run(args).await,
         BenchCmd::Events(args) => crate::events_cli::bench(args).await,
         BenchCmd::Webhooks(args) => crate::webhooks_cli::bench(args).await,
+        BenchCmd::RiskLag(args) => crate::risk_cli::bench_lag(args).await,
         BenchCmd::Cob {
             target,
             loans,

@@ -119,6 +119,10 @@ pub enum Cmd {
         /// subjects `puhui.events.<type>`), as `puhui events relay` does.
         #[arg(long, env = "PUHUI_RELAY_NATS")]
         relay_nats: Option<String>,
+        /// The early-warning rule file the risk monitor runs (docs/monitoring.md); the
+        /// built-in pack otherwise (`puhui risk rules builtin` prints it).
+        #[arg(long, env = "PUHUI_EARLY_WARNING_RULES")]
+        early_warning_rules: Option<PathBuf>,
         #[command(flatten)]
         webhooks: crate::webhooks_cli::DeliveryArgs,
         #[command(flatten)]
@@ -210,6 +214,11 @@ pub enum Cmd {
     Revolving {
         #[command(subcommand)]
         cmd: crate::rc_cli::RevolvingCmd,
+    },
+    /// Real-time risk: a customer's risk state, early-warning rule files.
+    Risk {
+        #[command(subcommand)]
+        cmd: crate::risk_cli::RiskCmd,
     },
     /// Domain events: the JetStream relay, the catalogue.
     Events {
@@ -417,6 +426,7 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             rule_packs,
             relay_nats,
             webhooks,
+            early_warning_rules,
             limits,
             demo,
             demo_size,
@@ -424,11 +434,13 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             let relay = relay_nats.map(crate::events_relay::RelayArgs::defaults);
             let relay = (relay, webhooks.config());
             let demo = demo.then_some(demo_size);
+            // Bad rules stop the start, naming the field, before anything is opened.
+            let early_warning = crate::risk_cli::load_rules(early_warning_rules.as_deref())?;
             serve(
                 store,
                 &listen,
                 business_date,
-                (cob_at, relay),
+                (cob_at, relay, early_warning),
                 rule_packs,
                 limits.config(),
                 demo,
@@ -506,6 +518,7 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
         Cmd::Colending { cmd } => crate::colending_cli::run(cmd).await,
         Cmd::Events { cmd } => crate::events_cli::run(cmd).await,
         Cmd::Webhooks { cmd } => crate::webhooks_cli::run(cmd).await,
+        Cmd::Risk { cmd } => crate::risk_cli::run(cmd).await,
         Cmd::Loan { cmd } => crate::loan_cli::run(cmd),
         Cmd::Cob {
             server: Some(server),
@@ -533,12 +546,13 @@ async fn serve(
     store_args: StoreArgs,
     listen: &str,
     business_date: Option<String>,
-    (cob_at, (relay, webhooks)): (
+    (cob_at, (relay, webhooks), early_warning): (
         Option<String>,
         (
             Option<crate::events_relay::RelayArgs>,
             engine::webhooks::DeliveryConfig,
         ),
+        risk::early_warning::RulePack,
     ),
     rule_packs: Option<PathBuf>,
     config: app::ServeConfig,
@@ -576,6 +590,11 @@ async fn serve(
         webhooks,
         state.engine.clock(),
     ));
+    tracing::info!(version = %early_warning.version, rules = early_warning.rules.len(), "early-warning rules");
+    tokio::spawn(
+        engine::monitor::Monitor::new(state.engine.clone(), early_warning)
+            .run(std::time::Duration::from_millis(10)),
+    );
     app::bootstrap_key(
         &store,
         std::env::var("PUHUI_BOOTSTRAP_API_KEY").ok().as_deref(),

@@ -36,6 +36,7 @@ pub mod openapi_ops;
 pub mod openapi_schemas;
 pub mod problem;
 pub mod rc_cli;
+pub mod risk_cli;
 pub mod routes;
 pub mod rule_packs;
 pub mod webhooks_cli;

@@ -65,6 +65,7 @@ impl Modify for ApiKeyScheme {
         crate::routes::abs::validate_deal, crate::routes::abs::project, crate::routes::abs::monte_carlo,
         customers::create_customer, customers::get_customer, customers::list_customers,
         customers::customer_exposure, compliance::report,
+        crate::routes::risk::post_signal, crate::routes::risk::get_risk,
         colending_recon::recon_manifest, colending_recon::recon_file,
         events::list_events, crate::routes::audit::list_audit,
         webhooks::create_webhook, webhooks::list_webhooks, webhooks::get_webhook,

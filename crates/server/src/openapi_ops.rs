@@ -318,6 +318,13 @@ pub const OPS: &[Op] = &[
     ),
     op("get", "/v1/compliance/report", "getComplianceReport", No),
     op("get", "/v1/audit", "listAuditLog", No),
+    op(
+        "post",
+        "/v1/customers/{id}/signals",
+        "postCustomerSignal",
+        KEY_DEFAULTS_ID,
+    ),
+    op("get", "/v1/customers/{id}/risk", "getCustomerRisk", No),
 ];
 
 pub fn find(method: &str, path: &str) -> Option<&'static Op> {

@@ -43,6 +43,7 @@ pub async fn apply_for_loan(
         }
         return Ok((view, true));
     }
+    super::refuse_halted(engine, &a.borrower).await?;
     if let Some(d) = &a.decision_id {
         links::check_unused(engine, d, a.id).await?;
     }

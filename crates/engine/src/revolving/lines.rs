@@ -201,6 +201,12 @@ pub async fn open_line(
     borrower(engine, tenant, n.borrower_id)
         .await
         .map_err(|_| invalid("borrower_id", "no such borrower"))?;
+    if crate::monitor::halts::halted(engine, n.borrower_id).await? {
+        return Err(conflict(
+            "customer_halted",
+            crate::monitor::halts::refusal(n.borrower_id),
+        ));
+    }
     let day = business_day(engine).await?;
     let (line, intents, events) = Line::open(n.terms, n.limit_minor, day)?;
     let mut doc = LineDoc {

@@ -92,12 +92,14 @@ async fn authorize_new(
     n: &NewPurchase,
 ) -> Result<Purchase, RevolvingError> {
     let merchant = purchase_merchant(engine, tenant, n).await?;
+    engine.risk_halts().ensure_loaded(engine).await?;
     let _turn = engine.documents().turns.turn(n.line_id).await;
     for _ in 0..STALE_RETRIES_MAX {
         let line = cached_line(engine, n.line_id, tenant)
             .await
             .map_err(|_| invalid("credit_line_id", "no such credit line"))?;
         check_purchase(&line.doc, &merchant, n)?;
+        check_not_halted(engine, &line.doc)?;
         let p = authorized_purchase(tenant, n, line.doc.line.business_date);
         let hold = Command::Hold(HoldRequest {
             id: hold_id(p.id),
@@ -165,9 +167,11 @@ pub async fn sale(
 ) -> Result<(Purchase, bool), RevolvingError> {
     // No read for a retry first: the purchase's insert fails if its id is taken.
     let merchant = purchase_merchant(engine, tenant, &n).await?;
+    engine.risk_halts().ensure_loaded(engine).await?;
     let mut sold = None;
     let r = run_line(engine, tenant, n.line_id, false, |v, _| {
         check_purchase(&v.doc, &merchant, &n)?;
+        check_not_halted(engine, &v.doc)?;
         let p = sold_purchase(tenant, &n, v.doc.line.business_date);
         let mut plan = LinePlan::new(
             revolving::Command::Capture {
@@ -268,6 +272,17 @@ pub(super) fn declined(amount_minor: i64) -> RevolvingError {
         reason: "insufficient_available_limit",
         detail: format!("the line's available limit does not cover {amount_minor} minor units"),
     }
+}
+
+/// Early warning may have stopped the line's borrower from new purchases (`monitor`).
+pub(super) fn check_not_halted(engine: &Engine, line: &LineDoc) -> Result<(), RevolvingError> {
+    if engine.risk_halts().is_halted(line.borrower_id) {
+        return Err(conflict(
+            "customer_halted",
+            crate::monitor::halts::refusal(line.borrower_id),
+        ));
+    }
+    Ok(())
 }
 
 pub(super) fn check_purchase(

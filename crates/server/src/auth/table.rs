@@ -261,6 +261,8 @@ const TABLE: &[RouteAccess] = &[
         LOAN_READERS,
         PartyOf::Borrower,
     ),
+    r("POST", "/v1/customers/{id}/signals", RISK, PartyOf::Unbound),
+    r("GET", "/v1/customers/{id}/risk", RISK, PartyOf::Unbound),
     r("GET", "/v1/compliance/report", RISK, PartyOf::Unbound),
     // Revolving credit.
     r("POST", "/v1/borrowers", OPS, PartyOf::Unbound),

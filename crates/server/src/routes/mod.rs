@@ -17,3 +17,4 @@ pub mod loans;
 pub mod page;
 pub mod revolving;
 pub mod webhooks;
+pub mod risk;
