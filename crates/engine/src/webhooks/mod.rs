@@ -106,7 +106,7 @@ pub fn concerns(sub: &WebhookRow, e: &StoredEvent) -> bool {
     if sub.tenant != "*" && sub.tenant != e.event.tenant {
         return false;
     }
-    if !sub.types.is_empty() && !sub.types.iter().any(|t| *t == e.event.kind) {
+    if !sub.types.is_empty() && !sub.types.contains(&e.event.kind) {
         return false;
     }
     let (Some(kind), Some(id)) = (&sub.party_kind, &sub.party_id) else {
