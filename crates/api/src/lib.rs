@@ -38,3 +38,5 @@ mod colending_recon_wire;
 pub use colending_recon_wire::*;
 mod events_wire;
 pub use events_wire::*;
+mod controls_wire;
+pub use controls_wire::*;

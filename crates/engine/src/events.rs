@@ -109,6 +109,19 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "colending.positions_changed",
         "a co-lent loan's per-funder positions changed",
     ),
+    (
+        "control.halted",
+        "an emergency halt of originations or purchases was thrown",
+    ),
+    ("control.halt_lifted", "an emergency halt was lifted"),
+    (
+        "control.read_only_changed",
+        "the platform's read-only mode was turned on or off",
+    ),
+    (
+        "control.funder_outage_changed",
+        "a funding partner's outage began, changed or ended",
+    ),
 ];
 
 static OUTBOX_OFF: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);

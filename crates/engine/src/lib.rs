@@ -9,6 +9,7 @@ mod cache;
 pub mod clock;
 pub mod cob;
 pub mod colending;
+pub mod controls;
 pub mod customers;
 mod decisions;
 mod error;
@@ -76,6 +77,8 @@ pub struct Engine {
     writer_abort: tokio::task::AbortHandle,
     /// The time of day: hold expiry, timestamps of entries, holds and tree heads.
     clock: Arc<dyn Clock>,
+    /// Halts, the read-only switch and funders' outages in force.
+    controls: Arc<controls::Controls>,
 }
 
 /// An inclusion proof with everything an outside verifier needs.
@@ -125,6 +128,7 @@ impl Engine {
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Engine> {
         store.migrate().await?;
+        let controls = Arc::new(controls::load(&store).await?);
         let state = store.load_book_state().await?;
         let mut tree = MerkleTree::new();
         for h in &state.leaf_hashes {
@@ -162,6 +166,7 @@ impl Engine {
             loan_day: Arc::new(business_day::LoanDay::new()),
             decision_uses: Arc::default(),
             clock,
+            controls,
         })
     }
 
