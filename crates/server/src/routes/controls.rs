@@ -18,7 +18,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use engine::controls::{self as ctl, ControlError, NewHalt};
 use serde::Deserialize;
-use uuid::Uuid;
 
 /// The one mutating route the read-only mode lets through: the way out of it.
 pub const READ_ONLY_PATH: &str = "/v1/controls/read-only";
