@@ -61,8 +61,10 @@ if grep -qi "warning" "$WORK/gen.out"; then cat "$WORK/gen.out" >&2; exit 1; fi
 PYTHONPATH="$WORK/client:scripts" "$PYTHON" -W error scripts/api_contract_journey.py "$BASE" "$KEY" "$WORK"
 
 
-# 3. Schemathesis: every check, reproducible.
+# 3. Schemathesis: every check, reproducible. The read-only switch is left out: turned on,
+#    it answers every later change 503 by design (crates/server/tests/controls_http.rs).
 "$BINDIR/st" --config-file scripts/schemathesis.toml run "$WORK/openapi.json" --url "$BASE" \
+  --exclude-path /v1/controls/read-only \
   --checks all --seed "$SEED" --max-examples "$EXAMPLES" \
   --workers 2 -H "Authorization: Bearer $KEY" --no-color --generation-database none \
   >"$WORK/st.out" 2>&1 || { cat "$WORK/st.out"; exit 1; }

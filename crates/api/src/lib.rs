@@ -42,3 +42,5 @@ mod events_wire;
 pub use events_wire::*;
 mod webhooks_wire;
 pub use webhooks_wire::*;
+mod controls_wire;
+pub use controls_wire::*;

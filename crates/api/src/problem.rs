@@ -21,6 +21,9 @@ pub struct Problem {
     /// A loan whose funders did not all approve: every funder's reason.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub funders: Option<Vec<FunderDecline>>,
+    /// The emergency halt that refused the request (code `halted`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub halt_id: Option<uuid::Uuid>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -53,6 +56,7 @@ impl Problem {
             incident_id: None,
             purchase: None,
             funders: None,
+            halt_id: None,
         }
     }
 

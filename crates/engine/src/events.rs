@@ -121,6 +121,19 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "risk.funders_notified",
         "an early-warning rule told the funding partners of a customer's co-lent loans",
     ),
+    (
+        "control.halted",
+        "an emergency halt of originations or purchases was thrown",
+    ),
+    ("control.halt_lifted", "an emergency halt was lifted"),
+    (
+        "control.read_only_changed",
+        "the platform's read-only mode was turned on or off",
+    ),
+    (
+        "control.funder_outage_changed",
+        "a funding partner's outage began, changed or ended",
+    ),
 ];
 
 static OUTBOX_OFF: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);

@@ -9,6 +9,7 @@ mod cache;
 pub mod clock;
 pub mod cob;
 pub mod colending;
+pub mod controls;
 pub mod customers;
 mod decisions;
 mod error;
@@ -80,6 +81,8 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     /// Customers early warning stopped from new borrowing (`monitor::halts`).
     risk_halts: Arc<monitor::Halts>,
+    /// Halts, the read-only switch and funders' outages in force.
+    controls: Arc<controls::Controls>,
 }
 
 /// An inclusion proof with everything an outside verifier needs.
@@ -129,6 +132,7 @@ impl Engine {
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Engine> {
         store.migrate().await?;
+        let controls = Arc::new(controls::load(&store).await?);
         let state = store.load_book_state().await?;
         let mut tree = MerkleTree::new();
         for h in &state.leaf_hashes {
@@ -167,6 +171,7 @@ impl Engine {
             decision_uses: Arc::default(),
             clock,
             risk_halts: Arc::default(),
+            controls,
         })
     }
 

@@ -132,6 +132,12 @@ pub async fn originate(
     date: BusinessDate,
     key: Uuid,
 ) -> Result<LoanView, LoanUseError> {
+    let _admitted = engine
+        .admit(crate::controls::Admission::Loan {
+            tenant: &a.tenant,
+            product_id: a.product_id,
+        })
+        .await?;
     let _day = enter_loan_day(engine).await?;
     refuse_halted(engine, &a.borrower).await?;
     // A loan disbursed on an earlier day would start with days no close of business saw.
@@ -408,6 +414,11 @@ pub async fn execute(
     date: BusinessDate,
     key: Uuid,
 ) -> Result<(LoanView, bool), LoanUseError> {
+    // A disbursement is an origination: checked against the halts before any other lock.
+    let _admitted = match action {
+        Action::Disburse { .. } => engine.admit_loan(id).await?,
+        _ => None,
+    };
     let _day = enter_loan_day(engine).await?;
     let open = open_day(engine).await?;
     for _ in 0..STALE_RETRIES_MAX {

@@ -154,6 +154,12 @@ pub fn router_with(state: AppState, fault_injection: bool) -> Router {
         .merge(routes::events::routes())
         .merge(routes::audit::routes())
         .merge(routes::webhooks::routes())
+        .merge(routes::controls::routes())
+        // Inside authorization: an unknown key still gets 401, a read-only refusal 503.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            routes::controls::read_only_gate,
+        ))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authorize,

@@ -220,6 +220,11 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: crate::risk_cli::RiskCmd,
     },
+    /// Emergency controls of a running server: halts, read-only mode, funders' outages.
+    Controls {
+        #[command(subcommand)]
+        cmd: crate::controls_cli::ControlsCmd,
+    },
     /// Domain events: the JetStream relay, the catalogue.
     Events {
         #[command(subcommand)]
@@ -516,6 +521,7 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
         Cmd::Revolving { cmd } => crate::rc_cli::run(cmd).await,
         Cmd::Abs { cmd } => crate::abs_cli::run(cmd),
         Cmd::Colending { cmd } => crate::colending_cli::run(cmd).await,
+        Cmd::Controls { cmd } => crate::controls_cli::run(cmd).await,
         Cmd::Events { cmd } => crate::events_cli::run(cmd).await,
         Cmd::Webhooks { cmd } => crate::webhooks_cli::run(cmd).await,
         Cmd::Risk { cmd } => crate::risk_cli::run(cmd).await,

@@ -18,6 +18,7 @@ pub mod cob_runs;
 pub mod colending_cli;
 pub mod colending_recon_cli;
 pub mod console;
+pub mod controls_cli;
 pub mod customers;
 pub mod customers_bench;
 pub mod customers_cli;

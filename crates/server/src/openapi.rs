@@ -6,8 +6,8 @@
 use crate::auth::Role;
 use crate::openapi_ops::{self, Idem, Op};
 use crate::routes::{
-    apr, cob, colending, colending_recon, compliance, customers, decisions, events, keys, ledger,
-    lists, loans, revolving, webhooks,
+    apr, cob, colending, colending_recon, compliance, controls, customers, decisions, events, keys,
+    ledger, lists, loans, revolving, webhooks,
 };
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -70,6 +70,9 @@ impl Modify for ApiKeyScheme {
         events::list_events, crate::routes::audit::list_audit,
         webhooks::create_webhook, webhooks::list_webhooks, webhooks::get_webhook,
         webhooks::disable_webhook, webhooks::redeliver_webhook, webhooks::list_deliveries,
+        controls::create_halt, controls::list_halts, controls::get_halt, controls::lift_halt,
+        controls::set_read_only, controls::get_read_only, controls::set_outage,
+        controls::list_outages,
         crate::routes::abs_deals::create_deal, crate::routes::abs_deals::list_deals, crate::routes::abs_deals::get_deal, crate::routes::abs_deals::pool_deal, crate::routes::abs_deals::get_pool, crate::routes::abs_deals::pool_tape, crate::routes::abs_deals::close_deal, crate::routes::abs_deals::list_periods, crate::routes::abs_deals::run_period,
     ),
     modifiers(&ApiKeyScheme)
@@ -206,6 +209,9 @@ fn constrain_query(path: &str, p: &mut Value) {
         Some("created_from" | "created_to") => json!({ "type": "string", "format": "date",
             "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$" }),
         Some("status") => json!({ "type": "string", "enum": crate::routes::lists::LOAN_STATUSES }),
+        Some("state") if path == "/v1/controls/halts" => {
+            json!({ "type": "string", "enum": crate::routes::controls::HALT_STATES })
+        }
         Some("dpd_bucket") => {
             json!({ "type": "string", "enum": crate::routes::lists::DPD_BUCKETS })
         }

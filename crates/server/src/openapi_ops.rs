@@ -96,6 +96,20 @@ pub const OPS: &[Op] = &[
         "listWebhookDeliveries",
         No,
     ),
+    // emergency controls
+    op("post", "/v1/controls/halts", "createHalt", KEY_DEFAULTS_ID),
+    op("get", "/v1/controls/halts", "listHalts", No),
+    op("get", "/v1/controls/halts/{id}", "getHalt", No),
+    op("post", "/v1/controls/halts/{id}/lift", "liftHalt", No),
+    op("post", "/v1/controls/read-only", "setReadOnly", No),
+    op("get", "/v1/controls/read-only", "getReadOnly", No),
+    op("post", "/v1/controls/funder-outages", "setFunderOutage", No),
+    op(
+        "get",
+        "/v1/controls/funder-outages",
+        "listFunderOutages",
+        No,
+    ),
     // term loans
     op(
         "post",

@@ -174,6 +174,30 @@ pub fn engine_error(e: EngineError, prefix: &str, hold: bool) -> ApiError {
             "Unavailable",
             "the ledger writer has stopped and nothing was committed; retry with the same id",
         ),
+        EngineError::Halted { halt_id, reason } => {
+            // 409, not 503: the refusal lasts until an operator lifts the halt, so an
+            // immediate retry (what 503's Retry-After invites) cannot succeed.
+            let mut p = Problem::new(
+                409,
+                "halted",
+                "Halted",
+                format!(
+                    "new originations or purchases here are halted by halt {halt_id} ({reason}); \
+                     nothing was done"
+                ),
+            );
+            p.halt_id = Some(halt_id);
+            p.into()
+        }
+        EngineError::FunderOutage { partner_id, reason } => problem(
+            409,
+            "funder_outage",
+            "Funder in outage",
+            format!(
+                "funding partner {partner_id} is in an outage that pauses its loans ({reason}); \
+                 nothing was booked"
+            ),
+        ),
         other => internal(&other.to_string()),
     }
 }

@@ -310,6 +310,7 @@ fn drive(path: &str, base: &str, key: &str) {
         ("ledger", "/console/ledger".into(), 0),
         ("proof", entry, 0),
         ("keys", "/console/keys".into(), 0),
+        ("controls", "/console/controls".into(), 0),
     ];
     for lang in ["en", "zh"] {
         for (name, path, charts) in &pages {

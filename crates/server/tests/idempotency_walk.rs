@@ -124,6 +124,8 @@ const ORDER: &[&str] = &[
     "/v1/funding-partners/{id}/changes",
     "/v1/loan-products/{id}/funding-plan",
     "/v1/customers",
+    // Last: a halt of the merchant stops the journey's purchases.
+    "/v1/controls/halts",
 ];
 
 fn funding_partner(quota_minor: i64) -> Value {
@@ -333,6 +335,17 @@ impl Journey {
                     changed: Some(with(body.clone(), "occupation", json!("pilot"))),
                     body: Some(body),
                     witness: format!("/v1/customers/{key}"),
+                }
+            }
+            "/v1/controls/halts" => {
+                let body = json!({"scope": {"kind": "merchant", "merchant_id": self.get("merchant")},
+                    "reason": "walk: merchant under review"});
+                Walk {
+                    path: op.into(),
+                    key,
+                    changed: Some(with(body.clone(), "reason", json!("another reason"))),
+                    body: Some(body),
+                    witness: format!("/v1/controls/halts/{key}"),
                 }
             }
             "/v1/merchants" => {

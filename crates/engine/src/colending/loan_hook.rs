@@ -177,7 +177,10 @@ async fn choose_funders(
     // Callback funders are asked here, before the loan's submission: a decline (or a
     // timeout, a malformed answer, a bad signature) books nothing and the plan chooses
     // again without that funder; a fixed plan cannot, so the loan is declined.
-    let plan_choice = FundingPlan::Fixed(shares);
+    let plan_choice = match outage_plan(engine, &shares, &rules)? {
+        Some(routed) => routed,
+        None => FundingPlan::Fixed(shares),
+    };
     let mut declined = BTreeSet::new();
     let mut answers: HashMap<uuid::Uuid, (String, String)> = HashMap::new();
     let chosen = loop {
@@ -334,4 +337,72 @@ fn declined_error(d: &Decline, answers: &HashMap<uuid::Uuid, (String, String)>) 
         })
         .collect();
     ColendingError::Declined { reasons }
+}
+
+/// The plan a loan is funded by while some of its funders are in an outage: refused when
+/// one's agreement pauses its loans; otherwise (reroute) a routing policy without them in
+/// which each other funder may take its share scaled up by what the absent ones held, in
+/// the plan's order, and the platform what they cannot. None when no funder is out.
+fn outage_plan(
+    engine: &Engine,
+    shares: &[Share],
+    rules: &PlanRules,
+) -> Result<Option<FundingPlan>, ColendingError> {
+    use crate::controls::OutageAction;
+    let mut out = BTreeSet::new();
+    let mut out_share = Decimal::ZERO;
+    for s in shares {
+        let Some(o) = engine.controls().outage_of(partner_uuid(s.partner_id)) else {
+            continue;
+        };
+        if o.action == Some(OutageAction::Pause) {
+            return Err(crate::EngineError::FunderOutage {
+                partner_id: o.partner_id,
+                reason: o.reason,
+            }
+            .into());
+        }
+        out.insert(s.partner_id);
+        out_share += s.share;
+    }
+    if out.is_empty() {
+        return Ok(None);
+    }
+    let step = Decimal::new(1, 4);
+    let left = Decimal::ONE - out_share;
+    let mut candidates: Vec<colending::Candidate> = shares
+        .iter()
+        .filter(|s| !out.contains(&s.partner_id))
+        .enumerate()
+        .map(|(i, s)| {
+            let scaled = if left > Decimal::ZERO {
+                ((s.share / left) / step).ceil() * step
+            } else {
+                Decimal::ONE
+            };
+            colending::Candidate {
+                partner_id: s.partner_id,
+                priority: i as u32,
+                share_max: if s.partner_id == rules.platform_id {
+                    Decimal::ONE
+                } else {
+                    scaled.min(Decimal::ONE)
+                },
+                book_share_max: None,
+            }
+        })
+        .collect();
+    if !candidates.iter().any(|c| c.partner_id == rules.platform_id) {
+        candidates.push(colending::Candidate {
+            partner_id: rules.platform_id,
+            priority: u32::MAX,
+            share_max: Decimal::ONE,
+            book_share_max: None,
+        });
+    }
+    Ok(Some(FundingPlan::Routed(colending::RoutingPolicy {
+        candidates,
+        order: colending::RouteOrder::Priority,
+        share_step: step,
+    })))
 }

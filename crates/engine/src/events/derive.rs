@@ -207,6 +207,10 @@ fn doc_written(row: &DocRow) -> Option<Made> {
         ("funding_partner", true) => "colending.partner_created",
         ("funding_plan", true) => "colending.plan_created",
         ("loan_funding", _) => "colending.positions_changed",
+        ("halt", true) => "control.halted",
+        ("halt", false) => "control.halt_lifted",
+        ("control_mode", _) => "control.read_only_changed",
+        ("funder_outage", _) => "control.funder_outage_changed",
         _ => return None,
     };
     Some(Made {

@@ -24,6 +24,12 @@ pub async fn apply_for_loan(
     engine: &Engine,
     a: Application,
 ) -> Result<(LoanView, bool), LoanUseError> {
+    let _admitted = engine
+        .admit(crate::controls::Admission::Loan {
+            tenant: &a.tenant,
+            product_id: a.product_id,
+        })
+        .await?;
     // Checking that a decision is unused and linking it are one step for other requests.
     let _uses = match a.decision_id {
         Some(_) => Some(engine.decision_uses().lock().await),

@@ -198,6 +198,9 @@ pub async fn open_line(
         }
         return Ok((line_view(engine, v).await?, true));
     }
+    let _admitted = engine
+        .admit(crate::controls::Admission::Line { tenant })
+        .await?;
     borrower(engine, tenant, n.borrower_id)
         .await
         .map_err(|_| invalid("borrower_id", "no such borrower"))?;

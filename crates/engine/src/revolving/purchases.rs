@@ -63,6 +63,29 @@ pub async fn authorize(
     tenant: &str,
     n: NewPurchase,
 ) -> Result<(Purchase, bool), RevolvingError> {
+    let _admitted = admit(engine, tenant, &n).await?;
+    authorize_admitted(engine, tenant, n).await
+}
+
+/// Checks a new purchase against the halts in force (see `crate::controls`).
+async fn admit<'a>(
+    engine: &'a Engine,
+    tenant: &str,
+    n: &NewPurchase,
+) -> Result<crate::controls::Admitted<'a>, RevolvingError> {
+    let what = crate::controls::Admission::Purchase {
+        tenant,
+        merchant_id: n.merchant_id,
+    };
+    Ok(engine.admit(what).await?)
+}
+
+/// [`authorize`] once admitted.
+async fn authorize_admitted(
+    engine: &Engine,
+    tenant: &str,
+    n: NewPurchase,
+) -> Result<(Purchase, bool), RevolvingError> {
     if n.amount_minor <= 0 {
         return Err(invalid("amount_minor", "must be positive"));
     }
@@ -165,6 +188,7 @@ pub async fn sale(
     tenant: &str,
     n: NewPurchase,
 ) -> Result<(Purchase, bool), RevolvingError> {
+    let _admitted = admit(engine, tenant, &n).await?;
     // No read for a retry first: the purchase's insert fails if its id is taken.
     let merchant = purchase_merchant(engine, tenant, &n).await?;
     engine.risk_halts().ensure_loaded(engine).await?;
@@ -219,7 +243,8 @@ pub(super) async fn sale_in_two_steps(
     tenant: &str,
     n: NewPurchase,
 ) -> Result<(Purchase, bool), RevolvingError> {
-    let (p, replayed) = authorize(engine, tenant, n).await?;
+    // Admitted by the sale that calls this.
+    let (p, replayed) = authorize_admitted(engine, tenant, n).await?;
     let (captured, _) = capture(engine, tenant, p.id, None).await?;
     Ok((captured, replayed))
 }

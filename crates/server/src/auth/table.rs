@@ -176,6 +176,20 @@ const TABLE: &[RouteAccess] = &[
         SUBSCRIBERS,
         PartyOf::Webhook,
     ),
+    // Emergency controls.
+    r("POST", "/v1/controls/halts", OPS, PartyOf::Unbound),
+    r("GET", "/v1/controls/halts", OPS, PartyOf::Unbound),
+    r("GET", "/v1/controls/halts/{id}", OPS, PartyOf::Unbound),
+    r(
+        "POST",
+        "/v1/controls/halts/{id}/lift",
+        OPS,
+        PartyOf::Unbound,
+    ),
+    r("POST", "/v1/controls/read-only", OPS, PartyOf::Unbound),
+    r("GET", "/v1/controls/read-only", OPS, PartyOf::Unbound),
+    r("POST", "/v1/controls/funder-outages", OPS, PartyOf::Unbound),
+    r("GET", "/v1/controls/funder-outages", OPS, PartyOf::Unbound),
     // Term loans.
     r("POST", "/v1/loan-schedules/preview", ALL, PartyOf::Unowned),
     r("POST", "/v1/loan-products", OPS, PartyOf::Unbound),

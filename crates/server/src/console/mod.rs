@@ -198,6 +198,24 @@ pub async fn gate(State(s): State<AppState>, req: Request, next: Next) -> Respon
     let mut resp = match rule.roles {
         None => next.run(Request::from_parts(parts, body)).await,
         Some(roles) => match signed_in(&s, &mut parts, roles, rule.party, body, t).await {
+            // The read-only mode holds here too: a console form calls the API's handlers
+            // directly, past the API's own gate.
+            Ok(_)
+                if s.engine.controls().is_read_only()
+                    && parts.method == axum::http::Method::POST
+                    && path != pages::READ_ONLY_PATH =>
+            {
+                match parts.extensions.get::<Principal>() {
+                    Some(p) => layout::error_page(
+                        t,
+                        p,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        t.read_only_refused,
+                    )
+                    .into_response(),
+                    None => Reply::redirect("/console/login").into_response(),
+                }
+            }
             Ok(body) => next.run(Request::from_parts(parts, body)).await,
             Err(reply) => reply.into_response(),
         },

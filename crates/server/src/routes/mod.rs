@@ -6,6 +6,7 @@ pub mod cob;
 pub mod colending;
 pub mod colending_recon;
 pub mod compliance;
+pub mod controls;
 pub mod customers;
 pub mod decisions;
 pub mod events;

@@ -3,6 +3,7 @@
 //! page is one file and one line in [`PAGES`].
 
 mod colending;
+mod controls;
 mod decisions;
 mod keys;
 mod ledger;
@@ -10,6 +11,8 @@ mod lines;
 mod loans;
 mod login;
 mod overview;
+
+pub use controls::READ_ONLY_PATH;
 
 use super::{Ctx, Reply, Text};
 use crate::app::AppState;
@@ -39,6 +42,7 @@ pub const PAGES: &[Page] = &[
     colending::PAGE,
     ledger::PAGE,
     keys::PAGE,
+    controls::PAGE,
 ];
 
 pub fn routes() -> Router<AppState> {
