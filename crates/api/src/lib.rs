@@ -38,3 +38,5 @@ mod colending_recon_wire;
 pub use colending_recon_wire::*;
 mod events_wire;
 pub use events_wire::*;
+mod analytics_wire;
+pub use analytics_wire::*;

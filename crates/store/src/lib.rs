@@ -6,6 +6,7 @@
 //! transaction; nothing is acknowledged before that transaction is durable.
 
 mod access;
+pub mod analytics;
 pub mod backup;
 mod codec;
 mod colending;

@@ -15,6 +15,7 @@ use std::sync::Arc;
 const SCHEMA: &str = include_str!("pg_schema.sql");
 
 mod access;
+mod analytics;
 mod cob;
 mod colending;
 mod docs;
@@ -62,6 +63,10 @@ impl PgStore {
             .execute(&self.pool)
             .await
             .context("apply PostgreSQL event schema")?;
+        sqlx::raw_sql(analytics::SCHEMA)
+            .execute(&self.pool)
+            .await
+            .context("apply PostgreSQL analytics schema")?;
         sqlx::raw_sql(access::MIGRATION)
             .execute(&self.pool)
             .await

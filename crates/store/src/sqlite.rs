@@ -17,6 +17,7 @@ mod account_index;
 mod balances;
 pub use balances::FLUSH_AGE as BALANCE_ROW_LAG;
 mod access;
+mod analytics;
 mod colending;
 mod docs;
 mod events;
@@ -232,6 +233,8 @@ impl SqliteStore {
                 .context("apply sqlite document schema")?;
             c.execute_batch(events::SCHEMA)
                 .context("apply sqlite event schema")?;
+            c.execute_batch(analytics::SCHEMA)
+                .context("apply sqlite analytics schema")?;
             access::add_access_columns(c)
         })
         .await
