@@ -140,6 +140,7 @@ pub fn router_with(state: AppState, fault_injection: bool) -> Router {
         .merge(routes::customers::routes())
         .merge(routes::compliance::routes())
         .merge(routes::events::routes())
+        .merge(routes::analytics::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authorize,

@@ -24,6 +24,8 @@ pub enum BenchCmd {
     /// Purchases on credit lines, each an authorization (a ledger hold) and its capture,
     /// from concurrent clients, durably.
     Authorize(crate::rc_cli::AuthorizeArgs),
+    /// Vintage curves and roll rates over a seeded book of month-end snapshots.
+    Analytics(crate::analytics_bench::AnalyticsBenchArgs),
     /// Decisions stored with their events, the event feed's and the relay's events/s.
     Events(crate::events_cli::EventsBenchArgs),
     /// Full in-process credit decisions (features, model, rules, price, limit, canonical
@@ -346,6 +348,7 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
         BenchCmd::Authorize(args) => crate::rc_cli::bench(args).await,
         BenchCmd::Customers(args) => crate::customers_bench::run(args).await,
         BenchCmd::Events(args) => crate::events_cli::bench(args).await,
+        BenchCmd::Analytics(args) => crate::analytics_bench::run(args).await,
         BenchCmd::Cob {
             target,
             loans,

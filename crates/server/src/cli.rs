@@ -209,6 +209,11 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: crate::events_cli::EventsCmd,
     },
+    /// Portfolio analytics from month-end snapshots, and their export.
+    Analytics {
+        #[command(subcommand)]
+        cmd: crate::analytics_cli::AnalyticsCmd,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -478,6 +483,7 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             .await?
             .map(|()| ExitCode::SUCCESS),
         Cmd::Bench { cmd } => crate::bench::run(cmd).await,
+        Cmd::Analytics { cmd } => crate::analytics_cli::run(cmd).await,
         Cmd::Keys { cmd } => crate::customers_cli::keys(cmd).await,
         Cmd::Compliance { cmd } => crate::customers_cli::compliance(cmd).await,
         Cmd::Revolving { cmd } => crate::rc_cli::run(cmd).await,

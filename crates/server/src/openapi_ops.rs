@@ -80,6 +80,22 @@ pub const OPS: &[Op] = &[
     op("get", "/v1/decisions/{id}", "getDecision", No),
     op("post", "/v1/decisions/{id}/replay", "replayDecision", No),
     op("get", "/v1/events", "listEvents", No),
+    // portfolio analytics
+    op("get", "/v1/analytics/vintage", "analyticsVintage", No),
+    op("get", "/v1/analytics/roll-rates", "analyticsRollRates", No),
+    op(
+        "get",
+        "/v1/analytics/delinquency",
+        "analyticsDelinquency",
+        No,
+    ),
+    op("get", "/v1/analytics/approvals", "analyticsApprovals", No),
+    op(
+        "get",
+        "/v1/analytics/concentration",
+        "analyticsConcentration",
+        No,
+    ),
     // term loans
     op(
         "post",

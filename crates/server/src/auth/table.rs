@@ -87,6 +87,8 @@ const MERCHANT_OPS: &[Role] = &[Operator, Merchant];
 const BORROWER_OPS: &[Role] = &[Operator, Borrower];
 /// Who reads funding partners and their positions.
 const FUNDING_READERS: &[Role] = &[Operator, RiskAnalyst, PartnerBank];
+/// Who reads portfolio analytics: the book's figures, no party's own data.
+const ANALYTICS: &[Role] = &[Operator, RiskAnalyst, PartnerBank, Investor];
 /// Who checks deal files and runs projections of them.
 const ABS_USERS: &[Role] = &[Operator, RiskAnalyst, Investor];
 
@@ -154,6 +156,27 @@ const TABLE: &[RouteAccess] = &[
     r("GET", "/v1/decisions/{id}", RISK, PartyOf::Unbound),
     r("POST", "/v1/decisions/{id}/replay", RISK, PartyOf::Unbound),
     r("GET", "/v1/events", OPS, PartyOf::Unbound),
+    // Portfolio analytics: the whole book's figures, for risk and the funders.
+    r("GET", "/v1/analytics/vintage", ANALYTICS, PartyOf::Unbound),
+    r(
+        "GET",
+        "/v1/analytics/roll-rates",
+        ANALYTICS,
+        PartyOf::Unbound,
+    ),
+    r(
+        "GET",
+        "/v1/analytics/delinquency",
+        ANALYTICS,
+        PartyOf::Unbound,
+    ),
+    r("GET", "/v1/analytics/approvals", RISK, PartyOf::Unbound),
+    r(
+        "GET",
+        "/v1/analytics/concentration",
+        ANALYTICS,
+        PartyOf::Unbound,
+    ),
     // Term loans.
     r("POST", "/v1/loan-schedules/preview", ALL, PartyOf::Unowned),
     r("POST", "/v1/loan-products", OPS, PartyOf::Unbound),

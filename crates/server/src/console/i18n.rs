@@ -221,6 +221,15 @@ pub struct Text {
     pub create: &'static str,
     pub revoked: &'static str,
     pub revoke: &'static str,
+    pub analytics: &'static str,
+    pub analytics_note: &'static str,
+    pub chart_vintage_mob: &'static str,
+    pub axis_mob: &'static str,
+    pub axis_dpd30: &'static str,
+    pub chart_roll_rates: &'static str,
+    pub roll_from: &'static str,
+    pub roll_to: &'static str,
+    pub no_snapshots: &'static str,
 }
 
 pub static EN: Text = Text {
@@ -379,6 +388,15 @@ pub static EN: Text = Text {
     create: "Create",
     revoked: "Revoked",
     revoke: "Revoke",
+    analytics: "Analytics",
+    analytics_note: "From the month-end snapshots that close of business writes: each figure is a SQL aggregate of them. DPD30+ counts loans over 30 days past due or written off that month.",
+    chart_vintage_mob: "Vintage curves: DPD30+ share by months on book",
+    axis_mob: "Months on book",
+    axis_dpd30: "DPD30+ share of loans",
+    chart_roll_rates: "Roll rates: where loans stand one month end later",
+    roll_from: "From bucket",
+    roll_to: "To",
+    no_snapshots: "No month-end snapshot yet: close of business writes one at each month end, or run `puhui analytics snapshot --month YYYY-MM`.",
 };
 
 pub static ZH: Text = Text {
@@ -537,6 +555,15 @@ pub static ZH: Text = Text {
     create: "创建",
     revoked: "已撤销",
     revoke: "撤销",
+    analytics: "组合分析",
+    analytics_note: "数据来自日终处理在每个月末写入的快照，每个数字都是对快照的 SQL 汇总。DPD30+ 指逾期超过 30 天或当月核销的贷款。",
+    chart_vintage_mob: "账龄曲线：按账龄月数的 DPD30+ 占比",
+    axis_mob: "账龄（月）",
+    axis_dpd30: "DPD30+ 贷款占比",
+    chart_roll_rates: "迁徙率：一个月末后贷款所处状态",
+    roll_from: "起始账龄段",
+    roll_to: "去向",
+    no_snapshots: "尚无月末快照：日终处理在每个月末写入，或运行 `puhui analytics snapshot --month YYYY-MM`。",
 };
 
 #[cfg(test)]
