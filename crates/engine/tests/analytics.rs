@@ -173,9 +173,7 @@ async fn check_rows_against_loans(e: &Engine, rows: &[SnapshotRow], loans_n: u32
             );
             // Closed rows end the loan's months, unless a reversed payoff reopened it.
             assert!(
-                r.status == "active"
-                    || k == history.len() - 1
-                    || history[k + 1].status == "active",
+                r.status == "active" || k == history.len() - 1 || history[k + 1].status == "active",
                 "{id}: closed twice in a row: {history:?}"
             );
             assert_eq!(r.bucket, store::dpd_bucket(r.dpd), "{id}");
