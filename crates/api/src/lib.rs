@@ -44,3 +44,5 @@ mod webhooks_wire;
 pub use webhooks_wire::*;
 mod controls_wire;
 pub use controls_wire::*;
+mod analytics_wire;
+pub use analytics_wire::*;

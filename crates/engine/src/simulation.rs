@@ -22,6 +22,8 @@ pub struct SimConfig {
     pub loans_checked_per_day: u32,
     /// Whole-ledger balance is checked every this many days.
     pub ledger_check_every_days: u32,
+    /// Loans start on days spread over the first this many; 0: all but the last 400 days.
+    pub origination_days: u32,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -88,7 +90,10 @@ async fn run_inner(
     let product_id = Uuid::from_u128(u128::from(cfg.seed) << 64 | 0x5157);
     loans::init_business_date(engine, start_date()).await?;
     // Originations spread over the first part, so the book is mixed-age throughout.
-    let origination_days = (cfg.days.saturating_sub(400)).max(1);
+    let origination_days = match cfg.origination_days {
+        0 => (cfg.days.saturating_sub(400)).max(1),
+        n => n,
+    };
     let mut book: Vec<SimLoan> = (0..cfg.loans)
         .map(|i| {
             let kind = match rng.gen_range(0..100) {

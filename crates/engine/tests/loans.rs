@@ -374,6 +374,7 @@ async fn simulated_book_stays_balanced_and_replayable() {
             // Weekly: every write already asserts its own balance; the whole-ledger sums
             // are what a week of closes, repayments and reversals must still agree with.
             ledger_check_every_days: 7,
+            origination_days: 0,
         };
         let report = simulation::run(&e, cfg, &|_| {}).await.unwrap();
         eprintln!("{}: {report:?}", ts.name);

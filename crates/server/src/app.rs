@@ -160,6 +160,7 @@ pub fn router_with(state: AppState, fault_injection: bool) -> Router {
             state.clone(),
             routes::controls::read_only_gate,
         ))
+        .merge(routes::analytics::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authorize,

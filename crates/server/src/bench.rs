@@ -24,6 +24,8 @@ pub enum BenchCmd {
     /// Purchases on credit lines, each an authorization (a ledger hold) and its capture,
     /// from concurrent clients, durably.
     Authorize(crate::rc_cli::AuthorizeArgs),
+    /// Vintage curves and roll rates over a seeded book of month-end snapshots.
+    Analytics(crate::analytics_bench::AnalyticsBenchArgs),
     /// Decisions stored with their events, the event feed's and the relay's events/s.
     Events(crate::events_cli::EventsBenchArgs),
     /// Webhook deliveries to a local receiver that verifies each signature: one pass of
@@ -359,6 +361,7 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
         BenchCmd::Events(args) => crate::events_cli::bench(args).await,
         BenchCmd::Webhooks(args) => crate::webhooks_cli::bench(args).await,
         BenchCmd::RiskLag(args) => crate::risk_cli::bench_lag(args).await,
+        BenchCmd::Analytics(args) => crate::analytics_bench::run(args).await,
         BenchCmd::Cob {
             target,
             loans,

@@ -235,6 +235,11 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: crate::webhooks_cli::WebhooksCmd,
     },
+    /// Portfolio analytics from month-end snapshots, and their export.
+    Analytics {
+        #[command(subcommand)]
+        cmd: crate::analytics_cli::AnalyticsCmd,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -516,6 +521,7 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             .map(|()| ExitCode::SUCCESS),
         Cmd::Bench { cmd } => crate::bench::run(cmd).await,
         Cmd::Audit { cmd } => crate::audit::run(cmd).await,
+        Cmd::Analytics { cmd } => crate::analytics_cli::run(cmd).await,
         Cmd::Keys { cmd } => crate::customers_cli::keys(cmd).await,
         Cmd::Compliance { cmd } => crate::customers_cli::compliance(cmd).await,
         Cmd::Revolving { cmd } => crate::rc_cli::run(cmd).await,

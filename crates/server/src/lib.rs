@@ -6,6 +6,9 @@
 
 pub mod abs_cli;
 pub mod abs_report;
+pub mod analytics_bench;
+pub mod analytics_cli;
+pub mod analytics_export;
 pub mod app;
 pub mod audit;
 pub mod auth;

@@ -6,8 +6,8 @@
 use crate::auth::Role;
 use crate::openapi_ops::{self, Idem, Op};
 use crate::routes::{
-    apr, cob, colending, colending_recon, compliance, controls, customers, decisions, events, keys,
-    ledger, lists, loans, revolving, webhooks,
+    analytics, apr, cob, colending, colending_recon, compliance, controls, customers, decisions,
+    events, keys, ledger, lists, loans, revolving, webhooks,
 };
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -73,6 +73,8 @@ impl Modify for ApiKeyScheme {
         controls::create_halt, controls::list_halts, controls::get_halt, controls::lift_halt,
         controls::set_read_only, controls::get_read_only, controls::set_outage,
         controls::list_outages,
+        analytics::vintage, analytics::roll_rates, analytics::delinquency,
+        analytics::approvals, analytics::concentration,
         crate::routes::abs_deals::create_deal, crate::routes::abs_deals::list_deals, crate::routes::abs_deals::get_deal, crate::routes::abs_deals::pool_deal, crate::routes::abs_deals::get_pool, crate::routes::abs_deals::pool_tape, crate::routes::abs_deals::close_deal, crate::routes::abs_deals::list_periods, crate::routes::abs_deals::run_period,
     ),
     modifiers(&ApiKeyScheme)
@@ -216,6 +218,18 @@ fn constrain_query(path: &str, p: &mut Value) {
             json!({ "type": "string", "enum": crate::routes::lists::DPD_BUCKETS })
         }
         Some("product_id" | "parent_id") => json!({ "type": "string", "format": "uuid" }),
+        Some("from" | "to" | "month" | "base") if path.starts_with("/v1/analytics/") => {
+            json!({ "type": "string", "pattern": crate::routes::analytics::MONTH_PATTERN })
+        }
+        Some("product") if path.starts_with("/v1/analytics/") => {
+            json!({ "type": "string", "format": "uuid" })
+        }
+        Some("currency") if path.starts_with("/v1/analytics/") => {
+            json!({ "type": "string", "pattern": crate::routes::analytics::CURRENCY_PATTERN })
+        }
+        Some("dimension") if path.starts_with("/v1/analytics/") => {
+            json!({ "type": "string", "enum": ["region", "industry", "product", "funder"] })
+        }
         _ => return,
     };
     p["schema"] = schema;

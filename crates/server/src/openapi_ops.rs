@@ -110,6 +110,22 @@ pub const OPS: &[Op] = &[
         "listFunderOutages",
         No,
     ),
+    // portfolio analytics
+    op("get", "/v1/analytics/vintage", "analyticsVintage", No),
+    op("get", "/v1/analytics/roll-rates", "analyticsRollRates", No),
+    op(
+        "get",
+        "/v1/analytics/delinquency",
+        "analyticsDelinquency",
+        No,
+    ),
+    op("get", "/v1/analytics/approvals", "analyticsApprovals", No),
+    op(
+        "get",
+        "/v1/analytics/concentration",
+        "analyticsConcentration",
+        No,
+    ),
     // term loans
     op(
         "post",

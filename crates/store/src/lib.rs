@@ -7,6 +7,7 @@
 
 mod access;
 mod audit;
+pub mod analytics;
 pub mod backup;
 mod codec;
 mod colending;

@@ -16,6 +16,7 @@ const SCHEMA: &str = include_str!("pg_schema.sql");
 
 mod access;
 mod audit;
+mod analytics;
 mod cob;
 mod colending;
 mod docs;
@@ -72,6 +73,10 @@ impl PgStore {
             .execute(&self.pool)
             .await
             .context("apply PostgreSQL webhook schema")?;
+        sqlx::raw_sql(analytics::SCHEMA)
+            .execute(&self.pool)
+            .await
+            .context("apply PostgreSQL analytics schema")?;
         sqlx::raw_sql(access::MIGRATION)
             .execute(&self.pool)
             .await

@@ -18,6 +18,7 @@ mod balances;
 pub use balances::FLUSH_AGE as BALANCE_ROW_LAG;
 mod access;
 mod audit;
+mod analytics;
 mod colending;
 mod docs;
 mod events;
@@ -238,6 +239,8 @@ impl SqliteStore {
                 .context("apply sqlite audit schema")?;
             c.execute_batch(webhooks::SCHEMA)
                 .context("apply sqlite webhook schema")?;
+            c.execute_batch(analytics::SCHEMA)
+                .context("apply sqlite analytics schema")?;
             access::add_access_columns(c)
         })
         .await

@@ -29,6 +29,8 @@ pub struct CobReport {
     pub lines_advanced: u64,
     pub statements_issued: u64,
     pub merchants_settled: u64,
+    /// Loans in the month-end snapshot written when the day closed was a month's last.
+    pub snapshot_loans: Option<u64>,
 }
 
 /// How close of business runs: loans read per query and loans in flight to the writer.
@@ -137,6 +139,18 @@ pub async fn close_business_day(
     engine.submit_waiting(Vec::new(), vec![open]).await?;
     engine.loan_day().set_open_day(day);
     engine.loan_day().set_state(DayState::Whole);
+    if next.month() != today.month() {
+        // After the day opens, so loans stand as the month's last close left them; a
+        // failure leaves the day closed and the month to `puhui analytics snapshot`.
+        match engine
+            .store()
+            .write_snapshot(store::analytics::Month::of_date(today))
+            .await
+        {
+            Ok(s) => report.snapshot_loans = Some(s.loans),
+            Err(e) => tracing::error!(error = %e, month = %today, "month-end snapshot"),
+        }
+    }
     Ok((next, report))
 }
 

@@ -92,6 +92,8 @@ const BORROWER_OPS: &[Role] = &[Operator, Borrower];
 const FUNDING_READERS: &[Role] = &[Operator, RiskAnalyst, PartnerBank];
 /// Who subscribes to events: operators to any, partner banks and merchants to their own.
 const SUBSCRIBERS: &[Role] = &[Operator, PartnerBank, Merchant];
+/// Who reads portfolio analytics: the book's figures, no party's own data.
+const ANALYTICS: &[Role] = &[Operator, RiskAnalyst, PartnerBank, Investor];
 /// Who checks deal files and runs projections of them.
 const ABS_USERS: &[Role] = &[Operator, RiskAnalyst, Investor];
 
@@ -190,6 +192,27 @@ const TABLE: &[RouteAccess] = &[
     r("GET", "/v1/controls/read-only", OPS, PartyOf::Unbound),
     r("POST", "/v1/controls/funder-outages", OPS, PartyOf::Unbound),
     r("GET", "/v1/controls/funder-outages", OPS, PartyOf::Unbound),
+    // Portfolio analytics: the whole book's figures, for risk and the funders.
+    r("GET", "/v1/analytics/vintage", ANALYTICS, PartyOf::Unbound),
+    r(
+        "GET",
+        "/v1/analytics/roll-rates",
+        ANALYTICS,
+        PartyOf::Unbound,
+    ),
+    r(
+        "GET",
+        "/v1/analytics/delinquency",
+        ANALYTICS,
+        PartyOf::Unbound,
+    ),
+    r("GET", "/v1/analytics/approvals", RISK, PartyOf::Unbound),
+    r(
+        "GET",
+        "/v1/analytics/concentration",
+        ANALYTICS,
+        PartyOf::Unbound,
+    ),
     // Term loans.
     r("POST", "/v1/loan-schedules/preview", ALL, PartyOf::Unowned),
     r("POST", "/v1/loan-products", OPS, PartyOf::Unbound),

@@ -239,6 +239,15 @@ pub struct Text {
     pub funder_outages: &'static str,
     pub outage_action: &'static str,
     pub controls_note: &'static str,
+    pub analytics: &'static str,
+    pub analytics_note: &'static str,
+    pub chart_vintage_mob: &'static str,
+    pub axis_mob: &'static str,
+    pub axis_dpd30: &'static str,
+    pub chart_roll_rates: &'static str,
+    pub roll_from: &'static str,
+    pub roll_to: &'static str,
+    pub no_snapshots: &'static str,
 }
 
 pub static EN: Text = Text {
@@ -415,6 +424,15 @@ pub static EN: Text = Text {
     funder_outages: "Funders in outage",
     outage_action: "Per agreement",
     controls_note: "A halt is in force for every request after it is thrown, and a lift for every request after it is lifted; each is kept with the key that made it and its reason, and is an event (control.halted, control.halt_lifted).",
+    analytics: "Analytics",
+    analytics_note: "From the month-end snapshots that close of business writes: each figure is a SQL aggregate of them. DPD30+ counts loans over 30 days past due or written off that month.",
+    chart_vintage_mob: "Vintage curves: DPD30+ share by months on book",
+    axis_mob: "Months on book",
+    axis_dpd30: "DPD30+ share of loans",
+    chart_roll_rates: "Roll rates: where loans stand one month end later",
+    roll_from: "From bucket",
+    roll_to: "To",
+    no_snapshots: "No month-end snapshot yet: close of business writes one at each month end, or run `puhui analytics snapshot --month YYYY-MM`.",
 };
 
 pub static ZH: Text = Text {
@@ -591,6 +609,15 @@ pub static ZH: Text = Text {
     funder_outages: "故障中的资金方",
     outage_action: "按协议处理",
     controls_note: "暂停自生效起对之后的每个请求有效，解除亦然；每次操作均记录操作密钥与原因，并产生事件（control.halted、control.halt_lifted）。",
+    analytics: "组合分析",
+    analytics_note: "数据来自日终处理在每个月末写入的快照，每个数字都是对快照的 SQL 汇总。DPD30+ 指逾期超过 30 天或当月核销的贷款。",
+    chart_vintage_mob: "账龄曲线：按账龄月数的 DPD30+ 占比",
+    axis_mob: "账龄（月）",
+    axis_dpd30: "DPD30+ 贷款占比",
+    chart_roll_rates: "迁徙率：一个月末后贷款所处状态",
+    roll_from: "起始账龄段",
+    roll_to: "去向",
+    no_snapshots: "尚无月末快照：日终处理在每个月末写入，或运行 `puhui analytics snapshot --month YYYY-MM`。",
 };
 
 #[cfg(test)]

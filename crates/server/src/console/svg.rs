@@ -212,3 +212,54 @@ mod tests {
         assert!(empty.contains("none</text>"));
     }
 }
+
+/// A matrix of shares (0–1), one row per `row_labels`, one column per `col_labels`: each
+/// cell shaded by its share and labelled with it in percent (None: no data in the row).
+pub fn heatmap(
+    title: &str,
+    row_caption: &str,
+    col_caption: &str,
+    row_labels: &[String],
+    col_labels: &[String],
+    cells: &[Vec<Option<f64>>],
+    no_data: &str,
+) -> Markup {
+    let left = 90.0;
+    let plot_w = W - left - RIGHT;
+    let plot_h = H - TOP - BOTTOM;
+    let cw = plot_w / col_labels.len().max(1) as f64;
+    let ch = plot_h / row_labels.len().max(1) as f64;
+    html! {
+        svg.chart xmlns="http://www.w3.org/2000/svg" viewBox={ "0 0 " (W) " " (H) }
+            role="img" aria-label=(title) {
+            text.title x="4" y="18" { (title) }
+            text x=(left + plot_w / 2.0) y=(TOP - 22.0) text-anchor="middle" { (col_caption) }
+            text x="14" y=((TOP + H - BOTTOM) / 2.0) text-anchor="middle"
+                transform={ "rotate(-90 14 " ((TOP + H - BOTTOM) / 2.0) ")" } { (row_caption) }
+            @if row_labels.is_empty() {
+                text x=(left + plot_w / 2.0) y=(TOP + plot_h / 2.0) text-anchor="middle" { (no_data) }
+            }
+            @for (j, c) in col_labels.iter().enumerate() {
+                text x=(left + cw * (j as f64 + 0.5)) y=(TOP - 6.0) text-anchor="middle" { (c) }
+            }
+            @for (i, r) in row_labels.iter().enumerate() {
+                @let y = TOP + ch * i as f64;
+                text x=(left - 6.0) y=(y + ch / 2.0 + 4.0) text-anchor="end" { (r) }
+                @for (j, v) in cells.get(i).into_iter().flatten().enumerate() {
+                    @let x = left + cw * j as f64;
+                    @let share = v.unwrap_or(0.0).clamp(0.0, 1.0);
+                    rect.datum x=(x) y=(y) width=(cw - 1.0) height=(ch - 1.0)
+                        fill="#c0392b" fill-opacity=(format!("{:.3}", 0.05 + 0.9 * share))
+                        data-value=(share) {
+                        title { (r) " → " (col_labels[j]) ": " (format!("{:.1}%", share * 100.0)) }
+                    }
+                    @if v.is_some() {
+                        text x=(x + cw / 2.0) y=(y + ch / 2.0 + 4.0) text-anchor="middle" {
+                            (format!("{:.1}%", share * 100.0))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

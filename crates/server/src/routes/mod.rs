@@ -1,5 +1,6 @@
 pub mod abs;
 pub mod abs_deals;
+pub mod analytics;
 pub mod apr;
 pub mod audit;
 pub mod cob;

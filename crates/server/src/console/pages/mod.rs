@@ -2,6 +2,7 @@
 //! routes (the console's access table is the union of them) and its menu entry; adding a
 //! page is one file and one line in [`PAGES`].
 
+mod analytics;
 mod colending;
 mod controls;
 mod decisions;
@@ -36,6 +37,7 @@ pub struct Page {
 pub const PAGES: &[Page] = &[
     login::PAGE,
     overview::PAGE,
+    analytics::PAGE,
     loans::PAGE,
     lines::PAGE,
     decisions::PAGE,
