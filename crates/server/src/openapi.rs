@@ -68,6 +68,7 @@ impl Modify for ApiKeyScheme {
         colending_recon::recon_manifest, colending_recon::recon_file,
         events::list_events,
         crate::routes::abs_deals::create_deal, crate::routes::abs_deals::list_deals, crate::routes::abs_deals::get_deal, crate::routes::abs_deals::pool_deal, crate::routes::abs_deals::get_pool, crate::routes::abs_deals::pool_tape, crate::routes::abs_deals::close_deal, crate::routes::abs_deals::list_periods, crate::routes::abs_deals::run_period,
+        crate::routes::abs_deals::period_report, crate::routes::abs_deals::repurchase,
     ),
     modifiers(&ApiKeyScheme)
 )]
@@ -207,6 +208,9 @@ fn constrain_query(path: &str, p: &mut Value) {
             json!({ "type": "string", "enum": crate::routes::lists::DPD_BUCKETS })
         }
         Some("product_id" | "parent_id") => json!({ "type": "string", "format": "uuid" }),
+        Some("format") if path.ends_with("/report") => {
+            json!({ "type": "string", "enum": ["json", "csv", "html"] })
+        }
         _ => return,
     };
     p["schema"] = schema;
@@ -221,6 +225,10 @@ fn path_parameters(path: &str) -> Vec<Value> {
                 "rid" => (
                     json!({ "type": "integer", "format": "int32", "minimum": 1, "maximum": i32::MAX }),
                     "the repayment's `repayment_id`",
+                ),
+                "n" => (
+                    json!({ "type": "integer", "format": "int32", "minimum": 1, "maximum": i32::MAX }),
+                    "a period of the deal, from 1",
                 ),
                 "months" => (
                     json!({ "type": "integer", "minimum": 1, "maximum": 60 }),
