@@ -346,10 +346,10 @@ async fn twelve_periods_of_a_co_lent_revolving_deal_with_a_trigger_are_proven_to
         }
         let loan = loans::load(&e, defaulter).await.unwrap().loan;
         assert_eq!(loan.status, lending::loan::LoanStatus::WrittenOff);
-        // The repurchase joined period 8's principal, with its entry among the proofs.
+        // The repurchase joined period 7's principal, with its entry among the proofs.
         let r = repurchased.unwrap();
-        assert_eq!(reports[7]["pool"]["repurchased_minor"], r["amount_minor"]);
-        let ids: Vec<&str> = reports[7]["collections"]["entries"]
+        assert_eq!(reports[6]["pool"]["repurchased_minor"], r["amount_minor"]);
+        let ids: Vec<&str> = reports[6]["collections"]["entries"]
             .as_array()
             .unwrap()
             .iter()
@@ -427,6 +427,12 @@ async fn twelve_periods_of_a_co_lent_revolving_deal_with_a_trigger_are_proven_to
         .await;
         assert_eq!(s, 404, "{name}: a deal not naming the investor");
         let (s, v) = api.get(&format!("{deal}/periods/13/report")).await;
+        assert_eq!(
+            (s, v["code"].as_str()),
+            (404, Some("not_found")),
+            "{name}: not run yet"
+        );
+        let (s, v) = api.get(&format!("{deal}/periods/100/report")).await;
         assert_eq!((s, v["field"].as_str()), (422, Some("n")), "{name}: {v}");
 
         // What `puhui ledger verify` runs.
