@@ -116,7 +116,7 @@ fn factor(balance_minor: i64, original_minor: i64) -> String {
     f.round_dp(10).normalize().to_string()
 }
 
-fn previous<'a>(doc: &'a DealDoc, n: u32) -> Option<&'a PeriodDoc> {
+fn previous(doc: &DealDoc, n: u32) -> Option<&PeriodDoc> {
     doc.periods.iter().find(|p| p.n + 1 == n)
 }
 

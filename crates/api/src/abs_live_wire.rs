@@ -28,7 +28,7 @@ impl DealCreateRequest {
         for (i, id) in self.investors.iter().enumerate() {
             if id.trim().is_empty() || id.len() > 128 {
                 return Err(FieldError::new(
-                    &format!("investors[{i}]"),
+                    format!("investors[{i}]"),
                     "must be 1 to 128 bytes",
                 ));
             }
