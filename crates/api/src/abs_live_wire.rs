@@ -14,6 +14,65 @@ pub struct DealCreateRequest {
     /// Defaults to the Idempotency-Key.
     pub id: Option<Uuid>,
     pub deal: DealFile,
+    /// Investor parties whose keys (`investor` role bound to `investor` party with this id)
+    /// may read the deal's reports; at most 50, each 1 to 128 bytes.
+    #[serde(default)]
+    pub investors: Vec<String>,
+}
+
+impl DealCreateRequest {
+    pub fn investors(&self) -> Result<Vec<String>, FieldError> {
+        if self.investors.len() > 50 {
+            return Err(FieldError::new("investors", "at most 50 investors"));
+        }
+        for (i, id) in self.investors.iter().enumerate() {
+            if id.trim().is_empty() || id.len() > 128 {
+                return Err(FieldError::new(
+                    format!("investors[{i}]"),
+                    "must be 1 to 128 bytes",
+                ));
+            }
+        }
+        Ok(self.investors.clone())
+    }
+}
+
+/// A repurchase for a broken warranty.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepurchaseRequest {
+    pub loan_id: Uuid,
+    /// The warranty broken, 1 to 500 bytes.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RepurchaseWire {
+    /// The Idempotency-Key it was made under.
+    pub id: Uuid,
+    pub loan_id: Uuid,
+    pub reason: String,
+    pub on: String,
+    pub currency: String,
+    pub amount_minor: i64,
+    pub entry_id: Uuid,
+    /// The period whose principal collections took it in; null until that period runs.
+    pub period: Option<u32>,
+}
+
+impl RepurchaseWire {
+    pub fn new(r: &engine::abs::RepurchaseDoc, currency: &str) -> Self {
+        RepurchaseWire {
+            id: r.id,
+            loan_id: r.loan_id,
+            reason: r.reason.clone(),
+            on: r.on.to_string(),
+            currency: currency.into(),
+            amount_minor: r.amount_minor,
+            entry_id: r.entry_id,
+            period: r.period,
+        }
+    }
 }
 
 /// Which term loans a pool takes. Absent bounds do not restrict.
@@ -155,6 +214,12 @@ pub struct PeriodWire {
     pub triggers: Vec<bool>,
     pub pool_balance_minor: i64,
     pub entry_id: Uuid,
+    /// The entries that moved cash into the collection account for this period.
+    pub collection_entry_ids: Vec<Uuid>,
+    pub purchase_entry_id: Option<Uuid>,
+    pub purchased_balance_minor: i64,
+    pub purchased_loans: u32,
+    pub repurchased_minor: i64,
 }
 
 impl PeriodWire {
@@ -180,6 +245,11 @@ impl PeriodWire {
             triggers: p.triggers.clone(),
             pool_balance_minor: p.pool_balance_minor,
             entry_id: p.entry_id,
+            collection_entry_ids: p.collection_entry_ids.clone(),
+            purchase_entry_id: p.purchase_entry_id,
+            purchased_balance_minor: p.purchased_balance_minor,
+            purchased_loans: p.purchased_loans,
+            repurchased_minor: p.repurchased_minor,
         }
     }
 }
@@ -199,6 +269,7 @@ pub struct StoredDealResponse {
     pub pool_loans: Option<usize>,
     pub closing: Option<ClosingWire>,
     pub periods_run: usize,
+    pub investors: Vec<String>,
 }
 
 impl From<&DealDoc> for StoredDealResponse {
@@ -225,6 +296,7 @@ impl From<&DealDoc> for StoredDealResponse {
                 entry_id: c.entry_id,
             }),
             periods_run: d.periods.len(),
+            investors: d.investors.clone(),
         }
     }
 }

@@ -348,6 +348,49 @@ impl Engine {
         }))
     }
 
+    /// Inclusion proofs of entries `ids` against one signed head, so a report's proofs all
+    /// lead to the same root; None when an entry is not stored.
+    pub async fn proofs(
+        &self,
+        ids: &[EntryId],
+    ) -> anyhow::Result<Option<(Vec<EntryProof>, SignedTreeHead)>> {
+        let mut entries = Vec::with_capacity(ids.len());
+        for &id in ids {
+            match self.store.entry(id).await? {
+                Some(e) => entries.push(e),
+                None => return Ok(None),
+            }
+        }
+        let view = self.tree.lock().unwrap_or_else(|p| p.into_inner());
+        let size = view.committed_size;
+        let root = view.tree.root(size).expect("committed size within tree");
+        let mut paths = Vec::with_capacity(entries.len());
+        for e in &entries {
+            let path = view.tree.inclusion_proof(e.seq, size).ok_or_else(|| {
+                anyhow::anyhow!("entry {} is stored but not in the committed tree", e.id)
+            })?;
+            paths.push(path);
+        }
+        drop(view);
+        let head = self.signer.sign(size, self.now_ms() as u64, root);
+        let mut out = Vec::with_capacity(entries.len());
+        for (entry, audit_path) in entries.into_iter().zip(paths) {
+            anyhow::ensure!(
+                merkle::verify_inclusion(entry.seq, size, &entry.hash, &audit_path, &root),
+                "the inclusion proof of entry {} does not verify against the committed tree",
+                entry.id
+            );
+            out.push(EntryProof {
+                leaf_data: leaf_data(&entry),
+                leaf_index: entry.seq,
+                audit_path,
+                tree_head: head.clone(),
+                entry,
+            });
+        }
+        Ok(Some((out, head)))
+    }
+
     /// Whether the writer task still runs. Once it has stopped (a panic, say), no command
     /// can commit, and the process should make way for a fresh one.
     pub fn writer_alive(&self) -> bool {

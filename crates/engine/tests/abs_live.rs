@@ -178,16 +178,17 @@ async fn a_pool_of_the_platform_share_is_sold_and_its_collections_run_the_waterf
         // 1. Stored: a replay of the same file, a conflict with another.
         let id = Uuid::now_v7();
         let file = serde_json::json!({"name": "live deal", "v": 1});
-        let (created, replay) = live::create_deal(&e, TENANT, id, file.clone(), &deal())
-            .await
-            .unwrap();
+        let (created, replay) =
+            live::create_deal(&e, TENANT, id, file.clone(), &deal(), Vec::new())
+                .await
+                .unwrap();
         assert!(!replay && created.status == DealStatus::Draft, "{name}");
-        let (_, replay) = live::create_deal(&e, TENANT, id, file.clone(), &deal())
+        let (_, replay) = live::create_deal(&e, TENANT, id, file.clone(), &deal(), Vec::new())
             .await
             .unwrap();
         assert!(replay);
         let other_file = serde_json::json!({"name": "live deal", "v": 2});
-        let err = live::create_deal(&e, TENANT, id, other_file, &deal()).await;
+        let err = live::create_deal(&e, TENANT, id, other_file, &deal(), Vec::new()).await;
         assert_eq!(code(err.unwrap_err()).1, "id_reused");
         assert!(matches!(
             live::deal(&e, id, "t2").await,
@@ -246,7 +247,7 @@ async fn a_pool_of_the_platform_share_is_sold_and_its_collections_run_the_waterf
 
         // A loan cannot be in two pools.
         let second = Uuid::now_v7();
-        live::create_deal(&e, TENANT, second, file.clone(), &deal())
+        live::create_deal(&e, TENANT, second, file.clone(), &deal(), Vec::new())
             .await
             .unwrap();
         let err = live::pool_deal(&e, TENANT, second, only(vec![big, plain_a])).await;

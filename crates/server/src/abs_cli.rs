@@ -37,11 +37,25 @@ pub enum AbsCmd {
         #[arg(long)]
         json: bool,
     },
-    /// A projection or run as a report: JSON, CSV, or an HTML page with SVG charts.
+    /// A projection or run of a deal file as a report, or with `--deal` and `--period` the
+    /// investor report of a live deal's period from a server (its JSON carries the proofs
+    /// `scripts/verify_investor_report.py` checks): JSON, CSV, or an HTML page with SVG charts.
     Report {
-        file: PathBuf,
+        #[arg(required_unless_present = "deal")]
+        file: Option<PathBuf>,
         #[command(flatten)]
         pool: PoolArgs,
+        /// A live deal's id (with `--period`, `--server` and `--api-key`).
+        #[arg(long, requires = "period", conflicts_with = "file")]
+        deal: Option<uuid::Uuid>,
+        /// The period of `--deal`, from 1.
+        #[arg(long, requires = "deal")]
+        period: Option<u32>,
+        #[arg(long, env = "PUHUI_SERVER", default_value = "http://127.0.0.1:8080")]
+        server: String,
+        /// An operator, risk analyst or investor key (an investor key bound to the deal).
+        #[arg(long, env = "PUHUI_API_KEY")]
+        api_key: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Html)]
         format: Format,
         /// Write here instead of standard output.
@@ -357,7 +371,10 @@ fn run_inner(cmd: AbsCmd) -> Result<(), Outcome> {
             pool,
             format,
             out,
+            ..
         } => {
+            let file =
+                file.ok_or_else(|| anyhow::anyhow!("a deal file, or --deal and --period"))?;
             let r = run_request(&file, &pool, None)?;
             let body = match format {
                 Format::Json => {
@@ -383,6 +400,50 @@ fn run_inner(cmd: AbsCmd) -> Result<(), Outcome> {
         }
     }
     Ok(())
+}
+
+/// Runs the command; only a live deal's report needs the network.
+pub async fn run_async(cmd: AbsCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        AbsCmd::Report {
+            deal: Some(deal),
+            period: Some(period),
+            server,
+            api_key,
+            format,
+            out,
+            ..
+        } => {
+            let key = api_key
+                .filter(|k| !k.is_empty())
+                .ok_or_else(|| anyhow::anyhow!("--deal needs --api-key (or PUHUI_API_KEY)"))?;
+            let format = match format {
+                Format::Json => "json",
+                Format::Csv => "csv",
+                Format::Html => "html",
+            };
+            let url = format!(
+                "{}/v1/abs/deals/{deal}/periods/{period}/report?format={format}",
+                server.trim_end_matches('/')
+            );
+            let resp = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(60))
+                .build()?
+                .get(&url)
+                .bearer_auth(key)
+                .send()
+                .await?;
+            let status = resp.status();
+            let body = resp.text().await?;
+            if !status.is_success() {
+                eprintln!("refused: {status}: {body}");
+                return Ok(ExitCode::from(2));
+            }
+            write_out(out.as_deref(), &body)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        cmd => run(cmd),
+    }
 }
 
 fn print_report(r: &DealReport, json: bool) -> anyhow::Result<()> {

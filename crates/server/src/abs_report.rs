@@ -83,7 +83,7 @@ pub fn csv(r: &DealReport) -> String {
     String::from_utf8(w.into_inner().expect("flush")).expect("UTF-8")
 }
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -91,7 +91,7 @@ fn esc(s: &str) -> String {
 }
 
 /// Major units with thousands separators, for people (the CSV and JSON keep minor units).
-fn major(minor: i64, scale: u32) -> String {
+pub(crate) fn major(minor: i64, scale: u32) -> String {
     let sign = if minor < 0 { "-" } else { "" };
     let digits = minor.unsigned_abs().to_string();
     if scale == 0 {
@@ -119,7 +119,12 @@ const COLORS: [&str; 8] = [
 ];
 
 /// A line chart of named series over the periods, as inline SVG.
-fn line_chart(title: &str, dates: &[String], series: &[(String, Vec<i64>)], scale: u32) -> String {
+pub(crate) fn line_chart(
+    title: &str,
+    dates: &[String],
+    series: &[(String, Vec<i64>)],
+    scale: u32,
+) -> String {
     let (w, h, left, bottom, top, right) = (720.0, 300.0, 90.0, 40.0, 30.0, 20.0);
     let max = series
         .iter()

@@ -525,7 +525,7 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
         Cmd::Keys { cmd } => crate::customers_cli::keys(cmd).await,
         Cmd::Compliance { cmd } => crate::customers_cli::compliance(cmd).await,
         Cmd::Revolving { cmd } => crate::rc_cli::run(cmd).await,
-        Cmd::Abs { cmd } => crate::abs_cli::run(cmd),
+        Cmd::Abs { cmd } => crate::abs_cli::run_async(cmd).await,
         Cmd::Colending { cmd } => crate::colending_cli::run(cmd).await,
         Cmd::Controls { cmd } => crate::controls_cli::run(cmd).await,
         Cmd::Events { cmd } => crate::events_cli::run(cmd).await,

@@ -5,6 +5,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod abs_cli;
+pub mod abs_investor_report;
 pub mod abs_report;
 pub mod analytics_bench;
 pub mod analytics_cli;

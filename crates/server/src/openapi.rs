@@ -76,6 +76,7 @@ impl Modify for ApiKeyScheme {
         analytics::vintage, analytics::roll_rates, analytics::delinquency,
         analytics::approvals, analytics::concentration,
         crate::routes::abs_deals::create_deal, crate::routes::abs_deals::list_deals, crate::routes::abs_deals::get_deal, crate::routes::abs_deals::pool_deal, crate::routes::abs_deals::get_pool, crate::routes::abs_deals::pool_tape, crate::routes::abs_deals::close_deal, crate::routes::abs_deals::list_periods, crate::routes::abs_deals::run_period,
+        crate::routes::abs_deals::period_report, crate::routes::abs_deals::repurchase,
     ),
     modifiers(&ApiKeyScheme)
 )]
@@ -230,6 +231,9 @@ fn constrain_query(path: &str, p: &mut Value) {
         Some("dimension") if path.starts_with("/v1/analytics/") => {
             json!({ "type": "string", "enum": ["region", "industry", "product", "funder"] })
         }
+        Some("format") if path.ends_with("/report") => {
+            json!({ "type": "string", "enum": ["json", "csv", "html"] })
+        }
         _ => return,
     };
     p["schema"] = schema;
@@ -244,6 +248,10 @@ fn path_parameters(path: &str) -> Vec<Value> {
                 "rid" => (
                     json!({ "type": "integer", "format": "int32", "minimum": 1, "maximum": i32::MAX }),
                     "the repayment's `repayment_id`",
+                ),
+                "n" => (
+                    json!({ "type": "integer", "format": "int32", "minimum": 1, "maximum": i32::MAX }),
+                    "a period of the deal, from 1",
                 ),
                 "months" => (
                     json!({ "type": "integer", "minimum": 1, "maximum": 60 }),

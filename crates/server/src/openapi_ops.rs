@@ -313,6 +313,18 @@ pub const OPS: &[Op] = &[
         "runAbsPeriod",
         KEY_NAMES_ACTION,
     ),
+    op(
+        "get",
+        "/v1/abs/deals/{id}/periods/{n}/report",
+        "getAbsInvestorReport",
+        No,
+    ),
+    op(
+        "post",
+        "/v1/abs/deals/{id}/repurchases",
+        "repurchaseAbsLoan",
+        KEY_NAMES_ACTION,
+    ),
     // close of business
     op(
         "post",

@@ -65,6 +65,12 @@ fn limits(schema: &str) -> Vec<(&'static str, Value)> {
     let positive = json!({ "minimum": 1 });
     let date = json!({ "format": "date" });
     match schema {
+        "RepurchaseRequest" => vec![("reason", text(engine::abs::repurchase::REASON_BYTES_MAX))],
+        "DealCreateRequest" => vec![(
+            "investors",
+            json!({ "maxItems": 50,
+                    "items": { "type": "string", "minLength": 1, "maxLength": 128 } }),
+        )],
         "CreateAccountRequest" => vec![
             ("owner", text(128)),
             ("purpose", text(128)),

@@ -40,6 +40,11 @@ impl Moves {
         self.debit(account, -amount_minor);
     }
 
+    /// Whether every account nets to zero (nothing to post).
+    pub fn is_empty(&self) -> bool {
+        self.0.values().all(|&v| v == 0)
+    }
+
     pub fn entry(self, id: EntryId, deal: &DealDoc, memo: String) -> EntryRequest {
         let postings: Vec<Posting> = self
             .0

@@ -30,14 +30,15 @@ fn check_size(deal: &abs::Deal) -> Result<(), AbsError> {
     Ok(())
 }
 
-/// Stores a validated deal; the same id with the same file again is a replay (`true`),
-/// with another file a conflict.
+/// Stores a validated deal with the investors that may read its reports; the same id with
+/// the same file and investors again is a replay (`true`), with others a conflict.
 pub async fn create_deal(
     engine: &Engine,
     tenant: &str,
     id: Uuid,
     file: serde_json::Value,
     deal: &abs::Deal,
+    investors: Vec<String>,
 ) -> Result<(DealDoc, bool), AbsError> {
     check_size(deal)?;
     if let Some(row) = engine.store().doc(id).await? {
@@ -45,7 +46,7 @@ pub async fn create_deal(
             .then(|| decode(&row))
             .transpose()?;
         return match stored {
-            Some(doc) if doc.file == file => Ok((doc, true)),
+            Some(doc) if doc.file == file && doc.investors == investors => Ok((doc, true)),
             _ => Err(AbsError::conflict(
                 "id_reused",
                 "this id was already used with a different deal file",
@@ -65,6 +66,8 @@ pub async fn create_deal(
         closing: None,
         state: None,
         periods: Vec::new(),
+        investors,
+        repurchases: Vec::new(),
     };
     match engine
         .submit_with(Vec::new(), vec![deal_write(&doc, day, None)])
@@ -74,7 +77,7 @@ pub async fn create_deal(
         // A twin request stored the id meanwhile: answer as its replay would.
         Err(EngineError::StaleDoc { .. }) => {
             let (stored, _) = load(engine, id, tenant).await?;
-            match stored.file == doc.file {
+            match stored.file == doc.file && stored.investors == doc.investors {
                 true => Ok((stored, true)),
                 false => Err(AbsError::conflict(
                     "id_reused",

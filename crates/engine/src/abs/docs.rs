@@ -66,6 +66,9 @@ pub struct PooledLoan {
     pub principal_paid_minor: i64,
     pub interest_paid_minor: i64,
     pub written_off: bool,
+    /// Bought back by the platform for a broken warranty.
+    #[serde(default)]
+    pub repurchased: bool,
     pub annual_rate: Decimal,
     pub remaining_term_months: u32,
     pub age_months: u32,
@@ -206,7 +209,70 @@ pub struct PeriodDoc {
     pub bond_balances_minor: Vec<i64>,
     pub triggers: Vec<bool>,
     pub pool_balance_minor: i64,
+    /// The waterfall's entry.
     pub entry_id: Uuid,
+    /// The entries that moved cash into the collection account for this period: the
+    /// remittance of the period's collections, then the repurchases it takes in.
+    #[serde(default)]
+    pub collection_entry_ids: Vec<Uuid>,
+    /// The revolving purchase's entry, when receivables were bought.
+    #[serde(default)]
+    pub purchase_entry_id: Option<Uuid>,
+    /// Sold principal of the receivables bought, and how many loans.
+    #[serde(default)]
+    pub purchased_balance_minor: i64,
+    #[serde(default)]
+    pub purchased_loans: u32,
+    /// Principal of repurchased loans taken in as principal collections.
+    #[serde(default)]
+    pub repurchased_minor: i64,
+    /// Principal collected above the schedule's principal due in the period.
+    #[serde(default)]
+    pub prepayment_minor: i64,
+    /// The sold principal by days past due at the payment date.
+    #[serde(default)]
+    pub delinquency: DelinquencyDoc,
+    /// Each bond's annual coupon over the period.
+    #[serde(default)]
+    pub coupons: Vec<Decimal>,
+}
+
+/// Sold principal of the pool's loans after the period's collections, by days past due at
+/// the payment date (written-off loans hold none).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DelinquencyDoc {
+    pub current_minor: i64,
+    pub dpd_1_30_minor: i64,
+    pub dpd_31_60_minor: i64,
+    pub dpd_61_90_minor: i64,
+    pub dpd_91_plus_minor: i64,
+}
+
+impl DelinquencyDoc {
+    pub fn add(&mut self, dpd: u32, amount_minor: i64) {
+        let bucket = match dpd {
+            0 => &mut self.current_minor,
+            1..=30 => &mut self.dpd_1_30_minor,
+            31..=60 => &mut self.dpd_31_60_minor,
+            61..=90 => &mut self.dpd_61_90_minor,
+            _ => &mut self.dpd_91_plus_minor,
+        };
+        *bucket += amount_minor;
+    }
+}
+
+/// A loan bought back by the platform for a broken warranty: its sold principal returns to
+/// the SPV's collection account as cash and joins the next period's principal collections.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepurchaseDoc {
+    pub id: Uuid,
+    pub loan_id: Uuid,
+    pub reason: String,
+    pub on: BusinessDate,
+    pub amount_minor: i64,
+    pub entry_id: Uuid,
+    /// The period whose collections took it in; None until that period runs.
+    pub period: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -224,6 +290,11 @@ pub struct DealDoc {
     /// After the last period run (at closing first).
     pub state: Option<StateDoc>,
     pub periods: Vec<PeriodDoc>,
+    /// Investor parties that may read this deal's reports (keys bound to `investor:<id>`).
+    #[serde(default)]
+    pub investors: Vec<String>,
+    #[serde(default)]
+    pub repurchases: Vec<RepurchaseDoc>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -275,6 +346,29 @@ pub fn period_entry_id(deal_id: Uuid, n: u32) -> EntryId {
     EntryId(Uuid::new_v5(
         &NS,
         format!("period:{deal_id}:{n}").as_bytes(),
+    ))
+}
+
+/// The remittance of period `n`'s collections to the SPV.
+pub fn collection_entry_id(deal_id: Uuid, n: u32) -> EntryId {
+    EntryId(Uuid::new_v5(
+        &NS,
+        format!("collections:{deal_id}:{n}").as_bytes(),
+    ))
+}
+
+/// The revolving purchase of period `n`.
+pub fn purchase_entry_id(deal_id: Uuid, n: u32) -> EntryId {
+    EntryId(Uuid::new_v5(
+        &NS,
+        format!("purchase:{deal_id}:{n}").as_bytes(),
+    ))
+}
+
+pub fn repurchase_entry_id(deal_id: Uuid, repurchase: Uuid) -> EntryId {
+    EntryId(Uuid::new_v5(
+        &NS,
+        format!("repurchase:{deal_id}:{repurchase}").as_bytes(),
     ))
 }
 

@@ -5,7 +5,11 @@
 //! - `deals`: create, read and list deals.
 //! - `pool`: eligibility criteria → the pooled loans' sold shares; one pool per loan.
 //! - `close`: the true sale entry and the SPV's accounts.
-//! - `periods`: collections on the sold share → `abs::run_period` → the waterfall's entry.
+//! - `periods`: collections on the sold share → `abs::run_period` → the remittance and the
+//!   waterfall's entries.
+//! - `purchases`: revolving purchases of newly eligible loans' platform share.
+//! - `repurchase`: a loan bought back for a broken warranty.
+//! - `report`: a period with inclusion proofs of its collection entries.
 //!
 //! The deal file is parsed by the caller (`api::DealFile`), so the engine receives both the
 //! JSON to keep and the domain `abs::Deal` to run. Money flows: docs/securitization.md.
@@ -15,14 +19,20 @@ pub mod deals;
 pub mod docs;
 pub mod periods;
 pub mod pool;
+pub mod purchases;
+pub mod report;
+pub mod repurchase;
 
 pub use close::{close_deal, Closing};
 pub use deals::{create_deal, deal, list_deals};
 pub use docs::{
-    ClosingDoc, DealDoc, DealStatus, PeriodDoc, PoolCriteria, PoolDoc, PooledLoan, StateDoc,
+    ClosingDoc, DealDoc, DealStatus, DelinquencyDoc, PeriodDoc, PoolCriteria, PoolDoc, PooledLoan,
+    RepurchaseDoc, StateDoc,
 };
 pub use periods::run_period;
 pub use pool::pool_deal;
+pub use report::{period_evidence, PeriodEvidence};
+pub use repurchase::repurchase;
 
 use crate::EngineError;
 

@@ -5,10 +5,11 @@
 
 use super::close::{platform_cash, Moves};
 use super::docs::{
-    deal_account, deal_write, load, period_entry_id, CollectionsDoc, DealDoc, DealStatus,
-    PeriodDoc, PooledLoan, StateDoc,
+    collection_entry_id, deal_account, deal_write, load, period_entry_id, CollectionsDoc, DealDoc,
+    DealStatus, DelinquencyDoc, PeriodDoc, PooledLoan, StateDoc,
 };
 use super::pool::{interest_paid_minor, principal_paid_minor};
+use super::purchases;
 use super::{open_day, AbsError};
 use crate::{loans, Command, Engine, EngineError};
 use lending::loan::LoanStatus;
@@ -24,21 +25,41 @@ fn share_of(share: Decimal, amount_minor: i64) -> Result<i64, AbsError> {
         .map_err(|_| AbsError::Storage(anyhow::anyhow!("a share overflows")))
 }
 
-/// One loan's contribution to the period, and its line after it.
+/// One loan's contribution to the period: collections, the scheduled principal of the
+/// period on the sold share, and its line after it. `dpd` is the loan's at `to`.
+struct Contribution {
+    c: CollectionsDoc,
+    scheduled_principal_minor: i64,
+    dpd: u32,
+    next: PooledLoan,
+}
+
 async fn collect(
     engine: &Engine,
     line: &PooledLoan,
+    from: BusinessDate,
     to: BusinessDate,
-) -> Result<(CollectionsDoc, PooledLoan), AbsError> {
+) -> Result<Contribution, AbsError> {
     let mut next = line.clone();
     let mut c = CollectionsDoc::default();
     if line.written_off || line.sold_minor == 0 {
-        return Ok((c, next));
+        return Ok(Contribution {
+            c,
+            scheduled_principal_minor: 0,
+            dpd: 0,
+            next,
+        });
     }
     let view = loans::state_as_of(engine, line.loan_id, to)
         .await
         .map_err(|e| anyhow::anyhow!("loan {}: {e}", line.loan_id))?;
     let loan = &view.loan;
+    let scheduled: i64 = loan
+        .installments
+        .iter()
+        .filter(|i| i.scheduled.due_date > from && i.scheduled.due_date <= to)
+        .map(|i| i.scheduled.principal_minor)
+        .sum();
     let principal_paid = principal_paid_minor(loan);
     let interest_paid = interest_paid_minor(loan);
     c.interest_minor = share_of(line.share, interest_paid - line.interest_paid_minor)?;
@@ -55,7 +76,12 @@ async fn collect(
     }
     next.principal_paid_minor = principal_paid;
     next.interest_paid_minor = interest_paid;
-    Ok((c, next))
+    Ok(Contribution {
+        c,
+        scheduled_principal_minor: share_of(line.share, scheduled)?,
+        dpd: loan.dpd,
+        next,
+    })
 }
 
 fn fixings(rates: &[abs::IndexRate]) -> Vec<(String, Decimal)> {
@@ -131,13 +157,29 @@ pub async fn run_period(
     }
     let mut total = CollectionsDoc::default();
     let mut lines = Vec::with_capacity(pool.loans.len());
+    let mut delinquency = DelinquencyDoc::default();
+    let mut prepayment_minor = 0;
     for line in &pool.loans {
-        let (c, next) = collect(engine, line, payment_date).await?;
+        let k = collect(engine, line, from, payment_date).await?;
+        let c = k.c;
         total.interest_minor += c.interest_minor;
         total.principal_minor += c.principal_minor;
         total.recovery_minor += c.recovery_minor;
         total.new_default_minor += c.new_default_minor;
-        lines.push(next);
+        prepayment_minor += (c.principal_minor - k.scheduled_principal_minor).max(0);
+        if k.next.sold_minor > 0 {
+            delinquency.add(k.dpd, k.next.sold_minor);
+        }
+        lines.push(k.next);
+    }
+    // Repurchases since the last period return their principal as cash already in the
+    // collection account: principal collections of this period.
+    let mut repurchased_minor = 0;
+    let mut repurchase_entries = Vec::new();
+    for r in doc.repurchases.iter_mut().filter(|r| r.period.is_none()) {
+        r.period = Some(n);
+        repurchased_minor += r.amount_minor;
+        repurchase_entries.push(r.entry_id);
     }
     let state = doc
         .state
@@ -146,7 +188,7 @@ pub async fn run_period(
         .to_domain();
     let collections = abs::Collections {
         interest_minor: total.interest_minor,
-        principal_minor: total.principal_minor,
+        principal_minor: total.principal_minor + repurchased_minor,
         recovery_minor: total.recovery_minor,
         new_default_minor: total.new_default_minor,
     };
@@ -156,13 +198,48 @@ pub async fn run_period(
         exercise_call: false,
         index_rates,
     };
-    let (after, pay) = abs::run_period(deal, &state, &collections, &period).map_err(|e| {
-        let field = match e {
-            abs::RunError::MissingIndexRate(..) => "index_rates",
-            _ => "payment_date",
-        };
-        AbsError::invalid(field, "run_refused", e.to_string())
-    })?;
+    let (mut after, mut pay) =
+        abs::run_period(deal, &state, &collections, &period).map_err(|e| {
+            let field = match e {
+                abs::RunError::MissingIndexRate(..) => "index_rates",
+                _ => "payment_date",
+            };
+            AbsError::invalid(field, "run_refused", e.to_string())
+        })?;
+    let coll = deal.collection_account();
+    let mut purchase_entry = None;
+    let (mut purchased_balance_minor, mut purchased_loans) = (0, 0);
+    let mut purchase_writes = Vec::new();
+    if pay.purchase_paid_minor > 0 {
+        let bought = purchases::buy(
+            engine,
+            &doc,
+            n,
+            deal.purchase_price,
+            pay.purchased_balance_minor,
+            pay.purchase_paid_minor,
+            today,
+        )
+        .await?;
+        // What too few eligible loans left unbought stays in the collection account, and
+        // only what was bought joins the pool.
+        let unspent = pay.purchase_paid_minor - bought.paid_minor;
+        pay.purchase_paid_minor = bought.paid_minor;
+        pay.accounts_closing_minor[coll] += unspent;
+        after.accounts_minor[coll] += unspent;
+        after.pool_balance_minor -= pay.purchased_balance_minor - bought.balance_minor;
+        pay.purchased_balance_minor = bought.balance_minor;
+        purchased_balance_minor = bought.balance_minor;
+        purchased_loans = bought.lines.len() as u32;
+        lines.extend(bought.lines);
+        purchase_entry = bought.entry;
+        purchase_writes = bought.writes;
+    }
+    assert_eq!(
+        pay.sources_minor(),
+        pay.uses_minor(),
+        "a live period's sources equal its uses"
+    );
 
     let account = |name: &str| deal_account(deal_id, name);
     let (p, i, r, d) = (
@@ -171,24 +248,38 @@ pub async fn run_period(
         total.recovery_minor,
         total.new_default_minor,
     );
-    let mut moves = Moves::default();
-    // The platform hands over what it collected on the sold share, and the sold principal
-    // that left the loans (repaid or written off) leaves its contra.
-    moves.credit(platform_cash(&doc), p + i + r);
-    moves.debit(account("platform:sold_receivable"), p + d);
-    moves.debit(account("platform:collections_remitted"), i + r);
-    moves.credit(account("platform:loss_transferred"), d);
+    let collection_account = account(&format!("spv:account:{}", deal.accounts[coll].name));
+    let mut remit = Moves::default();
+    // The platform hands over what it collected on the sold share into the collection
+    // account, and the sold principal that left the loans (repaid or written off) leaves
+    // its contra.
+    remit.credit(platform_cash(&doc), p + i + r);
+    remit.debit(collection_account, p + i + r);
+    remit.debit(account("platform:sold_receivable"), p + d);
+    remit.debit(account("platform:collections_remitted"), i + r);
+    remit.credit(account("platform:loss_transferred"), d);
     // The SPV receives it: principal and defaults reduce its receivable.
-    moves.credit(account("spv:pool_receivable"), p + d);
-    moves.credit(account("spv:interest_income"), i);
-    moves.credit(account("spv:recovery_income"), r);
-    moves.debit(account("spv:credit_loss"), d);
-    // The waterfall: every deal account moves to its closing balance (the collection
-    // account's move includes the collections just received), and each use is paid.
+    remit.credit(account("spv:pool_receivable"), p + d);
+    remit.credit(account("spv:interest_income"), i);
+    remit.credit(account("spv:recovery_income"), r);
+    remit.debit(account("spv:credit_loss"), d);
+    let collection_entry_id = collection_entry_id(deal_id, n);
+    let remit = (!remit.is_empty()).then(|| {
+        remit.entry(
+            collection_entry_id,
+            &doc,
+            format!("abs deal {deal_id}: period {n} collections to {payment_date}"),
+        )
+    });
+    let mut moves = Moves::default();
+    // The waterfall: every deal account moves to its closing balance, less the cash the
+    // collection account already received (the remittance, repurchases), and each use is
+    // paid.
     for (k, a) in deal.accounts.iter().enumerate() {
         let change = pay.accounts_closing_minor[k] - pay.accounts_opening_minor[k];
         moves.debit(account(&format!("spv:account:{}", a.name)), change);
     }
+    moves.credit(collection_account, p + i + r + repurchased_minor);
     for (f, fee) in deal.fees.iter().enumerate() {
         moves.debit(
             account(&format!("spv:fee:{}", fee.name)),
@@ -212,11 +303,18 @@ pub async fn run_period(
     }
     moves.debit(account("spv:purchases"), pay.purchase_paid_minor);
     let entry_id = period_entry_id(deal_id, n);
-    let entry = moves.entry(
-        entry_id,
-        &doc,
-        format!("abs deal {deal_id}: period {n} paid {payment_date}"),
-    );
+    let mut collection_entry_ids: Vec<Uuid> = remit.as_ref().map(|e| e.id.0).into_iter().collect();
+    collection_entry_ids.extend(repurchase_entries);
+    let mut commands: Vec<Command> = remit.into_iter().map(Command::Entry).collect();
+    if !moves.is_empty() {
+        commands.push(Command::Entry(moves.entry(
+            entry_id,
+            &doc,
+            format!("abs deal {deal_id}: period {n} paid {payment_date}"),
+        )));
+    }
+    let purchase_entry_id = purchase_entry.as_ref().map(|e| e.id.0);
+    commands.extend(purchase_entry.map(Command::Entry));
     let record = PeriodDoc {
         n,
         key,
@@ -241,19 +339,22 @@ pub async fn run_period(
         triggers: pay.triggers.clone(),
         pool_balance_minor: after.pool_balance_minor,
         entry_id: entry_id.0,
+        collection_entry_ids,
+        purchase_entry_id,
+        purchased_balance_minor,
+        purchased_loans,
+        repurchased_minor,
+        prepayment_minor,
+        delinquency,
+        coupons: state.bonds.iter().map(|b| b.coupon).collect(),
     };
     let mut pool = pool;
     pool.loans = lines;
     doc.pool = Some(pool);
     doc.state = Some(StateDoc::from(&after));
     doc.periods.push(record.clone());
-    match engine
-        .submit_with(
-            vec![Command::Entry(entry)],
-            vec![deal_write(&doc, today, Some(version))],
-        )
-        .await
-    {
+    purchase_writes.push(deal_write(&doc, today, Some(version)));
+    match engine.submit_with(commands, purchase_writes).await {
         Ok(_) => Ok((record, false)),
         Err(EngineError::StaleDoc { .. }) => {
             let (now, _) = load(engine, deal_id, tenant).await?;

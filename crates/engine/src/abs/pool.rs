@@ -52,7 +52,7 @@ async fn platform_principal(engine: &Engine, view: &LoanView) -> Result<i64, Abs
 }
 
 /// The first rule the loan fails (the criteria's field name) with why, or its pool line.
-async fn measure(
+pub(super) async fn measure(
     engine: &Engine,
     view: &LoanView,
     c: &PoolCriteria,
@@ -118,6 +118,7 @@ async fn measure(
         principal_paid_minor: principal_paid_minor(loan),
         interest_paid_minor: interest_paid_minor(loan),
         written_off: false,
+        repurchased: false,
         annual_rate,
         remaining_term_months: remaining,
         age_months: (loan.installments.len() as u32).saturating_sub(remaining),
@@ -162,7 +163,10 @@ fn check_criteria(c: &PoolCriteria) -> Result<(), AbsError> {
     Ok(())
 }
 
-async fn pooled_elsewhere(engine: &Engine, loan_id: Uuid) -> Result<Option<Uuid>, AbsError> {
+pub(super) async fn pooled_elsewhere(
+    engine: &Engine,
+    loan_id: Uuid,
+) -> Result<Option<Uuid>, AbsError> {
     let row = engine.store().doc(pool_loan_doc_id(loan_id)).await?;
     Ok(row.filter(|r| r.kind == POOL_LOAN).and_then(|r| r.parent))
 }

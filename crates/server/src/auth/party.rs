@@ -192,6 +192,7 @@ async fn parties_of(
             "funding partner",
         ),
         PartyOf::Line => (line_parties(s, id).await?, "credit line"),
+        PartyOf::Deal => (deal_parties(s, id).await?, "deal"),
         PartyOf::Purchase => (purchase_parties(s, id, p).await?, "purchase"),
         PartyOf::Account => (account_parties(s, AccountId(id)).await?, "account"),
         PartyOf::Entry => {
@@ -244,6 +245,25 @@ async fn line_parties(s: &AppState, id: Uuid) -> Result<Option<Parties>, ApiErro
         .await?
         .and_then(|d| d.parent)
         .map(|b| Parties::borrower(b.to_string())))
+}
+
+#[derive(serde::Deserialize)]
+struct DealParties {
+    #[serde(default)]
+    investors: Vec<String>,
+}
+
+/// A deal's investors: the parties its bound `investor` keys act for.
+async fn deal_parties(s: &AppState, id: Uuid) -> Result<Option<Parties>, ApiError> {
+    let Some(doc) = doc_of(s, "abs_deal", id).await? else {
+        return Ok(None);
+    };
+    let deal: DealParties = serde_json::from_slice(&doc.body)
+        .map_err(|e| crate::problem::internal(&format!("stored deal: {e}")))?;
+    Ok(Some(Parties {
+        owners: deal.investors,
+        ..Parties::default()
+    }))
 }
 
 #[derive(serde::Deserialize)]

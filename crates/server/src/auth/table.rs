@@ -30,6 +30,9 @@ pub enum PartyOf {
     Hold,
     /// The path's `{id}` is a funding partner; its party is itself (a `partner` key).
     FundingPartner,
+    /// The path's `{id}` is a securitization deal; its parties are the investors named on
+    /// it (`investor` keys).
+    Deal,
     /// A JSON field of the request body names the party (a purchase's `merchant_id`).
     BodyField(&'static str),
     /// A list: a bound key's list is narrowed to its own party's objects.
@@ -48,6 +51,7 @@ impl PartyOf {
             PartyOf::Borrower => "a bound key only for its own borrower",
             PartyOf::Merchant => "a bound key only for its own merchant",
             PartyOf::FundingPartner => "a bound key only for its own funding partner",
+            PartyOf::Deal => "a bound key only for deals naming its investor",
             PartyOf::Line => "a bound key only for lines of its borrower",
             PartyOf::Purchase => {
                 "a bound key only for purchases of its merchant or on its borrower's lines"
@@ -96,6 +100,8 @@ const SUBSCRIBERS: &[Role] = &[Operator, PartnerBank, Merchant];
 const ANALYTICS: &[Role] = &[Operator, RiskAnalyst, PartnerBank, Investor];
 /// Who checks deal files and runs projections of them.
 const ABS_USERS: &[Role] = &[Operator, RiskAnalyst, Investor];
+/// Who reads a live deal's investor reports (bound investor keys: their deals only).
+const REPORT_READERS: &[Role] = &[Operator, RiskAnalyst, Investor];
 
 const fn r(
     method: &'static str,
@@ -411,6 +417,18 @@ const TABLE: &[RouteAccess] = &[
     r(
         "POST",
         "/v1/abs/deals/{id}/periods/{n}/run",
+        OPS,
+        PartyOf::Unbound,
+    ),
+    r(
+        "GET",
+        "/v1/abs/deals/{id}/periods/{n}/report",
+        REPORT_READERS,
+        PartyOf::Deal,
+    ),
+    r(
+        "POST",
+        "/v1/abs/deals/{id}/repurchases",
         OPS,
         PartyOf::Unbound,
     ),

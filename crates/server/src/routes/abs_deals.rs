@@ -26,6 +26,8 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/abs/deals/{id}/close", post(close_deal))
         .route("/v1/abs/deals/{id}/periods", get(list_periods))
         .route("/v1/abs/deals/{id}/periods/{n}/run", post(run_period))
+        .route("/v1/abs/deals/{id}/periods/{n}/report", get(period_report))
+        .route("/v1/abs/deals/{id}/repurchases", post(repurchase))
 }
 
 pub(crate) fn abs_error(e: AbsError) -> ApiError {
@@ -100,10 +102,12 @@ pub async fn create_deal(
             return Ok(field_problems(errors));
         }
     };
+    let investors = req.investors()?;
     let file = serde_json::to_value(&req.deal).map_err(|e| internal(&e.to_string()))?;
-    let (doc, replayed) = live::create_deal(&s.engine, &p.write_tenant(), id, file, &deal)
-        .await
-        .map_err(abs_error)?;
+    let (doc, replayed) =
+        live::create_deal(&s.engine, &p.write_tenant(), id, file, &deal, investors)
+            .await
+            .map_err(abs_error)?;
     Ok(created(replayed, StoredDealResponse::from(&doc)).into_response())
 }
 
@@ -265,21 +269,7 @@ pub async fn run_period(
     let key = idempotency_key(&headers, None)?;
     let deal = domain_deal(&doc)?;
     let dates = payment_dates(&deal);
-    let n: u32 = n
-        .parse()
-        .ok()
-        .filter(|&n| n >= 1 && n as usize <= dates.len())
-        .ok_or_else(|| {
-            ApiError::from(
-                Problem::new(
-                    400,
-                    "invalid_path",
-                    "Invalid path",
-                    format!("the period must be 1 to {}", dates.len()),
-                )
-                .with_field("n"),
-            )
-        })?;
+    let n = period_number(&n, dates.len())?;
     let rates = index_rates("index_rates", &req.index_rates)?;
     let (period, replayed) = live::run_period(
         &s.engine,
@@ -299,6 +289,33 @@ pub async fn run_period(
     ))
 }
 
+/// `n` as a period of a deal with `periods` payment dates: not a positive number is a 400,
+/// a number past the deal's last payment date a 422.
+fn period_number(n: &str, periods: usize) -> Result<u32, ApiError> {
+    let n: u32 = n.parse().ok().filter(|&n| n >= 1).ok_or_else(|| {
+        ApiError::from(
+            Problem::new(
+                400,
+                "invalid_path",
+                "Invalid path",
+                format!("the period must be 1 to {periods}"),
+            )
+            .with_field("n"),
+        )
+    })?;
+    if n as usize > periods {
+        return Err(Problem::new(
+            422,
+            "out_of_range",
+            "Request refused; nothing changed",
+            format!("the deal has {periods} payment dates"),
+        )
+        .with_field("n")
+        .into());
+    }
+    Ok(n)
+}
+
 /// Every period run, in order.
 #[utoipa::path(get, path = "/v1/abs/deals/{id}/periods", params(("id" = Uuid, Path)),
     responses((status = 200, body = PeriodPage), (status = 404, body = Problem)),
@@ -316,4 +333,99 @@ pub async fn list_periods(
             .map(|x| PeriodWire::new(x, doc.currency.code()))
             .collect(),
     }))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    /// `json` (default), `csv` or `html`.
+    pub format: Option<String>,
+}
+
+/// The investor report of period `n`: pool, delinquency, defaults, prepayments,
+/// recoveries, purchases, tranche balances and factors, coupons, fees and triggers, with
+/// an inclusion proof of every entry that moved cash into the SPV's collection account for
+/// the period, all against one signed tree head (`scripts/verify_investor_report.py`
+/// checks them). `?format=csv` and `?format=html` give the same figures without proofs.
+#[utoipa::path(get, path = "/v1/abs/deals/{id}/periods/{n}/report",
+    params(("id" = Uuid, Path), ("n" = u32, Path), ReportQuery),
+    responses((status = 200, description = "The report (JSON), or its figures as CSV or HTML",
+            content((InvestorReport = "application/json"), (String = "text/csv"),
+                (String = "text/html"))),
+        (status = 400, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem)),
+    security(("api_key" = [])), tag = "securitization")]
+pub async fn period_report(
+    p: Principal,
+    State(s): State<AppState>,
+    Path((id, n)): Path<(String, String)>,
+    Query(q): Query<ReportQuery>,
+) -> Result<Response, ApiError> {
+    let doc = load(&s, &p, &id).await?;
+    let deal = domain_deal(&doc)?;
+    let n = period_number(&n, payment_dates(&deal).len())?;
+    let format = q.format.as_deref().unwrap_or("json");
+    if !matches!(format, "json" | "csv" | "html") {
+        return Err(Problem::new(
+            400,
+            "invalid_query",
+            "Invalid query",
+            "format must be json, csv or html",
+        )
+        .with_field("format")
+        .into());
+    }
+    let evidence = live::period_evidence(&s.engine, &doc.tenant, doc.id, n)
+        .await
+        .map_err(abs_error)?;
+    let report = InvestorReport::new(&evidence, &deal);
+    Ok(match format {
+        "csv" => (
+            [(header::CONTENT_TYPE, "text/csv")],
+            crate::abs_investor_report::csv(&report),
+        )
+            .into_response(),
+        "html" => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            crate::abs_investor_report::html(&report, &evidence.deal),
+        )
+            .into_response(),
+        _ => Json(report).into_response(),
+    })
+}
+
+/// Repurchase of a pooled loan that breaks a warranty: the platform pays the loan's sold
+/// principal (as the last period measured it) into the SPV's collection account, where it
+/// joins the next period's principal collections; the loan leaves the pool. The same
+/// Idempotency-Key again answers 200 with the repurchase as it was.
+#[utoipa::path(post, path = "/v1/abs/deals/{id}/repurchases", params(("id" = Uuid, Path)),
+    request_body = RepurchaseRequest,
+    responses((status = 201, body = RepurchaseWire), (status = 200, body = RepurchaseWire),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("api_key" = [])), tag = "securitization")]
+pub async fn repurchase(
+    p: Principal,
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    WireJson(req): WireJson<RepurchaseRequest>,
+) -> Result<(StatusCode, Json<RepurchaseWire>), ApiError> {
+    let doc = load(&s, &p, &id).await?;
+    let key = idempotency_key(&headers, None)?;
+    let deal = domain_deal(&doc)?;
+    let (r, replayed) = live::repurchase(
+        &s.engine,
+        &doc.tenant,
+        doc.id,
+        key,
+        req.loan_id,
+        req.reason,
+        &deal,
+    )
+    .await
+    .map_err(abs_error)?;
+    Ok(created(
+        replayed,
+        RepurchaseWire::new(&r, doc.currency.code()),
+    ))
 }
