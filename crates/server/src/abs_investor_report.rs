@@ -247,10 +247,9 @@ pub fn html(r: &InvestorReport, deal: &DealDoc) -> String {
             if t.tripped { "tripped" } else { "–" }
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         s,
-        r#"</table><h2>Collections</h2><p>{} collected into the SPV's collection account in {} ledger entries, each with an inclusion proof in the JSON report against the signed tree head of size {} (root <code>{}</code>).</p></body></html>
-"#,
+        r#"</table><h2>Collections</h2><p>{} collected into the SPV's collection account in {} ledger entries, each with an inclusion proof in the JSON report against the signed tree head of size {} (root <code>{}</code>).</p></body></html>"#,
         major(r.collections.total_minor, scale),
         r.collections.entries.len(),
         r.tree_head.tree_size,

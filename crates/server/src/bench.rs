@@ -620,13 +620,13 @@ pub fn bench_input(k: u64) -> risk::features::DecisionInput {
     i
 }
 
+/// One applicant's sealed fields: kind, field name and the sealed value.
+type SealedFields = Vec<(vault::FieldKind, &'static str, vault::Sealed)>;
+
 /// 1,024 applicants' personal data sealed under a tenant data key, and the key.
 struct SealedApplicants {
     key: vault::DataKey,
-    fields: Vec<(
-        uuid::Uuid,
-        Vec<(vault::FieldKind, &'static str, vault::Sealed)>,
-    )>,
+    fields: Vec<(uuid::Uuid, SealedFields)>,
 }
 
 fn sealed_applicants() -> anyhow::Result<SealedApplicants> {

@@ -250,10 +250,10 @@ async fn one_request(load: &Load, task: usize, n: usize) {
     // Even tasks purchase, odd ones apply for loans; scopes alternate by request.
     let which = n % 2;
     let sent = Instant::now();
-    let (scope, (status, v)) = if task % 2 == 0 {
+    let (scope, (status, v)) = if task.is_multiple_of(2) {
         let line = &load.lines[(task / 2) % load.lines.len()];
         let body = json!({"credit_line_id": line, "merchant_id": load.merchants[which],
-            "amount_minor": 100, "currency": "CNY", "capture": n % 3 == 0});
+            "amount_minor": 100, "currency": "CNY", "capture": n.is_multiple_of(3)});
         let scope = ["merchant_a", "merchant_b"][which];
         (
             scope,

@@ -133,7 +133,7 @@ pub struct AnalyticsFilter {
 }
 
 impl AnalyticsFilter {
-    pub(crate) fn from_month(&self) -> i32 {
+    pub(crate) fn first_month(&self) -> i32 {
         self.from.map_or(i32::MIN, |m| m.0)
     }
 

@@ -6,8 +6,8 @@
 //! transaction; nothing is acknowledged before that transaction is durable.
 
 mod access;
-mod audit;
 pub mod analytics;
+mod audit;
 pub mod backup;
 mod codec;
 mod colending;

@@ -15,8 +15,8 @@ use std::sync::Arc;
 const SCHEMA: &str = include_str!("pg_schema.sql");
 
 mod access;
-mod audit;
 mod analytics;
+mod audit;
 mod cob;
 mod colending;
 mod docs;

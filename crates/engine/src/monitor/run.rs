@@ -10,7 +10,7 @@
 //! event, what was applied.
 
 use super::actions::{self, Cause};
-use super::state::{load_state, LineRisk, LoanRisk, RiskState, RuleHit, SignalSeen};
+use super::state::{load_state, LineRisk, RiskState, RuleHit, SignalSeen};
 use super::{state_id, RISK_STATE};
 use crate::revolving::{self as rc, LineDoc};
 use crate::Engine;
@@ -250,10 +250,7 @@ impl Monitor {
         let dpd = p["dpd"].as_u64().map(|d| d.min(u64::from(u32::MAX)) as u32);
         let day = BusinessDate::from_epoch_days(e.event.day);
         if kind.starts_with("loan.") {
-            let loan = s
-                .loans
-                .entry(e.event.subject)
-                .or_insert_with(LoanRisk::default);
+            let loan = s.loans.entry(e.event.subject).or_default();
             let before = loan.dpd;
             if let Some(d) = dpd {
                 loan.dpd = d;

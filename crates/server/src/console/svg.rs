@@ -178,41 +178,6 @@ pub fn lines(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ticks_are_round_and_cover_the_data() {
-        assert_eq!(tick_step(100.0), 20.0);
-        assert_eq!(tick_step(7.0), 2.0);
-        assert_eq!(tick_step(0.0), 1.0);
-        assert_eq!(tick_step(33.0), 10.0);
-    }
-
-    #[test]
-    fn a_bar_per_datum_with_its_value() {
-        let data = [
-            Bar {
-                label: "M0".into(),
-                value: 10.0,
-                shown: "10".into(),
-            },
-            Bar {
-                label: "M1".into(),
-                value: 3.0,
-                shown: "3".into(),
-            },
-        ];
-        let svg = bars("t", "x", "y", "", &data, "none").into_string();
-        assert_eq!(svg.matches("class=\"datum\"").count(), 2, "{svg}");
-        assert!(svg.contains("data-value=\"3\""), "{svg}");
-        assert!(!svg.contains("none</text>"));
-        let empty = bars("t", "x", "y", "", &[], "none").into_string();
-        assert!(empty.contains("none</text>"));
-    }
-}
-
 /// A matrix of shares (0–1), one row per `row_labels`, one column per `col_labels`: each
 /// cell shaded by its share and labelled with it in percent (None: no data in the row).
 pub fn heatmap(
@@ -261,5 +226,40 @@ pub fn heatmap(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_round_and_cover_the_data() {
+        assert_eq!(tick_step(100.0), 20.0);
+        assert_eq!(tick_step(7.0), 2.0);
+        assert_eq!(tick_step(0.0), 1.0);
+        assert_eq!(tick_step(33.0), 10.0);
+    }
+
+    #[test]
+    fn a_bar_per_datum_with_its_value() {
+        let data = [
+            Bar {
+                label: "M0".into(),
+                value: 10.0,
+                shown: "10".into(),
+            },
+            Bar {
+                label: "M1".into(),
+                value: 3.0,
+                shown: "3".into(),
+            },
+        ];
+        let svg = bars("t", "x", "y", "", &data, "none").into_string();
+        assert_eq!(svg.matches("class=\"datum\"").count(), 2, "{svg}");
+        assert!(svg.contains("data-value=\"3\""), "{svg}");
+        assert!(!svg.contains("none</text>"));
+        let empty = bars("t", "x", "y", "", &[], "none").into_string();
+        assert!(empty.contains("none</text>"));
     }
 }

@@ -18,5 +18,5 @@ pub mod loan_terms;
 pub mod loans;
 pub mod page;
 pub mod revolving;
-pub mod webhooks;
 pub mod risk;
+pub mod webhooks;

@@ -96,7 +96,7 @@ fn filtered<'q>(
 ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
     sqlx::query(sql)
         .bind(f.tenant.clone())
-        .bind(f.from_month())
+        .bind(f.first_month())
         .bind(f.to_month())
         .bind(f.product_bytes())
         .bind(f.currency.clone())
@@ -254,7 +254,7 @@ impl PgStore {
             top = SCORE_BINS - 1
         );
         let rows = sqlx::query(&sql)
-            .bind(f.from_month())
+            .bind(f.first_month())
             .bind(f.to_month())
             .fetch_all(&self.pool)
             .await?;

@@ -123,7 +123,7 @@ fn filter_params(
 ) -> (Option<String>, i32, i32, Option<Vec<u8>>, Option<String>) {
     (
         f.tenant.clone(),
-        f.from_month(),
+        f.first_month(),
         f.to_month(),
         f.product_bytes(),
         f.currency.clone(),
@@ -274,7 +274,7 @@ impl SqliteStore {
                 top = SCORE_BINS - 1
             );
             let mut s = c.prepare(&sql)?;
-            let rows = s.query_map(params![f.from_month(), f.to_month()], |r| {
+            let rows = s.query_map(params![f.first_month(), f.to_month()], |r| {
                 Ok((
                     r.get::<_, i32>(0)?,
                     r.get::<_, bool>(1)?,
