@@ -385,11 +385,25 @@ pub async fn get_hold(
     Ok(Json(HoldResponse::from(&h)))
 }
 
+/// A hold of another tenant is not there for this key: 404, as a read of it answers. A hold
+/// not stored at all is left to the engine, which answers for unknown holds itself.
+async fn hold_of_tenant(p: &Principal, s: &AppState, id: HoldId) -> Result<(), ApiError> {
+    let Some(h) = s.engine.hold(id).await? else {
+        return Ok(());
+    };
+    let debit = s.engine.account(h.request.debit_account_id).await?;
+    if debit.is_some_and(|a| p.sees_tenant(&a.tenant)) {
+        Ok(())
+    } else {
+        Err(not_found("hold"))
+    }
+}
+
 /// Posts a pending hold, fully or partly (the rest is released).
 #[utoipa::path(post, path = "/v1/holds/{id}/post", request_body = PostHoldRequest, params(("id" = Uuid, Path), ("Idempotency-Key" = Uuid, Header, description = "must equal entry_id")),
     responses((status = 201, body = EntryResponse), (status = 409, body = Problem)), security(("api_key" = [])), tag = "ledger")]
 pub async fn post_hold(
-    _p: Principal,
+    p: Principal,
     State(s): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -397,6 +411,7 @@ pub async fn post_hold(
 ) -> Result<(StatusCode, Json<EntryResponse>), ApiError> {
     let hold_id = HoldId(path_uuid(&id, "hold id")?);
     idempotency_key(&headers, Some(req.entry_id))?;
+    hold_of_tenant(&p, &s, hold_id).await?;
     let cmd = Command::PostHold {
         hold_id,
         entry_id: EntryId(req.entry_id),
@@ -415,13 +430,14 @@ pub async fn post_hold(
 #[utoipa::path(post, path = "/v1/holds/{id}/void", params(("id" = Uuid, Path), ("Idempotency-Key" = Uuid, Header)),
     responses((status = 200, body = HoldResponse), (status = 409, body = Problem)), security(("api_key" = [])), tag = "ledger")]
 pub async fn void_hold(
-    _p: Principal,
+    p: Principal,
     State(s): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<HoldResponse>, ApiError> {
     let hold_id = HoldId(path_uuid(&id, "hold id")?);
     idempotency_key(&headers, None)?;
+    hold_of_tenant(&p, &s, hold_id).await?;
     let (_, json) = hold_outcome(
         s.engine
             .submit_one(Command::VoidHold { hold_id })
