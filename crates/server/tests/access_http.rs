@@ -386,6 +386,10 @@ fn object_kind(party: PartyOf) -> Option<&'static str> {
         PartyOf::Entry => "entry",
         PartyOf::Hold => "hold",
         PartyOf::FundingPartner => "funding_partner",
+        // Deals and subscriptions have their own isolation tests (abs_investor_http,
+        // webhooks_http); here another party's id is one that is not there at all.
+        PartyOf::Deal => "deal",
+        PartyOf::Webhook => "webhook",
         _ => return None,
     })
 }
@@ -463,6 +467,7 @@ async fn bound_keys_reach_only_their_own_objects_on_every_route() {
                     let fill = |obj: &str| {
                         path.replace("{id}", obj)
                             .replace("{rid}", "1")
+                            .replace("{n}", "1")
                             .replace("{months}", "3")
                             .replace("{fee_rate}", "0.025")
                     };
@@ -501,8 +506,12 @@ async fn bound_keys_reach_only_their_own_objects_on_every_route() {
                         }
                         p => match object_kind(p) {
                             Some(obj) => {
-                                let (s, v) =
-                                    app.send(&m, &fill(&w.other[obj]), body.clone(), key).await;
+                                let other = w
+                                    .other
+                                    .get(obj)
+                                    .cloned()
+                                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+                                let (s, v) = app.send(&m, &fill(&other), body.clone(), key).await;
                                 assert!(
                                     s == 404 || s == 403,
                                     "{what}: another party's {obj}: {s} {v}"
