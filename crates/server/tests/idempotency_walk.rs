@@ -94,6 +94,12 @@ const ELSEWHERE: &[&str] = &[
     "/v1/abs/deals",
     "/v1/abs/deals/{id}/close",
     "/v1/abs/deals/{id}/periods/{n}/run",
+    // Walked in abs_investor_http.rs, whose deal has a period run to buy back from.
+    "/v1/abs/deals/{id}/repurchases",
+    // Walked in risk_http.rs, which registers the customer a signal is about.
+    "/v1/customers/{id}/signals",
+    // Walked in webhooks_http.rs (a replay answers 200, another body 409).
+    "/v1/webhooks",
 ];
 
 /// Builds the fixture journey step by step and hands out, for each operation of the
