@@ -296,7 +296,7 @@ fn strings(v: &Value, out: &mut Vec<String>) {
 }
 
 #[tokio::test]
-#[ignore = "finds an open defect: another tenant's operator key voids a hold (POST /v1/holds/{id}/void answers 200); run with --ignored once holds check their tenant"]
+#[ignore = "not yet complete: it does not model routes that need a key of every tenant (`*`), such as close of business, and stops at the first; the cross-tenant hold void it found is fixed"]
 async fn every_route_answers_each_role_and_tenant_as_the_table_says() {
     for app in apps().await {
         let name = app.name;
@@ -347,12 +347,9 @@ async fn every_route_answers_each_role_and_tenant_as_the_table_says() {
                 KEY,
             )
             .await;
-        app.make(
-            &format!("/v1/api-keys/{}/revoke", id(&revoked)),
-            json!({}),
-            KEY,
-        )
-        .await;
+        let revoke = format!("/v1/api-keys/{}/revoke", id(&revoked));
+        let (s, v) = app.send("POST", &revoke, Some(json!({})), KEY).await;
+        assert_eq!(s, 200, "{} {revoke}: {v}", app.name);
         let soon = chrono::DateTime::from_timestamp_millis(app.clock.now_ms() + 1_000)
             .unwrap()
             .to_rfc3339();
