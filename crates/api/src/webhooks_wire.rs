@@ -23,7 +23,7 @@ pub struct WebhookCreateRequest {
     pub description: Option<String>,
     /// Sequence number after which delivery starts; default the newest event's, so that
     /// only events committed from now on are delivered.
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_000_i64)]
     pub after: Option<i64>,
 }
 
@@ -68,7 +68,7 @@ pub struct WebhookPage {
 pub struct WebhookRedeliverRequest {
     /// Deliver again every event after this sequence number (a rewind), or skip ahead to
     /// it; absent: resume where it stopped.
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_000_i64)]
     pub from_seq: Option<i64>,
 }
 
