@@ -15,7 +15,13 @@ pub fn complete(doc: &mut Value) {
         .as_object_mut()
         .expect("components.schemas");
     unsigned_ranges_all(schemas);
-    for name in ["FeeWire", "CouponWire", "StepWire", "TriggerWire", "HaltScopeWire"] {
+    for name in [
+        "FeeWire",
+        "CouponWire",
+        "StepWire",
+        "TriggerWire",
+        "HaltScopeWire",
+    ] {
         if let Some(schema) = schemas.get_mut(name) {
             close_variants(schema);
         }
