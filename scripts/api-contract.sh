@@ -62,7 +62,7 @@ PYTHONPATH="$WORK/client:scripts" "$PYTHON" -W error scripts/api_contract_journe
 
 
 # 3. Schemathesis: every check, reproducible. The read-only switch is left out: turned on,
-#    it answers every later change 503 by design (crates/server/tests/controls_http.rs).
+#    it answers every later change 503 by design (crates/server/tests/it/controls_http.rs).
 "$BINDIR/st" --config-file scripts/schemathesis.toml run "$WORK/openapi.json" --url "$BASE" \
   --exclude-path /v1/controls/read-only \
   --checks all --seed "$SEED" --max-examples "$EXAMPLES" \

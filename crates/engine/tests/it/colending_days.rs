@@ -20,7 +20,7 @@ use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
-mod recon_check;
+use crate::recon_check;
 
 const TENANT: &str = "t1";
 const SEED: u64 = 0xc0b_c01e;

@@ -4,7 +4,7 @@
 //! scope continues, and a lift restores it; the read-only mode refuses every change and
 //! survives a restart, as halts do; a funder's outage reroutes or pauses its loans.
 
-mod common;
+use crate::common;
 
 use common::{start_in_process, Api};
 use serde_json::{json, Value};

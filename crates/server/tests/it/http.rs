@@ -1,6 +1,6 @@
 //! The HTTP API through a real server: shapes, errors, auth and proofs.
 
-mod common;
+use crate::common;
 
 use base64::Engine as _;
 use common::*;

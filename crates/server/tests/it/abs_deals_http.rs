@@ -2,7 +2,7 @@
 //! pool the live book, the true sale, a period run, retries and refusals, the pool tape,
 //! and the ledger verified afterwards.
 
-mod common;
+use crate::common;
 
 use common::start_in_process;
 use engine::loans::{self, Action, Application};

@@ -5,8 +5,8 @@
 //! subscription and an operator resumes it; bad requests store nothing. SQLite and
 //! PostgreSQL.
 
-mod common;
-mod webhook_receiver;
+use crate::common;
+use crate::webhook_receiver;
 
 use common::{Api, KEY};
 use engine::webhooks::DeliveryConfig;

@@ -3,7 +3,7 @@
 //! the signed tree head saved before the backup; a tampered head and a second restore into a
 //! used place are refused.
 
-mod common;
+use crate::common;
 
 use common::{entry, new_id, puhui, servers, TestServer};
 use serde_json::Value;

@@ -3,7 +3,7 @@
 //! bad parameters are 422 problems naming the field, and the CSV export holds the month's
 //! snapshot rows.
 
-mod common;
+use crate::common;
 
 use common::start_in_process;
 use engine::cob::{self, CobConfig};

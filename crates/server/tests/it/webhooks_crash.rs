@@ -3,8 +3,8 @@
 //! order, and at most the one in flight twice (de-duplicated by its id). SQLite and
 //! PostgreSQL.
 
-mod common;
-mod webhook_receiver;
+use crate::common;
+use crate::webhook_receiver;
 
 use engine::{Engine, EngineConfig};
 use serde_json::json;

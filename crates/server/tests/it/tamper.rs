@@ -1,7 +1,7 @@
 //! Tamper evidence: one amount changed with plain SQL makes `puhui ledger verify` fail and
 //! name the entry.
 
-mod common;
+use crate::common;
 
 use common::{entry, new_id, servers};
 use serde_json::Value;

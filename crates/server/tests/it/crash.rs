@@ -2,7 +2,7 @@
 //! it, and check that every acknowledged entry is there exactly once, that retries with the
 //! same ids are answered idempotently, and that `puhui ledger verify` passes.
 
-mod common;
+use crate::common;
 
 use common::{entry, new_id, KEY};
 use rand::{Rng, SeedableRng};

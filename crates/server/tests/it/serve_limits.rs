@@ -3,7 +3,7 @@
 //! the header, body and idle timeouts; connections past the cap are closed at once with a
 //! log line; a stopped ledger writer makes the process exit non-zero.
 
-mod common;
+use crate::common;
 
 use common::KEY;
 use serde_json::{json, Value};

@@ -1,7 +1,7 @@
 //! Term-loan routes through a real server on port 0, on SQLite and PostgreSQL: bad input is
 //! refused naming the field and changes nothing; money-moving POSTs are idempotent.
 
-mod common;
+use crate::common;
 
 use common::start_in_process;
 use serde_json::{json, Value};

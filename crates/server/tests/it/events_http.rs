@@ -1,7 +1,7 @@
 //! `GET /v1/events` over HTTP on SQLite and PostgreSQL: pages by sequence, filters by type,
 //! keeps to the key's tenant, refuses bound keys and bad queries naming the parameter.
 
-mod common;
+use crate::common;
 
 use common::{start_in_process, Api};
 use serde_json::{json, Value};

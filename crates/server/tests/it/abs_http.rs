@@ -1,6 +1,6 @@
 //! `/v1/abs/…` over HTTP on each store, and `puhui abs …` on the example deal files.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{json, Value};

@@ -1,7 +1,7 @@
 //! `puhui cob` killed with SIGKILL midway and run again ends exactly where an
 //! uninterrupted run ends: same loan states, same ledger, and `puhui ledger verify` passes.
 
-mod common;
+use crate::common;
 
 use common::{loan_snapshot, puhui, seed_cob_book};
 use std::path::Path;

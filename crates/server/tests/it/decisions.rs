@@ -1,12 +1,12 @@
 //! Credit decisions through a real server on each store: decide, store, replay; bad input
 //! names the field and stores nothing.
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 
 fn example() -> Value {
-    serde_json::from_str(include_str!("../../../models/example-application.json")).unwrap()
+    serde_json::from_str(include_str!("../../../../models/example-application.json")).unwrap()
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 //! halts the customer (a new line is refused) and shows in its risk state with the rule and
 //! the cause; bad rule files refused by `puhui risk rules validate` and by `serve`.
 
-mod common;
+use crate::common;
 
 use common::{puhui, start_in_process};
 use engine::monitor::Monitor;

@@ -7,7 +7,7 @@
 //! `PUHUI_CRASH_POINTS` sets the kill points per store (CI: 6; the harness run in the README:
 //! 50); `PUHUI_CRASH_SEED` replays a run.
 
-mod common;
+use crate::common;
 
 use common::{new_id, KEY};
 use rand::{Rng, SeedableRng};
@@ -189,7 +189,7 @@ fn next_op(f: &Fixture, rng: &mut rand::rngs::StdRng) -> Op {
         }
         _ => {
             let body: Value =
-                serde_json::from_str(include_str!("../../../models/example-application.json"))
+                serde_json::from_str(include_str!("../../../../models/example-application.json"))
                     .unwrap();
             Op {
                 kind: Kind::Decision,

@@ -6,7 +6,7 @@
 //! investor key bound to the deal and checked by `scripts/verify_investor_report.py`; a key
 //! of another investor sees nothing; `ledger verify` passes.
 
-mod common;
+use crate::common;
 
 use common::start_in_process;
 use engine::colending::{self as cl, ApprovalDoc, ChargeRuleDoc, EligibilityDoc, Kind};

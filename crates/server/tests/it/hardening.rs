@@ -3,7 +3,7 @@
 //! nothing; a panicking handler answers 500 with an incident id and the server serves on; a
 //! stopped ledger writer turns `/healthz` to 503.
 
-mod common;
+use crate::common;
 
 use common::{new_id, TestServer, KEY};
 use serde_json::{json, Value};

@@ -4,7 +4,7 @@
 //! and repayments go on, and nothing is lost or doubled; a new installation opens a
 //! business date without a hidden step.
 
-mod common;
+use crate::common;
 
 use common::puhui;
 use serde_json::{json, Value};

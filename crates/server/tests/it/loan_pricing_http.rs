@@ -3,7 +3,7 @@
 //! disbursement; the loan shows its APR, net payout, payee and accounts; a stored credit
 //! decision is read back and prices one loan for its own borrower.
 
-mod common;
+use crate::common;
 
 use common::{start_in_process, Api};
 use serde_json::{json, Value};
@@ -214,7 +214,7 @@ async fn the_cap_holds_the_all_in_apr_at_creation_application_and_disbursement()
 }
 
 fn application() -> Value {
-    serde_json::from_str(include_str!("../../../models/example-application.json")).unwrap()
+    serde_json::from_str(include_str!("../../../../models/example-application.json")).unwrap()
 }
 
 #[tokio::test]

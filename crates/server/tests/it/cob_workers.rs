@@ -2,7 +2,7 @@
 //! with SIGKILL part-way: the days end exactly as a run by one process ends, and
 //! `puhui ledger verify` passes.
 
-mod common;
+use crate::common;
 
 use common::{loan_snapshot, puhui, seed_cob_book};
 use std::process::{Child, Stdio};

@@ -5,7 +5,7 @@
 //! or, when it answers anything else (a list filtered to A, the tree head), its body names
 //! none of B's ids.
 
-mod common;
+use crate::common;
 
 use common::start_in_process;
 use engine::colending::{

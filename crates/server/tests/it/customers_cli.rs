@@ -3,7 +3,7 @@
 //! them); `keys rotate-master --generate` on the embedded store's key file, after which
 //! the new key alone opens every customer.
 
-mod common;
+use crate::common;
 
 use common::puhui;
 use engine::customers::{self as cu, NewCustomer, NewIndividual, Vault};

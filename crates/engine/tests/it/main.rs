@@ -1,0 +1,19 @@
+//! The engine's integration tests, one binary (one link of the engine instead of one a
+//! file). Run one file with `cargo test -p engine --test it FILE::`.
+
+mod recon_check;
+
+mod abs_live;
+mod analytics;
+mod cob_workers;
+mod colending;
+mod colending_days;
+mod customers;
+mod decisions;
+mod events;
+mod ledger;
+mod loan_money;
+mod loans;
+mod monitor;
+mod props;
+mod revolving;
