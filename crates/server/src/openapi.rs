@@ -376,4 +376,24 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn a_signed_field_kept_in_range_keeps_its_maximum() {
+        let doc = document();
+        let schemas = &doc["components"]["schemas"];
+        for (schema, field) in [
+            ("WebhookCreateRequest", "after"),
+            ("WebhookRedeliverRequest", "from_seq"),
+        ] {
+            let max = &schemas[schema]["properties"][field]["maximum"];
+            assert!(
+                max.as_i64().is_some_and(|m| m > 0),
+                "{schema}.{field}: maximum {max} is not an i64"
+            );
+        }
+        // A u64 (minimum 0, no maximum of its own) is widened to the unsigned range.
+        let mut v = serde_json::json!({"type": "integer", "format": "int64", "minimum": 0});
+        crate::openapi_schemas::unsigned_ranges(&mut v);
+        assert_eq!(v["maximum"].as_u64(), Some(u64::MAX));
+    }
 }

@@ -146,7 +146,8 @@ fn limits(schema: &str) -> Vec<(&'static str, Value)> {
 }
 
 /// Unsigned integers: utoipa writes `u32` as `int32` with a minimum of 0, which would let a
-/// client think 2^31 is out of range; the server reads the whole unsigned range.
+/// client think 2^31 is out of range; the server reads the whole unsigned range. A maximum
+/// the type states itself (a signed field kept to 0..=N) is kept.
 pub fn unsigned_ranges(v: &mut Value) {
     match v {
         Value::Object(o) => {
@@ -154,11 +155,11 @@ pub fn unsigned_ranges(v: &mut Value) {
             match o.get("format").and_then(Value::as_str) {
                 Some("int32") if unsigned => {
                     o.remove("format");
-                    o.insert("maximum".into(), json!(u32::MAX));
+                    o.entry("maximum").or_insert(json!(u32::MAX));
                 }
                 Some("int64") if unsigned => {
                     o.remove("format");
-                    o.insert("maximum".into(), json!(u64::MAX));
+                    o.entry("maximum").or_insert(json!(u64::MAX));
                 }
                 _ => {}
             }
