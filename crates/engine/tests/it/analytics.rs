@@ -218,7 +218,7 @@ async fn analytics_equal_a_recomputation_from_the_snapshots_and_the_loans() {
     let loans_n: u32 = std::env::var("PUHUI_ANALYTICS_LOANS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(300);
+        .unwrap_or(150);
     for ts in testkit::all_stores().await {
         let e = Engine::start(ts.store.clone(), EngineConfig::default())
             .await

@@ -364,7 +364,7 @@ async fn simulated_book_stays_balanced_and_replayable() {
     let days = std::env::var("PUHUI_SIM_DAYS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(730);
+        .unwrap_or(400);
     for (ts, e) in engines().await {
         let cfg = SimConfig {
             seed: 20_260_101,

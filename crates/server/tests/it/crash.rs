@@ -12,7 +12,14 @@ use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-const KILL_POINTS: usize = 20;
+/// Kill points per store: `PUHUI_CRASH_POINTS`, 6 unless set (each point re-sends every entry
+/// sent so far, so the run grows with the square of the points; the long run is 20).
+fn kill_points() -> usize {
+    std::env::var("PUHUI_CRASH_POINTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(6)
+}
 
 struct Server {
     child: Child,
@@ -84,7 +91,8 @@ async fn crash_cycle_suite(name: &str, store_args: Vec<String>, seed: u64) {
     let accounts = Arc::new(accounts);
     let book = Arc::new(Mutex::new(Ledger::default()));
     let mut server = Some(server);
-    for point in 0..KILL_POINTS {
+    let kill_points = kill_points();
+    for point in 0..kill_points {
         let s = server.take().unwrap_or_else(|| start(&store_args));
         let tasks: Vec<_> = (0..16)
             .map(|t| {
@@ -128,7 +136,7 @@ async fn crash_cycle_suite(name: &str, store_args: Vec<String>, seed: u64) {
         "{name}: every sent entry stored exactly once"
     );
     eprintln!(
-        "{name}: {KILL_POINTS} kill points, {} entries acknowledged, {} sent, ledger verified",
+        "{name}: {kill_points} kill points, {} entries acknowledged, {} sent, ledger verified",
         b.acked.len(),
         b.sent.len()
     );
