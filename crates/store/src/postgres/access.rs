@@ -1,7 +1,8 @@
 //! PostgreSQL side of API keys and the API's lists (crates/store/src/access.rs).
 
 use super::docs::{doc_row, DOC_SELECT};
-use super::{loan_from_row, PgStore, LOAN_SELECT};
+use super::loans::{loan_from_row, LOAN_SELECT};
+use super::PgStore;
 use crate::access::{hash_range, Arg, ListQuery};
 use crate::{ApiKeyRow, DocFilter, DocRow, Hash, LoanFilter, LoanRow};
 use futures_util::TryStreamExt;

@@ -7,7 +7,7 @@
 //! dies first, its transaction rolls back and the row is open again for someone else. The
 //! writer's own claims commit at once: if it dies, the next run publishes the day again.
 
-use super::{loan_from_row, loans_for_cob_on, LOAN_SELECT};
+use super::loans::{loan_from_row, loans_for_cob_on, LOAN_SELECT};
 use crate::LoanRow;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 

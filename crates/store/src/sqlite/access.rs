@@ -1,7 +1,8 @@
 //! SQLite side of API keys and the API's lists (crates/store/src/access.rs).
 
 use super::docs::{doc_row, DOC_SELECT};
-use super::{loan_row, SqliteStore, LOAN_SELECT};
+use super::loans::{loan_row, LOAN_SELECT};
+use super::SqliteStore;
 use crate::access::{hash_range, Arg, ListQuery};
 use crate::{ApiKeyRow, DocFilter, DocRow, Hash, LoanFilter, LoanRow};
 use rusqlite::{params, Connection, OptionalExtension, Row, ToSql};
