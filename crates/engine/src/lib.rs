@@ -59,6 +59,9 @@ impl Default for EngineConfig {
 pub(crate) struct TreeView {
     pub tree: MerkleTree,
     pub committed_size: u64,
+    /// Counts the writer's commits, so that the outbox's consumers in the process wait for
+    /// the next one instead of polling.
+    pub commits: tokio::sync::watch::Sender<u64>,
 }
 
 #[derive(Clone)]
@@ -81,6 +84,8 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     /// Customers early warning stopped from new borrowing (`monitor::halts`).
     risk_halts: Arc<monitor::Halts>,
+    /// Changes after each commit of the writer (`TreeView::commits`).
+    commits: tokio::sync::watch::Receiver<u64>,
     /// Halts, the read-only switch and funders' outages in force.
     controls: Arc<controls::Controls>,
 }
@@ -145,9 +150,11 @@ impl Engine {
         let secret: [u8; 32] = secret
             .try_into()
             .map_err(|_| anyhow::anyhow!("stored signing key is not 32 bytes"))?;
+        let (commits, commits_seen) = tokio::sync::watch::channel(0);
         let view = Arc::new(Mutex::new(TreeView {
             tree,
             committed_size,
+            commits,
         }));
         let book = ledger::Book::new(
             state.accounts,
@@ -171,6 +178,7 @@ impl Engine {
             decision_uses: Arc::default(),
             clock,
             risk_halts: Arc::default(),
+            commits: commits_seen,
             controls,
         })
     }
@@ -187,6 +195,12 @@ impl Engine {
     /// The clock this engine reads, for work beside it (webhook signatures).
     pub fn clock(&self) -> Arc<dyn Clock> {
         self.clock.clone()
+    }
+
+    /// A receiver that sees a change after each commit of the writer: what was committed
+    /// is then readable from storage.
+    pub fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.commits.clone()
     }
 
     /// The customers halted by early warning, as this process knows them.

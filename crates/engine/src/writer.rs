@@ -541,7 +541,8 @@ impl LoanVersions {
     }
 }
 
-/// Makes the group's entries visible to proofs, in sequence order.
+/// Makes the group's entries visible to proofs, in sequence order, and tells those waiting
+/// for a commit.
 fn publish(view: &Arc<Mutex<TreeView>>, effect: &ledger::Effect) {
     let mut v = view.lock().unwrap_or_else(|p| p.into_inner());
     for e in &effect.entries {
@@ -553,4 +554,5 @@ fn publish(view: &Arc<Mutex<TreeView>>, effect: &ledger::Effect) {
         v.tree.push(e.hash);
     }
     v.committed_size = v.tree.len();
+    v.commits.send_modify(|n| *n = n.wrapping_add(1));
 }

@@ -72,6 +72,17 @@ pub async fn exposure(
     tenant: &str,
     customer_id: Uuid,
 ) -> Result<Exposure, CustomerError> {
+    let mut out = loan_exposure(engine, tenant, customer_id).await?;
+    line_exposure(engine, tenant, customer_id, &mut out).await?;
+    Ok(out)
+}
+
+/// The term loans' part of [`exposure`] alone: who funds what needs no walk of the lines.
+pub async fn loan_exposure(
+    engine: &Engine,
+    tenant: &str,
+    customer_id: Uuid,
+) -> Result<Exposure, CustomerError> {
     let mut out = Exposure::default();
     let mut after = None;
     loop {
@@ -133,6 +144,15 @@ pub async fn exposure(
         }
         after = rows.last().map(|r| r.id);
     }
+    Ok(out)
+}
+
+async fn line_exposure(
+    engine: &Engine,
+    tenant: &str,
+    customer_id: Uuid,
+    out: &mut Exposure,
+) -> Result<(), CustomerError> {
     let mut after = None;
     loop {
         let rows = engine
@@ -166,5 +186,5 @@ pub async fn exposure(
         let Some(last) = rows.last() else { break };
         after = Some(last.id);
     }
-    Ok(out)
+    Ok(())
 }

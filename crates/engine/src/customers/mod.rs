@@ -16,7 +16,7 @@ pub mod keys;
 pub mod profile;
 pub mod reveal;
 
-pub use exposure::{exposure, Exposure, ExposureItem};
+pub use exposure::{exposure, loan_exposure, Exposure, ExposureItem};
 pub use keys::{rotate_master, Rotation, Vault};
 pub use profile::*;
 pub use reveal::{record_reveal, Reveal, PII_READ};

@@ -189,7 +189,7 @@ async fn notify_funders(
     cause: &Cause<'_>,
     done: &mut Done,
 ) -> anyhow::Result<(Vec<Uuid>, String)> {
-    let exposure = customers::exposure(engine, &s.tenant, s.customer_id)
+    let exposure = customers::loan_exposure(engine, &s.tenant, s.customer_id)
         .await
         .map_err(|e| anyhow::anyhow!("exposure of {}: {e}", s.customer_id))?;
     let mut funders: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();

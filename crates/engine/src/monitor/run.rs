@@ -8,9 +8,15 @@
 //! the batch: the same rules fire on the same events, their use cases answer as retries,
 //! and the records commit once. A crash after the commit skips, by each state's last
 //! event, what was applied.
+//!
+//! A batch is read with a few queries (its lines, customers and states by id), then each
+//! customer's events run in sequence while customers run side by side, so a close of
+//! business's missed payments act together and their line changes share the writer's group
+//! commits. Every customer's part ends before the batch commits or fails, so the argument
+//! above holds for the batch as a whole.
 
 use super::actions::{self, Cause};
-use super::state::{load_state, LineRisk, RiskState, RuleHit, SignalSeen};
+use super::state::{decode_state, LineRisk, RiskState, RuleHit, SignalSeen};
 use super::{state_id, RISK_STATE};
 use crate::revolving::{self as rc, LineDoc};
 use crate::Engine;
@@ -19,7 +25,7 @@ use risk::early_warning::RulePack;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use store::{DocRow, DomainWrite, EventFilter, EventRow, StoredEvent};
 use uuid::Uuid;
 
@@ -29,9 +35,7 @@ pub const CURSOR: &str = "risk_monitor";
 const BATCH_EVENTS: u32 = 1000;
 
 pub struct Monitor {
-    engine: Engine,
-    pack: Arc<RulePack>,
-    card: risk::scorecard::Scorecard,
+    shared: Arc<Shared>,
     /// A borrower id's tenant, `None` when it names no customer.
     customers: HashMap<Uuid, Option<String>>,
     line_owner: HashMap<Uuid, Uuid>,
@@ -39,21 +43,42 @@ pub struct Monitor {
     drop_before_commit: bool,
 }
 
-/// What one batch changes.
-#[derive(Default)]
-struct Work {
-    states: HashMap<Uuid, (RiskState, Option<i64>, bool)>,
+/// What every customer's part of a batch reads.
+struct Shared {
+    engine: Engine,
+    pack: RulePack,
+    card: risk::scorecard::Scorecard,
+}
+
+/// The batch as read: its events, their payloads, and the lines they touch by id.
+struct Batch {
+    events: Vec<StoredEvent>,
+    payloads: Vec<Value>,
+    lines: HashMap<Uuid, DocRow>,
+}
+
+/// One customer's part of a batch: the state its events move and what acting produced.
+/// Customers' parts run side by side: a state is moved only by its own customer's events,
+/// in sequence, and its actions touch only its own lines, so the parts are independent and
+/// the line changes of a whole batch meet in the writer's group commits.
+struct Part {
+    state: RiskState,
+    version: Option<i64>,
+    dirty: bool,
     events: Vec<EventRow>,
     halts: Vec<DocRow>,
+    /// Lines whose state is already the newest this batch knows.
     lines_read: HashSet<Uuid>,
 }
 
 impl Monitor {
     pub fn new(engine: Engine, pack: RulePack) -> Monitor {
         Monitor {
-            engine,
-            pack: Arc::new(pack),
-            card: risk::behaviour::scorecard(),
+            shared: Arc::new(Shared {
+                engine,
+                pack,
+                card: risk::behaviour::scorecard(),
+            }),
             customers: HashMap::new(),
             line_owner: HashMap::new(),
             cursor: CURSOR.into(),
@@ -74,14 +99,20 @@ impl Monitor {
     }
 
     pub fn pack(&self) -> &RulePack {
-        &self.pack
+        &self.shared.pack
     }
 
-    /// Runs until the process ends, polling the outbox every `idle` while it is quiet.
+    /// Runs until the process ends. While the outbox is quiet it waits for the writer's
+    /// next commit, or `idle` at most.
     pub async fn run(mut self, idle: Duration) {
+        let mut commits = self.shared.engine.commits();
         loop {
+            // Marked before the read: a commit after it wakes the wait below.
+            commits.borrow_and_update();
             match self.run_once().await {
-                Ok(0) => tokio::time::sleep(idle).await,
+                Ok(0) => {
+                    let _ = tokio::time::timeout(idle, commits.changed()).await;
+                }
                 Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(error = %format!("{e:#}"), "risk monitor: batch failed; retrying");
@@ -93,9 +124,10 @@ impl Monitor {
 
     /// Consumes one batch of events after the cursor; the number read (0: none new).
     pub async fn run_once(&mut self) -> anyhow::Result<usize> {
-        let store = self.engine.store().clone();
+        let t = Instant::now();
+        let store = self.shared.engine.store().clone();
         let after = store.event_cursor(&self.cursor).await?.unwrap_or(0);
-        let batch = store
+        let events = store
             .events(EventFilter {
                 after,
                 kinds: Vec::new(),
@@ -103,244 +135,255 @@ impl Monitor {
                 limit: BATCH_EVENTS,
             })
             .await?;
-        let Some(last) = batch.last().map(|e| e.seq) else {
+        let Some(last) = events.last().map(|e| e.seq) else {
             return Ok(0);
         };
-        let mut w = Work::default();
-        for e in &batch {
-            self.consume(e, &mut w).await?;
-        }
+        let n = events.len();
+        let (batch, parts) = self.prepare(events).await?;
+        let read = t.elapsed();
+        let customers = parts.len();
+        let parts = self.shared.clone().consume_all(batch, parts).await?;
+        let acted = t.elapsed();
         if self.drop_before_commit {
-            return Ok(batch.len());
+            return Ok(n);
         }
-        self.commit(w).await?;
+        self.commit(parts).await?;
         store.set_event_cursor(&self.cursor, last).await?;
-        Ok(batch.len())
+        tracing::debug!(
+            events = n,
+            customers,
+            read_ms = read.as_secs_f64() * 1e3,
+            act_ms = (acted - read).as_secs_f64() * 1e3,
+            commit_ms = (t.elapsed() - acted).as_secs_f64() * 1e3,
+            "risk monitor batch"
+        );
+        Ok(n)
     }
 
-    async fn commit(&self, w: Work) -> anyhow::Result<()> {
-        let mut domain = Vec::new();
-        for (customer, (s, version, dirty)) in &w.states {
-            if !dirty {
-                continue;
-            }
-            let day = s.as_of.map_or(0, |d| d.to_epoch_days());
-            domain.push(DomainWrite::Doc {
-                row: DocRow {
-                    kind: RISK_STATE.into(),
-                    id: state_id(*customer),
-                    tenant: s.tenant.clone(),
-                    parent: Some(*customer),
-                    open: false,
-                    day,
-                    version: version.map_or(1, |v| v + 1),
-                    body: serde_json::to_vec(s).expect("risk states serialize"),
-                },
-                expected_version: *version,
-            });
-        }
-        let halted: Vec<Uuid> = w.halts.iter().filter_map(|h| h.parent).collect();
-        domain.extend(w.halts.into_iter().map(|row| DomainWrite::Doc {
-            row,
-            expected_version: None,
-        }));
-        domain.extend(w.events.into_iter().map(DomainWrite::Event));
-        if domain.is_empty() {
-            return Ok(());
-        }
-        self.engine.submit_with(Vec::new(), domain).await?;
-        for c in halted {
-            self.engine.risk_halts().insert(c);
-        }
-        Ok(())
-    }
-
-    async fn consume(&mut self, e: &StoredEvent, w: &mut Work) -> anyhow::Result<()> {
-        let p: Value = serde_json::from_str(&e.event.payload).unwrap_or(Value::Null);
-        let Some((customer, tenant)) = self.customer_of(&e.event, &p).await? else {
-            return Ok(());
-        };
-        let (mut s, version, dirty) = match w.states.remove(&customer) {
-            Some(x) => x,
-            None => match load_state(self.engine.store(), customer).await? {
-                Some((s, v)) => (s, Some(v), false),
-                None => (RiskState::new(customer, &tenant), None, false),
-            },
-        };
-        if s.last_seq >= e.seq {
-            w.states.insert(customer, (s, version, dirty));
-            return Ok(());
-        }
-        let day = BusinessDate::from_epoch_days(e.event.day).ok_or_else(|| {
-            anyhow::anyhow!("event {} has day {} out of range", e.seq, e.event.day)
-        })?;
-        self.apply(&mut s, e, &p, w).await?;
-        s.as_of = Some(s.as_of.map_or(day, |d| d.max(day)));
-        s.prune(day);
-        s.max_dpd = s.max_dpd.max(s.dpd_max());
-        s.rescore(&self.card);
-        self.evaluate(&mut s, e, day, w).await?;
-        s.last_seq = e.seq;
-        w.states.insert(customer, (s, version, true));
-        Ok(())
-    }
-
-    /// The customer an event concerns, with its tenant; `None` for events about no
-    /// customer (merchants, partners, decisions) or about a borrower that is no customer.
-    async fn customer_of(
+    /// Reads, a few queries for the whole batch, what its events need: the lines they
+    /// touch (and so the lines' owners), the customers' tenants and their stored states.
+    /// Returns each customer's part with the indices of its events, in order of first event.
+    async fn prepare(
         &mut self,
-        e: &EventRow,
-        p: &Value,
-    ) -> anyhow::Result<Option<(Uuid, String)>> {
-        let kind = e.kind.as_str();
-        let candidate = if kind.starts_with("loan.") {
-            p["borrower"].as_str().and_then(|b| Uuid::parse_str(b).ok())
-        } else if kind.starts_with("line.") {
-            self.owner_of_line(e.subject).await?
-        } else if kind.starts_with("purchase.") {
-            match line_of_purchase(p) {
-                Some(line) => self.owner_of_line(line).await?,
-                None => None,
+        events: Vec<StoredEvent>,
+    ) -> anyhow::Result<(Batch, Vec<(Part, Vec<usize>)>)> {
+        let store = self.shared.engine.store().clone();
+        let payloads: Vec<Value> = events
+            .iter()
+            .map(|e| serde_json::from_str(&e.event.payload).unwrap_or(Value::Null))
+            .collect();
+        let line_ids: HashSet<Uuid> = events
+            .iter()
+            .zip(&payloads)
+            .filter_map(|(e, p)| line_of(&e.event, p))
+            .collect();
+        let lines: HashMap<Uuid, DocRow> = store
+            .docs_by_ids(line_ids.into_iter().collect())
+            .await?
+            .into_iter()
+            .filter(|r| r.kind == rc::LINE)
+            .map(|r| (r.id, r))
+            .collect();
+        for row in lines.values() {
+            if let Some(owner) = row.parent {
+                self.line_owner.insert(row.id, owner);
             }
+        }
+        let candidates: Vec<Option<Uuid>> = events
+            .iter()
+            .zip(&payloads)
+            .map(|(e, p)| self.candidate(&e.event, p))
+            .collect();
+        let unknown: HashSet<Uuid> = candidates
+            .iter()
+            .flatten()
+            .filter(|c| !self.customers.contains_key(c))
+            .copied()
+            .collect();
+        let mut tenants: HashMap<Uuid, Option<String>> =
+            unknown.iter().map(|c| (*c, None)).collect();
+        for row in store.docs_by_ids(unknown.into_iter().collect()).await? {
+            if row.kind == rc::BORROWER {
+                tenants.insert(row.id, Some(row.tenant));
+            }
+        }
+        self.customers.extend(tenants);
+        let mut order: Vec<(Uuid, String, Vec<usize>)> = Vec::new();
+        let mut place: HashMap<Uuid, usize> = HashMap::new();
+        for (i, c) in candidates.into_iter().enumerate() {
+            let Some(c) = c else { continue };
+            let Some(tenant) = self.customers[&c].clone() else {
+                continue;
+            };
+            let at = *place.entry(c).or_insert_with(|| {
+                order.push((c, tenant, Vec::new()));
+                order.len() - 1
+            });
+            order[at].2.push(i);
+        }
+        let mut stored: HashMap<Uuid, DocRow> = store
+            .docs_by_ids(order.iter().map(|(c, _, _)| state_id(*c)).collect())
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+        let mut parts = Vec::with_capacity(order.len());
+        for (customer, tenant, indices) in order {
+            let (state, version) = match stored.remove(&state_id(customer)) {
+                Some(row) => {
+                    let (s, v) = decode_state(customer, &row)?;
+                    (s, Some(v))
+                }
+                None => (RiskState::new(customer, &tenant), None),
+            };
+            let part = Part {
+                state,
+                version,
+                dirty: false,
+                events: Vec::new(),
+                halts: Vec::new(),
+                lines_read: HashSet::new(),
+            };
+            parts.push((part, indices));
+        }
+        let batch = Batch {
+            events,
+            payloads,
+            lines,
+        };
+        Ok((batch, parts))
+    }
+
+    /// The customer an event concerns, if any, from what is known of the lines' owners;
+    /// `None` for events about no customer (merchants, partners, decisions).
+    fn candidate(&self, e: &EventRow, p: &Value) -> Option<Uuid> {
+        let kind = e.kind.as_str();
+        if kind.starts_with("loan.") {
+            p["borrower"].as_str().and_then(|b| Uuid::parse_str(b).ok())
+        } else if kind.starts_with("line.") || kind.starts_with("purchase.") {
+            line_of(e, p).and_then(|l| self.line_owner.get(&l).copied())
         } else if kind == "risk.signal_received" {
             Some(e.subject)
         } else {
             None
-        };
-        let Some(c) = candidate else { return Ok(None) };
-        if !self.customers.contains_key(&c) {
-            let tenant = self
-                .engine
-                .store()
-                .doc(c)
-                .await?
-                .filter(|r| r.kind == rc::BORROWER)
-                .map(|r| r.tenant);
-            self.customers.insert(c, tenant);
         }
-        Ok(self.customers[&c].clone().map(|t| (c, t)))
     }
 
-    async fn owner_of_line(&mut self, line: Uuid) -> anyhow::Result<Option<Uuid>> {
-        if let Some(o) = self.line_owner.get(&line) {
-            return Ok(Some(*o));
-        }
-        let owner = self
-            .engine
-            .store()
-            .doc(line)
-            .await?
-            .filter(|r| r.kind == rc::LINE)
-            .and_then(|r| r.parent);
-        if let Some(o) = owner {
-            self.line_owner.insert(line, o);
-        }
-        Ok(owner)
-    }
-
-    /// Moves the state by one event.
-    async fn apply(
-        &self,
-        s: &mut RiskState,
-        e: &StoredEvent,
-        p: &Value,
-        w: &mut Work,
-    ) -> anyhow::Result<()> {
-        let kind = e.event.kind.as_str();
-        let dpd = p["dpd"].as_u64().map(|d| d.min(u64::from(u32::MAX)) as u32);
-        let day = BusinessDate::from_epoch_days(e.event.day);
-        if kind.starts_with("loan.") {
-            let loan = s.loans.entry(e.event.subject).or_default();
-            let before = loan.dpd;
-            if let Some(d) = dpd {
-                loan.dpd = d;
+    async fn commit(&self, parts: Vec<Part>) -> anyhow::Result<()> {
+        let mut domain = Vec::new();
+        let mut halts = Vec::new();
+        let mut events = Vec::new();
+        for p in parts {
+            halts.extend(p.halts);
+            events.extend(p.events);
+            if !p.dirty {
+                continue;
             }
-            match kind {
-                "loan.payment_missed" => {
-                    loan.missed_payments += 1;
-                    s.missed_payments += 1;
-                }
-                "loan.repaid" | "loan.prepaid" | "loan.prepaid_partially" if before == 0 => {
-                    s.payments_on_time += 1;
-                }
-                "loan.disbursed" => {
-                    if let (Some(a), Some(c), Some(day)) = (
-                        p["amount_minor"].as_i64(),
-                        p["currency"].as_str().and_then(|c| c.parse().ok()),
-                        day,
-                    ) {
-                        s.borrowings.push(super::state::Borrowing {
-                            day,
-                            product: "term_loan".into(),
-                            id: e.event.subject,
-                            amount_minor: a,
-                            currency: c,
-                        });
-                    }
-                }
-                _ => {}
-            }
-            return Ok(());
-        }
-        if kind.starts_with("line.") || kind.starts_with("purchase.") {
-            let line = if kind.starts_with("line.") {
-                Some(e.event.subject)
-            } else {
-                line_of_purchase(p)
-            };
-            let Some(line) = line else { return Ok(()) };
-            if kind == "line.payment_allocated" && s.lines.get(&line).is_none_or(|l| l.dpd == 0) {
-                s.payments_on_time += 1;
-            }
-            if w.lines_read.insert(line) {
-                if let Some(l) = read_line(&self.engine, line).await? {
-                    s.lines.insert(line, l);
-                }
-            }
-            if kind == "purchase.captured" {
-                let doc = &p["doc"];
-                if let (Some(a), Some(c), Some(day)) = (
-                    doc["captured_minor"].as_i64(),
-                    doc["currency"].as_str().and_then(|c| c.parse().ok()),
+            let s = p.state;
+            let day = s.as_of.map_or(0, |d| d.to_epoch_days());
+            domain.push(DomainWrite::Doc {
+                row: DocRow {
+                    kind: RISK_STATE.into(),
+                    id: state_id(s.customer_id),
+                    tenant: s.tenant.clone(),
+                    parent: Some(s.customer_id),
+                    open: false,
                     day,
-                ) {
-                    s.borrowings.push(super::state::Borrowing {
-                        day,
-                        product: "purchase".into(),
-                        id: e.event.subject,
-                        amount_minor: a,
-                        currency: c,
-                    });
-                }
-            }
+                    version: p.version.map_or(1, |v| v + 1),
+                    body: serde_json::to_vec(&s).expect("risk states serialize"),
+                },
+                expected_version: p.version,
+            });
+        }
+        let halted: Vec<Uuid> = halts.iter().filter_map(|h: &DocRow| h.parent).collect();
+        domain.extend(halts.into_iter().map(|row| DomainWrite::Doc {
+            row,
+            expected_version: None,
+        }));
+        domain.extend(events.into_iter().map(DomainWrite::Event));
+        if domain.is_empty() {
             return Ok(());
         }
-        if kind == "risk.signal_received" {
-            let seen = (|| {
-                Some(SignalSeen {
-                    id: Uuid::parse_str(p["signal_id"].as_str()?).ok()?,
-                    kind: serde_json::from_value(p["kind"].clone()).ok()?,
-                    day: day?,
-                    amount_minor: p["amount_minor"].as_i64(),
-                    currency: p["currency"].as_str().and_then(|c| c.parse().ok()),
-                    detail: p["detail"].as_str().map(str::to_string),
-                })
-            })();
-            if let Some(seen) = seen {
-                s.signals.push(seen);
-            }
+        self.shared.engine.submit_with(Vec::new(), domain).await?;
+        for c in halted {
+            self.shared.engine.risk_halts().insert(c);
         }
         Ok(())
+    }
+}
+
+impl Shared {
+    /// Runs every customer's part at once and waits for all of them, so that a failed part
+    /// leaves none still acting when the batch is tried again; the parts come back in the
+    /// order given.
+    async fn consume_all(
+        self: Arc<Self>,
+        batch: Batch,
+        parts: Vec<(Part, Vec<usize>)>,
+    ) -> anyhow::Result<Vec<Part>> {
+        let batch = Arc::new(batch);
+        let tasks: Vec<_> = parts
+            .into_iter()
+            .map(|(part, indices)| {
+                let (shared, batch) = (self.clone(), batch.clone());
+                tokio::spawn(async move { shared.consume(part, &indices, &batch).await })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(tasks.len());
+        let mut failed = None;
+        for t in tasks {
+            match t.await {
+                Ok(Ok(p)) => out.push(p),
+                Ok(Err(e)) => {
+                    failed.get_or_insert(e);
+                }
+                Err(j) => {
+                    failed.get_or_insert(anyhow::anyhow!("risk monitor task: {j}"));
+                }
+            }
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
+    }
+
+    /// Applies one customer's events of the batch in sequence, acting as rules fire.
+    async fn consume(
+        &self,
+        mut part: Part,
+        indices: &[usize],
+        batch: &Batch,
+    ) -> anyhow::Result<Part> {
+        for &i in indices {
+            let (e, p) = (&batch.events[i], &batch.payloads[i]);
+            if part.state.last_seq >= e.seq {
+                continue;
+            }
+            let day = BusinessDate::from_epoch_days(e.event.day).ok_or_else(|| {
+                anyhow::anyhow!("event {} has day {} out of range", e.seq, e.event.day)
+            })?;
+            let s = &mut part.state;
+            apply(s, e, p, &batch.lines, &mut part.lines_read)?;
+            s.as_of = Some(s.as_of.map_or(day, |d| d.max(day)));
+            s.prune(day);
+            s.max_dpd = s.max_dpd.max(s.dpd_max());
+            s.rescore(&self.card);
+            self.evaluate(&mut part, e, day).await?;
+            part.state.last_seq = e.seq;
+            part.dirty = true;
+        }
+        Ok(part)
     }
 
     /// Fires the rules whose condition turned true with this event, and runs their actions.
     async fn evaluate(
         &self,
-        s: &mut RiskState,
+        part: &mut Part,
         e: &StoredEvent,
         day: BusinessDate,
-        w: &mut Work,
     ) -> anyhow::Result<()> {
+        let s = &mut part.state;
         let facts = s.facts(day);
         let mut active = BTreeSet::new();
         let mut fired = Vec::new();
@@ -372,9 +415,10 @@ impl Monitor {
                 };
                 let done = actions::run(&self.engine, s, action, &cause).await?;
                 index += 1;
-                w.events.extend(done.events);
-                w.halts.extend(done.halt);
+                part.events.extend(done.events);
+                part.halts.extend(done.halt);
                 for (line, risk) in done.lines {
+                    part.lines_read.insert(line);
                     s.lines.insert(line, risk);
                 }
             }
@@ -383,10 +427,112 @@ impl Monitor {
     }
 }
 
-fn line_of_purchase(p: &Value) -> Option<Uuid> {
-    p["doc"]["line_id"]
-        .as_str()
-        .and_then(|l| Uuid::parse_str(l).ok())
+/// Moves the state by one event.
+fn apply(
+    s: &mut RiskState,
+    e: &StoredEvent,
+    p: &Value,
+    lines: &HashMap<Uuid, DocRow>,
+    lines_read: &mut HashSet<Uuid>,
+) -> anyhow::Result<()> {
+    let kind = e.event.kind.as_str();
+    let dpd = p["dpd"].as_u64().map(|d| d.min(u64::from(u32::MAX)) as u32);
+    let day = BusinessDate::from_epoch_days(e.event.day);
+    if kind.starts_with("loan.") {
+        let loan = s.loans.entry(e.event.subject).or_default();
+        let before = loan.dpd;
+        if let Some(d) = dpd {
+            loan.dpd = d;
+        }
+        match kind {
+            "loan.payment_missed" => {
+                loan.missed_payments += 1;
+                s.missed_payments += 1;
+            }
+            "loan.repaid" | "loan.prepaid" | "loan.prepaid_partially" if before == 0 => {
+                s.payments_on_time += 1;
+            }
+            "loan.disbursed" => {
+                if let (Some(a), Some(c), Some(day)) = (
+                    p["amount_minor"].as_i64(),
+                    p["currency"].as_str().and_then(|c| c.parse().ok()),
+                    day,
+                ) {
+                    s.borrowings.push(super::state::Borrowing {
+                        day,
+                        product: "term_loan".into(),
+                        id: e.event.subject,
+                        amount_minor: a,
+                        currency: c,
+                    });
+                }
+            }
+            _ => {}
+        }
+        return Ok(());
+    }
+    if kind.starts_with("line.") || kind.starts_with("purchase.") {
+        let Some(line) = line_of(&e.event, p) else {
+            return Ok(());
+        };
+        if kind == "line.payment_allocated" && s.lines.get(&line).is_none_or(|l| l.dpd == 0) {
+            s.payments_on_time += 1;
+        }
+        // The line as the batch read it, once: later events of the batch move it only
+        // through this monitor's own actions, which put their result in the state.
+        if lines_read.insert(line) {
+            if let Some(row) = lines.get(&line) {
+                s.lines.insert(line, decode_line(row)?);
+            }
+        }
+        if kind == "purchase.captured" {
+            let doc = &p["doc"];
+            if let (Some(a), Some(c), Some(day)) = (
+                doc["captured_minor"].as_i64(),
+                doc["currency"].as_str().and_then(|c| c.parse().ok()),
+                day,
+            ) {
+                s.borrowings.push(super::state::Borrowing {
+                    day,
+                    product: "purchase".into(),
+                    id: e.event.subject,
+                    amount_minor: a,
+                    currency: c,
+                });
+            }
+        }
+        return Ok(());
+    }
+    if kind == "risk.signal_received" {
+        let seen = (|| {
+            Some(SignalSeen {
+                id: Uuid::parse_str(p["signal_id"].as_str()?).ok()?,
+                kind: serde_json::from_value(p["kind"].clone()).ok()?,
+                day: day?,
+                amount_minor: p["amount_minor"].as_i64(),
+                currency: p["currency"].as_str().and_then(|c| c.parse().ok()),
+                detail: p["detail"].as_str().map(str::to_string),
+            })
+        })();
+        if let Some(seen) = seen {
+            s.signals.push(seen);
+        }
+    }
+    Ok(())
+}
+
+/// The line an event of a line or a purchase concerns.
+fn line_of(e: &EventRow, p: &Value) -> Option<Uuid> {
+    let kind = e.kind.as_str();
+    if kind.starts_with("line.") {
+        Some(e.subject)
+    } else if kind.starts_with("purchase.") {
+        p["doc"]["line_id"]
+            .as_str()
+            .and_then(|l| Uuid::parse_str(l).ok())
+    } else {
+        None
+    }
 }
 
 pub(super) fn line_risk(doc: &LineDoc) -> LineRisk {
@@ -403,14 +549,8 @@ pub(super) fn line_risk(doc: &LineDoc) -> LineRisk {
     }
 }
 
-async fn read_line(engine: &Engine, id: Uuid) -> anyhow::Result<Option<LineRisk>> {
-    let Some(row) = engine.store().doc(id).await? else {
-        return Ok(None);
-    };
-    if row.kind != rc::LINE {
-        return Ok(None);
-    }
+fn decode_line(row: &DocRow) -> anyhow::Result<LineRisk> {
     let doc: LineDoc = serde_json::from_slice(&row.body)
-        .map_err(|e| anyhow::anyhow!("line {id} does not decode: {e}"))?;
-    Ok(Some(line_risk(&doc)))
+        .map_err(|e| anyhow::anyhow!("line {} does not decode: {e}", row.id))?;
+    Ok(line_risk(&doc))
 }

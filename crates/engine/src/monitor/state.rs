@@ -11,7 +11,7 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-use store::Store;
+use store::{DocRow, Store};
 use uuid::Uuid;
 
 /// Rule hits and actions kept in the document (the events keep them all).
@@ -215,6 +215,11 @@ pub(super) async fn load_state(
     let Some(row) = store.doc(state_id(customer)).await? else {
         return Ok(None);
     };
+    decode_state(customer, &row).map(Some)
+}
+
+/// A stored state document read back, with its version.
+pub(super) fn decode_state(customer: Uuid, row: &DocRow) -> anyhow::Result<(RiskState, i64)> {
     anyhow::ensure!(
         row.kind == RISK_STATE,
         "document {} is not a risk state",
@@ -222,7 +227,7 @@ pub(super) async fn load_state(
     );
     let s = serde_json::from_slice(&row.body)
         .map_err(|e| anyhow::anyhow!("stored risk state of {customer} does not decode: {e}"))?;
-    Ok(Some((s, row.version)))
+    Ok((s, row.version))
 }
 
 /// A customer's risk state (an empty one before the monitor saw any event of it).
