@@ -20,7 +20,7 @@ use super::state::{decode_state, LineRisk, RiskState, RuleHit, SignalSeen};
 use super::{state_id, RISK_STATE};
 use crate::revolving::{self as rc, LineDoc};
 use crate::Engine;
-use money::BusinessDate;
+use money::{BusinessDate, Currency};
 use risk::early_warning::RulePack;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -453,18 +453,12 @@ fn apply(
                 s.payments_on_time += 1;
             }
             "loan.disbursed" => {
-                if let (Some(a), Some(c), Some(day)) = (
+                if let (Some(_), Some::<Currency>(_), Some(day)) = (
                     p["amount_minor"].as_i64(),
                     p["currency"].as_str().and_then(|c| c.parse().ok()),
                     day,
                 ) {
-                    s.borrowings.push(super::state::Borrowing {
-                        day,
-                        product: "term_loan".into(),
-                        id: e.event.subject,
-                        amount_minor: a,
-                        currency: c,
-                    });
+                    s.record_borrowing(day);
                 }
             }
             _ => {}
@@ -487,18 +481,12 @@ fn apply(
         }
         if kind == "purchase.captured" {
             let doc = &p["doc"];
-            if let (Some(a), Some(c), Some(day)) = (
+            if let (Some(_), Some::<Currency>(_), Some(day)) = (
                 doc["captured_minor"].as_i64(),
                 doc["currency"].as_str().and_then(|c| c.parse().ok()),
                 day,
             ) {
-                s.borrowings.push(super::state::Borrowing {
-                    day,
-                    product: "purchase".into(),
-                    id: e.event.subject,
-                    amount_minor: a,
-                    currency: c,
-                });
+                s.record_borrowing(day);
             }
         }
         return Ok(());

@@ -34,7 +34,17 @@ pub struct LineRisk {
     pub dpd: u32,
 }
 
-/// A new loan or purchase, for the borrowing counts.
+/// The new loans and purchases of one business day, for the borrowing counts. A count a day,
+/// not a record a purchase: the state is read and written again at every batch that touches
+/// the customer, and a customer who buys many times a day would make it grow without bound.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BorrowingDay {
+    pub day: BusinessDate,
+    pub count: u32,
+}
+
+/// A new loan or purchase as states written before [`BorrowingDay`] kept it; read once and
+/// folded into the day counts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Borrowing {
     pub day: BusinessDate,
@@ -90,6 +100,10 @@ pub struct RiskState {
     pub as_of: Option<BusinessDate>,
     pub loans: BTreeMap<Uuid, LoanRisk>,
     pub lines: BTreeMap<Uuid, LineRisk>,
+    #[serde(default)]
+    pub borrowing_days: Vec<BorrowingDay>,
+    /// Only in states written before `borrowing_days`: folded into it by [`RiskState::prune`].
+    #[serde(default, skip_serializing)]
     pub borrowings: Vec<Borrowing>,
     pub signals: Vec<SignalSeen>,
     pub missed_payments: u32,
@@ -113,6 +127,7 @@ impl RiskState {
             as_of: None,
             loans: BTreeMap::new(),
             lines: BTreeMap::new(),
+            borrowing_days: Vec::new(),
             borrowings: Vec::new(),
             signals: Vec::new(),
             missed_payments: 0,
@@ -153,17 +168,32 @@ impl RiskState {
 
     /// Forgets borrowings and signals older than the window ending on `day`.
     pub fn prune(&mut self, day: BusinessDate) {
+        for b in std::mem::take(&mut self.borrowings) {
+            self.record_borrowing(b.day);
+        }
         let from = day.to_epoch_days() - WINDOW_DAYS;
-        self.borrowings.retain(|b| b.day.to_epoch_days() > from);
+        self.borrowing_days.retain(|b| b.day.to_epoch_days() > from);
         self.signals.retain(|s| s.day.to_epoch_days() > from);
+    }
+
+    /// Counts a new loan or purchase on `day`.
+    pub fn record_borrowing(&mut self, day: BusinessDate) {
+        match self.borrowing_days.iter_mut().rev().find(|b| b.day == day) {
+            Some(b) => b.count += 1,
+            None => {
+                self.borrowing_days.push(BorrowingDay { day, count: 1 });
+                self.borrowing_days.sort_by_key(|b| b.day);
+            }
+        }
     }
 
     fn borrowings_since(&self, day: BusinessDate, days: i32) -> u32 {
         let from = day.to_epoch_days() - days;
-        self.borrowings
+        self.borrowing_days
             .iter()
             .filter(|b| b.day.to_epoch_days() > from)
-            .count() as u32
+            .map(|b| b.count)
+            .sum()
     }
 
     /// Recomputes the behaviour score from the history.
@@ -253,4 +283,48 @@ pub async fn risk_state_in(
     Ok(load_state(store, customer)
         .await?
         .map_or_else(|| RiskState::new(customer, &row.tenant), |(s, _)| s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> BusinessDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn borrowings_are_counted_by_day_and_old_records_fold_into_the_counts() {
+        let mut s = RiskState::new(Uuid::nil(), "t1");
+        for _ in 0..500 {
+            s.record_borrowing(d("2026-03-10"));
+        }
+        s.record_borrowing(d("2026-01-20"));
+        s.record_borrowing(d("2026-03-01"));
+        assert_eq!(
+            s.borrowing_days.len(),
+            3,
+            "one count a day, however many purchases"
+        );
+        // A state written before the day counts: its records are read and folded.
+        let mut old = serde_json::to_value(&s).unwrap();
+        old.as_object_mut().unwrap().remove("borrowing_days");
+        old["borrowings"] = serde_json::json!([{"day": "2026-03-02", "product": "purchase",
+            "id": Uuid::nil(), "amount_minor": 100, "currency": "CNY"}]);
+        let mut legacy: RiskState = serde_json::from_value(old).unwrap();
+        legacy.prune(d("2026-03-10"));
+        assert!(legacy.borrowings.is_empty());
+        assert_eq!(legacy.borrowings_since(d("2026-03-10"), 90), 1);
+        s.prune(d("2026-03-10"));
+        // 2026-01-20 is 49 days back: inside 90 days, outside 30.
+        assert_eq!(s.borrowings_since(d("2026-03-10"), 30), 501);
+        assert_eq!(s.borrowings_since(d("2026-03-10"), 90), 502);
+        // 91 days after it, the window has left 2026-01-20 behind.
+        s.prune(d("2026-04-21"));
+        assert_eq!(s.borrowings_since(d("2026-04-21"), 90), 501);
+        assert!(serde_json::to_value(&s)
+            .unwrap()
+            .get("borrowings")
+            .is_none());
+    }
 }

@@ -175,7 +175,7 @@ async fn a_missed_payment_lowers_the_line_and_tells_the_funders_once() {
         assert_eq!(s.loans.len(), 1, "{name}: {s:?}");
         assert_eq!(s.lines[&line].limit_minor, 500_000, "{name}");
         assert_eq!(
-            s.borrowings.len(),
+            s.borrowing_days.iter().map(|b| b.count).sum::<u32>(),
             1,
             "{name}: the loan counts as borrowing"
         );
