@@ -605,7 +605,7 @@ async fn serve(
     tracing::info!(version = %early_warning.version, rules = early_warning.rules.len(), "early-warning rules");
     tokio::spawn(
         engine::monitor::Monitor::new(state.engine.clone(), early_warning)
-            .run(std::time::Duration::from_millis(10)),
+            .run(std::time::Duration::from_millis(10), engine::monitor::PACE),
     );
     app::bootstrap_key(
         &store,

@@ -258,7 +258,7 @@ pub async fn bench_lag(args: RiskLagArgs) -> anyhow::Result<ExitCode> {
     // The monitor first catches up with the setup's events.
     let mut m = Monitor::new(e.clone(), default_pack());
     while m.run_once().await? > 0 {}
-    let monitor = tokio::spawn(m.run(Duration::from_millis(5)));
+    let monitor = tokio::spawn(m.run(Duration::from_millis(5), engine::monitor::PACE));
     let stop_observer = Arc::new(AtomicBool::new(false));
     let observer = tokio::spawn(observe(
         s.clone(),

@@ -86,6 +86,12 @@ pub enum DomainWrite {
     },
     /// An outbox event; numbered when the transaction commits.
     Event(crate::EventRow),
+    /// Moves a consumer's outbox cursor forward (never back) in the same transaction as
+    /// what it derived from the events, so the two cannot part in a crash.
+    EventCursor {
+        name: String,
+        seq: i64,
+    },
 }
 
 /// Why a product version could not be stored.

@@ -19,7 +19,7 @@ pub mod signals;
 pub mod state;
 
 pub use halts::Halts;
-pub use run::{Monitor, CURSOR};
+pub use run::{Monitor, CURSOR, PACE};
 pub use signals::{post_signal, NewSignal, Signal};
 pub use state::{risk_state, risk_state_in, ActionRecord, RiskState, RuleHit};
 

@@ -3,11 +3,10 @@
 //!
 //! Why this is safe to stop anywhere: a batch's actions go through use cases that are
 //! idempotent under keys derived from (cause event, rule, action, line); the states, the
-//! action records and their events then commit in one transaction, each state naming the
-//! last event it applied; the cursor moves after that. A crash before the commit replays
-//! the batch: the same rules fire on the same events, their use cases answer as retries,
-//! and the records commit once. A crash after the commit skips, by each state's last
-//! event, what was applied.
+//! action records, their events and the monitor's cursor then commit in one transaction,
+//! each state naming the last event it applied. A crash before the commit replays the
+//! batch: the same rules fire on the same events, their use cases answer as retries, and
+//! the records commit once. A crash after the commit resumes past the batch.
 //!
 //! A batch is read with a few queries (its lines, customers and states by id), then each
 //! customer's events run in sequence while customers run side by side, so a close of
@@ -33,6 +32,8 @@ use uuid::Uuid;
 pub const CURSOR: &str = "risk_monitor";
 /// Events read and committed together.
 const BATCH_EVENTS: u32 = 1000;
+/// Between the starts of two batches that are not full (see [`Monitor::run`]).
+pub const PACE: Duration = Duration::from_millis(100);
 
 pub struct Monitor {
     shared: Arc<Shared>,
@@ -40,6 +41,9 @@ pub struct Monitor {
     customers: HashMap<Uuid, Option<String>>,
     line_owner: HashMap<Uuid, Uuid>,
     cursor: String,
+    /// The last event committed under `cursor`; read from the store once, then kept here
+    /// (one monitor a store: the writer's lock keeps a second process out).
+    after: Option<i64>,
     drop_before_commit: bool,
 }
 
@@ -82,6 +86,7 @@ impl Monitor {
             customers: HashMap::new(),
             line_owner: HashMap::new(),
             cursor: CURSOR.into(),
+            after: None,
             drop_before_commit: false,
         }
     }
@@ -89,6 +94,7 @@ impl Monitor {
     /// Keeps its position under another name (a second monitor replaying the outbox).
     pub fn with_cursor(mut self, name: &str) -> Monitor {
         self.cursor = name.into();
+        self.after = None;
         self
     }
 
@@ -103,17 +109,24 @@ impl Monitor {
     }
 
     /// Runs until the process ends. While the outbox is quiet it waits for the writer's
-    /// next commit, or `idle` at most.
-    pub async fn run(mut self, idle: Duration) {
+    /// next commit, or `idle` at most. A batch starts `pace` at least after the one before
+    /// unless that one was full: under a steady load the batches grow instead of
+    /// following every commit, so reading lines and states and committing them is paid
+    /// once for many events. `pace` is what that adds to the lag from signal to action.
+    pub async fn run(mut self, idle: Duration, pace: Duration) {
         let mut commits = self.shared.engine.commits();
         loop {
+            let started = tokio::time::Instant::now();
             // Marked before the read: a commit after it wakes the wait below.
             commits.borrow_and_update();
             match self.run_once().await {
-                Ok(0) => {
-                    let _ = tokio::time::timeout(idle, commits.changed()).await;
+                Ok(n) if n >= BATCH_EVENTS as usize => {}
+                Ok(n) => {
+                    if n == 0 {
+                        let _ = tokio::time::timeout(idle, commits.changed()).await;
+                    }
+                    tokio::time::sleep_until(started + pace).await;
                 }
-                Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(error = %format!("{e:#}"), "risk monitor: batch failed; retrying");
                     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -126,7 +139,10 @@ impl Monitor {
     pub async fn run_once(&mut self) -> anyhow::Result<usize> {
         let t = Instant::now();
         let store = self.shared.engine.store().clone();
-        let after = store.event_cursor(&self.cursor).await?.unwrap_or(0);
+        let after = match self.after {
+            Some(seq) => seq,
+            None => store.event_cursor(&self.cursor).await?.unwrap_or(0),
+        };
         let events = store
             .events(EventFilter {
                 after,
@@ -147,8 +163,8 @@ impl Monitor {
         if self.drop_before_commit {
             return Ok(n);
         }
-        self.commit(parts).await?;
-        store.set_event_cursor(&self.cursor, last).await?;
+        self.commit(parts, last).await?;
+        self.after = Some(last);
         tracing::debug!(
             events = n,
             customers,
@@ -269,7 +285,7 @@ impl Monitor {
         }
     }
 
-    async fn commit(&self, parts: Vec<Part>) -> anyhow::Result<()> {
+    async fn commit(&self, parts: Vec<Part>, last: i64) -> anyhow::Result<()> {
         let mut domain = Vec::new();
         let mut halts = Vec::new();
         let mut events = Vec::new();
@@ -301,10 +317,15 @@ impl Monitor {
             expected_version: None,
         }));
         domain.extend(events.into_iter().map(DomainWrite::Event));
-        if domain.is_empty() {
-            return Ok(());
-        }
-        self.shared.engine.submit_with(Vec::new(), domain).await?;
+        domain.push(DomainWrite::EventCursor {
+            name: self.cursor.clone(),
+            seq: last,
+        });
+        // A background job: under load it waits for room in the queue rather than fail.
+        self.shared
+            .engine
+            .submit_waiting(Vec::new(), domain)
+            .await?;
         for c in halted {
             self.shared.engine.risk_halts().insert(c);
         }

@@ -192,12 +192,38 @@ async fn a_missed_payment_lowers_the_line_and_tells_the_funders_once() {
         assert_eq!(missed.len(), 1, "{name}");
 
         // The monitor dies after acting and before its commit: the replay acts no twice.
+        let store = e.store().clone();
+        let cursor_before = store.event_cursor(monitor::CURSOR).await.unwrap();
         m.drop_before_commit(true);
         m.run_once().await.unwrap();
+        // The cursor commits with the states, so a batch dropped before its commit left
+        // it where it was.
+        assert_eq!(
+            store.event_cursor(monitor::CURSOR).await.unwrap(),
+            cursor_before,
+            "{name}"
+        );
         let lowered = rc::line(&e, T, line).await.unwrap();
         assert_eq!(lowered.doc.line.limit_minor, 250_000, "{name}: halved");
         let mut m = Monitor::new(e.clone(), default_pack());
         drain(&mut m).await;
+        let last = store
+            .events(store::EventFilter {
+                after: 0,
+                kinds: Vec::new(),
+                tenant: None,
+                limit: 100_000,
+            })
+            .await
+            .unwrap()
+            .last()
+            .map(|ev| ev.seq);
+        let moved = store.event_cursor(monitor::CURSOR).await.unwrap();
+        assert!(
+            moved > cursor_before,
+            "{name}: the cursor moved with the replay's commit"
+        );
+        assert!(moved <= last, "{name}");
         let after = rc::line(&e, T, line).await.unwrap();
         assert_eq!(
             after.doc.line.limit_minor, 250_000,

@@ -32,7 +32,7 @@ async fn signals_move_the_risk_state_and_bad_ones_store_nothing() {
         let e = running.engine.clone();
         let monitor = tokio::spawn(
             Monitor::new(e.clone(), risk::early_warning::default_pack())
-                .run(Duration::from_millis(5)),
+                .run(Duration::from_millis(5), engine::monitor::PACE),
         );
         let c = Uuid::now_v7();
         rc::create_borrower(&e, c, "default", BorrowerKind::Enterprise, "Tea Co".into())

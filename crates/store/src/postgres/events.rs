@@ -110,14 +110,15 @@ impl PgStore {
     }
 
     pub async fn set_event_cursor(&self, name: &str, seq: i64) -> anyhow::Result<()> {
-        sqlx::query(
-            "INSERT INTO event_cursors (name, seq) VALUES ($1, $2) \
-             ON CONFLICT (name) DO UPDATE SET seq = greatest(event_cursors.seq, excluded.seq)",
-        )
-        .bind(name)
-        .bind(seq)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(SET_CURSOR)
+            .bind(name)
+            .bind(seq)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }
+
+/// Moves a cursor forward, never back.
+pub(super) const SET_CURSOR: &str = "INSERT INTO event_cursors (name, seq) VALUES ($1, $2) \
+     ON CONFLICT (name) DO UPDATE SET seq = greatest(event_cursors.seq, excluded.seq)";

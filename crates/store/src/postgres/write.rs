@@ -197,6 +197,14 @@ pub(super) async fn write_domain(tx: &mut Tx<'_>, writes: &[DomainWrite]) -> any
                     .bind(key).bind(value)
                     .execute(&mut **tx).await.context("set meta")?;
             }
+            DomainWrite::EventCursor { name, seq } => {
+                sqlx::query(super::events::SET_CURSOR)
+                    .bind(name)
+                    .bind(seq)
+                    .execute(&mut **tx)
+                    .await
+                    .context("move event cursor")?;
+            }
             // Numbered and written together, last (`events::write`).
             DomainWrite::Event(_) => {}
         }

@@ -108,16 +108,16 @@ impl SqliteStore {
 
     pub async fn set_event_cursor(&self, name: String, seq: i64) -> anyhow::Result<()> {
         self.with_writer(move |c| {
-            c.prepare_cached(
-                "INSERT INTO event_cursors (name, seq) VALUES (?1, ?2) \
-                 ON CONFLICT (name) DO UPDATE SET seq = max(seq, excluded.seq)",
-            )?
-            .execute(params![name, seq])?;
+            c.prepare_cached(SET_CURSOR)?.execute(params![name, seq])?;
             Ok(())
         })
         .await
     }
 }
+
+/// Moves a cursor forward, never back.
+pub(super) const SET_CURSOR: &str = "INSERT INTO event_cursors (name, seq) VALUES (?1, ?2) \
+     ON CONFLICT (name) DO UPDATE SET seq = max(seq, excluded.seq)";
 
 /// A JSON array of strings, for `json_each` (one statement whatever the number of kinds).
 fn serde_kinds(kinds: &[String]) -> String {

@@ -58,6 +58,10 @@ fn write_domain(tx: &rusqlite::Transaction<'_>, writes: &[DomainWrite]) -> anyho
                 tx.prepare_cached("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")?
                     .execute(params![key, value])?;
             }
+            DomainWrite::EventCursor { name, seq } => {
+                tx.prepare_cached(super::events::SET_CURSOR)?
+                    .execute(params![name, seq])?;
+            }
         }
     }
     Ok(())
