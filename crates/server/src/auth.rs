@@ -321,6 +321,15 @@ async fn gate(
         .map_err(IntoResponse::into_response)?;
     limiter.check()?;
     p.require(roles).map_err(IntoResponse::into_response)?;
+    if rule.every_tenant && p.tenant != "*" {
+        return Err(problem(
+            403,
+            "forbidden",
+            "Forbidden",
+            "this route covers every tenant: it needs a key of tenant *",
+        )
+        .into_response());
+    }
     let body = if p.is_bound() {
         party::check(s, &p, rule.party, &mut parts, body)
             .await

@@ -117,11 +117,14 @@ fn complete_operations(doc: &mut Value) {
 /// The roles of an operation, from the access table the server enforces (`auth::route_roles`),
 /// so that the document cannot state other roles than those that are checked.
 fn roles_of(op: &Op) -> &'static [Role] {
-    let rule = crate::auth::route_roles()
+    rule_of(op).roles.unwrap_or(&[])
+}
+
+fn rule_of(op: &Op) -> &'static crate::auth::RouteAccess {
+    crate::auth::route_roles()
         .iter()
         .find(|r| r.method.eq_ignore_ascii_case(op.method) && r.path == op.path)
-        .unwrap_or_else(|| panic!("{} {} has no access rule", op.method, op.path));
-    rule.roles.unwrap_or(&[])
+        .unwrap_or_else(|| panic!("{} {} has no access rule", op.method, op.path))
 }
 
 const ROLES_ALL: usize = 6;
@@ -136,6 +139,14 @@ fn complete_operation(op: &Op, o: &mut Map<String, Value>) {
         "Roles: any (every role; data outside the key's tenant is not shown).".to_string()
     } else {
         format!("Roles: {}.", roles.join(", "))
+    };
+    let who = if rule_of(op).every_tenant {
+        o.insert("x-tenant".into(), json!("*"));
+        format!(
+            "{who} Only a key of tenant `*` (the whole platform): the route covers every tenant."
+        )
+    } else {
+        who
     };
     let description = match o.get("description").and_then(Value::as_str) {
         Some(d) if !d.is_empty() => format!("{d}\n\n{who}"),

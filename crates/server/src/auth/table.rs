@@ -73,6 +73,8 @@ pub struct RouteAccess {
     pub path: &'static str,
     pub roles: Option<&'static [Role]>,
     pub party: PartyOf,
+    /// The route acts on, or reads, every tenant at once: only a key of tenant `*` passes.
+    pub every_tenant: bool,
 }
 
 use super::Role::*;
@@ -114,6 +116,20 @@ const fn r(
         path,
         roles: Some(roles),
         party,
+        every_tenant: false,
+    }
+}
+
+/// As [`r`], for a route that covers every tenant (a key of tenant `*` only).
+const fn platform(
+    method: &'static str,
+    path: &'static str,
+    roles: &'static [Role],
+    party: PartyOf,
+) -> RouteAccess {
+    RouteAccess {
+        every_tenant: true,
+        ..r(method, path, roles, party)
     }
 }
 
@@ -123,6 +139,7 @@ const TABLE: &[RouteAccess] = &[
         path: "/healthz",
         roles: None,
         party: PartyOf::Unowned,
+        every_tenant: false,
     },
     r("GET", "/metrics", OPS, PartyOf::Unbound),
     // The contract is public: clients need it before they have a key.
@@ -131,6 +148,7 @@ const TABLE: &[RouteAccess] = &[
         path: "/openapi.json",
         roles: None,
         party: PartyOf::Unowned,
+        every_tenant: false,
     },
     // Ledger.
     r("POST", "/v1/accounts", OPS, PartyOf::Unbound),
@@ -167,7 +185,8 @@ const TABLE: &[RouteAccess] = &[
     r("GET", "/v1/decisions/{id}", RISK, PartyOf::Unbound),
     r("POST", "/v1/decisions/{id}/replay", RISK, PartyOf::Unbound),
     r("GET", "/v1/events", OPS, PartyOf::Unbound),
-    r("GET", "/v1/audit", OPS, PartyOf::Unbound),
+    // The audit log spans every tenant.
+    platform("GET", "/v1/audit", OPS, PartyOf::Unbound),
     r("POST", "/v1/webhooks", SUBSCRIBERS, PartyOf::List),
     r("GET", "/v1/webhooks", SUBSCRIBERS, PartyOf::List),
     r("GET", "/v1/webhooks/{id}", SUBSCRIBERS, PartyOf::Webhook),
@@ -194,7 +213,8 @@ const TABLE: &[RouteAccess] = &[
         OPS,
         PartyOf::Unbound,
     ),
-    r("POST", "/v1/controls/read-only", OPS, PartyOf::Unbound),
+    // The read-only mode covers every tenant.
+    platform("POST", "/v1/controls/read-only", OPS, PartyOf::Unbound),
     r("GET", "/v1/controls/read-only", OPS, PartyOf::Unbound),
     r("POST", "/v1/controls/funder-outages", OPS, PartyOf::Unbound),
     r("GET", "/v1/controls/funder-outages", OPS, PartyOf::Unbound),
@@ -433,7 +453,8 @@ const TABLE: &[RouteAccess] = &[
         PartyOf::Unbound,
     ),
     // Close of business.
-    r("POST", "/v1/close-of-business", OPS, PartyOf::Unbound),
+    // Every tenant's loans move with the business date.
+    platform("POST", "/v1/close-of-business", OPS, PartyOf::Unbound),
     r("GET", "/v1/close-of-business/{id}", OPS, PartyOf::Unbound),
     r("GET", "/v1/business-date", ALL, PartyOf::Unowned),
     // Only routed with the hidden `--fault-injection` flag, for tests.
@@ -460,6 +481,11 @@ pub fn roles_markdown() -> String {
             None => "public".to_string(),
             Some(r) if r.len() == ALL.len() => "all".to_string(),
             Some(r) => r.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(", "),
+        };
+        let roles = if a.every_tenant {
+            format!("{roles}; tenant `*` keys only")
+        } else {
+            roles
         };
         out.push_str(&format!(
             "| {} | `{}` | {} | {} |\n",

@@ -24,6 +24,8 @@ pub const RISK: &[Role] = &[Operator, RiskAnalyst];
 pub const LOAN_READERS: &[Role] = &[Operator, RiskAnalyst, PartnerBank, Investor, Borrower];
 /// As the API's funding-partner routes.
 pub const FUNDING_READERS: &[Role] = &[Operator, RiskAnalyst, PartnerBank];
+/// As the API's deal routes (unbound keys; a bound investor reads its deals' reports).
+pub const ABS_USERS: &[Role] = &[Operator, RiskAnalyst, Investor];
 
 pub const fn r(
     method: &'static str,
@@ -36,6 +38,7 @@ pub const fn r(
         path,
         roles,
         party,
+        every_tenant: false,
     }
 }
 

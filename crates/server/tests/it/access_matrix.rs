@@ -260,11 +260,12 @@ fn fill(path: &str, obj: &str) -> String {
 
 /// Handlers that narrow a role the table allows, with the reason (403 is their answer).
 fn narrowed(method: &str, path: &str, role: &str) -> bool {
-    // The audit log spans every tenant: only an operator of `*` reads it.
-    (method == "GET" && path == "/v1/audit" && role == "operator")
-        // A tenant's operator may not make keys of every tenant; here the body is empty,
-        // which is refused first, so this never happens, but it is the handler's rule.
-        || (method == "POST" && path == "/v1/api-keys" && role == "operator")
+    // A tenant's operator may not make keys of every tenant; here the body is empty,
+    // which is refused first, so this never happens, but it is the handler's rule.
+    (method == "POST" && path == "/v1/api-keys" && role == "operator")
+        // Subscriptions belong to a party: a partner bank's key must be bound to its
+        // partner to have any (this test's partner_bank keys are not bound).
+        || (path.starts_with("/v1/webhooks") && role == "partner_bank")
 }
 
 /// The operations of the served document, as (METHOD, path) with their rule.
@@ -296,7 +297,6 @@ fn strings(v: &Value, out: &mut Vec<String>) {
 }
 
 #[tokio::test]
-#[ignore = "not yet complete: it does not model routes that need a key of every tenant (`*`), such as close of business, and stops at the first; the cross-tenant hold void it found is fixed"]
 async fn every_route_answers_each_role_and_tenant_as_the_table_says() {
     for app in apps().await {
         let name = app.name;
@@ -400,6 +400,16 @@ async fn every_route_answers_each_role_and_tenant_as_the_table_says() {
                     assert_eq!(s, 403, "{what}: the table does not allow it: {v}");
                 } else if bound && rule.party == PartyOf::Unbound {
                     assert_eq!(s, 403, "{what}: bound keys are refused here: {v}");
+                } else if rule.every_tenant {
+                    assert_eq!(s, 403, "{what}: a route of every tenant: {v}");
+                    // Only operators have keys of every tenant.
+                    assert_eq!(roles, &[server::auth::Role::Operator], "{what}");
+                    let body = (m == "POST").then(|| json!({}));
+                    let (s, v) = app.send(m, &target, body, KEY).await;
+                    assert!(
+                        s != 403 && s != 401,
+                        "{name}: * operator {m} {path}: {s} {v}"
+                    );
                 } else if !narrowed(m, path, role) {
                     assert_ne!(s, 403, "{what}: the table allows it: {v}");
                     assert_ne!(s, 401, "{what}: {v}");
