@@ -191,30 +191,19 @@ fn over_limit(loans: &[PooledLoan], max: Decimal) -> Option<(String, usize)> {
     })
 }
 
-/// Selects the deal's pool. Forced loans (`loan_ids`) must each pass every rule and be in
-/// no other pool; otherwise eligible loans already pooled elsewhere are passed over, and a
-/// borrower above the share limit loses its largest loans until within it.
-pub async fn pool_deal(
+/// The loans a pool with `criteria` would take from `tenant`'s book on `as_of`, each with
+/// the platform's share; nothing is stored (a deal's size can be set from it before the
+/// deal is made). Forced loans (`loan_ids`) must each pass every rule and be in no other
+/// pool; otherwise eligible loans already pooled elsewhere are passed over, and a borrower
+/// above the share limit loses its largest loans until within it.
+pub async fn select(
     engine: &Engine,
     tenant: &str,
-    deal_id: Uuid,
-    criteria: PoolCriteria,
-) -> Result<PoolDoc, AbsError> {
-    check_criteria(&criteria)?;
-    let (mut deal, version) = load(engine, deal_id, tenant).await?;
-    match deal.status {
-        DealStatus::Draft => {}
-        DealStatus::Pooled => {
-            return Err(AbsError::conflict("already_pooled", "the deal has a pool"))
-        }
-        DealStatus::Closed => {
-            return Err(AbsError::conflict("already_closed", "the deal is closed"))
-        }
-    }
-    let as_of = open_day(engine).await?;
-    // A key for every tenant acts on the deal's.
-    let tenant = deal.tenant.clone();
-    let tenant = tenant.as_str();
+    currency: money::Currency,
+    criteria: &PoolCriteria,
+    as_of: BusinessDate,
+) -> Result<Vec<PooledLoan>, AbsError> {
+    check_criteria(criteria)?;
     let load_loan = |id: Uuid| async move {
         match loans::load(engine, id).await {
             Ok(v) if v.row.tenant == tenant => Ok(Some(v)),
@@ -243,7 +232,7 @@ pub async fn pool_deal(
                     format!("loan {id} twice"),
                 ));
             }
-            match measure(engine, &view, &criteria, deal.currency, as_of).await? {
+            match measure(engine, &view, criteria, currency, as_of).await? {
                 Ok(line) => pooled.push(line),
                 Err((rule, why)) => {
                     return Err(AbsError::invalid(
@@ -275,7 +264,7 @@ pub async fn pool_deal(
                 let Some(view) = load_loan(row.id).await? else {
                     continue;
                 };
-                if let Ok(line) = measure(engine, &view, &criteria, deal.currency, as_of).await? {
+                if let Ok(line) = measure(engine, &view, criteria, currency, as_of).await? {
                     pooled.push(line);
                 }
                 if pooled.len() > POOL_LOANS_MAX {
@@ -311,6 +300,32 @@ pub async fn pool_deal(
             "no loan qualifies",
         ));
     }
+    Ok(pooled)
+}
+
+/// Selects the deal's pool ([`select`]) and stores it with the deal.
+pub async fn pool_deal(
+    engine: &Engine,
+    tenant: &str,
+    deal_id: Uuid,
+    criteria: PoolCriteria,
+) -> Result<PoolDoc, AbsError> {
+    check_criteria(&criteria)?;
+    let (mut deal, version) = load(engine, deal_id, tenant).await?;
+    match deal.status {
+        DealStatus::Draft => {}
+        DealStatus::Pooled => {
+            return Err(AbsError::conflict("already_pooled", "the deal has a pool"))
+        }
+        DealStatus::Closed => {
+            return Err(AbsError::conflict("already_closed", "the deal is closed"))
+        }
+    }
+    let as_of = open_day(engine).await?;
+    // A key for every tenant acts on the deal's.
+    let tenant = deal.tenant.clone();
+    let tenant = tenant.as_str();
+    let pooled = select(engine, tenant, deal.currency, &criteria, as_of).await?;
     let pool = PoolDoc {
         total_minor: pooled.iter().map(|l| l.sold_minor).sum(),
         criteria,

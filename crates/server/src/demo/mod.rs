@@ -7,6 +7,7 @@
 //! from there.
 
 mod client;
+mod deal;
 mod lines;
 mod people;
 mod term;
@@ -67,6 +68,8 @@ pub struct DemoReport {
     pub line_repayments: u64,
     pub statements: u64,
     pub days: u32,
+    /// Securitization periods run (none when the book is too short for a deal).
+    pub deal_periods: u32,
     /// Codes of the applications the API refused (prices above a cap, say).
     pub refusals: Vec<String>,
     pub seconds: f64,
@@ -133,10 +136,20 @@ async fn drive(
     for _ in 0..size.applicants {
         arrivals[rng.gen_range(0..arriving_days) as usize] += 1;
     }
+    let mut sold: Option<deal::DemoDeal> = None;
+    // A deal needs two months of book behind it and three periods ahead.
+    let deal_day = (size.days >= deal::CLOSE_DAYS_BEFORE_END + 60)
+        .then(|| size.days - deal::CLOSE_DAYS_BEFORE_END);
     for day in 0..size.days {
         let today = engine::loans::business_date(engine)
             .await?
             .ok_or_else(|| anyhow::anyhow!("no business date"))?;
+        if Some(day) == deal_day {
+            sold = deal::DemoDeal::close(engine, api, today).await?;
+        }
+        if let Some(d) = sold.as_mut() {
+            d.run_due(api, today, report).await?;
+        }
         let arriving = arrivals.get(day as usize).copied().unwrap_or(0);
         term.apply_all(api, &pop, &mut rng, today, arriving, report)
             .await?;
@@ -181,13 +194,14 @@ fn print_ready(report: &DemoReport, listen: &str, built: bool) {
     if built {
         println!(
             "demo book: {} decisions, {} term loans, {} repayments, {} credit lines, {} purchases, \
-             {} statements, {} days of close of business in {:.1} s",
+             {} statements, {} securitization periods, {} days of close of business in {:.1} s",
             report.decisions,
             report.loans,
             report.repayments,
             report.lines,
             report.purchases,
             report.statements,
+            report.deal_periods,
             report.days,
             report.seconds
         );

@@ -264,9 +264,49 @@ async fn a_deal_is_stored_pooled_sold_and_run_over_http() {
         let (s, periods) = api.get(&format!("{deal}/periods")).await;
         assert_eq!((s, &periods["items"][0]), (200, &period));
 
+        // The console shows the deal in the list, and its tranches after the period.
+        let page = |path: String| {
+            api.http
+                .get(format!("{}{path}", api.base))
+                .header("cookie", format!("puhui_console_key={}", common::KEY))
+                .send()
+        };
+        let r = page("/console/abs".into()).await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(r
+            .text()
+            .await
+            .unwrap()
+            .contains(&format!("/console/abs/{key}")));
+        let r = page(format!("/console/abs/{key}")).await.unwrap();
+        assert_eq!(r.status(), 200, "{name}");
+        let html = r.text().await.unwrap();
+        let balance = period["bond_balances_minor"][0].as_i64().unwrap();
+        let shown = format!("{}.{:02} CNY", group(balance / 100), balance % 100);
+        assert!(html.contains(&shown), "{name}: tranche A at {shown}");
+        let points = html.matches("class=\"datum\"").count();
+        assert_eq!(points, 3, "{name}: a point for each tranche and the pool");
+        let r = page(format!("/console/abs/{}", Uuid::now_v7()))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404);
+
         // What `puhui ledger verify` runs.
         let report = engine::verify(&ts.store, |_| {}).await.unwrap();
         assert!(report.ok(), "{name}: {report:?}");
         running.stop().await;
     }
+}
+
+/// Thousands grouped with commas, as the console shows amounts.
+fn group(n: i64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
 }

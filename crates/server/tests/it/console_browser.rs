@@ -298,6 +298,7 @@ fn drive(path: &str, base: &str, key: &str) {
     let line = first(&mut cdp, "/console/lines", "/console/lines/");
     let partner = first(&mut cdp, "/console/colending", "/console/colending/");
     let entry = first(&mut cdp, &loan, "/console/ledger?entry=");
+    let deal = first(&mut cdp, "/console/abs", "/console/abs/");
     let pages: Vec<(&str, String, usize)> = vec![
         ("overview", "/console".into(), 3),
         ("loans", "/console/loans".into(), 0),
@@ -311,6 +312,9 @@ fn drive(path: &str, base: &str, key: &str) {
         ("proof", entry, 0),
         ("keys", "/console/keys".into(), 0),
         ("controls", "/console/controls".into(), 0),
+        ("compliance", "/console/compliance".into(), 0),
+        ("abs", "/console/abs".into(), 0),
+        ("deal", deal, 1),
     ];
     for lang in ["en", "zh"] {
         for (name, path, charts) in &pages {
@@ -352,6 +356,14 @@ fn drive(path: &str, base: &str, key: &str) {
         e.as_str().is_some_and(|s| s.contains("UUID")),
         "loan id error: {e}"
     );
+    let (status, _) = cdp.load(
+        Some(&format!("{base}/console/compliance?on=2026-02-30&lang=en")),
+        None,
+    );
+    assert_eq!(status, 422);
+    let e = cdp.eval("document.querySelector('input[name=on]').parentElement.querySelector('.field-error')?.textContent");
+    assert!(e.as_str().is_some(), "compliance date error: {e}");
+    assert_eq!(cdp.eval("document.querySelector('div.cards')"), Value::Null);
     cdp.load(Some(&format!("{base}/console/decisions")), None);
     let (status, errors) = cdp.load(
         None,
@@ -406,12 +418,14 @@ async fn every_page_in_both_languages_in_a_real_browser() {
         applicants: 40,
         lines: 20,
         merchants: 4,
-        days: 75,
+        // Long enough for the demo's deal to close and run its periods.
+        days: 160,
         seed: 3,
     };
     let today = money::BusinessDate::from_ymd(2026, 12, 1).unwrap();
     let report = server::demo::build(&state, size, today).await.unwrap();
     assert!(report.loans > 0 && report.purchases > 0, "{report:?}");
+    assert!(report.deal_periods > 0, "{report:?}");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(app::serve(state, listener, std::future::pending()));

@@ -2,8 +2,10 @@
 //! routes (the console's access table is the union of them) and its menu entry; adding a
 //! page is one file and one line in [`PAGES`].
 
+mod abs;
 mod analytics;
 mod colending;
+mod compliance;
 mod controls;
 mod decisions;
 mod keys;
@@ -42,9 +44,11 @@ pub const PAGES: &[Page] = &[
     lines::PAGE,
     decisions::PAGE,
     colending::PAGE,
+    abs::PAGE,
     ledger::PAGE,
     keys::PAGE,
     controls::PAGE,
+    compliance::PAGE,
 ];
 
 pub fn routes() -> Router<AppState> {
