@@ -18,6 +18,7 @@ pub enum Format {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ExportFormat {
     Csv,
+    Parquet,
 }
 
 /// The part of the book a report covers.
@@ -235,6 +236,7 @@ pub async fn run(cmd: AnalyticsCmd) -> anyhow::Result<ExitCode> {
             let s = reader(&store).await?;
             let n = match format {
                 ExportFormat::Csv => crate::analytics_export::csv(&s, month, &out).await?,
+                ExportFormat::Parquet => crate::analytics_export::parquet(&s, month, &out).await?,
             };
             eprintln!("{month}: {n} rows to {}", out.display());
         }

@@ -1,6 +1,7 @@
-//! Export of one month's snapshot rows for a warehouse as CSV. Rows are read a page at a
-//! time, so memory is bounded by the page, not the book.
+//! Export of one month's snapshot rows for a warehouse, as CSV or Parquet. Rows are read a
+//! page at a time (a Parquet row group each), so memory is bounded by the page, not the book.
 
+use crate::parquet_out::{self, Column, Kind};
 use std::path::Path;
 use store::analytics::{Month, SnapshotRow, ROLL_TO};
 use store::Store;
@@ -74,5 +75,56 @@ pub async fn csv(s: &Store, month: Month, out: &Path) -> anyhow::Result<u64> {
     })
     .await?;
     w.flush()?;
+    Ok(n)
+}
+
+/// The Parquet types of [`COLUMNS`]: months, ids and codes as text, counts and amounts as
+/// integers.
+const KINDS: [Kind; 14] = [
+    Kind::Text,
+    Kind::Text,
+    Kind::Text,
+    Kind::Text,
+    Kind::Text,
+    Kind::Int32,
+    Kind::Text,
+    Kind::Text,
+    Kind::Text,
+    Kind::Text,
+    Kind::Int64,
+    Kind::Int64,
+    Kind::Text,
+    Kind::Text,
+];
+
+fn row_group(rows: &[SnapshotRow]) -> Vec<Column> {
+    let text = |f: &dyn Fn(&SnapshotRow) -> String| Column::Text(rows.iter().map(f).collect());
+    vec![
+        text(&|r| r.month.to_string()),
+        text(&|r| r.loan_id.to_string()),
+        text(&|r| r.tenant.clone()),
+        text(&|r| r.product.to_string()),
+        text(&|r| r.orig_month.to_string()),
+        Column::Int32(rows.iter().map(|r| r.month.0 - r.orig_month.0).collect()),
+        text(&|r| r.region.clone()),
+        text(&|r| r.industry.clone()),
+        text(&|r| r.funder.clone()),
+        text(&|r| r.currency.clone()),
+        Column::Int64(rows.iter().map(|r| r.principal_minor).collect()),
+        Column::Int64(rows.iter().map(|r| r.dpd).collect()),
+        text(&|r| ROLL_TO[r.bucket].to_string()),
+        text(&|r| r.status.clone()),
+    ]
+}
+
+pub async fn parquet(s: &Store, month: Month, out: &Path) -> anyhow::Result<u64> {
+    let fields: Vec<(&str, Kind)> = COLUMNS.iter().copied().zip(KINDS).collect();
+    let file = std::io::BufWriter::new(std::fs::File::create(out)?);
+    let mut w = parquet_out::Writer::new(file, "snapshot", &fields)?;
+    let n = pages(s, month, |rows| w.row_group(row_group(rows))).await?;
+    w.close()?
+        .into_inner()
+        .map_err(|e| e.into_error())?
+        .sync_all()?;
     Ok(n)
 }

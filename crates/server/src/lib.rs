@@ -39,6 +39,7 @@ pub mod loan_cli;
 pub mod openapi;
 pub mod openapi_ops;
 pub mod openapi_schemas;
+pub mod parquet_out;
 pub mod problem;
 pub mod rc_cli;
 pub mod risk_cli;

@@ -193,14 +193,31 @@ pub async fn get_pool(
 
 /// The pool as a loan tape (CSV, the columns `puhui abs` reads): each loan's sold principal
 /// now, its rate, remaining term and age.
-#[utoipa::path(get, path = "/v1/abs/deals/{id}/pool/tape", params(("id" = Uuid, Path)),
-    responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = Problem)),
+#[utoipa::path(get, path = "/v1/abs/deals/{id}/pool/tape", params(("id" = Uuid, Path), TapeQuery),
+    responses((status = 200, description = "The tape as CSV, or as Parquet with `format=parquet`",
+            content((String = "text/csv"), (String = "application/vnd.apache.parquet"))),
+        (status = 400, body = Problem), (status = 404, body = Problem)),
     security(("api_key" = [])), tag = "securitization")]
 pub async fn pool_tape(
     p: Principal,
     State(s): State<AppState>,
     Path(id): Path<String>,
+    Query(q): Query<TapeQuery>,
 ) -> Result<Response, ApiError> {
+    let parquet = match q.format.as_deref().unwrap_or("csv") {
+        "csv" => false,
+        "parquet" => true,
+        _ => {
+            return Err(Problem::new(
+                400,
+                "invalid_query",
+                "Invalid query",
+                "format must be csv or parquet",
+            )
+            .with_field("format")
+            .into())
+        }
+    };
     let doc = load(&s, &p, &id).await?;
     let pool = doc.pool.as_ref().ok_or_else(|| not_found("pool"))?;
     let loans: Vec<PoolLoanWire> = pool
@@ -217,8 +234,65 @@ pub async fn pool_tape(
                 .unwrap_or_default(),
         })
         .collect();
+    if parquet {
+        let bytes =
+            tape_parquet(&loans, doc.currency.code()).map_err(|e| internal(&format!("{e:#}")))?;
+        return Ok((
+            [(header::CONTENT_TYPE, "application/vnd.apache.parquet")],
+            bytes,
+        )
+            .into_response());
+    }
     let csv = abs_tape::write_loan_tape(&loans, doc.currency.code());
     Ok(([(header::CONTENT_TYPE, "text/csv")], csv).into_response())
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TapeQuery {
+    /// `csv` (default) or `parquet`: the same columns, typed (amounts and months as
+    /// integers, rates as decimal text).
+    pub format: Option<String>,
+}
+
+/// The tape's columns ([`abs_tape::TAPE_COLUMNS`]) as one Parquet row group.
+fn tape_parquet(loans: &[PoolLoanWire], currency: &str) -> anyhow::Result<Vec<u8>> {
+    use crate::parquet_out::{Column, Kind, Writer};
+    let kinds = [
+        Kind::Text,
+        Kind::Int64,
+        Kind::Text,
+        Kind::Text,
+        Kind::Int32,
+        Kind::Int32,
+        Kind::Text,
+    ];
+    let fields: Vec<(&str, Kind)> = abs_tape::TAPE_COLUMNS.iter().copied().zip(kinds).collect();
+    let months = |f: fn(&PoolLoanWire) -> u32| -> anyhow::Result<Column> {
+        let v: Result<Vec<i32>, _> = loans.iter().map(|l| i32::try_from(f(l))).collect();
+        Ok(Column::Int32(v?))
+    };
+    let mut w = Writer::new(Vec::new(), "pool_tape", &fields)?;
+    w.row_group(vec![
+        Column::Text(
+            loans
+                .iter()
+                .map(|l| l.loan_id.clone().unwrap_or_default())
+                .collect(),
+        ),
+        Column::Int64(loans.iter().map(|l| l.balance_minor).collect()),
+        Column::Text(vec![currency.to_string(); loans.len()]),
+        Column::Text(loans.iter().map(|l| l.annual_rate.clone()).collect()),
+        months(|l| l.remaining_term_months)?,
+        months(|l| l.age_months)?,
+        Column::Text(
+            loans
+                .iter()
+                .map(|l| l.amortization.as_str().to_string())
+                .collect(),
+        ),
+    ])?;
+    w.close()
 }
 
 /// The true sale: one balanced entry moves the pool's sold principal to the SPV at the

@@ -137,6 +137,32 @@ async fn a_deal_is_stored_pooled_sold_and_run_over_http() {
         let tape = tape.as_str().unwrap().to_string();
         assert_eq!(tape.lines().count(), 1 + 4, "{name}: {tape}");
         assert!(tape.contains(&book[3].to_string()));
+        // The same tape as Parquet: the same rows, typed.
+        let r = api
+            .http
+            .get(format!("{}{deal}/pool/tape?format=parquet", api.base))
+            .bearer_auth(common::KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/vnd.apache.parquet"
+        );
+        let parquet = parquet_rows(r.bytes().await.unwrap());
+        let csv: Vec<Vec<String>> = tape
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').map(str::to_string).collect())
+            .collect();
+        assert_eq!(parquet, csv, "{name}");
+        let (s, v) = api.get(&format!("{deal}/pool/tape?format=xls")).await;
+        assert_eq!(
+            (s, v["field"].as_str()),
+            (400, Some("format")),
+            "{name}: {v}"
+        );
 
         // A second deal cannot take a loan of the first.
         let second = Uuid::now_v7();
@@ -309,4 +335,25 @@ fn group(n: i64) -> String {
         out.push(ch);
     }
     out
+}
+
+/// A Parquet file's rows, each field as the CSV tape writes it.
+fn parquet_rows(bytes: bytes::Bytes) -> Vec<Vec<String>> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::record::Field;
+    let r = SerializedFileReader::new(bytes).unwrap();
+    r.get_row_iter(None)
+        .unwrap()
+        .map(|row| {
+            row.unwrap()
+                .get_column_iter()
+                .map(|(_, f)| match f {
+                    Field::Str(s) => s.clone(),
+                    Field::Long(n) => n.to_string(),
+                    Field::Int(n) => n.to_string(),
+                    other => panic!("unexpected field {other:?}"),
+                })
+                .collect()
+        })
+        .collect()
 }

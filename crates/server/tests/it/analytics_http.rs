@@ -193,6 +193,50 @@ async fn routes_cli_and_export_show_the_snapshots() {
         let sum: i64 = got.iter().map(|r| r[10].parse::<i64>().unwrap()).sum();
         assert_eq!(sum, principal);
         assert_eq!(&got[0][1], rows[0].loan_id.to_string());
+
+        // The same month as Parquet holds the same rows, field for field.
+        let pq = dir.path().join("feb.parquet");
+        let out = common::puhui(&[
+            "analytics",
+            "export",
+            flag,
+            &ts.location,
+            "--month",
+            "2026-02",
+            "--format",
+            "parquet",
+            "--out",
+            pq.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let file = std::fs::File::open(&pq).unwrap();
+        let reader = parquet::file::serialized_reader::SerializedFileReader::new(file).unwrap();
+        let parquet_rows: Vec<Vec<String>> =
+            parquet::file::reader::FileReader::get_row_iter(&reader, None)
+                .unwrap()
+                .map(|row| {
+                    row.unwrap()
+                        .get_column_iter()
+                        .map(|(_, f)| match f {
+                            parquet::record::Field::Str(s) => s.clone(),
+                            parquet::record::Field::Long(n) => n.to_string(),
+                            parquet::record::Field::Int(n) => n.to_string(),
+                            other => panic!("unexpected field {other:?}"),
+                        })
+                        .collect()
+                })
+                .collect();
+        let csv_rows: Vec<Vec<String>> = got
+            .iter()
+            .map(|r| r.iter().map(str::to_string).collect())
+            .collect();
+        assert_eq!(parquet_rows, csv_rows, "{}", ts.name);
         running.stop().await;
     }
 }
