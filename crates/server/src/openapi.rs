@@ -245,6 +245,9 @@ fn constrain_query(path: &str, p: &mut Value) {
         Some("format") if path.ends_with("/report") => {
             json!({ "type": "string", "enum": ["json", "csv", "html"] })
         }
+        Some("format") if path.ends_with("/pool/tape") => {
+            json!({ "type": "string", "enum": ["csv", "parquet"] })
+        }
         _ => return,
     };
     p["schema"] = schema;

@@ -150,7 +150,7 @@ async fn a_deal_is_stored_pooled_sold_and_run_over_http() {
             r.headers()["content-type"],
             "application/vnd.apache.parquet"
         );
-        let parquet = parquet_rows(r.bytes().await.unwrap());
+        let parquet = common::parquet_rows(r.bytes().await.unwrap());
         let csv: Vec<Vec<String>> = tape
             .lines()
             .skip(1)
@@ -308,7 +308,7 @@ async fn a_deal_is_stored_pooled_sold_and_run_over_http() {
         assert_eq!(r.status(), 200, "{name}");
         let html = r.text().await.unwrap();
         let balance = period["bond_balances_minor"][0].as_i64().unwrap();
-        let shown = format!("{}.{:02} CNY", group(balance / 100), balance % 100);
+        let shown = common::cny(balance);
         assert!(html.contains(&shown), "{name}: tranche A at {shown}");
         let points = html.matches("class=\"datum\"").count();
         assert_eq!(points, 3, "{name}: a point for each tranche and the pool");
@@ -322,38 +322,4 @@ async fn a_deal_is_stored_pooled_sold_and_run_over_http() {
         assert!(report.ok(), "{name}: {report:?}");
         running.stop().await;
     }
-}
-
-/// Thousands grouped with commas, as the console shows amounts.
-fn group(n: i64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
-
-/// A Parquet file's rows, each field as the CSV tape writes it.
-fn parquet_rows(bytes: bytes::Bytes) -> Vec<Vec<String>> {
-    use parquet::file::reader::{FileReader, SerializedFileReader};
-    use parquet::record::Field;
-    let r = SerializedFileReader::new(bytes).unwrap();
-    r.get_row_iter(None)
-        .unwrap()
-        .map(|row| {
-            row.unwrap()
-                .get_column_iter()
-                .map(|(_, f)| match f {
-                    Field::Str(s) => s.clone(),
-                    Field::Long(n) => n.to_string(),
-                    Field::Int(n) => n.to_string(),
-                    other => panic!("unexpected field {other:?}"),
-                })
-                .collect()
-        })
-        .collect()
 }

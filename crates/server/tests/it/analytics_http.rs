@@ -168,24 +168,29 @@ async fn routes_cli_and_export_show_the_snapshots() {
             .await
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
+        let export = |format: &str, path: &std::path::Path| {
+            let out = common::puhui(&[
+                "analytics",
+                "export",
+                flag,
+                &ts.location,
+                "--month",
+                "2026-02",
+                "--format",
+                format,
+                "--out",
+                path.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
         let path = dir.path().join("feb.csv");
-        let out = common::puhui(&[
-            "analytics",
-            "export",
-            flag,
-            &ts.location,
-            "--month",
-            "2026-02",
-            "--out",
-            path.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        export("csv", &path);
         let principal: i64 = rows.iter().map(|r| r.principal_minor).sum();
         let mut r = csv::Reader::from_path(&path).unwrap();
         let got: Vec<csv::StringRecord> = r.records().map(|r| r.unwrap()).collect();
@@ -196,42 +201,8 @@ async fn routes_cli_and_export_show_the_snapshots() {
 
         // The same month as Parquet holds the same rows, field for field.
         let pq = dir.path().join("feb.parquet");
-        let out = common::puhui(&[
-            "analytics",
-            "export",
-            flag,
-            &ts.location,
-            "--month",
-            "2026-02",
-            "--format",
-            "parquet",
-            "--out",
-            pq.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let file = std::fs::File::open(&pq).unwrap();
-        let reader = parquet::file::serialized_reader::SerializedFileReader::new(file).unwrap();
-        let parquet_rows: Vec<Vec<String>> =
-            parquet::file::reader::FileReader::get_row_iter(&reader, None)
-                .unwrap()
-                .map(|row| {
-                    row.unwrap()
-                        .get_column_iter()
-                        .map(|(_, f)| match f {
-                            parquet::record::Field::Str(s) => s.clone(),
-                            parquet::record::Field::Long(n) => n.to_string(),
-                            parquet::record::Field::Int(n) => n.to_string(),
-                            other => panic!("unexpected field {other:?}"),
-                        })
-                        .collect()
-                })
-                .collect();
+        export("parquet", &pq);
+        let parquet_rows = common::parquet_rows(std::fs::File::open(&pq).unwrap());
         let csv_rows: Vec<Vec<String>> = got
             .iter()
             .map(|r| r.iter().map(str::to_string).collect())

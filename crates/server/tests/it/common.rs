@@ -353,3 +353,37 @@ pub fn seed_from_env(var: &str) -> u64 {
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(rand::random)
 }
+
+/// An amount in CNY as the console shows it (`1,234.56 CNY`).
+pub fn cny(minor: i64) -> String {
+    let s = (minor / 100).to_string();
+    let mut grouped = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    format!("{grouped}.{:02} CNY", minor % 100)
+}
+
+/// A Parquet file's rows, each field as the CSV exports write it.
+pub fn parquet_rows<R: parquet::file::reader::ChunkReader + 'static>(file: R) -> Vec<Vec<String>> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::record::Field;
+    let r = SerializedFileReader::new(file).unwrap();
+    r.get_row_iter(None)
+        .unwrap()
+        .map(|row| {
+            row.unwrap()
+                .get_column_iter()
+                .map(|(_, f)| match f {
+                    Field::Str(s) => s.clone(),
+                    Field::Long(n) => n.to_string(),
+                    Field::Int(n) => n.to_string(),
+                    other => panic!("unexpected field {other:?}"),
+                })
+                .collect()
+        })
+        .collect()
+}

@@ -3,6 +3,7 @@
 //! tenants and parties hold as in the API (403 for a role, 404 for another tenant's or
 //! party's object); a refused form changes nothing.
 
+use crate::common::cny;
 use reqwest::redirect::Policy;
 use serde_json::{json, Value};
 use server::app;
@@ -113,18 +114,6 @@ impl App {
             }
         }
     }
-}
-
-fn cny(minor: i64) -> String {
-    let s = (minor / 100).to_string();
-    let mut grouped = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(ch);
-    }
-    format!("{grouped}.{:02} CNY", minor % 100)
 }
 
 #[tokio::test]
