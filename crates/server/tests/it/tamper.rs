@@ -27,7 +27,9 @@ fn store_args(s: &Store, location: &str) -> Vec<String> {
     }
 }
 
-#[tokio::test]
+// The command runs as a child while this thread waits: the in-process server's tasks
+// (its audit writer among them) keep running on the other worker meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_changed_amount_is_found_and_named() {
     for s in servers().await {
         let (a, b) = (s.account("CNY").await, s.account("CNY").await);

@@ -11,19 +11,32 @@ use sqlx::Row;
 use uuid::Uuid;
 
 /// Columns and indexes added after the first schema; existing products go to `default`,
-/// the tenant `*` keys create in.
+/// the tenant `*` keys create in. A column is added only when the catalogue lacks it:
+/// `ALTER TABLE … ADD COLUMN IF NOT EXISTS` takes the table's exclusive lock even when the
+/// column is there, so every command opening the store beside a running server (`ledger
+/// verify`, `audit verify`) would queue behind its transactions and stall them meanwhile.
 pub(super) const MIGRATION: &str = "
-ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS party_kind TEXT;
-ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS party_id TEXT;
-ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS expires_at_ms BIGINT;
-ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS revoked_at_ms BIGINT;
-ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS rate_limit_per_s BIGINT;
-ALTER TABLE loan_products ADD COLUMN IF NOT EXISTS tenant TEXT NOT NULL DEFAULT 'default';
+DO $$ DECLARE c RECORD; BEGIN
+    FOR c IN SELECT * FROM (VALUES
+        ('api_keys', 'party_kind', 'TEXT'),
+        ('api_keys', 'party_id', 'TEXT'),
+        ('api_keys', 'expires_at_ms', 'BIGINT'),
+        ('api_keys', 'revoked_at_ms', 'BIGINT'),
+        ('api_keys', 'rate_limit_per_s', 'BIGINT'),
+        ('loan_products', 'tenant', 'TEXT NOT NULL DEFAULT ''default'''),
+        ('loans', 'dpd', 'INTEGER NOT NULL DEFAULT 0')) AS v(tbl, col, def)
+    LOOP
+        IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                       WHERE table_schema = current_schema() AND table_name = c.tbl
+                         AND column_name = c.col) THEN
+            EXECUTE format('ALTER TABLE %I ADD COLUMN %I %s', c.tbl, c.col, c.def);
+        END IF;
+    END LOOP;
+END $$;
 CREATE INDEX IF NOT EXISTS loans_by_tenant ON loans (tenant, id);
 CREATE INDEX IF NOT EXISTS loans_by_borrower ON loans (tenant, borrower, id);
 CREATE INDEX IF NOT EXISTS loans_by_stage ON loans (tenant, stage, id);
 CREATE INDEX IF NOT EXISTS docs_by_tenant ON docs (kind, tenant, id);
-ALTER TABLE loans ADD COLUMN IF NOT EXISTS dpd INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS loans_overdue ON loans (tenant, dpd, id) WHERE dpd > 0;
 ";
 
