@@ -46,13 +46,18 @@ svg.chart .title{font-size:13px;font-weight:600;fill:#1d2733}
 .login{max-width:420px;margin:60px auto}
 "#;
 
+/// Whether the page at `current` belongs to the menu entry at `entry`: the entry itself
+/// or a page under it. The overview (`/console`) holds only itself, not every page.
+fn is_within(current: &str, entry: &str) -> bool {
+    current == entry || (entry != "/console" && current.starts_with(&format!("{entry}/")))
+}
+
 fn menu(t: &'static Text, p: &Principal, current: &str) -> Markup {
     html! {
         @for page in PAGES {
             @if let Some(m) = &page.menu {
                 @if access::opens(p.role, p.is_bound(), m.path) {
-                    a.on[current == m.path || current.starts_with(&format!("{}/", m.path))]
-                        href=(m.path) { ((m.label)(t)) }
+                    a.on[is_within(current, m.path)] href=(m.path) { ((m.label)(t)) }
                 }
             }
         }
@@ -164,5 +169,14 @@ mod tests {
         assert_eq!(super::money(-5, "CNY"), "-0.05 CNY");
         assert_eq!(super::money(1_000, "JPY"), "1,000 JPY");
         assert_eq!(super::money(1_234, "KWD"), "1.234 KWD");
+    }
+
+    #[test]
+    fn the_menu_marks_the_entry_a_page_is_under_and_no_other() {
+        use super::is_within;
+        assert!(is_within("/console", "/console"));
+        assert!(!is_within("/console/abs", "/console"));
+        assert!(is_within("/console/abs/0f", "/console/abs"));
+        assert!(!is_within("/console/analytics", "/console/abs"));
     }
 }
