@@ -23,12 +23,16 @@ pub struct DemoDeal {
     periods_run: u32,
 }
 
-fn criteria() -> PoolCriteria {
-    PoolCriteria {
-        dpd_max: 0,
-        remaining_term_months_min: Some(1),
-        ..PoolCriteria::default()
-    }
+/// The pool's criteria as the API takes them: performing loans with a month left at least.
+fn criteria_wire() -> Value {
+    json!({"dpd_max": 0, "remaining_term_months_min": 1})
+}
+
+/// [`criteria_wire`] read as the pool route reads it, so the sizing and the pooling agree.
+fn criteria() -> anyhow::Result<PoolCriteria> {
+    let req: api::PoolRequest = serde_json::from_value(criteria_wire())?;
+    req.parse()
+        .map_err(|e| anyhow::anyhow!("demo pool criteria: {e:?}"))
 }
 
 /// The deal file for a pool of `total_minor` closing on `today`.
@@ -61,7 +65,8 @@ impl DemoDeal {
         api: &Api,
         today: BusinessDate,
     ) -> anyhow::Result<Option<DemoDeal>> {
-        let loans = match pool::select(engine, "default", Currency::Cny, &criteria(), today).await {
+        let loans = match pool::select(engine, "default", Currency::Cny, &criteria()?, today).await
+        {
             Ok(loans) => loans,
             Err(engine::abs::AbsError::Invalid {
                 code: "empty_pool", ..
@@ -120,9 +125,4 @@ impl DemoDeal {
         }
         Ok(())
     }
-}
-
-/// [`criteria`] as the API takes it.
-fn criteria_wire() -> Value {
-    json!({"dpd_max": 0, "remaining_term_months_min": 1})
 }
