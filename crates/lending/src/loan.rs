@@ -37,6 +37,9 @@ pub enum AccountPurpose {
     /// sum). Billing moves an installment's interest from here to the loan's
     /// `InterestReceivable`.
     AccruedInterest,
+    /// Cash recovered on written-off amounts: income of the tenant, since the write-off
+    /// already took the amounts off the books as an expense or reversed income.
+    RecoveryIncome,
 }
 
 /// One balanced movement: debit one purpose, credit another, by a positive amount.
@@ -76,6 +79,11 @@ pub enum Command {
     Refund {
         amount: Money,
     },
+    /// Books cash received on a written-off loan as a recovery: it reduces the written-off
+    /// claim (principal first, then interest, fees and penalty) and never above it.
+    Recover {
+        amount: Money,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -104,6 +112,10 @@ pub enum LoanError {
     InsufficientForPayoff { required_minor: i64 },
     #[error("a refund may not exceed the overpayment credit of {credit_minor} minor units")]
     RefundAboveCredit { credit_minor: i64 },
+    #[error(
+        "a recovery may not exceed the {claim_minor} minor units written off and not yet recovered"
+    )]
+    RecoveryAboveClaim { claim_minor: i64 },
     #[error("the product does not allow this prepayment")]
     PrepaymentNotAllowed,
     #[error("a partial prepayment must prepay at least {minimum_minor} minor units of principal")]
@@ -353,7 +365,7 @@ pub struct Loan {
     pub disbursed_on: Option<BusinessDate>,
     pub installments: Vec<InstallmentState>,
     pub dpd: u32,
-    /// What was taken off the books at write-off, per component, for later recovery.
+    /// What was taken off the books at write-off, per component, and not yet recovered.
     pub written_off: ComponentAmounts,
     /// Paid beyond what was owed and not yet used or refunded: the balance of the loan's
     /// `Overpayment` liability.
@@ -506,6 +518,7 @@ pub fn apply(
         Command::PrepayFull { amount } => prepay_full(&mut loan, *amount, as_of, &mut out)?,
         Command::PrepayPartial { amount } => prepay_partial(&mut loan, *amount, as_of, &mut out)?,
         Command::Refund { amount } => credit::refund(&mut loan, *amount, as_of, &mut out)?,
+        Command::Recover { amount } => repay::recover(&mut loan, *amount, as_of, &mut out)?,
     }
     Ok((loan, out.0))
 }

@@ -1,5 +1,5 @@
-//! Money coming in: repayments by the allocation order, payoff, and full and partial
-//! prepayment with the schedule reshaped after it.
+//! Money coming in: repayments by the allocation order, payoff, full and partial
+//! prepayment with the schedule reshaped after it, and recoveries after a write-off.
 
 use super::*;
 
@@ -20,7 +20,8 @@ pub(super) fn repay(
         LoanStatus::Signed => return loan.require(LoanStatus::Active),
         LoanStatus::Active => AccountPurpose::Overpayment,
         LoanStatus::PaidOff => AccountPurpose::Overpayment,
-        // Recoveries on written-off loans need an operator's decision on what they settle.
+        // Cash for a written-off loan is a recovery only when an operator books it so
+        // (`Command::Recover`); a repayment waits in suspense.
         LoanStatus::WrittenOff => AccountPurpose::Suspense,
     };
     let remaining_minor = if loan.status == LoanStatus::Active {
@@ -33,6 +34,48 @@ pub(super) fn repay(
     }
     out.push(AccountPurpose::BorrowerCash, unbooked_to, remaining_minor);
     settle_status(loan, as_of);
+    Ok(())
+}
+
+/// Books `amount` recovered on a written-off loan: `BorrowerCash → RecoveryIncome`, taken
+/// off the written-off claim principal first (the order loss-given-default is measured in),
+/// then interest, fees and penalty. More than the claim left is refused: an operator
+/// returns the surplus rather than parking it on a closed loan.
+pub(super) fn recover(
+    loan: &mut Loan,
+    amount: Money,
+    as_of: BusinessDate,
+    out: &mut Postings,
+) -> Result<(), LoanError> {
+    let amount_minor = loan.check_amount(amount)?;
+    loan.require(LoanStatus::WrittenOff)?;
+    if as_of != loan.business_date {
+        return Err(LoanError::Date {
+            expected: loan.business_date,
+            got: as_of,
+        });
+    }
+    let claim_minor: i64 = COMPONENTS.iter().map(|&c| loan.written_off.get(c)).sum();
+    if amount_minor > claim_minor {
+        return Err(LoanError::RecoveryAboveClaim { claim_minor });
+    }
+    let mut left_minor = amount_minor;
+    let order = [
+        Component::Principal,
+        Component::Interest,
+        Component::Fee,
+        Component::Penalty,
+    ];
+    for component in order {
+        let taken_minor = left_minor.min(loan.written_off.get(component));
+        loan.written_off.add(component, -taken_minor);
+        left_minor -= taken_minor;
+    }
+    out.push(
+        AccountPurpose::BorrowerCash,
+        AccountPurpose::RecoveryIncome,
+        amount_minor,
+    );
     Ok(())
 }
 

@@ -473,3 +473,65 @@ fn full_prepayment_pays_principal_and_interest_accrued_so_far() {
 
 mod prepay;
 mod props;
+
+#[test]
+fn a_recovery_reduces_the_written_off_claim_principal_first_and_never_beyond_it() {
+    let mut loan = disbursed(config());
+    let mut journal = Vec::new();
+    advance_to(&mut loan, "2026-05-16", &mut journal); // written off at 90 DPD
+    assert_eq!(loan.status, LoanStatus::WrittenOff);
+    let claim = loan.written_off;
+    let claim_minor: i64 = COMPONENTS.iter().map(|&c| claim.get(c)).sum();
+    let principal = claim.get(Component::Principal);
+    let active = disbursed(config());
+    let refused = apply(
+        &active,
+        &Command::Recover { amount: cny(100) },
+        d("2026-01-15"),
+    );
+    assert!(
+        matches!(refused, Err(LoanError::Status { .. })),
+        "{refused:?}"
+    );
+    let (part, postings) = apply(
+        &loan,
+        &Command::Recover {
+            amount: cny(principal + 1),
+        },
+        d("2026-05-16"),
+    )
+    .unwrap();
+    assert_eq!(
+        postings,
+        [post(BorrowerCash, RecoveryIncome, principal + 1)]
+    );
+    assert_eq!(part.written_off.get(Component::Principal), 0);
+    assert_eq!(
+        part.written_off.get(Component::Interest),
+        claim.get(Component::Interest) - 1
+    );
+    let left_minor = claim_minor - principal - 1;
+    let too_much = apply(
+        &part,
+        &Command::Recover {
+            amount: cny(left_minor + 1),
+        },
+        d("2026-05-16"),
+    );
+    assert_eq!(
+        too_much.unwrap_err(),
+        LoanError::RecoveryAboveClaim {
+            claim_minor: left_minor
+        }
+    );
+    let (all, _) = apply(
+        &part,
+        &Command::Recover {
+            amount: cny(left_minor),
+        },
+        d("2026-05-16"),
+    )
+    .unwrap();
+    assert!(COMPONENTS.iter().all(|&c| all.written_off.get(c) == 0));
+    assert_eq!(all.status, LoanStatus::WrittenOff);
+}
