@@ -11,7 +11,8 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ReconFileWire {
     /// `disbursements.csv`, `repayments.csv`, `charges.csv`, `write_offs.csv`,
-    /// `balances.csv`, `overdue.csv`, `guarantee_claims.csv`, `settlement.csv`.
+    /// `recoveries.csv`, `balances.csv`, `overdue.csv`, `guarantee_claims.csv`,
+    /// `settlement.csv`.
     pub name: String,
     /// Data rows (the header line excluded).
     pub rows: u64,

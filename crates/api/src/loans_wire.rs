@@ -580,6 +580,10 @@ pub struct LoanResponse {
     pub billed_outstanding_minor: i64,
     /// Paid beyond what was owed and not yet used or refunded.
     pub overpayment_credit_minor: i64,
+    /// Written off (principal, interest, fees and penalty) and not yet recovered; zero
+    /// unless the loan is written off.
+    #[serde(default)]
+    pub written_off_claim_minor: i64,
     /// The loan's contract rate as priced (product, decision or request).
     #[schema(example = "1.5%/month")]
     pub contract_rate: String,
@@ -644,6 +648,25 @@ pub struct LoanRefundResponse {
     pub id: Uuid,
     /// The refund's event on the loan.
     pub refund_id: i32,
+    pub loan: LoanResponse,
+}
+
+/// Cash recovered on a written-off loan (from the borrower, a collection agency or a
+/// sale of the claim), booked as recovery income.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoanRecoveryRequest {
+    /// Client-chosen id; also the Idempotency-Key.
+    pub id: Option<Uuid>,
+    pub amount_minor: i64,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LoanRecoveryResponse {
+    pub id: Uuid,
+    /// The recovery's event on the loan.
+    pub recovery_id: i32,
     pub loan: LoanResponse,
 }
 

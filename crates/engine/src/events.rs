@@ -34,6 +34,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "loan.refunded",
         "an overpayment of a term loan was refunded",
     ),
+    (
+        "loan.recovered",
+        "cash was recovered on a written-off term loan",
+    ),
     ("loan.reversed", "a term loan command was reversed"),
     (
         "loan.payment_missed",

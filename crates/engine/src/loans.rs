@@ -18,7 +18,7 @@ mod application;
 mod history;
 pub mod links;
 
-pub use history::{net, replay, reverse_repayment, state_as_of, Replay, Source};
+pub use history::{net, replay, replay_as_of, reverse_repayment, state_as_of, Replay, Source};
 
 pub use crate::business_day::{business_date, init_business_date};
 pub use accounts::{account_id, day_entry_id, event_entry_id, stage_of, RECEIVABLES};
@@ -316,6 +316,10 @@ pub enum Action {
     Refund {
         amount: Money,
     },
+    /// Cash recovered on a written-off loan.
+    Recover {
+        amount: Money,
+    },
 }
 
 impl Action {
@@ -326,6 +330,7 @@ impl Action {
             Action::PrepayFull { .. } => "prepay_full",
             Action::PrepayPartial { .. } => "prepay_partial",
             Action::Refund { .. } => "refund",
+            Action::Recover { .. } => "recover",
         }
     }
 
@@ -336,7 +341,8 @@ impl Action {
             Action::Repay { amount }
             | Action::PrepayFull { amount }
             | Action::PrepayPartial { amount }
-            | Action::Refund { amount } => b.extend(amount.amount_minor().to_le_bytes()),
+            | Action::Refund { amount }
+            | Action::Recover { amount } => b.extend(amount.amount_minor().to_le_bytes()),
         }
         b
     }
@@ -356,6 +362,7 @@ impl Action {
             "prepay_full" => Action::PrepayFull { amount: amount()? },
             "prepay_partial" => Action::PrepayPartial { amount: amount()? },
             "refund" => Action::Refund { amount: amount()? },
+            "recover" => Action::Recover { amount: amount()? },
             other => anyhow::bail!("unknown loan event kind {other}"),
         })
     }
@@ -369,6 +376,7 @@ impl Action {
             Action::PrepayFull { amount } => loan::Command::PrepayFull { amount: *amount },
             Action::PrepayPartial { amount } => loan::Command::PrepayPartial { amount: *amount },
             Action::Refund { amount } => loan::Command::Refund { amount: *amount },
+            Action::Recover { amount } => loan::Command::Recover { amount: *amount },
         }
     }
 
@@ -380,7 +388,8 @@ impl Action {
             Action::Repay { amount }
             | Action::PrepayFull { amount }
             | Action::PrepayPartial { amount }
-            | Action::Refund { amount } => Some(amount.currency()),
+            | Action::Refund { amount }
+            | Action::Recover { amount } => Some(amount.currency()),
         }
     }
 }
@@ -438,10 +447,19 @@ pub async fn execute(
         }
         let needs_approved = matches!(action, Action::Disburse { .. });
         let refund = matches!(action, Action::Refund { .. });
+        let recover = matches!(action, Action::Recover { .. });
         match (view.row.stage.as_str(), needs_approved) {
             ("approved", true) => {}
             // What is left of the credit goes back to the borrower whenever asked.
             ("active" | "paid_off" | "written_off", false) if refund => {}
+            // Cash recovered after a write-off, as an operator books it.
+            ("written_off", false) if recover => {}
+            (_, false) if recover => {
+                return Err(LoanUseError::Stage {
+                    stage: view.row.stage.clone(),
+                    needs: "a written-off loan",
+                })
+            }
             (_, true) => {
                 return Err(LoanUseError::Stage {
                     stage: view.row.stage.clone(),
@@ -513,12 +531,12 @@ fn plan_action(
             commands.push(open_account(row, currency, *p));
         }
     }
-    let touched: Vec<AccountPurpose> = intents
-        .iter()
-        .flat_map(|i| [i.debit, i.credit])
-        .filter(|p| *p == AccountPurpose::Overpayment)
-        .take(1)
-        .collect();
+    // Accounts a loan needs only once it has such money, opened by the first command that
+    // moves it (the opening is idempotent).
+    let lazy = [AccountPurpose::Overpayment, AccountPurpose::RecoveryIncome];
+    let touched = lazy
+        .into_iter()
+        .filter(|&p| intents.iter().any(|i| i.debit == p || i.credit == p));
     for p in touched {
         commands.push(open_account(row, currency, p));
     }

@@ -195,7 +195,7 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Term loans: schedules.
+    /// Term loans: schedules, recoveries after a write-off.
     Loan {
         #[command(subcommand)]
         cmd: crate::loan_cli::LoanCmd,
@@ -531,7 +531,7 @@ async fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
         Cmd::Events { cmd } => crate::events_cli::run(cmd).await,
         Cmd::Webhooks { cmd } => crate::webhooks_cli::run(cmd).await,
         Cmd::Risk { cmd } => crate::risk_cli::run(cmd).await,
-        Cmd::Loan { cmd } => crate::loan_cli::run(cmd),
+        Cmd::Loan { cmd } => crate::loan_cli::run(cmd).await,
         Cmd::Cob {
             server: Some(server),
             api_key,

@@ -100,14 +100,14 @@ pub fn parse_scope(raw: &str) -> Result<Value, String> {
     Ok(json!({ "kind": kind, field: id }))
 }
 
-struct Client {
+pub(crate) struct Client {
     http: reqwest::Client,
     base: String,
     key: String,
 }
 
 impl Client {
-    fn new(a: &ServerArgs) -> anyhow::Result<Client> {
+    pub(crate) fn new(a: &ServerArgs) -> anyhow::Result<Client> {
         let key = a.api_key.clone().filter(|k| !k.is_empty()).ok_or_else(|| {
             anyhow::anyhow!("--api-key (or PUHUI_API_KEY) is required: an operator key")
         })?;
@@ -127,14 +127,25 @@ impl Client {
         path: &str,
         body: Option<Value>,
     ) -> anyhow::Result<(u16, Value)> {
+        self.call_keyed(method, path, body, uuid::Uuid::now_v7())
+            .await
+    }
+
+    /// As `call`, a body sent under `key` (a retry with the same key is answered, not
+    /// done again).
+    pub(crate) async fn call_keyed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        key: uuid::Uuid,
+    ) -> anyhow::Result<(u16, Value)> {
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.base))
             .bearer_auth(&self.key);
         if let Some(b) = body {
-            req = req
-                .header("Idempotency-Key", uuid::Uuid::now_v7().to_string())
-                .json(&b);
+            req = req.header("Idempotency-Key", key.to_string()).json(&b);
         }
         let resp = req.send().await?;
         let status = resp.status().as_u16();
@@ -145,7 +156,7 @@ impl Client {
 }
 
 /// Prints a refusal's problem and returns exit code 2.
-fn refused(body: &Value) -> ExitCode {
+pub(crate) fn refused(body: &Value) -> ExitCode {
     let detail = body["detail"].as_str().unwrap_or("");
     let code = body["code"].as_str().unwrap_or("error");
     eprintln!("refused ({code}): {detail}");

@@ -7,6 +7,26 @@ use std::process::ExitCode;
 pub enum LoanCmd {
     /// Print the repayment schedule and APR of a loan.
     Schedule(ScheduleArgs),
+    /// Book cash recovered on a written-off loan, through a running server's API
+    /// (`POST /v1/loans/{id}/recoveries`).
+    Recover(RecoverArgs),
+}
+
+#[derive(Args)]
+pub struct RecoverArgs {
+    #[command(flatten)]
+    pub server: crate::controls_cli::ServerArgs,
+    /// The written-off loan.
+    pub loan_id: uuid::Uuid,
+    /// Cash recovered, in major units, e.g. 3000.00.
+    #[arg(long)]
+    pub amount: String,
+    #[arg(long, default_value = "CNY")]
+    pub currency: String,
+    /// The recovery's id and Idempotency-Key (default: a new one); run again with the same
+    /// id, the recovery is booked once.
+    #[arg(long)]
+    pub id: Option<uuid::Uuid>,
 }
 
 #[derive(Args)]
@@ -34,10 +54,55 @@ pub struct ScheduleArgs {
     pub json: bool,
 }
 
-pub fn run(cmd: LoanCmd) -> anyhow::Result<ExitCode> {
+pub async fn run(cmd: LoanCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         LoanCmd::Schedule(a) => schedule(a),
+        LoanCmd::Recover(a) => recover(a).await,
     }
+}
+
+async fn recover(a: RecoverArgs) -> anyhow::Result<ExitCode> {
+    let currency: money::Currency = match a.currency.parse() {
+        Ok(c) => c,
+        Err(_) => return usage(&format!("--currency: unknown currency {}", a.currency)),
+    };
+    let amount = match money::Money::parse_major(&a.amount, currency) {
+        Ok(m) => m,
+        Err(e) => return usage(&format!("--amount: {e}")),
+    };
+    let key = a.id.unwrap_or_else(uuid::Uuid::now_v7);
+    let client = crate::controls_cli::Client::new(&a.server)?;
+    let body = serde_json::json!({
+        "id": key,
+        "amount_minor": amount.amount_minor(),
+        "currency": currency.code(),
+    });
+    let path = format!("/v1/loans/{}/recoveries", a.loan_id);
+    let (status, v) = client
+        .call_keyed(reqwest::Method::POST, &path, Some(body), key)
+        .await?;
+    if !(200..300).contains(&status) {
+        return Ok(crate::controls_cli::refused(&v));
+    }
+    if a.server.json {
+        println!("{v}");
+    } else {
+        let claim = v["loan"]["written_off_claim_minor"].as_i64().unwrap_or(0);
+        let claim = money::Money::from_minor(claim, currency);
+        let again = if status == 200 {
+            " (already booked)"
+        } else {
+            ""
+        };
+        println!(
+            "recovery {key} of {} {} on loan {}{again}; written off and not yet recovered: {}",
+            amount.to_major_decimal(),
+            currency.code(),
+            a.loan_id,
+            claim.to_major_decimal(),
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn schedule(a: ScheduleArgs) -> anyhow::Result<ExitCode> {

@@ -49,6 +49,7 @@ impl Modify for ApiKeyScheme {
         loans::apply, loans::get_loan, loans::approve, loans::decline, loans::disburse,
         loans::repay, loans::reverse_repayment, loans::prepayment_quote, loans::prepay,
         loans::refund,
+        loans::recover,
         revolving::create_borrower, revolving::get_borrower, revolving::create_merchant,
         revolving::get_merchant, revolving::create_line, revolving::get_line,
         revolving::line_history, revolving::repay, revolving::refund_overpayment, revolving::change_line,

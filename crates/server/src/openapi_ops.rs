@@ -286,6 +286,12 @@ pub const OPS: &[Op] = &[
     ),
     op(
         "post",
+        "/v1/loans/{id}/recoveries",
+        "recoverWrittenOffLoan",
+        KEY_DEFAULTS_ID,
+    ),
+    op(
+        "post",
         "/v1/credit-lines/{id}/refunds",
         "refundLineOverpayment",
         KEY_DEFAULTS_ID,

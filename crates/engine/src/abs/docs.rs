@@ -69,6 +69,9 @@ pub struct PooledLoan {
     /// Bought back by the platform for a broken warranty.
     #[serde(default)]
     pub repurchased: bool,
+    /// Recovered on the whole loan after its write-off, when last measured.
+    #[serde(default)]
+    pub recovered_minor: i64,
     pub annual_rate: Decimal,
     pub remaining_term_months: u32,
     pub age_months: u32,

@@ -12,7 +12,7 @@ use super::pool::{interest_paid_minor, principal_paid_minor};
 use super::purchases;
 use super::{open_day, AbsError};
 use crate::{loans, Command, Engine, EngineError};
-use lending::loan::LoanStatus;
+use lending::loan::{AccountPurpose, LoanStatus};
 use money::{BusinessDate, Decimal, RoundingMode};
 use uuid::Uuid;
 
@@ -42,7 +42,8 @@ async fn collect(
 ) -> Result<Contribution, AbsError> {
     let mut next = line.clone();
     let mut c = CollectionsDoc::default();
-    if line.written_off || line.sold_minor == 0 {
+    let nothing_left = line.sold_minor == 0 && !line.written_off;
+    if nothing_left || line.repurchased {
         return Ok(Contribution {
             c,
             scheduled_principal_minor: 0,
@@ -50,9 +51,26 @@ async fn collect(
             next,
         });
     }
-    let view = loans::state_as_of(engine, line.loan_id, to)
+    let (view, journal) = loans::replay_as_of(engine, line.loan_id, to)
         .await
         .map_err(|e| anyhow::anyhow!("loan {}: {e}", line.loan_id))?;
+    // Recoveries after a write-off, on the sold share as its other cash is.
+    let recovered: i64 = journal
+        .iter()
+        .flat_map(|(_, intents)| intents)
+        .filter(|i| i.credit == AccountPurpose::RecoveryIncome)
+        .map(|i| i.amount_minor)
+        .sum();
+    c.recovery_minor = share_of(line.share, recovered - line.recovered_minor)?;
+    next.recovered_minor = recovered;
+    if line.written_off {
+        return Ok(Contribution {
+            c,
+            scheduled_principal_minor: 0,
+            dpd: 0,
+            next,
+        });
+    }
     let loan = &view.loan;
     let scheduled: i64 = loan
         .installments
@@ -211,16 +229,12 @@ pub async fn run_period(
     let (mut purchased_balance_minor, mut purchased_loans) = (0, 0);
     let mut purchase_writes = Vec::new();
     if pay.purchase_paid_minor > 0 {
-        let bought = purchases::buy(
-            engine,
-            &doc,
-            n,
-            deal.purchase_price,
-            pay.purchased_balance_minor,
-            pay.purchase_paid_minor,
-            today,
-        )
-        .await?;
+        let wanted = purchases::Wanted {
+            price: deal.purchase_price,
+            balance_minor: pay.purchased_balance_minor,
+            cash_minor: pay.purchase_paid_minor,
+        };
+        let bought = purchases::buy(engine, &doc, n, wanted, &lines, today).await?;
         // What too few eligible loans left unbought stays in the collection account, and
         // only what was bought joins the pool.
         let unspent = pay.purchase_paid_minor - bought.paid_minor;

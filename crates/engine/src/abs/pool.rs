@@ -119,6 +119,7 @@ pub(super) async fn measure(
         interest_paid_minor: interest_paid_minor(loan),
         written_off: false,
         repurchased: false,
+        recovered_minor: 0,
         annual_rate,
         remaining_term_months: remaining,
         age_months: (loan.installments.len() as u32).saturating_sub(remaining),

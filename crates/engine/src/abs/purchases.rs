@@ -2,7 +2,9 @@
 //! buys the platform's share of newly eligible loans (the pool's criteria, none already in
 //! a pool), at the deal's purchase price, until the balance it pays for is reached; the last
 //! loan may be bought in part. When too few loans qualify, the unspent cash stays in the
-//! collection account and the pool balance is what was bought.
+//! collection account and the pool balance is what was bought. A borrower share limit in
+//! the criteria holds for the pool after the purchase: a borrower is bought only up to the
+//! room its loans still in the pool leave it.
 
 use super::close::{platform_cash, Moves};
 use super::docs::{
@@ -14,6 +16,7 @@ use crate::loans::{self, LoanUseError};
 use crate::Engine;
 use ledger::EntryRequest;
 use money::{BusinessDate, Decimal, RoundingMode};
+use std::collections::HashMap;
 use store::{DomainWrite, LoanFilter};
 
 const PAGE: u32 = 500;
@@ -31,23 +34,38 @@ pub struct Purchase {
     pub writes: Vec<DomainWrite>,
 }
 
-/// Buys up to `balance_minor` of sold principal for at most `cash_minor` (the waterfall's
-/// purchase: `cash = balance × price`). Loans are taken in id order.
+/// What a purchase wants: at most `balance_minor` of sold principal for at most `cash_minor`
+/// (the waterfall's purchase: `cash = balance × price`).
+pub struct Wanted {
+    pub price: Decimal,
+    pub balance_minor: i64,
+    pub cash_minor: i64,
+}
+
+/// Buys what is `wanted` for period `n`; `held` is the pool after the period's collections.
+/// Loans are taken in id order.
 pub async fn buy(
     engine: &Engine,
     doc: &DealDoc,
     n: u32,
-    price: Decimal,
-    balance_minor: i64,
-    cash_minor: i64,
+    wanted: Wanted,
+    held: &[PooledLoan],
     today: BusinessDate,
 ) -> Result<Purchase, AbsError> {
+    let Wanted {
+        price,
+        balance_minor,
+        cash_minor,
+    } = wanted;
     let pool = doc.pool.as_ref().expect("a closed deal has its pool");
     let mut criteria = pool.criteria.clone();
     criteria.loan_ids = None;
     let tenant = doc.tenant.as_str();
     let mut lines = Vec::new();
     let mut left = balance_minor;
+    let mut limit = criteria
+        .borrower_share_max
+        .map(|max| Concentration::new(held, max, balance_minor));
     let mut after = None;
     'pages: while left > 0 {
         let rows = engine
@@ -73,10 +91,19 @@ pub async fn buy(
             let Ok(mut line) = measure(engine, &view, &criteria, doc.currency, today).await? else {
                 continue;
             };
-            if line.sold_minor > left {
-                // The last loan in part: its share scales to the balance still wanted.
-                line.share = line.share * Decimal::from(left) / Decimal::from(line.sold_minor);
-                line.sold_minor = left;
+            let room = limit.as_ref().map_or(i64::MAX, |l| l.room(&line.borrower));
+            let take = line.sold_minor.min(left).min(room);
+            if take <= 0 {
+                continue;
+            }
+            if line.sold_minor > take {
+                // A loan in part (the last one, or a borrower at its limit): its share
+                // scales to the balance taken.
+                line.share = line.share * Decimal::from(take) / Decimal::from(line.sold_minor);
+                line.sold_minor = take;
+            }
+            if let Some(l) = limit.as_mut() {
+                l.add(&line.borrower, take);
             }
             left -= line.sold_minor;
             lines.push(line);
@@ -88,6 +115,11 @@ pub async fn buy(
             break;
         }
         after = rows.last().map(|r| r.id);
+    }
+    if let Some(l) = &limit {
+        // Rooms were measured against the pool the full purchase would make; a short one
+        // makes a smaller pool, in which a borrower may stand above the limit.
+        l.trim_short(held, &mut lines);
     }
     let bought: i64 = lines.iter().map(|l| l.sold_minor).sum();
     let paid = if bought == balance_minor {
@@ -135,4 +167,72 @@ pub async fn buy(
         entry,
         writes,
     })
+}
+
+/// The borrower share limit during a purchase: what each borrower holds in the pool (loans
+/// kept and bought) against the pool the purchase aims for.
+struct Concentration {
+    max: Decimal,
+    by_borrower: HashMap<String, i64>,
+    /// The pool's balance if the whole purchase is made.
+    target_minor: i64,
+}
+
+impl Concentration {
+    fn new(held: &[PooledLoan], max: Decimal, balance_minor: i64) -> Concentration {
+        let mut by_borrower = HashMap::new();
+        for l in held {
+            *by_borrower.entry(l.borrower.clone()).or_insert(0) += l.sold_minor;
+        }
+        let kept: i64 = held.iter().map(|l| l.sold_minor).sum();
+        Concentration {
+            max,
+            by_borrower,
+            target_minor: kept + balance_minor,
+        }
+    }
+
+    fn cap(&self, total_minor: i64) -> i64 {
+        // Rounded down: the limit is "at most".
+        (self.max * Decimal::from(total_minor))
+            .floor()
+            .try_into()
+            .unwrap_or(i64::MAX)
+    }
+
+    /// How much more of `borrower` the pool may take.
+    fn room(&self, borrower: &str) -> i64 {
+        let has = self.by_borrower.get(borrower).copied().unwrap_or(0);
+        self.cap(self.target_minor) - has
+    }
+
+    fn add(&mut self, borrower: &str, amount_minor: i64) {
+        *self.by_borrower.entry(borrower.to_string()).or_insert(0) += amount_minor;
+    }
+
+    /// After a short purchase: drops the bought loans of borrowers above the limit of the
+    /// pool actually made, largest first, until none is (which only shrinks the pool
+    /// further, so it is checked again each time).
+    fn trim_short(&self, held: &[PooledLoan], lines: &mut Vec<PooledLoan>) {
+        loop {
+            let total: i64 = held.iter().chain(lines.iter()).map(|l| l.sold_minor).sum();
+            let cap = self.cap(total);
+            let mut by_borrower: HashMap<&str, i64> = HashMap::new();
+            for l in held.iter().chain(lines.iter()) {
+                *by_borrower.entry(&l.borrower).or_insert(0) += l.sold_minor;
+            }
+            let over = lines
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| by_borrower[l.borrower.as_str()] > cap)
+                .max_by_key(|(_, l)| l.sold_minor)
+                .map(|(i, _)| i);
+            match over {
+                Some(i) => {
+                    lines.remove(i);
+                }
+                None => return,
+            }
+        }
+    }
 }

@@ -71,6 +71,7 @@ enum Step {
     Charged,
     Repaid,
     WrittenOff,
+    Recovered,
 }
 
 impl Step {
@@ -80,6 +81,7 @@ impl Step {
             Step::Charged => "charged",
             Step::Repaid => "repaid",
             Step::WrittenOff => "written_off",
+            Step::Recovered => "recovered",
         }
     }
 }
@@ -116,7 +118,9 @@ fn book(booked: &mut Booked, step: Step, changes: &[Change]) {
         let counter = match step {
             Step::Disbursed => Some("funding"),
             Step::Charged => Some("income"),
-            Step::Repaid => Some("collected"),
+            // Cash recovered on written-off claims is collected for the holder as a
+            // repayment is.
+            Step::Repaid | Step::Recovered => Some("collected"),
             // A write-off's changes pair up themselves: a receivable down, written_off up.
             Step::WrittenOff => None,
         };
@@ -137,14 +141,19 @@ fn receivable(p: AccountPurpose) -> Option<Balance> {
 }
 
 /// The events of one source's postings: disbursement, then charges, then repayments (a
-/// prepayment bills interest before it pays it), then a write-off.
+/// prepayment bills interest before it pays it), then a write-off, then a recovery.
 fn events_of(intents: &[PostingIntent], on: BusinessDate) -> Vec<(Step, LoanEvent)> {
     let mut principal_minor = 0;
     let mut charge = Charge::default();
     let mut repaid = Repayment::default();
     let mut written_off = false;
+    let mut recovered_minor = 0;
     for i in intents {
         let amount = i.amount_minor;
+        if i.credit == AccountPurpose::RecoveryIncome {
+            recovered_minor += amount;
+            continue;
+        }
         match (receivable(i.debit), receivable(i.credit)) {
             (Some(Balance::Principal), _) => principal_minor += amount,
             (Some(Balance::Interest), _) => charge.interest_minor += amount,
@@ -182,6 +191,14 @@ fn events_of(intents: &[PostingIntent], on: BusinessDate) -> Vec<(Step, LoanEven
     }
     if written_off {
         out.push((Step::WrittenOff, LoanEvent::WrittenOff));
+    }
+    if recovered_minor > 0 {
+        out.push((
+            Step::Recovered,
+            LoanEvent::Recovered {
+                amount_minor: recovered_minor,
+            },
+        ));
     }
     out
 }
@@ -236,7 +253,16 @@ pub fn fold_source(
     intents: &[PostingIntent],
     on: BusinessDate,
 ) -> Result<(), EventError> {
-    for (step, event) in events_of(intents, on) {
+    for (step, mut event) in events_of(intents, on) {
+        if let LoanEvent::Recovered { amount_minor } = &mut event {
+            // The loan's claim also holds the interest accrued but not billed when it was
+            // written off, which no holder was charged: a recovery beyond the holders'
+            // written-off claims is the platform's alone and moves no position.
+            *amount_minor = (*amount_minor).min(funding.totals.get(Balance::WrittenOff));
+            if *amount_minor == 0 {
+                continue;
+            }
+        }
         let out = apply_event(funding, &event)?;
         book(booked, step, &out.changes);
         *funding = out.funding;

@@ -32,7 +32,7 @@ pub struct FileSpec {
     pub amounts: usize,
 }
 
-pub const FILES: [FileSpec; 8] = [
+pub const FILES: [FileSpec; 9] = [
     FileSpec {
         name: "disbursements.csv",
         columns: &["loan_id", "source", "principal_minor"],
@@ -74,6 +74,11 @@ pub const FILES: [FileSpec; 8] = [
             "total_minor",
         ],
         amounts: 5,
+    },
+    FileSpec {
+        name: "recoveries.csv",
+        columns: &["loan_id", "source", "recovered_minor"],
+        amounts: 1,
     },
     FileSpec {
         name: "balances.csv",
@@ -350,6 +355,12 @@ fn movement_row(day: &Day, m: &MoveDoc, out: &mut Out) {
                 );
             }
         }
+        "recoveries.csv" => {
+            let recovered = -flow(m, p, "recovered/written_off");
+            if recovered != 0 {
+                out.row(&[loan, source], &[recovered]);
+            }
+        }
         "charges.csv" => {
             let parts: Vec<i64> = COMPONENTS[1..]
                 .iter()
@@ -464,7 +475,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 /// The day's settlement: what the partner paid out (its disbursements) and what the
-/// platform collected for it (its repayment allocations), one row.
+/// platform collected for it (its repayment allocations and recoveries), one row.
 async fn settlement_file(engine: &Engine, day: &Day, out: &mut Out) -> anyhow::Result<()> {
     let d = day.date.to_epoch_days();
     let p = day.prefix.clone();
@@ -490,9 +501,8 @@ async fn write(
 ) -> anyhow::Result<FileSummary> {
     let mut out = Out::new(spec, tx);
     match spec.name {
-        "disbursements.csv" | "repayments.csv" | "charges.csv" | "write_offs.csv" => {
-            movement_file(engine, day, &mut out).await?
-        }
+        "disbursements.csv" | "repayments.csv" | "charges.csv" | "write_offs.csv"
+        | "recoveries.csv" => movement_file(engine, day, &mut out).await?,
         "balances.csv" | "overdue.csv" => position_file(engine, day, &mut out).await?,
         // The engine books no guarantee claims yet: the file has its header only.
         "guarantee_claims.csv" => {}

@@ -84,6 +84,7 @@ fn loan_event(e: &LoanEvent, row: Option<&&LoanRow>) -> Option<Made> {
         "prepay_full" => "loan.prepaid",
         "prepay_partial" => "loan.prepaid_partially",
         "refund" => "loan.refunded",
+        "recover" => "loan.recovered",
         "reversal" => "loan.reversed",
         _ => return None,
     };

@@ -27,6 +27,7 @@ pub(crate) fn purpose_name(p: AccountPurpose) -> &'static str {
         AccountPurpose::WriteOffExpense => "write_off_expense",
         AccountPurpose::Overpayment => "overpayment_liability",
         AccountPurpose::AccruedInterest => "accrued_interest",
+        AccountPurpose::RecoveryIncome => "recovery_income",
     }
 }
 

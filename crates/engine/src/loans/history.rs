@@ -91,6 +91,16 @@ pub async fn state_as_of(
     id: Uuid,
     as_of: BusinessDate,
 ) -> Result<LoanView, LoanUseError> {
+    Ok(replay_as_of(engine, id, as_of).await?.0)
+}
+
+/// The loan as it stood at the end of `as_of` ([`state_as_of`]) with the journal that led
+/// there.
+pub async fn replay_as_of(
+    engine: &Engine,
+    id: Uuid,
+    as_of: BusinessDate,
+) -> Result<(LoanView, Vec<(Source, Vec<PostingIntent>)>), LoanUseError> {
     let view = load(engine, id).await?;
     if as_of > view.loan.business_date.max(open_day(engine).await?) {
         return Err(LoanUseError::Refused(format!(
@@ -112,10 +122,14 @@ pub async fn state_as_of(
     {
         row.stage = "approved".into();
     }
-    Ok(LoanView {
-        row,
-        loan: replayed.loan,
-    })
+    let journal = replayed.journal;
+    Ok((
+        LoanView {
+            row,
+            loan: replayed.loan,
+        },
+        journal,
+    ))
 }
 
 pub(super) fn reversal_body(key: Uuid, seq: i32) -> Vec<u8> {

@@ -2,7 +2,8 @@
 //! billed, charged a late fee or penalty, or written off moves its funders' positions and
 //! control accounts that same day, so after every close of business the positions equal
 //! the loan's balances and the control accounts equal the positions, without waiting for
-//! the loan's next command.
+//! the loan's next command. Written-off loans recover cash now and then; the partners' files
+//! show their part and still re-add.
 
 use engine::cob::{self, CobConfig};
 use engine::colending::{
@@ -77,11 +78,18 @@ fn positions_match_loan(doc: &PositionsDoc, view: &loans::LoanView, day: Busines
     let t = &doc.totals;
     let at = format!("loan {} on {day}", doc.loan_id);
     if loan.status == LoanStatus::WrittenOff {
-        // Everything the loan was owed moved to written off, the day it was written off.
+        // Everything the loan was owed moved to written off, the day it was written off,
+        // less what was recovered since (principal first).
         assert!(doc.written_off, "{at}");
         assert_eq!(t.principal_outstanding_minor, 0, "{at}");
         assert!(
-            t.written_off_minor >= loan.principal_outstanding_minor(),
+            t.written_off_minor >= loan.written_off.get(Component::Principal),
+            "{at}"
+        );
+        // Recoveries come off both; the loan's claim also holds the interest accrued but
+        // not billed when it was written off, which no holder was charged.
+        assert!(
+            t.written_off_minor <= claim_minor(&loan.written_off),
             "{at}"
         );
         return;
@@ -105,6 +113,18 @@ fn positions_match_loan(doc: &PositionsDoc, view: &loans::LoanView, day: Busines
     let overdue = (loan.dpd > 0)
         .then(|| BusinessDate::from_epoch_days(day.to_epoch_days() - loan.dpd as i32 + 1).unwrap());
     assert_eq!(doc.overdue_since, overdue, "{at}: delinquency");
+}
+
+fn claim_minor(w: &lending::loan::ComponentAmounts) -> i64 {
+    [
+        Component::Principal,
+        Component::Interest,
+        Component::Fee,
+        Component::Penalty,
+    ]
+    .map(|c| w.get(c))
+    .iter()
+    .sum()
 }
 
 /// Every holder's control accounts equal the sum of its positions over the loans.
@@ -198,7 +218,7 @@ async fn close_of_business_moves_funders_positions_every_day() {
         let mut overdue = BTreeMap::new();
         // Half the loans are never repaid (they go overdue, pay penalty and late fees and
         // are written off at 10 days past due); the others are repaid now and then.
-        let (mut cob_moves, mut checked) = (0, 0);
+        let (mut cob_moves, mut checked, mut recoveries) = (0, 0, 0);
         for day in 0..50 {
             let closed = loans::business_date(&e).await.unwrap().unwrap();
             cob::close_business_day(&e, CobConfig::default(), &|_| {})
@@ -242,6 +262,18 @@ async fn close_of_business_moves_funders_positions_every_day() {
                     positions_match_loan(&doc, &loans::load(&e, id).await.unwrap(), today);
                     *docs.last_mut().unwrap() = doc;
                 }
+                let claim = claim_minor(&view.loan.written_off);
+                if i % 2 == 1 && day % 5 == 2 && claim > 0 {
+                    // Part of a written-off loan recovered, at times all of what is left.
+                    let amount = cny(rng.gen_range(1..=claim.min(400_000)));
+                    loans::execute(&e, id, Action::Recover { amount }, today, Uuid::now_v7())
+                        .await
+                        .unwrap();
+                    recoveries += 1;
+                    let doc = cl::loan_funding(&e, id).await.unwrap().unwrap();
+                    positions_match_loan(&doc, &loans::load(&e, id).await.unwrap(), today);
+                    *docs.last_mut().unwrap() = doc;
+                }
             }
             control_accounts_match(&e, &docs).await;
             cob_moves = docs.iter().map(|d| d.moves).sum::<u32>();
@@ -267,8 +299,12 @@ async fn close_of_business_moves_funders_positions_every_day() {
             n
         };
         assert!(written_off > 0, "{name}: some loans were written off");
+        assert!(
+            recoveries > 0,
+            "{name}: some written-off loans recovered cash"
+        );
         let report = engine::verify(e.store(), |_| {}).await.unwrap();
         assert!(report.ok(), "{name}: {report:?}");
-        println!("{name}: {checked} loan-days checked, {cob_moves} position movements, {written_off} loans written off");
+        println!("{name}: {checked} loan-days checked, {cob_moves} position movements, {written_off} loans written off, {recoveries} recoveries");
     }
 }

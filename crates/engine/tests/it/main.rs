@@ -4,6 +4,7 @@
 mod recon_check;
 
 mod abs_live;
+mod abs_recoveries;
 mod analytics;
 mod cob_workers;
 mod colending;

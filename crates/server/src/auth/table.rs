@@ -395,6 +395,7 @@ const TABLE: &[RouteAccess] = &[
     ),
     r("GET", "/v1/purchases/{id}/trace", ALL, PartyOf::Purchase),
     r("POST", "/v1/loans/{id}/refunds", OPS, PartyOf::Unbound),
+    r("POST", "/v1/loans/{id}/recoveries", OPS, PartyOf::Unbound),
     r(
         "POST",
         "/v1/credit-lines/{id}/refunds",

@@ -37,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/loans/{id}/prepayment-quote", get(prepayment_quote))
         .route("/v1/loans/{id}/prepay", post(prepay))
         .route("/v1/loans/{id}/refunds", post(refund))
+        .route("/v1/loans/{id}/recoveries", post(recover))
 }
 
 fn loan_error(e: LoanUseError) -> ApiError {
@@ -77,6 +78,9 @@ fn loan_error(e: LoanUseError) -> ApiError {
                 }
                 LoanError::RefundAboveCredit { .. } => {
                     field(422, "refund_above_credit", "amount_minor", detail)
+                }
+                LoanError::RecoveryAboveClaim { .. } => {
+                    field(422, "recovery_above_claim", "amount_minor", detail)
                 }
                 LoanError::Product(_) | LoanError::Schedule(_) => {
                     problem(422, "invalid_terms", "Invalid terms", detail)
@@ -258,6 +262,15 @@ pub(crate) async fn respond(s: &AppState, v: &LoanView) -> Result<LoanResponse, 
         .map(|c| l.outstanding_minor(*c))
         .sum(),
         overpayment_credit_minor: l.overpayment_credit_minor,
+        written_off_claim_minor: [
+            Component::Principal,
+            Component::Interest,
+            Component::Fee,
+            Component::Penalty,
+        ]
+        .iter()
+        .map(|c| l.written_off.get(*c))
+        .sum(),
         contract_rate: format_rate(l.config.repayment.rate),
         apr_percent: apr.map(|a| format!("{:.2}", a.percent)),
         apr_unit_period: apr.map(|a| a.unit_period.to_string()),
@@ -679,6 +692,42 @@ pub async fn refund(
         Json(LoanRefundResponse {
             id: key,
             refund_id: seq,
+            loan: respond(&s, &view).await?,
+        }),
+    ))
+}
+
+/// Books cash recovered on a written-off loan, at most what was written off and not yet
+/// recovered; on the open business day. Posts `cash_clearing → recovery_income`; a co-lent
+/// loan's funders get their part of it as they would a repayment (docs/co-lending.md), and
+/// a pooled loan's sold share goes to its deal's next period as recoveries.
+#[utoipa::path(post, path = "/v1/loans/{id}/recoveries", params(("id" = Uuid, Path)), request_body = LoanRecoveryRequest,
+    responses((status = 201, body = LoanRecoveryResponse), (status = 200, body = LoanRecoveryResponse, description = "a retry with the same Idempotency-Key and body"), (status = 409, body = Problem), (status = 503, body = Problem, description = "close of business is part-way through the day"), (status = 422, body = Problem)),
+    security(("api_key" = [])), tag = "loans")]
+pub async fn recover(
+    p: Principal,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    WireJson(req): WireJson<LoanRecoveryRequest>,
+) -> Result<(StatusCode, Json<LoanRecoveryResponse>), ApiError> {
+    let loan = loan_for(&p, &s, &id).await?;
+    let money = amount(req.amount_minor, &req.currency, &loan)?;
+    let date = open_day(&s).await?;
+    let key = idempotency_key(&headers, req.id)?;
+    let action = Action::Recover { amount: money };
+    let (view, replayed) = loans::execute(&s.engine, loan.row.id, action, date, key)
+        .await
+        .map_err(loan_error)?;
+    let code = status(replayed);
+    let seq = loans::event_seq_for_key(&s.engine, view.row.id, key)
+        .await
+        .map_err(loan_error)?;
+    Ok((
+        code,
+        Json(LoanRecoveryResponse {
+            id: key,
+            recovery_id: seq,
             loan: respond(&s, &view).await?,
         }),
     ))

@@ -1,8 +1,8 @@
 //! A live deal end to end on SQLite and PostgreSQL: a co-lent book (the bank funds 40%),
 //! the platform's share pooled and sold, twelve monthly periods with a revolving period that
 //! buys newly eligible loans, a loan repurchased for a broken warranty, and a loan left
-//! unpaid until close of business writes it off and the cumulative-default trigger switches
-//! the deal to its accelerated waterfall. Every period's investor report is read with an
+//! unpaid until close of business writes it off (part of it is recovered later) and the
+//! cumulative-default trigger switches the deal to its accelerated waterfall. Every period's investor report is read with an
 //! investor key bound to the deal and checked by `scripts/verify_investor_report.py`; a key
 //! of another investor sees nothing; `ledger verify` passes.
 
@@ -279,6 +279,13 @@ async fn twelve_periods_of_a_co_lent_revolving_deal_with_a_trigger_are_proven_to
                 );
                 repurchased = Some(r);
             }
+            if n == 8 {
+                // A collection agency recovers part of the written-off loan.
+                let path = format!("/v1/loans/{defaulter}/recoveries");
+                let body = json!({"amount_minor": 200_000, "currency": "CNY"});
+                let (s, v) = api.post(&path, body, Some(Uuid::now_v7())).await;
+                assert_eq!(s, 201, "{name}: {v}");
+            }
             let (s, period) = api
                 .post(
                     &format!("{deal}/periods/{n}/run"),
@@ -317,6 +324,16 @@ async fn twelve_periods_of_a_co_lent_revolving_deal_with_a_trigger_are_proven_to
                 r["collections"]["entries"].as_array().unwrap().is_empty(),
                 r["collections"]["total_minor"] == 0,
                 "{name}"
+            );
+        }
+        // The recovery reached the deal in its sold share (60%), in period 8 only.
+        for (k, r) in reports.iter().enumerate() {
+            let want = if k == 7 { 120_000 } else { 0 };
+            assert_eq!(
+                r["pool"]["recovery_minor"],
+                want,
+                "{name}: period {}",
+                k + 1
             );
         }
         // The unpaid loan was delinquent, then written off; the trigger tripped with it and

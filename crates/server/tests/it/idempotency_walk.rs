@@ -96,6 +96,8 @@ const ELSEWHERE: &[&str] = &[
     "/v1/abs/deals/{id}/periods/{n}/run",
     // Walked in abs_investor_http.rs, whose deal has a period run to buy back from.
     "/v1/abs/deals/{id}/repurchases",
+    // Walked in loans_http.rs, which closes days until its loan is written off.
+    "/v1/loans/{id}/recoveries",
     // Walked in risk_http.rs, which registers the customer a signal is about.
     "/v1/customers/{id}/signals",
     // Walked in webhooks_http.rs (a replay answers 200, another body 409).

@@ -345,6 +345,106 @@ async fn as_of_views_quotes_and_refunds_follow_the_credit() {
     }
 }
 
+/// `POST /v1/loans/{id}/recoveries`: refused on a live loan, above the written-off claim and
+/// in another currency; booked once per key on a written-off loan, which keeps its stage,
+/// shows the claim left and emits `loan.recovered`.
+#[tokio::test]
+async fn recoveries_book_cash_on_written_off_loans_once() {
+    for ts in testkit::all_stores().await {
+        let name = ts.name;
+        let (api, running) = start_in_process(&ts, "2026-01-15").await;
+        let engine = running.engine.clone();
+        let mut quick = product("0.05%/day");
+        quick["write_off_dpd"] = json!(10);
+        let (_, v) = api.post("/v1/loan-products", quick, None).await;
+        let pid = v["id"].as_str().unwrap().to_string();
+        let (_, v) = api
+            .post(
+                "/v1/loans",
+                json!({"product_id": pid, "borrower": "carol", "amount_minor": 1_000_000, "term_months": 1}),
+                None,
+            )
+            .await;
+        let id = v["id"].as_str().unwrap().to_string();
+        api.post(&format!("/v1/loans/{id}/approve"), json!({}), None)
+            .await;
+        api.post(
+            &format!("/v1/loans/{id}/disburse"),
+            json!({}),
+            Some(Uuid::now_v7()),
+        )
+        .await;
+        let recovery =
+            |amount: i64, currency: &str| json!({"amount_minor": amount, "currency": currency});
+        let path = format!("/v1/loans/{id}/recoveries");
+        let (s, v) = api
+            .post(&path, recovery(1_000, "CNY"), Some(Uuid::now_v7()))
+            .await;
+        assert_eq!(
+            (s, v["code"].as_str()),
+            (409, Some("loan_stage")),
+            "{name}: {v}"
+        );
+        // Due on 2026-02-15, never paid: written off at 10 days past due.
+        for _ in 0..42 {
+            engine::cob::close_business_day(&engine, engine::cob::CobConfig::default(), &|_| {})
+                .await
+                .unwrap();
+        }
+        let (_, before) = api.get(&format!("/v1/loans/{id}")).await;
+        assert_eq!(
+            before["stage"].as_str(),
+            Some("written_off"),
+            "{name}: {before}"
+        );
+        let claim = before["written_off_claim_minor"].as_i64().unwrap();
+        assert!(claim > 1_000_000, "{name}: principal and interest: {claim}");
+        for (body, field_name) in [
+            (recovery(claim + 1, "CNY"), "amount_minor"),
+            (recovery(1_000, "USD"), "currency"),
+            (recovery(0, "CNY"), "amount_minor"),
+        ] {
+            let (s, v) = api.post(&path, body.clone(), Some(Uuid::now_v7())).await;
+            assert_eq!((s, field(&v)), (422, field_name), "{name} {body}: {v}");
+        }
+        let (_, v) = api
+            .post(&path, recovery(claim + 1, "CNY"), Some(Uuid::now_v7()))
+            .await;
+        assert_eq!(
+            v["code"].as_str(),
+            Some("recovery_above_claim"),
+            "{name}: {v}"
+        );
+        let (_, unchanged) = api.get(&format!("/v1/loans/{id}")).await;
+        assert_eq!(unchanged, before, "{name}: refusals change nothing");
+        let key = Uuid::now_v7();
+        let (s, v) = api.post(&path, recovery(300_000, "CNY"), Some(key)).await;
+        assert_eq!(s, 201, "{name}: {v}");
+        assert_eq!(v["id"].as_str(), Some(key.to_string().as_str()));
+        assert_eq!(v["loan"]["stage"].as_str(), Some("written_off"));
+        assert_eq!(
+            v["loan"]["written_off_claim_minor"].as_i64(),
+            Some(claim - 300_000),
+            "{name}"
+        );
+        let (s, again) = api.post(&path, recovery(300_000, "CNY"), Some(key)).await;
+        assert_eq!((s, &again), (200, &v), "{name}");
+        let (s, other) = api.post(&path, recovery(200_000, "CNY"), Some(key)).await;
+        assert_eq!(
+            (s, other["code"].as_str()),
+            (409, Some("idempotency_key_reused")),
+            "{name}: {other}"
+        );
+        let (_, events) = api.get("/v1/events?types=loan.recovered").await;
+        let events = events["items"].as_array().unwrap().clone();
+        assert_eq!(events.len(), 1, "{name}: {events:?}");
+        assert_eq!(events[0]["payload"]["amount_minor"].as_i64(), Some(300_000));
+        let report = engine::verify(&ts.store, |_| {}).await.unwrap();
+        assert!(report.ok(), "{name}: {report:?}");
+        running.stop().await;
+    }
+}
+
 /// `GET /v1/loans?dpd_bucket=` lists the loans whose `bucket` is that one: a loan left unpaid
 /// past its first due date is in M1, one paid off is in M0, and an unknown bucket is refused.
 #[tokio::test]
@@ -729,7 +829,7 @@ async fn co_lending_routes_refuse_bad_partners_and_plans_and_show_funders() {
         assert_eq!(s, 200, "{name}: {m}");
         assert_eq!(m["closed"], json!(false), "{name}: the day is open");
         let files = m["files"].as_array().unwrap();
-        assert_eq!(files.len(), 8, "{name}: {m}");
+        assert_eq!(files.len(), 9, "{name}: {m}");
         let rows = |n: &str| files.iter().find(|f| f["name"] == n).unwrap()["rows"].clone();
         assert_eq!(rows("disbursements.csv"), json!(1), "{name}: {m}");
         assert_eq!(rows("balances.csv"), json!(1), "{name}: {m}");

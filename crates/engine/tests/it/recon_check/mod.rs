@@ -103,6 +103,7 @@ pub async fn check_day(
     let repaid = by_loan(text("repayments.csv"), 2);
     let charged = by_loan(text("charges.csv"), 2);
     let written_off = by_loan(text("write_offs.csv"), 2);
+    let recovered = by_loan(text("recoveries.csv"), 2);
     // Loan by loan: yesterday's balances plus the day's movements are today's.
     let mut loans: Vec<&String> = balances.keys().chain(before.1.keys()).collect();
     loans.sort();
@@ -116,7 +117,7 @@ pub async fn check_day(
             prev(1) + get(&charged, loan, 0) - get(&repaid, loan, 1) - get(&written_off, loan, 1),
             prev(2) + get(&charged, loan, 1) - get(&repaid, loan, 2) - get(&written_off, loan, 2),
             prev(3) + get(&charged, loan, 2) - get(&repaid, loan, 3) - get(&written_off, loan, 3),
-            prev(4) + get(&written_off, loan, 4),
+            prev(4) + get(&written_off, loan, 4) - get(&recovered, loan, 0),
         ];
         let today: Vec<i64> = (0..5).map(|i| get(&balances, loan, i)).collect();
         assert_eq!(today, expected, "{at}: loan {loan} re-adds");
@@ -143,7 +144,7 @@ pub async fn check_day(
     assert_eq!(net, collected - out);
     let total = |m: &BTreeMap<String, Vec<i64>>, i: usize| m.values().map(|v| v[i]).sum::<i64>();
     assert_eq!(out, total(&disbursed, 0), "{at}");
-    assert_eq!(collected, total(&repaid, 4), "{at}");
+    assert_eq!(collected, total(&repaid, 4) + total(&recovered, 0), "{at}");
     // Overdue: the loans past due at the end of the day, with their days past due.
     let listed: BTreeMap<Uuid, u32> = text("overdue.csv")
         .lines()

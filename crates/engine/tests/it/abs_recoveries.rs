@@ -1,0 +1,293 @@
+//! A revolving deal on the live book, on SQLite and PostgreSQL: its purchases keep every
+//! borrower within the pool's share limit (one borrower is bought only in part), and cash
+//! recovered on a pooled loan after its write-off reaches the deal as recoveries, in the
+//! period of the write-off and in later ones.
+
+use abs::{
+    Account, AccountKind, Bond, BondKind, Deal, DealDates, Frequency, PrincipalLimit,
+    PrincipalMode, Step, Waterfalls,
+};
+use engine::abs::{self as live, docs, PoolCriteria, PooledLoan};
+use engine::cob::{self, CobConfig};
+use engine::loans::{self, Action, Application, LoanUseError};
+use engine::{Engine, EngineConfig};
+use lending::loan::{LoanConfig, LoanError, LoanStatus};
+use lending::LoanProduct;
+use money::{BusinessDate, Currency, Decimal, Money};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+const TENANT: &str = "t1";
+
+fn d(s: &str) -> BusinessDate {
+    s.parse().unwrap()
+}
+
+fn cny(minor: i64) -> Money {
+    Money::from_minor(minor, Currency::Cny)
+}
+
+fn revolving_deal() -> Deal {
+    let bond = |name: &str, balance_minor, coupon, kind| Bond {
+        name: name.into(),
+        balance_minor,
+        coupon,
+        kind,
+        floating: None,
+    };
+    Deal {
+        name: "revolving".into(),
+        currency: Currency::Cny,
+        dates: DealDates {
+            cutoff: d("2026-01-15"),
+            closing: d("2026-01-15"),
+            first_payment: d("2026-02-15"),
+            frequency: Frequency::Monthly,
+            revolving_end: Some(d("2026-06-15")),
+            stated_maturity: d("2028-01-15"),
+        },
+        pool_balance_minor: 3_000_000,
+        bonds_sum_to_pool: false,
+        accounts: vec![Account {
+            name: "collection".into(),
+            kind: AccountKind::Collection,
+            opening_balance_minor: 0,
+        }],
+        fees: Vec::new(),
+        bonds: vec![
+            bond("A", 2_400_000, Decimal::new(4, 2), BondKind::Amortizing),
+            bond("E", 600_000, Decimal::ZERO, BondKind::Equity),
+        ],
+        waterfalls: Waterfalls {
+            normal: vec![
+                Step::PayInterest {
+                    bonds: vec!["A".into()],
+                },
+                Step::Purchase,
+                Step::PayPrincipal {
+                    bonds: vec!["A".into(), "E".into()],
+                    mode: PrincipalMode::Sequential,
+                    limit: PrincipalLimit::PrincipalAmount,
+                },
+                Step::PayResidual { bond: "E".into() },
+            ],
+            accelerated: Vec::new(),
+            cleanup: Vec::new(),
+        },
+        triggers: Vec::new(),
+        cleanup_call: None,
+        purchase_price: Decimal::ONE,
+    }
+}
+
+/// A 12-month loan written off at 10 days past due.
+async fn disburse(e: &Engine, product_id: Uuid, borrower: &str, amount_minor: i64) -> Uuid {
+    let id = Uuid::now_v7();
+    let config =
+        LoanConfig::from_product(&LoanProduct::example_cny(), cny(amount_minor), 12, 10).unwrap();
+    let app = Application {
+        id,
+        tenant: TENANT.into(),
+        borrower: borrower.into(),
+        product_id,
+        product_version: 1,
+        config,
+        decision_id: None,
+    };
+    loans::apply_for_loan(e, app).await.unwrap();
+    loans::decide(e, id, true).await.unwrap();
+    let today = loans::business_date(e).await.unwrap().unwrap();
+    loans::execute(
+        e,
+        id,
+        Action::Disburse { payee: None },
+        today,
+        Uuid::now_v7(),
+    )
+    .await
+    .unwrap();
+    id
+}
+
+async fn close_through(e: &Engine, to: BusinessDate) {
+    while loans::business_date(e).await.unwrap().unwrap() < to {
+        cob::close_business_day(e, CobConfig::default(), &|_| {})
+            .await
+            .unwrap();
+    }
+}
+
+/// Pays what the loan's first installments ask, up to 120,000.
+async fn repay(e: &Engine, id: Uuid, today: BusinessDate) {
+    let loan = loans::load(e, id).await.unwrap().loan;
+    let due = lending::loan::payoff_minor(&loan).unwrap().min(120_000);
+    loans::execute(
+        e,
+        id,
+        Action::Repay { amount: cny(due) },
+        today,
+        Uuid::now_v7(),
+    )
+    .await
+    .unwrap();
+}
+
+async fn recover(e: &Engine, id: Uuid, amount_minor: i64) -> Result<(), LoanUseError> {
+    let today = loans::business_date(e).await.unwrap().unwrap();
+    let action = Action::Recover {
+        amount: cny(amount_minor),
+    };
+    loans::execute(e, id, action, today, Uuid::now_v7())
+        .await
+        .map(|_| ())
+}
+
+fn by_borrower(lines: &[PooledLoan]) -> BTreeMap<String, i64> {
+    let mut out = BTreeMap::new();
+    for l in lines {
+        *out.entry(l.borrower.clone()).or_insert(0) += l.sold_minor;
+    }
+    out
+}
+
+/// Debits minus credits.
+async fn balance(e: &Engine, id: ledger::AccountId) -> i64 {
+    let a = e.account(id).await.unwrap().expect("account exists");
+    a.balances.debits_posted_minor - a.balances.credits_posted_minor
+}
+
+#[tokio::test]
+async fn revolving_purchases_respect_the_borrower_limit_and_recoveries_reach_the_deal() {
+    for ts in testkit::all_stores().await {
+        let name = ts.name;
+        let e = Engine::start(ts.store.clone(), EngineConfig::default())
+            .await
+            .unwrap();
+        loans::init_business_date(&e, d("2026-01-15"))
+            .await
+            .unwrap();
+        let product = Uuid::now_v7();
+        let a1 = disburse(&e, product, "a", 1_000_000).await;
+        let b1 = disburse(&e, product, "b", 1_000_000).await;
+        let bad = disburse(&e, product, "x", 1_000_000).await;
+        let max = Decimal::new(34, 2);
+        let criteria = PoolCriteria {
+            product_ids: vec![product],
+            borrower_share_max: Some(max),
+            loan_ids: Some(vec![a1, b1, bad]),
+            ..PoolCriteria::default()
+        };
+        let id = Uuid::now_v7();
+        let deal = revolving_deal();
+        let file = serde_json::json!({"name": "revolving"});
+        live::create_deal(&e, TENANT, id, file, &deal, Vec::new())
+            .await
+            .unwrap();
+        live::pool_deal(&e, TENANT, id, criteria).await.unwrap();
+        live::close_deal(&e, TENANT, id, Uuid::now_v7(), Decimal::ONE, &deal)
+            .await
+            .unwrap();
+        // New receivables for the revolving period, in id order: borrower a's second loan
+        // comes first and would take a above its limit.
+        let a2 = disburse(&e, product, "a", 1_000_000).await;
+        let c1 = disburse(&e, product, "c", 1_000_000).await;
+
+        // A recovery is refused on a live loan.
+        assert!(matches!(
+            recover(&e, a1, 100).await,
+            Err(LoanUseError::Stage { .. })
+        ));
+
+        // Period 1: every loan pays on its due dates but x. The purchase buys a2 only up to a's room.
+        let p1 = d("2026-02-15");
+        close_through(&e, p1).await;
+        let paying = [a1, b1, a2, c1];
+        for id in paying {
+            repay(&e, id, p1).await;
+        }
+        let run = |n: u32, on: BusinessDate| {
+            let (e, deal) = (&e, &deal);
+            async move {
+                live::run_period(e, TENANT, id, n, Uuid::now_v7(), deal, on, vec![])
+                    .await
+                    .unwrap()
+                    .0
+            }
+        };
+        let period = run(1, p1).await;
+        assert!(period.revolving, "{name}");
+        let pool = live::deal(&e, id, TENANT).await.unwrap().pool.unwrap();
+        let wanted = period.collections.principal_minor;
+        assert_eq!(period.purchased_balance_minor, wanted, "{name}: all bought");
+        let bought: BTreeMap<Uuid, i64> = pool.loans[3..]
+            .iter()
+            .map(|l| (l.loan_id, l.sold_minor))
+            .collect();
+        let held = by_borrower(&pool.loans[..3]);
+        let cap: i64 = (max * Decimal::from(period.pool_balance_minor))
+            .floor()
+            .try_into()
+            .unwrap();
+        assert_eq!(
+            bought[&a2],
+            cap - held["a"],
+            "{name}: a bought up to its limit"
+        );
+        assert!(
+            bought[&a2] > 0 && bought[&a2] < wanted,
+            "{name}: {bought:?}"
+        );
+        assert_eq!(bought[&c1], wanted - bought[&a2], "{name}: the rest from c");
+        for (borrower, has) in by_borrower(&pool.loans) {
+            assert!(has <= cap, "{name}: {borrower} holds {has} of {cap}");
+        }
+
+        // Period 2: x is written off at 10 days past due; 300,000 is recovered after it.
+        close_through(&e, d("2026-03-01")).await;
+        let x = loans::load(&e, bad).await.unwrap().loan;
+        assert_eq!(x.status, LoanStatus::WrittenOff, "{name}");
+        recover(&e, bad, 300_000).await.unwrap();
+        let p2 = d("2026-03-15");
+        close_through(&e, p2).await;
+        for id in paying {
+            repay(&e, id, p2).await;
+        }
+        let period = run(2, p2).await;
+        assert_eq!(period.collections.new_default_minor, 1_000_000, "{name}");
+        assert_eq!(period.collections.recovery_minor, 300_000, "{name}");
+
+        // Period 3: a later recovery on the written-off line; more than is left is refused.
+        close_through(&e, d("2026-03-20")).await;
+        let x = loans::load(&e, bad).await.unwrap().loan;
+        let claim: i64 = [
+            lending::product::Component::Principal,
+            lending::product::Component::Interest,
+            lending::product::Component::Fee,
+            lending::product::Component::Penalty,
+        ]
+        .map(|c| x.written_off.get(c))
+        .iter()
+        .sum();
+        assert!(matches!(
+            recover(&e, bad, claim + 1).await,
+            Err(LoanUseError::Loan(LoanError::RecoveryAboveClaim { claim_minor })) if claim_minor == claim
+        ));
+        recover(&e, bad, 50_000).await.unwrap();
+        let p3 = d("2026-04-15");
+        close_through(&e, p3).await;
+        for id in paying {
+            repay(&e, id, p3).await;
+        }
+        let period = run(3, p3).await;
+        assert_eq!(period.collections.new_default_minor, 0, "{name}");
+        assert_eq!(period.collections.recovery_minor, 50_000, "{name}");
+        let acct = |n: &str| docs::deal_account(id, n);
+        assert_eq!(
+            balance(&e, acct("spv:recovery_income")).await,
+            -350_000,
+            "{name}"
+        );
+        let report = engine::verify(&ts.store, |_| {}).await.unwrap();
+        assert!(report.ok(), "{name}: {report:?}");
+    }
+}
