@@ -62,6 +62,8 @@ pub struct DemoReport {
     pub decisions: u64,
     pub loans: u64,
     pub repayments: u64,
+    /// Cash recovered on written-off loans.
+    pub recoveries: u64,
     pub lines: u64,
     pub purchases: u64,
     pub declined_purchases: u64,
@@ -193,11 +195,12 @@ fn today(state: &AppState) -> anyhow::Result<BusinessDate> {
 fn print_ready(report: &DemoReport, listen: &str, built: bool) {
     if built {
         println!(
-            "demo book: {} decisions, {} term loans, {} repayments, {} credit lines, {} purchases, \
+            "demo book: {} decisions, {} term loans, {} repayments, {} recoveries, {} credit lines, {} purchases, \
              {} statements, {} securitization periods, {} days of close of business in {:.1} s",
             report.decisions,
             report.loans,
             report.repayments,
+            report.recoveries,
             report.lines,
             report.purchases,
             report.statements,

@@ -1,6 +1,7 @@
 //! The demo's term loans, through the HTTP API: two partner banks and a funding plan on the
 //! consumer product, applicants decided by the bundled model, loans priced by their
-//! decisions, and repayments by a habit that follows each borrower's risk.
+//! decisions, and repayments by a habit that follows each borrower's risk; some of the
+//! loans written off later recover part of what was lost.
 
 use super::client::Api;
 use super::people::Population;
@@ -19,11 +20,16 @@ enum Booked {
     NotApproved,
 }
 
-/// One installment a borrower will pay on a day.
+/// One installment a borrower will pay on a day, or cash a collection recovers then on a
+/// written-off loan.
 struct Payment {
     loan: Uuid,
     amount_minor: i64,
+    recovery: bool,
 }
+
+/// The products' days past due to a write-off.
+const WRITE_OFF_DPD: i64 = 90;
 
 pub struct TermBook {
     consumer_product: Uuid,
@@ -40,7 +46,7 @@ fn product(name: &str, method: &str, rate: &str, max_minor: i64) -> Value {
         "late_fee_minor": 2_000, "penalty_rate": "x1.5", "penalty_compounds": false,
         "prepayment": {"full_allowed": true, "partial_allowed": true,
             "partial_effect": "shorten_term", "fee_rate": "0%", "partial_minimum_minor": 10_000},
-        "entrusted_payment_threshold_minor": 100_000_000, "write_off_dpd": 90
+        "entrusted_payment_threshold_minor": 100_000_000, "write_off_dpd": WRITE_OFF_DPD
     })
 }
 
@@ -198,6 +204,7 @@ impl TermBook {
             false => usize::MAX,
         };
         let late = u > 0.8;
+        self.plan_recovery(rng, id, &installments, stops_after);
         for (n, i) in installments.iter().enumerate() {
             if n >= stops_after {
                 break;
@@ -216,12 +223,46 @@ impl TermBook {
             self.due.entry(on).or_default().push(Payment {
                 loan: id,
                 amount_minor,
+                recovery: false,
             });
         }
     }
 
-    /// Today's repayments, all at once; a loan already paid off or written off refuses,
-    /// which is fine.
+    /// Of the borrowers who stop paying, about half are later collected from: a tenth to
+    /// a half of the principal they left unpaid, 20 to 80 days after the write-off.
+    fn plan_recovery(&mut self, rng: &mut StdRng, id: Uuid, installments: &[Value], from: usize) {
+        let Some(first_missed) = installments.get(from) else {
+            return;
+        };
+        if !rng.gen_bool(0.5) {
+            return;
+        }
+        let Some(due) = first_missed["due_date"]
+            .as_str()
+            .and_then(|d| d.parse::<BusinessDate>().ok())
+        else {
+            return;
+        };
+        let unpaid_minor: i64 = installments[from..]
+            .iter()
+            .filter_map(|i| i["principal_minor"].as_i64())
+            .sum();
+        let part_minor = unpaid_minor * rng.gen_range(10..=50) / 100;
+        let after = WRITE_OFF_DPD + rng.gen_range(20..80);
+        let Some(on) = BusinessDate::add_days(due, after) else {
+            return;
+        };
+        if part_minor > 0 {
+            self.due.entry(on).or_default().push(Payment {
+                loan: id,
+                amount_minor: part_minor,
+                recovery: true,
+            });
+        }
+    }
+
+    /// Today's repayments and recoveries, all at once; a loan already paid off or written
+    /// off refuses a repayment, one not written off (yet) a recovery, which is fine.
     pub async fn repay_due(
         &mut self,
         api: &Api,
@@ -230,15 +271,25 @@ impl TermBook {
     ) -> anyhow::Result<()> {
         let due = self.due.remove(&today).unwrap_or_default();
         let paid = futures_util::future::join_all(due.iter().map(|p| {
-            let body = json!({"amount_minor": p.amount_minor, "currency": "CNY",
-                "date": today.to_string()});
-            let path = format!("/v1/loans/{}/repayments", p.loan);
+            let (path, body) = match p.recovery {
+                true => (
+                    format!("/v1/loans/{}/recoveries", p.loan),
+                    json!({"amount_minor": p.amount_minor, "currency": "CNY"}),
+                ),
+                false => (
+                    format!("/v1/loans/{}/repayments", p.loan),
+                    json!({"amount_minor": p.amount_minor, "currency": "CNY",
+                        "date": today.to_string()}),
+                ),
+            };
             async move { api.post(&path, &body, Some(Uuid::now_v7())).await }
         }))
         .await;
-        for r in paid {
-            if r?.is_ok() {
-                report.repayments += 1;
+        for (r, p) in paid.into_iter().zip(&due) {
+            match (r?.is_ok(), p.recovery) {
+                (true, false) => report.repayments += 1,
+                (true, true) => report.recoveries += 1,
+                (false, _) => {}
             }
         }
         Ok(())

@@ -150,6 +150,9 @@ async fn show(ctx: Ctx, State(s): State<AppState>, Path(id): Path<String>) -> Re
             div.card { div.k { (t.rate) } div.v { (loan.contract_rate) } }
             div.card { div.k { "APR" } div.v { (loan.apr_percent.as_deref().unwrap_or("—")) "%" } }
             div.card { div.k { (t.business_date) } div.v { (loan.business_date) } }
+            @if loan.stage == "written_off" {
+                div.card { div.k { (t.written_off_claim) } div.v { (layout::money(loan.written_off_claim_minor, c)) } }
+            }
         }
         @if let Some(d) = loan.decision_id { p.note { (t.priced_by) " " code { (d) } } }
         h2 { (t.schedule) }
