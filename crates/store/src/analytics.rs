@@ -330,6 +330,28 @@ pub(crate) fn concentration_sql(key: &str) -> String {
     )
 }
 
+/// Concentration by funder: each funder's principal in the month's active loans.
+pub(crate) const FUNDER_CONCENTRATION_SQL: &str = "SELECT currency, funder, count(*),
+        CAST(sum(principal_minor) AS BIGINT) FROM snapshot_funders
+     WHERE month = $2 AND ($1 IS NULL OR tenant = $1)
+       AND ($3 IS NULL OR product = $3) AND ($4 IS NULL OR currency = $4)
+     GROUP BY currency, funder ORDER BY currency, funder";
+
+/// The funder rows of the month whose loans the platform funds alone, after the co-lent
+/// loans' rows are in; then each loan's lead funder (the most principal; ties by name).
+pub(crate) const PLATFORM_FUNDER_SQL: &str = "INSERT INTO snapshot_funders
+        (month, loan_id, funder, tenant, product, currency, principal_minor)
+     SELECT s.month, s.loan_id, 'platform', s.tenant, s.product, s.currency, s.principal_minor
+     FROM loan_snapshots s
+     WHERE s.month = $1 AND s.status = 'active' AND s.principal_minor > 0
+       AND NOT EXISTS (SELECT 1 FROM snapshot_funders f
+                       WHERE f.month = $1 AND f.loan_id = s.loan_id)";
+pub(crate) const LEAD_FUNDER_SQL: &str = "UPDATE loan_snapshots SET funder = coalesce(
+        (SELECT f.funder FROM snapshot_funders f
+         WHERE f.month = $1 AND f.loan_id = loan_snapshots.loan_id
+         ORDER BY f.principal_minor DESC, f.funder LIMIT 1), '')
+     WHERE month = $1";
+
 /// Herfindahl–Hirschman index of the shares `parts` make of their sum, in units of
 /// 1/10,000 (a single holder: 10,000), rounded half to even; exact integer arithmetic.
 pub fn hhi_bp(parts: &[i64]) -> i64 {

@@ -3,7 +3,8 @@
 //! control accounts that same day, so after every close of business the positions equal
 //! the loan's balances and the control accounts equal the positions, without waiting for
 //! the loan's next command. Written-off loans recover cash now and then; the partners' files
-//! show their part and still re-add.
+//! show their part and still re-add. Each month end's snapshot holds every funder's share:
+//! concentration by funder equals the positions.
 
 use engine::cob::{self, CobConfig};
 use engine::colending::{
@@ -19,6 +20,7 @@ use money::{BusinessDate, Currency, Decimal, Money};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
+use store::analytics::{AnalyticsFilter, ConcentrationRow, Dimension, Month};
 use uuid::Uuid;
 
 use crate::recon_check;
@@ -159,6 +161,48 @@ pub async fn control_accounts_match(e: &Engine, docs: &[PositionsDoc]) {
     }
 }
 
+/// The month-end snapshot's concentration by funder (taken by the close of business that
+/// just ran) equals each active loan's funders' principal in its positions, which no
+/// command has moved since; the platform's own share is `platform`.
+async fn funders_concentration_matches(e: &Engine, ids: &[Uuid], month: Month) {
+    let platform = cl::platform_partner_id(TENANT, Currency::Cny);
+    let mut brute: BTreeMap<String, ConcentrationRow> = BTreeMap::new();
+    for &id in ids {
+        if loans::load(e, id).await.unwrap().loan.status != LoanStatus::Active {
+            continue;
+        }
+        let doc = cl::loan_funding(e, id).await.unwrap().unwrap();
+        for f in &doc.funders {
+            let held = f.balances.principal_outstanding_minor;
+            if held == 0 {
+                continue;
+            }
+            let key = match f.partner_id == platform {
+                true => "platform".to_string(),
+                false => f.partner_id.to_string(),
+            };
+            let row = brute
+                .entry(key.clone())
+                .or_insert_with(|| ConcentrationRow {
+                    currency: "CNY".into(),
+                    key,
+                    ..ConcentrationRow::default()
+                });
+            row.loans += 1;
+            row.principal_minor += held;
+        }
+    }
+    let mut stored = e
+        .store()
+        .concentration(AnalyticsFilter::default(), month, Dimension::Funder)
+        .await
+        .unwrap();
+    stored.sort();
+    let brute: Vec<ConcentrationRow> = brute.into_values().collect();
+    assert_eq!(brute.len(), 3, "{month:?}: the platform and two banks");
+    assert_eq!(stored, brute, "{month:?}");
+}
+
 pub async fn disburse(
     e: &Engine,
     product_id: Uuid,
@@ -218,7 +262,7 @@ async fn close_of_business_moves_funders_positions_every_day() {
         let mut overdue = BTreeMap::new();
         // Half the loans are never repaid (they go overdue, pay penalty and late fees and
         // are written off at 10 days past due); the others are repaid now and then.
-        let (mut cob_moves, mut checked, mut recoveries) = (0, 0, 0);
+        let (mut cob_moves, mut checked, mut recoveries, mut month_ends) = (0, 0, 0, 0);
         for day in 0..50 {
             let closed = loans::business_date(&e).await.unwrap().unwrap();
             cob::close_business_day(&e, CobConfig::default(), &|_| {})
@@ -238,6 +282,10 @@ async fn close_of_business_moves_funders_positions_every_day() {
                 .await;
             }
             let today = loans::business_date(&e).await.unwrap().unwrap();
+            if Month::of_date(closed) != Month::of_date(today) {
+                funders_concentration_matches(&e, &ids, Month::of_date(closed)).await;
+                month_ends += 1;
+            }
             if day == 10 {
                 ids.push(disburse(&e, product_id, 900_000, 3, today).await);
             }
@@ -302,6 +350,10 @@ async fn close_of_business_moves_funders_positions_every_day() {
         assert!(
             recoveries > 0,
             "{name}: some written-off loans recovered cash"
+        );
+        assert_eq!(
+            month_ends, 2,
+            "{name}: January's and February's snapshots checked"
         );
         let report = engine::verify(e.store(), |_| {}).await.unwrap();
         assert!(report.ok(), "{name}: {report:?}");

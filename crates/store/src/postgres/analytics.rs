@@ -4,7 +4,8 @@ use super::PgStore;
 use crate::analytics::{
     concentration_sql, AnalyticsFilter, ConcentrationRow, DecisionMonth, DelinquencyPoint,
     Dimension, Month, RollCell, SnapshotReport, SnapshotRow, VintagePoint, AGGREGATE_BUCKETS,
-    AGGREGATE_ROLLS, BUCKET_SQL, DELINQUENCY_SQL, SCORE_BINS,
+    AGGREGATE_ROLLS, BUCKET_SQL, DELINQUENCY_SQL, FUNDER_CONCENTRATION_SQL, LEAD_FUNDER_SQL,
+    PLATFORM_FUNDER_SQL, SCORE_BINS,
 };
 use sqlx::postgres::PgPoolCopyExt;
 use sqlx::Row;
@@ -55,6 +56,32 @@ async fn insert_snapshot(tx: &mut Tx<'_>, month: Month) -> anyhow::Result<u64> {
         .execute(&mut **tx)
         .await?
         .rows_affected())
+}
+
+/// The month's funder rows (see `snapshot_funders` in the schema) and lead funders.
+async fn insert_funders(tx: &mut Tx<'_>, month: Month) -> anyhow::Result<()> {
+    // Driven from the funding documents (by kind), each finding its loan's row by key.
+    for sql in [
+        "DELETE FROM snapshot_funders WHERE month = $1",
+        "INSERT INTO snapshot_funders
+            (month, loan_id, funder, tenant, product, currency, principal_minor)
+         SELECT s.month, s.loan_id,
+                CASE WHEN f->>'partner_id'
+                          = convert_from(p.body, 'UTF8')::jsonb->>'platform_partner_id'
+                     THEN 'platform' ELSE f->>'partner_id' END,
+                s.tenant, s.product, s.currency,
+                (f #>> '{balances,principal_outstanding_minor}')::BIGINT
+         FROM docs p
+         JOIN loan_snapshots s ON s.month = $1 AND s.loan_id = p.parent
+         CROSS JOIN LATERAL jsonb_array_elements(convert_from(p.body, 'UTF8')::jsonb -> 'funders') f
+         WHERE p.kind = 'loan_funding' AND s.status = 'active'
+           AND (f #>> '{balances,principal_outstanding_minor}')::BIGINT > 0",
+        PLATFORM_FUNDER_SQL,
+        LEAD_FUNDER_SQL,
+    ] {
+        sqlx::query(sql).bind(month.0).execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 async fn aggregate(tx: &mut Tx<'_>, month: Month) -> anyhow::Result<()> {
@@ -130,6 +157,7 @@ impl PgStore {
             .execute(&mut *tx)
             .await?;
         let loans = insert_snapshot(&mut tx, month).await?;
+        insert_funders(&mut tx, month).await?;
         aggregate(&mut tx, month).await?;
         let next: Option<i32> =
             sqlx::query_scalar("SELECT 1 FROM loan_snapshots WHERE month = $1 LIMIT 1")
@@ -212,11 +240,12 @@ impl PgStore {
         month: Month,
         dim: Dimension,
     ) -> anyhow::Result<Vec<ConcentrationRow>> {
-        let key = match dim {
-            Dimension::Product => "encode(product, 'hex')",
-            other => other.column(),
+        let sql = match dim {
+            Dimension::Product => concentration_sql("encode(product, 'hex')"),
+            Dimension::Funder => FUNDER_CONCENTRATION_SQL.to_string(),
+            other => concentration_sql(other.column()),
         };
-        let rows = sqlx::query(&concentration_sql(key))
+        let rows = sqlx::query(&sql)
             .bind(f.tenant.clone())
             .bind(month.0)
             .bind(f.product_bytes())

@@ -41,3 +41,17 @@ CREATE TABLE IF NOT EXISTS snapshot_rolls (
     principal_minor BIGINT NOT NULL,
     PRIMARY KEY (month, tenant, product, currency, from_bucket, to_state)
 );
+
+-- Each funder's principal in an active loan of a month's snapshot: one row per funder of a
+-- co-lent loan (from its funding positions; the platform's own share as 'platform'), one
+-- 'platform' row for a loan the platform funds alone. Concentration by funder reads it.
+CREATE TABLE IF NOT EXISTS snapshot_funders (
+    month INTEGER NOT NULL,
+    loan_id BYTEA NOT NULL,
+    funder TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    product BYTEA NOT NULL,
+    currency TEXT NOT NULL,
+    principal_minor BIGINT NOT NULL,
+    PRIMARY KEY (month, loan_id, funder)
+);

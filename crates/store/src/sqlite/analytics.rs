@@ -4,7 +4,8 @@ use super::SqliteStore;
 use crate::analytics::{
     concentration_sql, AnalyticsFilter, ConcentrationRow, DecisionMonth, DelinquencyPoint,
     Dimension, Month, RollCell, SnapshotReport, SnapshotRow, VintagePoint, AGGREGATE_BUCKETS,
-    AGGREGATE_ROLLS, BUCKET_SQL, DELINQUENCY_SQL, SCORE_BINS,
+    AGGREGATE_ROLLS, BUCKET_SQL, DELINQUENCY_SQL, FUNDER_CONCENTRATION_SQL, LEAD_FUNDER_SQL,
+    PLATFORM_FUNDER_SQL, SCORE_BINS,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -52,6 +53,31 @@ fn insert_snapshot(c: &Connection, month: Month) -> anyhow::Result<u64> {
     );
     let first = month.first_day().to_epoch_days();
     Ok(c.execute(&sql, params![month.0, first])? as u64)
+}
+
+/// The month's funder rows (see `snapshot_funders` in the schema) and lead funders.
+fn insert_funders(c: &Connection, month: Month) -> anyhow::Result<()> {
+    c.execute("DELETE FROM snapshot_funders WHERE month = ?1", [month.0])?;
+    // Driven from the funding documents (by kind), each finding its loan's row by key.
+    c.execute(
+        "INSERT INTO snapshot_funders
+            (month, loan_id, funder, tenant, product, currency, principal_minor)
+         SELECT s.month, s.loan_id,
+                CASE WHEN json_extract(f.value, '$.partner_id')
+                          = json_extract(CAST(p.body AS TEXT), '$.platform_partner_id')
+                     THEN 'platform' ELSE json_extract(f.value, '$.partner_id') END,
+                s.tenant, s.product, s.currency,
+                json_extract(f.value, '$.balances.principal_outstanding_minor')
+         FROM docs p
+         JOIN loan_snapshots s ON s.month = ?1 AND s.loan_id = p.parent
+         JOIN json_each(CAST(p.body AS TEXT), '$.funders') f
+         WHERE p.kind = 'loan_funding' AND s.status = 'active'
+           AND json_extract(f.value, '$.balances.principal_outstanding_minor') > 0",
+        [month.0],
+    )?;
+    c.execute(&q(PLATFORM_FUNDER_SQL), [month.0])?;
+    c.execute(&q(LEAD_FUNDER_SQL), [month.0])?;
+    Ok(())
 }
 
 /// Rows of lagging principal accounts hold older balances than the writer's memory.
@@ -144,6 +170,7 @@ impl SqliteStore {
             tx.execute("DELETE FROM loan_snapshots WHERE month = ?1", [month.0])?;
             let loans = insert_snapshot(&tx, month)?;
             correct_lagging(&tx, month, &lagging)?;
+            insert_funders(&tx, month)?;
             aggregate(&tx, month)?;
             if has_month(&tx, month.next())? {
                 aggregate(&tx, month.next())?;
@@ -233,11 +260,12 @@ impl SqliteStore {
         dim: Dimension,
     ) -> anyhow::Result<Vec<ConcentrationRow>> {
         self.with_reader(move |c| {
-            let key = match dim {
-                Dimension::Product => "lower(hex(product))",
-                other => other.column(),
+            let sql = match dim {
+                Dimension::Product => concentration_sql("lower(hex(product))"),
+                Dimension::Funder => FUNDER_CONCENTRATION_SQL.to_string(),
+                other => concentration_sql(other.column()),
             };
-            let mut s = c.prepare_cached(&q(&concentration_sql(key)))?;
+            let mut s = c.prepare_cached(&q(&sql))?;
             let rows = s.query_map(
                 params![f.tenant, month.0, f.product_bytes(), f.currency],
                 |r| {
