@@ -89,6 +89,9 @@ pub struct PoolRequest {
     pub product_ids: Vec<Uuid>,
     /// A borrower's share of the pool at most, e.g. "0.05".
     pub borrower_share_max: Option<String>,
+    /// A region's share of the pool at most, e.g. "0.3" (the borrower's profile
+    /// `region_code`; borrowers without one count together).
+    pub region_share_max: Option<String>,
     /// Exactly these loans, each of which must pass every rule.
     pub loan_ids: Option<Vec<Uuid>>,
 }
@@ -100,6 +103,11 @@ impl PoolRequest {
             .as_deref()
             .map(|s| parse_decimal("criteria.borrower_share_max", s))
             .transpose()?;
+        let region = self
+            .region_share_max
+            .as_deref()
+            .map(|s| parse_decimal("criteria.region_share_max", s))
+            .transpose()?;
         Ok(PoolCriteria {
             dpd_max: self.dpd_max,
             remaining_term_months_min: self.remaining_term_months_min,
@@ -107,6 +115,7 @@ impl PoolRequest {
             seasoning_days_min: self.seasoning_days_min,
             product_ids: self.product_ids.clone(),
             borrower_share_max: share,
+            region_share_max: region,
             loan_ids: self.loan_ids.clone(),
         })
     }
@@ -140,6 +149,8 @@ pub struct PeriodRunRequest {
 pub struct PooledLoanWire {
     pub loan_id: Uuid,
     pub borrower: String,
+    /// The borrower's region code when pooled; empty when it has none.
+    pub region: String,
     pub product_id: Uuid,
     pub principal_at_pool_minor: i64,
     /// Sold principal / outstanding principal when pooled.
@@ -153,6 +164,7 @@ impl From<&PooledLoan> for PooledLoanWire {
         PooledLoanWire {
             loan_id: l.loan_id,
             borrower: l.borrower.clone(),
+            region: l.region.clone(),
             product_id: l.product_id,
             principal_at_pool_minor: l.principal_at_pool_minor,
             share: l.share.normalize().to_string(),

@@ -45,6 +45,10 @@ pub struct PoolCriteria {
     pub product_ids: Vec<Uuid>,
     /// A borrower's share of the pool's sold principal at most (a fraction).
     pub borrower_share_max: Option<Decimal>,
+    /// A region's share of the pool's sold principal at most (a fraction): the borrower's
+    /// profile `region_code`; loans of borrowers without one count together as region "".
+    #[serde(default)]
+    pub region_share_max: Option<Decimal>,
     /// Exactly these loans (each must pass every rule); absent: every eligible loan of the
     /// tenant in the deal's currency not already pooled.
     pub loan_ids: Option<Vec<Uuid>>,
@@ -55,6 +59,9 @@ pub struct PoolCriteria {
 pub struct PooledLoan {
     pub loan_id: Uuid,
     pub borrower: String,
+    /// The borrower's region when pooled ("" when it has none).
+    #[serde(default)]
+    pub region: String,
     pub product_id: Uuid,
     /// The loan's outstanding principal when pooled.
     pub principal_at_pool_minor: i64,

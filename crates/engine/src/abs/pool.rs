@@ -7,6 +7,7 @@ use super::docs::{
     PoolLoanDoc, PooledLoan, POOL_LOAN,
 };
 use super::{open_day, AbsError};
+use crate::customers::{self, CustomerError, Profile};
 use crate::loans::{self, LoanUseError, LoanView};
 use crate::{colending, Engine, EngineError};
 use lending::loan::{Loan, LoanStatus};
@@ -111,6 +112,7 @@ pub(super) async fn measure(
     Ok(Ok(PooledLoan {
         loan_id: view.row.id,
         borrower: view.row.borrower.clone(),
+        region: region_of(engine, view).await?,
         product_id: view.row.product_id,
         principal_at_pool_minor: outstanding,
         share: Decimal::from(sold) / Decimal::from(outstanding),
@@ -132,11 +134,33 @@ pub(super) async fn measure(
     }))
 }
 
+/// The borrower's profile region, or "" for a borrower with none (or not a customer).
+async fn region_of(engine: &Engine, view: &LoanView) -> Result<String, AbsError> {
+    let Ok(id) = Uuid::parse_str(&view.row.borrower) else {
+        return Ok(String::new());
+    };
+    match customers::customer_doc(engine, &view.row.tenant, id).await {
+        Ok(doc) => Ok(match doc.profile {
+            Some(Profile::Individual(p)) => p.region_code,
+            Some(Profile::Enterprise(p)) => p.region_code,
+            None => String::new(),
+        }),
+        Err(CustomerError::NotFound) => Ok(String::new()),
+        Err(e) => Err(AbsError::Storage(anyhow::anyhow!(
+            "borrower of loan {}: {e}",
+            view.row.id
+        ))),
+    }
+}
+
 fn check_criteria(c: &PoolCriteria) -> Result<(), AbsError> {
-    if let Some(s) = c.borrower_share_max {
-        if s <= Decimal::ZERO || s > Decimal::ONE {
+    for (field, share) in [
+        ("criteria.borrower_share_max", c.borrower_share_max),
+        ("criteria.region_share_max", c.region_share_max),
+    ] {
+        if share.is_some_and(|s| s <= Decimal::ZERO || s > Decimal::ONE) {
             return Err(AbsError::invalid(
-                "criteria.borrower_share_max",
+                field,
                 "out_of_range",
                 "a fraction above 0 and at most 1",
             ));
@@ -172,23 +196,65 @@ pub(super) async fn pooled_elsewhere(
     Ok(row.filter(|r| r.kind == POOL_LOAN).and_then(|r| r.parent))
 }
 
-/// Borrowers above the share limit of the pool's total: their loans, largest first.
-fn over_limit(loans: &[PooledLoan], max: Decimal) -> Option<(String, usize)> {
-    let total: i64 = loans.iter().map(|l| l.sold_minor).sum();
-    let mut by_borrower: BTreeMap<&str, i64> = BTreeMap::new();
-    for l in loans {
-        *by_borrower.entry(&l.borrower).or_insert(0) += l.sold_minor;
+/// What a concentration limit groups loans by.
+#[derive(Clone, Copy)]
+pub(super) enum Group {
+    Borrower,
+    Region,
+}
+
+impl Group {
+    pub(super) fn of(self, l: &PooledLoan) -> &str {
+        match self {
+            Group::Borrower => &l.borrower,
+            Group::Region => &l.region,
+        }
     }
-    let (borrower, held) = by_borrower.into_iter().max_by_key(|&(_, v)| v)?;
+
+    fn field(self) -> &'static str {
+        match self {
+            Group::Borrower => "criteria.borrower_share_max",
+            Group::Region => "criteria.region_share_max",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Group::Borrower => "borrower",
+            Group::Region => "region",
+        }
+    }
+}
+
+/// The criteria's concentration limits.
+pub(super) fn limits(c: &PoolCriteria) -> Vec<(Group, Decimal)> {
+    [
+        (Group::Borrower, c.borrower_share_max),
+        (Group::Region, c.region_share_max),
+    ]
+    .into_iter()
+    .filter_map(|(g, max)| Some((g, max?)))
+    .collect()
+}
+
+/// The group above the share limit of the pool's total, if any, with the index of its
+/// largest loan.
+fn over_limit(loans: &[PooledLoan], group: Group, max: Decimal) -> Option<(String, usize)> {
+    let total: i64 = loans.iter().map(|l| l.sold_minor).sum();
+    let mut by_group: BTreeMap<&str, i64> = BTreeMap::new();
+    for l in loans {
+        *by_group.entry(group.of(l)).or_insert(0) += l.sold_minor;
+    }
+    let (key, held) = by_group.into_iter().max_by_key(|&(_, v)| v)?;
     (Decimal::from(held) > max * Decimal::from(total)).then(|| {
         let largest = loans
             .iter()
             .enumerate()
-            .filter(|(_, l)| l.borrower == borrower)
+            .filter(|(_, l)| group.of(l) == key)
             .max_by_key(|(_, l)| l.sold_minor)
             .map(|(i, _)| i)
-            .expect("the borrower has a loan");
-        (borrower.to_string(), largest)
+            .expect("the group has a loan");
+        (key.to_string(), largest)
     })
 }
 
@@ -196,7 +262,7 @@ fn over_limit(loans: &[PooledLoan], max: Decimal) -> Option<(String, usize)> {
 /// the platform's share; nothing is stored (a deal's size can be set from it before the
 /// deal is made). Forced loans (`loan_ids`) must each pass every rule and be in no other
 /// pool; otherwise eligible loans already pooled elsewhere are passed over, and a borrower
-/// above the share limit loses its largest loans until within it.
+/// or region above its share limit loses its largest loans until within it.
 pub async fn select(
     engine: &Engine,
     tenant: &str,
@@ -282,17 +348,24 @@ pub async fn select(
             after = rows.last().map(|r| r.id);
         }
     }
-    if let Some(max) = criteria.borrower_share_max {
-        while let Some((borrower, largest)) = over_limit(&pooled, max) {
-            if criteria.loan_ids.is_some() {
-                return Err(AbsError::invalid(
-                    "criteria.borrower_share_max",
-                    "ineligible_loan",
-                    format!("borrower {borrower} would hold more than {max} of the pool"),
-                ));
-            }
-            pooled.remove(largest);
+    // Dropping a loan for one limit can put another group above its limit: check all
+    // again until none is above.
+    let limits = limits(criteria);
+    while let Some((group, max, key, largest)) = limits
+        .iter()
+        .find_map(|&(g, max)| over_limit(&pooled, g, max).map(|(k, i)| (g, max, k, i)))
+    {
+        if criteria.loan_ids.is_some() {
+            return Err(AbsError::invalid(
+                group.field(),
+                "ineligible_loan",
+                format!(
+                    "{} {key:?} would hold more than {max} of the pool",
+                    group.name()
+                ),
+            ));
         }
+        pooled.remove(largest);
     }
     if pooled.is_empty() {
         return Err(AbsError::invalid(

@@ -2,15 +2,15 @@
 //! buys the platform's share of newly eligible loans (the pool's criteria, none already in
 //! a pool), at the deal's purchase price, until the balance it pays for is reached; the last
 //! loan may be bought in part. When too few loans qualify, the unspent cash stays in the
-//! collection account and the pool balance is what was bought. A borrower share limit in
-//! the criteria holds for the pool after the purchase: a borrower is bought only up to the
-//! room its loans still in the pool leave it.
+//! collection account and the pool balance is what was bought. The criteria's borrower and
+//! region share limits hold for the pool after the purchase: a borrower (a region) is
+//! bought only up to the room its loans still in the pool leave it.
 
 use super::close::{platform_cash, Moves};
 use super::docs::{
     deal_account, pool_loan_write, purchase_entry_id, DealDoc, PoolLoanDoc, PooledLoan,
 };
-use super::pool::{measure, pooled_elsewhere};
+use super::pool::{limits, measure, pooled_elsewhere, Group};
 use super::AbsError;
 use crate::loans::{self, LoanUseError};
 use crate::Engine;
@@ -63,9 +63,10 @@ pub async fn buy(
     let tenant = doc.tenant.as_str();
     let mut lines = Vec::new();
     let mut left = balance_minor;
-    let mut limit = criteria
-        .borrower_share_max
-        .map(|max| Concentration::new(held, max, balance_minor));
+    let mut limits: Vec<Concentration> = limits(&criteria)
+        .into_iter()
+        .map(|(group, max)| Concentration::new(held, group, max, balance_minor))
+        .collect();
     let mut after = None;
     'pages: while left > 0 {
         let rows = engine
@@ -91,7 +92,11 @@ pub async fn buy(
             let Ok(mut line) = measure(engine, &view, &criteria, doc.currency, today).await? else {
                 continue;
             };
-            let room = limit.as_ref().map_or(i64::MAX, |l| l.room(&line.borrower));
+            let room = limits
+                .iter()
+                .map(|l| l.room(&line))
+                .min()
+                .unwrap_or(i64::MAX);
             let take = line.sold_minor.min(left).min(room);
             if take <= 0 {
                 continue;
@@ -102,8 +107,8 @@ pub async fn buy(
                 line.share = line.share * Decimal::from(take) / Decimal::from(line.sold_minor);
                 line.sold_minor = take;
             }
-            if let Some(l) = limit.as_mut() {
-                l.add(&line.borrower, take);
+            for l in &mut limits {
+                l.add(&line, take);
             }
             left -= line.sold_minor;
             lines.push(line);
@@ -116,11 +121,9 @@ pub async fn buy(
         }
         after = rows.last().map(|r| r.id);
     }
-    if let Some(l) = &limit {
-        // Rooms were measured against the pool the full purchase would make; a short one
-        // makes a smaller pool, in which a borrower may stand above the limit.
-        l.trim_short(held, &mut lines);
-    }
+    // Rooms were measured against the pool the full purchase would make; a short one
+    // makes a smaller pool, in which a group may stand above its limit.
+    trim_short(&limits, held, &mut lines);
     let bought: i64 = lines.iter().map(|l| l.sold_minor).sum();
     let paid = if bought == balance_minor {
         cash_minor
@@ -169,25 +172,27 @@ pub async fn buy(
     })
 }
 
-/// The borrower share limit during a purchase: what each borrower holds in the pool (loans
-/// kept and bought) against the pool the purchase aims for.
+/// One share limit during a purchase: what each group (borrower or region) holds in the
+/// pool, loans kept and bought, against the pool the purchase aims for.
 struct Concentration {
+    group: Group,
     max: Decimal,
-    by_borrower: HashMap<String, i64>,
+    by_group: HashMap<String, i64>,
     /// The pool's balance if the whole purchase is made.
     target_minor: i64,
 }
 
 impl Concentration {
-    fn new(held: &[PooledLoan], max: Decimal, balance_minor: i64) -> Concentration {
-        let mut by_borrower = HashMap::new();
+    fn new(held: &[PooledLoan], group: Group, max: Decimal, balance_minor: i64) -> Self {
+        let mut by_group = HashMap::new();
         for l in held {
-            *by_borrower.entry(l.borrower.clone()).or_insert(0) += l.sold_minor;
+            *by_group.entry(group.of(l).to_string()).or_insert(0) += l.sold_minor;
         }
         let kept: i64 = held.iter().map(|l| l.sold_minor).sum();
         Concentration {
+            group,
             max,
-            by_borrower,
+            by_group,
             target_minor: kept + balance_minor,
         }
     }
@@ -200,39 +205,40 @@ impl Concentration {
             .unwrap_or(i64::MAX)
     }
 
-    /// How much more of `borrower` the pool may take.
-    fn room(&self, borrower: &str) -> i64 {
-        let has = self.by_borrower.get(borrower).copied().unwrap_or(0);
+    /// How much more of the loan's group the pool may take.
+    fn room(&self, line: &PooledLoan) -> i64 {
+        let has = self.by_group.get(self.group.of(line)).copied().unwrap_or(0);
         self.cap(self.target_minor) - has
     }
 
-    fn add(&mut self, borrower: &str, amount_minor: i64) {
-        *self.by_borrower.entry(borrower.to_string()).or_insert(0) += amount_minor;
+    fn add(&mut self, line: &PooledLoan, amount_minor: i64) {
+        let key = self.group.of(line).to_string();
+        *self.by_group.entry(key).or_insert(0) += amount_minor;
     }
 
-    /// After a short purchase: drops the bought loans of borrowers above the limit of the
-    /// pool actually made, largest first, until none is (which only shrinks the pool
-    /// further, so it is checked again each time).
-    fn trim_short(&self, held: &[PooledLoan], lines: &mut Vec<PooledLoan>) {
-        loop {
-            let total: i64 = held.iter().chain(lines.iter()).map(|l| l.sold_minor).sum();
-            let cap = self.cap(total);
-            let mut by_borrower: HashMap<&str, i64> = HashMap::new();
-            for l in held.iter().chain(lines.iter()) {
-                *by_borrower.entry(&l.borrower).or_insert(0) += l.sold_minor;
-            }
-            let over = lines
-                .iter()
-                .enumerate()
-                .filter(|(_, l)| by_borrower[l.borrower.as_str()] > cap)
-                .max_by_key(|(_, l)| l.sold_minor)
-                .map(|(i, _)| i);
-            match over {
-                Some(i) => {
-                    lines.remove(i);
-                }
-                None => return,
-            }
+    /// The largest bought loan of a group above the limit of the pool `held` and `lines`
+    /// make.
+    fn over(&self, held: &[PooledLoan], lines: &[PooledLoan]) -> Option<usize> {
+        let total: i64 = held.iter().chain(lines).map(|l| l.sold_minor).sum();
+        let cap = self.cap(total);
+        let mut by_group: HashMap<&str, i64> = HashMap::new();
+        for l in held.iter().chain(lines) {
+            *by_group.entry(self.group.of(l)).or_insert(0) += l.sold_minor;
         }
+        lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| by_group[self.group.of(l)] > cap)
+            .max_by_key(|(_, l)| l.sold_minor)
+            .map(|(i, _)| i)
+    }
+}
+
+/// After a short purchase: drops bought loans of groups above their limit of the pool
+/// actually made, largest first, until none is (each drop shrinks the pool, so all limits
+/// are checked again).
+fn trim_short(limits: &[Concentration], held: &[PooledLoan], lines: &mut Vec<PooledLoan>) {
+    while let Some(i) = limits.iter().find_map(|l| l.over(held, lines)) {
+        lines.remove(i);
     }
 }

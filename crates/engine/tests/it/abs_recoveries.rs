@@ -1,7 +1,8 @@
 //! A revolving deal on the live book, on SQLite and PostgreSQL: its purchases keep every
 //! borrower within the pool's share limit (one borrower is bought only in part), and cash
 //! recovered on a pooled loan after its write-off reaches the deal as recoveries, in the
-//! period of the write-off and in later ones.
+//! period of the write-off and in later ones. And a pool with a regional limit, by the
+//! borrowers' customer profiles.
 
 use abs::{
     Account, AccountKind, Bond, BondKind, Deal, DealDates, Frequency, PrincipalLimit,
@@ -9,6 +10,7 @@ use abs::{
 };
 use engine::abs::{self as live, docs, PoolCriteria, PooledLoan};
 use engine::cob::{self, CobConfig};
+use engine::customers::{self, NewCustomer, NewIndividual, Vault};
 use engine::loans::{self, Action, Application, LoanUseError};
 use engine::{Engine, EngineConfig};
 use lending::loan::{LoanConfig, LoanError, LoanStatus};
@@ -16,6 +18,7 @@ use lending::LoanProduct;
 use money::{BusinessDate, Currency, Decimal, Money};
 use std::collections::BTreeMap;
 use uuid::Uuid;
+use vault::{Keyring, MasterKey, MasterKeyId};
 
 const TENANT: &str = "t1";
 
@@ -289,5 +292,110 @@ async fn revolving_purchases_respect_the_borrower_limit_and_recoveries_reach_the
         );
         let report = engine::verify(&ts.store, |_| {}).await.unwrap();
         assert!(report.ok(), "{name}: {report:?}");
+    }
+}
+
+fn person(region: &str, seq: u32) -> NewIndividual {
+    let first17 = format!("{region}19900307{seq:03}");
+    let check = compliance::resident_id_check_char(&first17).unwrap();
+    NewIndividual {
+        name: "王芳".into(),
+        id_number: format!("{first17}{check}"),
+        phone: "139 0000 0000".into(),
+        bank_card: None,
+        birth_date: d("1990-03-07"),
+        region_code: region.into(),
+        occupation: "clerk".into(),
+        student: false,
+        currency: Currency::Cny,
+        annual_income_minor: 12_000_000,
+    }
+}
+
+#[tokio::test]
+async fn a_region_above_its_share_loses_its_largest_loans() {
+    for ts in testkit::all_stores().await {
+        let name = ts.name;
+        let e = Engine::start(ts.store.clone(), EngineConfig::default())
+            .await
+            .unwrap();
+        loans::init_business_date(&e, d("2026-01-15"))
+            .await
+            .unwrap();
+        let vault = Vault::new(Keyring::new(
+            MasterKey::from_bytes(
+                MasterKeyId(1),
+                &core::array::from_fn::<u8, 32, _>(|i| i as u8 * 7 + 3),
+            )
+            .unwrap(),
+        ));
+        let borrower = |region: &'static str, seq: u32| {
+            let (e, vault) = (&e, &vault);
+            async move {
+                let id = Uuid::now_v7();
+                let new = NewCustomer::Individual(person(region, seq));
+                customers::create_customer(e, vault, TENANT, id, new)
+                    .await
+                    .unwrap();
+                id.to_string()
+            }
+        };
+        let (a, b, c, dd) = (
+            borrower("110105", 1).await,
+            borrower("110105", 2).await,
+            borrower("310101", 3).await,
+            borrower("440305", 4).await,
+        );
+        let product = Uuid::now_v7();
+        let la = disburse(&e, product, &a, 1_000_000).await;
+        let lb = disburse(&e, product, &b, 600_000).await;
+        let lc = disburse(&e, product, &c, 1_000_000).await;
+        let ld = disburse(&e, product, &dd, 1_000_000).await;
+        // 110105 holds 1,600,000 of 3,600,000 (44%): above 40%, its largest loan goes; then
+        // it holds 23% and each other region 38%.
+        let criteria = |loan_ids| PoolCriteria {
+            product_ids: vec![product],
+            region_share_max: Some(Decimal::new(4, 1)),
+            loan_ids,
+            ..PoolCriteria::default()
+        };
+        let pool = live::pool::select(&e, TENANT, Currency::Cny, &criteria(None), d("2026-01-15"))
+            .await
+            .unwrap();
+        let mut got: Vec<(Uuid, &str)> = pool
+            .iter()
+            .map(|l| (l.loan_id, l.region.as_str()))
+            .collect();
+        got.sort();
+        let mut want = vec![(lb, "110105"), (lc, "310101"), (ld, "440305")];
+        want.sort();
+        assert_eq!(got, want, "{name}");
+        // Forced, the four are refused naming the rule; a limit of 0 is out of range.
+        let forced = criteria(Some(vec![la, lb, lc, ld]));
+        let err = live::pool::select(&e, TENANT, Currency::Cny, &forced, d("2026-01-15")).await;
+        match err {
+            Err(live::AbsError::Invalid { field, code, .. }) => {
+                assert_eq!(
+                    (field.as_str(), code),
+                    ("criteria.region_share_max", "ineligible_loan")
+                )
+            }
+            other => panic!("{name}: {:?}", other.map(|p| p.len())),
+        }
+        let zero = PoolCriteria {
+            region_share_max: Some(Decimal::ZERO),
+            ..criteria(None)
+        };
+        let err = live::pool::select(&e, TENANT, Currency::Cny, &zero, d("2026-01-15")).await;
+        assert!(
+            matches!(
+                err,
+                Err(live::AbsError::Invalid {
+                    code: "out_of_range",
+                    ..
+                })
+            ),
+            "{name}"
+        );
     }
 }
