@@ -1,8 +1,11 @@
 //! The crash harness under mixed load: clients post ledger entries, sales on credit lines,
-//! loan repayments and credit decisions while the server is SIGKILLed at random moments and
-//! restarted. After every restart each acknowledged operation is there, every other one
-//! retried with its key is answered 200 or 201, and at the end every operation sent is there
-//! exactly once (account, line and loan totals) and `puhui ledger verify` passes.
+//! loan repayments, credit decisions and co-lent originations (a partner bank approves each
+//! by callback to an HTTP server in this test) while the server is SIGKILLed at random
+//! moments and restarted. After every restart each acknowledged operation is there, every
+//! other one retried with its key is answered 200 or 201, and at the end every operation
+//! sent is there exactly once (account, line and loan totals, each originated loan funded
+//! once by both funders, every loan never sent still unfunded) and `puhui ledger verify`
+//! passes.
 //!
 //! `PUHUI_CRASH_POINTS` sets the kill points per store (CI: 6; the harness run in the README:
 //! 50); `PUHUI_CRASH_SEED` replays a run.
@@ -44,6 +47,7 @@ enum Kind {
     Sale,
     Repayment,
     Decision,
+    Origination,
 }
 
 /// What the clients know: every operation sent, which were acknowledged, and the ids of
@@ -62,6 +66,11 @@ struct Fixture {
     merchant: String,
     loans: Vec<String>,
     loan_entries_before: HashMap<String, usize>,
+    /// Approved co-lent loans not yet disbursed: each origination takes one.
+    applications: Mutex<Vec<String>>,
+    all_applications: Vec<String>,
+    /// Entries one co-lent origination posts on the loan's accounts.
+    origination_entries: usize,
 }
 
 async fn call(
@@ -97,7 +106,7 @@ async fn created(c: &reqwest::Client, base: &str, path: &str, body: Value) -> Va
     v
 }
 
-async fn set_up(c: &reqwest::Client, base: &str) -> Fixture {
+async fn set_up(c: &reqwest::Client, base: &str, funder: &str, n: usize) -> Fixture {
     let mut accounts = Vec::new();
     for i in 0..4 {
         let v = created(
@@ -146,19 +155,129 @@ async fn set_up(c: &reqwest::Client, base: &str) -> Fixture {
         loans.push(id);
     }
     let merchant = merchant["id"].as_str().unwrap().to_string();
+    let (all_applications, origination_entries) = co_lent_applications(c, base, funder, n).await;
     Fixture {
         accounts,
         lines,
         merchant,
         loans,
         loan_entries_before,
+        applications: Mutex::new(all_applications.clone()),
+        all_applications,
+        origination_entries,
     }
+}
+
+const SECRET: &str = "crash-callback-secret-0123";
+
+/// A partner bank that approves every signed request, on a port of this process (it outlives
+/// the server's restarts).
+async fn callback_funder() -> String {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, StatusCode};
+    use engine::colending::approval::{
+        self, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+    };
+    let app = axum::Router::new().route(
+        "/approve",
+        axum::routing::post(|h: HeaderMap, body: Bytes| async move {
+            let header = |n: &str| {
+                h.get(n)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let Ok(id) = header(IDEMPOTENCY_HEADER).parse::<uuid::Uuid>() else {
+                return (StatusCode::BAD_REQUEST, HeaderMap::new(), String::new());
+            };
+            let ts = header(TIMESTAMP_HEADER);
+            if approval::signature(SECRET, &ts, id, &body) != header(SIGNATURE_HEADER) {
+                return (StatusCode::UNAUTHORIZED, HeaderMap::new(), String::new());
+            }
+            let answer = r#"{"decision":"approve","reasons":[]}"#;
+            let mut out = HeaderMap::new();
+            let sig = approval::signature(SECRET, &ts, id, answer.as_bytes());
+            out.insert(SIGNATURE_HEADER, sig.parse().unwrap());
+            (StatusCode::OK, out, answer.to_string())
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+/// A product funded half by the platform, half by a bank that approves by callback; `n`
+/// approved applications of it; and how many entries one origination posts on its loan
+/// (from one disbursed here).
+async fn co_lent_applications(
+    c: &reqwest::Client,
+    base: &str,
+    funder: &str,
+    n: usize,
+) -> (Vec<String>, usize) {
+    let bank = created(
+        c,
+        base,
+        "/v1/funding-partners",
+        json!({
+        "name": "callback bank", "kind": "bank", "currency": "CNY",
+        "quota_minor": 1_000_000_000_000_i64, "daily_quota_minor": 1_000_000_000_000_i64,
+        "approval": {"mode": "callback", "url": format!("{funder}/approve"), "secret": SECRET,
+            "timeout_ms": 2_000}}),
+    )
+    .await;
+    let product = created(c, base, "/v1/loan-products", json!({
+        "name": "co-lent", "currency": "CNY", "amount_minor_min": 10_000, "amount_minor_max": 20_000_000,
+        "term_months_min": 1, "term_months_max": 12, "repayment_method": "annuity",
+        "contract_rate": "0.05%/day", "rate_cap": "24%/year", "grace_days": 3, "late_fee_minor": 1_000,
+        "penalty_rate": "x1.5", "penalty_compounds": false,
+        "prepayment": {"full_allowed": true, "partial_allowed": true, "partial_effect": "shorten_term", "fee_rate": "0%", "partial_minimum_minor": 10_000},
+        "entrusted_payment_threshold_minor": 50_000_000, "write_off_dpd": 90})).await;
+    let product = product["id"].as_str().unwrap().to_string();
+    let platform = engine::colending::platform_partner_id("default", money::Currency::Cny);
+    created(
+        c,
+        base,
+        &format!("/v1/loan-products/{product}/funding-plan"),
+        json!({"shares": [
+        {"partner_id": platform, "share": "0.5"}, {"partner_id": bank["id"], "share": "0.5"}]}),
+    )
+    .await;
+    let mut ids = Vec::with_capacity(n + 1);
+    for i in 0..=n {
+        let v = created(
+            c,
+            base,
+            "/v1/loans",
+            json!({"product_id": product, "product_version": 1,
+            "borrower": format!("co-lent-{i}"), "amount_minor": 500_000, "term_months": 6}),
+        )
+        .await;
+        let id = v["id"].as_str().unwrap().to_string();
+        created(c, base, &format!("/v1/loans/{id}/approve"), json!({})).await;
+        ids.push(id);
+    }
+    let first = ids.pop().unwrap();
+    created(c, base, &format!("/v1/loans/{first}/disburse"), json!({})).await;
+    (ids, loan_entry_count(c, base, &first).await)
 }
 
 fn next_op(f: &Fixture, rng: &mut rand::rngs::StdRng) -> Op {
     let id = new_id();
     let amount = rng.gen_range(1..1_000i64);
-    match rng.gen_range(0..4) {
+    let kind = rng.gen_range(0..5);
+    if kind == 4 {
+        if let Some(loan) = f.applications.lock().unwrap().pop() {
+            return Op {
+                kind: Kind::Origination,
+                path: format!("/v1/loans/{loan}/disburse"),
+                key: id,
+                body: json!({}),
+            };
+        }
+    }
+    match kind {
         0 => {
             let a = rng.gen_range(0..f.accounts.len());
             let b = (a + 1 + rng.gen_range(0..f.accounts.len() - 1)) % f.accounts.len();
@@ -264,14 +383,22 @@ async fn check_after_restart(
         let path = match op.kind {
             Kind::Entry => format!("/v1/ledger/entries/{}", op.key),
             Kind::Sale => format!("/v1/purchases/{}", op.key),
+            Kind::Origination => op.path.trim_end_matches("/disburse").to_string(),
             _ => continue, // repayments are counted per loan at the end
         };
-        let (s, _) = get(c, base, &path).await;
+        let (s, v) = get(c, base, &path).await;
         assert_eq!(
             s, 200,
             "{name}: kill point {point}: acknowledged {:?} {} lost",
             op.kind, op.key
         );
+        if op.kind == Kind::Origination {
+            assert_eq!(
+                v["stage"], "active",
+                "{name}: kill point {point}: acknowledged origination {} lost",
+                op.path
+            );
+        }
     }
     for id in &decisions {
         let (s, _) = get(c, base, &format!("/v1/decisions/{id}")).await;
@@ -320,8 +447,44 @@ async fn check_exactly_once(name: &str, base: &str, c: &reqwest::Client, f: &Fix
                     .entry(op.path.split('/').nth(3).unwrap().into())
                     .or_default() += 1
             }
-            Kind::Decision => {}
+            Kind::Decision | Kind::Origination => {}
         }
+    }
+    let originated: HashSet<&str> = sent
+        .iter()
+        .filter(|o| o.kind == Kind::Origination)
+        .map(|o| o.path.split('/').nth(3).unwrap())
+        .collect();
+    for loan in &f.all_applications {
+        let (_, v) = get(c, base, &format!("/v1/loans/{loan}")).await;
+        if !originated.contains(loan.as_str()) {
+            assert_eq!(
+                v["stage"], "approved",
+                "{name}: loan {loan} never sent: {v}"
+            );
+            assert!(
+                v["funding"].is_null(),
+                "{name}: loan {loan} half-booked: {v}"
+            );
+            continue;
+        }
+        let funding = v["funding"]
+            .as_array()
+            .expect("a co-lent loan shows its funders");
+        let funded: i64 = funding
+            .iter()
+            .map(|f| f["principal_funded_minor"].as_i64().unwrap())
+            .sum();
+        assert_eq!(
+            (v["stage"].as_str(), funding.len(), funded),
+            (Some("active"), 2, 500_000),
+            "{name}: loan {loan} funded once by both: {v}"
+        );
+        assert_eq!(
+            loan_entry_count(c, base, loan).await,
+            f.origination_entries,
+            "{name}: loan {loan}: one origination's entries"
+        );
     }
     for a in &f.accounts {
         let (_, v) = get(c, base, &format!("/v1/accounts/{a}")).await;
@@ -377,7 +540,8 @@ async fn mixed_crash_suite(name: &str, store_args: Vec<String>, seed: u64) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let c = reqwest::Client::new();
     let s = start(&store_args);
-    let f = Arc::new(set_up(&c, &s.base).await);
+    let funder = callback_funder().await;
+    let f = Arc::new(set_up(&c, &s.base, &funder, points * 25 + 20).await);
     let journal = Arc::new(Mutex::new(Journal::default()));
     let mut server = Some(s);
     for point in 0..points {
@@ -422,10 +586,11 @@ async fn mixed_crash_suite(name: &str, store_args: Vec<String>, seed: u64) {
     let j = journal.lock().unwrap();
     let by_kind = |k: Kind| sent.iter().filter(|o| o.kind == k).count();
     eprintln!(
-        "{name}: {points} kill points; exactly once: {} entries, {} sales, {} repayments; {} decisions acknowledged; ledger verified",
+        "{name}: {points} kill points; exactly once: {} entries, {} sales, {} repayments, {} co-lent originations; {} decisions acknowledged; ledger verified",
         by_kind(Kind::Entry),
         by_kind(Kind::Sale),
         by_kind(Kind::Repayment),
+        by_kind(Kind::Origination),
         j.decisions.len()
     );
 }
