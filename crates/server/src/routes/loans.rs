@@ -473,6 +473,26 @@ async fn act(
     Ok((status(replayed), after, key))
 }
 
+/// Runs a command whose request names no date on the open business day. Close of business
+/// may open the next day between reading the day and the command's turn at the loan; the
+/// client asked for "today", not for a date, so the command is tried again on the new day
+/// rather than refused for a date it never sent.
+async fn execute_today(
+    s: &AppState,
+    loan_id: Uuid,
+    action: impl Fn() -> Action,
+    key: Uuid,
+) -> Result<(LoanView, bool), ApiError> {
+    let mut attempts = 0;
+    loop {
+        let today = open_day(s).await?;
+        match loans::execute(&s.engine, loan_id, action(), today, key).await {
+            Err(LoanUseError::NotOpenDay { .. }) if attempts < 3 => attempts += 1,
+            other => return other.map_err(loan_error),
+        }
+    }
+}
+
 /// Pays the loan out, to the borrower or (entrusted payment) to a named payee.
 #[utoipa::path(post, path = "/v1/loans/{id}/disburse", params(("id" = Uuid, Path)), request_body = DisburseRequest,
     responses((status = 201, body = LoanResponse), (status = 409, body = Problem), (status = 503, body = Problem, description = "close of business is part-way through the day"), (status = 422, body = Problem)),
@@ -490,7 +510,7 @@ pub async fn disburse(
         }
     }
     let today = open_day(&s).await?;
-    idempotency_key(&headers, None)?;
+    let key = idempotency_key(&headers, None)?;
     let before = loan_for(&p, &s, &id).await?;
     if before.row.stage == "approved" {
         // The cap with the loan's own dates: a product's worst case is computed with whole
@@ -514,16 +534,12 @@ pub async fn disburse(
             "date",
         )?;
     }
-    let (code, view, _) = act(
-        &p,
-        &s,
-        &id,
-        &headers,
-        Action::Disburse { payee: req.payee },
-        today,
-    )
-    .await?;
-    Ok((code, Json(respond(&s, &view).await?)))
+    let payee = req.payee;
+    let disburse = || Action::Disburse {
+        payee: payee.clone(),
+    };
+    let (view, replayed) = execute_today(&s, before.row.id, disburse, key).await?;
+    Ok((status(replayed), Json(respond(&s, &view).await?)))
 }
 
 fn amount(amount_minor: i64, currency: &str, loan: &LoanView) -> Result<Money, ApiError> {
@@ -672,18 +688,10 @@ pub async fn refund(
 ) -> Result<(StatusCode, Json<LoanRefundResponse>), ApiError> {
     let loan = loan_for(&p, &s, &id).await?;
     let money = amount(req.amount_minor, &req.currency, &loan)?;
-    let date = open_day(&s).await?;
     let key = idempotency_key(&headers, req.id)?;
-    let (code, view, key) = act(
-        &p,
-        &s,
-        &id,
-        &headers,
-        Action::Refund { amount: money },
-        date,
-    )
-    .await
-    .map(|(c, v, _)| (c, v, key))?;
+    let refund = || Action::Refund { amount: money };
+    let (view, replayed) = execute_today(&s, loan.row.id, refund, key).await?;
+    let code = status(replayed);
     let seq = loans::event_seq_for_key(&s.engine, view.row.id, key)
         .await
         .map_err(loan_error)?;
@@ -713,12 +721,9 @@ pub async fn recover(
 ) -> Result<(StatusCode, Json<LoanRecoveryResponse>), ApiError> {
     let loan = loan_for(&p, &s, &id).await?;
     let money = amount(req.amount_minor, &req.currency, &loan)?;
-    let date = open_day(&s).await?;
     let key = idempotency_key(&headers, req.id)?;
-    let action = Action::Recover { amount: money };
-    let (view, replayed) = loans::execute(&s.engine, loan.row.id, action, date, key)
-        .await
-        .map_err(loan_error)?;
+    let recover = || Action::Recover { amount: money };
+    let (view, replayed) = execute_today(&s, loan.row.id, recover, key).await?;
     let code = status(replayed);
     let seq = loans::event_seq_for_key(&s.engine, view.row.id, key)
         .await
