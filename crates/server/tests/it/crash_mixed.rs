@@ -5,7 +5,10 @@
 //! other one retried with its key is answered 200 or 201, and at the end every operation
 //! sent is there exactly once (account, line and loan totals, each originated loan funded
 //! once by both funders, every loan never sent still unfunded) and `puhui ledger verify`
-//! passes.
+//! passes. Close of business runs under the load at some kill points, a day at a time: after
+//! a restart the day it was closing is closed once (run again under its key), repayments
+//! sent for a day closed meanwhile are refused and never applied, and the business date
+//! ends as many days on as runs were asked for.
 //!
 //! `PUHUI_CRASH_POINTS` sets the kill points per store (CI: 6; the harness run in the README:
 //! 50); `PUHUI_CRASH_SEED` replays a run.
@@ -27,10 +30,21 @@ struct Server {
     base: String,
 }
 
-fn start(store_args: &[String]) -> Server {
-    let (child, base) = common::serve_child(store_args, &["--business-date", BUSINESS_DATE]);
+/// Starts the server; only the first start opens the business date (close of business
+/// moves it on, and a restart keeps the date the store has).
+fn start(store_args: &[String], first: bool) -> Server {
+    let date: &[&str] = if first {
+        &["--business-date", BUSINESS_DATE]
+    } else {
+        &[]
+    };
+    let (child, base) = common::serve_child(store_args, date);
     Server { child, base }
 }
+
+/// Days close of business may close in one run of the suite: the loans' first due date
+/// (a month after disbursement) stays ahead, so their entries are the ones counted.
+const COB_DAYS_MAX: usize = 20;
 
 /// One request a client sent: where, with which key and body.
 #[derive(Clone)]
@@ -57,6 +71,13 @@ struct Journal {
     sent: Vec<Op>,
     acked: HashSet<String>,
     decisions: Vec<String>,
+    /// Repayments refused because close of business moved the day on before they arrived:
+    /// never applied, so not counted.
+    refused: HashSet<String>,
+    /// Close-of-business runs asked for, each to close one day: (key, the day to open).
+    cobs: Vec<(String, String)>,
+    /// How many of `cobs` are known to have reached their day.
+    cobs_done: usize,
 }
 
 /// The book the load runs on, set up before the first kill.
@@ -71,6 +92,8 @@ struct Fixture {
     all_applications: Vec<String>,
     /// Entries one co-lent origination posts on the loan's accounts.
     origination_entries: usize,
+    /// The open business day as the clients last learnt it.
+    open_day: Mutex<String>,
 }
 
 async fn call(
@@ -165,6 +188,7 @@ async fn set_up(c: &reqwest::Client, base: &str, funder: &str, n: usize) -> Fixt
         applications: Mutex::new(all_applications.clone()),
         all_applications,
         origination_entries,
+        open_day: Mutex::new(BUSINESS_DATE.into()),
     }
 }
 
@@ -303,7 +327,8 @@ fn next_op(f: &Fixture, rng: &mut rand::rngs::StdRng) -> Op {
                 kind: Kind::Repayment,
                 path: format!("/v1/loans/{loan}/repayments"),
                 key: id,
-                body: json!({"amount_minor": amount, "currency": "CNY", "date": BUSINESS_DATE}),
+                body: json!({"amount_minor": amount, "currency": "CNY",
+                    "date": *f.open_day.lock().unwrap()}),
             }
         }
         _ => {
@@ -361,11 +386,31 @@ async fn load(base: String, f: Arc<Fixture>, journal: Arc<Mutex<Journal>>, seed:
                     break;
                 }
                 409 if v["code"] == "loan_changed" => continue,
+                422 if v["code"] == "not_open_business_day" && op.kind == Kind::Repayment => {
+                    journal.lock().unwrap().refused.insert(op.key.clone());
+                    break;
+                }
                 503 => break,
                 _ => panic!("unexpected status {status} for {:?}: {v}", op.kind),
             }
         }
     }
+}
+
+/// After a restart: the last close of business asked for reaches its day (started again
+/// under its key if the kill cut it short).
+async fn finish_cob(base: &str, c: &reqwest::Client, f: &Fixture, journal: &Arc<Mutex<Journal>>) {
+    let last = {
+        let j = journal.lock().unwrap();
+        (j.cobs_done < j.cobs.len()).then(|| j.cobs.last().unwrap().clone())
+    };
+    if let Some((key, to)) = last {
+        reach_day(c, base, &key, &to, f)
+            .await
+            .expect("the server answers");
+    }
+    let mut j = journal.lock().unwrap();
+    j.cobs_done = j.cobs.len();
 }
 
 async fn check_after_restart(
@@ -407,11 +452,19 @@ async fn check_after_restart(
             "{name}: kill point {point}: acknowledged decision {id} lost"
         );
     }
+    let refused = journal.lock().unwrap().refused.clone();
     let mut now_acked = Vec::new();
-    for op in sent.iter().filter(|o| !acked.contains(&o.key)) {
+    for op in sent
+        .iter()
+        .filter(|o| !acked.contains(&o.key) && !refused.contains(&o.key))
+    {
         let (mut s, mut v) = call(c, base, &op.path, Some(&op.key), &op.body).await;
         while s == 409 && v["code"] == "loan_changed" {
             (s, v) = call(c, base, &op.path, Some(&op.key), &op.body).await;
+        }
+        if s == 422 && v["code"] == "not_open_business_day" && op.kind == Kind::Repayment {
+            journal.lock().unwrap().refused.insert(op.key.clone());
+            continue;
         }
         assert!(
             matches!(s, 200 | 201),
@@ -425,11 +478,18 @@ async fn check_after_restart(
 }
 
 /// Every operation sent, once: account totals, line usage and loan entries add up.
-async fn check_exactly_once(name: &str, base: &str, c: &reqwest::Client, f: &Fixture, sent: &[Op]) {
+async fn check_exactly_once(
+    name: &str,
+    base: &str,
+    c: &reqwest::Client,
+    f: &Fixture,
+    sent: &[Op],
+    refused: &HashSet<String>,
+) {
     let mut debits: HashMap<String, i64> = HashMap::new();
     let mut used: HashMap<String, i64> = HashMap::new();
     let mut repayments: HashMap<String, usize> = HashMap::new();
-    for op in sent {
+    for op in sent.iter().filter(|o| !refused.contains(&o.key)) {
         match op.kind {
             Kind::Entry => {
                 let p = &op.body["postings"][0];
@@ -512,6 +572,68 @@ async fn check_exactly_once(name: &str, base: &str, c: &reqwest::Client, f: &Fix
     }
 }
 
+/// Once in a while, closes the business day under the load: a run to the next day, then
+/// waits for the day to open (or for the server to die).
+async fn close_a_day(base: String, f: Arc<Fixture>, journal: Arc<Mutex<Journal>>, delay_ms: u64) {
+    tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+    let to = {
+        let mut j = journal.lock().unwrap();
+        if j.cobs.len() >= COB_DAYS_MAX || j.cobs_done < j.cobs.len() {
+            return;
+        }
+        let open: money::BusinessDate = f.open_day.lock().unwrap().parse().unwrap();
+        let to = open.succ().to_string();
+        j.cobs.push((new_id(), to.clone()));
+        to
+    };
+    let c = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let key = journal.lock().unwrap().cobs.last().unwrap().0.clone();
+    let _ = reach_day(&c, &base, &key, &to, &f).await;
+}
+
+/// Asks for close of business to `to` under `key` and waits until `to` is open; `Err` when
+/// the server went away. A run asked again after a restart (runs live in the server's memory)
+/// starts again from where the day stopped, or is refused because `to` is open already.
+async fn reach_day(
+    c: &reqwest::Client,
+    base: &str,
+    key: &str,
+    to: &str,
+    f: &Fixture,
+) -> Result<(), reqwest::Error> {
+    let r = c
+        .post(format!("{base}/v1/close-of-business"))
+        .bearer_auth(KEY)
+        .header("idempotency-key", key)
+        .json(&json!({ "to": to }))
+        .send()
+        .await?;
+    let status = r.status().as_u16();
+    let v: Value = r.json().await.unwrap_or(Value::Null);
+    assert!(
+        matches!(status, 200 | 202) || (status == 422 && v["field"] == "to"),
+        "close of business to {to}: {status} {v}"
+    );
+    loop {
+        let r = c
+            .get(format!("{base}/v1/business-date"))
+            .bearer_auth(KEY)
+            .send()
+            .await?;
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        let open = v["business_date"].as_str().unwrap_or_default().to_string();
+        assert!(open.as_str() <= to, "the day moved past {to}: {open}");
+        if open == to {
+            *f.open_day.lock().unwrap() = open;
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn loan_entry_count(c: &reqwest::Client, base: &str, loan: &str) -> usize {
     let mut n = 0;
     let mut cursor = String::new();
@@ -539,14 +661,14 @@ async fn mixed_crash_suite(name: &str, store_args: Vec<String>, seed: u64) {
     eprintln!("{name}: mixed crash test seed {seed}, {points} kill points");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let c = reqwest::Client::new();
-    let s = start(&store_args);
+    let s = start(&store_args, true);
     let funder = callback_funder().await;
     let f = Arc::new(set_up(&c, &s.base, &funder, points * 25 + 20).await);
     let journal = Arc::new(Mutex::new(Journal::default()));
     let mut server = Some(s);
     for point in 0..points {
-        let s = server.take().unwrap_or_else(|| start(&store_args));
-        let tasks: Vec<_> = (0..12)
+        let s = server.take().unwrap_or_else(|| start(&store_args, false));
+        let mut tasks: Vec<_> = (0..12)
             .map(|t| {
                 tokio::spawn(load(
                     s.base.clone(),
@@ -556,6 +678,11 @@ async fn mixed_crash_suite(name: &str, store_args: Vec<String>, seed: u64) {
                 ))
             })
             .collect();
+        if rng.gen_bool(0.5) {
+            let delay_ms = rng.gen_range(0..200);
+            let cob = close_a_day(s.base.clone(), f.clone(), journal.clone(), delay_ms);
+            tasks.push(tokio::spawn(cob));
+        }
         tokio::time::sleep(Duration::from_millis(rng.gen_range(30..500))).await;
         let mut child = s.child;
         child.kill().expect("SIGKILL the server");
@@ -563,13 +690,25 @@ async fn mixed_crash_suite(name: &str, store_args: Vec<String>, seed: u64) {
         for t in tasks {
             t.await.unwrap();
         }
-        let s = start(&store_args);
+        let s = start(&store_args, false);
+        finish_cob(&s.base, &c, &f, &journal).await;
         check_after_restart(name, point, &s.base, &c, &journal).await;
         server = Some(s);
     }
     let s = server.take().unwrap();
     let sent = std::mem::take(&mut journal.lock().unwrap().sent);
-    check_exactly_once(name, &s.base, &c, &f, &sent).await;
+    let refused = journal.lock().unwrap().refused.clone();
+    check_exactly_once(name, &s.base, &c, &f, &sent, &refused).await;
+    // Each run closed exactly one day.
+    let days = journal.lock().unwrap().cobs.len();
+    let (_, v) = get(&c, &s.base, "/v1/business-date").await;
+    let start: money::BusinessDate = BUSINESS_DATE.parse().unwrap();
+    let expected = money::BusinessDate::add_days(start, days as i64).unwrap();
+    assert_eq!(
+        v["business_date"],
+        expected.to_string(),
+        "{name}: {days} days closed"
+    );
     let mut child = s.child;
     child.kill().unwrap();
     child.wait().unwrap();
@@ -586,11 +725,13 @@ async fn mixed_crash_suite(name: &str, store_args: Vec<String>, seed: u64) {
     let j = journal.lock().unwrap();
     let by_kind = |k: Kind| sent.iter().filter(|o| o.kind == k).count();
     eprintln!(
-        "{name}: {points} kill points; exactly once: {} entries, {} sales, {} repayments, {} co-lent originations; {} decisions acknowledged; ledger verified",
+        "{name}: {points} kill points; exactly once: {} entries, {} sales, {} repayments ({} refused for a closed day), {} co-lent originations, {} days closed; {} decisions acknowledged; ledger verified",
         by_kind(Kind::Entry),
         by_kind(Kind::Sale),
-        by_kind(Kind::Repayment),
+        by_kind(Kind::Repayment) - refused.len(),
+        refused.len(),
         by_kind(Kind::Origination),
+        days,
         j.decisions.len()
     );
 }
