@@ -229,7 +229,7 @@ impl TermBook {
     }
 
     /// Of the borrowers who stop paying, about half are later collected from: a tenth to
-    /// a half of the principal they left unpaid, 20 to 80 days after the write-off.
+    /// a half of the principal they left unpaid, 3 to 30 days after the write-off.
     fn plan_recovery(&mut self, rng: &mut StdRng, id: Uuid, installments: &[Value], from: usize) {
         let Some(first_missed) = installments.get(from) else {
             return;
@@ -248,7 +248,7 @@ impl TermBook {
             .filter_map(|i| i["principal_minor"].as_i64())
             .sum();
         let part_minor = unpaid_minor * rng.gen_range(10..=50) / 100;
-        let after = WRITE_OFF_DPD + rng.gen_range(20..80);
+        let after = WRITE_OFF_DPD + rng.gen_range(3..30);
         let Some(on) = BusinessDate::add_days(due, after) else {
             return;
         };
