@@ -451,6 +451,18 @@ impl Loan {
         }
     }
 
+    /// Money moves on the loan's own business day only.
+    fn require_day(&self, as_of: BusinessDate) -> Result<(), LoanError> {
+        if as_of == self.business_date {
+            Ok(())
+        } else {
+            Err(LoanError::Date {
+                expected: self.business_date,
+                got: as_of,
+            })
+        }
+    }
+
     fn check_amount(&self, amount: Money) -> Result<i64, LoanError> {
         if amount.currency() == self.config.principal.currency() && amount.is_positive() {
             Ok(amount.amount_minor())

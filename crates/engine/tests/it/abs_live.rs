@@ -17,9 +17,9 @@ use lending::LoanProduct;
 use money::{BusinessDate, Currency, Decimal, Money};
 use uuid::Uuid;
 
-const TENANT: &str = "t1";
+pub const TENANT: &str = "t1";
 
-fn d(s: &str) -> BusinessDate {
+pub fn d(s: &str) -> BusinessDate {
     s.parse().unwrap()
 }
 
@@ -87,9 +87,22 @@ fn deal() -> Deal {
 }
 
 async fn disburse(e: &Engine, product_id: Uuid, borrower: &str, amount_minor: i64) -> Uuid {
+    disburse_12_months(e, product_id, borrower, amount_minor, 90).await
+}
+
+/// A 12-month loan of `TENANT`, disbursed today, written off at `write_off_dpd`.
+pub async fn disburse_12_months(
+    e: &Engine,
+    product_id: Uuid,
+    borrower: &str,
+    amount_minor: i64,
+    write_off_dpd: u32,
+) -> Uuid {
     let id = Uuid::now_v7();
     let principal = Money::from_minor(amount_minor, Currency::Cny);
-    let config = LoanConfig::from_product(&LoanProduct::example_cny(), principal, 12, 90).unwrap();
+    let config =
+        LoanConfig::from_product(&LoanProduct::example_cny(), principal, 12, write_off_dpd)
+            .unwrap();
     let app = Application {
         id,
         tenant: TENANT.into(),
@@ -110,7 +123,7 @@ async fn disburse(e: &Engine, product_id: Uuid, borrower: &str, amount_minor: i6
 }
 
 /// Debits minus credits.
-async fn balance(e: &Engine, id: ledger::AccountId) -> i64 {
+pub async fn balance(e: &Engine, id: ledger::AccountId) -> i64 {
     let a = e.account(id).await.unwrap().expect("account exists");
     a.balances.debits_posted_minor - a.balances.credits_posted_minor
 }

@@ -11,20 +11,15 @@ use abs::{
 use engine::abs::{self as live, docs, PoolCriteria, PooledLoan};
 use engine::cob::{self, CobConfig};
 use engine::customers::{self, NewCustomer, NewIndividual, Vault};
-use engine::loans::{self, Action, Application, LoanUseError};
+use engine::loans::{self, Action, LoanUseError};
 use engine::{Engine, EngineConfig};
-use lending::loan::{LoanConfig, LoanError, LoanStatus};
-use lending::LoanProduct;
+use lending::loan::{LoanError, LoanStatus};
 use money::{BusinessDate, Currency, Decimal, Money};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 use vault::{Keyring, MasterKey, MasterKeyId};
 
-const TENANT: &str = "t1";
-
-fn d(s: &str) -> BusinessDate {
-    s.parse().unwrap()
-}
+use crate::abs_live::{balance, d, disburse_12_months, TENANT};
 
 fn cny(minor: i64) -> Money {
     Money::from_minor(minor, Currency::Cny)
@@ -85,31 +80,7 @@ fn revolving_deal() -> Deal {
 
 /// A 12-month loan written off at 10 days past due.
 async fn disburse(e: &Engine, product_id: Uuid, borrower: &str, amount_minor: i64) -> Uuid {
-    let id = Uuid::now_v7();
-    let config =
-        LoanConfig::from_product(&LoanProduct::example_cny(), cny(amount_minor), 12, 10).unwrap();
-    let app = Application {
-        id,
-        tenant: TENANT.into(),
-        borrower: borrower.into(),
-        product_id,
-        product_version: 1,
-        config,
-        decision_id: None,
-    };
-    loans::apply_for_loan(e, app).await.unwrap();
-    loans::decide(e, id, true).await.unwrap();
-    let today = loans::business_date(e).await.unwrap().unwrap();
-    loans::execute(
-        e,
-        id,
-        Action::Disburse { payee: None },
-        today,
-        Uuid::now_v7(),
-    )
-    .await
-    .unwrap();
-    id
+    disburse_12_months(e, product_id, borrower, amount_minor, 10).await
 }
 
 async fn close_through(e: &Engine, to: BusinessDate) {
@@ -151,12 +122,6 @@ fn by_borrower(lines: &[PooledLoan]) -> BTreeMap<String, i64> {
         *out.entry(l.borrower.clone()).or_insert(0) += l.sold_minor;
     }
     out
-}
-
-/// Debits minus credits.
-async fn balance(e: &Engine, id: ledger::AccountId) -> i64 {
-    let a = e.account(id).await.unwrap().expect("account exists");
-    a.balances.debits_posted_minor - a.balances.credits_posted_minor
 }
 
 #[tokio::test]

@@ -31,12 +31,7 @@ pub(super) fn refund(
     if loan.status == LoanStatus::Signed {
         return loan.require(LoanStatus::Active);
     }
-    if as_of != loan.business_date {
-        return Err(LoanError::Date {
-            expected: loan.business_date,
-            got: as_of,
-        });
-    }
+    loan.require_day(as_of)?;
     let credit_minor = loan.overpayment_credit_minor;
     if amount_minor > credit_minor {
         return Err(LoanError::RefundAboveCredit { credit_minor });

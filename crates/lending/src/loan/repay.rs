@@ -10,12 +10,7 @@ pub(super) fn repay(
     out: &mut Postings,
 ) -> Result<(), LoanError> {
     let amount_minor = loan.check_amount(amount)?;
-    if as_of != loan.business_date {
-        return Err(LoanError::Date {
-            expected: loan.business_date,
-            got: as_of,
-        });
-    }
+    loan.require_day(as_of)?;
     let unbooked_to = match loan.status {
         LoanStatus::Signed => return loan.require(LoanStatus::Active),
         LoanStatus::Active => AccountPurpose::Overpayment,
@@ -49,12 +44,7 @@ pub(super) fn recover(
 ) -> Result<(), LoanError> {
     let amount_minor = loan.check_amount(amount)?;
     loan.require(LoanStatus::WrittenOff)?;
-    if as_of != loan.business_date {
-        return Err(LoanError::Date {
-            expected: loan.business_date,
-            got: as_of,
-        });
-    }
+    loan.require_day(as_of)?;
     let claim_minor: i64 = COMPONENTS.iter().map(|&c| loan.written_off.get(c)).sum();
     if amount_minor > claim_minor {
         return Err(LoanError::RecoveryAboveClaim { claim_minor });
@@ -178,12 +168,7 @@ pub(super) fn prepay_full(
     if !loan.config.prepayment.full_allowed {
         return Err(LoanError::PrepaymentNotAllowed);
     }
-    if as_of != loan.business_date {
-        return Err(LoanError::Date {
-            expected: loan.business_date,
-            got: as_of,
-        });
-    }
+    loan.require_day(as_of)?;
     let [billed, principal, interest, fee] = payoff_parts(loan)?;
     let owed_minor = billed + principal + interest + fee;
     let credit_minor = loan.overpayment_credit_minor;
@@ -254,12 +239,7 @@ pub(super) fn prepay_partial(
     if !loan.config.prepayment.partial_allowed {
         return Err(LoanError::PrepaymentNotAllowed);
     }
-    if as_of != loan.business_date {
-        return Err(LoanError::Date {
-            expected: loan.business_date,
-            got: as_of,
-        });
-    }
+    loan.require_day(as_of)?;
     let [billed, unbilled_principal, accrued, _] = payoff_parts(loan)?;
     let available_minor = amount_minor - billed - accrued;
     let (principal_minor, fee_minor) = split_principal_and_fee(loan, available_minor.max(0))?;

@@ -686,23 +686,37 @@ pub async fn refund(
     headers: HeaderMap,
     WireJson(req): WireJson<LoanRefundRequest>,
 ) -> Result<(StatusCode, Json<LoanRefundResponse>), ApiError> {
-    let loan = loan_for(&p, &s, &id).await?;
-    let money = amount(req.amount_minor, &req.currency, &loan)?;
-    let key = idempotency_key(&headers, req.id)?;
-    let refund = || Action::Refund { amount: money };
-    let (view, replayed) = execute_today(&s, loan.row.id, refund, key).await?;
-    let code = status(replayed);
+    let cash = (req.id, req.amount_minor, req.currency.as_str());
+    let (code, key, seq, loan) = move_cash_today(&p, &s, &id, &headers, cash, |amount| {
+        Action::Refund { amount }
+    })
+    .await?;
+    let body = LoanRefundResponse {
+        id: key,
+        refund_id: seq,
+        loan,
+    };
+    Ok((code, Json(body)))
+}
+
+/// A request that moves `(id, amount_minor, currency)` of cash on the open business day
+/// (a refund, a recovery): the answer's status, key, the command's event and the loan.
+async fn move_cash_today(
+    p: &Principal,
+    s: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+    (req_id, amount_minor, currency): (Option<Uuid>, i64, &str),
+    action: impl Fn(Money) -> Action,
+) -> Result<(StatusCode, Uuid, i32, LoanResponse), ApiError> {
+    let loan = loan_for(p, s, id).await?;
+    let money = amount(amount_minor, currency, &loan)?;
+    let key = idempotency_key(headers, req_id)?;
+    let (view, replayed) = execute_today(s, loan.row.id, || action(money), key).await?;
     let seq = loans::event_seq_for_key(&s.engine, view.row.id, key)
         .await
         .map_err(loan_error)?;
-    Ok((
-        code,
-        Json(LoanRefundResponse {
-            id: key,
-            refund_id: seq,
-            loan: respond(&s, &view).await?,
-        }),
-    ))
+    Ok((status(replayed), key, seq, respond(s, &view).await?))
 }
 
 /// Books cash recovered on a written-off loan, at most what was written off and not yet
@@ -719,21 +733,15 @@ pub async fn recover(
     headers: HeaderMap,
     WireJson(req): WireJson<LoanRecoveryRequest>,
 ) -> Result<(StatusCode, Json<LoanRecoveryResponse>), ApiError> {
-    let loan = loan_for(&p, &s, &id).await?;
-    let money = amount(req.amount_minor, &req.currency, &loan)?;
-    let key = idempotency_key(&headers, req.id)?;
-    let recover = || Action::Recover { amount: money };
-    let (view, replayed) = execute_today(&s, loan.row.id, recover, key).await?;
-    let code = status(replayed);
-    let seq = loans::event_seq_for_key(&s.engine, view.row.id, key)
-        .await
-        .map_err(loan_error)?;
-    Ok((
-        code,
-        Json(LoanRecoveryResponse {
-            id: key,
-            recovery_id: seq,
-            loan: respond(&s, &view).await?,
-        }),
-    ))
+    let cash = (req.id, req.amount_minor, req.currency.as_str());
+    let (code, key, seq, loan) = move_cash_today(&p, &s, &id, &headers, cash, |amount| {
+        Action::Recover { amount }
+    })
+    .await?;
+    let body = LoanRecoveryResponse {
+        id: key,
+        recovery_id: seq,
+        loan,
+    };
+    Ok((code, Json(body)))
 }
