@@ -143,6 +143,12 @@ pub struct PeriodRunRequest {
     /// Fixings of the floating bonds that reset on this payment date.
     #[serde(default)]
     pub index_rates: Vec<IndexRateWire>,
+    /// Exercise the deal's clean-up call in this period: the platform buys back the pool
+    /// left at par of its sold principal and the clean-up waterfall pays out (422 with
+    /// `field` `exercise_call` when the pool is above the call's threshold or the deal has no
+    /// call). Default false.
+    #[serde(default)]
+    pub exercise_call: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -220,6 +226,9 @@ pub struct PeriodWire {
     pub principal_paid_minor: Vec<i64>,
     pub residual_paid_minor: Vec<i64>,
     pub purchase_paid_minor: i64,
+    /// The clean-up call's proceeds when it was exercised in this period (the deal has
+    /// ended), else 0.
+    pub call_proceeds_minor: i64,
     pub accounts_closing_minor: Vec<i64>,
     pub bond_balances_minor: Vec<i64>,
     /// Trigger states after the period, in the deal's order.
@@ -252,6 +261,7 @@ impl PeriodWire {
             principal_paid_minor: p.principal_paid_minor.clone(),
             residual_paid_minor: p.residual_paid_minor.clone(),
             purchase_paid_minor: p.purchase_paid_minor,
+            call_proceeds_minor: p.call_proceeds_minor,
             accounts_closing_minor: p.accounts_closing_minor.clone(),
             bond_balances_minor: p.bond_balances_minor.clone(),
             triggers: p.triggers.clone(),

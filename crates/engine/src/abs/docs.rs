@@ -239,6 +239,12 @@ pub struct PeriodDoc {
     /// Principal collected above the schedule's principal due in the period.
     #[serde(default)]
     pub prepayment_minor: i64,
+    /// The clean-up call was exercised in this period: the platform bought back the pool
+    /// left, at par of its sold principal.
+    #[serde(default)]
+    pub called: bool,
+    #[serde(default)]
+    pub call_proceeds_minor: i64,
     /// The sold principal by days past due at the payment date.
     #[serde(default)]
     pub delinquency: DelinquencyDoc,
@@ -373,6 +379,11 @@ pub fn purchase_entry_id(deal_id: Uuid, n: u32) -> EntryId {
         &NS,
         format!("purchase:{deal_id}:{n}").as_bytes(),
     ))
+}
+
+/// The clean-up call's entry: the platform buys back what is left of the pool.
+pub fn call_entry_id(deal_id: Uuid, n: u32) -> EntryId {
+    EntryId(Uuid::new_v5(&NS, format!("call:{deal_id}:{n}").as_bytes()))
 }
 
 pub fn repurchase_entry_id(deal_id: Uuid, repurchase: Uuid) -> EntryId {

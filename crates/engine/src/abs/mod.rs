@@ -29,7 +29,7 @@ pub use docs::{
     ClosingDoc, DealDoc, DealStatus, DelinquencyDoc, PeriodDoc, PoolCriteria, PoolDoc, PooledLoan,
     RepurchaseDoc, StateDoc,
 };
-pub use periods::run_period;
+pub use periods::{run_period, run_period_with};
 pub use pool::pool_deal;
 pub use report::{period_evidence, PeriodEvidence};
 pub use repurchase::repurchase;

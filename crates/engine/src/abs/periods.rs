@@ -5,13 +5,14 @@
 
 use super::close::{platform_cash, Moves};
 use super::docs::{
-    collection_entry_id, deal_account, deal_write, load, period_entry_id, CollectionsDoc, DealDoc,
-    DealStatus, DelinquencyDoc, PeriodDoc, PooledLoan, StateDoc,
+    call_entry_id, collection_entry_id, deal_account, deal_write, load, period_entry_id,
+    CollectionsDoc, DealDoc, DealStatus, DelinquencyDoc, PeriodDoc, PooledLoan, StateDoc,
 };
 use super::pool::{interest_paid_minor, principal_paid_minor};
 use super::purchases;
 use super::{open_day, AbsError};
 use crate::{loans, Command, Engine, EngineError};
+use ledger::EntryRequest;
 use lending::loan::{AccountPurpose, LoanStatus};
 use money::{BusinessDate, Decimal, RoundingMode};
 use uuid::Uuid;
@@ -110,13 +111,19 @@ fn replay_or_conflict(
     doc: &DealDoc,
     n: u32,
     key: Uuid,
-    rates: &[abs::IndexRate],
+    period: &abs::Period,
 ) -> Result<(PeriodDoc, bool), AbsError> {
+    let same = |p: &PeriodDoc| {
+        p.index_rates == fixings(&period.index_rates) && p.called == period.exercise_call
+    };
     match doc.periods.iter().find(|p| p.n == n) {
-        Some(p) if p.key == key && p.index_rates == fixings(rates) => Ok((p.clone(), true)),
+        Some(p) if p.key == key && same(p) => Ok((p.clone(), true)),
         Some(p) if p.key == key => Err(AbsError::conflict(
             "key_reused",
-            format!("this Idempotency-Key ran period {} with other fixings", p.n),
+            format!(
+                "this Idempotency-Key ran period {} with other fixings or call",
+                p.n
+            ),
         )),
         Some(_) => Err(AbsError::conflict(
             "period_already_run",
@@ -129,8 +136,8 @@ fn replay_or_conflict(
     }
 }
 
-/// Runs period `n` (1-based, the next one) on `payment_date`. The same key again answers
-/// with the period as it was run (`true`); any other run of it is refused.
+/// Runs period `n` (1-based, the next one) on `payment_date` without a call. The same key
+/// again answers with the period as it was run (`true`); any other run of it is refused.
 #[allow(clippy::too_many_arguments)]
 pub async fn run_period(
     engine: &Engine,
@@ -142,9 +149,29 @@ pub async fn run_period(
     payment_date: BusinessDate,
     index_rates: Vec<abs::IndexRate>,
 ) -> Result<(PeriodDoc, bool), AbsError> {
+    let period = abs::Period {
+        payment_date,
+        exercise_call: false,
+        index_rates,
+    };
+    run_period_with(engine, tenant, (deal_id, deal), n, key, period).await
+}
+
+/// [`run_period`] with the period as asked, the clean-up call exercised or not. A call buys
+/// back every pooled loan's sold principal left after the period's collections, at par,
+/// into the collection account; the deal's clean-up waterfall pays it out and the deal ends.
+pub async fn run_period_with(
+    engine: &Engine,
+    tenant: &str,
+    (deal_id, deal): (Uuid, &abs::Deal),
+    n: u32,
+    key: Uuid,
+    period: abs::Period,
+) -> Result<(PeriodDoc, bool), AbsError> {
+    let payment_date = period.payment_date;
     let (mut doc, version) = load(engine, deal_id, tenant).await?;
     if doc.periods.iter().any(|p| p.n == n) {
-        return replay_or_conflict(&doc, n, key, &index_rates);
+        return replay_or_conflict(&doc, n, key, &period);
     }
     if doc.status != DealStatus::Closed {
         return Err(AbsError::conflict(
@@ -210,16 +237,12 @@ pub async fn run_period(
         recovery_minor: total.recovery_minor,
         new_default_minor: total.new_default_minor,
     };
-    let given = fixings(&index_rates);
-    let period = abs::Period {
-        payment_date,
-        exercise_call: false,
-        index_rates,
-    };
+    let given = fixings(&period.index_rates);
     let (mut after, mut pay) =
         abs::run_period(deal, &state, &collections, &period).map_err(|e| {
             let field = match e {
                 abs::RunError::MissingIndexRate(..) => "index_rates",
+                abs::RunError::CallNotExercisable => "exercise_call",
                 _ => "payment_date",
             };
             AbsError::invalid(field, "run_refused", e.to_string())
@@ -254,6 +277,9 @@ pub async fn run_period(
         pay.uses_minor(),
         "a live period's sources equal its uses"
     );
+    let call = pay.call_proceeds_minor;
+    let collection = deal.accounts[coll].name.as_str();
+    let call_entry = (call > 0).then(|| call_back(&doc, n, &mut lines, call, collection));
 
     let account = |name: &str| deal_account(deal_id, name);
     let (p, i, r, d) = (
@@ -293,7 +319,7 @@ pub async fn run_period(
         let change = pay.accounts_closing_minor[k] - pay.accounts_opening_minor[k];
         moves.debit(account(&format!("spv:account:{}", a.name)), change);
     }
-    moves.credit(collection_account, p + i + r + repurchased_minor);
+    moves.credit(collection_account, p + i + r + repurchased_minor + call);
     for (f, fee) in deal.fees.iter().enumerate() {
         moves.debit(
             account(&format!("spv:fee:{}", fee.name)),
@@ -319,7 +345,9 @@ pub async fn run_period(
     let entry_id = period_entry_id(deal_id, n);
     let mut collection_entry_ids: Vec<Uuid> = remit.as_ref().map(|e| e.id.0).into_iter().collect();
     collection_entry_ids.extend(repurchase_entries);
+    collection_entry_ids.extend(call_entry.as_ref().map(|e| e.id.0));
     let mut commands: Vec<Command> = remit.into_iter().map(Command::Entry).collect();
+    commands.extend(call_entry.map(Command::Entry));
     if !moves.is_empty() {
         commands.push(Command::Entry(moves.entry(
             entry_id,
@@ -359,6 +387,8 @@ pub async fn run_period(
         purchased_loans,
         repurchased_minor,
         prepayment_minor,
+        called: period.exercise_call,
+        call_proceeds_minor: call,
         delinquency,
         coupons: state.bonds.iter().map(|b| b.coupon).collect(),
     };
@@ -372,8 +402,39 @@ pub async fn run_period(
         Ok(_) => Ok((record, false)),
         Err(EngineError::StaleDoc { .. }) => {
             let (now, _) = load(engine, deal_id, tenant).await?;
-            replay_or_conflict(&now, n, key, &period.index_rates)
+            replay_or_conflict(&now, n, key, &period)
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The clean-up call: every line still holding sold principal goes back to the platform
+/// (as a repurchase does) for `proceeds`, paid into the collection account.
+fn call_back(
+    doc: &DealDoc,
+    n: u32,
+    lines: &mut [PooledLoan],
+    proceeds: i64,
+    collection: &str,
+) -> EntryRequest {
+    let held: i64 = lines.iter().map(|l| l.sold_minor).sum();
+    assert_eq!(held, proceeds, "a call buys back exactly the pool left");
+    for l in lines.iter_mut().filter(|l| l.sold_minor > 0) {
+        l.sold_minor = 0;
+        l.repurchased = true;
+    }
+    let account = |name: &str| deal_account(doc.id, name);
+    let mut moves = Moves::default();
+    moves.credit(platform_cash(doc), proceeds);
+    moves.debit(account(&format!("spv:account:{collection}")), proceeds);
+    moves.debit(account("platform:sold_receivable"), proceeds);
+    moves.credit(account("spv:pool_receivable"), proceeds);
+    moves.entry(
+        call_entry_id(doc.id, n),
+        doc,
+        format!(
+            "abs deal {}: clean-up call of {proceeds} in period {n}",
+            doc.id
+        ),
+    )
 }

@@ -364,3 +364,113 @@ async fn a_region_above_its_share_loses_its_largest_loans() {
         );
     }
 }
+
+/// The clean-up call on a stored deal: refused above its threshold (nothing kept), then
+/// exercised: the platform buys back the pool left at par, the clean-up waterfall pays the
+/// bonds out of everything, the SPV holds no receivable, and the deal runs no more periods.
+#[tokio::test]
+async fn a_clean_up_call_buys_back_the_pool_and_ends_the_deal() {
+    for ts in testkit::all_stores().await {
+        let name = ts.name;
+        let e = Engine::start(ts.store.clone(), EngineConfig::default())
+            .await
+            .unwrap();
+        loans::init_business_date(&e, d("2026-01-15"))
+            .await
+            .unwrap();
+        let product = Uuid::now_v7();
+        let ids = [
+            disburse(&e, product, "a", 1_000_000).await,
+            disburse(&e, product, "b", 1_000_000).await,
+        ];
+        let mut deal = revolving_deal();
+        deal.pool_balance_minor = 2_000_000;
+        deal.bonds[0].balance_minor = 1_600_000;
+        deal.bonds[1].balance_minor = 400_000;
+        deal.dates.revolving_end = None;
+        deal.waterfalls
+            .normal
+            .retain(|s| !matches!(s, Step::Purchase));
+        deal.waterfalls.cleanup = vec![
+            Step::PayInterest {
+                bonds: vec!["A".into()],
+            },
+            Step::PayPrincipal {
+                bonds: vec!["A".into(), "E".into()],
+                mode: PrincipalMode::Sequential,
+                limit: PrincipalLimit::AllFunds,
+            },
+            Step::PayResidual { bond: "E".into() },
+        ];
+        let id = Uuid::now_v7();
+        let file = serde_json::json!({"name": "called"});
+        let criteria = PoolCriteria {
+            product_ids: vec![product],
+            loan_ids: Some(ids.to_vec()),
+            ..PoolCriteria::default()
+        };
+        let run = |call: bool, n: u32, on: &str, deal: abs::Deal| {
+            let e = &e;
+            let period = abs::Period {
+                payment_date: d(on),
+                exercise_call: call,
+                index_rates: Vec::new(),
+            };
+            async move { live::run_period_with(e, TENANT, (id, &deal), n, Uuid::now_v7(), period).await }
+        };
+        // At most 90% of the pool left: not yet after one month's principal.
+        deal.cleanup_call = Some(abs::CleanUpCall {
+            pool_fraction: Decimal::new(9, 1),
+        });
+        live::create_deal(&e, TENANT, id, file, &deal, Vec::new())
+            .await
+            .unwrap();
+        live::pool_deal(&e, TENANT, id, criteria).await.unwrap();
+        live::close_deal(&e, TENANT, id, Uuid::now_v7(), Decimal::ONE, &deal)
+            .await
+            .unwrap();
+        close_through(&e, d("2026-02-15")).await;
+        for l in ids {
+            repay(&e, l, d("2026-02-15")).await;
+        }
+        match run(true, 1, "2026-02-15", deal.clone()).await {
+            Err(live::AbsError::Invalid { field, .. }) => assert_eq!(field, "exercise_call"),
+            other => panic!("{name}: {:?}", other.map(|p| p.0.n)),
+        }
+        assert!(live::deal(&e, id, TENANT).await.unwrap().periods.is_empty());
+        let first = run(false, 1, "2026-02-15", deal.clone()).await.unwrap().0;
+        assert!(!first.called);
+        close_through(&e, d("2026-03-15")).await;
+        for l in ids {
+            repay(&e, l, d("2026-03-15")).await;
+        }
+        let (called, _) = run(true, 2, "2026-03-15", deal.clone()).await.unwrap();
+        let stored = live::deal(&e, id, TENANT).await.unwrap();
+        let pool = stored.pool.unwrap();
+        let left = first.pool_balance_minor - called.collections.principal_minor;
+        assert!(called.called && called.waterfall == "clean_up", "{name}");
+        assert_eq!(
+            called.call_proceeds_minor, left,
+            "{name}: at par of the pool left"
+        );
+        assert!(pool
+            .loans
+            .iter()
+            .all(|l| l.sold_minor == 0 && l.repurchased));
+        assert_eq!(called.pool_balance_minor, 0);
+        assert_eq!(
+            called.bond_balances_minor,
+            vec![0, 0],
+            "{name}: bonds paid out"
+        );
+        let acct = |n: &str| docs::deal_account(id, n);
+        assert_eq!(balance(&e, acct("spv:pool_receivable")).await, 0, "{name}");
+        assert_eq!(balance(&e, acct("platform:sold_receivable")).await, 0);
+        assert_eq!(balance(&e, acct("spv:account:collection")).await, 0);
+        assert_eq!(called.collection_entry_ids.len(), 2, "remittance and call");
+        close_through(&e, d("2026-04-15")).await;
+        assert!(run(false, 3, "2026-04-15", deal.clone()).await.is_err());
+        let report = engine::verify(&ts.store, |_| {}).await.unwrap();
+        assert!(report.ok(), "{name}: {report:?}");
+    }
+}

@@ -324,7 +324,8 @@ pub async fn close_deal(
 }
 
 /// Runs period `n` (the next one, on the deal's `n`-th payment date, which must not be
-/// after the open business day): the sold share's collections, the waterfall, one entry.
+/// after the open business day): the sold share's collections, the waterfall, one entry;
+/// with `exercise_call`, the clean-up call buys back the pool left and the deal ends.
 /// A period already run is refused (409 `period_already_run`) unless the same
 /// Idempotency-Key repeats it (200, the run as it was).
 #[utoipa::path(post, path = "/v1/abs/deals/{id}/periods/{n}/run",
@@ -345,18 +346,15 @@ pub async fn run_period(
     let dates = payment_dates(&deal);
     let n = period_number(&n, dates.len())?;
     let rates = index_rates("index_rates", &req.index_rates)?;
-    let (period, replayed) = live::run_period(
-        &s.engine,
-        &doc.tenant,
-        doc.id,
-        n,
-        key,
-        &deal,
-        dates[n as usize - 1],
-        rates,
-    )
-    .await
-    .map_err(abs_error)?;
+    let period = abs::Period {
+        payment_date: dates[n as usize - 1],
+        exercise_call: req.exercise_call,
+        index_rates: rates,
+    };
+    let (period, replayed) =
+        live::run_period_with(&s.engine, &doc.tenant, (doc.id, &deal), n, key, period)
+            .await
+            .map_err(abs_error)?;
     Ok(created(
         replayed,
         PeriodWire::new(&period, doc.currency.code()),

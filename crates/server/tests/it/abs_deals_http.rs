@@ -252,10 +252,24 @@ async fn a_deal_is_stored_pooled_sold_and_run_over_http() {
             .post(&format!("{deal}/periods/0/run"), json!({}), Some(run))
             .await;
         assert_eq!((s, v["field"].as_str()), (400, Some("n")), "{name}: {v}");
+        // A clean-up call the deal does not have is refused by field; nothing is run.
+        let (s, v) = api
+            .post(
+                &format!("{deal}/periods/1/run"),
+                json!({"exercise_call": true}),
+                Some(Uuid::now_v7()),
+            )
+            .await;
+        assert_eq!(
+            (s, v["field"].as_str()),
+            (422, Some("exercise_call")),
+            "{name}: {v}"
+        );
         let (s, period) = api
             .post(&format!("{deal}/periods/1/run"), json!({}), Some(run))
             .await;
         assert_eq!(s, 201, "{name}: {period}");
+        assert_eq!(period["call_proceeds_minor"], 0);
         assert_eq!(period["payment_date"], "2026-02-15");
         assert!(period["principal_collected_minor"].as_i64().unwrap() > 0);
         assert!(period["interest_collected_minor"].as_i64().unwrap() > 0);
