@@ -435,9 +435,36 @@ async fn recoveries_book_cash_on_written_off_loans_once() {
             (409, Some("idempotency_key_reused")),
             "{name}: {other}"
         );
+        // The command line books through the same route: once per id.
+        let cli_key = Uuid::now_v7().to_string();
+        // Off the runtime's thread, which serves the command's requests meanwhile.
+        let recover_cli = || {
+            let mut cmd = common::puhui(&[
+                "loan", "recover", &id, "--amount", "1000.00", "--id", &cli_key,
+            ]);
+            cmd.args(["--server", &api.base, "--api-key", common::KEY]);
+            tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        };
+        for again in [false, true] {
+            let out = recover_cli().await.unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).to_string();
+            let err = String::from_utf8_lossy(&out.stderr).to_string();
+            assert!(out.status.success(), "{name}: {text} {err}");
+            assert!(
+                text.contains("recovery") && text.contains("1000.00"),
+                "{text}"
+            );
+            assert_eq!(text.contains("already booked"), again, "{name}: {text}");
+        }
+        let (_, after_cli) = api.get(&format!("/v1/loans/{id}")).await;
+        assert_eq!(
+            after_cli["written_off_claim_minor"].as_i64(),
+            Some(claim - 300_000 - 100_000),
+            "{name}: the command line's recovery, once"
+        );
         let (_, events) = api.get("/v1/events?types=loan.recovered").await;
         let events = events["items"].as_array().unwrap().clone();
-        assert_eq!(events.len(), 1, "{name}: {events:?}");
+        assert_eq!(events.len(), 2, "{name}: {events:?}");
         assert_eq!(events[0]["payload"]["amount_minor"].as_i64(), Some(300_000));
         let report = engine::verify(&ts.store, |_| {}).await.unwrap();
         assert!(report.ok(), "{name}: {report:?}");
