@@ -62,14 +62,11 @@ pub async fn run(cmd: LoanCmd) -> anyhow::Result<ExitCode> {
 }
 
 async fn recover(a: RecoverArgs) -> anyhow::Result<ExitCode> {
-    let currency: money::Currency = match a.currency.parse() {
-        Ok(c) => c,
-        Err(_) => return usage(&format!("--currency: unknown currency {}", a.currency)),
-    };
-    let amount = match money::Money::parse_major(&a.amount, currency) {
+    let amount = match money_arg(&a.amount, &a.currency) {
         Ok(m) => m,
-        Err(e) => return usage(&format!("--amount: {e}")),
+        Err(message) => return usage(&message),
     };
+    let currency = amount.currency();
     let key = a.id.unwrap_or_else(uuid::Uuid::now_v7);
     let client = crate::controls_cli::Client::new(&a.server)?;
     let body = serde_json::json!({
@@ -106,14 +103,11 @@ async fn recover(a: RecoverArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn schedule(a: ScheduleArgs) -> anyhow::Result<ExitCode> {
-    let currency: money::Currency = match a.currency.parse() {
-        Ok(c) => c,
-        Err(_) => return usage(&format!("--currency: unknown currency {:?}", a.currency)),
-    };
-    let principal = match money::Money::parse_major(&a.amount, currency) {
+    let principal = match money_arg(&a.amount, &a.currency) {
         Ok(m) => m,
-        Err(e) => return usage(&format!("--amount: {e}")),
+        Err(message) => return usage(&message),
     };
+    let currency = principal.currency();
     let req = api::SchedulePreviewRequest {
         amount_minor: principal.amount_minor(),
         currency: a.currency,
@@ -157,6 +151,14 @@ fn schedule(a: ScheduleArgs) -> anyhow::Result<ExitCode> {
         preview.apr_percent
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--amount` in major units of `--currency`, or what is wrong with either.
+fn money_arg(amount: &str, currency: &str) -> Result<money::Money, String> {
+    let c: money::Currency = currency
+        .parse()
+        .map_err(|_| format!("--currency: unknown currency {currency:?}"))?;
+    money::Money::parse_major(amount, c).map_err(|e| format!("--amount: {e}"))
 }
 
 fn usage(message: &str) -> anyhow::Result<ExitCode> {

@@ -338,7 +338,7 @@ pub(crate) const FUNDER_CONCENTRATION_SQL: &str = "SELECT currency, funder, coun
      GROUP BY currency, funder ORDER BY currency, funder";
 
 /// The funder rows of the month whose loans the platform funds alone, after the co-lent
-/// loans' rows are in; then each loan's lead funder (the most principal; ties by name).
+/// loans' rows are in.
 pub(crate) const PLATFORM_FUNDER_SQL: &str = "INSERT INTO snapshot_funders
         (month, loan_id, funder, tenant, product, currency, principal_minor)
      SELECT s.month, s.loan_id, 'platform', s.tenant, s.product, s.currency, s.principal_minor
@@ -346,11 +346,18 @@ pub(crate) const PLATFORM_FUNDER_SQL: &str = "INSERT INTO snapshot_funders
      WHERE s.month = $1 AND s.status = 'active' AND s.principal_minor > 0
        AND NOT EXISTS (SELECT 1 FROM snapshot_funders f
                        WHERE f.month = $1 AND f.loan_id = s.loan_id)";
+/// A loan row's `funder` is written as `platform` (active) or `''` (closed); a co-lent
+/// loan's is its lead funder (the most principal; ties by name), set here for those loans
+/// only, so a book funded by the platform alone rewrites no row.
 pub(crate) const LEAD_FUNDER_SQL: &str = "UPDATE loan_snapshots SET funder = coalesce(
         (SELECT f.funder FROM snapshot_funders f
          WHERE f.month = $1 AND f.loan_id = loan_snapshots.loan_id
          ORDER BY f.principal_minor DESC, f.funder LIMIT 1), '')
-     WHERE month = $1";
+     WHERE month = $1 AND loan_id IN
+        (SELECT loan_id FROM snapshot_funders WHERE month = $1 AND funder <> 'platform')";
+/// The loan row's `funder` as the snapshot inserts it.
+pub(crate) const FUNDER_AT_INSERT_SQL: &str =
+    "CASE WHEN l.stage = 'active' THEN 'platform' ELSE '' END";
 
 /// Herfindahl–Hirschman index of the shares `parts` make of their sum, in units of
 /// 1/10,000 (a single holder: 10,000), rounded half to even; exact integer arithmetic.

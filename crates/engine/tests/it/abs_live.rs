@@ -122,6 +122,15 @@ pub async fn disburse_12_months(
     id
 }
 
+/// An engine on the store with `day` open.
+pub async fn engine_on(ts: &testkit::TestStore, day: &str) -> Engine {
+    let e = Engine::start(ts.store.clone(), EngineConfig::default())
+        .await
+        .unwrap();
+    loans::init_business_date(&e, d(day)).await.unwrap();
+    e
+}
+
 /// Debits minus credits.
 pub async fn balance(e: &Engine, id: ledger::AccountId) -> i64 {
     let a = e.account(id).await.unwrap().expect("account exists");
@@ -140,12 +149,7 @@ fn code(err: AbsError) -> (String, String) {
 async fn a_pool_of_the_platform_share_is_sold_and_its_collections_run_the_waterfall() {
     for ts in testkit::all_stores().await {
         let name = ts.name;
-        let e = Engine::start(ts.store.clone(), EngineConfig::default())
-            .await
-            .unwrap();
-        loans::init_business_date(&e, d("2026-01-15"))
-            .await
-            .unwrap();
+        let e = engine_on(&ts, "2026-01-15").await;
         let bank = PartnerSpec {
             name: "bank".into(),
             kind: Kind::Bank,

@@ -12,14 +12,14 @@ use engine::abs::{self as live, docs, PoolCriteria, PooledLoan};
 use engine::cob::{self, CobConfig};
 use engine::customers::{self, NewCustomer, NewIndividual, Vault};
 use engine::loans::{self, Action, LoanUseError};
-use engine::{Engine, EngineConfig};
+use engine::Engine;
 use lending::loan::{LoanError, LoanStatus};
 use money::{BusinessDate, Currency, Decimal, Money};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 use vault::{Keyring, MasterKey, MasterKeyId};
 
-use crate::abs_live::{balance, d, disburse_12_months, TENANT};
+use crate::abs_live::{balance, d, disburse_12_months, engine_on, TENANT};
 
 fn cny(minor: i64) -> Money {
     Money::from_minor(minor, Currency::Cny)
@@ -128,12 +128,7 @@ fn by_borrower(lines: &[PooledLoan]) -> BTreeMap<String, i64> {
 async fn revolving_purchases_respect_the_borrower_limit_and_recoveries_reach_the_deal() {
     for ts in testkit::all_stores().await {
         let name = ts.name;
-        let e = Engine::start(ts.store.clone(), EngineConfig::default())
-            .await
-            .unwrap();
-        loans::init_business_date(&e, d("2026-01-15"))
-            .await
-            .unwrap();
+        let e = engine_on(&ts, "2026-01-15").await;
         let product = Uuid::now_v7();
         let a1 = disburse(&e, product, "a", 1_000_000).await;
         let b1 = disburse(&e, product, "b", 1_000_000).await;
@@ -281,12 +276,7 @@ fn person(region: &str, seq: u32) -> NewIndividual {
 async fn a_region_above_its_share_loses_its_largest_loans() {
     for ts in testkit::all_stores().await {
         let name = ts.name;
-        let e = Engine::start(ts.store.clone(), EngineConfig::default())
-            .await
-            .unwrap();
-        loans::init_business_date(&e, d("2026-01-15"))
-            .await
-            .unwrap();
+        let e = engine_on(&ts, "2026-01-15").await;
         let vault = Vault::new(Keyring::new(
             MasterKey::from_bytes(
                 MasterKeyId(1),
@@ -372,12 +362,7 @@ async fn a_region_above_its_share_loses_its_largest_loans() {
 async fn a_clean_up_call_buys_back_the_pool_and_ends_the_deal() {
     for ts in testkit::all_stores().await {
         let name = ts.name;
-        let e = Engine::start(ts.store.clone(), EngineConfig::default())
-            .await
-            .unwrap();
-        loans::init_business_date(&e, d("2026-01-15"))
-            .await
-            .unwrap();
+        let e = engine_on(&ts, "2026-01-15").await;
         let product = Uuid::now_v7();
         let ids = [
             disburse(&e, product, "a", 1_000_000).await,

@@ -142,7 +142,7 @@ async fn routes_cli_and_export_show_the_snapshots() {
         } else {
             "--database-url"
         };
-        let out = common::puhui(&[
+        let out = common::puhui_ok(&[
             "analytics",
             "vintage",
             flag,
@@ -151,14 +151,7 @@ async fn routes_cli_and_export_show_the_snapshots() {
             "default",
             "--format",
             "csv",
-        ])
-        .output()
-        .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        ]);
         let text = String::from_utf8(out.stdout).unwrap();
         assert_eq!(text.lines().count(), want.items.len() + 1, "{text}");
         assert!(text.starts_with("orig_month,months_on_book,"));
@@ -169,7 +162,7 @@ async fn routes_cli_and_export_show_the_snapshots() {
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let export = |format: &str, path: &std::path::Path| {
-            let out = common::puhui(&[
+            common::puhui_ok(&[
                 "analytics",
                 "export",
                 flag,
@@ -180,14 +173,7 @@ async fn routes_cli_and_export_show_the_snapshots() {
                 format,
                 "--out",
                 path.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            ]);
         };
         let path = dir.path().join("feb.csv");
         export("csv", &path);

@@ -193,6 +193,19 @@ pub fn puhui(args: &[&str]) -> std::process::Command {
     c
 }
 
+/// Runs the `puhui` binary with `args` and returns its output, failing the test (with its
+/// stderr) unless it succeeded.
+pub fn puhui_ok(args: &[&str]) -> std::process::Output {
+    let out = puhui(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "puhui {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Runs `puhui ledger verify` on a store (`--data-dir DIR` or `--database-url URL`) and
 /// asserts that it finds the books right.
 pub fn assert_verified(store_flag: &str, location: &str) {

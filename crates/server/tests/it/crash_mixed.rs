@@ -129,6 +129,17 @@ async fn created(c: &reqwest::Client, base: &str, path: &str, body: Value) -> Va
     v
 }
 
+/// A six-month annuity product in CNY.
+fn product_body(name: &str) -> Value {
+    json!({
+        "name": name, "currency": "CNY", "amount_minor_min": 10_000, "amount_minor_max": 20_000_000,
+        "term_months_min": 1, "term_months_max": 12, "repayment_method": "annuity",
+        "contract_rate": "0.05%/day", "rate_cap": "24%/year", "grace_days": 3, "late_fee_minor": 1_000,
+        "penalty_rate": "x1.5", "penalty_compounds": false,
+        "prepayment": {"full_allowed": true, "partial_allowed": true, "partial_effect": "shorten_term", "fee_rate": "0%", "partial_minimum_minor": 10_000},
+        "entrusted_payment_threshold_minor": 50_000_000, "write_off_dpd": 90})
+}
+
 async fn set_up(c: &reqwest::Client, base: &str, funder: &str, n: usize) -> Fixture {
     let mut accounts = Vec::new();
     for i in 0..4 {
@@ -160,13 +171,7 @@ async fn set_up(c: &reqwest::Client, base: &str, funder: &str, n: usize) -> Fixt
         .await;
         lines.push(l["id"].as_str().unwrap().to_string());
     }
-    let product = created(c, base, "/v1/loan-products", json!({
-        "name": "crash", "currency": "CNY", "amount_minor_min": 10_000, "amount_minor_max": 20_000_000,
-        "term_months_min": 1, "term_months_max": 12, "repayment_method": "annuity",
-        "contract_rate": "0.05%/day", "rate_cap": "24%/year", "grace_days": 3, "late_fee_minor": 1_000,
-        "penalty_rate": "x1.5", "penalty_compounds": false,
-        "prepayment": {"full_allowed": true, "partial_allowed": true, "partial_effect": "shorten_term", "fee_rate": "0%", "partial_minimum_minor": 10_000},
-        "entrusted_payment_threshold_minor": 50_000_000, "write_off_dpd": 90})).await;
+    let product = created(c, base, "/v1/loan-products", product_body("crash")).await;
     let mut loans = Vec::new();
     let mut loan_entries_before = HashMap::new();
     for i in 0..3 {
@@ -251,13 +256,7 @@ async fn co_lent_applications(
             "timeout_ms": 2_000}}),
     )
     .await;
-    let product = created(c, base, "/v1/loan-products", json!({
-        "name": "co-lent", "currency": "CNY", "amount_minor_min": 10_000, "amount_minor_max": 20_000_000,
-        "term_months_min": 1, "term_months_max": 12, "repayment_method": "annuity",
-        "contract_rate": "0.05%/day", "rate_cap": "24%/year", "grace_days": 3, "late_fee_minor": 1_000,
-        "penalty_rate": "x1.5", "penalty_compounds": false,
-        "prepayment": {"full_allowed": true, "partial_allowed": true, "partial_effect": "shorten_term", "fee_rate": "0%", "partial_minimum_minor": 10_000},
-        "entrusted_payment_threshold_minor": 50_000_000, "write_off_dpd": 90})).await;
+    let product = created(c, base, "/v1/loan-products", product_body("co-lent")).await;
     let product = product["id"].as_str().unwrap().to_string();
     let platform = engine::colending::platform_partner_id("default", money::Currency::Cny);
     created(

@@ -4,8 +4,8 @@ use super::PgStore;
 use crate::analytics::{
     concentration_sql, AnalyticsFilter, ConcentrationRow, DecisionMonth, DelinquencyPoint,
     Dimension, Month, RollCell, SnapshotReport, SnapshotRow, VintagePoint, AGGREGATE_BUCKETS,
-    AGGREGATE_ROLLS, BUCKET_SQL, DELINQUENCY_SQL, FUNDER_CONCENTRATION_SQL, LEAD_FUNDER_SQL,
-    PLATFORM_FUNDER_SQL, SCORE_BINS,
+    AGGREGATE_ROLLS, BUCKET_SQL, DELINQUENCY_SQL, FUNDER_AT_INSERT_SQL, FUNDER_CONCENTRATION_SQL,
+    LEAD_FUNDER_SQL, PLATFORM_FUNDER_SQL, SCORE_BINS,
 };
 use sqlx::postgres::PgPoolCopyExt;
 use sqlx::Row;
@@ -33,7 +33,7 @@ async fn insert_snapshot(tx: &mut Tx<'_>, month: Month) -> anyhow::Result<u64> {
     let sql = format!(
         "INSERT INTO loan_snapshots (month, loan_id, tenant, product, orig_month, region,
             industry, funder, currency, principal_minor, dpd, bucket, status)
-         SELECT $1, l.id, l.tenant, l.product_id, {orig}, {region}, {industry}, '',
+         SELECT $1, l.id, l.tenant, l.product_id, {orig}, {region}, {industry}, {funder},
                 a.currency, a.debits_posted - a.credits_posted, l.dpd, {BUCKET_SQL}, l.stage
          FROM accounts a
          JOIN loans l ON l.id = (CASE WHEN a.owner LIKE 'loan:%'
@@ -49,6 +49,7 @@ async fn insert_snapshot(tx: &mut Tx<'_>, month: Month) -> anyhow::Result<u64> {
         orig = month_of_day("e.day"),
         region = profile_field("region_code"),
         industry = profile_field("industry_code"),
+        funder = FUNDER_AT_INSERT_SQL,
     );
     Ok(sqlx::query(&sql)
         .bind(month.0)

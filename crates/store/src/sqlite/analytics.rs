@@ -4,8 +4,8 @@ use super::SqliteStore;
 use crate::analytics::{
     concentration_sql, AnalyticsFilter, ConcentrationRow, DecisionMonth, DelinquencyPoint,
     Dimension, Month, RollCell, SnapshotReport, SnapshotRow, VintagePoint, AGGREGATE_BUCKETS,
-    AGGREGATE_ROLLS, BUCKET_SQL, DELINQUENCY_SQL, FUNDER_CONCENTRATION_SQL, LEAD_FUNDER_SQL,
-    PLATFORM_FUNDER_SQL, SCORE_BINS,
+    AGGREGATE_ROLLS, BUCKET_SQL, DELINQUENCY_SQL, FUNDER_AT_INSERT_SQL, FUNDER_CONCENTRATION_SQL,
+    LEAD_FUNDER_SQL, PLATFORM_FUNDER_SQL, SCORE_BINS,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -36,7 +36,7 @@ fn insert_snapshot(c: &Connection, month: Month) -> anyhow::Result<u64> {
     let sql = format!(
         "INSERT INTO loan_snapshots (month, loan_id, tenant, product, orig_month, region,
             industry, funder, currency, principal_minor, dpd, bucket, status)
-         SELECT ?1, l.id, l.tenant, l.product_id, {orig}, {region}, {industry}, '',
+         SELECT ?1, l.id, l.tenant, l.product_id, {orig}, {region}, {industry}, {funder},
                 a.currency, a.debits_posted - a.credits_posted, l.dpd, {BUCKET_SQL}, l.stage
          FROM accounts a
          JOIN loans l ON l.id = unhex(replace(substr(a.owner, 6), '-', ''))
@@ -50,6 +50,7 @@ fn insert_snapshot(c: &Connection, month: Month) -> anyhow::Result<u64> {
         orig = month_of_day("e.day"),
         region = profile_field("region_code"),
         industry = profile_field("industry_code"),
+        funder = FUNDER_AT_INSERT_SQL,
     );
     let first = month.first_day().to_epoch_days();
     Ok(c.execute(&sql, params![month.0, first])? as u64)
