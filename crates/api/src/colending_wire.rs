@@ -3,8 +3,8 @@
 
 use crate::FieldError;
 use engine::colending::{
-    ApprovalDoc, ChargeRuleDoc, EligibilityDoc, FunderDoc, Kind, PartnerDoc, PartnerSpec, PlanDoc,
-    PlanSpec, PositionsDoc, ShareDoc, Versioned,
+    ApprovalDoc, ChargeRuleDoc, EligibilityDoc, FunderDoc, GuaranteeDoc, Kind, PartnerDoc,
+    PartnerSpec, PlanDoc, PlanSpec, PositionsDoc, ShareDoc, Versioned,
 };
 use money::{Currency, Decimal};
 use serde::{Deserialize, Serialize};
@@ -260,19 +260,36 @@ pub struct FundingPlanRequest {
     pub shares: Vec<ShareWire>,
     /// Default "0.3", the rule for internet lending partners.
     pub platform_share_min: Option<String>,
-    /// Who owns fees charged: `platform` (default) or `pro_rata` by principal held.
+    /// Who owns fees charged: `platform` (default), `pro_rata` by principal held, or
+    /// `guarantor` (the guarantee fee; a plan with a `guarantee` only).
     pub fees: Option<String>,
-    /// Who owns penalty interest: `platform` (default) or `pro_rata`.
+    /// Who owns penalty interest: `platform` (default), `pro_rata` or `guarantor`.
     pub penalties: Option<String>,
+    /// A guarantor (融资担保) that pays the funders' overdue amounts (代偿).
+    pub guarantee: Option<GuaranteeWire>,
+}
+
+/// A plan's guarantee. From the day a loan is `trigger_dpd` days past due, close of
+/// business has the guarantor pay each funder its overdue principal and billed interest,
+/// and the guarantor holds those claims (later repayments and recoveries pay it first).
+/// Its fee is the product's fee, given to it by `fees: "guarantor"`.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GuaranteeWire {
+    /// A funding partner that funds no share of the plan.
+    pub guarantor_id: Uuid,
+    /// 1 to 365.
+    pub trigger_dpd: u32,
 }
 
 fn charge_rule(field: &str, raw: Option<&str>) -> Result<ChargeRuleDoc, FieldError> {
     match raw.unwrap_or("platform") {
         "platform" => Ok(ChargeRuleDoc::Platform),
         "pro_rata" => Ok(ChargeRuleDoc::ProRata),
+        "guarantor" => Ok(ChargeRuleDoc::Guarantor),
         other => Err(FieldError::new(
             field,
-            format!("must be platform or pro_rata, got {other:?}"),
+            format!("must be platform, pro_rata or guarantor, got {other:?}"),
         )),
     }
 }
@@ -281,6 +298,7 @@ fn charge_rule_name(r: ChargeRuleDoc) -> &'static str {
     match r {
         ChargeRuleDoc::Platform => "platform",
         ChargeRuleDoc::ProRata => "pro_rata",
+        ChargeRuleDoc::Guarantor => "guarantor",
     }
 }
 
@@ -308,6 +326,10 @@ impl FundingPlanRequest {
             platform_share_min,
             fees: charge_rule("fees", self.fees.as_deref())?,
             penalties: charge_rule("penalties", self.penalties.as_deref())?,
+            guarantee: self.guarantee.as_ref().map(|g| GuaranteeDoc {
+                guarantor_id: g.guarantor_id,
+                trigger_dpd: g.trigger_dpd,
+            }),
         })
     }
 }
@@ -327,6 +349,8 @@ pub struct FundingPlanResponse {
     pub platform_share_min: String,
     pub fees: String,
     pub penalties: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guarantee: Option<GuaranteeWire>,
     pub changed_on: String,
 }
 
@@ -350,6 +374,10 @@ impl From<&Versioned<PlanDoc>> for FundingPlanResponse {
             platform_share_min: p.spec.platform_share_min.normalize().to_string(),
             fees: charge_rule_name(p.spec.fees).into(),
             penalties: charge_rule_name(p.spec.penalties).into(),
+            guarantee: p.spec.guarantee.map(|g| GuaranteeWire {
+                guarantor_id: g.guarantor_id,
+                trigger_dpd: g.trigger_dpd,
+            }),
             changed_on: p.changed_on.to_string(),
         }
     }
@@ -388,6 +416,43 @@ impl From<&FunderDoc> for LoanFundingWire {
 
 pub fn loan_funding_wire(doc: &PositionsDoc) -> Vec<LoanFundingWire> {
     doc.funders.iter().map(LoanFundingWire::from).collect()
+}
+
+/// A co-lent loan's guarantor: the claims it has taken over from the funders and its fee.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LoanGuarantorWire {
+    pub partner_id: Uuid,
+    pub trigger_dpd: u32,
+    /// What it has paid the funders (principal and interest) over the loan's claims.
+    pub paid_minor: i64,
+    /// Claims paid (one a day at most).
+    pub claims: u32,
+    pub principal_outstanding_minor: i64,
+    pub interest_receivable_minor: i64,
+    pub fee_receivable_minor: i64,
+    pub penalty_receivable_minor: i64,
+    pub written_off_minor: i64,
+}
+
+pub fn loan_guarantor_wire(doc: &PositionsDoc) -> Option<LoanGuarantorWire> {
+    let g = doc.guarantor.as_ref()?;
+    let holder = format!("guarantor:{}", g.terms.guarantor_id);
+    let paid_minor = ["principal", "interest"]
+        .iter()
+        .filter_map(|b| doc.flows.get(&format!("{holder}/compensated/{b}")))
+        .sum();
+    let b = &g.balances;
+    Some(LoanGuarantorWire {
+        partner_id: g.terms.guarantor_id,
+        trigger_dpd: g.terms.trigger_dpd,
+        paid_minor,
+        claims: doc.claims.len() as u32,
+        principal_outstanding_minor: b.principal_outstanding_minor,
+        interest_receivable_minor: b.interest_receivable_minor,
+        fee_receivable_minor: b.fee_receivable_minor,
+        penalty_receivable_minor: b.penalty_receivable_minor,
+        written_off_minor: b.written_off_minor,
+    })
 }
 
 /// A funder's position in one loan, as a partner's list shows it.

@@ -613,6 +613,9 @@ pub struct LoanResponse {
     /// without a funding plan (and for a view `as_of` a past date).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub funding: Option<Vec<crate::LoanFundingWire>>,
+    /// Co-lending: the plan's guarantor with the claims it holds; absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guarantor: Option<crate::LoanGuarantorWire>,
 }
 
 /// Ids of a loan's ledger accounts.

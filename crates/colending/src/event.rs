@@ -365,6 +365,13 @@ fn charge_by_rule(work: &mut Work, balance: Balance, amount_minor: i64, rule: Ch
             let holders = work.principal_holders();
             work.spread(&holders, Balance::Principal, amount_minor, balance, 1);
         }
+        ChargeRule::Guarantor => {
+            let g = work
+                .funding
+                .guarantor_index()
+                .expect("an agreement naming the guarantor has one");
+            work.add(g, balance, amount_minor);
+        }
     }
 }
 

@@ -66,6 +66,8 @@ pub enum PlanError {
     NotPlatform,
     #[error("{field}: must be above 0 and at most 1")]
     FractionOutOfRange { field: &'static str },
+    #[error("{field}: only an agreement with a guarantee can give charges to the guarantor")]
+    NoGuarantor { field: &'static str },
 }
 
 impl PlanError {
@@ -74,7 +76,8 @@ impl PlanError {
         match self {
             PlanError::Empty { field }
             | PlanError::PlatformBelowMinimum { field, .. }
-            | PlanError::FractionOutOfRange { field } => (*field).to_string(),
+            | PlanError::FractionOutOfRange { field }
+            | PlanError::NoGuarantor { field } => (*field).to_string(),
             PlanError::ShareOutOfRange { index } => format!("shares[{index}].share"),
             PlanError::SharesSum { .. } => "shares".to_string(),
             PlanError::Duplicate { field, index }

@@ -127,6 +127,9 @@ pub enum ChargeRule {
     Platform,
     /// Split among the principal's holders by the principal they hold.
     ProRata,
+    /// The guarantor's: the charge is its guarantee fee. An agreement without a guarantee
+    /// cannot name it (`LoanFunding::new` refuses it).
+    Guarantor,
 }
 
 /// The terms of a co-lending agreement that decide splits beyond principal.
@@ -182,6 +185,17 @@ impl LoanFunding {
                 field: "shares",
                 index,
             }]);
+        }
+        if agreement.guarantee.is_none() {
+            let rules = [("fees", agreement.fees), ("penalties", agreement.penalties)];
+            let errors: Vec<PlanError> = rules
+                .into_iter()
+                .filter(|(_, rule)| *rule == ChargeRule::Guarantor)
+                .map(|(field, _)| PlanError::NoGuarantor { field })
+                .collect();
+            if !errors.is_empty() {
+                return Err(errors);
+            }
         }
         let guarantor = agreement.guarantee.map(|g| GuarantorPosition {
             partner_id: g.guarantor_id,

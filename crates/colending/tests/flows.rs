@@ -232,6 +232,21 @@ fn fees_and_penalties_go_where_the_agreement_says() {
     let after = apply(&pro_rata, LoanEvent::Charged(charge));
     assert_eq!(after.funders[0].held.penalty_receivable_minor, 3);
     assert_eq!(after.funders[1].held.penalty_receivable_minor, 8);
+    // Fees given to the guarantor are its guarantee fee; only a guaranteed agreement may.
+    let mut guaranteed = two_funders(Some(guarantee(80)));
+    guaranteed.agreement.fees = ChargeRule::Guarantor;
+    let after = apply(&guaranteed, LoanEvent::Charged(charge));
+    let g = after.guarantor.as_ref().unwrap();
+    assert_eq!(g.held.fee_receivable_minor, 1_001);
+    assert_eq!(after.platform.fee_receivable_minor, 0);
+    assert_eq!(after.totals.fee_receivable_minor, 1_001);
+    let mut bare = agreement(None);
+    bare.fees = ChargeRule::Guarantor;
+    let funders = terms(&[share(PLATFORM, "1")], &[None]);
+    assert_eq!(
+        LoanFunding::new(bare, &funders).unwrap_err(),
+        [PlanError::NoGuarantor { field: "fees" }]
+    );
 }
 
 #[test]

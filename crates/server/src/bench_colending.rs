@@ -47,6 +47,7 @@ pub async fn three_funders(engine: &Engine, tenant: &str) -> anyhow::Result<[Uui
         platform_share_min: Decimal::new(3, 1),
         fees: ChargeRuleDoc::Platform,
         penalties: ChargeRuleDoc::ProRata,
+        guarantee: None,
     };
     cl::set_plan(
         engine,

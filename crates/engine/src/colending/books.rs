@@ -8,12 +8,13 @@
 //! business since the last command and a reversal (whose replay leaves the repayment out)
 //! are all the same step. T-accounts: docs/co-lending.md.
 
-use super::docs::{partner_uuid, BalancesDoc, FunderDoc, PositionsDoc};
+use super::docs::{self, partner_uuid, BalancesDoc, ClaimDoc, FunderDoc, PositionsDoc};
 use crate::loans::Source;
 use crate::Command;
 use colending::{
-    apply_event, Agreement, Balance, Change, Charge, EventError, FunderTerms, Holder, LoanEvent,
-    LoanFunding, Repayment, Share,
+    apply_event, claim_guarantee, Agreement, Balance, Change, Charge, ClaimId, ClaimOutcome,
+    EventError, FunderTerms, GuaranteeClaim, GuaranteeTerms, Holder, LoanEvent, LoanFunding,
+    Repayment, Share,
 };
 use ledger::{AccountId, EntryId, EntryRequest, Posting, Side};
 use lending::loan::{AccountPurpose, PostingIntent};
@@ -72,6 +73,8 @@ enum Step {
     Repaid,
     WrittenOff,
     Recovered,
+    /// A guarantee claim: the guarantor paid funders' overdue amounts and holds them.
+    Compensated,
 }
 
 impl Step {
@@ -82,6 +85,7 @@ impl Step {
             Step::Repaid => "repaid",
             Step::WrittenOff => "written_off",
             Step::Recovered => "recovered",
+            Step::Compensated => "compensated",
         }
     }
 }
@@ -123,6 +127,12 @@ fn book(booked: &mut Booked, step: Step, changes: &[Change]) {
             Step::Repaid | Step::Recovered => Some("collected"),
             // A write-off's changes pair up themselves: a receivable down, written_off up.
             Step::WrittenOff => None,
+            // The guarantor's payment is collected for the funder it pays (settled to it
+            // as a repayment is); the guarantor's money goes out as its funding.
+            Step::Compensated => Some(match c.holder {
+                Holder::Guarantor(_) => "funding",
+                _ => "collected",
+            }),
         };
         if let Some(name) = counter {
             add(&mut booked.accounts, &holder, name, -c.delta_minor);
@@ -210,7 +220,13 @@ pub fn funding_of(doc: &PositionsDoc, day_count: DayCount) -> anyhow::Result<Loa
         day_count,
         fees: doc.fees.into(),
         penalties: doc.penalties.into(),
-        guarantee: None,
+        guarantee: doc.guarantor.as_ref().map(|g| GuaranteeTerms {
+            guarantor_id: super::docs::partner_id(g.terms.guarantor_id),
+            trigger_dpd: g.terms.trigger_dpd,
+            // The guarantor's fee is the product's fee given to it by the plan's rule.
+            fee_rate_annual: RateAnnual::from_fraction(money::Decimal::ZERO)
+                .expect("zero is a rate"),
+        }),
     };
     let mut terms = Vec::with_capacity(doc.funders.len());
     for f in &doc.funders {
@@ -229,21 +245,59 @@ pub fn funding_of(doc: &PositionsDoc, day_count: DayCount) -> anyhow::Result<Loa
     LoanFunding::new(agreement, &terms).map_err(|e| anyhow::anyhow!("stored funders: {e:?}"))
 }
 
-/// Folds a loan's journal into its funding and bookings.
+/// Folds a loan's journal into its funding and bookings, with the guarantee claims close
+/// of business paid: a claim of day `D` follows the loan-day `D` and precedes the
+/// commands of `D`, as it did when it was paid.
 pub fn fold(
     mut funding: LoanFunding,
     journal: &[(Source, Vec<PostingIntent>)],
+    claims: (uuid::Uuid, &[ClaimDoc]),
     event_day: impl Fn(i32) -> Option<BusinessDate>,
-) -> Result<(LoanFunding, Booked), EventError> {
+) -> anyhow::Result<(LoanFunding, Booked)> {
+    let (loan_id, claims) = claims;
     let mut booked = Booked::default();
+    let mut pending = claims.iter().peekable();
     for (source, intents) in journal {
-        let on = match source {
-            Source::Day(d) => *d,
-            Source::Event(seq) => event_day(*seq).expect("every journal event has a day"),
+        // A day's claim comes before the next day and before the commands of its own day.
+        let (on, same_day) = match source {
+            Source::Day(d) => (*d, false),
+            Source::Event(seq) => (
+                event_day(*seq).expect("every journal event has a day"),
+                true,
+            ),
         };
+        while let Some(c) = pending.next_if(|c| c.day < on || (same_day && c.day == on)) {
+            pay_claim(&mut funding, &mut booked, loan_id, c)?;
+        }
         fold_source(&mut funding, &mut booked, intents, on)?;
     }
+    for c in pending {
+        pay_claim(&mut funding, &mut booked, loan_id, c)?;
+    }
     Ok((funding, booked))
+}
+
+/// Moves one guarantee claim onto the positions and books it; whether it moved anything.
+pub fn pay_claim(
+    funding: &mut LoanFunding,
+    booked: &mut Booked,
+    loan_id: uuid::Uuid,
+    claim: &ClaimDoc,
+) -> anyhow::Result<bool> {
+    let request = GuaranteeClaim {
+        claim_id: ClaimId(docs::claim_id(loan_id, claim.day).as_u128()),
+        days_past_due: claim.days_past_due,
+        overdue_principal_minor: claim.overdue_principal_minor,
+    };
+    let outcome = claim_guarantee(funding, &request)
+        .map_err(|e| anyhow::anyhow!("guarantee claim of {}: {e}", claim.day))?;
+    let ClaimOutcome::Paid { outcome, .. } = outcome else {
+        return Ok(false);
+    };
+    let moved = outcome.changes.iter().any(|c| c.delta_minor != 0);
+    book(booked, Step::Compensated, &outcome.changes);
+    *funding = outcome.funding;
+    Ok(moved)
 }
 
 /// Folds one source's postings (a command's, or one day's) into `funding` and `booked`.
@@ -284,6 +338,14 @@ pub fn resume(doc: &PositionsDoc, day_count: DayCount) -> anyhow::Result<LoanFun
     funding.disbursed = doc.funders.iter().any(|f| f.principal_funded_minor > 0);
     funding.interest_from = doc.interest_from;
     funding.written_off = doc.written_off;
+    if let (Some(g), Some(held)) = (&mut funding.guarantor, &doc.guarantor) {
+        g.held = held.balances.to_domain();
+    }
+    funding.settled_claims = doc
+        .claims
+        .iter()
+        .map(|c| ClaimId(docs::claim_id(doc.loan_id, c.day).as_u128()))
+        .collect();
     funding.assert_consistent();
     Ok(funding)
 }
@@ -356,6 +418,9 @@ pub fn refresh(doc: &mut PositionsDoc, funding: &LoanFunding, booked: Booked) {
         f.balances = BalancesDoc::from(&p.held);
     }
     doc.platform = BalancesDoc::from(&funding.platform);
+    if let (Some(g), Some(held)) = (&mut doc.guarantor, &funding.guarantor) {
+        g.balances = BalancesDoc::from(&held.held);
+    }
     doc.totals = BalancesDoc::from(&funding.totals);
     doc.memo = booked.accounts;
     doc.flows = booked.flows;

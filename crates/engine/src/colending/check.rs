@@ -28,6 +28,9 @@ fn loan_problems(doc: &PositionsDoc) -> Vec<String> {
         .map(|f| (f.partner_id.to_string(), &f.balances))
         .collect();
     holders.push(("platform".into(), &doc.platform));
+    if let Some(g) = &doc.guarantor {
+        holders.push((format!("guarantor:{}", g.terms.guarantor_id), &g.balances));
+    }
     for (holder, balances) in holders {
         for (name, value) in balances_of(balances) {
             let posted = doc
@@ -97,7 +100,8 @@ pub async fn check_positions(
             .await?;
         for row in &rows {
             let p: super::docs::PartnerDoc = decode(row)?;
-            let mut holders = vec![p.id.to_string()];
+            // Any partner may guarantee another plan's loans.
+            let mut holders = vec![p.id.to_string(), format!("guarantor:{}", p.id)];
             if p.spec.kind == super::docs::Kind::Platform {
                 holders.push("platform".into());
             }

@@ -10,12 +10,13 @@
 
 use super::books::{self, Booked, Memo};
 use super::docs::{
-    decode, encode, positions_doc_id, write, Place, PositionsDoc, Versioned, POSITIONS,
+    decode, encode, positions_doc_id, write, ClaimDoc, Place, PositionsDoc, Versioned, POSITIONS,
 };
 use super::moves;
 use crate::{Command, Engine};
 use ledger::{EntryId, EntryRequest};
 use lending::loan::{Loan, LoanStatus, PostingIntent};
+use lending::product::Component;
 use money::{BusinessDate, Currency};
 use std::collections::{BTreeMap, HashMap};
 use store::{DocFilter, DomainWrite};
@@ -122,6 +123,27 @@ pub(crate) fn control_entries(
     commands
 }
 
+/// The guarantee claim (代偿) of the loan-day `day`, if its plan has a guarantee: from the
+/// day the loan is `trigger_dpd` days past due, each day's claim takes over what the
+/// funders then hold of its overdue principal and billed interest (the day it turns due,
+/// then each new installment missed), until it is written off.
+fn claim_due(
+    funding: &colending::LoanFunding,
+    doc: &PositionsDoc,
+    after: &Loan,
+    day: BusinessDate,
+) -> Option<ClaimDoc> {
+    let g = doc.guarantor.as_ref()?;
+    let due = !funding.written_off
+        && after.status == LoanStatus::Active
+        && after.dpd >= g.terms.trigger_dpd;
+    due.then(|| ClaimDoc {
+        day,
+        days_past_due: after.dpd,
+        overdue_principal_minor: after.outstanding_minor(Component::Principal),
+    })
+}
+
 /// Folds the loan-day `day` (its postings `intents`, the loan `after` it) onto the stored
 /// positions; `None` when nothing moved.
 pub(crate) fn day_move(
@@ -138,9 +160,14 @@ pub(crate) fn day_move(
     };
     books::fold_source(&mut funding, &mut booked, intents, day)
         .map_err(|e| anyhow::anyhow!("loan {}: funders' positions on {day}: {e}", doc.loan_id))?;
+    let mut new_doc = doc.clone();
+    if let Some(claim) = claim_due(&funding, doc, after, day) {
+        if books::pay_claim(&mut funding, &mut booked, doc.loan_id, &claim)? {
+            new_doc.claims.push(claim);
+        }
+    }
     let deltas = books::difference(&doc.memo, &booked.accounts);
     let flows = books::difference(&doc.flows, &booked.flows);
-    let mut new_doc = doc.clone();
     books::refresh(&mut new_doc, &funding, booked);
     let overdue = moves::overdue_since(after, day);
     let moved = moves::record(

@@ -180,6 +180,8 @@ pub(crate) fn platform_spec(currency: Currency) -> PartnerSpec {
 pub enum ChargeRuleDoc {
     Platform,
     ProRata,
+    /// The guarantor's guarantee fee (a plan with a guarantee only).
+    Guarantor,
 }
 
 impl From<ChargeRuleDoc> for ChargeRule {
@@ -187,6 +189,7 @@ impl From<ChargeRuleDoc> for ChargeRule {
         match r {
             ChargeRuleDoc::Platform => ChargeRule::Platform,
             ChargeRuleDoc::ProRata => ChargeRule::ProRata,
+            ChargeRuleDoc::Guarantor => ChargeRule::Guarantor,
         }
     }
 }
@@ -204,6 +207,44 @@ pub struct PlanSpec {
     pub platform_share_min: Decimal,
     pub fees: ChargeRuleDoc,
     pub penalties: ChargeRuleDoc,
+    /// A guarantor (融资担保) that pays the funders' overdue amounts (代偿).
+    #[serde(default)]
+    pub guarantee: Option<GuaranteeDoc>,
+}
+
+/// A plan's guarantee: the guarantor (a funding partner that funds no share of the plan)
+/// pays each funder's overdue principal and billed interest once the loan is
+/// `trigger_dpd` days past due, and holds those claims from then on. Its fee is what the
+/// plan's `fees: guarantor` gives it (the product's fee, in the borrower's APR).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuaranteeDoc {
+    pub guarantor_id: Uuid,
+    pub trigger_dpd: u32,
+}
+
+/// The most days past due a guarantee may wait before it pays.
+pub const TRIGGER_DPD_MAX: u32 = 365;
+
+/// A loan's guarantor with what it holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuarantorDoc {
+    #[serde(flatten)]
+    pub terms: GuaranteeDoc,
+    pub balances: BalancesDoc,
+}
+
+/// A guarantee claim (代偿) close of business made on `day`: the loan's overdue principal
+/// then, which the fold replays to move the same amounts again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimDoc {
+    pub day: BusinessDate,
+    pub days_past_due: u32,
+    pub overdue_principal_minor: i64,
+}
+
+/// A claim's id: one per loan and day.
+pub fn claim_id(loan_id: Uuid, day: BusinessDate) -> Uuid {
+    Uuid::new_v5(&NS, format!("claim:{loan_id}:{day}").as_bytes())
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -297,6 +338,12 @@ pub struct PositionsDoc {
     /// The gross flows booked so far per `holder/step/balance` (`books::Booked::flows`).
     #[serde(default)]
     pub flows: BTreeMap<String, i64>,
+    /// The plan's guarantee at origination, with the guarantor's balances.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guarantor: Option<GuarantorDoc>,
+    /// Guarantee claims paid, in day order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<ClaimDoc>,
 }
 
 pub fn positions_doc_id(loan_id: Uuid) -> Uuid {

@@ -79,7 +79,8 @@ pub(crate) async fn attach(
         .filter_map(|e| Some((e.seq, BusinessDate::from_epoch_days(e.day)?)))
         .collect();
     let funding = books::funding_of(&doc, after.config.repayment.day_count)?;
-    let (funding, booked) = books::fold(funding, &journal, |seq| day_of.get(&seq).copied())
+    let claims = (row.id, doc.claims.as_slice());
+    let (funding, booked) = books::fold(funding, &journal, claims, |seq| day_of.get(&seq).copied())
         .map_err(|e| anyhow::anyhow!("loan {}: funders' positions: {e}", row.id))?;
     let mut new_doc = doc.clone();
     books::refresh(&mut new_doc, &funding, booked);
@@ -257,6 +258,11 @@ async fn choose_funders(
         overdue_since: None,
         moves: 0,
         flows: Default::default(),
+        guarantor: plan.spec.guarantee.map(|terms| docs::GuarantorDoc {
+            terms,
+            balances: Default::default(),
+        }),
+        claims: Vec::new(),
     };
     let parts = colending::split_by_shares(
         principal.amount_minor(),

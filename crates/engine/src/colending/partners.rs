@@ -1,9 +1,9 @@
 //! Funding partners and funding plans: create, change (a new version), read, list.
 
 use super::docs::{
-    self, decode, encode, find, partner_id, platform_partner_id, platform_spec, write, Kind,
-    PartnerDoc, PartnerSpec, Place, PlanDoc, PlanSpec, PositionsDoc, Versioned, PARTNER,
-    PARTNER_CHANGE, PLAN, POSITIONS,
+    self, decode, encode, find, partner_id, platform_partner_id, platform_spec, write,
+    ChargeRuleDoc, Kind, PartnerDoc, PartnerSpec, Place, PlanDoc, PlanSpec, PositionsDoc,
+    Versioned, PARTNER, PARTNER_CHANGE, PLAN, POSITIONS, TRIGGER_DPD_MAX,
 };
 use super::{ColendingError, FUNDERS_MAX};
 use crate::{Command, Engine, EngineError};
@@ -328,6 +328,7 @@ async fn validate_plan(
             "must be between 0 and 1",
         ));
     }
+    validate_guarantee(engine, tenant, spec, platform).await?;
     let mut partners: Vec<FundingPartner> = vec![platform.spec.to_domain(platform.id)?];
     for s in &spec.shares {
         if s.partner_id == platform.id {
@@ -354,6 +355,55 @@ async fn validate_plan(
         .map_err(|errors| ColendingError::Invalid {
             errors: errors.iter().map(|e| (e.field(), e.to_string())).collect(),
         })
+}
+
+/// The plan's guarantee, and the charges it gives the guarantor: a known partner in the
+/// plan's currency that funds no share, and a trigger within bounds.
+async fn validate_guarantee(
+    engine: &Engine,
+    tenant: &str,
+    spec: &PlanSpec,
+    platform: &PartnerDoc,
+) -> Result<(), ColendingError> {
+    let mut errors = Vec::new();
+    let Some(g) = spec.guarantee else {
+        for (field, rule) in [("fees", spec.fees), ("penalties", spec.penalties)] {
+            if rule == ChargeRuleDoc::Guarantor {
+                errors.push((field.into(), "guarantor: the plan has no guarantee".into()));
+            }
+        }
+        return refuse(errors);
+    };
+    if !(1..=TRIGGER_DPD_MAX).contains(&g.trigger_dpd) {
+        errors.push((
+            "guarantee.trigger_dpd".into(),
+            format!("must be from 1 to {TRIGGER_DPD_MAX} days"),
+        ));
+    }
+    let field = "guarantee.guarantor_id";
+    let funds =
+        g.guarantor_id == platform.id || spec.shares.iter().any(|s| s.partner_id == g.guarantor_id);
+    match find::<PartnerDoc>(engine, PARTNER, g.guarantor_id, tenant).await? {
+        None => errors.push((field.into(), "no such funding partner".into())),
+        Some(_) if funds => errors.push((
+            field.into(),
+            "the guarantor may not fund a share of the plan it guarantees".into(),
+        )),
+        Some(p) if p.doc.spec.currency != platform.spec.currency => errors.push((
+            field.into(),
+            "the guarantor is in another currency than the plan".into(),
+        )),
+        Some(_) => {}
+    }
+    refuse(errors)
+}
+
+fn refuse(errors: Vec<(String, String)>) -> Result<(), ColendingError> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ColendingError::Invalid { errors })
+    }
 }
 
 /// The funding plan of a product, if it has one.

@@ -8,7 +8,7 @@
 //! the day. What is held in memory is one page, the set of loans that moved on the day and
 //! the movements after it, never the book.
 
-use super::docs::{decode, MoveDoc, PartnerDoc, PositionsDoc, MOVE, POSITIONS};
+use super::docs::{claim_id, decode, MoveDoc, PartnerDoc, PositionsDoc, MOVE, POSITIONS};
 use super::partners::partner;
 use super::ColendingError;
 use crate::Engine;
@@ -355,6 +355,17 @@ fn movement_row(day: &Day, m: &MoveDoc, out: &mut Out) {
                 );
             }
         }
+        "guarantee_claims.csv" => {
+            let principal = -flow(m, p, "compensated/principal");
+            let interest = -flow(m, p, "compensated/interest");
+            if principal != 0 || interest != 0 {
+                let claim = claim_id(m.loan_id, m.day);
+                out.row(
+                    &[loan, &claim],
+                    &[principal, interest, principal + interest],
+                );
+            }
+        }
         "recoveries.csv" => {
             let recovered = -flow(m, p, "recovered/written_off");
             if recovered != 0 {
@@ -501,11 +512,13 @@ async fn write(
 ) -> anyhow::Result<FileSummary> {
     let mut out = Out::new(spec, tx);
     match spec.name {
-        "disbursements.csv" | "repayments.csv" | "charges.csv" | "write_offs.csv"
-        | "recoveries.csv" => movement_file(engine, day, &mut out).await?,
+        "disbursements.csv"
+        | "repayments.csv"
+        | "charges.csv"
+        | "write_offs.csv"
+        | "recoveries.csv"
+        | "guarantee_claims.csv" => movement_file(engine, day, &mut out).await?,
         "balances.csv" | "overdue.csv" => position_file(engine, day, &mut out).await?,
-        // The engine books no guarantee claims yet: the file has its header only.
-        "guarantee_claims.csv" => {}
         "settlement.csv" => settlement_file(engine, day, &mut out).await?,
         _ => unreachable!("every file has a writer"),
     }

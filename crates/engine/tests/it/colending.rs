@@ -242,6 +242,7 @@ async fn co_lent_loans_keep_funders_books_in_step_with_the_loan() {
                 platform_share_min: Decimal::new(3, 1),
                 fees: ChargeRuleDoc::Platform,
                 penalties: ChargeRuleDoc::ProRata,
+                guarantee: None,
             };
             cl::set_plan(&e, TENANT, product_id, Currency::Cny, Uuid::now_v7(), spec)
                 .await
@@ -420,6 +421,7 @@ async fn a_declined_funder_books_nothing_and_names_every_reason() {
             platform_share_min: Decimal::new(3, 1),
             fees: ChargeRuleDoc::Platform,
             penalties: ChargeRuleDoc::Platform,
+            guarantee: None,
         };
         cl::set_plan(
             &e,

@@ -8,8 +8,8 @@
 
 use engine::cob::{self, CobConfig};
 use engine::colending::{
-    self as cl, books, ApprovalDoc, ChargeRuleDoc, EligibilityDoc, Kind, PartnerSpec, PlanSpec,
-    PositionsDoc, ShareDoc,
+    self as cl, books, ApprovalDoc, ChargeRuleDoc, EligibilityDoc, GuaranteeDoc, Kind, PartnerSpec,
+    PlanSpec, PositionsDoc, ShareDoc,
 };
 use engine::loans::{self, Action, Application};
 use engine::{simulation, Engine, EngineConfig};
@@ -45,8 +45,12 @@ fn bank(name: &str, yield_annual: Option<&str>) -> PartnerSpec {
     }
 }
 
-/// Sets up a plan of the platform and two banks on a product; returns the partners' ids.
-pub async fn three_funders(e: &Engine, product_id: Uuid) -> [Uuid; 3] {
+/// Days past due at which the guarantor of the guaranteed run pays.
+pub const TRIGGER_DPD: u32 = 3;
+
+/// Sets up a plan of the platform and two banks on a product, with a guarantor that takes
+/// the product's fees as its guarantee fee when `guaranteed`; returns the funders' ids.
+pub async fn three_funders(e: &Engine, product_id: Uuid, guaranteed: bool) -> [Uuid; 3] {
     let (a, _) = cl::create_partner(e, TENANT, Uuid::now_v7(), bank("bank a", Some("0.068")))
         .await
         .unwrap();
@@ -67,6 +71,23 @@ pub async fn three_funders(e: &Engine, product_id: Uuid) -> [Uuid; 3] {
         platform_share_min: Decimal::new(3, 1),
         fees: ChargeRuleDoc::Platform,
         penalties: ChargeRuleDoc::ProRata,
+        guarantee: None,
+    };
+    let spec = match guaranteed {
+        false => spec,
+        true => {
+            let (g, _) = cl::create_partner(e, TENANT, Uuid::now_v7(), bank("guarantor g", None))
+                .await
+                .unwrap();
+            PlanSpec {
+                fees: ChargeRuleDoc::Guarantor,
+                guarantee: Some(GuaranteeDoc {
+                    guarantor_id: g.doc.id,
+                    trigger_dpd: TRIGGER_DPD,
+                }),
+                ..spec
+            }
+        }
     };
     cl::set_plan(e, TENANT, product_id, Currency::Cny, Uuid::now_v7(), spec)
         .await
@@ -139,6 +160,9 @@ pub async fn control_accounts_match(e: &Engine, docs: &[PositionsDoc]) {
             .map(|f| (f.partner_id.to_string(), &f.balances))
             .collect();
         holders.push(("platform".into(), &doc.platform));
+        if let Some(g) = &doc.guarantor {
+            holders.push((format!("guarantor:{}", g.terms.guarantor_id), &g.balances));
+        }
         for (holder, b) in holders {
             for (name, v) in [
                 ("principal", b.principal_outstanding_minor),
@@ -203,6 +227,62 @@ async fn funders_concentration_matches(e: &Engine, ids: &[Uuid], month: Month) {
     assert_eq!(stored, brute, "{month:?}");
 }
 
+/// Each claim moved the funders' amounts to the guarantor once: per loan, the claims have
+/// distinct days, what the funders gave up is what the guarantor took over, and over the
+/// book the guarantor's `funding` account holds what it paid. Returns how many claims.
+async fn claims_moved_once(e: &Engine, docs: &[PositionsDoc]) -> usize {
+    let (mut claims, mut paid) = (0, BTreeMap::<String, i64>::new());
+    for doc in docs {
+        let Some(g) = &doc.guarantor else {
+            assert!(doc.claims.is_empty());
+            continue;
+        };
+        let days: std::collections::BTreeSet<_> = doc.claims.iter().map(|c| c.day).collect();
+        assert_eq!(
+            days.len(),
+            doc.claims.len(),
+            "loan {}: one claim a day",
+            doc.loan_id
+        );
+        claims += doc.claims.len();
+        let holder = format!("guarantor:{}", g.terms.guarantor_id);
+        let flow = |h: &str| -> i64 {
+            ["principal", "interest"]
+                .iter()
+                .map(|b| {
+                    doc.flows
+                        .get(&format!("{h}/compensated/{b}"))
+                        .copied()
+                        .unwrap_or(0)
+                })
+                .sum()
+        };
+        let given_up: i64 = doc
+            .funders
+            .iter()
+            .map(|f| flow(&f.partner_id.to_string()))
+            .sum();
+        assert_eq!(flow(&holder), -given_up, "loan {}", doc.loan_id);
+        assert_eq!(
+            flow("platform"),
+            0,
+            "the platform's own part is not guaranteed"
+        );
+        *paid.entry(holder).or_default() += flow(&format!("guarantor:{}", g.terms.guarantor_id));
+    }
+    for (holder, paid_minor) in paid {
+        let id = books::control_account(TENANT, Currency::Cny, &holder, "funding");
+        let a = e
+            .account(id)
+            .await
+            .unwrap()
+            .expect("the guarantor's funding account");
+        let credit = a.balances.credits_posted_minor - a.balances.debits_posted_minor;
+        assert_eq!(credit, paid_minor, "{holder}: funding holds what it paid");
+    }
+    claims
+}
+
 pub async fn disburse(
     e: &Engine,
     product_id: Uuid,
@@ -236,6 +316,18 @@ pub async fn disburse(
 
 #[tokio::test]
 async fn close_of_business_moves_funders_positions_every_day() {
+    run_days(false).await;
+}
+
+/// The same book with a guarantor: from 3 days past due close of business has it pay the
+/// funders' overdue principal and interest; the partners' files list the claims and still
+/// re-add, and every claim moved its amounts once.
+#[tokio::test]
+async fn a_guarantor_pays_overdue_funders_every_day_it_is_due() {
+    run_days(true).await;
+}
+
+async fn run_days(guaranteed: bool) {
     for ts in testkit::all_stores().await {
         let name = ts.name;
         let e = Engine::start(ts.store.clone(), EngineConfig::default())
@@ -245,7 +337,7 @@ async fn close_of_business_moves_funders_positions_every_day() {
         let start: BusinessDate = "2026-01-15".parse().unwrap();
         loans::init_business_date(&e, start).await.unwrap();
         let product_id = Uuid::now_v7();
-        let partners = three_funders(&e, product_id).await;
+        let partners = three_funders(&e, product_id, guaranteed).await;
         let mut ids = Vec::new();
         for _ in 0..12 {
             let amount = rng.gen_range(100_000..3_000_000);
@@ -355,8 +447,14 @@ async fn close_of_business_moves_funders_positions_every_day() {
             month_ends, 2,
             "{name}: January's and February's snapshots checked"
         );
+        let mut docs = Vec::new();
+        for &id in &ids {
+            docs.push(cl::loan_funding(&e, id).await.unwrap().unwrap());
+        }
+        let claims = claims_moved_once(&e, &docs).await;
+        assert_eq!(claims > 0, guaranteed, "{name}: {claims} guarantee claims");
         let report = engine::verify(e.store(), |_| {}).await.unwrap();
         assert!(report.ok(), "{name}: {report:?}");
-        println!("{name}: {checked} loan-days checked, {cob_moves} position movements, {written_off} loans written off, {recoveries} recoveries");
+        println!("{name}: {checked} loan-days checked, {cob_moves} position movements, {written_off} loans written off, {recoveries} recoveries, {claims} guarantee claims");
     }
 }

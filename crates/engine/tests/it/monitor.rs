@@ -141,6 +141,7 @@ async fn co_lent_product(e: &Engine) -> (Uuid, Uuid) {
             platform_share_min: Decimal::new(3, 1),
             fees: ChargeRuleDoc::Platform,
             penalties: ChargeRuleDoc::ProRata,
+            guarantee: None,
         },
     )
     .await

@@ -110,15 +110,19 @@ fn created<T>(replayed: bool, body: T) -> (StatusCode, Json<T>) {
     (status, Json(body))
 }
 
-/// A loan's funders after its last command; `None` for a loan without a plan.
+/// A loan's funders and guarantor after its last command; `None` for a loan without a
+/// plan (or a plan without a guarantee).
 pub(crate) async fn loan_funding(
     s: &AppState,
     loan_id: Uuid,
-) -> Result<Option<Vec<LoanFundingWire>>, ApiError> {
+) -> Result<(Option<Vec<LoanFundingWire>>, Option<LoanGuarantorWire>), ApiError> {
     let doc = cl::loan_funding(&s.engine, loan_id)
         .await
         .map_err(colending_error)?;
-    Ok(doc.as_ref().map(loan_funding_wire))
+    Ok((
+        doc.as_ref().map(loan_funding_wire),
+        doc.as_ref().and_then(loan_guarantor_wire),
+    ))
 }
 
 /// Creates a funding partner (a bank or a trust). Its `id` defaults to the Idempotency-Key.

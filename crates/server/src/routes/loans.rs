@@ -287,6 +287,7 @@ pub(crate) async fn respond(s: &AppState, v: &LoanView) -> Result<LoanResponse, 
         },
         installments: loan_installments(l),
         funding: None,
+        guarantor: None,
     })
 }
 
@@ -403,7 +404,8 @@ pub async fn get_loan(
     let mut out = respond(&s, &view).await?;
     // Co-lending hook: the funders' positions (kept as of the loan's last command).
     if current {
-        out.funding = crate::routes::colending::loan_funding(&s, view.row.id).await?;
+        let (funding, guarantor) = crate::routes::colending::loan_funding(&s, view.row.id).await?;
+        (out.funding, out.guarantor) = (funding, guarantor);
     }
     Ok(Json(out))
 }

@@ -198,6 +198,7 @@ async fn twelve_periods_of_a_co_lent_revolving_deal_with_a_trigger_are_proven_to
             platform_share_min: Decimal::new(3, 1),
             fees: ChargeRuleDoc::Platform,
             penalties: ChargeRuleDoc::ProRata,
+            guarantee: None,
         };
         cl::set_plan(&e, TENANT, product, Currency::Cny, Uuid::now_v7(), plan)
             .await

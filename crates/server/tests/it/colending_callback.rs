@@ -170,6 +170,7 @@ async fn callback_funders_approve_or_decline_over_http_before_anything_is_booked
                 platform_share_min: "0.3".parse().unwrap(),
                 fees: ChargeRuleDoc::Platform,
                 penalties: ChargeRuleDoc::Platform,
+                guarantee: None,
             };
             cl::set_plan(&e, TENANT, product_id, Currency::Cny, Uuid::now_v7(), plan)
                 .await

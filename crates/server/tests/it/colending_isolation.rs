@@ -45,6 +45,7 @@ async fn co_lent_loan(e: &engine::Engine, partner: Uuid) -> Uuid {
         platform_share_min: "0.3".parse().unwrap(),
         fees: ChargeRuleDoc::Platform,
         penalties: ChargeRuleDoc::Platform,
+        guarantee: None,
     };
     cl::set_plan(
         e,

@@ -16,6 +16,7 @@ mod backup_restore;
 mod cob_crash;
 mod cob_workers;
 mod colending_callback;
+mod colending_http;
 mod colending_isolation;
 mod console_browser;
 mod console_http;
