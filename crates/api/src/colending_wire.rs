@@ -3,8 +3,9 @@
 
 use crate::FieldError;
 use engine::colending::{
-    ApprovalDoc, ChargeRuleDoc, EligibilityDoc, FunderDoc, GuaranteeDoc, Kind, PartnerDoc,
-    PartnerSpec, PlanDoc, PlanSpec, PositionsDoc, ShareDoc, Versioned,
+    ApprovalDoc, CandidateDoc, ChargeRuleDoc, EligibilityDoc, FunderDoc, GuaranteeDoc, Kind,
+    PartnerDoc, PartnerSpec, PlanDoc, PlanSpec, PositionsDoc, RouteOrderDoc, RoutingDoc, ShareDoc,
+    Versioned,
 };
 use money::{Currency, Decimal};
 use serde::{Deserialize, Serialize};
@@ -63,7 +64,8 @@ pub struct FundingPartnerRequest {
     /// Defaults to the Idempotency-Key.
     pub id: Option<Uuid>,
     pub name: String,
-    /// `bank` or `trust` (the platform's own partner is created with its first plan).
+    /// `bank`, `trust` or `guarantor` (a financing guarantee company, which guarantees
+    /// plans and funds no share); the platform's own partner is created with its first plan.
     pub kind: String,
     /// ISO 4217.
     pub currency: String,
@@ -86,10 +88,11 @@ impl FundingPartnerRequest {
             "bank" => Kind::Bank,
             "trust" => Kind::Trust,
             "platform" => Kind::Platform,
+            "guarantor" => Kind::Guarantor,
             other => {
                 return Err(FieldError::new(
                     "kind",
-                    format!("must be bank, trust or platform, got {other:?}"),
+                    format!("must be bank, trust, platform or guarantor, got {other:?}"),
                 ))
             }
         };
@@ -188,6 +191,7 @@ fn kind_name(k: Kind) -> &'static str {
     match k {
         Kind::Bank => "bank",
         Kind::Trust => "trust",
+        Kind::Guarantor => "guarantor",
         Kind::Platform => "platform",
     }
 }
@@ -257,6 +261,8 @@ pub struct ShareWire {
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FundingPlanRequest {
+    /// A fixed plan's shares; empty (or absent) for a routed plan.
+    #[serde(default)]
     pub shares: Vec<ShareWire>,
     /// Default "0.3", the rule for internet lending partners.
     pub platform_share_min: Option<String>,
@@ -267,6 +273,106 @@ pub struct FundingPlanRequest {
     pub penalties: Option<String>,
     /// A guarantor (融资担保) that pays the funders' overdue amounts (代偿).
     pub guarantee: Option<GuaranteeWire>,
+    /// A routing policy that chooses each loan's funders at disbursement, instead of
+    /// fixed `shares`.
+    pub routing: Option<RoutingWire>,
+}
+
+/// A routed plan: the platform first takes `platform_share_min`; the other candidates,
+/// ranked by `order` (ties by `priority`, then id), each take as much as they may — their
+/// `share_max`, and what their quota, daily quota and `book_share_max` (their cap on the
+/// co-lent book's principal, counting this loan) leave — in multiples of `share_step`;
+/// the platform takes the rest, up to its own `share_max`. A funder that declines at
+/// approval, or is in an outage, is passed over.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingWire {
+    /// The funders that may be chosen; the platform's own partner must be one.
+    pub candidates: Vec<CandidateWire>,
+    /// `priority` (lowest first), `cost` (lowest yield first) or `remaining_quota` (most
+    /// room first).
+    pub order: String,
+    /// Default "0.01".
+    pub share_step: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CandidateWire {
+    pub partner_id: Uuid,
+    /// Lower ranks first; defaults to the candidate's place in the list.
+    pub priority: Option<u32>,
+    /// The most of one loan the partner funds, a decimal string in (0, 1].
+    pub share_max: String,
+    /// The most of the co-lent book's principal the partner may hold, in (0, 1].
+    pub book_share_max: Option<String>,
+}
+
+impl RoutingWire {
+    fn parse(&self) -> Result<RoutingDoc, FieldError> {
+        let order = match self.order.as_str() {
+            "priority" => RouteOrderDoc::Priority,
+            "cost" => RouteOrderDoc::Cost,
+            "remaining_quota" => RouteOrderDoc::RemainingQuota,
+            other => {
+                return Err(FieldError::new(
+                    "routing.order",
+                    format!("must be priority, cost or remaining_quota, got {other:?}"),
+                ))
+            }
+        };
+        if self.candidates.len() > engine::colending::FUNDERS_MAX {
+            return Err(FieldError::new(
+                "routing.candidates",
+                format!("at most {} funders", engine::colending::FUNDERS_MAX),
+            ));
+        }
+        let mut candidates = Vec::with_capacity(self.candidates.len());
+        for (i, c) in self.candidates.iter().enumerate() {
+            let at = |f: &str| format!("routing.candidates[{i}].{f}");
+            let book_share_max = match &c.book_share_max {
+                Some(b) => Some(decimal(&at("book_share_max"), b)?),
+                None => None,
+            };
+            candidates.push(CandidateDoc {
+                partner_id: c.partner_id,
+                priority: c.priority.unwrap_or(i as u32),
+                share_max: decimal(&at("share_max"), &c.share_max)?,
+                book_share_max,
+            });
+        }
+        let share_step = match &self.share_step {
+            Some(s) => decimal("routing.share_step", s)?,
+            None => Decimal::new(1, 2),
+        };
+        Ok(RoutingDoc {
+            candidates,
+            order,
+            share_step,
+        })
+    }
+
+    fn of(r: &RoutingDoc) -> RoutingWire {
+        RoutingWire {
+            candidates: r
+                .candidates
+                .iter()
+                .map(|c| CandidateWire {
+                    partner_id: c.partner_id,
+                    priority: Some(c.priority),
+                    share_max: c.share_max.normalize().to_string(),
+                    book_share_max: c.book_share_max.map(|b| b.normalize().to_string()),
+                })
+                .collect(),
+            order: match r.order {
+                RouteOrderDoc::Priority => "priority",
+                RouteOrderDoc::Cost => "cost",
+                RouteOrderDoc::RemainingQuota => "remaining_quota",
+            }
+            .into(),
+            share_step: Some(r.share_step.normalize().to_string()),
+        }
+    }
 }
 
 /// A plan's guarantee. From the day a loan is `trigger_dpd` days past due, close of
@@ -330,6 +436,10 @@ impl FundingPlanRequest {
                 guarantor_id: g.guarantor_id,
                 trigger_dpd: g.trigger_dpd,
             }),
+            routing: match &self.routing {
+                Some(r) => Some(r.parse()?),
+                None => None,
+            },
         })
     }
 }
@@ -351,6 +461,8 @@ pub struct FundingPlanResponse {
     pub penalties: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guarantee: Option<GuaranteeWire>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<RoutingWire>,
     pub changed_on: String,
 }
 
@@ -378,6 +490,7 @@ impl From<&Versioned<PlanDoc>> for FundingPlanResponse {
                 guarantor_id: g.guarantor_id,
                 trigger_dpd: g.trigger_dpd,
             }),
+            routing: p.spec.routing.as_ref().map(RoutingWire::of),
             changed_on: p.changed_on.to_string(),
         }
     }

@@ -14,6 +14,8 @@ pub enum PartnerKind {
     Trust,
     /// The platform itself, funding its own share.
     Platform,
+    /// A financing guarantee company (融资担保): it guarantees plans and funds no share.
+    Guarantor,
 }
 
 /// Who a partner lends to. Every bound is optional; an empty list means "any".

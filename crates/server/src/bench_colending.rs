@@ -48,6 +48,7 @@ pub async fn three_funders(engine: &Engine, tenant: &str) -> anyhow::Result<[Uui
         fees: ChargeRuleDoc::Platform,
         penalties: ChargeRuleDoc::ProRata,
         guarantee: None,
+        routing: None,
     };
     cl::set_plan(
         engine,

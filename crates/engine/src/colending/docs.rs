@@ -4,7 +4,8 @@
 use super::ColendingError;
 use crate::Engine;
 use colending::{
-    ApprovalMode, Balances, ChargeRule, Eligibility, FundingPartner, PartnerId, PartnerKind,
+    ApprovalMode, Balances, Candidate, ChargeRule, Eligibility, FundingPartner, FundingPlan,
+    PartnerId, PartnerKind, RouteOrder, RoutingPolicy, Share,
 };
 use money::{BusinessDate, Currency, Decimal, RateAnnual};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -28,6 +29,8 @@ pub enum Kind {
     Bank,
     Trust,
     Platform,
+    /// A financing guarantee company: it guarantees plans and funds no share.
+    Guarantor,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,6 +102,7 @@ impl PartnerSpec {
                 Kind::Bank => PartnerKind::Bank,
                 Kind::Trust => PartnerKind::Trust,
                 Kind::Platform => PartnerKind::Platform,
+                Kind::Guarantor => PartnerKind::Guarantor,
             },
             currency: self.currency,
             yield_annual,
@@ -200,7 +204,56 @@ pub struct ShareDoc {
     pub share: Decimal,
 }
 
-/// A fixed funding plan as an operator states it.
+/// How a routed plan ranks its candidates other than the platform.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteOrderDoc {
+    Priority,
+    Cost,
+    RemainingQuota,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CandidateDoc {
+    pub partner_id: Uuid,
+    pub priority: u32,
+    pub share_max: Decimal,
+    pub book_share_max: Option<Decimal>,
+}
+
+/// A routing policy: the funders are chosen per loan (`colending::route`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutingDoc {
+    pub candidates: Vec<CandidateDoc>,
+    pub order: RouteOrderDoc,
+    pub share_step: Decimal,
+}
+
+impl RoutingDoc {
+    pub fn to_domain(&self) -> RoutingPolicy {
+        RoutingPolicy {
+            candidates: self
+                .candidates
+                .iter()
+                .map(|c| Candidate {
+                    partner_id: partner_id(c.partner_id),
+                    priority: c.priority,
+                    share_max: c.share_max,
+                    book_share_max: c.book_share_max,
+                })
+                .collect(),
+            order: match self.order {
+                RouteOrderDoc::Priority => RouteOrder::Priority,
+                RouteOrderDoc::Cost => RouteOrder::Cost,
+                RouteOrderDoc::RemainingQuota => RouteOrder::RemainingQuota,
+            },
+            share_step: self.share_step,
+        }
+    }
+}
+
+/// A funding plan as an operator states it: fixed `shares`, or a `routing` policy (then
+/// `shares` is empty).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanSpec {
     pub shares: Vec<ShareDoc>,
@@ -210,6 +263,41 @@ pub struct PlanSpec {
     /// A guarantor (融资担保) that pays the funders' overdue amounts (代偿).
     #[serde(default)]
     pub guarantee: Option<GuaranteeDoc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<RoutingDoc>,
+}
+
+impl PlanSpec {
+    /// The partners the plan may fund loans from: its shares' or its candidates'.
+    pub fn partner_ids(&self) -> Vec<Uuid> {
+        match &self.routing {
+            Some(r) => r.candidates.iter().map(|c| c.partner_id).collect(),
+            None => self.shares.iter().map(|s| s.partner_id).collect(),
+        }
+    }
+
+    /// The field listing the partners, as the API spells it.
+    pub fn partners_field(&self) -> &'static str {
+        match self.routing {
+            Some(_) => "routing.candidates",
+            None => "shares",
+        }
+    }
+
+    pub fn to_domain(&self) -> FundingPlan {
+        match &self.routing {
+            Some(r) => FundingPlan::Routed(r.to_domain()),
+            None => FundingPlan::Fixed(
+                self.shares
+                    .iter()
+                    .map(|s| Share {
+                        partner_id: partner_id(s.partner_id),
+                        share: s.share,
+                    })
+                    .collect(),
+            ),
+        }
+    }
 }
 
 /// A plan's guarantee: the guarantor (a funding partner that funds no share of the plan)

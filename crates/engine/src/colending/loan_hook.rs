@@ -132,8 +132,8 @@ async fn choose_funders(
     let mut docs_by_id: HashMap<uuid::Uuid, PartnerDoc> = HashMap::new();
     let mut usage = BookUsage::default();
     let mut day_docs: HashMap<uuid::Uuid, Option<Versioned<PartnerDayDoc>>> = HashMap::new();
-    for s in &plan.spec.shares {
-        let Some(p) = find::<PartnerDoc>(engine, PARTNER, s.partner_id, &row.tenant).await? else {
+    for id in plan.spec.partner_ids() {
+        let Some(p) = find::<PartnerDoc>(engine, PARTNER, id, &row.tenant).await? else {
             continue;
         };
         let outstanding_minor = principal_outstanding(engine, &p.doc).await?;
@@ -166,23 +166,25 @@ async fn choose_funders(
         platform_id: partner_id(plan.platform_partner_id),
         platform_share_min: plan.spec.platform_share_min,
     };
-    let shares: Vec<Share> = plan
-        .spec
-        .shares
-        .iter()
-        .map(|s| Share {
-            partner_id: partner_id(s.partner_id),
-            share: s.share,
-        })
-        .collect();
     // Callback funders are asked here, before the loan's submission: a decline (or a
     // timeout, a malformed answer, a bad signature) books nothing and the plan chooses
     // again without that funder; a fixed plan cannot, so the loan is declined.
-    let plan_choice = match outage_plan(engine, &shares, &rules)? {
-        Some(routed) => routed,
-        None => FundingPlan::Fixed(shares),
-    };
     let mut declined = BTreeSet::new();
+    let plan_choice = match plan.spec.to_domain() {
+        FundingPlan::Fixed(shares) => match outage_plan(engine, &shares, &rules)? {
+            Some(routed) => routed,
+            None => FundingPlan::Fixed(shares),
+        },
+        FundingPlan::Routed(policy) => {
+            // A funder in an outage is passed over as if it had declined.
+            let ids: Vec<uuid::Uuid> = plan.spec.partner_ids();
+            declined.extend(outage_declines(engine, &ids)?);
+            if policy.candidates.iter().any(|c| c.book_share_max.is_some()) {
+                usage.book_outstanding_minor = book_outstanding(engine, &row.tenant, loan).await?;
+            }
+            FundingPlan::Routed(policy)
+        }
+    };
     let mut answers: HashMap<uuid::Uuid, (String, String)> = HashMap::new();
     let chosen = loop {
         let chosen = plan_choice
@@ -293,6 +295,53 @@ async fn choose_funders(
         ));
     }
     Ok((doc, writes))
+}
+
+/// The funders of `ids` in an outage: passed over by a routed plan (a paused one stops
+/// the origination, as for a fixed plan).
+fn outage_declines(
+    engine: &Engine,
+    ids: &[uuid::Uuid],
+) -> Result<Vec<colending::PartnerId>, ColendingError> {
+    use crate::controls::OutageAction;
+    let mut out = Vec::new();
+    for id in ids {
+        let Some(o) = engine.controls().outage_of(*id) else {
+            continue;
+        };
+        if o.action == Some(OutageAction::Pause) {
+            return Err(crate::EngineError::FunderOutage {
+                partner_id: o.partner_id,
+                reason: o.reason,
+            }
+            .into());
+        }
+        out.push(partner_id(*id));
+    }
+    Ok(out)
+}
+
+/// The co-lent book's principal outstanding in the loan's tenant and currency: every
+/// partner's principal control account, for a routed plan's caps on the book.
+async fn book_outstanding(engine: &Engine, tenant: &str, loan: &Loan) -> anyhow::Result<i64> {
+    let currency = loan.config.principal.currency();
+    let (mut total, mut after) = (0i64, None);
+    loop {
+        let page = super::partners::list_partners(engine, Some(tenant.into()), after, 500)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        for p in page
+            .partners
+            .iter()
+            .filter(|p| p.doc.spec.currency == currency)
+        {
+            total = total.saturating_add(principal_outstanding(engine, &p.doc).await?);
+        }
+        match page.next_after {
+            Some(id) => after = Some(id),
+            None => return Ok(total),
+        }
+    }
 }
 
 /// A partner's principal outstanding over every loan: its principal control account.

@@ -7,7 +7,7 @@ use super::docs::{
 };
 use super::{ColendingError, FUNDERS_MAX};
 use crate::{Command, Engine, EngineError};
-use colending::{FundingPartner, FundingPlan, PlanRules, Share};
+use colending::{FundingPartner, PlanRules};
 use money::{BusinessDate, Currency, Decimal};
 use serde::{Deserialize, Serialize};
 use store::{DocEvent, DocFilter, DomainWrite};
@@ -315,9 +315,17 @@ async fn validate_plan(
     spec: &PlanSpec,
     platform: &PartnerDoc,
 ) -> Result<(), ColendingError> {
-    if spec.shares.len() > FUNDERS_MAX {
+    let listed = spec.partner_ids();
+    let field = spec.partners_field();
+    if spec.routing.is_some() && !spec.shares.is_empty() {
         return Err(ColendingError::invalid(
-            "shares",
+            "routing",
+            "a plan has fixed shares or a routing policy, not both",
+        ));
+    }
+    if listed.len() > FUNDERS_MAX {
+        return Err(ColendingError::invalid(
+            field,
             format!("at most {FUNDERS_MAX} funders"),
         ));
     }
@@ -330,11 +338,17 @@ async fn validate_plan(
     }
     validate_guarantee(engine, tenant, spec, platform).await?;
     let mut partners: Vec<FundingPartner> = vec![platform.spec.to_domain(platform.id)?];
-    for s in &spec.shares {
-        if s.partner_id == platform.id {
+    for (index, id) in listed.iter().enumerate() {
+        if *id == platform.id {
             continue;
         }
-        if let Some(p) = find::<PartnerDoc>(engine, PARTNER, s.partner_id, tenant).await? {
+        if let Some(p) = find::<PartnerDoc>(engine, PARTNER, *id, tenant).await? {
+            if p.doc.spec.kind == Kind::Guarantor {
+                return Err(ColendingError::invalid(
+                    &format!("{field}[{index}].partner_id"),
+                    "a guarantor funds no share",
+                ));
+            }
             partners.push(p.doc.spec.to_domain(p.doc.id)?);
         }
     }
@@ -342,18 +356,18 @@ async fn validate_plan(
         platform_id: partner_id(platform.id),
         platform_share_min: min,
     };
-    let plan = FundingPlan::Fixed(
-        spec.shares
-            .iter()
-            .map(|s| Share {
-                partner_id: partner_id(s.partner_id),
-                share: s.share,
-            })
-            .collect(),
-    );
+    let plan = spec.to_domain();
+    // The domain names a routed plan's fields from inside the policy.
+    let prefix = match spec.routing {
+        Some(_) => "routing.",
+        None => "",
+    };
     plan.validate(&partners, &rules)
         .map_err(|errors| ColendingError::Invalid {
-            errors: errors.iter().map(|e| (e.field(), e.to_string())).collect(),
+            errors: errors
+                .iter()
+                .map(|e| (format!("{prefix}{}", e.field()), e.to_string()))
+                .collect(),
         })
 }
 
@@ -381,8 +395,7 @@ async fn validate_guarantee(
         ));
     }
     let field = "guarantee.guarantor_id";
-    let funds =
-        g.guarantor_id == platform.id || spec.shares.iter().any(|s| s.partner_id == g.guarantor_id);
+    let funds = g.guarantor_id == platform.id || spec.partner_ids().contains(&g.guarantor_id);
     match find::<PartnerDoc>(engine, PARTNER, g.guarantor_id, tenant).await? {
         None => errors.push((field.into(), "no such funding partner".into())),
         Some(_) if funds => errors.push((

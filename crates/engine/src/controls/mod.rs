@@ -257,5 +257,5 @@ async fn funders_of_product(engine: &Engine, product_id: Uuid) -> Result<Vec<Uui
     };
     let plan: crate::colending::PlanDoc = serde_json::from_slice(&row.body)
         .map_err(|e| EngineError::Storage(format!("stored plan {id}: {e}")))?;
-    Ok(plan.spec.shares.iter().map(|s| s.partner_id).collect())
+    Ok(plan.spec.partner_ids())
 }

@@ -21,7 +21,7 @@ use uuid::Uuid;
 const TENANT: &str = "t1";
 const SEED: u64 = 0x5eed_c01e;
 
-async fn engines() -> Vec<(testkit::TestStore, Engine)> {
+pub(crate) async fn engines() -> Vec<(testkit::TestStore, Engine)> {
     let mut out = Vec::new();
     for ts in testkit::all_stores().await {
         let e = Engine::start(ts.store.clone(), EngineConfig::default())
@@ -40,7 +40,7 @@ fn cny(minor: i64) -> Money {
     Money::from_minor(minor, Currency::Cny)
 }
 
-fn bank(name: &str, yield_annual: Option<&str>, quota_minor: i64) -> PartnerSpec {
+pub(crate) fn bank(name: &str, yield_annual: Option<&str>, quota_minor: i64) -> PartnerSpec {
     PartnerSpec {
         name: name.into(),
         kind: Kind::Bank,
@@ -61,7 +61,7 @@ fn random_shares(rng: &mut StdRng) -> [Decimal; 3] {
     [platform, a, b].map(|x| Decimal::new(x, 4))
 }
 
-async fn apply_and_disburse(
+pub(crate) async fn apply_and_disburse(
     e: &Engine,
     id: Uuid,
     product_id: Uuid,
@@ -243,6 +243,7 @@ async fn co_lent_loans_keep_funders_books_in_step_with_the_loan() {
                 fees: ChargeRuleDoc::Platform,
                 penalties: ChargeRuleDoc::ProRata,
                 guarantee: None,
+                routing: None,
             };
             cl::set_plan(&e, TENANT, product_id, Currency::Cny, Uuid::now_v7(), spec)
                 .await
@@ -422,6 +423,7 @@ async fn a_declined_funder_books_nothing_and_names_every_reason() {
             fees: ChargeRuleDoc::Platform,
             penalties: ChargeRuleDoc::Platform,
             guarantee: None,
+            routing: None,
         };
         cl::set_plan(
             &e,

@@ -72,11 +72,16 @@ pub async fn three_funders(e: &Engine, product_id: Uuid, guaranteed: bool) -> [U
         fees: ChargeRuleDoc::Platform,
         penalties: ChargeRuleDoc::ProRata,
         guarantee: None,
+        routing: None,
     };
     let spec = match guaranteed {
         false => spec,
         true => {
-            let (g, _) = cl::create_partner(e, TENANT, Uuid::now_v7(), bank("guarantor g", None))
+            let guarantor = PartnerSpec {
+                kind: Kind::Guarantor,
+                ..bank("guarantor g", None)
+            };
+            let (g, _) = cl::create_partner(e, TENANT, Uuid::now_v7(), guarantor)
                 .await
                 .unwrap();
             PlanSpec {

@@ -131,6 +131,13 @@ async fn a_claim_moves_overdue_amounts_once_and_repayment_pays_the_guarantor_fir
     }
 }
 
+/// A product with the guaranteed plan of `three_funders`.
+async fn guaranteed_product(e: &Engine) -> Uuid {
+    let product_id = Uuid::now_v7();
+    three_funders(e, product_id, true).await;
+    product_id
+}
+
 #[tokio::test]
 async fn a_guarantee_that_cannot_guarantee_is_refused_naming_its_field() {
     for ts in testkit::all_stores().await {
@@ -156,7 +163,19 @@ async fn a_guarantee_that_cannot_guarantee_is_refused_naming_its_field() {
             fees: cl::ChargeRuleDoc::Guarantor,
             ..good.doc.spec.clone()
         };
+        // A guarantee company funds no share.
+        let g = cl::plan(&e, TENANT, guaranteed_product(&e).await)
+            .await
+            .unwrap()
+            .doc
+            .spec
+            .guarantee
+            .unwrap()
+            .guarantor_id;
+        let mut funds = good.doc.spec.clone();
+        funds.shares[2].partner_id = g;
         let cases = [
+            (funds, "shares[2].partner_id"),
             (with(bank_a, 3), "guarantee.guarantor_id"),
             (with(platform, 3), "guarantee.guarantor_id"),
             (with(Uuid::now_v7(), 3), "guarantee.guarantor_id"),

@@ -142,6 +142,7 @@ async fn co_lent_product(e: &Engine) -> (Uuid, Uuid) {
             fees: ChargeRuleDoc::Platform,
             penalties: ChargeRuleDoc::ProRata,
             guarantee: None,
+            routing: None,
         },
     )
     .await

@@ -64,6 +64,8 @@ pub struct DemoReport {
     pub repayments: u64,
     /// Cash recovered on written-off loans.
     pub recoveries: u64,
+    /// Guarantee claims the guarantor paid the consumer loans' funders.
+    pub guarantee_claims: u64,
     pub lines: u64,
     pub purchases: u64,
     pub declined_purchases: u64,
@@ -162,7 +164,21 @@ async fn drive(
         report.statements += closed.statements_issued;
         report.days += 1;
     }
+    report.guarantee_claims = guarantee_claims(engine).await?;
     Ok(())
+}
+
+/// The guarantee claims over the book's co-lent loans.
+async fn guarantee_claims(engine: &engine::Engine) -> anyhow::Result<u64> {
+    let (mut claims, mut after) = (0, None);
+    loop {
+        let (page, next) = engine::colending::list_positions(engine, None, after, 1_000).await?;
+        claims += page.iter().map(|d| d.claims.len() as u64).sum::<u64>();
+        match next {
+            Some(id) => after = Some(id),
+            None => return Ok(claims),
+        }
+    }
 }
 
 /// A new operator key for the demo, shown once.
@@ -195,12 +211,13 @@ fn today(state: &AppState) -> anyhow::Result<BusinessDate> {
 fn print_ready(report: &DemoReport, listen: &str, built: bool) {
     if built {
         println!(
-            "demo book: {} decisions, {} term loans, {} repayments, {} recoveries, {} credit lines, {} purchases, \
+            "demo book: {} decisions, {} term loans, {} repayments, {} recoveries, {} guarantee claims, {} credit lines, {} purchases, \
              {} statements, {} securitization periods, {} days of close of business in {:.1} s",
             report.decisions,
             report.loans,
             report.repayments,
             report.recoveries,
+            report.guarantee_claims,
             report.lines,
             report.purchases,
             report.statements,

@@ -1,5 +1,5 @@
-//! The demo's term loans, through the HTTP API: two partner banks and a funding plan on the
-//! consumer product, applicants decided by the bundled model, loans priced by their
+//! The demo's term loans, through the HTTP API: two partner banks, a guarantor and a
+//! guaranteed funding plan on the consumer product, applicants decided by the bundled model, loans priced by their
 //! decisions, and repayments by a habit that follows each borrower's risk; some of the
 //! loans written off later recover part of what was lost.
 
@@ -88,10 +88,21 @@ impl TermBook {
         );
         let merchant_product = id_of(&api.must("/v1/loan-products", &merchant, None).await?)?;
         let platform = engine::colending::platform_partner_id("default", money::Currency::Cny);
+        let guarantor = json!({"name": "Xinhe Financing Guarantee Co.", "kind": "guarantor",
+            "currency": "CNY", "quota_minor": 10_000_000_000_i64,
+            "daily_quota_minor": 1_000_000_000, "approval": {"mode": "auto"}});
+        let guarantor = id_of(
+            &api.must("/v1/funding-partners", &guarantor, Some(Uuid::now_v7()))
+                .await?,
+        )?;
+        // The guarantor pays the funders at 30 days past due, well before the write-off,
+        // and takes the late fees as its guarantee fee.
         let plan = json!({"shares": [
             {"partner_id": platform, "share": "0.3"},
             {"partner_id": banks[0], "share": "0.4"},
-            {"partner_id": banks[1], "share": "0.3"}]});
+            {"partner_id": banks[1], "share": "0.3"}],
+            "fees": "guarantor",
+            "guarantee": {"guarantor_id": guarantor, "trigger_dpd": 30}});
         api.must(
             &format!("/v1/loan-products/{consumer_product}/funding-plan"),
             &plan,

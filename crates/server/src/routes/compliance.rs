@@ -203,13 +203,18 @@ pub async fn check_loan(
     }
     if let Ok(plan) = engine::colending::plan(&s.engine, tenant, c.product_id).await {
         let p = &plan.doc;
-        let platform_share: Decimal = p
-            .spec
-            .shares
-            .iter()
-            .filter(|sh| sh.partner_id == p.platform_partner_id)
-            .map(|sh| sh.share)
-            .sum();
+        // A routed plan chooses shares at disbursement, never giving the platform less
+        // than the plan's minimum.
+        let platform_share: Decimal = match p.spec.routing {
+            Some(_) => p.spec.platform_share_min,
+            None => p
+                .spec
+                .shares
+                .iter()
+                .filter(|sh| sh.partner_id == p.platform_partner_id)
+                .map(|sh| sh.share)
+                .sum(),
+        };
         facts.colending = Some(ColendingFacts { platform_share });
     }
     first_breach(

@@ -171,6 +171,7 @@ async fn callback_funders_approve_or_decline_over_http_before_anything_is_booked
                 fees: ChargeRuleDoc::Platform,
                 penalties: ChargeRuleDoc::Platform,
                 guarantee: None,
+                routing: None,
             };
             cl::set_plan(&e, TENANT, product_id, Currency::Cny, Uuid::now_v7(), plan)
                 .await

@@ -192,7 +192,10 @@ async fn co_lending_routes_refuse_bad_partners_and_plans_and_show_funders() {
         };
         let new_loan = |product: String| async move {
             let (_, l) = api.post("/v1/loans", json!({"product_id": product, "borrower": "li", "amount_minor": 1_000_001, "term_months": 6}), None).await;
-            let loan = l["id"].as_str().unwrap().to_string();
+            let loan = l["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{l}"))
+                .to_string();
             api.post(&format!("/v1/loans/{loan}/approve"), json!({}), None)
                 .await;
             loan
@@ -380,6 +383,57 @@ async fn co_lending_routes_refuse_bad_partners_and_plans_and_show_funders() {
         assert_eq!(g["guarantor"]["partner_id"], json!(b), "{name}: {g}");
         assert_eq!(g["guarantor"]["trigger_dpd"], json!(30), "{name}: {g}");
         assert_eq!(g["guarantor"]["paid_minor"], json!(0), "{name}: {g}");
+        // A routed plan: the platform's minimum, then "small" as far as its quota of
+        // 100,000 goes (0.09 of 1,000,001 with a unit of margin), bank A its cap of 0.6,
+        // and the platform the 0.01 left.
+        let (_, prod3) = api
+            .post("/v1/loan-products", product("0.05%/day"), None)
+            .await;
+        let prod3 = prod3["id"].as_str().unwrap().to_string();
+        let routed = |order: &str| {
+            json!({"routing": {"order": order, "candidates": [
+                {"partner_id": platform, "share_max": "1"},
+                {"partner_id": small, "share_max": "0.5"},
+                {"partner_id": a, "share_max": "0.6"}]}})
+        };
+        let path3 = format!("/v1/loan-products/{prod3}/funding-plan");
+        let (s, v) = api
+            .post(&path3, routed("cheapest"), Some(Uuid::now_v7()))
+            .await;
+        assert_eq!((s, field(&v)), (422, "routing.order"), "{name}: {v}");
+        let mut both = routed("priority");
+        both["shares"] = json!([{"partner_id": platform, "share": "1"}]);
+        let (s, v) = api.post(&path3, both, Some(Uuid::now_v7())).await;
+        assert_eq!((s, field(&v)), (422, "routing"), "{name}: {v}");
+        let (s, v) = api
+            .post(&path3, routed("priority"), Some(Uuid::now_v7()))
+            .await;
+        assert_eq!(s, 201, "{name}: {v}");
+        assert_eq!(v["routing"]["order"], json!("priority"), "{name}: {v}");
+        let loan_r = new_loan(prod3).await;
+        let (s, v) = disburse(loan_r.clone()).await;
+        assert_eq!(s, 201, "{name}: {v}");
+        let (_, r) = api.get(&format!("/v1/loans/{loan_r}")).await;
+        let chosen: Vec<(String, String)> = r["funding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["partner_id"].as_str().unwrap().to_string(),
+                    f["share"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            chosen,
+            [
+                (platform.to_string(), "0.31".to_string()),
+                (small.to_string(), "0.09".to_string()),
+                (a.to_string(), "0.6".to_string())
+            ],
+            "{name}: {r}"
+        );
         running.stop().await;
     }
 }

@@ -46,6 +46,7 @@ async fn co_lent_loan(e: &engine::Engine, partner: Uuid) -> Uuid {
         fees: ChargeRuleDoc::Platform,
         penalties: ChargeRuleDoc::Platform,
         guarantee: None,
+        routing: None,
     };
     cl::set_plan(
         e,

@@ -184,6 +184,18 @@ async fn show(ctx: Ctx, State(s): State<AppState>, Path(id): Path<String>) -> Re
                 }
             }
         }
+        @if let Some(g) = &loan.guarantor {
+            h2 { (t.guarantor) }
+            table {
+                tr { th { (t.partner) } th.n { (t.trigger_dpd) } th.n { (t.paid_to_funders) }
+                     th.n { (t.claims) } th.n { (t.principal_held) } }
+                tr {
+                    td.mono { (g.partner_id) } td.n { (g.trigger_dpd) }
+                    td.n { (layout::money(g.paid_minor, c)) } td.n { (g.claims) }
+                    td.n { (layout::money(g.principal_outstanding_minor, c)) }
+                }
+            }
+        }
         h2 { (t.ledger_entries) }
         (entry_table(&ctx, &entries))
     };
