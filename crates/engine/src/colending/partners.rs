@@ -371,8 +371,8 @@ async fn validate_plan(
         })
 }
 
-/// The plan's guarantee, and the charges it gives the guarantor: a known partner in the
-/// plan's currency that funds no share, and a trigger within bounds.
+/// The plan's guarantee, and the charges it gives the guarantor: a known partner of kind
+/// guarantor (so it funds no share) in the plan's currency, and a trigger within bounds.
 async fn validate_guarantee(
     engine: &Engine,
     tenant: &str,
@@ -395,12 +395,11 @@ async fn validate_guarantee(
         ));
     }
     let field = "guarantee.guarantor_id";
-    let funds = g.guarantor_id == platform.id || spec.partner_ids().contains(&g.guarantor_id);
     match find::<PartnerDoc>(engine, PARTNER, g.guarantor_id, tenant).await? {
         None => errors.push((field.into(), "no such funding partner".into())),
-        Some(_) if funds => errors.push((
+        Some(p) if p.doc.spec.kind != Kind::Guarantor => errors.push((
             field.into(),
-            "the guarantor may not fund a share of the plan it guarantees".into(),
+            "must be a partner of kind guarantor (which funds no share)".into(),
         )),
         Some(p) if p.doc.spec.currency != platform.spec.currency => errors.push((
             field.into(),

@@ -8,10 +8,15 @@
 //! the day. What is held in memory is one page, the set of loans that moved on the day and
 //! the movements after it, never the book.
 
-use super::docs::{claim_id, decode, MoveDoc, PartnerDoc, PositionsDoc, MOVE, POSITIONS};
+use super::books::holder_key;
+use super::docs::{
+    claim_id, decode, partner_id as docs_partner_id, Kind, MoveDoc, PartnerDoc, PositionsDoc, MOVE,
+    POSITIONS,
+};
 use super::partners::partner;
 use super::ColendingError;
 use crate::Engine;
+use colending::Holder;
 use ledger::SignedTreeHead;
 use money::{BusinessDate, Currency};
 use sha2::{Digest, Sha256};
@@ -255,9 +260,17 @@ async fn resolve(
     date: BusinessDate,
 ) -> Result<Day, ColendingError> {
     let p = partner(engine, tenant, partner_id).await?;
+    // A guarantee company holds only the claims it took over, under its guarantor key.
+    let prefix = match p.doc.spec.kind {
+        Kind::Guarantor => format!(
+            "{}/",
+            holder_key(Holder::Guarantor(docs_partner_id(partner_id)))
+        ),
+        _ => format!("{partner_id}/"),
+    };
     Ok(Day {
         tenant: p.doc.tenant.clone(),
-        prefix: format!("{partner_id}/"),
+        prefix,
         partner: p.doc,
         date,
     })
@@ -438,10 +451,13 @@ async fn position_file(engine: &Engine, day: &Day, out: &mut Out) -> anyhow::Res
                 continue;
             }
             let doc: PositionsDoc = decode(row)?;
-            let Some(f) = doc.funders.iter().find(|f| f.partner_id == partner_id) else {
-                continue;
+            let funder = doc.funders.iter().find(|f| f.partner_id == partner_id);
+            let guarantor = doc.guarantor.as_ref();
+            let b = match (funder, guarantor) {
+                (Some(f), _) => &f.balances,
+                (None, Some(g)) if g.terms.guarantor_id == partner_id => &g.balances,
+                _ => continue,
             };
-            let b = &f.balances;
             let mut balances = [
                 b.principal_outstanding_minor,
                 b.interest_receivable_minor,

@@ -342,7 +342,10 @@ async fn run_days(guaranteed: bool) {
         let start: BusinessDate = "2026-01-15".parse().unwrap();
         loans::init_business_date(&e, start).await.unwrap();
         let product_id = Uuid::now_v7();
-        let partners = three_funders(&e, product_id, guaranteed).await;
+        let mut partners = three_funders(&e, product_id, guaranteed).await.to_vec();
+        // The guarantee company's files are checked like a funder's.
+        let plan = cl::plan(&e, TENANT, product_id).await.unwrap();
+        partners.extend(plan.doc.spec.guarantee.map(|g| g.guarantor_id));
         let mut ids = Vec::new();
         for _ in 0..12 {
             let amount = rng.gen_range(100_000..3_000_000);

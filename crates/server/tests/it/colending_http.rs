@@ -233,7 +233,23 @@ async fn co_lending_routes_refuse_bad_partners_and_plans_and_show_funders() {
             "{name}: {v}"
         );
         // A plan change does not touch live loans.
-        // The new plan has partner B guarantee it, taking the product's fees as its fee.
+        // The new plan has a guarantee company guarantee it, taking the product's fees as
+        // its fee; a bank cannot be the guarantor.
+        let g = Uuid::now_v7();
+        let guarantor = with(partner("guarantor g", 1), "kind", json!("guarantor"));
+        let (s, made) = api.post("/v1/funding-partners", guarantor, Some(g)).await;
+        assert_eq!(s, 201, "{name}: {made}");
+        let by_bank = with(
+            plan(&[(platform, "0.5"), (a, "0.5")]),
+            "guarantee",
+            json!({"guarantor_id": b, "trigger_dpd": 30}),
+        );
+        let (s, refused) = api.post(&path, by_bank, Some(Uuid::now_v7())).await;
+        assert_eq!(
+            (s, field(&refused)),
+            (422, "guarantee.guarantor_id"),
+            "{name}: {refused}"
+        );
         let guaranteed = with(
             with(
                 plan(&[(platform, "0.5"), (a, "0.5")]),
@@ -241,11 +257,11 @@ async fn co_lending_routes_refuse_bad_partners_and_plans_and_show_funders() {
                 json!("guarantor"),
             ),
             "guarantee",
-            json!({"guarantor_id": b, "trigger_dpd": 30}),
+            json!({"guarantor_id": g, "trigger_dpd": 30}),
         );
         let (s, changed) = api.post(&path, guaranteed, Some(Uuid::now_v7())).await;
         assert_eq!(s, 201, "{name}: {changed}");
-        assert_eq!(changed["guarantee"]["guarantor_id"], json!(b), "{name}");
+        assert_eq!(changed["guarantee"]["guarantor_id"], json!(g), "{name}");
         assert_eq!(changed["fees"], json!("guarantor"), "{name}");
         let (_, after) = api.get(&format!("/v1/loans/{loan}")).await;
         assert_eq!(after["funding"], v["funding"], "{name}");
@@ -379,10 +395,10 @@ async fn co_lending_routes_refuse_bad_partners_and_plans_and_show_funders() {
         let loan_g = new_loan(prod.clone()).await;
         let (s, _) = disburse(loan_g.clone()).await;
         assert_eq!(s, 201);
-        let (_, g) = api.get(&format!("/v1/loans/{loan_g}")).await;
-        assert_eq!(g["guarantor"]["partner_id"], json!(b), "{name}: {g}");
-        assert_eq!(g["guarantor"]["trigger_dpd"], json!(30), "{name}: {g}");
-        assert_eq!(g["guarantor"]["paid_minor"], json!(0), "{name}: {g}");
+        let (_, lg) = api.get(&format!("/v1/loans/{loan_g}")).await;
+        assert_eq!(lg["guarantor"]["partner_id"], json!(g), "{name}: {lg}");
+        assert_eq!(lg["guarantor"]["trigger_dpd"], json!(30), "{name}: {lg}");
+        assert_eq!(lg["guarantor"]["paid_minor"], json!(0), "{name}: {lg}");
         // A routed plan: the platform's minimum, then "small" as far as its quota of
         // 100,000 goes (0.09 of 1,000,001 with a unit of margin), bank A its cap of 0.6,
         // and the platform the 0.01 left.

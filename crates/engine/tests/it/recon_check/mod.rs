@@ -3,7 +3,7 @@
 //! sums are the partner's control accounts at the end of the day, the settlement is what
 //! the `funding` and `collected` accounts moved, and the manifest describes the files.
 
-use engine::colending::{books, recon};
+use engine::colending::{self as cl, books, recon};
 use engine::Engine;
 use money::{BusinessDate, Currency};
 use sha2::{Digest, Sha256};
@@ -23,10 +23,17 @@ pub const ACCOUNTS: [&str; 7] = [
     "collected",
 ];
 
+/// A partner's control accounts: a funder's under its id, a guarantee company's under its
+/// guarantor key.
 pub async fn snapshot(e: &Engine, tenant: &str, partner: Uuid) -> Snapshot {
+    let kind = cl::partner(e, tenant, partner).await.unwrap().doc.spec.kind;
+    let holder = match kind {
+        cl::Kind::Guarantor => format!("guarantor:{partner}"),
+        _ => partner.to_string(),
+    };
     let mut out = Snapshot::new();
     for name in ACCOUNTS {
-        let id = books::control_account(tenant, Currency::Cny, &partner.to_string(), name);
+        let id = books::control_account(tenant, Currency::Cny, &holder, name);
         let v = match e.account(id).await.unwrap() {
             Some(a) => a.balances.debits_posted_minor - a.balances.credits_posted_minor,
             None => 0,
@@ -151,10 +158,14 @@ pub async fn check_day(
     );
     assert_eq!(net, collected - out);
     let total = |m: &BTreeMap<String, Vec<i64>>, i: usize| m.values().map(|v| v[i]).sum::<i64>();
-    assert_eq!(out, total(&disbursed, 0), "{at}");
+    // Claims are paid to a funder (positive rows) or by the guarantee company (negative
+    // rows, its money out as a disbursement is).
+    let claims = total(&claimed, 2);
+    let (claims_in, claims_out) = (claims.max(0), (-claims).max(0));
+    assert_eq!(out, total(&disbursed, 0) + claims_out, "{at}");
     assert_eq!(
         collected,
-        total(&repaid, 4) + total(&recovered, 0) + total(&claimed, 2),
+        total(&repaid, 4) + total(&recovered, 0) + claims_in,
         "{at}"
     );
     // Overdue: the loans past due at the end of the day, with their days past due.
