@@ -10,8 +10,8 @@
 
 use super::books::holder_key;
 use super::docs::{
-    claim_id, decode, partner_id as docs_partner_id, Kind, MoveDoc, PartnerDoc, PositionsDoc, MOVE,
-    POSITIONS,
+    claim_id, decode, partner_id as docs_partner_id, BalancesDoc, GuarantorDoc, Kind, MoveDoc,
+    PartnerDoc, MOVE, POSITIONS,
 };
 use super::partners::partner;
 use super::ColendingError;
@@ -407,6 +407,24 @@ struct Later {
     overdue_since_before: Option<BusinessDate>,
 }
 
+/// What the position files read of a loan's positions: the bookings and flows, most of
+/// the document, are skipped without being built.
+#[derive(serde::Deserialize)]
+struct PositionsView {
+    loan_id: Uuid,
+    funders: Vec<FunderView>,
+    #[serde(default)]
+    overdue_since: Option<BusinessDate>,
+    #[serde(default)]
+    guarantor: Option<GuarantorDoc>,
+}
+
+#[derive(serde::Deserialize)]
+struct FunderView {
+    partner_id: Uuid,
+    balances: BalancesDoc,
+}
+
 /// End-of-day balances and overdue loans: every loan the partner funds, as it stood at the
 /// end of the day (its positions less later movements).
 async fn position_file(engine: &Engine, day: &Day, out: &mut Out) -> anyhow::Result<()> {
@@ -450,7 +468,7 @@ async fn position_file(engine: &Engine, day: &Day, out: &mut Out) -> anyhow::Res
             if !contains(&row.body, needle.as_bytes()) {
                 continue;
             }
-            let doc: PositionsDoc = decode(row)?;
+            let doc: PositionsView = decode(row)?;
             let funder = doc.funders.iter().find(|f| f.partner_id == partner_id);
             let guarantor = doc.guarantor.as_ref();
             let b = match (funder, guarantor) {
@@ -498,7 +516,7 @@ async fn position_file(engine: &Engine, day: &Day, out: &mut Out) -> anyhow::Res
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(haystack, needle).is_some()
 }
 
 /// The day's settlement: what the partner paid out (its disbursements) and what the
