@@ -108,6 +108,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "a funding partner's terms changed",
     ),
     ("colending.plan_created", "a co-lending plan was created"),
+    (
+        "colending.guarantee_claimed",
+        "close of business had a loan's guarantor pay its funders' overdue amounts (代偿)",
+    ),
     ("colending.plan_changed", "a co-lending plan changed"),
     (
         "colending.positions_changed",

@@ -10,7 +10,8 @@
 
 use super::books::{self, Booked, Memo};
 use super::docs::{
-    decode, encode, positions_doc_id, write, ClaimDoc, Place, PositionsDoc, Versioned, POSITIONS,
+    claim_id, decode, encode, partner_uuid, positions_doc_id, write, ClaimDoc, ClaimPaid,
+    ClaimParty, ClaimRecord, Place, PositionsDoc, Versioned, POSITIONS,
 };
 use super::moves;
 use crate::{Command, Engine};
@@ -144,6 +145,35 @@ fn claim_due(
     })
 }
 
+/// What a claim paid each funder, from the funders' positions before and after it.
+fn claim_record(
+    doc: &PositionsDoc,
+    claim: &ClaimDoc,
+    before: &colending::LoanFunding,
+    after: &colending::LoanFunding,
+) -> ClaimRecord {
+    let guarantor = doc.guarantor.as_ref().expect("a claim has a guarantor");
+    let paid = before
+        .funders
+        .iter()
+        .zip(&after.funders)
+        .map(|(b, a)| ClaimPaid {
+            partner_id: partner_uuid(b.partner_id),
+            principal_minor: b.held.principal_outstanding_minor
+                - a.held.principal_outstanding_minor,
+            interest_minor: b.held.interest_receivable_minor - a.held.interest_receivable_minor,
+        })
+        .collect();
+    ClaimRecord {
+        claim_id: claim_id(doc.loan_id, claim.day),
+        guarantor: ClaimParty {
+            partner_id: guarantor.terms.guarantor_id,
+        },
+        days_past_due: claim.days_past_due,
+        paid,
+    }
+}
+
 /// Folds the loan-day `day` (its postings `intents`, the loan `after` it) onto the stored
 /// positions; `None` when nothing moved.
 pub(crate) fn day_move(
@@ -161,23 +191,23 @@ pub(crate) fn day_move(
     books::fold_source(&mut funding, &mut booked, intents, day)
         .map_err(|e| anyhow::anyhow!("loan {}: funders' positions on {day}: {e}", doc.loan_id))?;
     let mut new_doc = doc.clone();
+    let mut record = None;
     if let Some(claim) = claim_due(&funding, doc, after, day) {
+        let before = funding.clone();
         if books::pay_claim(&mut funding, &mut booked, doc.loan_id, &claim)? {
+            record = Some(claim_record(doc, &claim, &before, &funding));
             new_doc.claims.push(claim);
         }
     }
     let deltas = books::difference(&doc.memo, &booked.accounts);
-    let flows = books::difference(&doc.flows, &booked.flows);
+    let moved = moves::Moved {
+        deltas: deltas.clone(),
+        flows: books::difference(&doc.flows, &booked.flows),
+        claim: record,
+    };
     books::refresh(&mut new_doc, &funding, booked);
     let overdue = moves::overdue_since(after, day);
-    let moved = moves::record(
-        &mut new_doc,
-        overdue,
-        deltas.clone(),
-        flows,
-        day,
-        "cob".into(),
-    );
+    let moved = moves::record(&mut new_doc, overdue, moved, day, "cob".into());
     let Some(moved) = moved else {
         return Ok(None);
     };

@@ -458,6 +458,31 @@ pub struct MoveDoc {
     pub flows: BTreeMap<String, i64>,
     pub overdue_since_before: Option<BusinessDate>,
     pub overdue_since: Option<BusinessDate>,
+    /// The guarantee claim this movement paid, if any (its `colending.guarantee_claimed`
+    /// event reaches the guarantor and every funder it paid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<ClaimRecord>,
+}
+
+/// What a guarantee claim paid: each funder's principal and interest taken over.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimRecord {
+    pub claim_id: Uuid,
+    pub guarantor: ClaimParty,
+    pub days_past_due: u32,
+    pub paid: Vec<ClaimPaid>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimParty {
+    pub partner_id: Uuid,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimPaid {
+    pub partner_id: Uuid,
+    pub principal_minor: i64,
+    pub interest_minor: i64,
 }
 
 pub fn move_doc_id(loan_id: Uuid, n: u32) -> Uuid {

@@ -94,11 +94,15 @@ pub(crate) async fn attach(
     let deltas = books::difference(&doc.memo, &new_doc.memo);
     let flows = books::difference(&doc.flows, &new_doc.flows);
     let overdue = moves::overdue_since(after, until);
+    let moved = moves::Moved {
+        deltas,
+        flows,
+        claim: None,
+    };
     domain.extend(moves::record(
         &mut new_doc,
         overdue,
-        deltas,
-        flows,
+        moved,
         until,
         entry_name,
     ));

@@ -4,7 +4,7 @@
 //! are read back from what was committed.
 
 use super::books::Memo;
-use super::docs::{encode, move_doc_id, write, MoveDoc, Place, PositionsDoc, MOVE};
+use super::docs::{encode, move_doc_id, write, ClaimRecord, MoveDoc, Place, PositionsDoc, MOVE};
 use lending::loan::Loan;
 use money::BusinessDate;
 use store::DomainWrite;
@@ -16,17 +16,28 @@ pub(crate) fn overdue_since(loan: &Loan, day: BusinessDate) -> Option<BusinessDa
         .flatten()
 }
 
+/// What one movement changed: its differences (`books::difference`) of the positions'
+/// `memo` and `flows`, and the guarantee claim it paid.
+pub(crate) struct Moved {
+    pub deltas: Memo,
+    pub flows: Memo,
+    pub claim: Option<ClaimRecord>,
+}
+
 /// Sets the positions' delinquency and, when anything moved, numbers the movement and
-/// returns its document's write. `deltas` and `flows` are the movement's differences
-/// (`books::difference`) of the positions' `memo` and `flows`.
+/// returns its document's write.
 pub(crate) fn record(
     doc: &mut PositionsDoc,
     overdue_since: Option<BusinessDate>,
-    deltas: Memo,
-    flows: Memo,
+    moved: Moved,
     day: BusinessDate,
     source: String,
 ) -> Option<DomainWrite> {
+    let Moved {
+        deltas,
+        flows,
+        claim,
+    } = moved;
     let before = doc.overdue_since;
     doc.overdue_since = overdue_since;
     if deltas.is_empty() && before == overdue_since {
@@ -43,6 +54,7 @@ pub(crate) fn record(
         flows,
         overdue_since_before: before,
         overdue_since,
+        claim,
     };
     Some(write(
         Place {

@@ -188,6 +188,13 @@ struct PurchaseView {
     installment_months: Option<u32>,
 }
 
+/// A co-lent loan's movement: only whether it paid a guarantee claim.
+#[derive(serde::Deserialize)]
+struct MoveView {
+    #[serde(default)]
+    claim: Option<serde::de::IgnoredAny>,
+}
+
 fn doc_written(row: &DocRow) -> Option<Made> {
     let created = row.version == 1;
     let kind = match (row.kind.as_str(), created) {
@@ -208,6 +215,11 @@ fn doc_written(row: &DocRow) -> Option<Made> {
         ("funding_partner", true) => "colending.partner_created",
         ("funding_plan", true) => "colending.plan_created",
         ("loan_funding", _) => "colending.positions_changed",
+        ("funding_move", true) => {
+            let m: MoveView = serde_json::from_slice(&row.body).ok()?;
+            m.claim?;
+            "colending.guarantee_claimed"
+        }
         ("halt", true) => "control.halted",
         ("halt", false) => "control.halt_lifted",
         ("control_mode", _) => "control.read_only_changed",
@@ -223,7 +235,11 @@ fn doc_written(row: &DocRow) -> Option<Made> {
             subject: row.id,
             payload: raw_payload(row.id, &row.kind, row.version, "doc", &row.body),
         },
-        creation: created && row.kind != "purchase" && row.kind != "loan_funding",
+        creation: created
+            && !matches!(
+                row.kind.as_str(),
+                "purchase" | "loan_funding" | "funding_move"
+            ),
     })
 }
 

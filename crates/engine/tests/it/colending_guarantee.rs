@@ -74,6 +74,35 @@ async fn a_claim_moves_overdue_amounts_once_and_repayment_pays_the_guarantor_fir
             }
         }
         let claim_day = claim_day.expect("the loan reached the trigger");
+        // The claim is an event naming the guarantor and every funder it paid.
+        let filter = store::EventFilter {
+            after: 0,
+            kinds: vec!["colending.guarantee_claimed".into()],
+            tenant: None,
+            limit: 100,
+        };
+        let events = e.events(filter).await.unwrap();
+        assert_eq!(events.len(), 1, "{name}");
+        let payload: serde_json::Value = serde_json::from_str(&events[0].event.payload).unwrap();
+        let claim = &payload["doc"]["claim"];
+        let doc = cl::loan_funding(&e, id).await.unwrap().unwrap();
+        let g = doc.guarantor.as_ref().unwrap();
+        assert_eq!(
+            claim["guarantor"]["partner_id"],
+            serde_json::json!(g.terms.guarantor_id)
+        );
+        let paid: i64 = claim["paid"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["principal_minor"].as_i64().unwrap() + p["interest_minor"].as_i64().unwrap())
+            .sum();
+        let held = &g.balances;
+        assert_eq!(
+            paid,
+            held.principal_outstanding_minor + held.interest_receivable_minor,
+            "{name}: the claim paid what the guarantor holds"
+        );
         assert_eq!(
             claim_day.to_epoch_days()
                 - "2026-02-15"
