@@ -97,6 +97,9 @@ pub enum BenchCmd {
         /// 6.8% yield 0.4, a trust pro rata 0.25), whose positions close of business moves.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
         funders: u8,
+        /// Write no domain events (the outbox), to see what they cost the day.
+        #[arg(long)]
+        no_events: bool,
     },
 }
 
@@ -370,8 +373,10 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
             workers,
             keep_data,
             funders,
+            no_events,
         } => {
             anyhow::ensure!(loans > 0, "--loans must be positive");
+            engine::events::set_outbox_enabled(!no_events);
             let (s, dir, url) = match workers {
                 0 => {
                     let (s, dir) = target.open().await?;
