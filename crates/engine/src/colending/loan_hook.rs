@@ -301,8 +301,8 @@ async fn choose_funders(
     Ok((doc, writes))
 }
 
-/// The funders of `ids` in an outage: passed over by a routed plan (a paused one stops
-/// the origination, as for a fixed plan).
+/// The funders of `ids` in an outage, to be passed over; an error when one's agreement
+/// pauses its loans (the origination stops).
 fn outage_declines(
     engine: &Engine,
     ids: &[uuid::Uuid],
@@ -407,23 +407,13 @@ fn outage_plan(
     shares: &[Share],
     rules: &PlanRules,
 ) -> Result<Option<FundingPlan>, ColendingError> {
-    use crate::controls::OutageAction;
-    let mut out = BTreeSet::new();
-    let mut out_share = Decimal::ZERO;
-    for s in shares {
-        let Some(o) = engine.controls().outage_of(partner_uuid(s.partner_id)) else {
-            continue;
-        };
-        if o.action == Some(OutageAction::Pause) {
-            return Err(crate::EngineError::FunderOutage {
-                partner_id: o.partner_id,
-                reason: o.reason,
-            }
-            .into());
-        }
-        out.insert(s.partner_id);
-        out_share += s.share;
-    }
+    let ids: Vec<uuid::Uuid> = shares.iter().map(|s| partner_uuid(s.partner_id)).collect();
+    let out: BTreeSet<colending::PartnerId> = outage_declines(engine, &ids)?.into_iter().collect();
+    let out_share: Decimal = shares
+        .iter()
+        .filter(|s| out.contains(&s.partner_id))
+        .map(|s| s.share)
+        .sum();
     if out.is_empty() {
         return Ok(None);
     }
