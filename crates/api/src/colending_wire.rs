@@ -531,6 +531,33 @@ pub fn loan_funding_wire(doc: &PositionsDoc) -> Vec<LoanFundingWire> {
     doc.funders.iter().map(LoanFundingWire::from).collect()
 }
 
+/// A guarantee company's position in a loan it guarantees, as its positions list shows it:
+/// share 0 (it funds none), `principal_funded_minor` the principal its claims paid, and the
+/// balances of the claims it holds.
+pub fn guarantor_position_wire(doc: &PositionsDoc, partner_id: Uuid) -> Option<LoanFundingWire> {
+    let g = doc
+        .guarantor
+        .as_ref()
+        .filter(|g| g.terms.guarantor_id == partner_id)?;
+    let paid = doc
+        .flows
+        .get(&format!("guarantor:{partner_id}/compensated/principal"))
+        .copied()
+        .unwrap_or(0);
+    let b = &g.balances;
+    Some(LoanFundingWire {
+        partner_id,
+        share: "0".into(),
+        yield_annual: None,
+        principal_funded_minor: paid,
+        principal_outstanding_minor: b.principal_outstanding_minor,
+        interest_receivable_minor: b.interest_receivable_minor,
+        fee_receivable_minor: b.fee_receivable_minor,
+        penalty_receivable_minor: b.penalty_receivable_minor,
+        written_off_minor: b.written_off_minor,
+    })
+}
+
 /// A co-lent loan's guarantor: the claims it has taken over from the funders and its fee.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LoanGuarantorWire {

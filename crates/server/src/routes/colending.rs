@@ -232,8 +232,9 @@ pub async fn list_partners(
     }))
 }
 
-/// The partner's positions in co-lent loans, in the loans' positions-document order. A
-/// page may hold fewer items than `limit` (loans the partner does not fund are skipped);
+/// The partner's positions in co-lent loans, in the loans' positions-document order; a
+/// guarantee company's are the loans it guarantees (share 0, the claims it holds). A page
+/// may hold fewer items than `limit` (loans the partner does not fund are skipped);
 /// follow `next_cursor` until it is absent.
 #[utoipa::path(get, path = "/v1/funding-partners/{id}/positions", params(("id" = Uuid, Path), PartnerListQuery),
     responses((status = 200, body = PartnerPositionPage), (status = 404, body = Problem)),
@@ -257,13 +258,14 @@ pub async fn partner_positions(
     let items = docs
         .iter()
         .flat_map(|d| {
-            d.funders
-                .iter()
-                .filter(|f| f.partner_id == id)
-                .map(|f| PartnerPositionWire {
+            let funded = d.funders.iter().filter(|f| f.partner_id == id);
+            funded
+                .map(LoanFundingWire::from)
+                .chain(guarantor_position_wire(d, id))
+                .map(|funding| PartnerPositionWire {
                     loan_id: d.loan_id,
                     currency: d.currency.code().into(),
-                    funding: LoanFundingWire::from(f),
+                    funding,
                 })
         })
         .collect();

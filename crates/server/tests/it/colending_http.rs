@@ -399,6 +399,14 @@ async fn co_lending_routes_refuse_bad_partners_and_plans_and_show_funders() {
         assert_eq!(lg["guarantor"]["partner_id"], json!(g), "{name}: {lg}");
         assert_eq!(lg["guarantor"]["trigger_dpd"], json!(30), "{name}: {lg}");
         assert_eq!(lg["guarantor"]["paid_minor"], json!(0), "{name}: {lg}");
+        let (s, gp) = api
+            .get(&format!("/v1/funding-partners/{g}/positions"))
+            .await;
+        assert_eq!(s, 200, "{name}: {gp}");
+        let items = gp["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{name}: the loan it guarantees: {gp}");
+        assert_eq!(items[0]["loan_id"], json!(loan_g), "{name}: {gp}");
+        assert_eq!(items[0]["share"], json!("0"), "{name}: {gp}");
         // A routed plan: the platform's minimum, then "small" as far as its quota of
         // 100,000 goes (0.09 of 1,000,001 with a unit of margin), bank A its cap of 0.6,
         // and the platform the 0.01 left.
