@@ -4,11 +4,12 @@
 //! guarantee fee, and is paid first by the borrower's repayment. A plan naming a guarantor
 //! that cannot guarantee is refused, naming the field, and nothing is kept.
 
+use crate::colending::engines;
 use crate::colending_days::{control_accounts_match, disburse, three_funders, TRIGGER_DPD};
 use engine::cob::{self, CobConfig};
 use engine::colending::{self as cl, ColendingError, GuaranteeDoc, PlanSpec};
 use engine::loans::{self, Action};
-use engine::{Engine, EngineConfig};
+use engine::Engine;
 use lending::product::Component;
 use money::{BusinessDate, Currency, Money};
 use uuid::Uuid;
@@ -24,11 +25,8 @@ async fn close_day(e: &Engine) -> BusinessDate {
 
 #[tokio::test]
 async fn a_claim_moves_overdue_amounts_once_and_repayment_pays_the_guarantor_first() {
-    for ts in testkit::all_stores().await {
+    for (ts, e) in engines().await {
         let name = ts.name;
-        let e = Engine::start(ts.store.clone(), EngineConfig::default())
-            .await
-            .unwrap();
         let start: BusinessDate = "2026-01-15".parse().unwrap();
         loans::init_business_date(&e, start).await.unwrap();
         let product_id = Uuid::now_v7();
@@ -169,11 +167,8 @@ async fn guaranteed_product(e: &Engine) -> Uuid {
 
 #[tokio::test]
 async fn a_guarantee_that_cannot_guarantee_is_refused_naming_its_field() {
-    for ts in testkit::all_stores().await {
+    for (ts, e) in engines().await {
         let name = ts.name;
-        let e = Engine::start(ts.store.clone(), EngineConfig::default())
-            .await
-            .unwrap();
         loans::init_business_date(&e, "2026-01-15".parse().unwrap())
             .await
             .unwrap();
