@@ -3,9 +3,9 @@
 
 use crate::FieldError;
 use engine::colending::{
-    ApprovalDoc, CandidateDoc, ChargeRuleDoc, EligibilityDoc, FunderDoc, GuaranteeDoc, Kind,
-    PartnerDoc, PartnerSpec, PlanDoc, PlanSpec, PositionsDoc, RouteOrderDoc, RoutingDoc, ShareDoc,
-    Versioned,
+    guarantor_holder, ApprovalDoc, CandidateDoc, ChargeRuleDoc, EligibilityDoc, FunderDoc,
+    GuaranteeDoc, Kind, PartnerDoc, PartnerSpec, PlanDoc, PlanSpec, PositionsDoc, RouteOrderDoc,
+    RoutingDoc, ShareDoc, Versioned,
 };
 use money::{Currency, Decimal};
 use serde::{Deserialize, Serialize};
@@ -541,7 +541,10 @@ pub fn guarantor_position_wire(doc: &PositionsDoc, partner_id: Uuid) -> Option<L
         .filter(|g| g.terms.guarantor_id == partner_id)?;
     let paid = doc
         .flows
-        .get(&format!("guarantor:{partner_id}/compensated/principal"))
+        .get(&format!(
+            "{}/compensated/principal",
+            guarantor_holder(partner_id)
+        ))
         .copied()
         .unwrap_or(0);
     let b = &g.balances;
@@ -576,7 +579,7 @@ pub struct LoanGuarantorWire {
 
 pub fn loan_guarantor_wire(doc: &PositionsDoc) -> Option<LoanGuarantorWire> {
     let g = doc.guarantor.as_ref()?;
-    let holder = format!("guarantor:{}", g.terms.guarantor_id);
+    let holder = guarantor_holder(g.terms.guarantor_id);
     let paid_minor = ["principal", "interest"]
         .iter()
         .filter_map(|b| doc.flows.get(&format!("{holder}/compensated/{b}")))

@@ -54,7 +54,7 @@ pub fn holder_key(h: Holder) -> String {
     match h {
         Holder::Funder(p) => partner_uuid(p).to_string(),
         Holder::Platform => "platform".into(),
-        Holder::Guarantor(p) => format!("guarantor:{}", partner_uuid(p)),
+        Holder::Guarantor(p) => docs::guarantor_holder(partner_uuid(p)),
     }
 }
 

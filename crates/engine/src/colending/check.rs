@@ -2,7 +2,7 @@
 //! bookings over the co-lent loans, and each loan's positions equal its bookings.
 
 use super::books::{control_account, ACCOUNTS};
-use super::docs::{decode, BalancesDoc, PositionsDoc, POSITIONS};
+use super::docs::{decode, guarantor_holder, BalancesDoc, PositionsDoc, POSITIONS};
 use ledger::AccountId;
 use std::collections::BTreeMap;
 use store::{DocFilter, Store};
@@ -29,7 +29,7 @@ fn loan_problems(doc: &PositionsDoc) -> Vec<String> {
         .collect();
     holders.push(("platform".into(), &doc.platform));
     if let Some(g) = &doc.guarantor {
-        holders.push((format!("guarantor:{}", g.terms.guarantor_id), &g.balances));
+        holders.push((guarantor_holder(g.terms.guarantor_id), &g.balances));
     }
     for (holder, balances) in holders {
         for (name, value) in balances_of(balances) {
@@ -101,7 +101,7 @@ pub async fn check_positions(
         for row in &rows {
             let p: super::docs::PartnerDoc = decode(row)?;
             // Any partner may guarantee another plan's loans.
-            let mut holders = vec![p.id.to_string(), format!("guarantor:{}", p.id)];
+            let mut holders = vec![p.id.to_string(), guarantor_holder(p.id)];
             if p.spec.kind == super::docs::Kind::Platform {
                 holders.push("platform".into());
             }

@@ -330,6 +330,11 @@ pub struct ClaimDoc {
     pub overdue_principal_minor: i64,
 }
 
+/// A guarantor's key in the bookings (`holder/account`), beside the funders' ids.
+pub fn guarantor_holder(partner_id: Uuid) -> String {
+    format!("guarantor:{partner_id}")
+}
+
 /// A claim's id: one per loan and day.
 pub fn claim_id(loan_id: Uuid, day: BusinessDate) -> Uuid {
     Uuid::new_v5(&NS, format!("claim:{loan_id}:{day}").as_bytes())

@@ -22,9 +22,10 @@ pub mod recon;
 
 pub use check::check_positions;
 pub use docs::{
-    claim_id, platform_partner_id, ApprovalDoc, CandidateDoc, ChargeRuleDoc, ClaimDoc,
-    EligibilityDoc, FunderDoc, GuaranteeDoc, GuarantorDoc, Kind, PartnerDoc, PartnerSpec, PlanDoc,
-    PlanSpec, PositionsDoc, RouteOrderDoc, RoutingDoc, ShareDoc, Versioned, TRIGGER_DPD_MAX,
+    claim_id, guarantor_holder, platform_partner_id, ApprovalDoc, CandidateDoc, ChargeRuleDoc,
+    ClaimDoc, EligibilityDoc, FunderDoc, GuaranteeDoc, GuarantorDoc, Kind, PartnerDoc, PartnerSpec,
+    PlanDoc, PlanSpec, PositionsDoc, RouteOrderDoc, RoutingDoc, ShareDoc, Versioned,
+    TRIGGER_DPD_MAX,
 };
 pub use partners::{
     change_partner, create_partner, list_partners, list_positions, loan_funding, partner, plan,

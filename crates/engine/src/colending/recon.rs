@@ -8,15 +8,13 @@
 //! the day. What is held in memory is one page, the set of loans that moved on the day and
 //! the movements after it, never the book.
 
-use super::books::holder_key;
 use super::docs::{
-    claim_id, decode, partner_id as docs_partner_id, BalancesDoc, GuarantorDoc, Kind, MoveDoc,
-    PartnerDoc, MOVE, POSITIONS,
+    claim_id, decode, guarantor_holder, BalancesDoc, GuarantorDoc, Kind, MoveDoc, PartnerDoc, MOVE,
+    POSITIONS,
 };
 use super::partners::partner;
 use super::ColendingError;
 use crate::Engine;
-use colending::Holder;
 use ledger::SignedTreeHead;
 use money::{BusinessDate, Currency};
 use sha2::{Digest, Sha256};
@@ -262,10 +260,7 @@ async fn resolve(
     let p = partner(engine, tenant, partner_id).await?;
     // A guarantee company holds only the claims it took over, under its guarantor key.
     let prefix = match p.doc.spec.kind {
-        Kind::Guarantor => format!(
-            "{}/",
-            holder_key(Holder::Guarantor(docs_partner_id(partner_id)))
-        ),
+        Kind::Guarantor => format!("{}/", guarantor_holder(partner_id)),
         _ => format!("{partner_id}/"),
     };
     Ok(Day {
