@@ -10,8 +10,8 @@
 
 use super::books::{self, Booked, Memo};
 use super::docs::{
-    claim_id, decode, encode, partner_uuid, positions_doc_id, write, ClaimDoc, ClaimPaid,
-    ClaimParty, ClaimRecord, Place, PositionsDoc, Versioned, POSITIONS,
+    claim_id, decode, encode, positions_doc_id, write, ClaimDoc, ClaimPaid, ClaimParty,
+    ClaimRecord, Place, PositionsDoc, Versioned, POSITIONS,
 };
 use super::moves;
 use crate::{Command, Engine};
@@ -145,23 +145,22 @@ fn claim_due(
     })
 }
 
-/// What a claim paid each funder, from the funders' positions before and after it.
-fn claim_record(
-    doc: &PositionsDoc,
-    claim: &ClaimDoc,
-    before: &colending::LoanFunding,
-    after: &colending::LoanFunding,
-) -> ClaimRecord {
+/// What a claim paid each funder: the `compensated` flows the day booked for it.
+fn claim_record(doc: &PositionsDoc, claim: &ClaimDoc, flows: &Memo) -> ClaimRecord {
     let guarantor = doc.guarantor.as_ref().expect("a claim has a guarantor");
-    let paid = before
+    let paid = doc
         .funders
         .iter()
-        .zip(&after.funders)
-        .map(|(b, a)| ClaimPaid {
-            partner_id: partner_uuid(b.partner_id),
-            principal_minor: b.held.principal_outstanding_minor
-                - a.held.principal_outstanding_minor,
-            interest_minor: b.held.interest_receivable_minor - a.held.interest_receivable_minor,
+        .map(|f| {
+            let taken = |balance: &str| {
+                let key = format!("{}/compensated/{balance}", f.partner_id);
+                -flows.get(&key).copied().unwrap_or(0)
+            };
+            ClaimPaid {
+                partner_id: f.partner_id,
+                principal_minor: taken("principal"),
+                interest_minor: taken("interest"),
+            }
         })
         .collect();
     ClaimRecord {
@@ -191,19 +190,22 @@ pub(crate) fn day_move(
     books::fold_source(&mut funding, &mut booked, intents, day)
         .map_err(|e| anyhow::anyhow!("loan {}: funders' positions on {day}: {e}", doc.loan_id))?;
     let mut new_doc = doc.clone();
-    let mut record = None;
+    let mut paid = None;
     if let Some(claim) = claim_due(&funding, doc, after, day) {
-        let before = funding.clone();
         if books::pay_claim(&mut funding, &mut booked, doc.loan_id, &claim)? {
-            record = Some(claim_record(doc, &claim, &before, &funding));
-            new_doc.claims.push(claim);
+            paid = Some(claim);
         }
     }
     let deltas = books::difference(&doc.memo, &booked.accounts);
+    let flows = books::difference(&doc.flows, &booked.flows);
+    let claim = paid.map(|c| {
+        new_doc.claims.push(c);
+        claim_record(doc, &c, &flows)
+    });
     let moved = moves::Moved {
         deltas: deltas.clone(),
-        flows: books::difference(&doc.flows, &booked.flows),
-        claim: record,
+        flows,
+        claim,
     };
     books::refresh(&mut new_doc, &funding, booked);
     let overdue = moves::overdue_since(after, day);
