@@ -184,7 +184,8 @@ async fn choose_funders(
             let ids: Vec<uuid::Uuid> = plan.spec.partner_ids();
             declined.extend(outage_declines(engine, &ids)?);
             if policy.candidates.iter().any(|c| c.book_share_max.is_some()) {
-                usage.book_outstanding_minor = book_outstanding(engine, &row.tenant, loan).await?;
+                usage.book_outstanding_minor =
+                    book_outstanding(engine, &row.tenant, loan, &usage).await?;
             }
             FundingPlan::Routed(policy)
         }
@@ -326,8 +327,14 @@ fn outage_declines(
 }
 
 /// The co-lent book's principal outstanding in the loan's tenant and currency: every
-/// partner's principal control account, for a routed plan's caps on the book.
-async fn book_outstanding(engine: &Engine, tenant: &str, loan: &Loan) -> anyhow::Result<i64> {
+/// partner's principal control account (the candidates' as `usage` already read them),
+/// for a routed plan's caps on the book.
+async fn book_outstanding(
+    engine: &Engine,
+    tenant: &str,
+    loan: &Loan,
+    usage: &BookUsage,
+) -> anyhow::Result<i64> {
     let currency = loan.config.principal.currency();
     let (mut total, mut after) = (0i64, None);
     loop {
@@ -339,7 +346,15 @@ async fn book_outstanding(engine: &Engine, tenant: &str, loan: &Loan) -> anyhow:
             .iter()
             .filter(|p| p.doc.spec.currency == currency)
         {
-            total = total.saturating_add(principal_outstanding(engine, &p.doc).await?);
+            let read = usage
+                .partners
+                .iter()
+                .find(|u| u.partner_id == partner_id(p.doc.id));
+            let outstanding_minor = match read {
+                Some(u) => u.outstanding_minor,
+                None => principal_outstanding(engine, &p.doc).await?,
+            };
+            total = total.saturating_add(outstanding_minor);
         }
         match page.next_after {
             Some(id) => after = Some(id),
