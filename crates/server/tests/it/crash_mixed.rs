@@ -8,10 +8,14 @@
 //! passes. Close of business runs under the load at some kill points, a day at a time: after
 //! a restart the day it was closing is closed once (run again under its key), repayments
 //! sent for a day closed meanwhile are refused and never applied, and the business date
-//! ends as many days on as runs were asked for.
+//! ends as many days on as runs were asked for. Securitization deals sold at set-up run
+//! their first period under the load when close of business reaches its payment date
+//! (`deals`).
 //!
 //! `PUHUI_CRASH_POINTS` sets the kill points per store (CI: 6; the harness run in the README:
 //! 50); `PUHUI_CRASH_SEED` replays a run.
+
+mod deals;
 
 use crate::common;
 
@@ -62,6 +66,9 @@ enum Kind {
     Repayment,
     Decision,
     Origination,
+    Period,
+    /// A partial prepayment of a pooled loan: cash its deal's period collects.
+    Prepayment,
 }
 
 /// What the clients know: every operation sent, which were acknowledged, and the ids of
@@ -94,6 +101,7 @@ struct Fixture {
     origination_entries: usize,
     /// The open business day as the clients last learnt it.
     open_day: Mutex<String>,
+    deals: deals::Deals,
 }
 
 async fn call(
@@ -173,14 +181,18 @@ async fn set_up(c: &reqwest::Client, base: &str, funder: &str, n: usize) -> Fixt
     }
     let product = created(c, base, "/v1/loan-products", product_body("crash")).await;
     let mut loans = Vec::new();
-    let mut loan_entries_before = HashMap::new();
-    for i in 0..3 {
+    for i in 0..3 + deals::DEALS * deals::LOANS_PER_DEAL {
         let v = created(c, base, "/v1/loans", json!({"product_id": product["id"], "product_version": 1, "borrower": format!("crash-{i}"), "amount_minor": 1_000_000, "term_months": 6})).await;
         let id = v["id"].as_str().unwrap().to_string();
         created(c, base, &format!("/v1/loans/{id}/approve"), json!({})).await;
         created(c, base, &format!("/v1/loans/{id}/disburse"), json!({})).await;
-        loan_entries_before.insert(id.clone(), loan_entry_count(c, base, &id).await);
         loans.push(id);
+    }
+    // The load repays the pooled loans too: their collections reach the deals' periods.
+    let deals = deals::set_up(c, base, BUSINESS_DATE, &loans[3..]).await;
+    let mut loan_entries_before = HashMap::new();
+    for id in &loans {
+        loan_entries_before.insert(id.clone(), loan_entry_count(c, base, id).await);
     }
     let merchant = merchant["id"].as_str().unwrap().to_string();
     let (all_applications, origination_entries) = co_lent_applications(c, base, funder, n).await;
@@ -194,6 +206,7 @@ async fn set_up(c: &reqwest::Client, base: &str, funder: &str, n: usize) -> Fixt
         all_applications,
         origination_entries,
         open_day: Mutex::new(BUSINESS_DATE.into()),
+        deals,
     }
 }
 
@@ -288,6 +301,16 @@ async fn co_lent_applications(
 
 fn next_op(f: &Fixture, rng: &mut rand::rngs::StdRng) -> Op {
     let id = new_id();
+    let open_day = f.open_day.lock().unwrap().clone();
+    // A due period runs at some random moment of its day, not always first.
+    if rng.gen_ratio(1, 40) {
+        if let Some(op) = f.deals.due(&open_day, id.clone()) {
+            return op;
+        }
+    }
+    if rng.gen_ratio(1, 100) {
+        return deals::prepayment(&f.loans[3..], rng, &open_day, id);
+    }
     let amount = rng.gen_range(1..1_000i64);
     let kind = rng.gen_range(0..5);
     if kind == 4 {
@@ -327,7 +350,7 @@ fn next_op(f: &Fixture, rng: &mut rand::rngs::StdRng) -> Op {
                 path: format!("/v1/loans/{loan}/repayments"),
                 key: id,
                 body: json!({"amount_minor": amount, "currency": "CNY",
-                    "date": *f.open_day.lock().unwrap()}),
+                    "date": open_day}),
             }
         }
         _ => {
@@ -385,7 +408,10 @@ async fn load(base: String, f: Arc<Fixture>, journal: Arc<Mutex<Journal>>, seed:
                     break;
                 }
                 409 if v["code"] == "loan_changed" => continue,
-                422 if v["code"] == "not_open_business_day" && op.kind == Kind::Repayment => {
+                409 if v["code"] == "changed_meanwhile" && op.kind == Kind::Period => continue,
+                422 if v["code"] == "not_open_business_day"
+                    && matches!(op.kind, Kind::Repayment | Kind::Prepayment) =>
+                {
                     journal.lock().unwrap().refused.insert(op.key.clone());
                     break;
                 }
@@ -428,6 +454,10 @@ async fn check_after_restart(
             Kind::Entry => format!("/v1/ledger/entries/{}", op.key),
             Kind::Sale => format!("/v1/purchases/{}", op.key),
             Kind::Origination => op.path.trim_end_matches("/disburse").to_string(),
+            Kind::Period => {
+                deals::check_acked(c, base, op, &format!("{name}: kill point {point}")).await;
+                continue;
+            }
             _ => continue, // repayments are counted per loan at the end
         };
         let (s, v) = get(c, base, &path).await;
@@ -458,10 +488,18 @@ async fn check_after_restart(
         .filter(|o| !acked.contains(&o.key) && !refused.contains(&o.key))
     {
         let (mut s, mut v) = call(c, base, &op.path, Some(&op.key), &op.body).await;
-        while s == 409 && v["code"] == "loan_changed" {
+        while s == 409
+            && matches!(
+                v["code"].as_str(),
+                Some("loan_changed" | "changed_meanwhile")
+            )
+        {
             (s, v) = call(c, base, &op.path, Some(&op.key), &op.body).await;
         }
-        if s == 422 && v["code"] == "not_open_business_day" && op.kind == Kind::Repayment {
+        if s == 422
+            && v["code"] == "not_open_business_day"
+            && matches!(op.kind, Kind::Repayment | Kind::Prepayment)
+        {
             journal.lock().unwrap().refused.insert(op.key.clone());
             continue;
         }
@@ -501,12 +539,12 @@ async fn check_exactly_once(
                     .entry(op.body["credit_line_id"].as_str().unwrap().into())
                     .or_default() += op.body["amount_minor"].as_i64().unwrap()
             }
-            Kind::Repayment => {
+            Kind::Repayment | Kind::Prepayment => {
                 *repayments
                     .entry(op.path.split('/').nth(3).unwrap().into())
                     .or_default() += 1
             }
-            Kind::Decision | Kind::Origination => {}
+            Kind::Decision | Kind::Origination | Kind::Period => {}
         }
     }
     let originated: HashSet<&str> = sent
@@ -698,6 +736,8 @@ async fn mixed_crash_suite(name: &str, store_args: Vec<String>, seed: u64) {
     let sent = std::mem::take(&mut journal.lock().unwrap().sent);
     let refused = journal.lock().unwrap().refused.clone();
     check_exactly_once(name, &s.base, &c, &f, &sent, &refused).await;
+    let (periods, collected_minor) =
+        deals::check_exactly_once(name, &c, &s.base, &f.deals, &sent).await;
     // Each run closed exactly one day.
     let days = journal.lock().unwrap().cobs.len();
     let (_, v) = get(&c, &s.base, "/v1/business-date").await;
@@ -723,14 +763,20 @@ async fn mixed_crash_suite(name: &str, store_args: Vec<String>, seed: u64) {
     );
     let j = journal.lock().unwrap();
     let by_kind = |k: Kind| sent.iter().filter(|o| o.kind == k).count();
+    let applied = |k: Kind| {
+        let is = |o: &&Op| o.kind == k && !refused.contains(&o.key);
+        sent.iter().filter(is).count()
+    };
     eprintln!(
-        "{name}: {points} kill points; exactly once: {} entries, {} sales, {} repayments ({} refused for a closed day), {} co-lent originations, {} days closed; {} decisions acknowledged; ledger verified",
+        "{name}: {points} kill points; exactly once: {} entries, {} sales, {} repayments and {} prepayments ({} refused for a closed day), {} co-lent originations, {} days closed, {periods} of {} deals' periods run (collecting {collected_minor}); {} decisions acknowledged; ledger verified",
         by_kind(Kind::Entry),
         by_kind(Kind::Sale),
-        by_kind(Kind::Repayment) - refused.len(),
+        applied(Kind::Repayment),
+        applied(Kind::Prepayment),
         refused.len(),
         by_kind(Kind::Origination),
         days,
+        f.deals.all.len(),
         j.decisions.len()
     );
 }
