@@ -110,6 +110,38 @@ impl DecisionService {
     }
 }
 
+impl Decided {
+    /// The audit record of this decision as `POST /v1/decisions` stores it, and the decision.
+    pub fn into_row(
+        self,
+        svc: &DecisionService,
+        applicant_id: &str,
+        id: String,
+        created_at_ms: i64,
+    ) -> (store::DecisionRow, Decision) {
+        let outcome = match self.decision.outcome {
+            risk::decision::Outcome::Approve => "approve",
+            risk::decision::Outcome::Refer => "refer",
+            risk::decision::Outcome::Decline => "decline",
+        };
+        let row = store::DecisionRow {
+            id,
+            applicant_id: applicant_id.to_string(),
+            created_at_ms,
+            input_json: self.input_json,
+            input_hash: self.input_hash,
+            model_version: svc.model_version.clone(),
+            policy_version: svc.policy_version.clone(),
+            outcome: outcome.into(),
+            rules_fired: serde_json::to_string(&self.decision.rules_fired)
+                .expect("strings serialize"),
+            output_json: self.output_json,
+            output_hash: self.output_hash,
+        };
+        (row, self.decision)
+    }
+}
+
 /// The decision inside a stored canonical output (`Decided::output_json`).
 pub fn stored_decision(output_json: &str) -> Result<Decision, serde_json::Error> {
     #[derive(serde::Deserialize)]

@@ -55,9 +55,62 @@ pub struct EventsBenchArgs {
     /// Store the decisions without events, to measure what the outbox costs.
     #[arg(long)]
     no_events: bool,
+    /// Make each decision first (features, the shipped model and policy, price, limit, the
+    /// canonical output hash) and store the record `POST /v1/decisions` stores; without
+    /// it, a fixed 1 KiB record is stored, which isolates the decision log's commit.
+    #[arg(long)]
+    decide: bool,
     /// Then relay every event to this NATS server (a fresh stream) and time it.
     #[arg(long)]
     relay_nats: Option<String>,
+}
+
+/// What the bench stores: the record of a decision made on one of 1,024 applications, or
+/// a fixed record.
+enum DecisionRows {
+    Decide(
+        Box<crate::decisioning::DecisionService>,
+        Vec<risk::features::DecisionInput>,
+    ),
+    Fixed(String),
+}
+
+impl DecisionRows {
+    fn new(decide: bool) -> anyhow::Result<DecisionRows> {
+        if !decide {
+            return Ok(DecisionRows::Fixed(format!(
+                "{{\"applicant\":\"{}\"}}",
+                "x".repeat(900)
+            )));
+        }
+        let svc = crate::decisioning::DecisionService::load(None, None)?;
+        let inputs = (0..1024).map(crate::bench::bench_input).collect();
+        Ok(DecisionRows::Decide(Box::new(svc), inputs))
+    }
+
+    fn row(&self, k: u64, now_ms: i64) -> anyhow::Result<store::DecisionRow> {
+        let id = uuid::Uuid::now_v7().to_string();
+        Ok(match self {
+            DecisionRows::Decide(svc, inputs) => {
+                let input = &inputs[(k % 1024) as usize];
+                let d = svc.decide(input).map_err(|e| anyhow::anyhow!("{e}"))?;
+                d.into_row(svc, &input.applicant_id, id, now_ms).0
+            }
+            DecisionRows::Fixed(input_json) => store::DecisionRow {
+                id,
+                applicant_id: "bench".into(),
+                created_at_ms: now_ms,
+                input_json: input_json.clone(),
+                input_hash: [7; 32],
+                model_version: "bench-model".into(),
+                policy_version: "bench-policy".into(),
+                outcome: "approve".into(),
+                rules_fired: "[]".into(),
+                output_json: "{\"outcome\":\"approve\"}".into(),
+                output_hash: [8; 32],
+            },
+        })
+    }
 }
 
 /// Decisions/s through the decision log; then the feed's events/s (reading and rendering
@@ -71,33 +124,19 @@ pub async fn bench(args: EventsBenchArgs) -> anyhow::Result<ExitCode> {
     let backend = s.backend_name();
     engine::events::set_outbox_enabled(!args.no_events);
     let engine = Engine::start(s.clone(), EngineConfig::default()).await?;
-    let input_json = format!("{{\"applicant\":\"{}\"}}", "x".repeat(900));
+    let rows = Arc::new(DecisionRows::new(args.decide)?);
     let next = Arc::new(AtomicU64::new(0));
     let t = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..args.concurrency {
-        let (engine, next, input_json, n) = (
-            engine.clone(),
-            next.clone(),
-            input_json.clone(),
-            args.decisions,
-        );
+        let (engine, next, rows, n) = (engine.clone(), next.clone(), rows.clone(), args.decisions);
         tasks.push(tokio::spawn(async move {
-            while next.fetch_add(1, Ordering::Relaxed) < n {
-                let id = uuid::Uuid::now_v7().to_string();
-                let row = store::DecisionRow {
-                    id,
-                    applicant_id: "bench".into(),
-                    created_at_ms: engine.now_ms(),
-                    input_json: input_json.clone(),
-                    input_hash: [7; 32],
-                    model_version: "bench-model".into(),
-                    policy_version: "bench-policy".into(),
-                    outcome: "approve".into(),
-                    rules_fired: "[]".into(),
-                    output_json: "{\"outcome\":\"approve\"}".into(),
-                    output_hash: [8; 32],
-                };
+            loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                if k >= n {
+                    break;
+                }
+                let row = rows.row(k, engine.now_ms())?;
                 engine.record_decision_for(row, "bench").await?;
             }
             anyhow::Ok(())
@@ -108,8 +147,13 @@ pub async fn bench(args: EventsBenchArgs) -> anyhow::Result<ExitCode> {
     }
     let secs = t.elapsed().as_secs_f64();
     println!(
-        "{} decisions stored in {secs:.2}s on {backend}: {:.0} decisions/s ({}; concurrency {})",
+        "{} decisions {} in {secs:.2}s on {backend}: {:.0} decisions/s ({}; concurrency {})",
         args.decisions,
+        if args.decide {
+            "made and stored"
+        } else {
+            "stored"
+        },
         args.decisions as f64 / secs,
         if args.no_events {
             "no events"

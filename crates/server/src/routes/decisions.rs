@@ -31,19 +31,8 @@ pub async fn decide(
         .decide(&input)
         .map_err(|e| ApiError::from(FieldError::new(e.field, e.message)))?;
     let id = uuid::Uuid::now_v7().to_string();
-    let row = DecisionRow {
-        id: id.clone(),
-        applicant_id: input.applicant_id.clone(),
-        created_at_ms: s.engine.now_ms(),
-        input_json: d.input_json,
-        input_hash: d.input_hash,
-        model_version: svc.model_version.clone(),
-        policy_version: svc.policy_version.clone(),
-        outcome: outcome_str(&d.decision),
-        rules_fired: serde_json::to_string(&d.decision.rules_fired).expect("strings serialize"),
-        output_json: d.output_json,
-        output_hash: d.output_hash,
-    };
+    let (row, decision) = d.into_row(&svc, &input.applicant_id, id.clone(), s.engine.now_ms());
+    let (input_hash, output_hash) = (row.input_hash, row.output_hash);
     // Answered only once stored: an unrecorded decision must not reach the applicant.
     s.engine
         .record_decision_for(row, &p.tenant)
@@ -65,9 +54,9 @@ pub async fn decide(
             currency: svc.currency().to_string(),
             model_version: svc.model_version.clone(),
             policy_version: svc.policy_version.clone(),
-            input_hash: hex::encode(d.input_hash),
-            output_hash: hex::encode(d.output_hash),
-            decision: d.decision,
+            input_hash: hex::encode(input_hash),
+            output_hash: hex::encode(output_hash),
+            decision,
         }),
     ))
 }
@@ -157,13 +146,4 @@ pub async fn replay(
         policy_version: row.policy_version,
         replayed: d.decision,
     }))
-}
-
-fn outcome_str(d: &risk::decision::Decision) -> String {
-    match d.outcome {
-        risk::decision::Outcome::Approve => "approve",
-        risk::decision::Outcome::Refer => "refer",
-        risk::decision::Outcome::Decline => "decline",
-    }
-    .to_string()
 }
