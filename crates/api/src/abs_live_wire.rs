@@ -234,6 +234,8 @@ pub struct PeriodWire {
     /// Trigger states after the period, in the deal's order.
     pub triggers: Vec<bool>,
     pub pool_balance_minor: i64,
+    /// The waterfall's entry; a period whose waterfall moved nothing (no cash collected,
+    /// nothing paid) posts none, and no entry has this id.
     pub entry_id: Uuid,
     /// The entries that moved cash into the collection account for this period.
     pub collection_entry_ids: Vec<Uuid>,

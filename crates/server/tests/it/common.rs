@@ -359,6 +359,33 @@ pub fn serve_child(store_args: &[String], extra: &[&str]) -> (std::process::Chil
     (child, base)
 }
 
+/// A `puhui serve` child that is killed when dropped: a test that fails between kill
+/// points leaves no server behind holding the test's output open.
+pub struct ServedChild {
+    child: std::process::Child,
+    pub base: String,
+}
+
+impl ServedChild {
+    pub fn spawn(store_args: &[String], extra: &[&str]) -> ServedChild {
+        let (child, base) = serve_child(store_args, extra);
+        ServedChild { child, base }
+    }
+
+    /// SIGKILL, and waits for the process to be gone.
+    pub fn sigkill(mut self) {
+        self.child.kill().expect("SIGKILL the server");
+        self.child.wait().expect("the killed server is reaped");
+    }
+}
+
+impl Drop for ServedChild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The seed in environment variable `var` (to replay a run), or a random one.
 pub fn seed_from_env(var: &str) -> u64 {
     std::env::var(var)

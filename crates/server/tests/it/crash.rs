@@ -8,7 +8,7 @@ use common::{entry, new_id, KEY};
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,14 +21,10 @@ fn kill_points() -> usize {
         .unwrap_or(6)
 }
 
-struct Server {
-    child: Child,
-    base: String,
-}
+use common::ServedChild as Server;
 
 fn start(store_args: &[String]) -> Server {
-    let (child, base) = common::serve_child(store_args, &[]);
-    Server { child, base }
+    Server::spawn(store_args, &[])
 }
 
 /// What clients know: bodies they sent, and which were acknowledged.
@@ -105,9 +101,7 @@ async fn crash_cycle_suite(name: &str, store_args: Vec<String>, seed: u64) {
             })
             .collect();
         tokio::time::sleep(Duration::from_millis(rng.gen_range(30..400))).await;
-        let mut child = s.child;
-        child.kill().expect("SIGKILL the server");
-        child.wait().unwrap();
+        s.sigkill();
         for t in tasks {
             t.await.unwrap();
         }
@@ -115,9 +109,7 @@ async fn crash_cycle_suite(name: &str, store_args: Vec<String>, seed: u64) {
         check_after_restart(name, point, &s.base, &client, &book).await;
         server = Some(s);
     }
-    let mut last = server.take().unwrap().child;
-    last.kill().unwrap();
-    last.wait().unwrap();
+    server.take().unwrap().sigkill();
     let out = Command::new(env!("CARGO_BIN_EXE_puhui"))
         .args(["ledger", "verify", "--json"])
         .args(&store_args)

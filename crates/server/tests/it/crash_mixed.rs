@@ -23,16 +23,13 @@ use common::{new_id, KEY};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const BUSINESS_DATE: &str = "2026-01-15";
 
-struct Server {
-    child: Child,
-    base: String,
-}
+use common::ServedChild as Server;
 
 /// Starts the server; only the first start opens the business date (close of business
 /// moves it on, and a restart keeps the date the store has).
@@ -42,8 +39,7 @@ fn start(store_args: &[String], first: bool) -> Server {
     } else {
         &[]
     };
-    let (child, base) = common::serve_child(store_args, date);
-    Server { child, base }
+    Server::spawn(store_args, date)
 }
 
 /// Days close of business may close in one run of the suite: the loans' first due date
@@ -721,9 +717,7 @@ async fn mixed_crash_suite(name: &str, store_args: Vec<String>, seed: u64) {
             tasks.push(tokio::spawn(cob));
         }
         tokio::time::sleep(Duration::from_millis(rng.gen_range(30..500))).await;
-        let mut child = s.child;
-        child.kill().expect("SIGKILL the server");
-        child.wait().unwrap();
+        s.sigkill();
         for t in tasks {
             t.await.unwrap();
         }
@@ -748,9 +742,7 @@ async fn mixed_crash_suite(name: &str, store_args: Vec<String>, seed: u64) {
         expected.to_string(),
         "{name}: {days} days closed"
     );
-    let mut child = s.child;
-    child.kill().unwrap();
-    child.wait().unwrap();
+    s.sigkill();
     let out = Command::new(env!("CARGO_BIN_EXE_puhui"))
         .args(["ledger", "verify", "--json"])
         .args(&store_args)
