@@ -96,20 +96,30 @@ impl DecisionRows {
                 let d = svc.decide(input).map_err(|e| anyhow::anyhow!("{e}"))?;
                 d.into_row(svc, &input.applicant_id, id, now_ms).0
             }
-            DecisionRows::Fixed(input_json) => store::DecisionRow {
-                id,
-                applicant_id: "bench".into(),
-                created_at_ms: now_ms,
-                input_json: input_json.clone(),
-                input_hash: [7; 32],
-                model_version: "bench-model".into(),
-                policy_version: "bench-policy".into(),
-                outcome: "approve".into(),
-                rules_fired: "[]".into(),
-                output_json: "{\"outcome\":\"approve\"}".into(),
-                output_hash: [8; 32],
-            },
+            DecisionRows::Fixed(input_json) => fixed_decision_row(id, input_json.clone(), now_ms),
         })
+    }
+}
+
+/// A stand-in decision record for benchmarks that need stored decisions and their events,
+/// not decisions made.
+pub(crate) fn fixed_decision_row(
+    id: String,
+    input_json: String,
+    created_at_ms: i64,
+) -> store::DecisionRow {
+    store::DecisionRow {
+        id,
+        applicant_id: "bench".into(),
+        created_at_ms,
+        input_json,
+        input_hash: [7; 32],
+        model_version: "bench-model".into(),
+        policy_version: "bench-policy".into(),
+        outcome: "approve".into(),
+        rules_fired: "[]".into(),
+        output_json: "{\"outcome\":\"approve\"}".into(),
+        output_hash: [8; 32],
     }
 }
 

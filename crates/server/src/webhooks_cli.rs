@@ -237,19 +237,8 @@ pub async fn bench(args: WebhooksBenchArgs) -> anyhow::Result<ExitCode> {
     let backend = s.backend_name();
     let engine = engine::Engine::start(s.clone(), engine::EngineConfig::default()).await?;
     for _ in 0..args.events {
-        let row = store::DecisionRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            applicant_id: "bench".into(),
-            created_at_ms: engine.now_ms(),
-            input_json: "{}".into(),
-            input_hash: [7; 32],
-            model_version: "bench-model".into(),
-            policy_version: "bench-policy".into(),
-            outcome: "approve".into(),
-            rules_fired: "[]".into(),
-            output_json: "{\"outcome\":\"approve\"}".into(),
-            output_hash: [8; 32],
-        };
+        let id = uuid::Uuid::now_v7().to_string();
+        let row = crate::events_cli::fixed_decision_row(id, "{}".into(), engine.now_ms());
         engine.record_decision_for(row, "bench").await?;
     }
     let secret = "bench-secret-0123456789".to_string();
