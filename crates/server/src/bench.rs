@@ -93,8 +93,9 @@ pub enum BenchCmd {
         /// days can be closed on it with `puhui --data-dir DIR cob` in a fresh process.
         #[arg(long)]
         keep_data: bool,
-        /// Funders per loan: 1 (no funding plan) or 3 (the platform 0.35, a bank at a
-        /// 6.8% yield 0.4, a trust pro rata 0.25), whose positions close of business moves.
+        /// Funders per loan: 1 (no funding plan), 2 (the platform 0.35 and a bank at a 6.8%
+        /// yield 0.65) or 3 (the platform 0.35, the bank 0.4, a trust pro rata 0.25), all
+        /// approving automatically; close of business moves their positions.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
         funders: u8,
         /// Write no domain events (the outbox), to see what they cost the day.
@@ -171,6 +172,10 @@ pub struct CobBench {
     pub loans_quiet: u64,
     /// Origination, and closing the days before the timed one.
     pub setup_seconds: f64,
+    /// Origination alone (256 concurrent clients, each loan applied for, approved by every
+    /// funder and disbursed in one call).
+    pub origination_seconds: f64,
+    pub originations_per_s: f64,
     pub cob_seconds: f64,
     pub loans_per_s: f64,
     pub entries_posted: u64,
@@ -202,10 +207,12 @@ pub async fn bench_cob(
     let timed = money::BusinessDate::from_ymd(2026, 2, 3).expect("valid date");
     loans::init_business_date(&engine, start).await?;
     let t = Instant::now();
-    if funders == 3 {
-        crate::bench_colending::three_funders(&engine, "bench").await?;
+    if funders > 1 {
+        crate::bench_colending::plan(&engine, "bench", funders).await?;
     }
+    let t_originate = Instant::now();
     originate_book(&engine, start, loans_n, due_days, quiet).await?;
+    let origination_seconds = t_originate.elapsed().as_secs_f64();
     let bar = progress_bar(start.days_until(timed) as u64 - 1, quiet);
     while loans::business_date(&engine).await? < Some(timed.pred()) {
         let (_, r) = cob::close_business_day(&engine, CobConfig::default(), &|_| {}).await?;
@@ -233,7 +240,7 @@ pub async fn bench_cob(
     );
     let (peak, _) = rss_mib();
     let recon = match funders {
-        3 => Some(crate::bench_colending::time_recon(&engine, "bench", timed).await?),
+        2 | 3 => Some(crate::bench_colending::time_recon(&engine, "bench", timed).await?),
         _ => None,
     };
     for mut h in helpers {
@@ -247,6 +254,8 @@ pub async fn bench_cob(
         loans_written: r.loans_advanced - r.loans_quiet,
         loans_quiet: r.loans_quiet,
         setup_seconds,
+        origination_seconds,
+        originations_per_s: loans_n as f64 / origination_seconds,
         cob_seconds,
         loans_per_s: loans_n as f64 / cob_seconds,
         entries_posted: r.entries_posted,
@@ -393,7 +402,6 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
                 }
             };
             let helpers = (workers > 0).then_some((workers, url.as_str()));
-            anyhow::ensure!(funders != 2, "--funders is 1 or 3");
             let r = bench_cob(s, loans, due_days, json, helpers, funders).await?;
             if let Some(dir) = dir.filter(|_| keep_data) {
                 eprintln!("kept {}", dir.keep().display());
@@ -404,6 +412,10 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<ExitCode> {
                 println!(
                     "COB of {} over {} loans of {} funders ({} written, {} quiet) on {:?}: {:.2}s ({:.0} loans/s), {} entries, {} of {} partitions read by {} workers; setup {:.1}s; RSS before COB {:.0} MiB, peak {:.0} MiB",
                     r.day, r.loans, r.funders, r.loans_written, r.loans_quiet, target.store, r.cob_seconds, r.loans_per_s, r.entries_posted, r.partitions_from_workers, store::LOAN_PARTITIONS, r.workers, r.setup_seconds, r.rss_before_cob_mib, r.peak_rss_mib
+                );
+                println!(
+                    "origination (untimed above): {} loans in {:.2}s ({:.0} loans/s)",
+                    r.loans, r.origination_seconds, r.originations_per_s
                 );
                 if let (Some(secs), Some(rows)) = (r.recon_seconds, r.recon_rows) {
                     println!(

@@ -1,5 +1,5 @@
-//! Co-lending's benchmark set-ups: the three-funder plan that `puhui bench cob --funders 3`
-//! puts on the benchmark's product.
+//! Co-lending's benchmark set-ups: the plans of two or three funders that `puhui bench cob
+//! --funders 2|3` puts on the benchmark's product.
 
 use engine::colending::{
     self as cl, ApprovalDoc, ChargeRuleDoc, EligibilityDoc, Kind, PartnerSpec, PlanSpec, ShareDoc,
@@ -21,9 +21,11 @@ fn partner(name: &str, yield_annual: Option<Decimal>) -> PartnerSpec {
     }
 }
 
-/// The platform 0.35, a bank at a 6.8% yield 0.4 and a trust pro rata 0.25 on the
-/// benchmark's product (the nil id); returns the partners' ids, the platform's first.
-pub async fn three_funders(engine: &Engine, tenant: &str) -> anyhow::Result<[Uuid; 3]> {
+/// The benchmark product's (the nil id) funding plan of `funders` funders, approving
+/// automatically: 2 is the platform 0.35 and a bank at a 6.8% yield 0.65; 3 the platform
+/// 0.35, the bank 0.4 and a trust pro rata 0.25. Returns the partners' ids, the
+/// platform's first.
+pub async fn plan(engine: &Engine, tenant: &str, funders: u8) -> anyhow::Result<Vec<Uuid>> {
     let bank = Uuid::from_u128(0xb1);
     let trust = Uuid::from_u128(0xb2);
     cl::create_partner(
@@ -34,16 +36,22 @@ pub async fn three_funders(engine: &Engine, tenant: &str) -> anyhow::Result<[Uui
     )
     .await
     .map_err(|e| anyhow::anyhow!("create bench bank: {e}"))?;
-    cl::create_partner(engine, tenant, trust, partner("trust", None))
-        .await
-        .map_err(|e| anyhow::anyhow!("create bench trust: {e}"))?;
+    if funders == 3 {
+        cl::create_partner(engine, tenant, trust, partner("trust", None))
+            .await
+            .map_err(|e| anyhow::anyhow!("create bench trust: {e}"))?;
+    }
     let platform = cl::platform_partner_id(tenant, Currency::Cny);
     let share = |partner_id, s: i64| ShareDoc {
         partner_id,
         share: Decimal::new(s, 2),
     };
+    let shares = match funders {
+        2 => vec![share(platform, 35), share(bank, 65)],
+        _ => vec![share(platform, 35), share(bank, 40), share(trust, 25)],
+    };
     let spec = PlanSpec {
-        shares: vec![share(platform, 35), share(bank, 40), share(trust, 25)],
+        shares,
         platform_share_min: Decimal::new(3, 1),
         fees: ChargeRuleDoc::Platform,
         penalties: ChargeRuleDoc::ProRata,
@@ -60,7 +68,10 @@ pub async fn three_funders(engine: &Engine, tenant: &str) -> anyhow::Result<[Uui
     )
     .await
     .map_err(|e| anyhow::anyhow!("set bench plan: {e}"))?;
-    Ok([platform, bank, trust])
+    Ok(match funders {
+        2 => vec![platform, bank],
+        _ => vec![platform, bank, trust],
+    })
 }
 
 /// Manifest of the bank's day (every file read once, hashed, discarded): seconds and rows.
