@@ -23,7 +23,9 @@ use store::{DomainWrite, LoanEvent, LoanRow};
 use tokio::sync::{Mutex, MutexGuard};
 
 /// Co-lent originations run one at a time in a process, from reading the funders' usage to
-/// the commit, so two loans cannot both fit under the room one quota has left.
+/// the commit, so two loans cannot both fit under the room one quota has left. Callback
+/// funders are asked before it is taken (`attach`), so a slow or hanging bank holds up
+/// only its own loans.
 static ORIGINATIONS: Mutex<()> = Mutex::const_new(());
 
 /// Held until the loan's submission has answered.
@@ -66,8 +68,15 @@ pub(crate) async fn attach(
             let Some(plan) = find::<PlanDoc>(engine, PLAN, plan_id, &row.tenant).await? else {
                 return Ok(None);
             };
+            let mut answers = Answers::new();
+            // A first choice outside the lock asks the callback funders; the choice under
+            // it, on usage read again, asks only a funder it chose anew.
+            choose_funders(engine, row, after, &plan.doc, until, &mut answers, true).await?;
             let held = ORIGINATIONS.lock().await;
-            let (doc, days) = choose_funders(engine, row, after, &plan.doc, until).await?;
+            let (doc, days) =
+                choose_funders(engine, row, after, &plan.doc, until, &mut answers, false)
+                    .await?
+                    .expect("a choice that may ask makes one");
             domain.extend(days);
             (doc, None, Some(held))
         }
@@ -121,25 +130,41 @@ pub(crate) async fn attach(
     Ok(held)
 }
 
-/// Chooses the funders of a loan by its product's plan (auto approval; eligibility and
-/// quotas checked): the new positions document and each funder's day-usage write, or a
-/// decline with every funder's reason.
+/// Callback funders' answers by partner: (`approved` or the decline's code, its reason).
+type Answers = HashMap<uuid::Uuid, (String, String)>;
+
+/// Chooses the funders of a loan by its product's plan (eligibility and quotas checked,
+/// callback funders asked unless `answers` has theirs; a funder that declined stays
+/// declined): the new positions document and each funder's day-usage write, or a decline
+/// with every funder's reason. With `asking_only`, a plan without callback funders is not
+/// chosen at all (`None`): there is nothing to ask before the lock.
+#[allow(clippy::too_many_arguments)]
 async fn choose_funders(
     engine: &Engine,
     row: &LoanRow,
     loan: &Loan,
     plan: &PlanDoc,
     day: BusinessDate,
-) -> Result<(PositionsDoc, Vec<DomainWrite>), ColendingError> {
+    answers: &mut Answers,
+    asking_only: bool,
+) -> Result<Option<(PositionsDoc, Vec<DomainWrite>)>, ColendingError> {
     let principal = loan.config.principal;
     let mut partners = Vec::new();
     let mut docs_by_id: HashMap<uuid::Uuid, PartnerDoc> = HashMap::new();
     let mut usage = BookUsage::default();
     let mut day_docs: HashMap<uuid::Uuid, Option<Versioned<PartnerDayDoc>>> = HashMap::new();
+    let mut found = Vec::new();
     for id in plan.spec.partner_ids() {
-        let Some(p) = find::<PartnerDoc>(engine, PARTNER, id, &row.tenant).await? else {
-            continue;
-        };
+        if let Some(p) = find::<PartnerDoc>(engine, PARTNER, id, &row.tenant).await? {
+            found.push(p);
+        }
+    }
+    let asks =
+        |p: &Versioned<PartnerDoc>| matches!(p.doc.spec.approval, ApprovalDoc::Callback { .. });
+    if asking_only && !found.iter().any(asks) {
+        return Ok(None);
+    }
+    for p in found {
         let outstanding_minor = principal_outstanding(engine, &p.doc).await?;
         let today: Option<Versioned<PartnerDayDoc>> = find(
             engine,
@@ -173,7 +198,11 @@ async fn choose_funders(
     // Callback funders are asked here, before the loan's submission: a decline (or a
     // timeout, a malformed answer, a bad signature) books nothing and the plan chooses
     // again without that funder; a fixed plan cannot, so the loan is declined.
-    let mut declined = BTreeSet::new();
+    let mut declined: BTreeSet<_> = answers
+        .iter()
+        .filter(|(_, (code, _))| code != "approved")
+        .map(|(id, _)| partner_id(*id))
+        .collect();
     let plan_choice = match plan.spec.to_domain() {
         FundingPlan::Fixed(shares) => match outage_plan(engine, &shares, &rules)? {
             Some(routed) => routed,
@@ -190,11 +219,10 @@ async fn choose_funders(
             FundingPlan::Routed(policy)
         }
     };
-    let mut answers: HashMap<uuid::Uuid, (String, String)> = HashMap::new();
     let chosen = loop {
         let chosen = plan_choice
             .choose(&partners, &rules, &request, &usage, &declined)
-            .map_err(|d| declined_error(&d, &answers))?;
+            .map_err(|d| declined_error(&d, answers))?;
         let parts = colending::split_by_shares(
             principal.amount_minor(),
             principal.currency(),
@@ -299,7 +327,7 @@ async fn choose_funders(
             read_version,
         ));
     }
-    Ok((doc, writes))
+    Ok(Some((doc, writes)))
 }
 
 /// The funders of `ids` in an outage, to be passed over; an error when one's agreement

@@ -207,3 +207,113 @@ async fn callback_funders_approve_or_decline_over_http_before_anything_is_booked
         assert!(report.ok(), "{name}: {report:?}");
     }
 }
+
+/// A partner with `approval` funding half of a new product beside the platform: the
+/// product's id.
+async fn product_with(e: &Engine, name: &str, approval: ApprovalDoc) -> Uuid {
+    let spec = PartnerSpec {
+        name: name.into(),
+        kind: Kind::Bank,
+        currency: Currency::Cny,
+        yield_annual: None,
+        quota_minor: 1_000_000_000,
+        daily_quota_minor: 1_000_000_000,
+        eligibility: EligibilityDoc::default(),
+        approval,
+    };
+    let (bank, _) = cl::create_partner(e, TENANT, Uuid::now_v7(), spec)
+        .await
+        .unwrap();
+    let platform = cl::platform_partner_id(TENANT, Currency::Cny);
+    let half = |partner_id| ShareDoc {
+        partner_id,
+        share: "0.5".parse().unwrap(),
+    };
+    let plan = PlanSpec {
+        shares: vec![half(platform), half(bank.doc.id)],
+        platform_share_min: "0.3".parse().unwrap(),
+        fees: ChargeRuleDoc::Platform,
+        penalties: ChargeRuleDoc::Platform,
+        guarantee: None,
+        routing: None,
+    };
+    let product_id = Uuid::now_v7();
+    cl::set_plan(e, TENANT, product_id, Currency::Cny, Uuid::now_v7(), plan)
+        .await
+        .unwrap();
+    product_id
+}
+
+/// A bank whose approval endpoint holds every request until `release` is notified, and
+/// tells `asked` when one arrives.
+async fn holding_funder(
+    asked: std::sync::Arc<tokio::sync::Notify>,
+    release: std::sync::Arc<tokio::sync::Notify>,
+) -> String {
+    let app = Router::new().route(
+        "/held",
+        post(move |h: HeaderMap| {
+            let (asked, release) = (asked.clone(), release.clone());
+            async move {
+                asked.notify_one();
+                release.notified().await;
+                answer(&h, r#"{"decision":"approve","reasons":[]}"#, false)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+/// While a callback bank keeps a loan waiting for its answer, a loan of another product,
+/// whose funders approve automatically, is funded: the bank holds up only its own loans.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_callback_funder_holds_up_only_its_own_loans() {
+    use std::sync::Arc;
+    for ts in testkit::all_stores().await {
+        let name = ts.name;
+        let e = Engine::start(ts.store.clone(), EngineConfig::default())
+            .await
+            .unwrap();
+        loans::init_business_date(&e, "2026-01-15".parse().unwrap())
+            .await
+            .unwrap();
+        let (asked, release) = (
+            Arc::new(tokio::sync::Notify::new()),
+            Arc::new(tokio::sync::Notify::new()),
+        );
+        let base = holding_funder(asked.clone(), release.clone()).await;
+        let held = ApprovalDoc::Callback {
+            url: format!("{base}/held"),
+            secret: SECRET.into(),
+            timeout_ms: 30_000,
+        };
+        let slow = product_with(&e, "slow bank", held).await;
+        let quick = product_with(&e, "quick bank", ApprovalDoc::Auto).await;
+        let waiting = tokio::spawn({
+            let e = e.clone();
+            async move { disburse(&e, slow).await }
+        });
+        asked.notified().await;
+        // A deadlock guard, not a speed target: before callbacks were asked outside the
+        // origination lock, this waited for the slow bank's answer, here never.
+        let quick_loan = tokio::time::timeout(Duration::from_secs(20), disburse(&e, quick))
+            .await
+            .unwrap_or_else(|_| panic!("{name}: the quick loan waited for the slow bank"))
+            .unwrap();
+        assert!(
+            !waiting.is_finished(),
+            "{name}: the slow bank has not answered"
+        );
+        release.notify_one();
+        let slow_loan = waiting.await.unwrap().unwrap();
+        for loan in [quick_loan, slow_loan] {
+            let doc = cl::loan_funding(&e, loan).await.unwrap().unwrap();
+            assert_eq!(doc.funders[1].principal_funded_minor, 500_000, "{name}");
+        }
+        let report = engine::verify(e.store(), |_| {}).await.unwrap();
+        assert!(report.ok(), "{name}: {report:?}");
+    }
+}
