@@ -123,12 +123,7 @@ async fn callback_funders_approve_or_decline_over_http_before_anything_is_booked
     let base = funder().await;
     for ts in testkit::all_stores().await {
         let name = ts.name;
-        let e = Engine::start(ts.store.clone(), EngineConfig::default())
-            .await
-            .unwrap();
-        loans::init_business_date(&e, "2026-01-15".parse().unwrap())
-            .await
-            .unwrap();
+        let e = engine_on(&ts.store).await;
         let platform = cl::platform_partner_id(TENANT, Currency::Cny);
         for (path, code) in [
             ("approve", None),
@@ -137,45 +132,12 @@ async fn callback_funders_approve_or_decline_over_http_before_anything_is_booked
             ("garbage", Some(("callback_malformed", "JSON"))),
             ("badsig", Some(("callback_bad_signature", "signature"))),
         ] {
-            let spec = PartnerSpec {
-                name: format!("bank {path}"),
-                kind: Kind::Bank,
-                currency: Currency::Cny,
-                yield_annual: None,
-                quota_minor: 1_000_000_000,
-                daily_quota_minor: 1_000_000_000,
-                eligibility: EligibilityDoc::default(),
-                approval: ApprovalDoc::Callback {
-                    url: format!("{base}/{path}"),
-                    secret: SECRET.into(),
-                    timeout_ms: 300,
-                },
+            let callback = ApprovalDoc::Callback {
+                url: format!("{base}/{path}"),
+                secret: SECRET.into(),
+                timeout_ms: 300,
             };
-            let (bank, _) = cl::create_partner(&e, TENANT, Uuid::now_v7(), spec)
-                .await
-                .unwrap();
-            let product_id = Uuid::now_v7();
-            let shares = vec![
-                ShareDoc {
-                    partner_id: platform,
-                    share: "0.5".parse().unwrap(),
-                },
-                ShareDoc {
-                    partner_id: bank.doc.id,
-                    share: "0.5".parse().unwrap(),
-                },
-            ];
-            let plan = PlanSpec {
-                shares,
-                platform_share_min: "0.3".parse().unwrap(),
-                fees: ChargeRuleDoc::Platform,
-                penalties: ChargeRuleDoc::Platform,
-                guarantee: None,
-                routing: None,
-            };
-            cl::set_plan(&e, TENANT, product_id, Currency::Cny, Uuid::now_v7(), plan)
-                .await
-                .unwrap();
+            let (product_id, bank) = product_with(&e, &format!("bank {path}"), callback).await;
             let before = engine::verify(e.store(), |_| {}).await.unwrap();
             match (disburse(&e, product_id).await, code) {
                 (Ok(loan), None) => {
@@ -186,10 +148,7 @@ async fn callback_funders_approve_or_decline_over_http_before_anything_is_booked
                     Err(LoanUseError::Colending(ColendingError::Declined { reasons })),
                     Some((c, text)),
                 ) => {
-                    let r = reasons
-                        .iter()
-                        .find(|r| r.partner_id == bank.doc.id)
-                        .unwrap();
+                    let r = reasons.iter().find(|r| r.partner_id == bank).unwrap();
                     assert_eq!(r.code, c, "{name} {path}: {reasons:?}");
                     assert!(r.reason.contains(text), "{name} {path}: {}", r.reason);
                     let p = reasons.iter().find(|r| r.partner_id == platform).unwrap();
@@ -208,9 +167,20 @@ async fn callback_funders_approve_or_decline_over_http_before_anything_is_booked
     }
 }
 
+/// An engine on `store` with the business date open.
+async fn engine_on(store: &store::Store) -> Engine {
+    let e = Engine::start(store.clone(), EngineConfig::default())
+        .await
+        .unwrap();
+    loans::init_business_date(&e, "2026-01-15".parse().unwrap())
+        .await
+        .unwrap();
+    e
+}
+
 /// A partner with `approval` funding half of a new product beside the platform: the
-/// product's id.
-async fn product_with(e: &Engine, name: &str, approval: ApprovalDoc) -> Uuid {
+/// product's id and the partner's.
+async fn product_with(e: &Engine, name: &str, approval: ApprovalDoc) -> (Uuid, Uuid) {
     let spec = PartnerSpec {
         name: name.into(),
         kind: Kind::Bank,
@@ -241,7 +211,7 @@ async fn product_with(e: &Engine, name: &str, approval: ApprovalDoc) -> Uuid {
     cl::set_plan(e, TENANT, product_id, Currency::Cny, Uuid::now_v7(), plan)
         .await
         .unwrap();
-    product_id
+    (product_id, bank.doc.id)
 }
 
 /// A bank whose approval endpoint holds every request until `release` is notified, and
@@ -274,12 +244,7 @@ async fn a_slow_callback_funder_holds_up_only_its_own_loans() {
     use std::sync::Arc;
     for ts in testkit::all_stores().await {
         let name = ts.name;
-        let e = Engine::start(ts.store.clone(), EngineConfig::default())
-            .await
-            .unwrap();
-        loans::init_business_date(&e, "2026-01-15".parse().unwrap())
-            .await
-            .unwrap();
+        let e = engine_on(&ts.store).await;
         let (asked, release) = (
             Arc::new(tokio::sync::Notify::new()),
             Arc::new(tokio::sync::Notify::new()),
@@ -290,8 +255,8 @@ async fn a_slow_callback_funder_holds_up_only_its_own_loans() {
             secret: SECRET.into(),
             timeout_ms: 30_000,
         };
-        let slow = product_with(&e, "slow bank", held).await;
-        let quick = product_with(&e, "quick bank", ApprovalDoc::Auto).await;
+        let (slow, _) = product_with(&e, "slow bank", held).await;
+        let (quick, _) = product_with(&e, "quick bank", ApprovalDoc::Auto).await;
         let waiting = tokio::spawn({
             let e = e.clone();
             async move { disburse(&e, slow).await }
