@@ -226,8 +226,7 @@ impl SqliteStore {
         let balances = self.balances.clone();
         self.with_writer(move |c| {
             let mut index = index.lock().unwrap_or_else(|p| p.into_inner());
-            let mut balances = balances.lock().unwrap_or_else(|p| p.into_inner());
-            write_effect(c, &effect, &domain, (&mut index, &mut balances))?;
+            write_effect(c, &effect, &domain, (&mut index, &balances))?;
             if restart.swap(false, Relaxed) {
                 if let Err(e) = restart_wal(c) {
                     tracing::warn!(error = %e, "sqlite wal restart");

@@ -127,24 +127,28 @@ fn insert_entries(tx: &rusqlite::Transaction<'_>, entries: &[EntryRecord]) -> an
 
 type WriterMemory<'a> = (
     &'a mut account_index::AccountIndex,
-    &'a mut balances::DeferredBalances,
+    &'a std::sync::Mutex<balances::DeferredBalances>,
 );
 
+/// Writes a group and commits it. The deferred balances are locked only to plan the rows
+/// the group writes and to apply them once committed, not across the commit: an account
+/// read meanwhile sees the balances as of the last commit instead of waiting for this one.
 pub(super) fn write_effect(
     c: &mut Connection,
     e: &Effect,
     domain: &[DomainWrite],
     (index, balances): WriterMemory<'_>,
 ) -> anyhow::Result<()> {
+    let lock = || balances.lock().unwrap_or_else(|p| p.into_inner());
     let tx = c.transaction()?;
-    let lag = balances.write(&tx, e)?;
+    let lag = lock().write(&tx, e)?;
     let pending = write_group(&tx, e, domain, index)?;
     events::write(&tx, &crate::events::in_writes(domain))?;
     let written = tx.commit().context("commit ledger group");
     match written {
         Ok(()) => {
             index.committed(pending);
-            balances.committed(lag);
+            lock().committed(lag);
         }
         Err(_) => index.rolled_back(pending),
     }
