@@ -34,7 +34,7 @@ use ledger::{
 };
 use std::sync::{Arc, Mutex};
 use store::{DomainWrite, Store};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// How the writer groups commands.
 #[derive(Clone, Copy, Debug)]
@@ -62,6 +62,9 @@ pub(crate) struct TreeView {
     /// Counts the writer's commits, so that the outbox's consumers in the process wait for
     /// the next one instead of polling.
     pub commits: tokio::sync::watch::Sender<u64>,
+    /// Committed balances of the accounts kept in memory (`Engine::committed_balances`),
+    /// each commit's before its requests are answered; `None` until first read.
+    pub watched: std::collections::HashMap<AccountId, Option<ledger::Balances>>,
 }
 
 #[derive(Clone)]
@@ -88,6 +91,8 @@ pub struct Engine {
     commits: tokio::sync::watch::Receiver<u64>,
     /// Halts, the read-only switch and funders' outages in force.
     controls: Arc<controls::Controls>,
+    /// Co-lent originations' turn to choose funders and the room they hold.
+    originations: Arc<colending::reserve::Originations>,
 }
 
 /// An inclusion proof with everything an outside verifier needs.
@@ -155,6 +160,7 @@ impl Engine {
             tree,
             committed_size,
             commits,
+            watched: Default::default(),
         }));
         let book = ledger::Book::new(
             state.accounts,
@@ -180,7 +186,12 @@ impl Engine {
             risk_halts: Arc::default(),
             commits: commits_seen,
             controls,
+            originations: Arc::default(),
         })
+    }
+
+    pub(crate) fn originations(&self) -> &Arc<colending::reserve::Originations> {
+        &self.originations
     }
 
     pub(crate) fn decision_uses(&self) -> &tokio::sync::Mutex<()> {
@@ -267,6 +278,17 @@ impl Engine {
         domain: Vec<DomainWrite>,
         wait_for_room: bool,
     ) -> Result<Vec<Outcome>, EngineError> {
+        let rx = self.send(commands, domain, wait_for_room).await?;
+        rx.await.map_err(|_| EngineError::WriterGone)?
+    }
+
+    /// Queues a submission for the writer; the receiver gets its answer.
+    pub(crate) async fn send(
+        &self,
+        commands: Vec<Command>,
+        domain: Vec<DomainWrite>,
+        wait_for_room: bool,
+    ) -> Result<oneshot::Receiver<writer::EnvelopeResult>, EngineError> {
         let (envelope, rx) = writer::Envelope::new(commands, domain);
         if wait_for_room {
             self.tx
@@ -279,7 +301,7 @@ impl Engine {
                 mpsc::error::TrySendError::Closed(_) => EngineError::WriterGone,
             })?;
         }
-        rx.await.map_err(|_| EngineError::WriterGone)?
+        Ok(rx)
     }
 
     /// Many independent envelopes at once, waiting for queue room: each commits or fails on
@@ -307,6 +329,31 @@ impl Engine {
     pub async fn submit_one(&self, command: Command) -> Result<Outcome, EngineError> {
         let mut out = self.submit(vec![command]).await?;
         Ok(out.pop().expect("one outcome per command"))
+    }
+
+    /// An account's committed balances, from memory once read: from then on every commit
+    /// updates them before answering its requests, so a request answered as committed is
+    /// in them. For the few accounts read on every request (funders' quota usage).
+    pub(crate) async fn committed_balances(
+        &self,
+        id: AccountId,
+    ) -> anyhow::Result<ledger::Balances> {
+        {
+            let mut v = self.tree.lock().unwrap_or_else(|p| p.into_inner());
+            match v.watched.get(&id) {
+                Some(Some(b)) => return Ok(*b),
+                Some(None) => {}
+                None => {
+                    v.watched.insert(id, None);
+                }
+            }
+        }
+        // Watched before the read: a commit published meanwhile fills the slot, and its
+        // balances are at least as new as what was read.
+        let read = self.store.account(id).await?.map(|a| a.balances);
+        let mut v = self.tree.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = v.watched.entry(id).or_insert(None);
+        Ok(*slot.get_or_insert(read.unwrap_or_default()))
     }
 
     pub async fn account(&self, id: AccountId) -> anyhow::Result<Option<Account>> {

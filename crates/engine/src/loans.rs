@@ -25,6 +25,7 @@ pub use accounts::{account_id, day_entry_id, event_entry_id, stage_of, RECEIVABL
 pub use application::{apply_for_loan, Application};
 
 use crate::business_day::DayState;
+use crate::colending::reserve;
 use crate::{Command, Engine, EngineError};
 use accounts::{entry, next_row, open_account, SHARED};
 use ledger::{EntryId, EntryRequest, Posting, Side};
@@ -188,21 +189,34 @@ pub async fn originate(
         }
     }
     domain.push(DomainWrite::LoanEvent(signed_event));
-    // Co-lending hook: a co-lent loan's funders and positions join this submission.
-    let mut commands = commands;
-    let _colending = crate::colending::loan_hook::attach(
-        engine,
-        &view.row,
-        &after.loan,
-        &[],
-        date,
-        &mut commands,
-        &mut domain,
-    )
-    .await?;
-    engine.submit_waiting(commands, domain).await?;
-    Ok(after)
+    // Co-lending hook: a co-lent loan's funders and positions join this submission. A
+    // funder's day document written by an origination queued before this one that then
+    // failed makes this one stale: it chooses again.
+    let mut stale = None;
+    for _ in 0..ORIGINATION_ATTEMPTS {
+        let (mut commands, mut domain) = (commands.clone(), domain.clone());
+        let reserved = crate::colending::loan_hook::attach(
+            engine,
+            &view.row,
+            &after.loan,
+            &[],
+            date,
+            &mut commands,
+            &mut domain,
+        )
+        .await?;
+        let co_lent = reserved.is_some();
+        match reserve::submit(engine, reserved, commands, domain, true).await {
+            Ok(_) => return Ok(after),
+            Err(e @ EngineError::StaleDoc { .. }) if co_lent => stale = Some(e),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(stale.expect("every attempt was stale").into())
 }
+
+/// Choices of funders an origination makes before giving up (each after a stale write).
+const ORIGINATION_ATTEMPTS: usize = 8;
 
 /// The loan at the open business day. An open loan's row may be older: close of business
 /// leaves a loan's row alone on a day that only accrues interest, and books that day's
@@ -478,7 +492,7 @@ pub async fn execute(
         }
         let (mut commands, mut domain, after) = plan_action(&view, &events, &action, date, key)?;
         // Co-lending hook: a co-lent loan's positions move in this same submission.
-        let _colending = crate::colending::loan_hook::attach(
+        let reserved = crate::colending::loan_hook::attach(
             engine,
             &view.row,
             &after.loan,
@@ -488,7 +502,7 @@ pub async fn execute(
             &mut domain,
         )
         .await?;
-        match engine.submit_with(commands, domain).await {
+        match reserve::submit(engine, reserved, commands, domain, false).await {
             Ok(_) => return Ok((after, false)),
             Err(EngineError::StaleLoan { .. } | EngineError::StaleDoc { .. }) => continue,
             Err(e) => return Err(e.into()),

@@ -347,7 +347,7 @@ async fn process_group(
     }
 }
 
-type EnvelopeResult = Result<Vec<Outcome>, EngineError>;
+pub(crate) type EnvelopeResult = Result<Vec<Outcome>, EngineError>;
 
 /// Looks up what the group needs and applies it to the book (not yet durable).
 async fn stage(
@@ -554,5 +554,12 @@ fn publish(view: &Arc<Mutex<TreeView>>, effect: &ledger::Effect) {
         v.tree.push(e.hash);
     }
     v.committed_size = v.tree.len();
+    if !v.watched.is_empty() {
+        for (id, b) in &effect.balances {
+            if let Some(slot) = v.watched.get_mut(id) {
+                *slot = Some(*b);
+            }
+        }
+    }
     v.commits.send_modify(|n| *n = n.wrapping_add(1));
 }

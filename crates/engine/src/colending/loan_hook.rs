@@ -10,6 +10,7 @@ use super::docs::{
     PartnerDayDoc, PartnerDoc, Place, PlanDoc, PositionsDoc, Versioned, PARTNER, PARTNER_DAY, PLAN,
     POSITIONS,
 };
+use super::reserve::{DayTip, Part, Reservation};
 use super::{moves, ColendingError, FunderReason};
 use crate::loans::replay;
 use crate::{Command, Engine};
@@ -20,16 +21,10 @@ use lending::loan::Loan;
 use money::{BusinessDate, Decimal};
 use std::collections::{BTreeSet, HashMap};
 use store::{DomainWrite, LoanEvent, LoanRow};
-use tokio::sync::{Mutex, MutexGuard};
 
-/// Co-lent originations run one at a time in a process, from reading the funders' usage to
-/// the commit, so two loans cannot both fit under the room one quota has left. Callback
-/// funders are asked before it is taken (`attach`), so a slow or hanging bank holds up
-/// only its own loans.
-static ORIGINATIONS: Mutex<()> = Mutex::const_new(());
-
-/// Held until the loan's submission has answered.
-pub(crate) type Held = Option<MutexGuard<'static, ()>>;
+/// A co-lent origination's reservation of its funders' room, held until its submission
+/// has answered (`reserve`).
+pub(crate) type Held = Option<Reservation>;
 
 /// Adds the co-lent loan's positions to a loan command's submission. `stored` are the
 /// loan's events before the command; the command's own are among `domain`'s writes.
@@ -68,17 +63,23 @@ pub(crate) async fn attach(
             let Some(plan) = find::<PlanDoc>(engine, PLAN, plan_id, &row.tenant).await? else {
                 return Ok(None);
             };
+            let found = read_partners(engine, &plan.doc, &row.tenant).await?;
             let mut answers = Answers::new();
-            // A first choice outside the lock asks the callback funders; the choice under
-            // it, on usage read again, asks only a funder it chose anew.
-            choose_funders(engine, row, after, &plan.doc, until, &mut answers, true).await?;
-            let held = ORIGINATIONS.lock().await;
-            let (doc, days) =
-                choose_funders(engine, row, after, &plan.doc, until, &mut answers, false)
-                    .await?
-                    .expect("a choice that may ask makes one");
+            // A first choice outside the turn asks the callback funders; the choice in it,
+            // on usage read again, asks only a funder it chose anew.
+            let asks = |p: &Versioned<PartnerDoc>| {
+                matches!(p.doc.spec.approval, ApprovalDoc::Callback { .. })
+            };
+            if found.iter().any(asks) {
+                let ask = Choice::new(engine, row, after, &plan.doc, until);
+                ask.choose(&found, &mut answers).await?;
+            }
+            let turn = engine.originations().turn().await;
+            let (doc, days, parts) = Choice::new(engine, row, after, &plan.doc, until)
+                .choose(&found, &mut answers)
+                .await?;
             domain.extend(days);
-            (doc, None, Some(held))
+            (doc, None, Some(turn.reserve(parts)))
         }
         (None, false) => return Ok(None),
     };
@@ -133,201 +134,252 @@ pub(crate) async fn attach(
 /// Callback funders' answers by partner: (`approved` or the decline's code, its reason).
 type Answers = HashMap<uuid::Uuid, (String, String)>;
 
-/// Chooses the funders of a loan by its product's plan (eligibility and quotas checked,
-/// callback funders asked unless `answers` has theirs; a funder that declined stays
-/// declined): the new positions document and each funder's day-usage write, or a decline
-/// with every funder's reason. With `asking_only`, a plan without callback funders is not
-/// chosen at all (`None`): there is nothing to ask before the lock.
-#[allow(clippy::too_many_arguments)]
-async fn choose_funders(
+/// Reads the partners `plan` names (those that exist).
+async fn read_partners(
     engine: &Engine,
-    row: &LoanRow,
-    loan: &Loan,
     plan: &PlanDoc,
-    day: BusinessDate,
-    answers: &mut Answers,
-    asking_only: bool,
-) -> Result<Option<(PositionsDoc, Vec<DomainWrite>)>, ColendingError> {
-    let principal = loan.config.principal;
-    let mut partners = Vec::new();
-    let mut docs_by_id: HashMap<uuid::Uuid, PartnerDoc> = HashMap::new();
-    let mut usage = BookUsage::default();
-    let mut day_docs: HashMap<uuid::Uuid, Option<Versioned<PartnerDayDoc>>> = HashMap::new();
+    tenant: &str,
+) -> anyhow::Result<Vec<Versioned<PartnerDoc>>> {
     let mut found = Vec::new();
     for id in plan.spec.partner_ids() {
-        if let Some(p) = find::<PartnerDoc>(engine, PARTNER, id, &row.tenant).await? {
+        if let Some(p) = find::<PartnerDoc>(engine, PARTNER, id, tenant).await? {
             found.push(p);
         }
     }
-    let asks =
-        |p: &Versioned<PartnerDoc>| matches!(p.doc.spec.approval, ApprovalDoc::Callback { .. });
-    if asking_only && !found.iter().any(asks) {
-        return Ok(None);
-    }
-    for p in found {
-        let outstanding_minor = principal_outstanding(engine, &p.doc).await?;
-        let today: Option<Versioned<PartnerDayDoc>> = find(
+    Ok(found)
+}
+
+/// A choice of funders for one loan by its product's plan, on one business day.
+struct Choice<'a> {
+    engine: &'a Engine,
+    row: &'a LoanRow,
+    loan: &'a Loan,
+    plan: &'a PlanDoc,
+    day: BusinessDate,
+}
+
+impl<'a> Choice<'a> {
+    fn new(
+        engine: &'a Engine,
+        row: &'a LoanRow,
+        loan: &'a Loan,
+        plan: &'a PlanDoc,
+        day: BusinessDate,
+    ) -> Choice<'a> {
+        Choice {
             engine,
-            PARTNER_DAY,
-            partner_day_id(p.doc.id, day),
-            &row.tenant,
-        )
-        .await?;
-        usage.partners.push(PartnerUsage {
-            partner_id: partner_id(p.doc.id),
-            outstanding_minor,
-            disbursed_today_minor: today.as_ref().map_or(0, |d| d.doc.disbursed_minor),
-        });
-        day_docs.insert(p.doc.id, today);
-        partners.push(p.doc.spec.to_domain(p.doc.id)?);
-        docs_by_id.insert(p.doc.id, p.doc);
-    }
-    let request = LoanRequest {
-        amount: principal,
-        term_months: loan.config.repayment.term_months,
-        // No credit score or region reaches a loan command yet: a partner with a score
-        // cut-off or a region list declines (fails closed), documented in co-lending.md.
-        score: Decimal::ZERO,
-        region: String::new(),
-        product: row.product_id.to_string(),
-    };
-    let rules = PlanRules {
-        platform_id: partner_id(plan.platform_partner_id),
-        platform_share_min: plan.spec.platform_share_min,
-    };
-    // Callback funders are asked here, before the loan's submission: a decline (or a
-    // timeout, a malformed answer, a bad signature) books nothing and the plan chooses
-    // again without that funder; a fixed plan cannot, so the loan is declined.
-    let mut declined: BTreeSet<_> = answers
-        .iter()
-        .filter(|(_, (code, _))| code != "approved")
-        .map(|(id, _)| partner_id(*id))
-        .collect();
-    let plan_choice = match plan.spec.to_domain() {
-        FundingPlan::Fixed(shares) => match outage_plan(engine, &shares, &rules)? {
-            Some(routed) => routed,
-            None => FundingPlan::Fixed(shares),
-        },
-        FundingPlan::Routed(policy) => {
-            // A funder in an outage is passed over as if it had declined.
-            let ids: Vec<uuid::Uuid> = plan.spec.partner_ids();
-            declined.extend(outage_declines(engine, &ids)?);
-            if policy.candidates.iter().any(|c| c.book_share_max.is_some()) {
-                usage.book_outstanding_minor =
-                    book_outstanding(engine, &row.tenant, loan, &usage).await?;
-            }
-            FundingPlan::Routed(policy)
+            row,
+            loan,
+            plan,
+            day,
         }
-    };
-    let chosen = loop {
-        let chosen = plan_choice
-            .choose(&partners, &rules, &request, &usage, &declined)
-            .map_err(|d| declined_error(&d, answers))?;
+    }
+
+    /// Chooses among the partners `found` (eligibility and quotas checked on usage as
+    /// stored plus what queued originations reserved; callback funders asked unless
+    /// `answers` has theirs; a funder that declined stays declined): the new positions
+    /// document, each funder's day-usage write and its part to reserve, or a decline with
+    /// every funder's reason.
+    async fn choose(
+        &self,
+        found: &[Versioned<PartnerDoc>],
+        answers: &mut Answers,
+    ) -> Result<(PositionsDoc, Vec<DomainWrite>, Vec<Part>), ColendingError> {
+        let Choice {
+            engine,
+            row,
+            loan,
+            plan,
+            day,
+        } = *self;
+        let principal = loan.config.principal;
+        let mut partners = Vec::new();
+        let mut docs_by_id: HashMap<uuid::Uuid, &PartnerDoc> = HashMap::new();
+        let mut usage = BookUsage::default();
+        let mut day_tips: HashMap<uuid::Uuid, Option<DayTip>> = HashMap::new();
+        let queued = engine.originations();
+        for p in found {
+            let outstanding_minor =
+                principal_outstanding(engine, &p.doc).await? + queued.reserved_minor(p.doc.id);
+            let today = match queued.day_tip(p.doc.id, day) {
+                Some(tip) => Some(tip),
+                None => find::<PartnerDayDoc>(
+                    engine,
+                    PARTNER_DAY,
+                    partner_day_id(p.doc.id, day),
+                    &row.tenant,
+                )
+                .await?
+                .map(|d| DayTip {
+                    version: d.version,
+                    disbursed_minor: d.doc.disbursed_minor,
+                }),
+            };
+            usage.partners.push(PartnerUsage {
+                partner_id: partner_id(p.doc.id),
+                outstanding_minor,
+                disbursed_today_minor: today.map_or(0, |t| t.disbursed_minor),
+            });
+            day_tips.insert(p.doc.id, today);
+            partners.push(p.doc.spec.to_domain(p.doc.id)?);
+            docs_by_id.insert(p.doc.id, &p.doc);
+        }
+        let request = LoanRequest {
+            amount: principal,
+            term_months: loan.config.repayment.term_months,
+            // No credit score or region reaches a loan command yet: a partner with a score
+            // cut-off or a region list declines (fails closed), documented in co-lending.md.
+            score: Decimal::ZERO,
+            region: String::new(),
+            product: row.product_id.to_string(),
+        };
+        let rules = PlanRules {
+            platform_id: partner_id(plan.platform_partner_id),
+            platform_share_min: plan.spec.platform_share_min,
+        };
+        // Callback funders are asked here, before the loan's submission: a decline (or a
+        // timeout, a malformed answer, a bad signature) books nothing and the plan chooses
+        // again without that funder; a fixed plan cannot, so the loan is declined.
+        let mut declined: BTreeSet<_> = answers
+            .iter()
+            .filter(|(_, (code, _))| code != "approved")
+            .map(|(id, _)| partner_id(*id))
+            .collect();
+        let plan_choice = match plan.spec.to_domain() {
+            FundingPlan::Fixed(shares) => match outage_plan(engine, &shares, &rules)? {
+                Some(routed) => routed,
+                None => FundingPlan::Fixed(shares),
+            },
+            FundingPlan::Routed(policy) => {
+                // A funder in an outage is passed over as if it had declined.
+                let ids: Vec<uuid::Uuid> = plan.spec.partner_ids();
+                declined.extend(outage_declines(engine, &ids)?);
+                if policy.candidates.iter().any(|c| c.book_share_max.is_some()) {
+                    usage.book_outstanding_minor =
+                        book_outstanding(engine, &row.tenant, loan, &usage).await?;
+                }
+                FundingPlan::Routed(policy)
+            }
+        };
+        let chosen = loop {
+            let chosen = plan_choice
+                .choose(&partners, &rules, &request, &usage, &declined)
+                .map_err(|d| declined_error(&d, answers))?;
+            let parts = colending::split_by_shares(
+                principal.amount_minor(),
+                principal.currency(),
+                &chosen.iter().map(|s| s.share).collect::<Vec<_>>(),
+            );
+            let mut refused = false;
+            for (s, part) in chosen.iter().zip(parts) {
+                let id = partner_uuid(s.partner_id);
+                let Some(ApprovalDoc::Callback {
+                    url,
+                    secret,
+                    timeout_ms,
+                }) = docs_by_id.get(&id).map(|d| &d.spec.approval)
+                else {
+                    continue;
+                };
+                if answers.contains_key(&id) {
+                    continue;
+                }
+                let ask = ApprovalRequest {
+                    loan_id: row.id,
+                    partner_id: id,
+                    product_id: row.product_id,
+                    currency: principal.currency().code().into(),
+                    amount_minor: part,
+                    share: s.share.to_string(),
+                    term_months: loan.config.repayment.term_months,
+                    business_date: day,
+                };
+                match approval::ask(url, secret, *timeout_ms, &ask, engine.now_ms()).await {
+                    Verdict::Approved => {
+                        answers.insert(id, ("approved".into(), String::new()));
+                    }
+                    Verdict::Declined { code, reason } => {
+                        answers.insert(id, (code.into(), reason));
+                        declined.insert(s.partner_id);
+                        refused = true;
+                        break;
+                    }
+                }
+            }
+            if !refused {
+                break chosen;
+            }
+        };
+        let funders: Vec<_> = chosen
+            .iter()
+            .map(|s| {
+                let id = partner_uuid(s.partner_id);
+                let yield_annual = docs_by_id.get(&id).and_then(|d| d.spec.yield_annual);
+                (id, s.share, yield_annual)
+            })
+            .collect();
+        let doc = PositionsDoc {
+            loan_id: row.id,
+            tenant: row.tenant.clone(),
+            currency: principal.currency(),
+            product_id: row.product_id,
+            platform_partner_id: plan.platform_partner_id,
+            fees: plan.spec.fees,
+            penalties: plan.spec.penalties,
+            funders: books::funder_docs(&funders),
+            platform: Default::default(),
+            totals: Default::default(),
+            memo: Default::default(),
+            interest_from: None,
+            written_off: false,
+            overdue_since: None,
+            moves: 0,
+            flows: Default::default(),
+            guarantor: plan.spec.guarantee.map(|terms| docs::GuarantorDoc {
+                terms,
+                balances: Default::default(),
+            }),
+            claims: Vec::new(),
+        };
         let parts = colending::split_by_shares(
             principal.amount_minor(),
             principal.currency(),
             &chosen.iter().map(|s| s.share).collect::<Vec<_>>(),
         );
-        let mut refused = false;
+        let (mut writes, mut reserved) = (Vec::new(), Vec::new());
         for (s, part) in chosen.iter().zip(parts) {
             let id = partner_uuid(s.partner_id);
-            let Some(ApprovalDoc::Callback {
-                url,
-                secret,
-                timeout_ms,
-            }) = docs_by_id.get(&id).map(|d| &d.spec.approval)
-            else {
-                continue;
-            };
-            if answers.contains_key(&id) {
-                continue;
-            }
-            let ask = ApprovalRequest {
-                loan_id: row.id,
+            let today = day_tips.remove(&id).flatten();
+            let read_version = today.map(|t| t.version);
+            let body = PartnerDayDoc {
                 partner_id: id,
-                product_id: row.product_id,
-                currency: principal.currency().code().into(),
-                amount_minor: part,
-                share: s.share.to_string(),
-                term_months: loan.config.repayment.term_months,
-                business_date: day,
-            };
-            match approval::ask(url, secret, *timeout_ms, &ask, engine.now_ms()).await {
-                Verdict::Approved => {
-                    answers.insert(id, ("approved".into(), String::new()));
-                }
-                Verdict::Declined { code, reason } => {
-                    answers.insert(id, (code.into(), reason));
-                    declined.insert(s.partner_id);
-                    refused = true;
-                    break;
-                }
-            }
-        }
-        if !refused {
-            break chosen;
-        }
-    };
-    let funders: Vec<_> = chosen
-        .iter()
-        .map(|s| {
-            let id = partner_uuid(s.partner_id);
-            let yield_annual = docs_by_id.get(&id).and_then(|d| d.spec.yield_annual);
-            (id, s.share, yield_annual)
-        })
-        .collect();
-    let doc = PositionsDoc {
-        loan_id: row.id,
-        tenant: row.tenant.clone(),
-        currency: principal.currency(),
-        product_id: row.product_id,
-        platform_partner_id: plan.platform_partner_id,
-        fees: plan.spec.fees,
-        penalties: plan.spec.penalties,
-        funders: books::funder_docs(&funders),
-        platform: Default::default(),
-        totals: Default::default(),
-        memo: Default::default(),
-        interest_from: None,
-        written_off: false,
-        overdue_since: None,
-        moves: 0,
-        flows: Default::default(),
-        guarantor: plan.spec.guarantee.map(|terms| docs::GuarantorDoc {
-            terms,
-            balances: Default::default(),
-        }),
-        claims: Vec::new(),
-    };
-    let parts = colending::split_by_shares(
-        principal.amount_minor(),
-        principal.currency(),
-        &chosen.iter().map(|s| s.share).collect::<Vec<_>>(),
-    );
-    let mut writes = Vec::new();
-    for (s, part) in chosen.iter().zip(parts) {
-        let id = partner_uuid(s.partner_id);
-        let today = day_docs.remove(&id).flatten();
-        let read_version = today.as_ref().map(|d| d.version);
-        let body = PartnerDayDoc {
-            partner_id: id,
-            day,
-            disbursed_minor: today.map_or(0, |d| d.doc.disbursed_minor) + part,
-        };
-        writes.push(write(
-            Place {
-                kind: PARTNER_DAY,
-                id: partner_day_id(id, day),
-                tenant: &row.tenant,
-                parent: Some(id),
-                open: false,
                 day,
-            },
-            encode(&body),
-            read_version,
-        ));
+                disbursed_minor: today.map_or(0, |t| t.disbursed_minor) + part,
+            };
+            reserved.push(Part {
+                partner_id: id,
+                day,
+                amount_minor: part,
+                tip: DayTip {
+                    version: read_version.map_or(1, |v| v + 1),
+                    disbursed_minor: body.disbursed_minor,
+                },
+            });
+            writes.push(write(
+                Place {
+                    kind: PARTNER_DAY,
+                    id: partner_day_id(id, day),
+                    tenant: &row.tenant,
+                    parent: Some(id),
+                    open: false,
+                    day,
+                },
+                encode(&body),
+                read_version,
+            ));
+        }
+        Ok((doc, writes, reserved))
     }
-    Ok(Some((doc, writes)))
 }
 
 /// The funders of `ids` in an outage, to be passed over; an error when one's agreement
@@ -391,7 +443,8 @@ async fn book_outstanding(
     }
 }
 
-/// A partner's principal outstanding over every loan: its principal control account.
+/// A partner's principal outstanding over every loan: its principal control account, as
+/// committed (kept in memory, see `Engine::committed_balances`).
 async fn principal_outstanding(engine: &Engine, p: &PartnerDoc) -> anyhow::Result<i64> {
     let id = control_account(
         &p.tenant,
@@ -399,14 +452,9 @@ async fn principal_outstanding(engine: &Engine, p: &PartnerDoc) -> anyhow::Resul
         &p.id.to_string(),
         books::balance_name(colending::Balance::Principal),
     );
-    Ok(match engine.account(id).await? {
-        Some(a) => {
-            let b = a.balances;
-            let net = i128::from(b.debits_posted_minor) - i128::from(b.credits_posted_minor);
-            i64::try_from(net).unwrap_or(i64::MAX)
-        }
-        None => 0,
-    })
+    let b = engine.committed_balances(id).await?;
+    let net = i128::from(b.debits_posted_minor) - i128::from(b.credits_posted_minor);
+    Ok(i64::try_from(net).unwrap_or(i64::MAX))
 }
 
 /// The decline with every funder's reason; `answers` are the callback funders' (code,

@@ -19,6 +19,7 @@ pub(crate) mod loan_hook;
 pub(crate) mod moves;
 mod partners;
 pub mod recon;
+pub(crate) mod reserve;
 
 pub use check::check_positions;
 pub use docs::{

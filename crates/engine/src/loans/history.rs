@@ -227,7 +227,7 @@ pub async fn reverse_repayment(
             }),
         ];
         // Co-lending hook: the positions are refolded without the reversed repayment.
-        let _colending = crate::colending::loan_hook::attach(
+        let reserved = crate::colending::loan_hook::attach(
             engine,
             &view.row,
             &new.loan,
@@ -237,7 +237,7 @@ pub async fn reverse_repayment(
             &mut domain,
         )
         .await?;
-        match engine.submit_with(commands, domain).await {
+        match reserve::submit(engine, reserved, commands, domain, false).await {
             Ok(_) => {
                 return Ok((
                     LoanView {
