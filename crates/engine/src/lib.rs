@@ -62,9 +62,28 @@ pub(crate) struct TreeView {
     /// Counts the writer's commits, so that the outbox's consumers in the process wait for
     /// the next one instead of polling.
     pub commits: tokio::sync::watch::Sender<u64>,
-    /// Committed balances of the accounts kept in memory (`Engine::committed_balances`),
-    /// each commit's before its requests are answered; `None` until first read.
-    pub watched: std::collections::HashMap<AccountId, Option<ledger::Balances>>,
+    /// Accounts whose committed balances are kept in memory (`Engine::watched_usage`).
+    pub watched: std::collections::HashMap<AccountId, Watched>,
+}
+
+/// A watched account: its balances as committed (`None` until first read), updated by
+/// each commit before its requests are answered, and what queued submissions reserved on
+/// it, released by the same update when they commit.
+#[derive(Default)]
+pub(crate) struct Watched {
+    pub committed: Option<ledger::Balances>,
+    pub reserved_minor: i64,
+}
+
+impl TreeView {
+    pub(crate) fn release(&mut self, id: AccountId, amount_minor: i64) {
+        let w = self.watched.entry(id).or_default();
+        w.reserved_minor -= amount_minor;
+        assert!(
+            w.reserved_minor >= 0,
+            "an account's reserved amount stays non-negative"
+        );
+    }
 }
 
 #[derive(Clone)]
@@ -289,7 +308,20 @@ impl Engine {
         domain: Vec<DomainWrite>,
         wait_for_room: bool,
     ) -> Result<oneshot::Receiver<writer::EnvelopeResult>, EngineError> {
-        let (envelope, rx) = writer::Envelope::new(commands, domain);
+        self.send_reserved(commands, domain, wait_for_room, Vec::new())
+            .await
+    }
+
+    /// As `send`, with reservations on watched accounts that its commit releases.
+    pub(crate) async fn send_reserved(
+        &self,
+        commands: Vec<Command>,
+        domain: Vec<DomainWrite>,
+        wait_for_room: bool,
+        reserved: Vec<(AccountId, i64)>,
+    ) -> Result<oneshot::Receiver<writer::EnvelopeResult>, EngineError> {
+        let (mut envelope, rx) = writer::Envelope::new(commands, domain);
+        envelope.reserved = reserved;
         if wait_for_room {
             self.tx
                 .send(envelope)
@@ -331,29 +363,39 @@ impl Engine {
         Ok(out.pop().expect("one outcome per command"))
     }
 
-    /// An account's committed balances, from memory once read: from then on every commit
-    /// updates them before answering its requests, so a request answered as committed is
-    /// in them. For the few accounts read on every request (funders' quota usage).
-    pub(crate) async fn committed_balances(
+    /// An account's committed balances and what queued submissions reserved on it, read
+    /// together (see `Watched`); from memory once the account has been read.
+    pub(crate) async fn watched_usage(
         &self,
         id: AccountId,
-    ) -> anyhow::Result<ledger::Balances> {
+    ) -> anyhow::Result<(ledger::Balances, i64)> {
         {
             let mut v = self.tree.lock().unwrap_or_else(|p| p.into_inner());
-            match v.watched.get(&id) {
-                Some(Some(b)) => return Ok(*b),
-                Some(None) => {}
-                None => {
-                    v.watched.insert(id, None);
-                }
+            let w = v.watched.entry(id).or_default();
+            if let Some(b) = w.committed {
+                return Ok((b, w.reserved_minor));
             }
         }
         // Watched before the read: a commit published meanwhile fills the slot, and its
         // balances are at least as new as what was read.
         let read = self.store.account(id).await?.map(|a| a.balances);
         let mut v = self.tree.lock().unwrap_or_else(|p| p.into_inner());
-        let slot = v.watched.entry(id).or_insert(None);
-        Ok(*slot.get_or_insert(read.unwrap_or_default()))
+        let w = v.watched.entry(id).or_default();
+        let b = *w.committed.get_or_insert(read.unwrap_or_default());
+        Ok((b, w.reserved_minor))
+    }
+
+    /// Reserves `amount_minor` on a watched account until a submission carrying it commits
+    /// (`send_reserved`) or it is released.
+    pub(crate) fn reserve_on(&self, id: AccountId, amount_minor: i64) {
+        let mut v = self.tree.lock().unwrap_or_else(|p| p.into_inner());
+        v.watched.entry(id).or_default().reserved_minor += amount_minor;
+    }
+
+    /// Releases a reservation whose submission did not commit.
+    pub(crate) fn release_on(&self, id: AccountId, amount_minor: i64) {
+        let mut v = self.tree.lock().unwrap_or_else(|p| p.into_inner());
+        v.release(id, amount_minor);
     }
 
     pub async fn account(&self, id: AccountId) -> anyhow::Result<Option<Account>> {

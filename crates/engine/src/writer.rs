@@ -13,7 +13,7 @@ pub use command::{Command, Outcome, Replayed};
 
 use crate::{Clock, EngineConfig, EngineError, TreeView};
 use apply::{apply_envelope, Seen};
-use ledger::{Book, EntryId, HoldId};
+use ledger::{AccountId, Book, EntryId, HoldId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use store::{DomainWrite, Existing, Store};
@@ -23,6 +23,9 @@ pub(crate) struct Envelope {
     pub commands: Vec<Command>,
     /// Written in the group's transaction iff this envelope is accepted.
     pub domain: Vec<DomainWrite>,
+    /// Amounts reserved on watched accounts (`TreeView::watched`) until this envelope
+    /// commits: released in the same step that publishes its balances.
+    pub reserved: Vec<(AccountId, i64)>,
     pub reply: oneshot::Sender<Result<Vec<Outcome>, EngineError>>,
 }
 
@@ -35,6 +38,7 @@ impl Envelope {
         let envelope = Envelope {
             commands,
             domain,
+            reserved: Vec::new(),
             reply,
         };
         (envelope, rx)
@@ -88,7 +92,7 @@ async fn run(
                 None,
             )
             .await;
-            inflight = launch(&store, &mut book, next);
+            inflight = launch(&store, &mut book, &view, next);
             continue;
         };
         // While one group commits, apply what arrives on top of it, so the CPU work of the
@@ -117,21 +121,31 @@ async fn run(
             continue;
         }
         book.forget_undo_before(next.mark);
-        publish(&view, &f.staged.effect);
+        publish(
+            &view,
+            &f.staged.effect,
+            committed_reservations(&f.staged.group, &f.staged.results),
+        );
         record_metrics(&f.staged);
         reply(f.staged.group, f.staged.results);
-        inflight = launch(&store, &mut book, next);
+        inflight = launch(&store, &mut book, &view, next);
     }
 }
 
 /// Starts the commit of a staged group; a group that changes nothing is answered at once.
-fn launch(store: &Store, book: &mut Book, mut next: Staged) -> Option<InFlight> {
+fn launch(
+    store: &Store,
+    book: &mut Book,
+    view: &Arc<Mutex<TreeView>>,
+    mut next: Staged,
+) -> Option<InFlight> {
     if next.group.is_empty() {
         return None;
     }
     next.effect = Arc::new(book.take_effect());
     if next.effect.is_empty() && next.domain.is_empty() {
         book.finish_group();
+        release_unchanged(view, &next.group, &next.results);
         reply(next.group, next.results);
         return None;
     }
@@ -281,6 +295,7 @@ fn expiry_envelope(book: &Book, clock: &dyn Clock) -> Option<Envelope> {
     let (reply, _) = oneshot::channel();
     // Each expiry stands alone: one hold failing to expire must not keep the others.
     Some(Envelope {
+        reserved: Vec::new(),
         commands: ids
             .into_iter()
             .map(|hold_id| Command::ExpireHold { hold_id })
@@ -423,9 +438,11 @@ async fn try_group(
             book.rollback_group();
             return Err(e);
         }
-        publish(view, &effect);
+        publish(view, &effect, committed_reservations(group, &out.results));
         metrics::counter!("puhui_ledger_entries_committed_total")
             .increment(effect.entries.len() as u64);
+    } else {
+        release_unchanged(view, group, &out.results);
     }
     book.finish_group();
     Ok(out.results)
@@ -543,7 +560,31 @@ impl LoanVersions {
 
 /// Makes the group's entries visible to proofs, in sequence order, and tells those waiting
 /// for a commit.
-fn publish(view: &Arc<Mutex<TreeView>>, effect: &ledger::Effect) {
+/// Releases the reservations of a group that changed nothing (nothing to publish).
+fn release_unchanged(view: &Arc<Mutex<TreeView>>, group: &[Envelope], results: &[EnvelopeResult]) {
+    let mut v = view.lock().unwrap_or_else(|p| p.into_inner());
+    for (id, amount_minor) in committed_reservations(group, results) {
+        v.release(*id, *amount_minor);
+    }
+}
+
+/// The reservations of a group's envelopes that committed.
+fn committed_reservations<'a>(
+    group: &'a [Envelope],
+    results: &'a [EnvelopeResult],
+) -> impl Iterator<Item = &'a (AccountId, i64)> {
+    group
+        .iter()
+        .zip(results)
+        .filter(|(_, r)| r.is_ok())
+        .flat_map(|(e, _)| &e.reserved)
+}
+
+fn publish<'a>(
+    view: &Arc<Mutex<TreeView>>,
+    effect: &ledger::Effect,
+    released: impl Iterator<Item = &'a (AccountId, i64)>,
+) {
     let mut v = view.lock().unwrap_or_else(|p| p.into_inner());
     for e in &effect.entries {
         assert_eq!(
@@ -556,9 +597,12 @@ fn publish(view: &Arc<Mutex<TreeView>>, effect: &ledger::Effect) {
     v.committed_size = v.tree.len();
     if !v.watched.is_empty() {
         for (id, b) in &effect.balances {
-            if let Some(slot) = v.watched.get_mut(id) {
-                *slot = Some(*b);
+            if let Some(w) = v.watched.get_mut(id) {
+                w.committed = Some(*b);
             }
+        }
+        for (id, amount_minor) in released {
+            v.release(*id, *amount_minor);
         }
     }
     v.commits.send_modify(|n| *n = n.wrapping_add(1));

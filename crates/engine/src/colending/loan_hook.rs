@@ -79,7 +79,7 @@ pub(crate) async fn attach(
                 .choose(&found, &mut answers)
                 .await?;
             domain.extend(days);
-            (doc, None, Some(turn.reserve(parts)))
+            (doc, None, Some(turn.reserve(engine, parts)))
         }
         (None, false) => return Ok(None),
     };
@@ -199,8 +199,7 @@ impl<'a> Choice<'a> {
         let mut day_tips: HashMap<uuid::Uuid, Option<DayTip>> = HashMap::new();
         let queued = engine.originations();
         for p in found {
-            let outstanding_minor =
-                principal_outstanding(engine, &p.doc).await? + queued.reserved_minor(p.doc.id);
+            let outstanding_minor = principal_outstanding(engine, &p.doc).await?;
             let today = match queued.day_tip(p.doc.id, day) {
                 Some(tip) => Some(tip),
                 None => find::<PartnerDayDoc>(
@@ -356,8 +355,10 @@ impl<'a> Choice<'a> {
                 day,
                 disbursed_minor: today.map_or(0, |t| t.disbursed_minor) + part,
             };
+            let funder = docs_by_id.get(&id).expect("a chosen funder was read");
             reserved.push(Part {
                 partner_id: id,
+                account: principal_account(funder),
                 day,
                 amount_minor: part,
                 tip: DayTip {
@@ -443,18 +444,22 @@ async fn book_outstanding(
     }
 }
 
-/// A partner's principal outstanding over every loan: its principal control account, as
-/// committed (kept in memory, see `Engine::committed_balances`).
-async fn principal_outstanding(engine: &Engine, p: &PartnerDoc) -> anyhow::Result<i64> {
-    let id = control_account(
+/// A partner's `principal` control account.
+fn principal_account(p: &PartnerDoc) -> ledger::AccountId {
+    control_account(
         &p.tenant,
         p.spec.currency,
         &p.id.to_string(),
         books::balance_name(colending::Balance::Principal),
-    );
-    let b = engine.committed_balances(id).await?;
+    )
+}
+
+/// A partner's principal outstanding over every loan: its principal control account as
+/// committed, with what queued originations reserved on it (`reserve`).
+async fn principal_outstanding(engine: &Engine, p: &PartnerDoc) -> anyhow::Result<i64> {
+    let (b, reserved_minor) = engine.watched_usage(principal_account(p)).await?;
     let net = i128::from(b.debits_posted_minor) - i128::from(b.credits_posted_minor);
-    Ok(i64::try_from(net).unwrap_or(i64::MAX))
+    Ok(i64::try_from(net + i128::from(reserved_minor)).unwrap_or(i64::MAX))
 }
 
 /// The decline with every funder's reason; `answers` are the callback funders' (code,

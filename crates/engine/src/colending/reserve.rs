@@ -1,11 +1,13 @@
 //! Room that queued co-lent originations hold in their funders' quotas.
 //!
-//! A co-lent origination chooses its funders in its engine's turn, on each funder's usage
-//! as storage holds it (committed loans) plus what queued originations reserved here
-//! (submitted to the writer, not yet answered). The turn ends as soon as the loan's
-//! submission is queued, so concurrent originations share group commits; the reservation
-//! ends when the commit answers, and by then storage counts the loan if it committed. No
-//! origination is ever counted by neither, so two cannot both fit in one quota's room.
+//! A co-lent origination chooses its funders in its engine's turn, on each funder's usage:
+//! its principal control account as committed plus what queued originations reserved on
+//! it (submitted to the writer, not yet committed), both kept in the engine's memory
+//! (`Engine::watched_usage`). The turn ends as soon as the loan's submission is queued, so
+//! concurrent originations share group commits. The writer releases a committed
+//! submission's reservation in the same step that publishes its balances, so every
+//! origination is counted exactly once, and two cannot both fit in one quota's room; one
+//! that does not commit releases its own.
 //!
 //! Each funder's day document (what it disbursed that day) is chained: an origination
 //! writes over the version the last queued one will write, so queued originations do not
@@ -13,6 +15,7 @@
 //! behind it fail as stale (the writer checks every version) and choose again.
 
 use crate::{Command, Engine, EngineError, Outcome};
+use ledger::AccountId;
 use money::BusinessDate;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -31,8 +34,6 @@ pub(crate) struct Originations {
 
 #[derive(Default)]
 struct Queued {
-    /// Principal of queued originations, by funder.
-    principal_minor: HashMap<Uuid, i64>,
     /// The last day document queued or written for (funder, day).
     days: HashMap<(Uuid, i32), DayChain>,
     chains: u64,
@@ -56,6 +57,8 @@ pub(crate) struct DayTip {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Part {
     pub partner_id: Uuid,
+    /// The funder's principal control account, where the part is reserved.
+    pub account: AccountId,
     pub day: BusinessDate,
     pub amount_minor: i64,
     pub tip: DayTip,
@@ -77,15 +80,6 @@ impl Originations {
         }
     }
 
-    /// Principal that queued originations reserved with `partner`.
-    pub(crate) fn reserved_minor(&self, partner: Uuid) -> i64 {
-        self.lock()
-            .principal_minor
-            .get(&partner)
-            .copied()
-            .unwrap_or(0)
-    }
-
     /// The day document the last origination wrote or will write, if known.
     pub(crate) fn day_tip(&self, partner: Uuid, day: BusinessDate) -> Option<DayTip> {
         self.lock()
@@ -98,17 +92,13 @@ impl Originations {
         self.queued.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn settle(&self, held: &[Held], committed: bool) {
+    /// Ends the parts' chains; a submission that did not commit also releases its
+    /// reservations (the writer released those of one that did).
+    fn settle(&self, engine: &Engine, held: &[Held], committed: bool) {
         let mut q = self.lock();
         for h in held {
-            let left = q.principal_minor.entry(h.part.partner_id).or_default();
-            *left -= h.part.amount_minor;
-            assert!(
-                *left >= 0,
-                "a funder's reserved principal stays non-negative"
-            );
-            if *left == 0 {
-                q.principal_minor.remove(&h.part.partner_id);
+            if !committed {
+                engine.release_on(h.part.account, h.part.amount_minor);
             }
             let key = (h.part.partner_id, h.part.day.to_epoch_days());
             let Some(c) = q.days.get_mut(&key).filter(|c| c.chain == h.chain) else {
@@ -132,12 +122,12 @@ pub(crate) struct Turn {
 
 impl Turn {
     /// Reserves the chosen funders' parts; the turn goes on until the submission.
-    pub(crate) fn reserve(self, parts: Vec<Part>) -> Reservation {
+    pub(crate) fn reserve(self, engine: &Engine, parts: Vec<Part>) -> Reservation {
         let mut held = Vec::with_capacity(parts.len());
         {
             let mut q = self.originations.lock();
             for part in parts {
-                *q.principal_minor.entry(part.partner_id).or_default() += part.amount_minor;
+                engine.reserve_on(part.account, part.amount_minor);
                 q.chains += 1;
                 let fresh = q.chains;
                 let day = part.day.to_epoch_days();
@@ -160,6 +150,7 @@ impl Turn {
         }
         Reservation {
             turn: Some(self.guard),
+            engine: engine.clone(),
             originations: self.originations,
             held,
             reply: None,
@@ -171,6 +162,7 @@ impl Turn {
 /// Room held in the funders' quotas from the choice until the commit answers.
 pub(crate) struct Reservation {
     turn: Option<OwnedMutexGuard<()>>,
+    engine: Engine,
     originations: Arc<Originations>,
     held: Vec<Held>,
     reply: Option<Reply>,
@@ -187,7 +179,14 @@ impl Reservation {
         domain: Vec<DomainWrite>,
         wait_for_room: bool,
     ) -> Result<Vec<Outcome>, EngineError> {
-        let sent = engine.send(commands, domain, wait_for_room).await;
+        let reserved = self
+            .held
+            .iter()
+            .map(|h| (h.part.account, h.part.amount_minor))
+            .collect();
+        let sent = engine
+            .send_reserved(commands, domain, wait_for_room, reserved)
+            .await;
         self.turn = None;
         let reply = match sent {
             Ok(reply) => self.reply.insert(reply),
@@ -204,7 +203,8 @@ impl Reservation {
 
     fn finish(&mut self, committed: bool) {
         self.settled = true;
-        self.originations.settle(&self.held, committed);
+        self.originations
+            .settle(&self.engine, &self.held, committed);
     }
 }
 
@@ -216,14 +216,15 @@ impl Drop for Reservation {
             return;
         }
         let (originations, held) = (self.originations.clone(), std::mem::take(&mut self.held));
+        let engine = self.engine.clone();
         match (self.reply.take(), tokio::runtime::Handle::try_current()) {
             (Some(reply), Ok(runtime)) => {
                 runtime.spawn(async move {
                     let committed = matches!(reply.await, Ok(Ok(_)));
-                    originations.settle(&held, committed);
+                    originations.settle(&engine, &held, committed);
                 });
             }
-            _ => originations.settle(&held, false),
+            _ => originations.settle(&engine, &held, false),
         }
     }
 }
