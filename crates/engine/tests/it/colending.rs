@@ -71,19 +71,7 @@ pub(crate) async fn apply_and_disburse(
 ) -> Result<loans::LoanView, LoanUseError> {
     let config =
         LoanConfig::from_product(&LoanProduct::example_cny(), cny(amount_minor), term, 90).unwrap();
-    loans::apply_for_loan(
-        e,
-        Application {
-            id,
-            tenant: TENANT.into(),
-            borrower: "b".into(),
-            product_id,
-            product_version: 1,
-            config,
-            decision_id: None,
-        },
-    )
-    .await?;
+    loans::apply_for_loan(e, application(id, product_id, config)).await?;
     loans::decide(e, id, true).await?;
     loans::execute(
         e,
@@ -94,6 +82,19 @@ pub(crate) async fn apply_and_disburse(
     )
     .await
     .map(|(v, _)| v)
+}
+
+/// Borrower `b`'s application in the tests' tenant, for `product_id` version 1.
+pub(crate) fn application(id: Uuid, product_id: Uuid, config: LoanConfig) -> Application {
+    Application {
+        id,
+        tenant: TENANT.into(),
+        borrower: "b".into(),
+        product_id,
+        product_version: 1,
+        config,
+        decision_id: None,
+    }
 }
 
 /// An independent largest-remainder split: floors, then one unit each to the largest

@@ -11,7 +11,7 @@ use engine::colending::{
     self as cl, books, ApprovalDoc, ChargeRuleDoc, EligibilityDoc, GuaranteeDoc, Kind, PartnerSpec,
     PlanSpec, PositionsDoc, ShareDoc,
 };
-use engine::loans::{self, Action, Application};
+use engine::loans::{self, Action};
 use engine::{simulation, Engine, EngineConfig};
 use lending::loan::{LoanConfig, LoanStatus};
 use lending::product::Component;
@@ -298,20 +298,9 @@ pub async fn disburse(
     let id = Uuid::now_v7();
     let config =
         LoanConfig::from_product(&LoanProduct::example_cny(), cny(amount_minor), term, 10).unwrap();
-    loans::apply_for_loan(
-        e,
-        Application {
-            id,
-            tenant: TENANT.into(),
-            borrower: "b".into(),
-            product_id,
-            product_version: 1,
-            config,
-            decision_id: None,
-        },
-    )
-    .await
-    .unwrap();
+    loans::apply_for_loan(e, super::colending::application(id, product_id, config))
+        .await
+        .unwrap();
     loans::decide(e, id, true).await.unwrap();
     loans::execute(e, id, Action::Disburse { payee: None }, day, Uuid::now_v7())
         .await

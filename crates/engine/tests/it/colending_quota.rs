@@ -4,9 +4,9 @@
 //! counts every loan it funded once, and an origination that fails lets the ones queued
 //! behind it choose again.
 
-use super::colending::{bank, engines};
+use super::colending::{application, bank, engines};
 use engine::colending::{self as cl, books, ChargeRuleDoc, PartnerSpec, PlanSpec, ShareDoc};
-use engine::loans::{self, Application, LoanUseError};
+use engine::loans::{self, LoanUseError};
 use engine::Engine;
 use lending::loan::LoanConfig;
 use lending::LoanProduct;
@@ -54,15 +54,7 @@ async fn originate(
 ) -> Result<loans::LoanView, LoanUseError> {
     let principal = Money::from_minor(PRINCIPAL_MINOR, Currency::Cny);
     let config = LoanConfig::from_product(&LoanProduct::example_cny(), principal, 6, 90).unwrap();
-    let application = Application {
-        id,
-        tenant: TENANT.into(),
-        borrower: "b".into(),
-        product_id,
-        product_version: 1,
-        config,
-        decision_id: None,
-    };
+    let application = application(id, product_id, config);
     loans::originate(e, application, None, today, Uuid::now_v7()).await
 }
 
