@@ -192,9 +192,10 @@ pub async fn originate(
     // Co-lending hook: a co-lent loan's funders and positions join this submission. A
     // funder's day document written by an origination queued before this one that then
     // failed makes this one stale: it chooses again.
+    let (mut commands, mut domain) = (commands, domain);
     let mut stale = None;
     for _ in 0..ORIGINATION_ATTEMPTS {
-        let (mut commands, mut domain) = (commands.clone(), domain.clone());
+        let base = (commands.len(), domain.len());
         let reserved = crate::colending::loan_hook::attach(
             engine,
             &view.row,
@@ -205,10 +206,19 @@ pub async fn originate(
             &mut domain,
         )
         .await?;
-        let co_lent = reserved.is_some();
-        match reserve::submit(engine, reserved, commands, domain, true).await {
+        let Some(reserved) = reserved else {
+            engine.submit_waiting(commands, domain).await?;
+            return Ok(after);
+        };
+        // Only a co-lent origination can find a day document stale, so only it keeps its
+        // writes as they were before the hook, to choose again.
+        let again = (commands[..base.0].to_vec(), domain[..base.1].to_vec());
+        match reserved.submit(engine, commands, domain, true).await {
             Ok(_) => return Ok(after),
-            Err(e @ EngineError::StaleDoc { .. }) if co_lent => stale = Some(e),
+            Err(e @ EngineError::StaleDoc { .. }) => {
+                stale = Some(e);
+                (commands, domain) = again;
+            }
             Err(e) => return Err(e.into()),
         }
     }

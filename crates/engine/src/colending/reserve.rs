@@ -151,7 +151,6 @@ impl Turn {
         Reservation {
             turn: Some(self.guard),
             engine: engine.clone(),
-            originations: self.originations,
             held,
             reply: None,
             settled: false,
@@ -163,7 +162,6 @@ impl Turn {
 pub(crate) struct Reservation {
     turn: Option<OwnedMutexGuard<()>>,
     engine: Engine,
-    originations: Arc<Originations>,
     held: Vec<Held>,
     reply: Option<Reply>,
     settled: bool,
@@ -203,7 +201,8 @@ impl Reservation {
 
     fn finish(&mut self, committed: bool) {
         self.settled = true;
-        self.originations
+        self.engine
+            .originations()
             .settle(&self.engine, &self.held, committed);
     }
 }
@@ -215,16 +214,15 @@ impl Drop for Reservation {
         if self.settled {
             return;
         }
-        let (originations, held) = (self.originations.clone(), std::mem::take(&mut self.held));
-        let engine = self.engine.clone();
+        let (engine, held) = (self.engine.clone(), std::mem::take(&mut self.held));
         match (self.reply.take(), tokio::runtime::Handle::try_current()) {
             (Some(reply), Ok(runtime)) => {
                 runtime.spawn(async move {
                     let committed = matches!(reply.await, Ok(Ok(_)));
-                    originations.settle(&engine, &held, committed);
+                    engine.originations().settle(&engine, &held, committed);
                 });
             }
-            _ => originations.settle(&engine, &held, false),
+            _ => engine.originations().settle(&engine, &held, false),
         }
     }
 }
