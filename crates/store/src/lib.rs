@@ -23,6 +23,7 @@ mod webhooks;
 pub use access::{key_id, uuid_v7_floor, ApiKeyRow, DocFilter, LoanFilter};
 pub use audit::{audit_hash, verify_audit, AuditBreak, AuditRow, AuditVerdict, PG_AUDIT_LOCK_KEY};
 pub use codec::StoredEntry;
+pub use colending::DocScan;
 pub use docs::{DocEvent, DocRow};
 pub use events::{EventFilter, EventRow, StoredEvent, PG_EVENT_LOCK_KEY};
 use ledger::{

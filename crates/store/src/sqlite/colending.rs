@@ -49,4 +49,35 @@ impl SqliteStore {
         })
         .await
     }
+
+    /// Row ids of a kind's documents in a tenant, ascending: the order of the table's file.
+    pub async fn doc_rowids(&self, kind: String, tenant: String) -> anyhow::Result<Vec<i64>> {
+        self.with_reader(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT rowid FROM docs INDEXED BY docs_by_tenant WHERE kind = ?1 AND tenant = ?2",
+            )?;
+            let mut ids = stmt
+                .query_map(params![kind, tenant], |r| r.get::<_, i64>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            // Sorted here, not by SQL: the index hands them out in id order.
+            ids.sort_unstable();
+            Ok(ids)
+        })
+        .await
+    }
+
+    /// The documents of these row ids that still exist, in the order given.
+    pub async fn docs_by_rowids(&self, rowids: Vec<i64>) -> anyhow::Result<Vec<DocRow>> {
+        self.with_reader(move |c| {
+            let mut stmt = c.prepare_cached(&format!("{DOC_SELECT} WHERE rowid = ?1"))?;
+            let mut out = Vec::with_capacity(rowids.len());
+            for rowid in rowids {
+                if let Some(row) = stmt.query_row([rowid], doc_row).optional()? {
+                    out.push(row?);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
 }
