@@ -246,7 +246,11 @@ impl Eligibility {
     }
 
     fn check(&self, request: &LoanRequest) -> Result<(), Ineligible> {
-        if self.score_min.is_some_and(|min| request.score < min) {
+        // A loan without a score or a region fails a partner that asks for one.
+        if self
+            .score_min
+            .is_some_and(|min| request.score.is_none_or(|s| s < min))
+        {
             return Err(Ineligible::Score);
         }
         let amount_minor = request.amount.amount_minor();
@@ -264,7 +268,12 @@ impl Eligibility {
         {
             return Err(Ineligible::Term);
         }
-        if !self.regions.is_empty() && !self.regions.contains(&request.region) {
+        if !self.regions.is_empty()
+            && !request
+                .region
+                .as_ref()
+                .is_some_and(|r| self.regions.contains(r))
+        {
             return Err(Ineligible::Region);
         }
         if !self.products.is_empty() && !self.products.contains(&request.product) {
@@ -279,8 +288,10 @@ impl Eligibility {
 pub struct LoanRequest {
     pub amount: Money,
     pub term_months: u32,
-    pub score: Decimal,
-    pub region: String,
+    /// The score of the decision the loan was applied for with, if any.
+    pub score: Option<Decimal>,
+    /// The borrower's region code, if known.
+    pub region: Option<String>,
     pub product: String,
 }
 
@@ -289,13 +300,13 @@ pub struct LoanRequest {
 pub enum Ineligible {
     #[error("the loan's currency is not the partner's")]
     Currency,
-    #[error("the score is below the partner's cut-off")]
+    #[error("the loan has no score, or one below the partner's cut-off")]
     Score,
     #[error("the amount is outside the partner's bounds")]
     Amount,
     #[error("the term is outside the partner's bounds")]
     Term,
-    #[error("the region is not one the partner serves")]
+    #[error("the borrower's region is unknown or not one the partner serves")]
     Region,
     #[error("the product is not one the partner funds")]
     Product,

@@ -147,7 +147,8 @@ fn eligibility_misses_are_named() {
         edit(&mut r);
         p.eligible(&r).unwrap_err()
     };
-    assert_eq!(miss(|r| r.score = dec!(599.9)), Ineligible::Score);
+    assert_eq!(miss(|r| r.score = Some(dec!(599.9))), Ineligible::Score);
+    assert_eq!(miss(|r| r.score = None), Ineligible::Score);
     assert_eq!(
         miss(|r| r.amount = money::Money::from_minor(99_999, CNY)),
         Ineligible::Amount
@@ -157,8 +158,17 @@ fn eligibility_misses_are_named() {
         Ineligible::Currency
     );
     assert_eq!(miss(|r| r.term_months = 36), Ineligible::Term);
-    assert_eq!(miss(|r| r.region = "110000".into()), Ineligible::Region);
+    assert_eq!(
+        miss(|r| r.region = Some("110000".into())),
+        Ineligible::Region
+    );
+    assert_eq!(miss(|r| r.region = None), Ineligible::Region);
     assert_eq!(miss(|r| r.product = "auto".into()), Ineligible::Product);
+    // Without a cut-off or a region list, a loan with neither is eligible.
+    let open = partner(BANK_A, PartnerKind::Bank, None);
+    let mut unknown = request(1_000_000);
+    (unknown.score, unknown.region) = (None, None);
+    assert_eq!(open.eligible(&unknown), Ok(()));
 }
 
 fn plan_fields(plan: FundingPlan) -> Vec<String> {

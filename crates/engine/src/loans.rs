@@ -149,6 +149,15 @@ pub async fn originate(
     if date != open {
         return Err(LoanUseError::NotOpenDay { got: date, open });
     }
+    // As when applying: a decision prices one loan, checked and linked in one step.
+    let _uses = match &a.decision_id {
+        Some(d) => {
+            let uses = engine.decision_uses().lock().await;
+            links::check_unused(engine, d, a.id).await?;
+            Some(uses)
+        }
+        None => None,
+    };
     let signed = Loan::signed(a.config, date);
     let state = encode_loan(&signed);
     let row = LoanRow {
@@ -189,6 +198,9 @@ pub async fn originate(
         }
     }
     domain.push(DomainWrite::LoanEvent(signed_event));
+    if let Some(d) = &a.decision_id {
+        domain.extend(links::link_writes(a.id, d));
+    }
     // Co-lending hook: a co-lent loan's funders and positions join this submission. A
     // funder's day document written by an origination queued before this one that then
     // failed makes this one stale: it chooses again.

@@ -144,9 +144,5 @@ impl Decided {
 
 /// The decision inside a stored canonical output (`Decided::output_json`).
 pub fn stored_decision(output_json: &str) -> Result<Decision, serde_json::Error> {
-    #[derive(serde::Deserialize)]
-    struct Stored {
-        decision: Decision,
-    }
-    serde_json::from_str::<Stored>(output_json).map(|s| s.decision)
+    risk::decision::stored_decision(output_json)
 }

@@ -37,8 +37,8 @@ pub fn request(amount_minor: i64) -> LoanRequest {
     LoanRequest {
         amount: Money::from_minor(amount_minor, CNY),
         term_months: 12,
-        score: Decimal::from(650),
-        region: "310000".to_string(),
+        score: Some(Decimal::from(650)),
+        region: Some("310000".to_string()),
         product: "consumer-12".to_string(),
     }
 }

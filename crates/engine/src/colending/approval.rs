@@ -32,6 +32,12 @@ pub struct ApprovalRequest {
     pub share: String,
     pub term_months: u32,
     pub business_date: BusinessDate,
+    /// The score of the decision the loan was applied for with, as a decimal string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<String>,
+    /// The borrower's region code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }
 
 #[derive(Deserialize)]

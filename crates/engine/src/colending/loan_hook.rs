@@ -10,6 +10,7 @@ use super::docs::{
     PartnerDayDoc, PartnerDoc, Place, PlanDoc, PositionsDoc, Versioned, PARTNER, PARTNER_DAY, PLAN,
     POSITIONS,
 };
+use super::facts::{loan_facts, LoanFacts};
 use super::reserve::{DayTip, Part, Reservation};
 use super::{moves, ColendingError, FunderReason};
 use crate::loans::replay;
@@ -64,6 +65,7 @@ pub(crate) async fn attach(
                 return Ok(None);
             };
             let found = read_partners(engine, &plan.doc, &row.tenant).await?;
+            let facts = loan_facts(engine, row, &found, domain).await?;
             let mut answers = Answers::new();
             // A first choice outside the turn asks the callback funders; the choice in it,
             // on usage read again, asks only a funder it chose anew.
@@ -71,11 +73,11 @@ pub(crate) async fn attach(
                 matches!(p.doc.spec.approval, ApprovalDoc::Callback { .. })
             };
             if found.iter().any(asks) {
-                let ask = Choice::new(engine, row, after, &plan.doc, until);
+                let ask = Choice::new(engine, row, after, &plan.doc, until, &facts);
                 ask.choose(&found, &mut answers).await?;
             }
             let turn = engine.originations().turn().await;
-            let (doc, days, parts) = Choice::new(engine, row, after, &plan.doc, until)
+            let (doc, days, parts) = Choice::new(engine, row, after, &plan.doc, until, &facts)
                 .choose(&found, &mut answers)
                 .await?;
             domain.extend(days);
@@ -156,6 +158,7 @@ struct Choice<'a> {
     loan: &'a Loan,
     plan: &'a PlanDoc,
     day: BusinessDate,
+    facts: &'a LoanFacts,
 }
 
 impl<'a> Choice<'a> {
@@ -165,6 +168,7 @@ impl<'a> Choice<'a> {
         loan: &'a Loan,
         plan: &'a PlanDoc,
         day: BusinessDate,
+        facts: &'a LoanFacts,
     ) -> Choice<'a> {
         Choice {
             engine,
@@ -172,6 +176,7 @@ impl<'a> Choice<'a> {
             loan,
             plan,
             day,
+            facts,
         }
     }
 
@@ -191,6 +196,7 @@ impl<'a> Choice<'a> {
             loan,
             plan,
             day,
+            facts,
         } = *self;
         let principal = loan.config.principal;
         let mut partners = Vec::new();
@@ -226,10 +232,8 @@ impl<'a> Choice<'a> {
         let request = LoanRequest {
             amount: principal,
             term_months: loan.config.repayment.term_months,
-            // No credit score or region reaches a loan command yet: a partner with a score
-            // cut-off or a region list declines (fails closed), documented in co-lending.md.
-            score: Decimal::ZERO,
-            region: String::new(),
+            score: facts.score,
+            region: facts.region.clone(),
             product: row.product_id.to_string(),
         };
         let rules = PlanRules {
@@ -292,6 +296,8 @@ impl<'a> Choice<'a> {
                     share: s.share.to_string(),
                     term_months: loan.config.repayment.term_months,
                     business_date: day,
+                    score: facts.score.map(|s| s.normalize().to_string()),
+                    region: facts.region.clone(),
                 };
                 match approval::ask(url, secret, *timeout_ms, &ask, engine.now_ms()).await {
                     Verdict::Approved => {

@@ -15,6 +15,7 @@ pub mod books;
 pub(crate) mod check;
 pub(crate) mod cob;
 pub mod docs;
+mod facts;
 pub(crate) mod loan_hook;
 pub(crate) mod moves;
 mod partners;

@@ -30,6 +30,15 @@ pub async fn decision_of(engine: &Engine, loan_id: Uuid) -> anyhow::Result<Optio
     })?))
 }
 
+/// The decision a loan is linked to by `writes` not yet committed (an origination's own).
+pub(crate) fn pending_decision(writes: &[DomainWrite], loan_id: Uuid) -> Option<String> {
+    let key = loan_key(loan_id);
+    writes.iter().find_map(|w| match w {
+        DomainWrite::Meta { key: k, value } if *k == key => String::from_utf8(value.clone()).ok(),
+        _ => None,
+    })
+}
+
 /// The loan decision `decision_id` was used for, if any.
 pub async fn loan_of_decision(engine: &Engine, decision_id: &str) -> anyhow::Result<Option<Uuid>> {
     let Some(raw) = engine.store().meta(&decision_key(decision_id)).await? else {

@@ -20,7 +20,7 @@ const PRINCIPAL_MINOR: i64 = 100_000;
 const BANK_PART_MINOR: i64 = 60_000;
 
 /// A product funded 0.4 by the platform and 0.6 by a bank with `spec`'s quotas.
-async fn bank_plan(e: &Engine, spec: PartnerSpec) -> (Uuid, Uuid) {
+pub(crate) async fn bank_plan(e: &Engine, spec: PartnerSpec) -> (Uuid, Uuid) {
     let (bank, _) = cl::create_partner(e, TENANT, Uuid::now_v7(), spec)
         .await
         .unwrap();

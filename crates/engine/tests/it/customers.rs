@@ -15,7 +15,7 @@ use vault::{Keyring, MasterKey, MasterKeyId};
 
 const T: &str = "t1";
 
-fn master(id: u32, byte: u8) -> MasterKey {
+pub(crate) fn master(id: u32, byte: u8) -> MasterKey {
     let mut k = [byte; 32];
     k[0] ^= 0x5a;
     MasterKey::from_bytes(MasterKeyId(id), &k).unwrap()
@@ -41,7 +41,7 @@ fn id_number(birth: &str, seq: u32) -> String {
     format!("{first17}{c}")
 }
 
-fn person(birth: &str, seq: u32) -> NewIndividual {
+pub(crate) fn person(birth: &str, seq: u32) -> NewIndividual {
     NewIndividual {
         name: "张三".into(),
         id_number: id_number(birth, seq),

@@ -9,6 +9,7 @@ mod analytics;
 mod cob_workers;
 mod colending;
 mod colending_days;
+mod colending_facts;
 mod colending_guarantee;
 mod colending_quota;
 mod colending_routed;
