@@ -75,6 +75,22 @@ async fn funder() -> String {
             }),
         )
         .route(
+            "/echo",
+            post(|h: HeaderMap, body: Bytes| async move {
+                // Declines, naming what it was sent of the loan's facts.
+                let asked: approval::ApprovalRequest = serde_json::from_slice(&body).unwrap();
+                let text = String::from_utf8_lossy(&body);
+                let facts = format!(
+                    "score={} region={} region_key={}",
+                    asked.score.as_deref().unwrap_or("none"),
+                    asked.region.as_deref().unwrap_or("none"),
+                    text.contains("\"region\""),
+                );
+                let reply = serde_json::json!({"decision": "decline", "reasons": [facts]});
+                answer(&h, &reply.to_string(), false)
+            }),
+        )
+        .route(
             "/garbage",
             post(|h: HeaderMap| async move { answer(&h, "<html>ok</html>", false) }),
         )
@@ -89,6 +105,15 @@ async fn funder() -> String {
 }
 
 async fn disburse(e: &Engine, product_id: Uuid) -> Result<Uuid, LoanUseError> {
+    disburse_decided(e, product_id, None).await
+}
+
+/// A loan of borrower `b` (not a customer), applied for with `decision_id`.
+async fn disburse_decided(
+    e: &Engine,
+    product_id: Uuid,
+    decision_id: Option<String>,
+) -> Result<Uuid, LoanUseError> {
     let id = Uuid::now_v7();
     let amount = Money::from_minor(1_000_000, Currency::Cny);
     let config = LoanConfig::from_product(&LoanProduct::example_cny(), amount, 6, 90).unwrap();
@@ -101,7 +126,7 @@ async fn disburse(e: &Engine, product_id: Uuid) -> Result<Uuid, LoanUseError> {
             product_id,
             product_version: 1,
             config,
-            decision_id: None,
+            decision_id,
         },
     )
     .await?;
@@ -164,6 +189,63 @@ async fn callback_funders_approve_or_decline_over_http_before_anything_is_booked
         }
         let report = engine::verify(e.store(), |_| {}).await.unwrap();
         assert!(report.ok(), "{name}: {report:?}");
+    }
+}
+
+/// A callback funder is sent the score of the loan's decision, as a decimal string, and no
+/// region for a borrower who is not a customer.
+#[tokio::test]
+async fn a_callback_funder_is_sent_the_loans_score() {
+    let base = funder().await;
+    for ts in testkit::all_stores().await {
+        let name = ts.name;
+        let e = engine_on(&ts.store).await;
+        let echo = ApprovalDoc::Callback {
+            url: format!("{base}/echo"),
+            secret: SECRET.into(),
+            timeout_ms: 2_000,
+        };
+        let (product_id, bank) = product_with(&e, "echo bank", echo).await;
+        let decision = risk::decision::Decision {
+            outcome: risk::decision::Outcome::Approve,
+            arm: risk::decision::Arm::Champion,
+            probability_bad: 0.04,
+            score: 650.25,
+            rules_fired: Vec::new(),
+            reasons: Vec::new(),
+            limit_minor: 1_000_000,
+            price: None,
+            features: Default::default(),
+        };
+        let decision_id = Uuid::now_v7().to_string();
+        let output = serde_json::json!({"input_hash": "00", "model_version": "m",
+            "policy_version": "p", "decision": decision});
+        e.record_decision(store::DecisionRow {
+            id: decision_id.clone(),
+            applicant_id: "b".into(),
+            created_at_ms: 1_764_000_000_000,
+            input_json: "{}".into(),
+            input_hash: [0; 32],
+            model_version: "m".into(),
+            policy_version: "p".into(),
+            outcome: "approve".into(),
+            rules_fired: "[]".into(),
+            output_json: output.to_string(),
+            output_hash: [0; 32],
+        })
+        .await
+        .unwrap();
+        let got = disburse_decided(&e, product_id, Some(decision_id)).await;
+        let Err(LoanUseError::Colending(ColendingError::Declined { reasons })) = got else {
+            panic!("{name}: {:?}", got.map_err(|e| e.to_string()));
+        };
+        let r = reasons.iter().find(|r| r.partner_id == bank).unwrap();
+        assert!(
+            r.reason
+                .contains("score=650.25 region=none region_key=false"),
+            "{name}: {}",
+            r.reason
+        );
     }
 }
 
