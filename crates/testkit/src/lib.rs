@@ -73,3 +73,25 @@ pub async fn all_stores() -> Vec<TestStore> {
     }
     out
 }
+
+/// A stored decision `id` whose output carries `decision` (a `risk` decision as JSON) in
+/// the envelope `POST /v1/decisions` keeps: what a loan applied for with `id` is priced and
+/// scored by.
+pub fn decision_row(id: &str, decision: serde_json::Value) -> store::DecisionRow {
+    let output = serde_json::json!({
+        "input_hash": "00", "model_version": "m", "policy_version": "p", "decision": decision,
+    });
+    store::DecisionRow {
+        id: id.to_string(),
+        applicant_id: "applicant".into(),
+        created_at_ms: 1_764_000_000_000,
+        input_json: "{}".into(),
+        input_hash: [0; 32],
+        model_version: "m".into(),
+        policy_version: "p".into(),
+        outcome: "approve".into(),
+        rules_fired: "[]".into(),
+        output_json: output.to_string(),
+        output_hash: [0; 32],
+    }
+}

@@ -34,24 +34,8 @@ async fn decision(e: &Engine, score: f64) -> String {
         features: BTreeMap::new(),
     };
     let id = Uuid::now_v7().to_string();
-    let output = serde_json::json!({
-        "input_hash": "00", "model_version": "m", "policy_version": "p", "decision": d,
-    });
-    e.record_decision(store::DecisionRow {
-        id: id.clone(),
-        applicant_id: "applicant".into(),
-        created_at_ms: 1_764_000_000_000,
-        input_json: "{}".into(),
-        input_hash: [0; 32],
-        model_version: "m".into(),
-        policy_version: "p".into(),
-        outcome: "approve".into(),
-        rules_fired: "[]".into(),
-        output_json: output.to_string(),
-        output_hash: [0; 32],
-    })
-    .await
-    .unwrap();
+    let row = testkit::decision_row(&id, serde_json::to_value(d).unwrap());
+    e.record_decision(row).await.unwrap();
     id
 }
 

@@ -218,23 +218,9 @@ async fn a_callback_funder_is_sent_the_loans_score() {
             features: Default::default(),
         };
         let decision_id = Uuid::now_v7().to_string();
-        let output = serde_json::json!({"input_hash": "00", "model_version": "m",
-            "policy_version": "p", "decision": decision});
-        e.record_decision(store::DecisionRow {
-            id: decision_id.clone(),
-            applicant_id: "b".into(),
-            created_at_ms: 1_764_000_000_000,
-            input_json: "{}".into(),
-            input_hash: [0; 32],
-            model_version: "m".into(),
-            policy_version: "p".into(),
-            outcome: "approve".into(),
-            rules_fired: "[]".into(),
-            output_json: output.to_string(),
-            output_hash: [0; 32],
-        })
-        .await
-        .unwrap();
+        let decision = serde_json::to_value(decision).unwrap();
+        let row = testkit::decision_row(&decision_id, decision);
+        e.record_decision(row).await.unwrap();
         let got = disburse_decided(&e, product_id, Some(decision_id)).await;
         let Err(LoanUseError::Colending(ColendingError::Declined { reasons })) = got else {
             panic!("{name}: {:?}", got.map_err(|e| e.to_string()));
