@@ -236,7 +236,13 @@ fn doc_written(row: &DocRow) -> Option<Made> {
             tenant: row.tenant.clone(),
             day: row.day,
             subject: row.id,
-            payload: raw_payload(row.id, &row.kind, row.version, "doc", &row.body),
+            payload: match row.kind.as_str() {
+                "funding_partner" => {
+                    let body = without_secrets(&row.body);
+                    raw_payload(row.id, &row.kind, row.version, "doc", &body)
+                }
+                _ => raw_payload(row.id, &row.kind, row.version, "doc", &row.body),
+            },
         },
         creation: created
             && !matches!(
@@ -267,10 +273,37 @@ fn doc_event(e: &DocEvent, doc: Option<&&DocRow>) -> Option<Made> {
             tenant: doc.map(|d| d.tenant.clone()).unwrap_or_default(),
             day: e.day,
             subject: e.doc_id,
-            payload: raw_payload(e.doc_id, doc_kind, i64::from(e.seq), "event", &e.body),
+            payload: match e.kind.as_str() {
+                "partner_change" => {
+                    let body = without_secrets(&e.body);
+                    raw_payload(e.doc_id, doc_kind, i64::from(e.seq), "event", &body)
+                }
+                _ => raw_payload(e.doc_id, doc_kind, i64::from(e.seq), "event", &e.body),
+            },
         },
         creation: false,
     })
+}
+
+/// A funding partner's body with its callback `approval.secret` taken out: the HMAC key of
+/// its approvals must not travel with events to feeds and webhook URLs. A body that does
+/// not parse becomes `null`.
+fn without_secrets(body: &[u8]) -> Vec<u8> {
+    fn strip(v: &mut serde_json::Value) {
+        if let serde_json::Value::Object(m) = v {
+            if let Some(serde_json::Value::Object(a)) = m.get_mut("approval") {
+                a.remove("secret");
+            }
+            m.values_mut().for_each(strip);
+        }
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(mut v) => {
+            strip(&mut v);
+            v.to_string().into_bytes()
+        }
+        Err(_) => b"null".to_vec(),
+    }
 }
 
 /// A payload embedding a document or event body without parsing it: the engine writes

@@ -131,8 +131,9 @@ fn describe(err: &reqwest::Error, timeout_ms: u64) -> String {
     }
 }
 
-/// The body: the event as `GET /v1/events` shows it (`EventResponse`), its payload copied.
-fn render(e: &StoredEvent) -> String {
+/// The body: the event as `GET /v1/events` shows it (`EventResponse`), its payload as `sub`
+/// may see it (`payload_for`).
+fn render(e: &StoredEvent, sub: &WebhookRow) -> String {
     let ev = &e.event;
     let occurred_on = if ev.day == 0 {
         String::new()
@@ -147,7 +148,7 @@ fn render(e: &StoredEvent) -> String {
         serde_json::Value::from(ev.tenant.as_str()),
         occurred_on,
         ev.subject,
-        ev.payload
+        super::payload_for(sub, &ev.kind, &ev.payload)
     )
 }
 
@@ -180,7 +181,7 @@ async fn subscription(ctx: Arc<Ctx>, id: Uuid, once: bool) -> anyhow::Result<u64
         };
         let mut position = sub.position;
         for e in events.iter().filter(|e| concerns(&sub, e)) {
-            let body = render(e);
+            let body = render(e, &sub);
             loop {
                 let (attempt, ok) = ctx.attempt(&sub, e, &body).await;
                 if ok {

@@ -6,8 +6,10 @@
 //! receiver checks both the body and how old the request is (docs/events.md, "Webhooks").
 
 mod deliver;
+mod party_view;
 
 pub use deliver::{deliver_once, run, supervise, DeliveryConfig, OnceReport};
+pub use party_view::payload_for;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;

@@ -149,3 +149,48 @@ fn a_party_receives_only_events_that_name_it() {
     let other_tenant = sub(None, &[], "u");
     assert!(!concerns(&other_tenant, &mine));
 }
+
+#[test]
+fn a_partner_sees_its_own_part_of_a_co_lent_loan_and_other_payloads_as_they_are() {
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    let partner = sub(Some(("partner", &a.to_string())), &[], "t");
+    let positions = serde_json::json!({"id": "x", "doc": {
+        "loan_id": "l", "funders": [{"partner_id": a.to_string(), "share": "0.6"},
+                                    {"partner_id": b.to_string(), "share": "0.4"}],
+        "memo": {"x": 1}, "platform": {}, "totals": {}}})
+    .to_string();
+    let seen = payload_for(&partner, "colending.positions_changed", &positions);
+    let v: serde_json::Value = serde_json::from_str(&seen).unwrap();
+    assert_eq!(
+        v["doc"],
+        serde_json::json!({"loan_id": "l", "funders": [{"partner_id": a.to_string(), "share": "0.6"}]})
+    );
+    assert_eq!(v["id"], "x");
+    // An unparsable co-lending payload is not sent; other kinds go as they are.
+    assert_eq!(
+        payload_for(&partner, "colending.guarantee_claimed", "{oops"),
+        "null"
+    );
+    assert_eq!(
+        payload_for(&partner, "colending.plan_created", "{oops"),
+        "{oops"
+    );
+}
+
+#[test]
+fn an_early_warning_to_funders_shows_a_partner_only_its_own_loans() {
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    let partner = sub(Some(("partner", &a.to_string())), &[], "t");
+    let notified = serde_json::json!({"customer_id": "c", "dpd": 3, "funders": [
+        {"partner_id": a.to_string(), "loan_ids": ["l1"]},
+        {"partner_id": b.to_string(), "loan_ids": ["l1", "l2"]}]})
+    .to_string();
+    let seen = payload_for(&partner, "risk.funders_notified", &notified);
+    let v: serde_json::Value = serde_json::from_str(&seen).unwrap();
+    assert_eq!(
+        v["funders"],
+        serde_json::json!([{"partner_id": a.to_string(), "loan_ids": ["l1"]}])
+    );
+    assert_eq!(v["dpd"], 3);
+    assert!(!seen.contains(&b.to_string()));
+}

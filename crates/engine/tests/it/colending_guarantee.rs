@@ -84,6 +84,7 @@ async fn a_claim_moves_overdue_amounts_once_and_repayment_pays_the_guarantor_fir
         let payload: serde_json::Value = serde_json::from_str(&events[0].event.payload).unwrap();
         let claim = &payload["doc"]["claim"];
         let doc = cl::loan_funding(&e, id).await.unwrap().unwrap();
+        super::colending_webhooks::each_party_sees_its_own_part(&e, name, &doc).await;
         let g = doc.guarantor.as_ref().unwrap();
         assert_eq!(
             claim["guarantor"]["partner_id"],

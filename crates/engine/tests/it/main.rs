@@ -13,6 +13,7 @@ mod colending_facts;
 mod colending_guarantee;
 mod colending_quota;
 mod colending_routed;
+mod colending_webhooks;
 mod customers;
 mod decisions;
 mod events;
