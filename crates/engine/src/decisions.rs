@@ -10,6 +10,16 @@ use std::sync::Arc;
 use store::{DecisionRow, EventRow, Store, DECISIONS_PER_WRITE_MAX};
 use tokio::sync::{mpsc, oneshot};
 
+/// The decision inside a stored canonical output: `{"input_hash", "model_version",
+/// "policy_version", "decision": {…}}`, as `POST /v1/decisions` keeps it.
+pub fn stored_decision(output_json: &str) -> Result<risk::decision::Decision, serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    struct Stored {
+        decision: risk::decision::Decision,
+    }
+    serde_json::from_str::<Stored>(output_json).map(|s| s.decision)
+}
+
 /// Decisions waiting for the writer before new ones are refused as overloaded.
 pub(crate) const DECISIONS_QUEUED_MAX: usize = 16_384;
 

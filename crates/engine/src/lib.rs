@@ -12,6 +12,7 @@ pub mod colending;
 pub mod controls;
 pub mod customers;
 mod decisions;
+pub use decisions::stored_decision;
 mod error;
 pub mod events;
 pub mod loans;

@@ -149,16 +149,6 @@ pub struct Decision {
     pub features: BTreeMap<String, Value>,
 }
 
-/// The decision inside a stored canonical output: `{"input_hash", "model_version",
-/// "policy_version", "decision": {…}}`, as `POST /v1/decisions` keeps it.
-pub fn stored_decision(output_json: &str) -> Result<Decision, serde_json::Error> {
-    #[derive(Deserialize)]
-    struct Stored {
-        decision: Decision,
-    }
-    serde_json::from_str::<Stored>(output_json).map(|s| s.decision)
-}
-
 /// A model and a policy checked against each other, ready to decide.
 pub struct Decider {
     pub model: Model,

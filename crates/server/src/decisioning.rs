@@ -144,5 +144,5 @@ impl Decided {
 
 /// The decision inside a stored canonical output (`Decided::output_json`).
 pub fn stored_decision(output_json: &str) -> Result<Decision, serde_json::Error> {
-    risk::decision::stored_decision(output_json)
+    engine::stored_decision(output_json)
 }

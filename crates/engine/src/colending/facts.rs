@@ -60,7 +60,7 @@ async fn score_of(
     let Some(row) = engine.store().decision(&decision_id).await? else {
         return Ok(None);
     };
-    let decision = risk::decision::stored_decision(&row.output_json)
+    let decision = crate::stored_decision(&row.output_json)
         .map_err(|e| anyhow::anyhow!("decision {decision_id} does not decode: {e}"))?;
     // A model's score is a float; compared with a cut-off it is a decimal, rounded once.
     Ok(Decimal::from_f64_retain(decision.score)
