@@ -37,24 +37,18 @@ pub fn payload_for<'a>(sub: &WebhookRow, kind: &str, payload: &'a str) -> Cow<'a
     let view: fn(&Value, &str) -> Value = match kind {
         "colending.positions_changed" => own_positions,
         "colending.guarantee_claimed" => own_move,
-        "risk.funders_notified" => {
-            return match serde_json::from_str::<Value>(payload) {
-                Ok(mut v) => {
-                    let own = own_entries(v.get("funders"), partner);
-                    v["funders"] = Value::Array(own);
-                    Cow::Owned(v.to_string())
-                }
-                Err(_) => Cow::Owned("null".into()),
-            };
-        }
+        "risk.funders_notified" => own_notice,
         _ => return Cow::Borrowed(payload),
     };
     // A payload that does not parse is not sent at all: it might name anyone.
-    let Ok(mut v) = serde_json::from_str::<Value>(payload) else {
-        return Cow::Owned("null".into());
+    let mut v = match serde_json::from_str::<Value>(payload) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => return Cow::Owned("null".into()),
     };
-    if let Some(doc) = v.get_mut("doc") {
-        *doc = view(doc, partner);
+    // Documents are under `doc`; an early warning is the payload itself.
+    match v.get_mut("doc") {
+        Some(doc) => *doc = view(doc, partner),
+        None => v = view(&v, partner),
     }
     Cow::Owned(v.to_string())
 }
@@ -76,6 +70,16 @@ fn own_entries(list: Option<&Value>, partner: &str) -> Vec<Value> {
     own.filter(|x| is_partner(x, "partner_id", partner))
         .cloned()
         .collect()
+}
+
+/// An early warning with only the partner's own entry (and loans) among `funders`.
+fn own_notice(payload: &Value, partner: &str) -> Value {
+    let mut out = payload.clone();
+    if let Value::Object(m) = &mut out {
+        let own = own_entries(payload.get("funders"), partner);
+        m.insert("funders".into(), Value::Array(own));
+    }
+    out
 }
 
 /// The partner's funder entry, and the guarantor's balances when it is the guarantor.

@@ -175,6 +175,11 @@ fn a_partner_sees_its_own_part_of_a_co_lent_loan_and_other_payloads_as_they_are(
         payload_for(&partner, "colending.plan_created", "{oops"),
         "{oops"
     );
+    // Nor is one that is not an object.
+    assert_eq!(
+        payload_for(&partner, "risk.funders_notified", "[1]"),
+        "null"
+    );
 }
 
 #[test]
