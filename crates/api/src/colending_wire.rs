@@ -3,9 +3,9 @@
 
 use crate::FieldError;
 use engine::colending::{
-    guarantor_holder, ApprovalDoc, CandidateDoc, ChargeRuleDoc, EligibilityDoc, FunderDoc,
-    GuaranteeDoc, Kind, PartnerDoc, PartnerSpec, PlanDoc, PlanSpec, PositionsDoc, RouteOrderDoc,
-    RoutingDoc, ShareDoc, Versioned,
+    guarantor_holder, ApprovalDoc, CandidateDoc, ChargeRuleDoc, EligibilityDoc, FirstLossRef,
+    FunderDoc, GuaranteeDoc, Kind, PartnerDoc, PartnerSpec, PlanDoc, PlanSpec, PositionsDoc,
+    RouteOrderDoc, RoutingDoc, ShareDoc, Versioned,
 };
 use money::{Currency, Decimal};
 use serde::{Deserialize, Serialize};
@@ -16,7 +16,7 @@ use uuid::Uuid;
 const LIST_ITEMS_MAX: usize = 200;
 const NAME_BYTES_MAX: usize = 200;
 
-fn decimal(field: &str, text: &str) -> Result<Decimal, FieldError> {
+pub(crate) fn decimal(field: &str, text: &str) -> Result<Decimal, FieldError> {
     let text = text.trim();
     let bad = || FieldError::new(field, format!("must be a decimal string, got {text:?}"));
     if text.is_empty() || text.len() > 40 {
@@ -276,6 +276,16 @@ pub struct FundingPlanRequest {
     /// A routing policy that chooses each loan's funders at disbursement, instead of
     /// fixed `shares`.
     pub routing: Option<RoutingWire>,
+    /// A first-loss deposit (`POST /v1/first-loss-deposits`) that bears the funders'
+    /// written-off claims of the plan's loans, up to its cap.
+    pub first_loss: Option<FirstLossWire>,
+}
+
+/// A plan's first-loss deposit.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FirstLossWire {
+    pub deposit_id: Uuid,
 }
 
 /// A routed plan: the platform first takes `platform_share_min`; the other candidates,
@@ -440,6 +450,9 @@ impl FundingPlanRequest {
                 Some(r) => Some(r.parse()?),
                 None => None,
             },
+            first_loss: self.first_loss.map(|f| FirstLossRef {
+                deposit_id: f.deposit_id,
+            }),
         })
     }
 }
@@ -463,6 +476,8 @@ pub struct FundingPlanResponse {
     pub guarantee: Option<GuaranteeWire>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing: Option<RoutingWire>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_loss: Option<FirstLossWire>,
     pub changed_on: String,
 }
 
@@ -491,6 +506,9 @@ impl From<&Versioned<PlanDoc>> for FundingPlanResponse {
                 trigger_dpd: g.trigger_dpd,
             }),
             routing: p.spec.routing.as_ref().map(RoutingWire::of),
+            first_loss: p.spec.first_loss.map(|f| FirstLossWire {
+                deposit_id: f.deposit_id,
+            }),
             changed_on: p.changed_on.to_string(),
         }
     }

@@ -48,3 +48,5 @@ mod controls_wire;
 pub use controls_wire::*;
 mod analytics_wire;
 pub use analytics_wire::*;
+mod first_loss_wire;
+pub use first_loss_wire::*;

@@ -57,6 +57,7 @@ pub async fn plan(engine: &Engine, tenant: &str, funders: u8) -> anyhow::Result<
         penalties: ChargeRuleDoc::ProRata,
         guarantee: None,
         routing: None,
+        first_loss: None,
     };
     cl::set_plan(
         engine,

@@ -18,6 +18,11 @@ pub enum ColendingCmd {
         #[command(subcommand)]
         cmd: PlanCmd,
     },
+    /// First-loss deposits.
+    Deposits {
+        #[command(subcommand)]
+        cmd: crate::first_loss_cli::DepositsCmd,
+    },
     /// Write a partner's reconciliation files of a business day and their manifest.
     Recon(crate::colending_recon_cli::ReconArgs),
 }
@@ -94,6 +99,7 @@ pub async fn run(cmd: ColendingCmd) -> anyhow::Result<ExitCode> {
         ColendingCmd::Plan {
             cmd: PlanCmd::Set(a),
         } => set_plan(a).await,
+        ColendingCmd::Deposits { cmd } => crate::first_loss_cli::run(cmd).await,
         ColendingCmd::Recon(a) => crate::colending_recon_cli::run(a).await,
     }
 }

@@ -32,6 +32,7 @@ pub mod events_cli;
 pub mod events_relay;
 pub mod exposure_lock;
 pub mod faults;
+pub mod first_loss_cli;
 pub mod json_numbers;
 pub mod limits;
 pub mod listen;

@@ -63,6 +63,8 @@ impl Modify for ApiKeyScheme {
         colending::create_partner, colending::change_partner, colending::get_partner,
         colending::list_partners, colending::partner_positions, colending::set_plan,
         colending::get_plan,
+        crate::routes::first_loss::create_deposit, crate::routes::first_loss::get_deposit,
+        crate::routes::first_loss::list_deposits,
         crate::routes::abs::validate_deal, crate::routes::abs::project, crate::routes::abs::monte_carlo,
         customers::create_customer, customers::get_customer, customers::list_customers,
         customers::customer_exposure, compliance::report,

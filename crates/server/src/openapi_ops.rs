@@ -180,6 +180,24 @@ pub const OPS: &[Op] = &[
         KEY_DEFAULTS_ID,
     ),
     op("get", "/v1/funding-partners", "listFundingPartners", No),
+    op(
+        "post",
+        "/v1/first-loss-deposits",
+        "createFirstLossDeposit",
+        KEY_DEFAULTS_ID,
+    ),
+    op(
+        "get",
+        "/v1/first-loss-deposits",
+        "listFirstLossDeposits",
+        No,
+    ),
+    op(
+        "get",
+        "/v1/first-loss-deposits/{id}",
+        "getFirstLossDeposit",
+        No,
+    ),
     op("get", "/v1/funding-partners/{id}", "getFundingPartner", No),
     op(
         "post",

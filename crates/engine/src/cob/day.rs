@@ -29,6 +29,8 @@ pub struct CobReport {
     pub lines_advanced: u64,
     pub statements_issued: u64,
     pub merchants_settled: u64,
+    /// Co-lent loans written off on the day whose first-loss deposit was drawn.
+    pub first_loss_draws: u64,
     /// Loans in the month-end snapshot written when the day closed was a month's last.
     pub snapshot_loans: Option<u64>,
 }
@@ -119,6 +121,7 @@ pub async fn close_business_day(
     let Closing {
         mut pipe,
         mut report,
+        colent,
         ..
     } = c;
     pipe.drain(engine, &mut report, 0, progress).await?;
@@ -127,6 +130,9 @@ pub async fn close_business_day(
     }
     if report.partitions_done + report.partitions_skipped < store::LOAN_PARTITIONS {
         return Ok((today, report));
+    }
+    if colent {
+        report.first_loss_draws = colending::first_loss::draw_due(engine, next).await?;
     }
     let rc = lines::close_day(engine, today, next).await?;
     report.lines_advanced = rc.lines_advanced;

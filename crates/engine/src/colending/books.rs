@@ -8,13 +8,13 @@
 //! business since the last command and a reversal (whose replay leaves the repayment out)
 //! are all the same step. T-accounts: docs/co-lending.md.
 
-use super::docs::{self, partner_uuid, BalancesDoc, ClaimDoc, FunderDoc, PositionsDoc};
+use super::docs::{self, partner_uuid, BalancesDoc, ClaimDoc, DrawDoc, FunderDoc, PositionsDoc};
 use crate::loans::Source;
 use crate::Command;
 use colending::{
-    apply_event, claim_guarantee, Agreement, Balance, Change, Charge, ClaimId, ClaimOutcome,
-    EventError, FunderTerms, GuaranteeClaim, GuaranteeTerms, Holder, LoanEvent, LoanFunding,
-    Repayment, Share,
+    apply_event, claim_guarantee, draw_first_loss, Agreement, Balance, Change, Charge, ClaimId,
+    ClaimOutcome, EventError, FirstLossDeposit, FirstLossOutcome, FunderTerms, GuaranteeClaim,
+    GuaranteeTerms, Holder, LoanEvent, LoanFunding, Repayment, Share,
 };
 use ledger::{AccountId, EntryId, EntryRequest, Posting, Side};
 use lending::loan::{AccountPurpose, PostingIntent};
@@ -75,6 +75,8 @@ enum Step {
     Recovered,
     /// A guarantee claim: the guarantor paid funders' overdue amounts and holds them.
     Compensated,
+    /// A first-loss deposit paid funders' written-off claims; the platform holds them.
+    FirstLoss,
 }
 
 impl Step {
@@ -86,6 +88,7 @@ impl Step {
             Step::WrittenOff => "written_off",
             Step::Recovered => "recovered",
             Step::Compensated => "compensated",
+            Step::FirstLoss => "first_loss",
         }
     }
 }
@@ -131,6 +134,11 @@ fn book(booked: &mut Booked, step: Step, changes: &[Change]) {
             // as a repayment is); the guarantor's money goes out as its funding.
             Step::Compensated => Some(match c.holder {
                 Holder::Guarantor(_) => "funding",
+                _ => "collected",
+            }),
+            // The same for a first-loss draw: the platform's deposit pays the funders.
+            Step::FirstLoss => Some(match c.holder {
+                Holder::Platform => "funding",
                 _ => "collected",
             }),
         };
@@ -245,20 +253,70 @@ pub fn funding_of(doc: &PositionsDoc, day_count: DayCount) -> anyhow::Result<Loa
     LoanFunding::new(agreement, &terms).map_err(|e| anyhow::anyhow!("stored funders: {e:?}"))
 }
 
-/// Folds a loan's journal into its funding and bookings, with the guarantee claims close
-/// of business paid: a claim of day `D` follows the loan-day `D` and precedes the
-/// commands of `D`, as it did when it was paid.
+/// What close of business did to a loan beyond its journal, which a fold replays in
+/// place: the guarantee claims it paid and the first-loss deposit's draw.
+#[derive(Clone, Copy)]
+pub struct Enhancements<'a> {
+    pub loan_id: uuid::Uuid,
+    pub claims: &'a [ClaimDoc],
+    pub draw: Option<DrawDoc>,
+    /// The platform's own partner, which put up the deposit.
+    pub depositor: uuid::Uuid,
+}
+
+impl<'a> Enhancements<'a> {
+    pub fn of(doc: &'a PositionsDoc) -> Enhancements<'a> {
+        Enhancements {
+            loan_id: doc.loan_id,
+            claims: &doc.claims,
+            draw: doc.draw,
+            depositor: doc.platform_partner_id,
+        }
+    }
+
+    /// In the order they were made: by day, a day's claim before its draw (a claim is
+    /// never paid once the loan is written off, and the draw follows the write-off).
+    fn in_order(&self) -> Vec<(BusinessDate, Option<&'a ClaimDoc>)> {
+        let mut out: Vec<_> = self.claims.iter().map(|c| (c.day, Some(c))).collect();
+        out.extend(self.draw.map(|d| (d.day, None)));
+        out.sort_by_key(|(day, claim)| (*day, claim.is_none()));
+        out
+    }
+
+    fn apply(
+        &self,
+        funding: &mut LoanFunding,
+        booked: &mut Booked,
+        claim: Option<&ClaimDoc>,
+    ) -> anyhow::Result<()> {
+        match (claim, self.draw) {
+            (Some(c), _) => pay_claim(funding, booked, self.loan_id, c).map(|_| ()),
+            (None, Some(d)) => draw_first_loss_of(
+                funding,
+                booked,
+                self.loan_id,
+                self.depositor,
+                d.amount_minor,
+            )
+            .map(|_| ()),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+/// Folds a loan's journal into its funding and bookings, with what close of business did
+/// beyond it: a guarantee claim or a first-loss draw of day `D` follows the loan-day `D`
+/// and precedes the commands of `D`, as it did when it was made.
 pub fn fold(
     mut funding: LoanFunding,
     journal: &[(Source, Vec<PostingIntent>)],
-    claims: (uuid::Uuid, &[ClaimDoc]),
+    made: Enhancements<'_>,
     event_day: impl Fn(i32) -> Option<BusinessDate>,
 ) -> anyhow::Result<(LoanFunding, Booked)> {
-    let (loan_id, claims) = claims;
     let mut booked = Booked::default();
-    let mut pending = claims.iter().peekable();
+    let order = made.in_order();
+    let mut pending = order.iter().peekable();
     for (source, intents) in journal {
-        // A day's claim comes before the next day and before the commands of its own day.
         let (on, same_day) = match source {
             Source::Day(d) => (*d, false),
             Source::Event(seq) => (
@@ -266,15 +324,58 @@ pub fn fold(
                 true,
             ),
         };
-        while let Some(c) = pending.next_if(|c| c.day < on || (same_day && c.day == on)) {
-            pay_claim(&mut funding, &mut booked, loan_id, c)?;
+        while let Some((_, c)) = pending.next_if(|(day, _)| *day < on || (same_day && *day == on)) {
+            made.apply(&mut funding, &mut booked, *c)?;
         }
         fold_source(&mut funding, &mut booked, intents, on)?;
     }
-    for c in pending {
-        pay_claim(&mut funding, &mut booked, loan_id, c)?;
+    for (_, c) in pending {
+        made.apply(&mut funding, &mut booked, *c)?;
     }
     Ok((funding, booked))
+}
+
+/// The id of a loan's first-loss draw (one per loan: a loan is written off once).
+pub fn draw_claim_id(loan_id: uuid::Uuid) -> ClaimId {
+    ClaimId(uuid::Uuid::new_v5(&docs::NS, format!("first_loss:{loan_id}").as_bytes()).as_u128())
+}
+
+/// Pays the funders' written-off claims from a first-loss deposit with `available_minor`
+/// left under its cap, and books it; returns what it paid. Replaying a draw gives it what
+/// it paid then: the split depends only on the funders' claims, which the replay restores.
+pub fn draw_first_loss_of(
+    funding: &mut LoanFunding,
+    booked: &mut Booked,
+    loan_id: uuid::Uuid,
+    depositor: uuid::Uuid,
+    available_minor: i64,
+) -> anyhow::Result<i64> {
+    if available_minor <= 0 {
+        return Ok(0);
+    }
+    let deposit = FirstLossDeposit::new(
+        "draw".into(),
+        money::Decimal::ONE,
+        available_minor,
+        available_minor,
+    )
+    .map_err(|e| anyhow::anyhow!("first-loss draw of loan {loan_id}: {e}"))?;
+    let outcome = draw_first_loss(
+        &deposit,
+        funding,
+        super::docs::partner_id(depositor),
+        draw_claim_id(loan_id),
+    )
+    .map_err(|e| anyhow::anyhow!("first-loss draw of loan {loan_id}: {e}"))?;
+    let FirstLossOutcome::Drawn {
+        deposit, outcome, ..
+    } = outcome
+    else {
+        return Ok(0);
+    };
+    book(booked, Step::FirstLoss, &outcome.changes);
+    *funding = outcome.funding;
+    Ok(deposit.drawn_minor)
 }
 
 /// Moves one guarantee claim onto the positions and books it; whether it moved anything.

@@ -1,5 +1,6 @@
 //! `ledger verify`'s co-lending check: every holder's control accounts equal the sum of its
-//! bookings over the co-lent loans, and each loan's positions equal its bookings.
+//! bookings over the co-lent loans, each loan's positions equal its bookings, and each
+//! first-loss deposit's drawn total is its loans' draws, within its cap.
 
 use super::books::{control_account, ACCOUNTS};
 use super::docs::{decode, guarantor_holder, BalancesDoc, PositionsDoc, POSITIONS};
@@ -57,6 +58,7 @@ pub async fn check_positions(
 ) -> anyhow::Result<Vec<String>> {
     let mut problems = Vec::new();
     let mut sums: BTreeMap<(String, String, String, String), i128> = BTreeMap::new();
+    let mut draws: BTreeMap<uuid::Uuid, i64> = BTreeMap::new();
     let mut after = None;
     loop {
         let rows = store
@@ -70,6 +72,9 @@ pub async fn check_positions(
         for row in &rows {
             let doc: PositionsDoc = decode(row)?;
             problems.extend(loan_problems(&doc));
+            if let (Some(f), Some(d)) = (doc.first_loss, doc.draw) {
+                *draws.entry(f.deposit_id).or_insert(0) += d.amount_minor;
+            }
             for (key, value) in &doc.memo {
                 let (holder, name) = key.rsplit_once('/').unwrap_or((key, ""));
                 let k = (
@@ -139,6 +144,48 @@ pub async fn check_positions(
                  positions sum to {expected}"
             ));
         }
+    }
+    problems.extend(deposit_problems(store, draws).await?);
+    Ok(problems)
+}
+
+/// Every deposit's drawn total is what its loans' positions say it paid, within its cap.
+async fn deposit_problems(
+    store: &Store,
+    mut draws: BTreeMap<uuid::Uuid, i64>,
+) -> anyhow::Result<Vec<String>> {
+    let mut problems = Vec::new();
+    let mut after = None;
+    loop {
+        let rows = store
+            .docs_page(DocFilter {
+                kind: super::first_loss::DEPOSIT.into(),
+                after,
+                limit: PAGE,
+                ..DocFilter::default()
+            })
+            .await?;
+        for row in &rows {
+            let d: super::first_loss::DepositDoc = decode(row)?;
+            let paid = draws.remove(&d.id).unwrap_or(0);
+            if paid != d.drawn_minor || d.drawn_minor > d.cap_minor() {
+                problems.push(format!(
+                    "first-loss deposit {}: drawn {}, loans' draws {paid}, cap {}",
+                    d.id,
+                    d.drawn_minor,
+                    d.cap_minor()
+                ));
+            }
+        }
+        if (rows.len() as u32) < PAGE {
+            break;
+        }
+        after = rows.last().map(|r| r.id);
+    }
+    for (id, paid) in draws {
+        problems.push(format!(
+            "loans drew {paid} on first-loss deposit {id}, which is gone"
+        ));
     }
     Ok(problems)
 }

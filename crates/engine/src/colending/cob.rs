@@ -202,6 +202,9 @@ pub(crate) fn day_move(
         new_doc.claims.push(c);
         claim_record(doc, &c, &flows)
     });
+    // The deposit is drawn once the day's partitions are all committed (`first_loss`).
+    let draw_due = (!doc.written_off && funding.written_off && doc.first_loss.is_some())
+        .then(|| super::first_loss::due_write(doc, day));
     let moved = moves::Moved {
         deltas: deltas.clone(),
         flows,
@@ -225,9 +228,11 @@ pub(crate) fn day_move(
         encode(&new_doc),
         Some(stored.version),
     );
+    let mut writes = vec![positions, moved];
+    writes.extend(draw_due);
     Ok(Some(DayMove {
         tenant: doc.tenant.clone(),
         deltas,
-        writes: vec![positions, moved],
+        writes,
     }))
 }

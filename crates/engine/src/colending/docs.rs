@@ -265,6 +265,24 @@ pub struct PlanSpec {
     pub guarantee: Option<GuaranteeDoc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing: Option<RoutingDoc>,
+    /// A first-loss deposit that bears the funders' written-off claims, up to its cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_loss: Option<FirstLossRef>,
+}
+
+/// A plan's (and a loan's) first-loss deposit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirstLossRef {
+    pub deposit_id: Uuid,
+}
+
+/// What the loan's first-loss deposit paid its funders when the loan was written off on
+/// `day` (0 when the deposit had nothing left), which the fold replays to move the same
+/// amounts again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrawDoc {
+    pub day: BusinessDate,
+    pub amount_minor: i64,
 }
 
 impl PlanSpec {
@@ -437,6 +455,12 @@ pub struct PositionsDoc {
     /// Guarantee claims paid, in day order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub claims: Vec<ClaimDoc>,
+    /// The plan's first-loss deposit at origination.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_loss: Option<FirstLossRef>,
+    /// The deposit's draw on the loan's write-off, once made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draw: Option<DrawDoc>,
 }
 
 pub fn positions_doc_id(loan_id: Uuid) -> Uuid {

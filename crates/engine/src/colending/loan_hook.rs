@@ -91,9 +91,10 @@ pub(crate) async fn attach(
         .filter_map(|e| Some((e.seq, BusinessDate::from_epoch_days(e.day)?)))
         .collect();
     let funding = books::funding_of(&doc, after.config.repayment.day_count)?;
-    let claims = (row.id, doc.claims.as_slice());
-    let (funding, booked) = books::fold(funding, &journal, claims, |seq| day_of.get(&seq).copied())
-        .map_err(|e| anyhow::anyhow!("loan {}: funders' positions: {e}", row.id))?;
+    let made = books::Enhancements::of(&doc);
+    let (funding, booked) =
+        books::fold(funding, &journal, made, |seq| day_of.get(&seq).copied())
+            .map_err(|e| anyhow::anyhow!("loan {}: funders' positions: {e}", row.id))?;
     let mut new_doc = doc.clone();
     books::refresh(&mut new_doc, &funding, booked);
     let entry_name = format!("event:{new_seq}");
@@ -345,6 +346,8 @@ impl<'a> Choice<'a> {
                 balances: Default::default(),
             }),
             claims: Vec::new(),
+            first_loss: plan.spec.first_loss,
+            draw: None,
         };
         let parts = colending::split_by_shares(
             principal.amount_minor(),

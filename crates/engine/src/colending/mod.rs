@@ -7,6 +7,7 @@
 //! - `books`: a loan's journal → `colending` events → positions and control-account entries.
 //! - `loan_hook`: what a loan command adds to its submission (called from `loans.rs`).
 //! - `check`: `ledger verify`'s comparison of control accounts with positions.
+//! - `first_loss`: first-loss deposits and their draws at close of business.
 //!
 //! Money flows and T-accounts: docs/co-lending.md.
 
@@ -16,6 +17,7 @@ pub(crate) mod check;
 pub(crate) mod cob;
 pub mod docs;
 mod facts;
+pub mod first_loss;
 pub(crate) mod loan_hook;
 pub(crate) mod moves;
 mod partners;
@@ -25,10 +27,11 @@ pub(crate) mod reserve;
 pub use check::check_positions;
 pub use docs::{
     claim_id, guarantor_holder, platform_partner_id, ApprovalDoc, CandidateDoc, ChargeRuleDoc,
-    ClaimDoc, EligibilityDoc, FunderDoc, GuaranteeDoc, GuarantorDoc, Kind, PartnerDoc, PartnerSpec,
-    PlanDoc, PlanSpec, PositionsDoc, RouteOrderDoc, RoutingDoc, ShareDoc, Versioned,
-    TRIGGER_DPD_MAX,
+    ClaimDoc, DrawDoc, EligibilityDoc, FirstLossRef, FunderDoc, GuaranteeDoc, GuarantorDoc, Kind,
+    PartnerDoc, PartnerSpec, PlanDoc, PlanSpec, PositionsDoc, RouteOrderDoc, RoutingDoc, ShareDoc,
+    Versioned, TRIGGER_DPD_MAX,
 };
+pub use first_loss::{create_deposit, deposit, list_deposits, DepositDoc, DepositSpec};
 pub use partners::{
     change_partner, create_partner, list_partners, list_positions, loan_funding, partner, plan,
     set_plan, PartnerPage,

@@ -337,6 +337,10 @@ async fn validate_plan(
         ));
     }
     validate_guarantee(engine, tenant, spec, platform).await?;
+    if let Some(f) = spec.first_loss {
+        let currency = platform.spec.currency;
+        super::first_loss::validate_plan_deposit(engine, tenant, f.deposit_id, currency).await?;
+    }
     let mut partners: Vec<FundingPartner> = vec![platform.spec.to_domain(platform.id)?];
     for (index, id) in listed.iter().enumerate() {
         if *id == platform.id {

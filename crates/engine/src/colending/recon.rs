@@ -35,7 +35,7 @@ pub struct FileSpec {
     pub amounts: usize,
 }
 
-pub const FILES: [FileSpec; 9] = [
+pub const FILES: [FileSpec; 10] = [
     FileSpec {
         name: "disbursements.csv",
         columns: &["loan_id", "source", "principal_minor"],
@@ -118,6 +118,11 @@ pub const FILES: [FileSpec; 9] = [
             "total_minor",
         ],
         amounts: 3,
+    },
+    FileSpec {
+        name: "first_loss_draws.csv",
+        columns: &["loan_id", "source", "amount_minor"],
+        amounts: 1,
     },
     FileSpec {
         name: "settlement.csv",
@@ -380,6 +385,12 @@ fn movement_row(day: &Day, m: &MoveDoc, out: &mut Out) {
                 out.row(&[loan, source], &[recovered]);
             }
         }
+        "first_loss_draws.csv" => {
+            let paid = -flow(m, p, "first_loss/written_off");
+            if paid != 0 {
+                out.row(&[loan, source], &[paid]);
+            }
+        }
         "charges.csv" => {
             let parts: Vec<i64> = COMPONENTS[1..]
                 .iter()
@@ -535,7 +546,8 @@ async fn write(
         | "charges.csv"
         | "write_offs.csv"
         | "recoveries.csv"
-        | "guarantee_claims.csv" => movement_file(engine, day, &mut out).await?,
+        | "guarantee_claims.csv"
+        | "first_loss_draws.csv" => movement_file(engine, day, &mut out).await?,
         "balances.csv" | "overdue.csv" => position_file(engine, day, &mut out).await?,
         "settlement.csv" => settlement_file(engine, day, &mut out).await?,
         _ => unreachable!("every file has a writer"),

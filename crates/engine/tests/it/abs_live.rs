@@ -181,6 +181,7 @@ async fn a_pool_of_the_platform_share_is_sold_and_its_collections_run_the_waterf
             penalties: ChargeRuleDoc::ProRata,
             guarantee: None,
             routing: None,
+            first_loss: None,
         };
         cl::set_plan(&e, TENANT, colent, Currency::Cny, Uuid::now_v7(), plan)
             .await

@@ -245,6 +245,7 @@ async fn co_lent_loans_keep_funders_books_in_step_with_the_loan() {
                 penalties: ChargeRuleDoc::ProRata,
                 guarantee: None,
                 routing: None,
+                first_loss: None,
             };
             cl::set_plan(&e, TENANT, product_id, Currency::Cny, Uuid::now_v7(), spec)
                 .await
@@ -425,6 +426,7 @@ async fn a_declined_funder_books_nothing_and_names_every_reason() {
             penalties: ChargeRuleDoc::Platform,
             guarantee: None,
             routing: None,
+            first_loss: None,
         };
         cl::set_plan(
             &e,

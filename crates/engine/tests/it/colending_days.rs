@@ -73,6 +73,7 @@ pub async fn three_funders(e: &Engine, product_id: Uuid, guaranteed: bool) -> [U
         penalties: ChargeRuleDoc::ProRata,
         guarantee: None,
         routing: None,
+        first_loss: None,
     };
     let spec = match guaranteed {
         false => spec,
@@ -321,7 +322,113 @@ async fn a_guarantor_pays_overdue_funders_every_day_it_is_due() {
     run_days(true).await;
 }
 
+/// The same book with a first-loss deposit of the platform, capped below the book's
+/// losses: each write-off draws it for the funders' written-off claims until the cap is
+/// reached; the funders' files list the draws and still re-add, later recoveries on what
+/// the deposit paid go to the platform, and the deposit never pays beyond its cap.
+#[tokio::test]
+async fn a_first_loss_deposit_pays_funders_losses_up_to_its_cap() {
+    run_days_with(Enhancement::FirstLoss).await;
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Enhancement {
+    None,
+    Guarantee,
+    FirstLoss,
+}
+
+/// The deposit's cap: 10% of a 20,000,000 portfolio (less than it holds).
+const DEPOSIT_CAP_MINOR: i64 = 2_000_000;
+
+async fn with_deposit(e: &Engine, product_id: Uuid) -> Uuid {
+    let spec = cl::DepositSpec {
+        portfolio: "2026 consumer".into(),
+        currency: Currency::Cny,
+        cap_fraction: "0.1".parse().unwrap(),
+        portfolio_principal_minor: 20_000_000,
+        deposited_minor: 3_000_000,
+    };
+    let (d, _) = cl::create_deposit(e, TENANT, Uuid::now_v7(), spec)
+        .await
+        .unwrap();
+    assert_eq!(d.doc.cap_minor(), DEPOSIT_CAP_MINOR);
+    let plan = cl::plan(e, TENANT, product_id).await.unwrap().doc.spec;
+    let spec = PlanSpec {
+        first_loss: Some(cl::FirstLossRef {
+            deposit_id: d.doc.id,
+        }),
+        ..plan
+    };
+    cl::set_plan(e, TENANT, product_id, Currency::Cny, Uuid::now_v7(), spec)
+        .await
+        .unwrap();
+    d.doc.id
+}
+
+/// Each written-off loan's draw moved the funders' written-off claims to the platform
+/// once; over the book the draws are the deposit's drawn total, within its cap, and the
+/// platform's `funding` account holds what it paid. Returns the loans that drew.
+async fn draws_moved_once(e: &Engine, docs: &[PositionsDoc], deposit_id: Uuid) -> usize {
+    let (mut drawn_minor, mut loans) = (0, 0);
+    for doc in docs {
+        let flow = |h: &str| {
+            doc.flows
+                .get(&format!("{h}/first_loss/written_off"))
+                .copied()
+                .unwrap_or(0)
+        };
+        let given_up: i64 = doc
+            .funders
+            .iter()
+            .map(|f| flow(&f.partner_id.to_string()))
+            .sum();
+        assert_eq!(flow(&doc.platform_partner_id.to_string()), 0, "not its own");
+        assert_eq!(flow("platform"), -given_up, "loan {}", doc.loan_id);
+        match doc.draw {
+            Some(d) => {
+                assert!(
+                    doc.written_off,
+                    "loan {}: drawn once written off",
+                    doc.loan_id
+                );
+                assert_eq!(d.amount_minor, -given_up, "loan {}", doc.loan_id);
+                drawn_minor += d.amount_minor;
+                loans += usize::from(d.amount_minor > 0);
+            }
+            None => assert_eq!(given_up, 0, "loan {}", doc.loan_id),
+        }
+    }
+    let deposit = cl::deposit(e, TENANT, deposit_id).await.unwrap().doc;
+    assert_eq!(deposit.drawn_minor, drawn_minor);
+    assert_eq!(
+        drawn_minor, DEPOSIT_CAP_MINOR,
+        "the book's losses exhaust the cap"
+    );
+    let id = books::control_account(TENANT, Currency::Cny, "platform", "funding");
+    let a = e
+        .account(id)
+        .await
+        .unwrap()
+        .expect("the platform's funding");
+    let credit = a.balances.credits_posted_minor - a.balances.debits_posted_minor;
+    assert_eq!(
+        credit, drawn_minor,
+        "the platform's funding holds what it paid"
+    );
+    loans
+}
+
 async fn run_days(guaranteed: bool) {
+    let mode = match guaranteed {
+        true => Enhancement::Guarantee,
+        false => Enhancement::None,
+    };
+    run_days_with(mode).await
+}
+
+async fn run_days_with(mode: Enhancement) {
+    let guaranteed = mode == Enhancement::Guarantee;
     for ts in testkit::all_stores().await {
         let name = ts.name;
         let e = Engine::start(ts.store.clone(), EngineConfig::default())
@@ -332,6 +439,10 @@ async fn run_days(guaranteed: bool) {
         loans::init_business_date(&e, start).await.unwrap();
         let product_id = Uuid::now_v7();
         let mut partners = three_funders(&e, product_id, guaranteed).await.to_vec();
+        let deposit = match mode {
+            Enhancement::FirstLoss => Some(with_deposit(&e, product_id).await),
+            _ => None,
+        };
         // The guarantee company's files are checked like a funder's.
         let plan = cl::plan(&e, TENANT, product_id).await.unwrap();
         partners.extend(plan.doc.spec.guarantee.map(|g| g.guarantor_id));
@@ -450,8 +561,12 @@ async fn run_days(guaranteed: bool) {
         }
         let claims = claims_moved_once(&e, &docs).await;
         assert_eq!(claims > 0, guaranteed, "{name}: {claims} guarantee claims");
+        let draws = match deposit {
+            Some(id) => draws_moved_once(&e, &docs, id).await,
+            None => 0,
+        };
         let report = engine::verify(e.store(), |_| {}).await.unwrap();
         assert!(report.ok(), "{name}: {report:?}");
-        println!("{name}: {checked} loan-days checked, {cob_moves} position movements, {written_off} loans written off, {recoveries} recoveries, {claims} guarantee claims");
+        println!("{name}: {checked} loan-days checked, {cob_moves} position movements, {written_off} loans written off, {recoveries} recoveries, {claims} guarantee claims, {draws} first-loss draws");
     }
 }

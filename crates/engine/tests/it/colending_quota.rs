@@ -39,6 +39,7 @@ pub(crate) async fn bank_plan(e: &Engine, spec: PartnerSpec) -> (Uuid, Uuid) {
         penalties: ChargeRuleDoc::Platform,
         guarantee: None,
         routing: None,
+        first_loss: None,
     };
     cl::set_plan(e, TENANT, product_id, Currency::Cny, Uuid::now_v7(), plan)
         .await

@@ -39,6 +39,7 @@ fn routed(candidates: Vec<CandidateDoc>) -> PlanSpec {
             order: RouteOrderDoc::Priority,
             share_step: dec("0.01"),
         }),
+        first_loss: None,
     }
 }
 

@@ -10,6 +10,7 @@ mod cob_workers;
 mod colending;
 mod colending_days;
 mod colending_facts;
+mod colending_first_loss;
 mod colending_guarantee;
 mod colending_quota;
 mod colending_routed;

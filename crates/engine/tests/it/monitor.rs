@@ -143,6 +143,7 @@ async fn co_lent_product(e: &Engine) -> (Uuid, Uuid) {
             penalties: ChargeRuleDoc::ProRata,
             guarantee: None,
             routing: None,
+            first_loss: None,
         },
     )
     .await

@@ -266,6 +266,14 @@ const TABLE: &[RouteAccess] = &[
     r("POST", "/v1/loans/{id}/prepay", OPS, PartyOf::Unbound),
     // Co-lending.
     r("POST", "/v1/funding-partners", OPS, PartyOf::Unbound),
+    r("POST", "/v1/first-loss-deposits", OPS, PartyOf::Unbound),
+    r("GET", "/v1/first-loss-deposits", RISK, PartyOf::Unbound),
+    r(
+        "GET",
+        "/v1/first-loss-deposits/{id}",
+        RISK,
+        PartyOf::Unbound,
+    ),
     r(
         "GET",
         "/v1/funding-partners",

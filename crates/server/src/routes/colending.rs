@@ -33,6 +33,7 @@ pub fn routes() -> Router<AppState> {
             post(set_plan).get(get_plan),
         )
         .merge(super::colending_recon::routes())
+        .merge(super::first_loss::routes())
 }
 
 /// Reads see every tenant for `*` principals.

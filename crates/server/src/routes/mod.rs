@@ -11,6 +11,7 @@ pub mod controls;
 pub mod customers;
 pub mod decisions;
 pub mod events;
+pub mod first_loss;
 pub mod keys;
 pub mod ledger;
 pub mod lists;

@@ -200,6 +200,7 @@ async fn twelve_periods_of_a_co_lent_revolving_deal_with_a_trigger_are_proven_to
             penalties: ChargeRuleDoc::ProRata,
             guarantee: None,
             routing: None,
+            first_loss: None,
         };
         cl::set_plan(&e, TENANT, product, Currency::Cny, Uuid::now_v7(), plan)
             .await

@@ -274,6 +274,7 @@ async fn product_with(e: &Engine, name: &str, approval: ApprovalDoc) -> (Uuid, U
         penalties: ChargeRuleDoc::Platform,
         guarantee: None,
         routing: None,
+        first_loss: None,
     };
     let product_id = Uuid::now_v7();
     cl::set_plan(e, TENANT, product_id, Currency::Cny, Uuid::now_v7(), plan)

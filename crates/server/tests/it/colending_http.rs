@@ -361,7 +361,7 @@ async fn co_lending_routes_refuse_bad_partners_and_plans_and_show_funders() {
         assert_eq!(s, 200, "{name}: {m}");
         assert_eq!(m["closed"], json!(false), "{name}: the day is open");
         let files = m["files"].as_array().unwrap();
-        assert_eq!(files.len(), 9, "{name}: {m}");
+        assert_eq!(files.len(), 10, "{name}: {m}");
         let rows = |n: &str| files.iter().find(|f| f["name"] == n).unwrap()["rows"].clone();
         assert_eq!(rows("disbursements.csv"), json!(1), "{name}: {m}");
         assert_eq!(rows("balances.csv"), json!(1), "{name}: {m}");
@@ -458,6 +458,84 @@ async fn co_lending_routes_refuse_bad_partners_and_plans_and_show_funders() {
             ],
             "{name}: {r}"
         );
+        running.stop().await;
+    }
+}
+
+/// First-loss deposits over HTTP: a bad deposit is 422 naming the field and keeps nothing;
+/// the Idempotency-Key is the id, the same key and body answer 200; the deposit shows its
+/// cap (the lesser of the cap and what was deposited); a plan naming an unknown deposit is
+/// 422 `first_loss.deposit_id`, and one naming the deposit shows it.
+#[tokio::test]
+async fn first_loss_deposits_are_created_once_and_named_by_plans() {
+    for ts in testkit::all_stores().await {
+        let name = ts.name;
+        let (api, running) = start_in_process(&ts, "2026-01-15").await;
+        let deposit = json!({"portfolio": "2026 consumer", "currency": "CNY",
+            "cap_fraction": "0.05", "portfolio_principal_minor": 100_000_000,
+            "deposited_minor": 4_000_000});
+        for (k, bad, f) in [
+            ("cap_fraction", json!("0"), "cap_fraction"),
+            ("cap_fraction", json!("five"), "cap_fraction"),
+            ("currency", json!("XXX"), "currency"),
+            ("deposited_minor", json!(-1), "deposited_minor"),
+            (
+                "portfolio_principal_minor",
+                json!(0),
+                "portfolio_principal_minor",
+            ),
+        ] {
+            let mut body = deposit.clone();
+            body[k] = bad;
+            let key = Uuid::now_v7();
+            let (s, v) = api.post("/v1/first-loss-deposits", body, Some(key)).await;
+            assert_eq!((s, field(&v)), (422, f), "{name}: {v}");
+            let (s, _) = api.get(&format!("/v1/first-loss-deposits/{key}")).await;
+            assert_eq!(s, 404, "{name}: nothing created");
+        }
+        let id = Uuid::now_v7();
+        let (s, v) = api
+            .post("/v1/first-loss-deposits", deposit.clone(), Some(id))
+            .await;
+        assert_eq!(s, 201, "{name}: {v}");
+        assert_eq!(v["id"], json!(id));
+        assert_eq!(
+            (&v["cap_minor"], &v["available_minor"], &v["drawn_minor"]),
+            (&json!(4_000_000), &json!(4_000_000), &json!(0)),
+            "{name}: {v}"
+        );
+        let (s, again) = api
+            .post("/v1/first-loss-deposits", deposit.clone(), Some(id))
+            .await;
+        assert_eq!((s, &again), (200, &v), "{name}");
+        let (s, listed) = api.get("/v1/first-loss-deposits?limit=10").await;
+        assert_eq!(s, 200, "{name}: {listed}");
+        assert_eq!(listed["items"], json!([v]), "{name}");
+        let (_, p) = api
+            .post("/v1/loan-products", product("0.05%/day"), None)
+            .await;
+        let path = format!(
+            "/v1/loan-products/{}/funding-plan",
+            p["id"].as_str().unwrap()
+        );
+        let platform = engine::colending::platform_partner_id("default", money::Currency::Cny);
+        let plan = |deposit_id: Uuid| {
+            json!({"shares": [{"partner_id": platform, "share": "1"}],
+                "first_loss": {"deposit_id": deposit_id}})
+        };
+        let (s, v) = api
+            .post(&path, plan(Uuid::now_v7()), Some(Uuid::now_v7()))
+            .await;
+        assert_eq!(
+            (s, field(&v)),
+            (422, "first_loss.deposit_id"),
+            "{name}: {v}"
+        );
+        let (s, _) = api.get(&path).await;
+        assert_eq!(s, 404, "{name}: no plan was stored");
+        let (s, v) = api.post(&path, plan(id), Some(Uuid::now_v7())).await;
+        assert_eq!(s, 201, "{name}: {v}");
+        assert_eq!(v["first_loss"], json!({"deposit_id": id}), "{name}: {v}");
         running.stop().await;
     }
 }

@@ -47,6 +47,7 @@ async fn co_lent_loan(e: &engine::Engine, partner: Uuid) -> Uuid {
         penalties: ChargeRuleDoc::Platform,
         guarantee: None,
         routing: None,
+        first_loss: None,
     };
     cl::set_plan(
         e,

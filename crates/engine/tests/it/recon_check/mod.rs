@@ -113,6 +113,8 @@ pub async fn check_day(
     let recovered = by_loan(text("recoveries.csv"), 2);
     // Guarantee claims: the guarantor took over principal and interest, and paid for them.
     let claimed = by_loan(text("guarantee_claims.csv"), 2);
+    // First-loss draws: the platform's deposit paid written-off claims.
+    let drawn = by_loan(text("first_loss_draws.csv"), 2);
     // Loan by loan: yesterday's balances plus the day's movements are today's.
     let mut loans: Vec<&String> = balances.keys().chain(before.1.keys()).collect();
     loans.sort();
@@ -132,7 +134,7 @@ pub async fn check_day(
                 - get(&claimed, loan, 1),
             prev(2) + get(&charged, loan, 1) - get(&repaid, loan, 2) - get(&written_off, loan, 2),
             prev(3) + get(&charged, loan, 2) - get(&repaid, loan, 3) - get(&written_off, loan, 3),
-            prev(4) + get(&written_off, loan, 4) - get(&recovered, loan, 0),
+            prev(4) + get(&written_off, loan, 4) - get(&recovered, loan, 0) - get(&drawn, loan, 0),
         ];
         let today: Vec<i64> = (0..5).map(|i| get(&balances, loan, i)).collect();
         assert_eq!(today, expected, "{at}: loan {loan} re-adds");
@@ -165,7 +167,7 @@ pub async fn check_day(
     assert_eq!(out, total(&disbursed, 0) + claims_out, "{at}");
     assert_eq!(
         collected,
-        total(&repaid, 4) + total(&recovered, 0) + claims_in,
+        total(&repaid, 4) + total(&recovered, 0) + claims_in + total(&drawn, 0),
         "{at}"
     );
     // Overdue: the loans past due at the end of the day, with their days past due.
