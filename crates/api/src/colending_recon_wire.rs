@@ -12,7 +12,7 @@ use uuid::Uuid;
 pub struct ReconFileWire {
     /// `disbursements.csv`, `repayments.csv`, `charges.csv`, `write_offs.csv`,
     /// `recoveries.csv`, `balances.csv`, `overdue.csv`, `guarantee_claims.csv`,
-    /// `settlement.csv`.
+    /// `first_loss_draws.csv`, `settlement.csv`.
     pub name: String,
     /// Data rows (the header line excluded).
     pub rows: u64,

@@ -3,7 +3,7 @@
 
 use crate::colending_wire::decimal;
 use crate::FieldError;
-use engine::colending::{DepositDoc, DepositSpec, Versioned};
+use engine::colending::{DepositDoc, DepositSpec, PositionsDoc, Versioned};
 use money::Currency;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -85,4 +85,24 @@ impl From<&Versioned<DepositDoc>> for FirstLossDepositResponse {
 pub struct FirstLossDepositPage {
     pub items: Vec<FirstLossDepositResponse>,
     pub next_cursor: Option<String>,
+}
+
+/// A co-lent loan's first-loss deposit and what it paid the funders when the loan was
+/// written off.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LoanFirstLossWire {
+    pub deposit_id: Uuid,
+    /// The business day it was drawn (the day the loan was written off); absent before.
+    pub drawn_on: Option<String>,
+    /// What it paid the funders (0 when the deposit had nothing left).
+    pub paid_minor: i64,
+}
+
+pub fn loan_first_loss_wire(doc: &PositionsDoc) -> Option<LoanFirstLossWire> {
+    let f = doc.first_loss?;
+    Some(LoanFirstLossWire {
+        deposit_id: f.deposit_id,
+        drawn_on: doc.draw.map(|d| d.day.to_string()),
+        paid_minor: doc.draw.map_or(0, |d| d.amount_minor),
+    })
 }

@@ -616,6 +616,9 @@ pub struct LoanResponse {
     /// Co-lending: the plan's guarantor with the claims it holds; absent without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guarantor: Option<crate::LoanGuarantorWire>,
+    /// Co-lending: the plan's first-loss deposit and what it paid; absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_loss: Option<crate::LoanFirstLossWire>,
 }
 
 /// Ids of a loan's ledger accounts.

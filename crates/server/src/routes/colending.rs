@@ -111,20 +111,27 @@ fn created<T>(replayed: bool, body: T) -> (StatusCode, Json<T>) {
     (status, Json(body))
 }
 
-/// A loan's funders and guarantor after its last command; `None` for a loan without a
-/// plan (or a plan without a guarantee).
+/// A loan's funders, guarantor and first-loss deposit after its last command; `None` for
+/// a loan without a plan (or a plan without a guarantee, or without a deposit).
 pub(crate) async fn loan_funding(
     s: &AppState,
     loan_id: Uuid,
-) -> Result<(Option<Vec<LoanFundingWire>>, Option<LoanGuarantorWire>), ApiError> {
+) -> Result<LoanFundingParts, ApiError> {
     let doc = cl::loan_funding(&s.engine, loan_id)
         .await
         .map_err(colending_error)?;
     Ok((
         doc.as_ref().map(loan_funding_wire),
         doc.as_ref().and_then(loan_guarantor_wire),
+        doc.as_ref().and_then(loan_first_loss_wire),
     ))
 }
+
+pub(crate) type LoanFundingParts = (
+    Option<Vec<LoanFundingWire>>,
+    Option<LoanGuarantorWire>,
+    Option<LoanFirstLossWire>,
+);
 
 /// Creates a funding partner (a bank or a trust). Its `id` defaults to the Idempotency-Key.
 #[utoipa::path(post, path = "/v1/funding-partners", request_body = FundingPartnerRequest,

@@ -288,6 +288,7 @@ pub(crate) async fn respond(s: &AppState, v: &LoanView) -> Result<LoanResponse, 
         installments: loan_installments(l),
         funding: None,
         guarantor: None,
+        first_loss: None,
     })
 }
 
@@ -404,8 +405,8 @@ pub async fn get_loan(
     let mut out = respond(&s, &view).await?;
     // Co-lending hook: the funders' positions (kept as of the loan's last command).
     if current {
-        let (funding, guarantor) = crate::routes::colending::loan_funding(&s, view.row.id).await?;
-        (out.funding, out.guarantor) = (funding, guarantor);
+        (out.funding, out.guarantor, out.first_loss) =
+            crate::routes::colending::loan_funding(&s, view.row.id).await?;
     }
     Ok(Json(out))
 }

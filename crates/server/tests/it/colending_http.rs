@@ -536,6 +536,26 @@ async fn first_loss_deposits_are_created_once_and_named_by_plans() {
         let (s, v) = api.post(&path, plan(id), Some(Uuid::now_v7())).await;
         assert_eq!(s, 201, "{name}: {v}");
         assert_eq!(v["first_loss"], json!({"deposit_id": id}), "{name}: {v}");
+        // A loan under the plan names the deposit; nothing is drawn before a write-off.
+        let body = json!({"product_id": p["id"], "borrower": "li", "amount_minor": 500_000, "term_months": 6});
+        let (_, l) = api.post("/v1/loans", body, None).await;
+        let loan = l["id"].as_str().unwrap_or_else(|| panic!("{l}"));
+        api.post(&format!("/v1/loans/{loan}/approve"), json!({}), None)
+            .await;
+        let (s, v) = api
+            .post(
+                &format!("/v1/loans/{loan}/disburse"),
+                json!({}),
+                Some(Uuid::now_v7()),
+            )
+            .await;
+        assert_eq!(s, 201, "{name}: {v}");
+        let (_, v) = api.get(&format!("/v1/loans/{loan}")).await;
+        assert_eq!(
+            v["first_loss"],
+            json!({"deposit_id": id, "drawn_on": null, "paid_minor": 0}),
+            "{name}: {v}"
+        );
         running.stop().await;
     }
 }
