@@ -589,3 +589,30 @@ pub(crate) fn write(at: Place<'_>, body: Vec<u8>, read_version: Option<i64>) -> 
         expected_version: read_version,
     }
 }
+
+/// What a create finds stored under its id: nothing (`None`: create it), the same fields
+/// (`Some`: a replay), or anything else (a conflict: the id was used).
+pub(crate) async fn stored_twin<T: DeserializeOwned>(
+    engine: &Engine,
+    kind: &str,
+    id: Uuid,
+    tenant: &str,
+    same: impl Fn(&T) -> bool,
+) -> Result<Option<Versioned<T>>, super::ColendingError> {
+    let Some(row) = engine.store().doc(id).await? else {
+        return Ok(None);
+    };
+    let stored: Option<T> = (row.kind == kind && row.tenant == tenant)
+        .then(|| decode(&row))
+        .transpose()?;
+    match stored {
+        Some(doc) if same(&doc) => Ok(Some(Versioned {
+            doc,
+            version: row.version,
+        })),
+        _ => Err(super::ColendingError::conflict(
+            "id_reused",
+            "this id was already used with different fields",
+        )),
+    }
+}

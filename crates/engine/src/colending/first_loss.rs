@@ -105,23 +105,9 @@ pub async fn create_deposit(
     spec: DepositSpec,
 ) -> Result<(Versioned<DepositDoc>, bool), ColendingError> {
     spec.to_domain()?;
-    if let Some(row) = engine.store().doc(id).await? {
-        let stored: Option<DepositDoc> = (row.kind == DEPOSIT && row.tenant == tenant)
-            .then(|| decode(&row))
-            .transpose()?;
-        return match stored {
-            Some(doc) if doc.spec == spec => Ok((
-                Versioned {
-                    doc,
-                    version: row.version,
-                },
-                true,
-            )),
-            _ => Err(ColendingError::conflict(
-                "id_reused",
-                "this id was already used with different fields",
-            )),
-        };
+    let same = |d: &DepositDoc| d.spec == spec;
+    if let Some(v) = super::docs::stored_twin(engine, DEPOSIT, id, tenant, same).await? {
+        return Ok((v, true));
     }
     let day = crate::business_day::business_date(engine)
         .await?

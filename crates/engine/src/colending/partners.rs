@@ -72,23 +72,10 @@ pub async fn create_partner(
         ));
     }
     spec.validate(id)?;
-    if let Some(row) = engine.store().doc(id).await? {
-        let stored: Option<PartnerDoc> = (row.kind == PARTNER && row.tenant == tenant)
-            .then(|| decode(&row))
-            .transpose()?;
-        return match stored {
-            Some(doc) if doc.spec == spec => Ok((
-                Versioned {
-                    doc,
-                    version: row.version,
-                },
-                true,
-            )),
-            _ => Err(ColendingError::conflict(
-                "id_reused",
-                "this id was already used with different fields",
-            )),
-        };
+    if let Some(v) =
+        docs::stored_twin(engine, PARTNER, id, tenant, |d: &PartnerDoc| d.spec == spec).await?
+    {
+        return Ok((v, true));
     }
     let day = open_day(engine).await?;
     let doc = PartnerDoc {
