@@ -66,6 +66,8 @@ pub struct DemoReport {
     pub recoveries: u64,
     /// Guarantee claims the guarantor paid the consumer loans' funders.
     pub guarantee_claims: u64,
+    /// Written-off co-lent loans whose funders the first-loss deposit paid.
+    pub first_loss_draws: u64,
     pub lines: u64,
     pub purchases: u64,
     pub declined_purchases: u64,
@@ -164,19 +166,24 @@ async fn drive(
         report.statements += closed.statements_issued;
         report.days += 1;
     }
-    report.guarantee_claims = guarantee_claims(engine).await?;
+    (report.guarantee_claims, report.first_loss_draws) = enhancements(engine).await?;
     Ok(())
 }
 
-/// The guarantee claims over the book's co-lent loans.
-async fn guarantee_claims(engine: &engine::Engine) -> anyhow::Result<u64> {
-    let (mut claims, mut after) = (0, None);
+/// The guarantee claims, and the first-loss draws that paid something, over the book's
+/// co-lent loans.
+async fn enhancements(engine: &engine::Engine) -> anyhow::Result<(u64, u64)> {
+    let (mut claims, mut draws, mut after) = (0, 0, None);
     loop {
         let (page, next) = engine::colending::list_positions(engine, None, after, 1_000).await?;
         claims += page.iter().map(|d| d.claims.len() as u64).sum::<u64>();
+        draws += page
+            .iter()
+            .filter(|d| d.draw.is_some_and(|d| d.amount_minor > 0))
+            .count() as u64;
         match next {
             Some(id) => after = Some(id),
-            None => return Ok(claims),
+            None => return Ok((claims, draws)),
         }
     }
 }
@@ -211,13 +218,14 @@ fn today(state: &AppState) -> anyhow::Result<BusinessDate> {
 fn print_ready(report: &DemoReport, listen: &str, built: bool) {
     if built {
         println!(
-            "demo book: {} decisions, {} term loans, {} repayments, {} recoveries, {} guarantee claims, {} credit lines, {} purchases, \
+            "demo book: {} decisions, {} term loans, {} repayments, {} recoveries, {} guarantee claims, {} first-loss draws, {} credit lines, {} purchases, \
              {} statements, {} securitization periods, {} days of close of business in {:.1} s",
             report.decisions,
             report.loans,
             report.repayments,
             report.recoveries,
             report.guarantee_claims,
+            report.first_loss_draws,
             report.lines,
             report.purchases,
             report.statements,

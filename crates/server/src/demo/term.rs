@@ -1,5 +1,5 @@
 //! The demo's term loans, through the HTTP API: two partner banks, a guarantor and a
-//! guaranteed funding plan on the consumer product, applicants decided by the bundled model, loans priced by their
+//! guaranteed funding plan with a first-loss deposit on the consumer product, applicants decided by the bundled model, loans priced by their
 //! decisions, and repayments by a habit that follows each borrower's risk; some of the
 //! loans written off later recover part of what was lost.
 
@@ -95,6 +95,15 @@ impl TermBook {
             &api.must("/v1/funding-partners", &guarantor, Some(Uuid::now_v7()))
                 .await?,
         )?;
+        // The platform's first-loss deposit bears the funders' written-off claims of the
+        // consumer loans up to 2% of a 20,000,000 CNY portfolio.
+        let deposit = json!({"portfolio": "Consumer instalment loans", "currency": "CNY",
+            "cap_fraction": "0.02", "portfolio_principal_minor": 2_000_000_000_i64,
+            "deposited_minor": 40_000_000});
+        let deposit = id_of(
+            &api.must("/v1/first-loss-deposits", &deposit, Some(Uuid::now_v7()))
+                .await?,
+        )?;
         // The guarantor pays the funders at 30 days past due, well before the write-off,
         // and takes the late fees as its guarantee fee.
         let plan = json!({"shares": [
@@ -102,7 +111,8 @@ impl TermBook {
             {"partner_id": banks[0], "share": "0.4"},
             {"partner_id": banks[1], "share": "0.3"}],
             "fees": "guarantor",
-            "guarantee": {"guarantor_id": guarantor, "trigger_dpd": 30}});
+            "guarantee": {"guarantor_id": guarantor, "trigger_dpd": 30},
+            "first_loss": {"deposit_id": deposit}});
         api.must(
             &format!("/v1/loan-products/{consumer_product}/funding-plan"),
             &plan,

@@ -130,11 +130,17 @@ const ORDER: &[&str] = &[
     "/v1/credit-lines/{id}/changes",
     "/v1/funding-partners",
     "/v1/funding-partners/{id}/changes",
+    "/v1/first-loss-deposits",
     "/v1/loan-products/{id}/funding-plan",
     "/v1/customers",
     // Last: a halt of the merchant stops the journey's purchases.
     "/v1/controls/halts",
 ];
+
+fn first_loss_deposit(deposited_minor: i64) -> Value {
+    json!({"portfolio": "walk", "currency": "CNY", "cap_fraction": "0.05",
+        "portfolio_principal_minor": 100_000_000, "deposited_minor": deposited_minor})
+}
 
 fn funding_partner(quota_minor: i64) -> Value {
     json!({"name": "bank a", "kind": "bank", "currency": "CNY", "yield_annual": "0.068",
@@ -470,6 +476,13 @@ impl Journey {
                     witness: format!("/v1/funding-partners/{key}"),
                 }
             }
+            "/v1/first-loss-deposits" => Walk {
+                path: op.into(),
+                key,
+                body: Some(first_loss_deposit(1_000_000)),
+                changed: Some(first_loss_deposit(1_000_001)),
+                witness: format!("/v1/first-loss-deposits/{key}"),
+            },
             "/v1/funding-partners/{id}/changes" => {
                 let partner = self.get("partner");
                 Walk {

@@ -196,6 +196,16 @@ async fn show(ctx: Ctx, State(s): State<AppState>, Path(id): Path<String>) -> Re
                 }
             }
         }
+        @if let Some(f) = &loan.first_loss {
+            h2 { (t.first_loss) }
+            table {
+                tr { th { (t.deposit) } th { (t.drawn_on) } th.n { (t.deposit_paid) } }
+                tr {
+                    td.mono { (f.deposit_id) } td { (f.drawn_on.as_deref().unwrap_or("—")) }
+                    td.n { (layout::money(f.paid_minor, c)) }
+                }
+            }
+        }
         h2 { (t.ledger_entries) }
         (entry_table(&ctx, &entries))
     };
