@@ -1,6 +1,6 @@
 //! Random loans, shares, yields and payment streams: every split is the largest-remainder
 //! share to the minor unit, holders' sums equal the loan's totals, payoff brings every
-//! holder to zero, and a guarantee claim moves money once.
+//! holder to zero, and a guarantee claim and a first-loss draw move money once.
 //!
 //! The expected splits are computed here by an independent reference (`hamilton`, in
 //! `i128`), not by the crate's own split functions.
@@ -50,6 +50,11 @@ enum Op {
     Recover {
         permille: u32,
     },
+    /// A first-loss draw with this much of the funders' written-off claims left under the
+    /// deposit's cap (above 1,000: more than they hold).
+    FirstLoss {
+        available_permille: u32,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -61,6 +66,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0u8..3, 0u32..=1000).prop_map(|(id, o)| Op::Claim { id, overdue_permille: o }),
         1 => Just(Op::WriteOff),
         1 => (1u32..=1000).prop_map(|permille| Op::Recover { permille }),
+        1 => (0u32..=1500).prop_map(|available_permille| Op::FirstLoss { available_permille }),
     ]
 }
 
@@ -319,8 +325,70 @@ fn run_op(
                 },
             )
         }
+        Op::FirstLoss { available_permille } if f.written_off => run_draw(f, available_permille),
         _ => Ok(f.clone()),
     }
+}
+
+/// The first funder put up the deposit (it stands for the platform's own partner).
+const DEPOSITOR: PartnerId = PartnerId(100);
+
+/// A first-loss draw pays the other funders' written-off claims up to what is left, by
+/// the largest remainder of their claims; the claims pass to the platform; the loan's
+/// totals do not move; and the same claim never pays twice.
+fn run_draw(f: &LoanFunding, available_permille: u32) -> Result<LoanFunding, TestCaseError> {
+    let claims: Vec<i64> = f
+        .funders
+        .iter()
+        .filter(|p| p.partner_id != DEPOSITOR)
+        .map(|p| p.held.written_off_minor)
+        .collect();
+    let covered: i64 = claims.iter().sum();
+    let available = (i128::from(covered) * i128::from(available_permille) / 1000) as i64;
+    let deposit =
+        FirstLossDeposit::new("p".into(), Decimal::ONE, available.max(1), available).unwrap();
+    let outcome = draw_first_loss(&deposit, f, DEPOSITOR, ClaimId(77)).unwrap();
+    let FirstLossOutcome::Drawn {
+        deposit: after,
+        outcome,
+        payments,
+    } = outcome
+    else {
+        return Ok(f.clone());
+    };
+    let next = outcome.funding;
+    check_sums(&next)?;
+    prop_assert_eq!(
+        next.totals,
+        f.totals,
+        "a draw changes who is owed, not what"
+    );
+    let paid: Vec<i64> = payments.iter().map(|(_, x)| *x).collect();
+    let expected = available.min(covered);
+    let weights: Vec<i128> = claims.iter().map(|&c| i128::from(c)).collect();
+    match expected {
+        0 => prop_assert!(paid.is_empty(), "nothing to pay moves nothing"),
+        _ => prop_assert_eq!(&paid, &hamilton(expected, &weights), "largest remainder"),
+    }
+    prop_assert_eq!(after.drawn_minor, paid.iter().sum::<i64>());
+    prop_assert_eq!(
+        next.platform.written_off_minor - f.platform.written_off_minor,
+        after.drawn_minor,
+        "the platform holds what the deposit paid"
+    );
+    let own = |x: &LoanFunding| {
+        x.funders
+            .iter()
+            .find(|p| p.partner_id == DEPOSITOR)
+            .unwrap()
+            .held
+    };
+    prop_assert_eq!(own(&next), own(f), "the depositor does not pay itself");
+    prop_assert_eq!(
+        draw_first_loss(&after, &next, DEPOSITOR, ClaimId(77)).unwrap(),
+        FirstLossOutcome::AlreadySettled
+    );
+    Ok(next)
 }
 
 fn run_claim(
