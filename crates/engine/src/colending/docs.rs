@@ -616,3 +616,35 @@ pub(crate) async fn stored_twin<T: DeserializeOwned>(
         )),
     }
 }
+
+/// A page of documents of `kind` in id order (the tenant's, or every tenant's for
+/// `None`), and the next page's `after` when the page is full.
+pub(crate) async fn page<T: DeserializeOwned>(
+    engine: &Engine,
+    kind: &str,
+    tenant: Option<String>,
+    after: Option<Uuid>,
+    limit: u32,
+) -> anyhow::Result<(Vec<Versioned<T>>, Option<Uuid>)> {
+    let rows = engine
+        .store()
+        .docs_page(store::DocFilter {
+            kind: kind.into(),
+            tenant,
+            after,
+            limit,
+            ..store::DocFilter::default()
+        })
+        .await?;
+    let next = (rows.len() as u32 == limit)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        out.push(Versioned {
+            doc: decode(row)?,
+            version: row.version,
+        });
+    }
+    Ok((out, next))
+}

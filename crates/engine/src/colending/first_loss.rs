@@ -20,7 +20,7 @@ use crate::Engine;
 use colending::{FirstLossDeposit, GuaranteeError};
 use money::{BusinessDate, Currency, DayCount, Decimal};
 use serde::{Deserialize, Serialize};
-use store::{DocFilter, DomainWrite};
+use store::DomainWrite;
 use uuid::Uuid;
 
 pub const DEPOSIT: &str = "first_loss_deposit";
@@ -71,8 +71,7 @@ impl DepositDoc {
     /// The most the deposit can ever pay: what was deposited, and no more than the cap
     /// (rounded toward zero).
     pub fn cap_minor(&self) -> i64 {
-        let mut d = self.spec.to_domain().expect("stored deposits are valid");
-        d.drawn_minor = self.drawn_minor;
+        let d = self.spec.to_domain().expect("stored deposits are valid");
         d.cap_minor()
     }
 
@@ -153,27 +152,7 @@ pub async fn list_deposits(
     after: Option<Uuid>,
     limit: u32,
 ) -> Result<(Vec<Versioned<DepositDoc>>, Option<Uuid>), ColendingError> {
-    let rows = engine
-        .store()
-        .docs_page(DocFilter {
-            kind: DEPOSIT.into(),
-            tenant,
-            after,
-            limit,
-            ..DocFilter::default()
-        })
-        .await?;
-    let next = (rows.len() as u32 == limit)
-        .then(|| rows.last().map(|r| r.id))
-        .flatten();
-    let mut out = Vec::with_capacity(rows.len());
-    for row in &rows {
-        out.push(Versioned {
-            doc: decode(row)?,
-            version: row.version,
-        });
-    }
-    Ok((out, next))
+    Ok(super::docs::page(engine, DEPOSIT, tenant, after, limit).await?)
 }
 
 /// A plan's deposit: known in the tenant, in the plan's currency.

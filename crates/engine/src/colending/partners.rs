@@ -178,26 +178,7 @@ pub async fn list_partners(
     after: Option<Uuid>,
     limit: u32,
 ) -> Result<PartnerPage, ColendingError> {
-    let rows = engine
-        .store()
-        .docs_page(DocFilter {
-            kind: PARTNER.into(),
-            tenant,
-            after,
-            limit,
-            ..DocFilter::default()
-        })
-        .await?;
-    let next_after = (rows.len() as u32 == limit)
-        .then(|| rows.last().map(|r| r.id))
-        .flatten();
-    let mut partners = Vec::with_capacity(rows.len());
-    for row in &rows {
-        partners.push(Versioned {
-            doc: decode(row)?,
-            version: row.version,
-        });
-    }
+    let (partners, next_after) = docs::page(engine, PARTNER, tenant, after, limit).await?;
     Ok(PartnerPage {
         partners,
         next_after,

@@ -102,7 +102,7 @@ fn e_text(errors: &[(String, String)]) -> String {
     .to_string()
 }
 
-fn created<T>(replayed: bool, body: T) -> (StatusCode, Json<T>) {
+pub(crate) fn created<T>(replayed: bool, body: T) -> (StatusCode, Json<T>) {
     let status = if replayed {
         StatusCode::OK
     } else {

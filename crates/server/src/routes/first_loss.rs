@@ -4,7 +4,7 @@
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::problem::{idempotency_key, path_uuid, ApiError, WireJson};
-use crate::routes::colending::{colending_error, PartnerListQuery};
+use crate::routes::colending::{colending_error, created, PartnerListQuery};
 use crate::routes::page;
 use api::*;
 use axum::extract::{Path, Query, State};
@@ -38,11 +38,7 @@ pub async fn create_deposit(
     let (deposit, replayed) = cl::create_deposit(&s.engine, &p.write_tenant(), id, spec)
         .await
         .map_err(colending_error)?;
-    let status = match replayed {
-        true => StatusCode::OK,
-        false => StatusCode::CREATED,
-    };
-    Ok((status, Json(FirstLossDepositResponse::from(&deposit))))
+    Ok(created(replayed, FirstLossDepositResponse::from(&deposit)))
 }
 
 /// A deposit with what it has paid and has left.
